@@ -1,0 +1,34 @@
+/* io/shard.h — dataset shard and dictionary files.
+ *
+ * Shard (by-user/part-RRRRR.bin.zst or by-item/...): one zstd stream (frame checksums on)
+ * holding a fixed header then the arrays of an hr_block:
+ *   "HRSHARD1" | u32 version=1 | u32 by_item | u64 nrows | u64 nnz |
+ *   u32 gid[nrows] | u64 ptr[nrows+1] | u32 idx[nnz] | f32 val[nnz] | i64 ts[nnz]
+ * Dictionary (users.dict.zst / items.dict.zst): "HRDICT01" | u32 version=1 | u32 is_int |
+ *   u64 n | (is_int: i64 ids[n] | else u64 offs[n+1] | bytes) | u64 nnz[n]
+ * Little-endian, as every supported platform.  Readers check magic, version, sizes and
+ * internal consistency (ptr monotone, gids in range) and name the file on any error; the
+ * manifest's XXH3 checksum of the file is verified before decoding. */
+#ifndef HR_IO_SHARD_H
+#define HR_IO_SHARD_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "partition/block.h"
+#include "partition/dict.h"
+
+int hr_shard_write(const char *path, const hr_block *b, int by_item, int zstd_level,
+                   uint64_t *checksum, uint64_t *bytes, hr_error *err);
+/* n_other: size of the other side's dictionary, to range-check idx. */
+int hr_shard_read(const char *path, uint64_t expect_checksum, uint64_t n_rows_global, uint64_t n_other,
+                  hr_block *b, int *by_item, hr_error *err);
+
+int hr_dictfile_write(const char *path, const hr_dict *d, int zstd_level, uint64_t *checksum,
+                      uint64_t *bytes, hr_error *err);
+int hr_dictfile_read(const char *path, uint64_t expect_checksum, hr_dict *d, hr_error *err);
+
+/* Verify a file's checksum against the manifest's. */
+int hr_file_verify(const char *path, uint64_t expect_checksum, hr_error *err);
+
+#endif

@@ -1,0 +1,12 @@
+/* jobs/commands.h — one entry per subcommand (jobs/<name>.c). */
+#ifndef HR_JOBS_COMMANDS_H
+#define HR_JOBS_COMMANDS_H
+
+#include "jobs/job.h"
+
+int hr_cmd_gen(hr_job *job, int argc, char **argv);
+int hr_cmd_ingest(hr_job *job, int argc, char **argv);
+int hr_cmd_split(hr_job *job, int argc, char **argv);
+int hr_cmd_inspect(hr_job *job, int argc, char **argv);
+
+#endif

@@ -1,0 +1,327 @@
+#include "mpi/comm_world.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+struct hr_comm {
+    MPI_Comm comm;
+    int rank, size;
+    uint64_t bytes_sent;
+};
+
+static hr_comm *abort_comm; /* for the out-of-memory hook */
+
+static void oom_abort(void) { MPI_Abort(abort_comm ? abort_comm->comm : MPI_COMM_WORLD, 70); }
+
+int hr_comm_rank(const hr_comm *c) { return c->rank; }
+int hr_comm_size(const hr_comm *c) { return c->size; }
+uint64_t hr_comm_bytes_sent(const hr_comm *c) { return c->bytes_sent; }
+void hr_comm_reset_bytes(hr_comm *c) { c->bytes_sent = 0; }
+MPI_Comm hr_comm_raw(const hr_comm *c) { return c->comm; }
+
+#define MPI_OK(call)                                                   \
+    do {                                                               \
+        int mpi_rc_ = (call);                                          \
+        if (mpi_rc_ != MPI_SUCCESS) return mpi_fail(#call, mpi_rc_);   \
+    } while (0)
+
+static int mpi_fail(const char *what, int code)
+{
+    char s[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(code, s, &len);
+    hr_log_error("%s failed: %s", what, s);
+    return HR_ERR_MPI;
+}
+
+int hr_comm_create(MPI_Comm comm, hr_comm **out, hr_error *err)
+{
+    hr_comm *c = hr_calloc(1, sizeof *c);
+    if (MPI_Comm_dup(comm, &c->comm) != MPI_SUCCESS) {
+        hr_free(c);
+        return hr_error_set(err, HR_ERR_MPI, "MPI_Comm_dup failed");
+    }
+    /* Errors come back as codes so we can report them; the default aborts silently. */
+    MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(c->comm, &c->rank);
+    MPI_Comm_size(c->comm, &c->size);
+    *out = c;
+    return 0;
+}
+
+int hr_comm_init_world(int *argc, char ***argv, hr_comm **out)
+{
+    int inited = 0;
+    MPI_Initialized(&inited);
+    if (!inited && MPI_Init(argc, argv) != MPI_SUCCESS) {
+        fprintf(stderr, "hpcrec: MPI_Init failed\n");
+        return HR_ERR_MPI;
+    }
+    int rc = hr_comm_create(MPI_COMM_WORLD, out, NULL);
+    if (rc < 0) return rc;
+    abort_comm = *out;
+    hr_log_init((*out)->rank, (*out)->size);
+    hr_alloc_set_rank((*out)->rank);
+    hr_alloc_set_fatal_hook(oom_abort);
+    return 0;
+}
+
+void hr_comm_free(hr_comm *c)
+{
+    if (!c) return;
+    if (abort_comm == c) abort_comm = NULL;
+    MPI_Comm_free(&c->comm);
+    hr_free(c);
+}
+
+void hr_comm_finalize(void)
+{
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (!fin) MPI_Finalize();
+}
+
+void hr_comm_abort(hr_comm *c, int exit_code)
+{
+    fflush(stdout);
+    fflush(stderr);
+    MPI_Abort(c ? c->comm : MPI_COMM_WORLD, exit_code);
+    _exit(exit_code);
+}
+
+int hr_comm_barrier(hr_comm *c)
+{
+    MPI_OK(MPI_Barrier(c->comm));
+    return 0;
+}
+
+int hr_comm_agree(hr_comm *c, int status, hr_error *err)
+{
+    /* Lowest failing rank wins, so the message is deterministic. */
+    int mine = status < 0 ? c->rank : c->size, first = c->size;
+    MPI_OK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm));
+    if (first == c->size) return 0;
+    struct { int code; char msg[sizeof err->msg]; } buf;
+    memset(&buf, 0, sizeof buf);
+    if (c->rank == first) {
+        buf.code = status;
+        if (err) memcpy(buf.msg, err->msg, sizeof buf.msg);
+        else snprintf(buf.msg, sizeof buf.msg, "%s", hr_strerror(status));
+    }
+    MPI_OK(MPI_Bcast(&buf, sizeof buf, MPI_BYTE, first, c->comm));
+    if (err && c->rank != first) {
+        err->code = buf.code;
+        if (c->size > 1) snprintf(err->msg, sizeof err->msg, "[rank %d] %s", first, buf.msg);
+        else memcpy(err->msg, buf.msg, sizeof err->msg);
+    } else if (err && c->size > 1) {
+        char tmp[sizeof err->msg];
+        memcpy(tmp, err->msg, sizeof tmp);
+        snprintf(err->msg, sizeof err->msg, "[rank %d] %s", first, tmp);
+    }
+    return buf.code < 0 ? buf.code : HR_ERR_REMOTE;
+}
+
+/* Reductions: chunked so that counts stay below INT_MAX. */
+static int allreduce(hr_comm *c, void *buf, size_t n, MPI_Datatype t, size_t esz, MPI_Op op)
+{
+    char *p = buf;
+    while (n > 0) {
+        int k = n > (size_t)(INT_MAX / 2) ? INT_MAX / 2 : (int)n;
+        MPI_OK(MPI_Allreduce(MPI_IN_PLACE, p, k, t, op, c->comm));
+        c->bytes_sent += (uint64_t)k * esz;
+        p += (size_t)k * esz;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int hr_comm_allreduce_sum_u64(hr_comm *c, uint64_t *b, size_t n) { return allreduce(c, b, n, MPI_UINT64_T, 8, MPI_SUM); }
+int hr_comm_allreduce_sum_i64(hr_comm *c, int64_t *b, size_t n) { return allreduce(c, b, n, MPI_INT64_T, 8, MPI_SUM); }
+int hr_comm_allreduce_sum_f64(hr_comm *c, double *b, size_t n) { return allreduce(c, b, n, MPI_DOUBLE, 8, MPI_SUM); }
+int hr_comm_allreduce_sum_f32(hr_comm *c, float *b, size_t n) { return allreduce(c, b, n, MPI_FLOAT, 4, MPI_SUM); }
+int hr_comm_allreduce_max_u64(hr_comm *c, uint64_t *b, size_t n) { return allreduce(c, b, n, MPI_UINT64_T, 8, MPI_MAX); }
+int hr_comm_allreduce_max_i64(hr_comm *c, int64_t *b, size_t n) { return allreduce(c, b, n, MPI_INT64_T, 8, MPI_MAX); }
+int hr_comm_allreduce_min_i64(hr_comm *c, int64_t *b, size_t n) { return allreduce(c, b, n, MPI_INT64_T, 8, MPI_MIN); }
+int hr_comm_allreduce_max_f64(hr_comm *c, double *b, size_t n) { return allreduce(c, b, n, MPI_DOUBLE, 8, MPI_MAX); }
+int hr_comm_allreduce_min_f64(hr_comm *c, double *b, size_t n) { return allreduce(c, b, n, MPI_DOUBLE, 8, MPI_MIN); }
+
+int hr_comm_exscan_sum_u64(hr_comm *c, uint64_t v, uint64_t *out)
+{
+    uint64_t r = 0;
+    MPI_OK(MPI_Exscan(&v, &r, 1, MPI_UINT64_T, MPI_SUM, c->comm));
+    *out = c->rank == 0 ? 0 : r;
+    return 0;
+}
+
+int hr_comm_bcast(hr_comm *c, void *buf, size_t bytes, int root)
+{
+    char *p = buf;
+    while (bytes > 0) {
+        int k = bytes > (size_t)INT_MAX ? INT_MAX : (int)bytes;
+        MPI_OK(MPI_Bcast(p, k, MPI_BYTE, root, c->comm));
+        if (c->rank == root) c->bytes_sent += (uint64_t)k * (uint64_t)(c->size - 1);
+        p += k;
+        bytes -= (size_t)k;
+    }
+    return 0;
+}
+
+int hr_comm_allgather_u64(hr_comm *c, uint64_t v, uint64_t *out)
+{
+    MPI_OK(MPI_Allgather(&v, 1, MPI_UINT64_T, out, 1, MPI_UINT64_T, c->comm));
+    c->bytes_sent += 8u * (uint64_t)(c->size - 1);
+    return 0;
+}
+
+/* Variable exchanges use a contiguous datatype of the element size so that counts are in
+ * elements.  When a count or displacement would still exceed INT_MAX, the exchange runs in
+ * rounds of point-to-point messages of at most CHUNK elements per peer; almost every call
+ * takes the single MPI_Alltoallv path. */
+#define CHUNK ((uint64_t)1 << 28)
+
+static int make_type(size_t elem_size, MPI_Datatype *t)
+{
+    MPI_OK(MPI_Type_contiguous((int)elem_size, MPI_BYTE, t));
+    MPI_OK(MPI_Type_commit(t));
+    return 0;
+}
+
+int hr_comm_alltoallv_into(hr_comm *c, const void *send, const uint64_t *sendcounts,
+                           void *recv, const uint64_t *recvcounts, size_t elem_size)
+{
+    int P = c->size, rc = 0;
+    MPI_Datatype t;
+    HR_TRY(make_type(elem_size, &t));
+    int *sc = hr_malloc(4 * sizeof(int) * (size_t)P), *sd = sc + P, *rcn = sd + P, *rd = rcn + P;
+    uint64_t *soff = hr_malloc(2 * sizeof(uint64_t) * (size_t)P), *roff = soff + P;
+    uint64_t s = 0, r = 0, maxc = 0;
+    for (int d = 0; d < P; d++) {
+        soff[d] = s; s += sendcounts[d];
+        roff[d] = r; r += recvcounts[d];
+        if (sendcounts[d] > maxc) maxc = sendcounts[d];
+        if (recvcounts[d] > maxc) maxc = recvcounts[d];
+    }
+    uint64_t gmax = maxc;
+    if (MPI_Allreduce(&maxc, &gmax, 1, MPI_UINT64_T, MPI_MAX, c->comm) != MPI_SUCCESS) rc = HR_ERR_MPI;
+    /* Each round sends up to CHUNK elements to each peer, from a staging copy so that the
+     * displacements fit an int. */
+    uint64_t rounds = gmax == 0 ? 0 : (gmax + CHUNK - 1) / CHUNK;
+    if (rounds <= 1 && s < (uint64_t)INT_MAX && r < (uint64_t)INT_MAX) {
+        for (int d = 0; d < P; d++) {
+            sc[d] = (int)sendcounts[d]; sd[d] = (int)soff[d];
+            rcn[d] = (int)recvcounts[d]; rd[d] = (int)roff[d];
+        }
+        if (rc == 0 && rounds == 1) {
+            int m = MPI_Alltoallv(send, sc, sd, t, recv, rcn, rd, t, c->comm);
+            if (m != MPI_SUCCESS) rc = mpi_fail("MPI_Alltoallv", m);
+        }
+    } else if (rc == 0) {
+        /* Round-based: per round, point-to-point pieces (avoids a P*CHUNK staging buffer). */
+        for (uint64_t k = 0; k < rounds && rc == 0; k++) {
+            MPI_Request *req = hr_malloc(2 * sizeof(MPI_Request) * (size_t)P);
+            int nreq = 0;
+            for (int d = 0; d < P; d++) {
+                uint64_t lo = k * CHUNK;
+                if (recvcounts[d] > lo) {
+                    uint64_t n = recvcounts[d] - lo < CHUNK ? recvcounts[d] - lo : CHUNK;
+                    MPI_Irecv((char *)recv + (roff[d] + lo) * elem_size, (int)n, t, d, 77, c->comm, &req[nreq++]);
+                }
+            }
+            for (int d = 0; d < P; d++) {
+                uint64_t lo = k * CHUNK;
+                if (sendcounts[d] > lo) {
+                    uint64_t n = sendcounts[d] - lo < CHUNK ? sendcounts[d] - lo : CHUNK;
+                    MPI_Isend((const char *)send + (soff[d] + lo) * elem_size, (int)n, t, d, 77, c->comm, &req[nreq++]);
+                }
+            }
+            int m = MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
+            if (m != MPI_SUCCESS) rc = mpi_fail("MPI_Waitall", m);
+            hr_free(req);
+        }
+    }
+    for (int d = 0; d < P; d++)
+        if (d != c->rank) c->bytes_sent += sendcounts[d] * elem_size;
+    MPI_Type_free(&t);
+    hr_free(sc);
+    hr_free(soff);
+    return rc;
+}
+
+int hr_comm_alltoallv(hr_comm *c, const void *send, const uint64_t *sendcounts, size_t elem_size,
+                      void **recv, uint64_t *recvcounts, uint64_t *nrecv)
+{
+    MPI_OK(MPI_Alltoall(sendcounts, 1, MPI_UINT64_T, recvcounts, 1, MPI_UINT64_T, c->comm));
+    uint64_t n = 0;
+    for (int s = 0; s < c->size; s++) n += recvcounts[s];
+    void *buf = hr_try_malloc(n * elem_size);
+    int ok = buf ? 0 : HR_ERR_NOMEM;
+    hr_error e;
+    if (!buf) hr_error_set(&e, HR_ERR_NOMEM, "cannot allocate %llu bytes for an all-to-all exchange",
+                           (unsigned long long)(n * elem_size));
+    int rc = hr_comm_agree(c, ok, &e);
+    if (rc < 0) {
+        hr_free(buf);
+        hr_log_error("%s", e.msg);
+        return rc;
+    }
+    rc = hr_comm_alltoallv_into(c, send, sendcounts, buf, recvcounts, elem_size);
+    if (rc < 0) {
+        hr_free(buf);
+        return rc;
+    }
+    *recv = buf;
+    *nrecv = n;
+    return 0;
+}
+
+int hr_comm_allgatherv_into(hr_comm *c, const void *send, uint64_t n, void *recv,
+                            const uint64_t *counts, size_t elem_size)
+{
+    int P = c->size, rc = 0;
+    uint64_t total = 0;
+    for (int r = 0; r < P; r++) total += counts[r];
+    if (total < (uint64_t)INT_MAX) {
+        MPI_Datatype t;
+        HR_TRY(make_type(elem_size, &t));
+        int *cn = hr_malloc(2 * sizeof(int) * (size_t)P), *dp = cn + P;
+        uint64_t off = 0;
+        for (int r = 0; r < P; r++) { cn[r] = (int)counts[r]; dp[r] = (int)off; off += counts[r]; }
+        int m = MPI_Allgatherv(send, (int)n, t, recv, cn, dp, t, c->comm);
+        if (m != MPI_SUCCESS) rc = mpi_fail("MPI_Allgatherv", m);
+        hr_free(cn);
+        MPI_Type_free(&t);
+    } else {
+        /* Huge: one broadcast per rank (each below the chunked bcast limit). */
+        uint64_t off = 0;
+        for (int r = 0; r < P && rc == 0; r++) {
+            if (r == c->rank) memcpy((char *)recv + off * elem_size, send, n * elem_size);
+            rc = hr_comm_bcast(c, (char *)recv + off * elem_size, counts[r] * elem_size, r);
+            off += counts[r];
+        }
+        return rc;
+    }
+    c->bytes_sent += n * elem_size * (uint64_t)(P - 1);
+    return rc;
+}
+
+int hr_comm_allgatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_size,
+                       void **recv, uint64_t *counts, uint64_t *ntotal)
+{
+    HR_TRY(hr_comm_allgather_u64(c, n, counts));
+    uint64_t total = 0;
+    for (int r = 0; r < c->size; r++) total += counts[r];
+    void *buf = hr_malloc(total * elem_size);
+    int rc = hr_comm_allgatherv_into(c, send, n, buf, counts, elem_size);
+    if (rc < 0) {
+        hr_free(buf);
+        return rc;
+    }
+    *recv = buf;
+    *ntotal = total;
+    return 0;
+}

@@ -1,0 +1,118 @@
+#include "partition/block.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+void hr_block_free(hr_block *b)
+{
+    if (!b) return;
+    hr_free(b->gid);
+    hr_free(b->ptr);
+    hr_free(b->idx);
+    hr_free(b->val);
+    hr_free(b->ts);
+    memset(b, 0, sizeof *b);
+}
+
+static inline int tcmp(const hr_triple *a, const hr_triple *b, int by_item)
+{
+    uint32_t x = by_item ? a->u : a->i, y = by_item ? b->u : b->i;
+    if (x != y) return x < y ? -1 : 1;
+    if (a->ts != b->ts) return a->ts < b->ts ? -1 : 1;
+    if (a->v != b->v) return a->v < b->v ? -1 : 1;
+    if (a->src != b->src) return a->src < b->src ? -1 : 1;
+    if (a->line != b->line) return a->line < b->line ? -1 : 1;
+    return 0;
+}
+
+static int cmp_by_user_row(const void *a, const void *b) { return tcmp(a, b, 0); }
+static int cmp_by_item_row(const void *a, const void *b) { return tcmp(a, b, 1); }
+
+void hr_triples_sort(hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item)
+{
+    uint64_t rows = p->rows[rank];
+    uint64_t *start = hr_calloc(rows + 1, sizeof *start);
+    for (uint64_t k = 0; k < n; k++) start[p->local[by_item ? t[k].i : t[k].u] + 1]++;
+    for (uint64_t r = 0; r < rows; r++) start[r + 1] += start[r];
+    hr_triple *tmp = hr_malloc((n ? n : 1) * sizeof *tmp);
+    uint64_t *pos = hr_malloc((rows ? rows : 1) * sizeof *pos);
+    memcpy(pos, start, rows * sizeof *pos);
+    for (uint64_t k = 0; k < n; k++) tmp[pos[p->local[by_item ? t[k].i : t[k].u]]++] = t[k];
+    hr_free(pos);
+    for (uint64_t r = 0; r < rows; r++) {
+        hr_triple *row = tmp + start[r];
+        uint64_t len = start[r + 1] - start[r];
+        if (len < 2) continue;
+        if (len <= 16) {   /* insertion sort: most rows are short */
+            for (uint64_t a = 1; a < len; a++) {
+                hr_triple x = row[a];
+                uint64_t b = a;
+                while (b > 0 && tcmp(&row[b - 1], &x, by_item) > 0) {
+                    row[b] = row[b - 1];
+                    b--;
+                }
+                row[b] = x;
+            }
+        } else {
+            qsort(row, len, sizeof *row, by_item ? cmp_by_item_row : cmp_by_user_row);
+        }
+    }
+    memcpy(t, tmp, n * sizeof *t);
+    hr_free(tmp);
+    hr_free(start);
+}
+
+void hr_block_from_triples(hr_block *b, const hr_triple *t, uint64_t n, const uint8_t *keep,
+                           const hr_part *p, int rank, int by_item)
+{
+    memset(b, 0, sizeof *b);
+    uint64_t rows = p->rows[rank], nnz = 0;
+    for (uint64_t k = 0; k < n; k++) nnz += !keep || keep[k];
+    b->nrows = rows;
+    b->nnz = nnz;
+    b->gid = hr_part_owned(p, rank);
+    b->ptr = hr_calloc(rows + 1, sizeof *b->ptr);
+    b->idx = hr_malloc((nnz ? nnz : 1) * sizeof *b->idx);
+    b->val = hr_malloc((nnz ? nnz : 1) * sizeof *b->val);
+    b->ts = hr_malloc((nnz ? nnz : 1) * sizeof *b->ts);
+    uint64_t e = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        if (keep && !keep[k]) continue;
+        uint32_t row = p->local[by_item ? t[k].i : t[k].u];
+        b->ptr[row + 1]++;
+        b->idx[e] = by_item ? t[k].u : t[k].i;
+        b->val[e] = t[k].v;
+        b->ts[e] = t[k].ts;
+        e++;
+    }
+    for (uint64_t r = 0; r < rows; r++) b->ptr[r + 1] += b->ptr[r];
+}
+
+hr_triple *hr_block_to_triples(const hr_block *b, int by_item, uint64_t *n)
+{
+    hr_triple *t = hr_malloc((b->nnz ? b->nnz : 1) * sizeof *t);
+    for (uint64_t r = 0; r < b->nrows; r++)
+        for (uint64_t e = b->ptr[r]; e < b->ptr[r + 1]; e++) {
+            hr_triple x = { 0 };
+            x.u = by_item ? b->idx[e] : b->gid[r];
+            x.i = by_item ? b->gid[r] : b->idx[e];
+            x.v = b->val[e];
+            x.ts = b->ts[e];
+            t[e] = x;
+        }
+    *n = b->nnz;
+    return t;
+}
+
+int64_t hr_block_find(const hr_block *b, uint64_t row, uint32_t other)
+{
+    uint64_t lo = b->ptr[row], hi = b->ptr[row + 1];
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (b->idx[mid] < other) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < b->ptr[row + 1] && b->idx[lo] == other ? (int64_t)lo : -1;
+}

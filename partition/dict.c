@@ -1,0 +1,165 @@
+#include "partition/dict.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/hash.h"
+
+int hr_dict_canonical_int(const char *s, size_t n, int64_t *v)
+{
+    if (n == 0 || n > 20) return 0;
+    size_t i = 0;
+    int neg = 0;
+    if (s[0] == '-') {
+        neg = 1;
+        i = 1;
+        if (n == 1) return 0;
+    }
+    if (s[i] == '0' && n - i > 1) return 0;   /* "007" is a string ID */
+    if (neg && s[i] == '0') return 0;          /* "-0" too */
+    uint64_t acc = 0;
+    for (; i < n; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9) return 0;
+        if (acc > (UINT64_MAX - d) / 10) return 0;
+        acc = acc * 10 + d;
+    }
+    if (!neg && acc > (uint64_t)INT64_MAX) return 0;
+    if (neg && acc > (uint64_t)INT64_MAX + 1) return 0;
+    *v = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+    return 1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct { const char *p; uint32_t n; } span;
+
+static int cmp_span(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    uint32_t m = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->p, y->p, m);
+    if (c) return c;
+    return (x->n > y->n) - (x->n < y->n);
+}
+
+void hr_dict_build(hr_dict *d, const char *packed, uint64_t bytes)
+{
+    memset(d, 0, sizeof *d);
+    uint64_t count = 0;
+    int all_int = 1;
+    for (uint64_t p = 0; p < bytes;) {
+        uint32_t len;
+        memcpy(&len, packed + p, 4);
+        int64_t v;
+        if (all_int && !hr_dict_canonical_int(packed + p + 4, len, &v)) all_int = 0;
+        p += 4 + len;
+        count++;
+    }
+    d->is_int = all_int;
+    if (all_int) {
+        int64_t *a = hr_malloc(count * sizeof *a);
+        uint64_t k = 0;
+        for (uint64_t p = 0; p < bytes; k++) {
+            uint32_t len;
+            memcpy(&len, packed + p, 4);
+            hr_dict_canonical_int(packed + p + 4, len, &a[k]);
+            p += 4 + len;
+        }
+        qsort(a, count, sizeof *a, cmp_i64);
+        uint64_t m = 0;
+        for (uint64_t i = 0; i < count; i++)
+            if (m == 0 || a[i] != a[m - 1]) a[m++] = a[i];
+        d->ints = hr_realloc(a, (m ? m : 1) * sizeof *a);
+        d->n = m;
+        return;
+    }
+    span *s = hr_malloc(count * sizeof *s);
+    uint64_t k = 0;
+    for (uint64_t p = 0; p < bytes; k++) {
+        memcpy(&s[k].n, packed + p, 4);
+        s[k].p = packed + p + 4;
+        p += 4 + s[k].n;
+    }
+    qsort(s, count, sizeof *s, cmp_span);
+    uint64_t m = 0, total = 0;
+    for (uint64_t i = 0; i < count; i++)
+        if (m == 0 || cmp_span(&s[i], &s[m - 1]) != 0) {
+            s[m++] = s[i];
+            total += s[i].n;
+        }
+    d->bytes = hr_malloc(total ? total : 1);
+    d->offs = hr_malloc((m + 1) * sizeof *d->offs);
+    uint64_t off = 0;
+    for (uint64_t i = 0; i < m; i++) {
+        d->offs[i] = off;
+        memcpy(d->bytes + off, s[i].p, s[i].n);
+        off += s[i].n;
+    }
+    d->offs[m] = off;
+    d->n = m;
+    hr_free(s);
+}
+
+void hr_dict_free(hr_dict *d)
+{
+    if (!d) return;
+    hr_free(d->ints);
+    hr_free(d->bytes);
+    hr_free(d->offs);
+    hr_free(d->nnz);
+    memset(d, 0, sizeof *d);
+}
+
+int64_t hr_dict_find(const hr_dict *d, const char *key, size_t len)
+{
+    uint64_t lo = 0, hi = d->n;
+    if (d->is_int) {
+        int64_t v;
+        if (!hr_dict_canonical_int(key, len, &v)) return -1;
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (d->ints[mid] < v) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo < d->n && d->ints[lo] == v ? (int64_t)lo : -1;
+    }
+    span k = { key, (uint32_t)len };
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        span m = { d->bytes + d->offs[mid], (uint32_t)(d->offs[mid + 1] - d->offs[mid]) };
+        if (cmp_span(&m, &k) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < d->n) {
+        span m = { d->bytes + d->offs[lo], (uint32_t)(d->offs[lo + 1] - d->offs[lo]) };
+        if (cmp_span(&m, &k) == 0) return (int64_t)lo;
+    }
+    return -1;
+}
+
+size_t hr_dict_format(const hr_dict *d, uint64_t gid, char *buf, size_t cap)
+{
+    if (cap == 0) return 0;
+    if (d->is_int) {
+        int n = snprintf(buf, cap, "%lld", (long long)d->ints[gid]);
+        return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
+    }
+    size_t n = d->offs[gid + 1] - d->offs[gid];
+    if (n >= cap) n = cap - 1;
+    memcpy(buf, d->bytes + d->offs[gid], n);
+    buf[n] = '\0';
+    return n;
+}
+
+uint64_t hr_dict_fingerprint(const hr_dict *d)
+{
+    if (d->is_int) return hr_hash_bytes(d->ints, d->n * sizeof *d->ints, 1);
+    return hr_hash_bytes(d->bytes, d->offs[d->n], 2) ^ hr_mix64(d->n);
+}

@@ -1,0 +1,60 @@
+# tests/lib.sh — shared helpers for the shell-level tests (sourced).
+# Each test script runs cases with `tcase NAME cmd...`; the runner counts "ok"/"not ok"/"skip"
+# lines.  Paths: HR_BIN (the binary), HR_DATA (the real datasets, default ../shared/data).
+set -u
+HR_ROOT=${HR_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+HR_BIN=${HR_BIN:-$HR_ROOT/bin/hpcrec}
+case "$HR_BIN" in /*) ;; *) HR_BIN=$HR_ROOT/$HR_BIN ;; esac
+HR_DATA=${HR_DATA:-$HR_ROOT/../shared/data}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none OPENBLAS_NUM_THREADS=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+
+# mpirun wrapper: hr_mpi NP cmd...
+hr_mpi() {
+    local np=$1; shift
+    mpirun --oversubscribe --bind-to none -np "$np" "$@"
+}
+# hpcrec under mpirun: hr NP subcommand args...
+hr() {
+    local np=$1; shift
+    hr_mpi "$np" "$HR_BIN" "$@"
+}
+
+HR_TMP=$(mktemp -d /tmp/hpcrec-test.XXXXXX)
+trap 'rm -rf "$HR_TMP"' EXIT
+
+_fails=0
+tcase() {
+    local name=$1; shift
+    local log=$HR_TMP/case.log
+    if ( "$@" ) >"$log" 2>&1; then
+        echo "ok $name"
+    else
+        local rc=$?
+        if [ "$rc" = 77 ]; then
+            echo "skip $name: $(tail -n 1 "$log")"
+        else
+            echo "not ok $name (exit $rc)"
+            sed 's/^/    | /' "$log" | tail -n 40
+            _fails=$((_fails + 1))
+        fi
+    fi
+}
+# skip_unless_data SUBDIR: exit 77 (skip) with a clear message when a dataset is absent.
+need_data() {
+    [ -d "$HR_DATA/$1" ] || { echo "dataset $1 not found under HR_DATA=$HR_DATA (set HR_DATA to ../shared/data)"; exit 77; }
+}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# json_get FILE KEY: print a top-level key of a JSON summary.
+json_get() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print("null" if v is None else v)' "$1" "$2"; }
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: got '$1', expected '$2'"; }
+assert_json() { local v; v=$(json_get "$1" "$2"); assert_eq "$v" "$3" "$2 in $1"; }
+# expect_fail CODE PATTERN cmd...: cmd must exit CODE and print PATTERN (grep -E) on stderr/stdout.
+expect_fail() {
+    local code=$1 pat=$2; shift 2
+    local out rc=0
+    out=$("$@" 2>&1) || rc=$?
+    [ "$rc" = "$code" ] || fail "expected exit $code, got $rc: $out"
+    echo "$out" | grep -Eq -- "$pat" || fail "output lacks /$pat/: $out"
+}
