@@ -1,0 +1,262 @@
+#include "jobs/dataset.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/timer.h"
+#include "io/manifest.h"
+#include "io/output.h"
+#include "io/shard.h"
+
+void hr_dataset_manifest_path(const char *dir, char *buf, size_t cap) { snprintf(buf, cap, "%s/manifest.json", dir); }
+
+void hr_dataset_free(hr_dataset *ds)
+{
+    if (!ds) return;
+    hr_free(ds->dir);
+    if (ds->manifest) json_decref(ds->manifest);
+    hr_dict_free(&ds->users);
+    hr_dict_free(&ds->items);
+    hr_part_free(&ds->upart);
+    hr_part_free(&ds->ipart);
+    hr_block_free(&ds->by_user);
+    hr_block_free(&ds->by_item);
+    memset(ds, 0, sizeof *ds);
+}
+
+int hr_dataset_prepare_dir(hr_job *job, const char *dir)
+{
+    int rc = 0;
+    char mp[4096], sub[4096];
+    if (job->rank == 0) {
+        rc = hr_mkdirs(dir, &job->err);
+        hr_dataset_manifest_path(dir, mp, sizeof mp);
+        if (rc == 0) unlink(mp);
+        snprintf(sub, sizeof sub, "%s/by-user", dir);
+        if (rc == 0) rc = hr_mkdirs(sub, &job->err);
+        snprintf(sub, sizeof sub, "%s/by-item", dir);
+        if (rc == 0) rc = hr_mkdirs(sub, &job->err);
+        snprintf(sub, sizeof sub, "%s/rejects", dir);
+        if (rc == 0) rc = hr_mkdirs(sub, &job->err);
+    }
+    return hr_comm_agree(job->comm, rc, &job->err);
+}
+
+/* Shuffle triples to the owners (by user or item), sort, build and write this rank's shard. */
+static int write_side(hr_job *job, const hr_dataset_spec *spec, const hr_part *p, int by_item,
+                      hr_triple **t, uint64_t *n, uint64_t file_info[2], hr_block *keep_block)
+{
+    HR_TRY(hr_part_shuffle(job->comm, p, by_item, t, n));
+    hr_triples_sort(*t, *n, p, job->rank, by_item);
+    hr_block b;
+    hr_block_from_triples(&b, *t, *n, NULL, p, job->rank, by_item);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/part-%05d.bin.zst", spec->dir, by_item ? "by-item" : "by-user", job->rank);
+    int rc = hr_shard_write(path, &b, by_item, spec->zstd_level, &file_info[0], &file_info[1], &job->err);
+    if (keep_block) *keep_block = b;
+    else hr_block_free(&b);
+    return rc;
+}
+
+int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, hr_dict *items,
+                     hr_triple **t, uint64_t *n)
+{
+    int P = job->size, rc = 0;
+    double t0 = hr_now();
+    /* Interactions per user and item (global), value/time range. */
+    hr_free(users->nnz);
+    hr_free(items->nnz);
+    users->nnz = hr_calloc(users->n ? users->n : 1, sizeof *users->nnz);
+    items->nnz = hr_calloc(items->n ? items->n : 1, sizeof *items->nnz);
+    double vstat[2] = { INFINITY, -INFINITY }, vsum = 0;
+    int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+    for (uint64_t k = 0; k < *n; k++) {
+        const hr_triple *x = &(*t)[k];
+        users->nnz[x->u]++;
+        items->nnz[x->i]++;
+        if (x->v < vstat[0]) vstat[0] = x->v;
+        if (x->v > vstat[1]) vstat[1] = x->v;
+        vsum += x->v;
+        if (x->ts < tmin) tmin = x->ts;
+        if (x->ts > tmax) tmax = x->ts;
+    }
+    uint64_t total = *n;
+    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, users->nnz, users->n));
+    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, items->nnz, items->n));
+    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, &total, 1));
+    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, &vsum, 1));
+    HR_TRY(hr_comm_allreduce_min_f64(job->comm, &vstat[0], 1));
+    HR_TRY(hr_comm_allreduce_max_f64(job->comm, &vstat[1], 1));
+    HR_TRY(hr_comm_allreduce_min_i64(job->comm, &tmin, 1));
+    HR_TRY(hr_comm_allreduce_max_i64(job->comm, &tmax, 1));
+
+    hr_part up, ip;
+    hr_part_build(&up, spec->scheme, P, users->n, users->nnz);
+    hr_part_build(&ip, spec->scheme, P, items->n, items->nnz);
+    uint64_t files[4] = { 0 };   /* by-user checksum, bytes, by-item checksum, bytes */
+    rc = write_side(job, spec, &up, 0, t, n, files, NULL);
+    if (rc == 0) rc = write_side(job, spec, &ip, 1, t, n, files + 2, NULL);
+    HR_FREE(t);
+    *n = 0;
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    uint64_t *all = hr_calloc((size_t)P * 4, sizeof *all);
+    if (rc == 0) {
+        memcpy(all + 4 * job->rank, files, sizeof files);
+        rc = hr_comm_allreduce_sum_u64(job->comm, all, (size_t)P * 4);
+    }
+    if (rc == 0 && job->rank == 0) {
+        json_t *m = json_object();
+        char when[32], path[4096];
+        hr_manifest_now(when, sizeof when);
+        json_object_set_new(m, "format", json_string(HR_DATASET_FORMAT));
+        json_object_set_new(m, "version", json_integer(HR_DATASET_VERSION));
+        json_object_set_new(m, "software", json_string("hpcrec " HR_VERSION));
+        json_object_set_new(m, "created", json_string(when));
+        json_object_set_new(m, "users", json_integer((json_int_t)users->n));
+        json_object_set_new(m, "items", json_integer((json_int_t)items->n));
+        json_object_set_new(m, "interactions", json_integer((json_int_t)total));
+        json_object_set_new(m, "user_ids", json_string(users->is_int ? "integer" : "string"));
+        json_object_set_new(m, "item_ids", json_string(items->is_int ? "integer" : "string"));
+        if (total) {
+            json_object_set_new(m, "value", json_pack("{s:f,s:f,s:f}", "min", vstat[0], "max", vstat[1], "mean", vsum / (double)total));
+            json_object_set_new(m, "time", json_pack("{s:I,s:I}", "min", (json_int_t)tmin, "max", (json_int_t)tmax));
+        }
+        json_t *upn = json_array(), *ipn = json_array(), *shu = json_array(), *shi = json_array();
+        for (int r = 0; r < P; r++) {
+            json_array_append_new(upn, json_integer((json_int_t)up.weight[r]));
+            json_array_append_new(ipn, json_integer((json_int_t)ip.weight[r]));
+            snprintf(path, sizeof path, "by-user/part-%05d.bin.zst", r);
+            json_array_append_new(shu, json_string(path));
+            hr_manifest_add_file(m, path, all[4 * r + 1], all[4 * r]);
+            snprintf(path, sizeof path, "by-item/part-%05d.bin.zst", r);
+            json_array_append_new(shi, json_string(path));
+            hr_manifest_add_file(m, path, all[4 * r + 3], all[4 * r + 2]);
+        }
+        json_object_set_new(m, "partition", json_pack("{s:s,s:i,s:o,s:o,s:f,s:f}", "scheme", hr_part_scheme_name(spec->scheme),
+                                                      "blocks", P, "user_block_interactions", upn, "item_block_interactions", ipn,
+                                                      "user_imbalance", hr_part_imbalance(&up), "item_imbalance", hr_part_imbalance(&ip)));
+        json_object_set_new(m, "shards", json_pack("{s:o,s:o}", "by_user", shu, "by_item", shi));
+        uint64_t cs, bytes;
+        snprintf(path, sizeof path, "%s/users.dict.zst", spec->dir);
+        rc = hr_dictfile_write(path, users, spec->zstd_level, &cs, &bytes, &job->err);
+        if (rc == 0) hr_manifest_add_file(m, "users.dict.zst", bytes, cs);
+        snprintf(path, sizeof path, "%s/items.dict.zst", spec->dir);
+        if (rc == 0) rc = hr_dictfile_write(path, items, spec->zstd_level, &cs, &bytes, &job->err);
+        if (rc == 0) hr_manifest_add_file(m, "items.dict.zst", bytes, cs);
+        json_object_set(m, "lineage", spec->lineage);
+        if (spec->extra) json_object_update(m, spec->extra);
+        hr_dataset_manifest_path(spec->dir, path, sizeof path);
+        if (rc == 0) rc = hr_manifest_write(path, m, &job->err);
+        json_decref(m);
+    }
+    if (spec->lineage) json_decref(spec->lineage);
+    if (spec->extra) json_decref(spec->extra);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0)
+        hr_progress("write      %s: %llu interactions, %llu users, %llu items in %d blocks (%s; imbalance users %.2f items %.2f) %.2fs",
+                    spec->dir, (unsigned long long)total, (unsigned long long)users->n, (unsigned long long)items->n, P,
+                    hr_part_scheme_name(spec->scheme), hr_part_imbalance(&up), hr_part_imbalance(&ip), hr_now() - t0);
+    hr_free(all);
+    hr_part_free(&up);
+    hr_part_free(&ip);
+    return rc;
+}
+
+/* Load one side: own shard when the block count matches, else round-robin + shuffle. */
+static int load_side(hr_job *job, hr_dataset *ds, const char *mpath, int by_item, hr_block *out)
+{
+    json_t *list = json_object_get(json_object_get(ds->manifest, "shards"), by_item ? "by_item" : "by_user");
+    size_t nshards = json_array_size(list);
+    const hr_part *p = by_item ? &ds->ipart : &ds->upart;
+    uint64_t nrows = by_item ? ds->items.n : ds->users.n, nother = by_item ? ds->users.n : ds->items.n;
+    int rc = 0;
+    if (nshards == (size_t)job->size) {
+        char path[4096];
+        const char *rel = json_string_value(json_array_get(list, (size_t)job->rank));
+        uint64_t cs;
+        rc = rel ? hr_manifest_file(ds->manifest, mpath, rel, &cs, NULL, &job->err)
+                 : hr_error_set(&job->err, HR_ERR_FORMAT, "%s: bad shard list", mpath);
+        int side = 0;
+        snprintf(path, sizeof path, "%s/%s", ds->dir, rel ? rel : "");
+        if (rc == 0) rc = hr_shard_read(path, cs, nrows, nother, out, &side, &job->err);
+        if (rc == 0 && (side != by_item || out->nrows != p->rows[job->rank]))
+            rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: shard does not match the manifest's partition", path);
+        return hr_comm_agree(job->comm, rc, &job->err);
+    }
+    hr_triple *all = NULL;
+    uint64_t n = 0;
+    for (size_t s = (size_t)job->rank; rc == 0 && s < nshards; s += (size_t)job->size) {
+        char path[4096];
+        const char *rel = json_string_value(json_array_get(list, s));
+        uint64_t cs;
+        hr_block b;
+        int side = 0;
+        rc = rel ? hr_manifest_file(ds->manifest, mpath, rel, &cs, NULL, &job->err)
+                 : hr_error_set(&job->err, HR_ERR_FORMAT, "%s: bad shard list", mpath);
+        snprintf(path, sizeof path, "%s/%s", ds->dir, rel ? rel : "");
+        if (rc == 0) rc = hr_shard_read(path, cs, nrows, nother, &b, &side, &job->err);
+        if (rc < 0) break;
+        uint64_t k;
+        hr_triple *t = hr_block_to_triples(&b, by_item, &k);
+        all = hr_realloc(all, (n + k ? n + k : 1) * sizeof *all);
+        memcpy(all + n, t, k * sizeof *t);
+        n += k;
+        hr_free(t);
+        hr_block_free(&b);
+    }
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0) rc = hr_part_shuffle(job->comm, p, by_item, &all, &n);
+    if (rc == 0) {
+        hr_triples_sort(all, n, p, job->rank, by_item);
+        hr_block_from_triples(out, all, n, NULL, p, job->rank, by_item);
+    }
+    hr_free(all);
+    return rc;
+}
+
+int hr_dataset_load(hr_job *job, const char *dir, int what, hr_dataset *ds)
+{
+    memset(ds, 0, sizeof *ds);
+    ds->dir = hr_strdup(dir);
+    char mpath[4096], path[4096];
+    hr_dataset_manifest_path(dir, mpath, sizeof mpath);
+    double t0 = hr_now();
+    int rc = hr_manifest_read(mpath, HR_DATASET_FORMAT, HR_DATASET_VERSION, &ds->manifest, &job->err);
+    uint64_t cs;
+    if (rc == 0) rc = hr_manifest_file(ds->manifest, mpath, "users.dict.zst", &cs, NULL, &job->err);
+    snprintf(path, sizeof path, "%s/users.dict.zst", dir);
+    if (rc == 0) rc = hr_dictfile_read(path, cs, &ds->users, &job->err);
+    if (rc == 0) rc = hr_manifest_file(ds->manifest, mpath, "items.dict.zst", &cs, NULL, &job->err);
+    snprintf(path, sizeof path, "%s/items.dict.zst", dir);
+    if (rc == 0) rc = hr_dictfile_read(path, cs, &ds->items, &job->err);
+    hr_part_scheme scheme = HR_PART_BALANCED;
+    if (rc == 0) {
+        const char *s = json_string_value(json_object_get(json_object_get(ds->manifest, "partition"), "scheme"));
+        if (!s || hr_part_scheme_parse(s, &scheme) != 0)
+            rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: unknown partition scheme", mpath);
+    }
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) {
+        hr_error_wrap(&job->err, "loading dataset %s", dir);
+        return rc;
+    }
+    hr_part_build(&ds->upart, scheme, job->size, ds->users.n, ds->users.nnz);
+    hr_part_build(&ds->ipart, scheme, job->size, ds->items.n, ds->items.nnz);
+    if (what & HR_LOAD_BY_USER) {
+        rc = load_side(job, ds, mpath, 0, &ds->by_user);
+        ds->has_by_user = rc == 0;
+    }
+    if (rc == 0 && (what & HR_LOAD_BY_ITEM)) {
+        rc = load_side(job, ds, mpath, 1, &ds->by_item);
+        ds->has_by_item = rc == 0;
+    }
+    if (rc < 0) return rc;
+    hr_progress("load       %s: %llu users, %llu items, %lld interactions on %d ranks in %.2fs", dir,
+                (unsigned long long)ds->users.n, (unsigned long long)ds->items.n,
+                (long long)json_integer_value(json_object_get(ds->manifest, "interactions")), job->size, hr_now() - t0);
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* jobs/dataset.h — write and load the sharded dataset every job reads.
+ *
+ * On disk (a directory; docs/formats.md):
+ *   manifest.json            versioned; counts, partition, per-file checksums, lineage (last written)
+ *   users.dict.zst           global user dictionary (+ interactions per user)
+ *   items.dict.zst           global item dictionary
+ *   by-user/part-RRRRR.bin.zst   rank R's users in CSR (io/shard.h)
+ *   by-item/part-RRRRR.bin.zst   rank R's items in CSC
+ *   rejects/part-RRRRR.tsv   rows ingest rejected, with source, line and reason (if any)
+ * A dataset written on P ranks loads on Q ranks: when Q == P each rank reads its own shard;
+ * otherwise shards are read round-robin and rows shuffled to their owners under a partition
+ * rebuilt for Q.  A directory without manifest.json is not a dataset (the manifest is written
+ * last and removed first when a dataset is overwritten). */
+#ifndef HR_JOBS_DATASET_H
+#define HR_JOBS_DATASET_H
+
+#include <jansson.h>
+
+#include "jobs/job.h"
+#include "partition/block.h"
+#include "partition/dict.h"
+#include "partition/part.h"
+
+typedef struct hr_dataset {
+    char *dir;
+    json_t *manifest;
+    hr_dict users, items;
+    hr_part upart, ipart;       /* ownership for the current rank count */
+    hr_block by_user, by_item;  /* loaded on request */
+    int has_by_user, has_by_item;
+} hr_dataset;
+
+enum { HR_LOAD_BY_USER = 1, HR_LOAD_BY_ITEM = 2 };
+
+/* Collective.  Verifies checksums of everything it reads; names the bad file otherwise. */
+int hr_dataset_load(hr_job *job, const char *dir, int what, hr_dataset *ds);
+void hr_dataset_free(hr_dataset *ds);
+/* Path of DIR/manifest.json into buf. */
+void hr_dataset_manifest_path(const char *dir, char *buf, size_t cap);
+
+typedef struct hr_dataset_spec {
+    const char *dir;
+    hr_part_scheme scheme;
+    int zstd_level;
+    json_t *lineage;   /* reference stolen: {"command":..., "inputs" or "parents": [...]} */
+    json_t *extra;     /* reference stolen (may be NULL): merged into the manifest top level */
+} hr_dataset_spec;
+
+/* Collective.  Writes a dataset from triples held on any rank (global ids of users/items,
+ * which every rank holds identically).  *t is consumed (freed).  Dictionary nnz counts are
+ * recomputed from the triples.  Reports per-rank balance on the progress line. */
+int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, hr_dict *items,
+                     hr_triple **t, uint64_t *n);
+
+/* Remove DIR/manifest.json (rank 0) so a partly rewritten directory is never taken for a
+ * dataset, and create the sub-directories (every rank).  Collective. */
+int hr_dataset_prepare_dir(hr_job *job, const char *dir);
+
+#endif

@@ -1,0 +1,335 @@
+/* hpcrec ingest — raw interaction logs to a validated, sharded dataset.
+ *
+ * Pipeline: expand inputs -> plan units -> detect format -> parse in parallel (ingest_read.c)
+ * -> global dictionaries (every rank, from gathered distinct keys) -> remap to global ids ->
+ * shuffle to user owners -> duplicate / conflict / bot policy (partition/dedupe.h) -> rejects
+ * files -> dataset write (jobs/dataset.c).  Every row read is either accepted or rejected
+ * with a reason; the summary checks rows_read == rows_accepted + rows_rejected. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/timer.h"
+#include "io/manifest.h"
+#include "io/output.h"
+#include "jobs/commands.h"
+#include "jobs/dataset.h"
+#include "jobs/ingest_read.h"
+#include "partition/dedupe.h"
+#include "partition/dict.h"
+
+static const char usage[] =
+    "hpcrec ingest --input PATH... --out DATASET [options]\n"
+    "  --input PATH...       files, directories (walked) or quoted globs; plain, .gz, .zst, .zip, .tar.*\n"
+    "  --format F            auto (default) | csv | tsv | space | movielens ('::')\n"
+    "  --columns LIST        column names in order: user,item,rating,timestamp; '-' skips a column\n"
+    "  --header M            auto (default: a first line that does not parse is a header) | yes | no\n"
+    "  --on-error M          fail (default: stop at the first bad row) | skip (count, log to rejects/)\n"
+    "  --max-user-events N   reject every event of users with more than N events (bots); 0 = no limit\n"
+    "  --value-range LO:HI   accepted values (default 0:1e9)\n"
+    "  --partition S         balanced (default: equal interactions per rank) | hash\n"
+    "  --split-bytes N       cut plain files larger than N bytes into ranges read in parallel (default 64M)\n"
+    "  --zstd-level L        shard compression level (default 3)\n"
+    "  --json FILE           machine-readable summary\n";
+
+typedef struct {
+    char **inputs;
+    int ninputs;
+    const char *out, *format, *columns;
+    hr_header_mode header;
+    int skip_bad, zstd_level;
+    int64_t max_user_events, split_bytes;
+    double vmin, vmax;
+    hr_part_scheme scheme;
+} ingest_opts;
+
+static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
+{
+    static const struct option lo[] = {
+        { "input", required_argument, 0, 'i' }, { "out", required_argument, 0, 'o' },
+        { "format", required_argument, 0, 'f' }, { "columns", required_argument, 0, 'c' },
+        { "header", required_argument, 0, 'H' }, { "on-error", required_argument, 0, 'e' },
+        { "max-user-events", required_argument, 0, 'm' }, { "value-range", required_argument, 0, 'v' },
+        { "partition", required_argument, 0, 'p' }, { "split-bytes", required_argument, 0, 's' },
+        { "zstd-level", required_argument, 0, 'z' }, { "json", required_argument, 0, 'j' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+    memset(o, 0, sizeof *o);
+    o->format = "auto";
+    o->vmin = 0;
+    o->vmax = 1e9;
+    o->zstd_level = 3;
+    o->split_bytes = 64 << 20;
+    o->inputs = hr_malloc((size_t)argc * sizeof *o->inputs);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        int64_t v;
+        switch (c) {
+        case 'i': o->inputs[o->ninputs++] = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'f': o->format = optarg; break;
+        case 'c': o->columns = optarg; break;
+        case 'H':
+            if (!strcasecmp(optarg, "auto")) o->header = HR_HEADER_AUTO;
+            else if (!strcasecmp(optarg, "yes")) o->header = HR_HEADER_YES;
+            else if (!strcasecmp(optarg, "no")) o->header = HR_HEADER_NO;
+            else return hr_error_set(&job->err, HR_ERR_ARG, "--header: '%s' is not auto, yes or no", optarg);
+            break;
+        case 'e':
+            if (!strcasecmp(optarg, "fail")) o->skip_bad = 0;
+            else if (!strcasecmp(optarg, "skip")) o->skip_bad = 1;
+            else return hr_error_set(&job->err, HR_ERR_ARG, "--on-error: '%s' is not fail or skip", optarg);
+            break;
+        case 'm': HR_TRY(hr_opt_i64(job, "--max-user-events", optarg, 0, INT64_MAX, &o->max_user_events)); break;
+        case 'v': {
+            char lo_s[64], hi_s[64];
+            const char *colon = strchr(optarg, ':');
+            if (!colon || colon - optarg >= 64 || strlen(colon + 1) >= 64)
+                return hr_error_set(&job->err, HR_ERR_ARG, "--value-range: '%s' is not LO:HI", optarg);
+            memcpy(lo_s, optarg, (size_t)(colon - optarg));
+            lo_s[colon - optarg] = '\0';
+            snprintf(hi_s, sizeof hi_s, "%s", colon + 1);
+            HR_TRY(hr_opt_f64(job, "--value-range (low)", lo_s, -1e30, 1e30, &o->vmin));
+            HR_TRY(hr_opt_f64(job, "--value-range (high)", hi_s, o->vmin, 1e30, &o->vmax));
+            break;
+        }
+        case 'p':
+            if (hr_part_scheme_parse(optarg, &o->scheme) != 0)
+                return hr_error_set(&job->err, HR_ERR_ARG, "--partition: '%s' is not balanced or hash", optarg);
+            break;
+        case 's': HR_TRY(hr_opt_i64(job, "--split-bytes", optarg, 1 << 16, INT64_MAX, &o->split_bytes)); break;
+        case 'z': HR_TRY(hr_opt_i64(job, "--zstd-level", optarg, 1, 19, &v)); o->zstd_level = (int)v; break;
+        case 'j': job->json_path = optarg; break;
+        case 'h': if (job->rank == 0) fputs(usage, stdout); return 1;
+        default: return hr_opt_usage(job, usage);
+        }
+    }
+    /* "--input a b c": getopt moves the extra paths to the end. */
+    for (int k = optind; k < argc; k++) o->inputs[o->ninputs++] = argv[k];
+    if (o->ninputs == 0 || !o->out) return hr_error_set(&job->err, HR_ERR_ARG, "--input and --out are required\n%s", usage);
+    return 0;
+}
+
+/* Global dictionary from every rank's distinct keys, and the local -> global map. */
+static int build_dict(hr_job *job, hr_intern *local, hr_dict *d, uint32_t **map)
+{
+    char *pack;
+    uint64_t bytes, total;
+    hr_intern_pack(local, &pack, &bytes);
+    uint64_t *counts = hr_malloc((size_t)job->size * sizeof *counts);
+    void *all;
+    int rc = hr_comm_allgatherv(job->comm, pack, bytes, 1, &all, counts, &total);
+    hr_free(pack);
+    hr_free(counts);
+    if (rc < 0) return rc;
+    hr_dict_build(d, all, total);
+    hr_free(all);
+    uint32_t n = hr_intern_count(local);
+    *map = hr_malloc((n ? n : 1) * sizeof **map);
+    for (uint32_t k = 0; k < n; k++) {
+        size_t len;
+        const char *key = hr_intern_key(local, k, &len);
+        (*map)[k] = (uint32_t)hr_dict_find(d, key, len);
+    }
+    return 0;
+}
+
+/* Rejects of this rank: parse-phase rows (with their text) and policy rejects. */
+static int write_rejects(hr_job *job, const char *dir, const hr_ingest_read *r, char **names,
+                         const hr_triple *t, const uint8_t *reason, uint64_t n, const hr_dict *users,
+                         const hr_dict *items, uint64_t *written)
+{
+    uint64_t policy = 0;
+    for (uint64_t k = 0; k < n; k++) policy += reason[k] != 0;
+    *written = r->rejects.n + policy;
+    if (*written == 0) return 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/rejects/part-%05d.tsv", dir, job->rank);
+    hr_output *o;
+    HR_TRY(hr_output_open(path, 0, 1, &o, &job->err));
+    int rc = hr_output_printf(o, &job->err, "source\tline\treason\tdetail\trow\n");
+    for (uint64_t k = 0; rc == 0 && k < r->rejects.n; k++) {
+        const char *txt = r->rejects.text + r->rejects.text_off[k];
+        int len = (int)(r->rejects.text_off[k + 1] - r->rejects.text_off[k]);
+        rc = hr_output_printf(o, &job->err, "%s\t%llu\t%s\t%.*s\n", names[r->rejects.src[k]],
+                              (unsigned long long)r->rejects.line[k], hr_reject_name(r->rejects.reason[k]), len, txt);
+    }
+    for (uint64_t k = 0; rc == 0 && k < n; k++) {
+        if (!reason[k]) continue;
+        char u[256], i[256];
+        hr_dict_format(users, t[k].u, u, sizeof u);
+        hr_dict_format(items, t[k].i, i, sizeof i);
+        const char *why = reason[k] == HR_REJECT_DUPLICATE ? "exact copy of an earlier event"
+                        : reason[k] == HR_REJECT_CONFLICT  ? "same user and item as a later event (keep-latest)"
+                                                           : "user above --max-user-events";
+        rc = hr_output_printf(o, &job->err, "%s\t%llu\t%s\t%s\t%s,%s,%.9g,%lld\n", names[t[k].src],
+                              (unsigned long long)t[k].line, hr_reject_name(reason[k]), why, u, i, (double)t[k].v,
+                              (long long)t[k].ts);
+    }
+    if (rc < 0) {
+        hr_output_abort(o);
+        return rc;
+    }
+    return hr_output_commit(o, NULL, NULL, &job->err);
+}
+
+/* Lineage: every input file with size and checksum (files spread over ranks). */
+static json_t *lineage_inputs(hr_job *job, const hr_pathlist *files)
+{
+    uint64_t *cs = hr_calloc(files->n ? files->n : 1, sizeof *cs);
+    int rc = 0;
+    for (uint64_t f = (uint64_t)job->rank; rc == 0 && f < files->n; f += (uint64_t)job->size)
+        rc = hr_checksum_file(files->path[f], &cs[f], NULL, &job->err);
+    if (hr_comm_agree(job->comm, rc, &job->err) < 0 || hr_comm_allreduce_sum_u64(job->comm, cs, files->n) < 0) {
+        hr_free(cs);
+        return NULL;
+    }
+    json_t *arr = json_array();
+    for (uint64_t f = 0; f < files->n; f++) {
+        char hex[17];
+        hr_checksum_hex(cs[f], hex);
+        json_array_append_new(arr, json_pack("{s:s,s:I,s:s}", "path", files->path[f], "bytes", (json_int_t)files->size[f], "xxh3", hex));
+    }
+    hr_free(cs);
+    return arr;
+}
+
+int hr_cmd_ingest(hr_job *job, int argc, char **argv)
+{
+    ingest_opts o;
+    int rc = parse_opts(job, argc, argv, &o);
+    if (rc != 0) {
+        hr_free(o.inputs);
+        return rc > 0 ? 0 : rc;
+    }
+    double t0 = hr_now();
+    hr_pathlist files = { 0 };
+    hr_ingest_read r;
+    memset(&r, 0, sizeof r);
+    hr_dict users = { 0 }, items = { 0 };
+    uint32_t *umap = NULL, *imap = NULL, nnames = 0;
+    char **names = NULL;
+    uint8_t *reason = NULL;
+
+    rc = hr_paths_expand(o.inputs, o.ninputs, &files, &job->err);
+    HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
+    hr_rowfmt_init(&r.fmt);
+    r.fmt.value_min = o.vmin;
+    r.fmt.value_max = o.vmax;
+    r.header = o.header;
+    r.skip_bad = o.skip_bad;
+    rc = hr_ingest_plan(job, &r, &files, (uint64_t)o.split_bytes);
+    HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
+    HR_CHECK(hr_ingest_detect_format(job, &r, &files, o.format, o.columns));
+    HR_CHECK(hr_dataset_prepare_dir(job, o.out));
+
+    HR_CHECK(hr_ingest_parse(job, &r, &files));
+    uint64_t g[4] = { r.rows_read, r.header_lines, r.blank_lines, r.bytes_in };
+    HR_CHECK(hr_comm_allreduce_sum_u64(job->comm, g, 4));
+    double tp = hr_now() - t0;
+    hr_progress("parse      %llu rows from %llu files (%.1f MB) in %.2fs: %.2fM rows/s", (unsigned long long)g[0],
+                (unsigned long long)files.n, g[3] / 1e6, tp, g[0] / tp / 1e6);
+
+    HR_CHECK(hr_ingest_fix_sources(job, &r, &names, &nnames));
+    HR_CHECK(build_dict(job, r.users, &users, &umap));
+    HR_CHECK(build_dict(job, r.items, &items, &imap));
+    for (uint64_t k = 0; k < r.n; k++) {
+        r.t[k].u = umap[r.t[k].u];
+        r.t[k].i = imap[r.t[k].i];
+    }
+    hr_intern_free(r.users);
+    hr_intern_free(r.items);
+    r.users = r.items = NULL;
+    hr_progress("dictionary %llu users, %llu items (%s / %s ids) %.2fs", (unsigned long long)users.n,
+                (unsigned long long)items.n, users.is_int ? "integer" : "string", items.is_int ? "integer" : "string",
+                hr_now() - t0);
+
+    /* Policy needs all events of a user on one rank: group by user under a hash partition. */
+    hr_part hp;
+    hr_part_build(&hp, HR_PART_HASH, job->size, users.n, NULL);
+    rc = hr_part_shuffle(job->comm, &hp, 0, &r.t, &r.n);
+    if (rc == 0) hr_triples_sort(r.t, r.n, &hp, job->rank, 0);
+    hr_part_free(&hp);
+    HR_CHECK(rc);
+    reason = hr_calloc(r.n ? r.n : 1, 1);
+    uint64_t kept = hr_dedupe(r.t, r.n, (uint64_t)o.max_user_events, reason, r.counts);
+    uint64_t nrej;
+    rc = write_rejects(job, o.out, &r, names, r.t, reason, r.n, &users, &items, &nrej);
+    HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
+    uint64_t w = 0;
+    for (uint64_t k = 0; k < r.n; k++)
+        if (!reason[k]) r.t[w++] = r.t[k];
+    r.n = w;
+    HR_FREE(&reason);
+
+    uint64_t counts[HR_REJECT__COUNT + 1];
+    memcpy(counts, r.counts, sizeof r.counts);
+    counts[HR_REJECT__COUNT] = kept;
+    HR_CHECK(hr_comm_allreduce_sum_u64(job->comm, counts, HR_REJECT__COUNT + 1));
+    uint64_t rejected = 0;
+    for (int k = 1; k < HR_REJECT__COUNT; k++) rejected += counts[k];
+    uint64_t accepted = counts[HR_REJECT__COUNT];
+    if (accepted + rejected != g[0]) {
+        rc = hr_error_set(&job->err, HR_ERR_STATE, "internal accounting error: read %llu != accepted %llu + rejected %llu",
+                          (unsigned long long)g[0], (unsigned long long)accepted, (unsigned long long)rejected);
+        goto fail;
+    }
+    hr_progress("validate   %llu accepted, %llu rejected (%s) %.2fs", (unsigned long long)accepted,
+                (unsigned long long)rejected, rejected ? "see rejects/" : "none", hr_now() - t0);
+
+    /* Summary and manifest section. */
+    json_t *summary = json_object();
+    json_object_set_new(summary, "rows_read", json_integer((json_int_t)g[0]));
+    json_object_set_new(summary, "rows_accepted", json_integer((json_int_t)accepted));
+    json_object_set_new(summary, "rows_rejected", json_integer((json_int_t)rejected));
+    json_object_set_new(summary, "header_lines", json_integer((json_int_t)g[1]));
+    json_object_set_new(summary, "blank_lines", json_integer((json_int_t)g[2]));
+    json_object_set_new(summary, "bytes_read", json_integer((json_int_t)g[3]));
+    json_object_set_new(summary, "input_files", json_integer((json_int_t)files.n));
+    for (int k = 1; k < HR_REJECT__COUNT; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "rejected_%s", hr_reject_name((hr_reject)k));
+        json_object_set_new(summary, key, json_integer((json_int_t)counts[k]));
+    }
+    json_t *inputs = lineage_inputs(job, &files);
+    if (!inputs) {
+        json_decref(summary);
+        rc = job->err.code ? job->err.code : HR_ERR_MPI;
+        goto fail;
+    }
+    json_t *lineage = json_pack("{s:s,s:o}", "command", "ingest", "inputs", inputs);
+    hr_dataset_spec spec = { o.out, o.scheme, o.zstd_level, lineage, json_pack("{s:O}", "ingest", summary) };
+    uint64_t nusers = users.n, nitems = items.n;
+    rc = hr_dataset_write(job, &spec, &users, &items, &r.t, &r.n);
+    if (rc == 0) {
+        json_object_update(job->summary, summary);
+        hr_job_set_int(job, "users", (int64_t)nusers);
+        hr_job_set_int(job, "items", (int64_t)nitems);
+        hr_job_set_int(job, "interactions", (int64_t)accepted);
+        double secs = hr_now() - t0;
+        hr_job_set_real(job, "rows_per_second", g[0] / secs);
+        hr_job_set_str(job, "out", o.out);
+        double mean_rss, max_rss = hr_job_peak_rss_mb(job, &mean_rss);
+        hr_progress("ingest     done: %llu rows read = %llu accepted + %llu rejected; %.2fs, %.2fM rows/s; peak memory per rank %.0f MB (mean %.0f)",
+                    (unsigned long long)g[0], (unsigned long long)accepted, (unsigned long long)rejected, secs,
+                    g[0] / secs / 1e6, max_rss, mean_rss);
+    }
+    json_decref(summary);
+fail:
+    hr_free(reason);
+    hr_free(umap);
+    hr_free(imap);
+    for (uint32_t k = 0; k < nnames; k++) hr_free(names[k]);
+    hr_free(names);
+    hr_dict_free(&users);
+    hr_dict_free(&items);
+    hr_ingest_read_free(&r);
+    hr_paths_free(&files);
+    hr_free(o.inputs);
+    return rc;
+}

@@ -1,0 +1,115 @@
+/* hpcrec inspect — summarize a dataset (model bundles and checkpoints once they exist) and
+ * verify the checksum of every file its manifest lists.  Files are spread over the ranks;
+ * every bad or missing file is named, and the command fails if any is. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "io/manifest.h"
+#include "io/shard.h"
+#include "jobs/commands.h"
+#include "jobs/dataset.h"
+
+static int verify_files(hr_job *job, json_t *m, const char *dir, uint64_t *nfiles, uint64_t *nbad)
+{
+    json_t *files = json_object_get(m, "files");
+    const char *key;
+    json_t *v;
+    uint64_t k = 0, bad = 0;
+    json_object_foreach(files, key, v) {
+        if (k++ % (uint64_t)job->size != (uint64_t)job->rank) continue;
+        char path[4096];
+        uint64_t cs, bytes;
+        hr_error e = { 0 };
+        snprintf(path, sizeof path, "%s/%s", dir, key);
+        int rc = hr_manifest_file(m, "manifest.json", key, &cs, &bytes, &e);
+        struct stat st;
+        if (rc == 0 && stat(path, &st) != 0) rc = hr_error_set(&e, HR_ERR_IO, "%s: missing", path);
+        if (rc == 0 && (uint64_t)st.st_size != bytes)
+            rc = hr_error_set(&e, HR_ERR_CHECKSUM, "%s: size %lld, manifest says %llu (truncated or replaced)", path,
+                              (long long)st.st_size, (unsigned long long)bytes);
+        if (rc == 0) rc = hr_file_verify(path, cs, &e);
+        if (rc < 0) {
+            hr_log_error("%s", e.msg);
+            bad++;
+        }
+    }
+    *nfiles = k;
+    *nbad = bad;
+    return hr_comm_allreduce_sum_u64(job->comm, nbad, 1);
+}
+
+static int inspect_dataset(hr_job *job, const char *dir)
+{
+    char mpath[4096];
+    hr_dataset_manifest_path(dir, mpath, sizeof mpath);
+    json_t *m;
+    int rc = hr_manifest_read(mpath, HR_DATASET_FORMAT, HR_DATASET_VERSION, &m, &job->err);
+    HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
+    uint64_t nfiles, nbad;
+    rc = verify_files(job, m, dir, &nfiles, &nbad);
+    if (rc == 0 && job->rank == 0) {
+        json_t *p = json_object_get(m, "partition"), *ing = json_object_get(m, "ingest"), *lin = json_object_get(m, "lineage");
+        printf("dataset    %s (format %s v%lld, written by %s at %s)\n", dir, HR_DATASET_FORMAT,
+               (long long)json_integer_value(json_object_get(m, "version")),
+               json_string_value(json_object_get(m, "software")), json_string_value(json_object_get(m, "created")));
+        printf("contents   %lld users (%s ids), %lld items (%s ids), %lld interactions\n",
+               (long long)json_integer_value(json_object_get(m, "users")), json_string_value(json_object_get(m, "user_ids")),
+               (long long)json_integer_value(json_object_get(m, "items")), json_string_value(json_object_get(m, "item_ids")),
+               (long long)json_integer_value(json_object_get(m, "interactions")));
+        json_t *val = json_object_get(m, "value"), *tm = json_object_get(m, "time");
+        if (val)
+            printf("values     min %g, max %g, mean %.4f; time %lld .. %lld\n", json_number_value(json_object_get(val, "min")),
+                   json_number_value(json_object_get(val, "max")), json_number_value(json_object_get(val, "mean")),
+                   (long long)json_integer_value(json_object_get(tm, "min")), (long long)json_integer_value(json_object_get(tm, "max")));
+        printf("partition  %s, %lld blocks, imbalance users %.3f items %.3f\n", json_string_value(json_object_get(p, "scheme")),
+               (long long)json_integer_value(json_object_get(p, "blocks")), json_number_value(json_object_get(p, "user_imbalance")),
+               json_number_value(json_object_get(p, "item_imbalance")));
+        if (ing)
+            printf("ingest     %lld rows read = %lld accepted + %lld rejected\n",
+                   (long long)json_integer_value(json_object_get(ing, "rows_read")),
+                   (long long)json_integer_value(json_object_get(ing, "rows_accepted")),
+                   (long long)json_integer_value(json_object_get(ing, "rows_rejected")));
+        printf("lineage    %s", json_string_value(json_object_get(lin, "command")));
+        json_t *inputs = json_object_get(lin, "inputs"), *parents = json_object_get(lin, "parents");
+        if (inputs) printf(", %zu input files", json_array_size(inputs));
+        if (parents) printf(", from %s", json_string_value(json_object_get(json_array_get(parents, 0), "path")));
+        printf("\nchecksums  %llu files, %llu bad\n", (unsigned long long)nfiles, (unsigned long long)nbad);
+        fflush(stdout);
+    }
+    if (rc == 0) {
+        hr_job_set_str(job, "kind", "dataset");
+        hr_job_set_int(job, "users", json_integer_value(json_object_get(m, "users")));
+        hr_job_set_int(job, "items", json_integer_value(json_object_get(m, "items")));
+        hr_job_set_int(job, "interactions", json_integer_value(json_object_get(m, "interactions")));
+        hr_job_set_int(job, "files_verified", (int64_t)nfiles);
+        hr_job_set_int(job, "files_bad", (int64_t)nbad);
+        if (nbad) rc = hr_error_set(&job->err, HR_ERR_CHECKSUM, "%s: %llu file(s) failed verification (named above)", dir,
+                                    (unsigned long long)nbad);
+    }
+    json_decref(m);
+    return rc;
+}
+
+int hr_cmd_inspect(hr_job *job, int argc, char **argv)
+{
+    const char *target = NULL;
+    for (int k = 1; k < argc; k++) {
+        if (!strcmp(argv[k], "--json") && k + 1 < argc) job->json_path = argv[++k];
+        else if (!strcmp(argv[k], "--help")) {
+            if (job->rank == 0) puts("hpcrec inspect DATASET [--json FILE]");
+            return 0;
+        } else if (!target && argv[k][0] != '-') target = argv[k];
+        else return hr_error_set(&job->err, HR_ERR_ARG, "inspect: unexpected argument '%s'", argv[k]);
+    }
+    if (!target) return hr_error_set(&job->err, HR_ERR_ARG, "usage: hpcrec inspect DATASET|MODEL.tar|CHECKPOINT [--json FILE]");
+    struct stat st;
+    if (stat(target, &st) != 0) return hr_error_set(&job->err, HR_ERR_IO, "%s: no such file or directory", target);
+    char mpath[4096];
+    hr_dataset_manifest_path(target, mpath, sizeof mpath);
+    if (S_ISDIR(st.st_mode) && stat(mpath, &st) == 0) return inspect_dataset(job, target);
+    return hr_error_set(&job->err, HR_ERR_FORMAT, "%s: not a dataset directory (no manifest.json)", target);
+}
