@@ -94,7 +94,7 @@ int hr_input_open(const char *path, hr_input **out, hr_error *err)
     } else {
         in->ar = archive_read_new();
         archive_read_support_filter_all(in->ar);
-        archive_read_support_format_all(in->ar);
+        archive_read_support_format_tar(in->ar); archive_read_support_format_zip(in->ar); archive_read_support_format_7zip(in->ar); archive_read_support_format_cpio(in->ar); /* not _all: its mtree reader claims plain text */
         archive_read_support_format_raw(in->ar); /* a bare .gz / .xz is one raw member */
         if (archive_read_open_filename(in->ar, path, 1 << 20) != ARCHIVE_OK) {
             int rc = hr_error_set(err, HR_ERR_IO, "%s: cannot open archive: %s", path, archive_error_string(in->ar));

@@ -47,11 +47,13 @@ int hr_dataset_prepare_dir(hr_job *job, const char *dir)
 }
 
 /* Shuffle triples to the owners (by user or item), sort, build and write this rank's shard. */
-static int write_side(hr_job *job, const hr_dataset_spec *spec, const hr_part *p, int by_item,
+static int write_side(hr_job *job, const hr_dataset_spec *spec, const hr_part *p, int by_item, int grouped,
                       hr_triple **t, uint64_t *n, uint64_t file_info[2], hr_block *keep_block)
 {
-    HR_TRY(hr_part_shuffle(job->comm, p, by_item, t, n));
-    hr_triples_sort(*t, *n, p, job->rank, by_item);
+    if (!grouped) {
+        HR_TRY(hr_part_shuffle(job->comm, p, by_item, t, n));
+        hr_triples_sort(*t, *n, p, job->rank, by_item);
+    }
     hr_block b;
     hr_block_from_triples(&b, *t, *n, NULL, p, job->rank, by_item);
     char path[4096];
@@ -95,11 +97,15 @@ int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, h
     HR_TRY(hr_comm_allreduce_max_i64(job->comm, &tmax, 1));
 
     hr_part up, ip;
-    hr_part_build(&up, spec->scheme, P, users->n, users->nnz);
+    if (spec->user_part) {
+        up = *spec->user_part;   /* borrowed: not freed below */
+    } else {
+        hr_part_build(&up, spec->scheme, P, users->n, users->nnz);
+    }
     hr_part_build(&ip, spec->scheme, P, items->n, items->nnz);
     uint64_t files[4] = { 0 };   /* by-user checksum, bytes, by-item checksum, bytes */
-    rc = write_side(job, spec, &up, 0, t, n, files, NULL);
-    if (rc == 0) rc = write_side(job, spec, &ip, 1, t, n, files + 2, NULL);
+    rc = write_side(job, spec, &up, 0, spec->user_part != NULL, t, n, files, NULL);
+    if (rc == 0) rc = write_side(job, spec, &ip, 1, 0, t, n, files + 2, NULL);
     HR_FREE(t);
     *n = 0;
     rc = hr_comm_agree(job->comm, rc, &job->err);
@@ -161,7 +167,7 @@ int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, h
                     spec->dir, (unsigned long long)total, (unsigned long long)users->n, (unsigned long long)items->n, P,
                     hr_part_scheme_name(spec->scheme), hr_part_imbalance(&up), hr_part_imbalance(&ip), hr_now() - t0);
     hr_free(all);
-    hr_part_free(&up);
+    if (!spec->user_part) hr_part_free(&up);
     hr_part_free(&ip);
     return rc;
 }
@@ -171,7 +177,7 @@ static int load_side(hr_job *job, hr_dataset *ds, const char *mpath, int by_item
 {
     json_t *list = json_object_get(json_object_get(ds->manifest, "shards"), by_item ? "by_item" : "by_user");
     size_t nshards = json_array_size(list);
-    const hr_part *p = by_item ? &ds->ipart : &ds->upart;
+    hr_part *p = by_item ? &ds->ipart : &ds->upart;
     uint64_t nrows = by_item ? ds->items.n : ds->users.n, nother = by_item ? ds->users.n : ds->items.n;
     int rc = 0;
     if (nshards == (size_t)job->size) {
@@ -183,9 +189,28 @@ static int load_side(hr_job *job, hr_dataset *ds, const char *mpath, int by_item
         int side = 0;
         snprintf(path, sizeof path, "%s/%s", ds->dir, rel ? rel : "");
         if (rc == 0) rc = hr_shard_read(path, cs, nrows, nother, out, &side, &job->err);
-        if (rc == 0 && (side != by_item || out->nrows != p->rows[job->rank]))
-            rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: shard does not match the manifest's partition", path);
-        return hr_comm_agree(job->comm, rc, &job->err);
+        if (rc == 0 && side != by_item)
+            rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: shard is not a %s shard", path, by_item ? "by-item" : "by-user");
+        HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
+        /* The partition is the one the writer used: every rank's row gids. */
+        uint64_t *counts = hr_malloc(((size_t)job->size + 1) * sizeof *counts), total;
+        void *gids;
+        rc = hr_comm_allgatherv(job->comm, out->gid, out->nrows, sizeof(uint32_t), &gids, counts, &total);
+        if (rc == 0 && total != nrows)
+            rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: shards hold %llu rows, the dictionary %llu", mpath,
+                              (unsigned long long)total, (unsigned long long)nrows);
+        if (rc == 0) {
+            uint64_t *off = hr_malloc(((size_t)job->size + 1) * sizeof *off);
+            off[0] = 0;
+            for (int r = 0; r < job->size; r++) off[r + 1] = off[r] + counts[r];
+            hr_part_scheme scheme = p->scheme;
+            hr_part_free(p);
+            hr_part_from_owned(p, scheme, job->size, nrows, gids, off);
+            hr_free(off);
+        }
+        hr_free(gids);
+        hr_free(counts);
+        return rc;
     }
     hr_triple *all = NULL;
     uint64_t n = 0;

@@ -7,9 +7,10 @@
  *   by-user/part-RRRRR.bin.zst   rank R's users in CSR (io/shard.h)
  *   by-item/part-RRRRR.bin.zst   rank R's items in CSC
  *   rejects/part-RRRRR.tsv   rows ingest rejected, with source, line and reason (if any)
- * A dataset written on P ranks loads on Q ranks: when Q == P each rank reads its own shard;
- * otherwise shards are read round-robin and rows shuffled to their owners under a partition
- * rebuilt for Q.  A directory without manifest.json is not a dataset (the manifest is written
+ * A dataset written on P ranks loads on Q ranks: when Q == P each rank reads its own shard and
+ * the partition is the one the shards record (their row gids); otherwise shards are read
+ * round-robin and rows shuffled to their owners under a partition rebuilt for Q from the
+ * interaction counts in the dictionaries.  A directory without manifest.json is not a dataset (the manifest is written
  * last and removed first when a dataset is overwritten). */
 #ifndef HR_JOBS_DATASET_H
 #define HR_JOBS_DATASET_H
@@ -44,6 +45,9 @@ typedef struct hr_dataset_spec {
     int zstd_level;
     json_t *lineage;   /* reference stolen: {"command":..., "inputs" or "parents": [...]} */
     json_t *extra;     /* reference stolen (may be NULL): merged into the manifest top level */
+    const hr_part *user_part; /* NULL, or: the triples are already on their owners under this
+                               * partition and sorted by hr_triples_sort (ingest does that to
+                               * apply its duplicate policy), so no user-side shuffle is needed */
 } hr_dataset_spec;
 
 /* Collective.  Writes a dataset from triples held on any rank (global ids of users/items,

@@ -33,7 +33,7 @@ static const char usage[] =
     "  --value-range LO:HI   accepted values (default 0:1e9)\n"
     "  --partition S         balanced (default: equal interactions per rank) | hash\n"
     "  --split-bytes N       cut plain files larger than N bytes into ranges read in parallel (default 64M)\n"
-    "  --zstd-level L        shard compression level (default 3)\n"
+    "  --zstd-level L        shard compression level (default 1)\n"
     "  --json FILE           machine-readable summary\n";
 
 typedef struct {
@@ -61,7 +61,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
     o->format = "auto";
     o->vmin = 0;
     o->vmax = 1e9;
-    o->zstd_level = 3;
+    o->zstd_level = 1;
     o->split_bytes = 64 << 20;
     o->inputs = hr_malloc((size_t)argc * sizeof *o->inputs);
     optind = 1;
@@ -215,6 +215,8 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     uint32_t *umap = NULL, *imap = NULL, nnames = 0;
     char **names = NULL;
     uint8_t *reason = NULL;
+    hr_part hp;
+    int have_hp = 0;
 
     rc = hr_paths_expand(o.inputs, o.ninputs, &files, &job->err);
     HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
@@ -249,13 +251,17 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
                 (unsigned long long)items.n, users.is_int ? "integer" : "string", items.is_int ? "integer" : "string",
                 hr_now() - t0);
 
-    /* Policy needs all events of a user on one rank: group by user under a hash partition. */
-    hr_part hp;
-    hr_part_build(&hp, HR_PART_HASH, job->size, users.n, NULL);
-    rc = hr_part_shuffle(job->comm, &hp, 0, &r.t, &r.n);
-    if (rc == 0) hr_triples_sort(r.t, r.n, &hp, job->rank, 0);
-    hr_part_free(&hp);
+    /* The policy needs all events of a user on one rank: group them, once, under the dataset's
+     * final user partition (weights: events per user before the policy). */
+    uint64_t *ucount = hr_calloc(users.n ? users.n : 1, sizeof *ucount);
+    for (uint64_t k = 0; k < r.n; k++) ucount[r.t[k].u]++;
+    rc = hr_comm_allreduce_sum_u64(job->comm, ucount, users.n);
+    if (rc == 0) hr_part_build(&hp, o.scheme, job->size, users.n, ucount);
+    hr_free(ucount);
     HR_CHECK(rc);
+    have_hp = 1;
+    HR_CHECK(hr_part_shuffle(job->comm, &hp, 0, &r.t, &r.n));
+    hr_triples_sort(r.t, r.n, &hp, job->rank, 0);
     reason = hr_calloc(r.n ? r.n : 1, 1);
     uint64_t kept = hr_dedupe(r.t, r.n, (uint64_t)o.max_user_events, reason, r.counts);
     uint64_t nrej;
@@ -303,7 +309,7 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
         goto fail;
     }
     json_t *lineage = json_pack("{s:s,s:o}", "command", "ingest", "inputs", inputs);
-    hr_dataset_spec spec = { o.out, o.scheme, o.zstd_level, lineage, json_pack("{s:O}", "ingest", summary) };
+    hr_dataset_spec spec = { o.out, o.scheme, o.zstd_level, lineage, json_pack("{s:O}", "ingest", summary), &hp };
     uint64_t nusers = users.n, nitems = items.n;
     rc = hr_dataset_write(job, &spec, &users, &items, &r.t, &r.n);
     if (rc == 0) {
@@ -321,6 +327,7 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     }
     json_decref(summary);
 fail:
+    if (have_hp) hr_part_free(&hp);
     hr_free(reason);
     hr_free(umap);
     hr_free(imap);

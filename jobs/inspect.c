@@ -9,6 +9,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "io/manifest.h"
+#include "io/output.h"
 #include "io/shard.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
@@ -40,6 +41,35 @@ static int verify_files(hr_job *job, json_t *m, const char *dir, uint64_t *nfile
     *nfiles = k;
     *nbad = bad;
     return hr_comm_allreduce_sum_u64(job->comm, nbad, 1);
+}
+
+/* --dump PREFIX: every interaction as text, PREFIX.RRRRR.tsv per rank (user, item, value,
+ * timestamp in external ids), so datasets can be compared and exported. */
+static int dump_dataset(hr_job *job, const char *dir, const char *prefix)
+{
+    hr_dataset ds;
+    int rc = hr_dataset_load(job, dir, HR_LOAD_BY_USER, &ds);
+    if (rc < 0) {
+        hr_dataset_free(&ds);
+        return rc;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%05d.tsv", prefix, job->rank);
+    hr_output *o;
+    rc = hr_output_open(path, 0, 1, &o, &job->err);
+    const hr_block *b = &ds.by_user;
+    for (uint64_t r = 0; rc == 0 && r < b->nrows; r++) {
+        char u[256], i[256];
+        hr_dict_format(&ds.users, b->gid[r], u, sizeof u);
+        for (uint64_t e = b->ptr[r]; rc == 0 && e < b->ptr[r + 1]; e++) {
+            hr_dict_format(&ds.items, b->idx[e], i, sizeof i);
+            rc = hr_output_printf(o, &job->err, "%s\t%s\t%.9g\t%lld\n", u, i, (double)b->val[e], (long long)b->ts[e]);
+        }
+    }
+    if (rc == 0) rc = hr_output_commit(o, NULL, NULL, &job->err);
+    else hr_output_abort(o);
+    hr_dataset_free(&ds);
+    return hr_comm_agree(job->comm, rc, &job->err);
 }
 
 static int inspect_dataset(hr_job *job, const char *dir)
@@ -96,11 +126,12 @@ static int inspect_dataset(hr_job *job, const char *dir)
 
 int hr_cmd_inspect(hr_job *job, int argc, char **argv)
 {
-    const char *target = NULL;
+    const char *target = NULL, *dump = NULL;
     for (int k = 1; k < argc; k++) {
         if (!strcmp(argv[k], "--json") && k + 1 < argc) job->json_path = argv[++k];
+        else if (!strcmp(argv[k], "--dump") && k + 1 < argc) dump = argv[++k];
         else if (!strcmp(argv[k], "--help")) {
-            if (job->rank == 0) puts("hpcrec inspect DATASET [--json FILE]");
+            if (job->rank == 0) puts("hpcrec inspect DATASET|MODEL.tar [--json FILE] [--dump PREFIX]");
             return 0;
         } else if (!target && argv[k][0] != '-') target = argv[k];
         else return hr_error_set(&job->err, HR_ERR_ARG, "inspect: unexpected argument '%s'", argv[k]);
@@ -110,6 +141,9 @@ int hr_cmd_inspect(hr_job *job, int argc, char **argv)
     if (stat(target, &st) != 0) return hr_error_set(&job->err, HR_ERR_IO, "%s: no such file or directory", target);
     char mpath[4096];
     hr_dataset_manifest_path(target, mpath, sizeof mpath);
-    if (S_ISDIR(st.st_mode) && stat(mpath, &st) == 0) return inspect_dataset(job, target);
+    if (S_ISDIR(st.st_mode) && stat(mpath, &st) == 0) {
+        HR_TRY(inspect_dataset(job, target));
+        return dump ? dump_dataset(job, target, dump) : 0;
+    }
     return hr_error_set(&job->err, HR_ERR_FORMAT, "%s: not a dataset directory (no manifest.json)", target);
 }

@@ -16,6 +16,8 @@ static const struct {
     { "gen", hr_cmd_gen, "generate synthetic interaction logs (date-partitioned, zstd)" },
     { "ingest", hr_cmd_ingest, "validate raw logs into a sharded dataset" },
     { "split", hr_cmd_split, "split a dataset into train and test" },
+    { "train", hr_cmd_train, "train a model (als, ials, pop) and write a model bundle" },
+    { "evaluate", hr_cmd_evaluate, "offline metrics of a model on a train/test split" },
     { "inspect", hr_cmd_inspect, "summarize a dataset, model or checkpoint and verify checksums" },
 };
 

@@ -211,7 +211,7 @@ int hr_cmd_split(hr_job *job, int argc, char **argv)
         json_t *part = json_object_get(ds.manifest, "partition");
         hr_part_scheme scheme = HR_PART_BALANCED;
         hr_part_scheme_parse(json_string_value(json_object_get(part, "scheme")), &scheme);
-        hr_dataset_spec spec = { out, scheme, 3, lineage, NULL };
+        hr_dataset_spec spec = { out, scheme, 1, lineage, NULL, NULL };
         uint64_t n = side == 0 ? a : z;
         hr_triple **t = side == 0 ? &tr : &te;
         rc = hr_dataset_write(job, &spec, &ds.users, &ds.items, t, &n);

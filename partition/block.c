@@ -27,41 +27,46 @@ static inline int tcmp(const hr_triple *a, const hr_triple *b, int by_item)
     return 0;
 }
 
-static int cmp_by_user_row(const void *a, const void *b) { return tcmp(a, b, 0); }
-static int cmp_by_item_row(const void *a, const void *b) { return tcmp(a, b, 1); }
-
+/* Two stable counting-sort passes (by the other gid, then by local row) give (row, other)
+ * order in O(n + rows + n_other) with no comparisons; only runs of the same (row, other) pair,
+ * rare outside dirty data, are then put in (ts, value, src, line) order by insertion sort. */
 void hr_triples_sort(hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item)
 {
-    uint64_t rows = p->rows[rank];
-    uint64_t *start = hr_calloc(rows + 1, sizeof *start);
-    for (uint64_t k = 0; k < n; k++) start[p->local[by_item ? t[k].i : t[k].u] + 1]++;
-    for (uint64_t r = 0; r < rows; r++) start[r + 1] += start[r];
-    hr_triple *tmp = hr_malloc((n ? n : 1) * sizeof *tmp);
-    uint64_t *pos = hr_malloc((rows ? rows : 1) * sizeof *pos);
-    memcpy(pos, start, rows * sizeof *pos);
-    for (uint64_t k = 0; k < n; k++) tmp[pos[p->local[by_item ? t[k].i : t[k].u]]++] = t[k];
-    hr_free(pos);
-    for (uint64_t r = 0; r < rows; r++) {
-        hr_triple *row = tmp + start[r];
-        uint64_t len = start[r + 1] - start[r];
-        if (len < 2) continue;
-        if (len <= 16) {   /* insertion sort: most rows are short */
-            for (uint64_t a = 1; a < len; a++) {
-                hr_triple x = row[a];
-                uint64_t b = a;
-                while (b > 0 && tcmp(&row[b - 1], &x, by_item) > 0) {
-                    row[b] = row[b - 1];
-                    b--;
-                }
-                row[b] = x;
-            }
-        } else {
-            qsort(row, len, sizeof *row, by_item ? cmp_by_item_row : cmp_by_user_row);
-        }
+    uint64_t rows = p->rows[rank], nother = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        uint32_t o = by_item ? t[k].u : t[k].i;
+        if ((uint64_t)o + 1 > nother) nother = (uint64_t)o + 1;
     }
-    memcpy(t, tmp, n * sizeof *t);
+    uint64_t ncnt = (rows > nother ? rows : nother) + 1;
+    uint64_t *cnt = hr_malloc(ncnt * sizeof *cnt);
+    hr_triple *tmp = hr_malloc((n ? n : 1) * sizeof *tmp);
+    /* pass 1: by other gid, t -> tmp */
+    memset(cnt, 0, (nother + 1) * sizeof *cnt);
+    for (uint64_t k = 0; k < n; k++) cnt[(by_item ? t[k].u : t[k].i) + 1]++;
+    for (uint64_t x = 0; x < nother; x++) cnt[x + 1] += cnt[x];
+    for (uint64_t k = 0; k < n; k++) tmp[cnt[by_item ? t[k].u : t[k].i]++] = t[k];
+    /* pass 2: by local row, tmp -> t */
+    memset(cnt, 0, (rows + 1) * sizeof *cnt);
+    for (uint64_t k = 0; k < n; k++) cnt[p->local[by_item ? tmp[k].i : tmp[k].u] + 1]++;
+    for (uint64_t r = 0; r < rows; r++) cnt[r + 1] += cnt[r];
+    for (uint64_t k = 0; k < n; k++) t[cnt[p->local[by_item ? tmp[k].i : tmp[k].u]]++] = tmp[k];
     hr_free(tmp);
-    hr_free(start);
+    hr_free(cnt);
+    /* fix-up of repeated pairs */
+    for (uint64_t a = 0; a < n;) {
+        uint64_t b = a + 1;
+        while (b < n && t[b].u == t[a].u && t[b].i == t[a].i) b++;
+        for (uint64_t x = a + 1; x < b; x++) {
+            hr_triple v = t[x];
+            uint64_t y = x;
+            while (y > a && tcmp(&t[y - 1], &v, by_item) > 0) {
+                t[y] = t[y - 1];
+                y--;
+            }
+            t[y] = v;
+        }
+        a = b;
+    }
 }
 
 void hr_block_from_triples(hr_block *b, const hr_triple *t, uint64_t n, const uint8_t *keep,

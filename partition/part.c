@@ -50,6 +50,25 @@ void hr_part_build(hr_part *p, hr_part_scheme scheme, int nparts, uint64_t n, co
     }
 }
 
+void hr_part_from_owned(hr_part *p, hr_part_scheme scheme, int nparts, uint64_t n, const uint32_t *gids,
+                        const uint64_t *offsets)
+{
+    memset(p, 0, sizeof *p);
+    p->scheme = scheme;
+    p->nparts = nparts;
+    p->n = n;
+    p->owner = hr_calloc(n ? n : 1, sizeof *p->owner);
+    p->local = hr_calloc(n ? n : 1, sizeof *p->local);
+    p->rows = hr_calloc((size_t)nparts, sizeof *p->rows);
+    p->weight = hr_calloc((size_t)nparts, sizeof *p->weight);
+    for (int r = 0; r < nparts; r++)
+        for (uint64_t k = offsets[r]; k < offsets[r + 1]; k++) {
+            p->owner[gids[k]] = (uint32_t)r;
+            p->local[gids[k]] = (uint32_t)p->rows[r]++;
+            p->weight[r]++;
+        }
+}
+
 void hr_part_free(hr_part *p)
 {
     if (!p) return;

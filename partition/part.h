@@ -32,6 +32,10 @@ typedef struct hr_part {
 
 /* [global] scheme, nparts, n, weights (n entries or NULL = unit weights). */
 void hr_part_build(hr_part *p, hr_part_scheme scheme, int nparts, uint64_t n, const uint64_t *weights);
+/* The partition a writer used, from every rank's owned gids (ascending within each rank):
+ * gids[offsets[r] .. offsets[r+1]) are rank r's.  Weights are per-rank row counts. */
+void hr_part_from_owned(hr_part *p, hr_part_scheme scheme, int nparts, uint64_t n, const uint32_t *gids,
+                        const uint64_t *offsets);
 void hr_part_free(hr_part *p);
 const char *hr_part_scheme_name(hr_part_scheme s);
 int hr_part_scheme_parse(const char *s, hr_part_scheme *out);

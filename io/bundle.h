@@ -1,0 +1,77 @@
+/* io/bundle.h — a bundle: one POSIX tar file holding a manifest and named members.
+ *
+ * Layout: `manifest.json` is the first tar member (plain JSON, so `tar -xOf B manifest.json`
+ * shows it), followed by each member in the order it was added.  A member added with
+ * compression is stored as one zstd frame (level 3, frame checksum on) under its name plus
+ * ".zst"; the others are stored as they are.  `tar -tvf B` lists everything.
+ * The manifest gains a "members" object written by hr_bundle_write:
+ *   "members": { NAME: { "bytes": stored size, "raw_bytes": size after decompression,
+ *                        "xxh3": XXH3-64 of the stored bytes (16 hex), "zstd": bool } }
+ * NAME is the logical name (without ".zst").  The tar is written to PATH.tmp-<pid>, fsynced and
+ * renamed, so a reader never sees a half-written bundle under its final name.
+ *
+ * Writing:
+ *   hr_bundle_writer *w = hr_bundle_create_writer();
+ *   hr_bundle_add_member(w, "item_factors.f32", p, n, 1, err);   // copies (or compresses) now
+ *   hr_bundle_write(path, manifest, w, err);                       // sets manifest["members"]
+ *   hr_bundle_free_writer(w);
+ * Reading:
+ *   hr_bundle *b;  hr_bundle_open(path, "hpcrec-model", 1, &b, err);
+ *   hr_bundle_get(b, "item_factors.f32", &p, &n, err);            // decompressed bytes
+ *   hr_bundle_close(b);
+ *
+ * Member names: 1..200 characters from [A-Za-z0-9._-], not starting with '.', not ending in
+ * ".zst" (the suffix marks compression) and not "manifest.json"; unique within a bundle.
+ * Limits: the manifest is at most 64 MiB; each member must fit in memory (whole bundles are
+ * loaded at open, which suits models: every member is needed anyway).
+ *
+ * Errors: HR_ERR_ARG (bad or duplicate member name), HR_ERR_IO (open/read/write/rename failed),
+ * HR_ERR_NOSPACE (disk full, naming the file), HR_ERR_FORMAT (not a tar made by hpcrec,
+ * truncated, manifest malformed, a member listed but missing or present but unlisted, a member
+ * that does not decompress), HR_ERR_VERSION (wrong format version), HR_ERR_CHECKSUM (a
+ * member's stored bytes do not match the manifest; names the member and the bundle). */
+#ifndef HR_IO_BUNDLE_H
+#define HR_IO_BUNDLE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/error.h"
+
+typedef struct hr_bundle_writer hr_bundle_writer;
+typedef struct hr_bundle hr_bundle;
+
+#define HR_BUNDLE_MANIFEST "manifest.json"
+
+hr_bundle_writer *hr_bundle_create_writer(void);
+/* Add a member: the bytes are copied, or compressed right away when `compress` is non-zero
+ * (so the writer holds only the compressed copy).  The caller keeps ownership of data. */
+int hr_bundle_add_member(hr_bundle_writer *w, const char *name, const void *data, size_t len, int compress,
+                         hr_error *err);
+/* Write the bundle.  manifest must be an object with "format" and "version"; its "members"
+ * key is replaced with the member table (the caller's object is modified, so it afterwards
+ * describes what was written).  On failure no file appears under path. */
+int hr_bundle_write(const char *path, json_t *manifest, const hr_bundle_writer *w, hr_error *err);
+void hr_bundle_free_writer(hr_bundle_writer *w); /* accepts NULL */
+
+/* Read a whole bundle: check that manifest.json comes first and has format == format and
+ * 1 <= version <= max_version, verify every member's checksum and decompress it. */
+int hr_bundle_open(const char *path, const char *format, int max_version, hr_bundle **out, hr_error *err);
+/* The manifest (borrowed: valid until hr_bundle_close; json_incref to keep it). */
+json_t *hr_bundle_manifest(const hr_bundle *b);
+/* 1 if the bundle has a member of that (logical) name, else 0. */
+int hr_bundle_has(const hr_bundle *b, const char *name);
+/* A member's bytes (borrowed, valid until hr_bundle_close or hr_bundle_take of that member).
+ * HR_ERR_FORMAT naming the member and bundle when absent (or already taken). */
+int hr_bundle_get(const hr_bundle *b, const char *name, const void **data, size_t *len, hr_error *err);
+/* Like get, but moves ownership of the hr_malloc'd buffer to the caller (free with hr_free),
+ * which saves a copy of large arrays.  Afterwards the member is absent from b. */
+int hr_bundle_take(hr_bundle *b, const char *name, void **data, size_t *len, hr_error *err);
+/* Members in tar order (after the manifest), for listing. */
+size_t hr_bundle_count(const hr_bundle *b);
+const char *hr_bundle_name(const hr_bundle *b, size_t i);
+/* The path the bundle was opened from, for messages. */
+const char *hr_bundle_path(const hr_bundle *b);
+void hr_bundle_close(hr_bundle *b); /* accepts NULL */
+
+#endif

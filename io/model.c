@@ -1,0 +1,295 @@
+#include "io/model.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "io/bundle.h"
+#include "io/dictbuf.h"
+#include "io/manifest.h"
+
+/* Keys the model writes itself; an info object may not override them. */
+static const char *const RESERVED[] = { "format", "version", "kind",     "algo",    "k",      "users",
+                                        "items",  "global_mean", "software", "created", "members" };
+
+/* One float array of the bundle: its member name, where it lives in the struct, its row
+ * count and width.  Save and load walk the same table so the two cannot drift. */
+typedef struct {
+    const char *name;
+    float **slot;
+    uint64_t rows;
+    int width;
+    int optional;   /* biases: absent = 0 */
+} farray;
+
+static size_t model_arrays(hr_model *m, farray out[5])
+{
+    size_t n = 0;
+    if (m->kind == HR_MODEL_FACTOR) {
+        out[n++] = (farray){ "user_factors.f32", &m->user_factors, m->n_users, m->k, 0 };
+        out[n++] = (farray){ "item_factors.f32", &m->item_factors, m->n_items, m->k, 0 };
+    }
+    out[n++] = (farray){ "user_bias.f32", &m->user_bias, m->n_users, 1, 1 };
+    out[n++] = (farray){ "item_bias.f32", &m->item_bias, m->n_items, 1, 1 };
+    if (m->kind == HR_MODEL_POP) out[n++] = (farray){ "item_scores.f32", &m->item_scores, m->n_items, 1, 0 };
+    return n;
+}
+
+/* First non-finite row of a rows x width array, or UINT64_MAX. */
+static uint64_t first_bad_row(const float *a, uint64_t rows, int width)
+{
+    uint64_t n = rows * (uint64_t)width;
+    for (uint64_t j = 0; j < n; j++)
+        if (!isfinite(a[j])) return j / (uint64_t)width;
+    return UINT64_MAX;
+}
+
+/* rows x width x 4 bytes fits in size_t. */
+static int size_ok(uint64_t rows, int width) { return width > 0 && rows <= SIZE_MAX / 4 / (uint64_t)width; }
+
+static int kind_ok(const hr_model *m) { return m->kind == HR_MODEL_FACTOR || m->kind == HR_MODEL_POP; }
+
+static int check_dict(const char *path, const char *what, const hr_dict *d, uint64_t n, hr_error *err)
+{
+    if (d->n != n)
+        return hr_error_set(err, HR_ERR_ARG, "%s: %s dictionary has %llu ids but the model has %llu rows", path, what,
+                            (unsigned long long)d->n, (unsigned long long)n);
+    if (d->is_int ? (n && !d->ints) : !d->offs)
+        return hr_error_set(err, HR_ERR_ARG, "%s: %s dictionary has no keys", path, what);
+    return 0;
+}
+
+static int validate_for_save(const char *path, const hr_model *m, json_t *info, hr_error *err)
+{
+    if (!kind_ok(m)) return hr_error_set(err, HR_ERR_ARG, "%s: unknown model kind %d", path, (int)m->kind);
+    if (!memchr(m->algo, '\0', sizeof m->algo) || !m->algo[0])
+        return hr_error_set(err, HR_ERR_ARG, "%s: model algo name must be 1..%zu characters", path, sizeof m->algo - 1);
+    if (m->kind == HR_MODEL_FACTOR
+            ? (m->k < 1 || m->k > HR_MODEL_MAX_K || m->item_scores)
+            : (m->k != 0 || m->user_factors || m->item_factors))
+        return hr_error_set(err, HR_ERR_ARG,
+                            "%s: a factor model needs 1 <= k <= %d and no item_scores; a pop model k = 0 and no factors",
+                            path, HR_MODEL_MAX_K);
+    HR_TRY(check_dict(path, "user", &m->users, m->n_users, err));
+    HR_TRY(check_dict(path, "item", &m->items, m->n_items, err));
+    if (!isfinite(m->global_mean))
+        return hr_error_set(err, HR_ERR_NUMERIC, "%s: refusing to save a model whose global mean is not finite", path);
+    farray arr[5];
+    size_t na = model_arrays((hr_model *)m, arr); /* the table is only read here */
+    for (size_t i = 0; i < na; i++) {
+        const float *a = *arr[i].slot;
+        if (!size_ok(arr[i].rows, arr[i].width))
+            return hr_error_set(err, HR_ERR_ARG, "%s: %s is too large", path, arr[i].name);
+        if (!a) {
+            if (!arr[i].optional)
+                return hr_error_set(err, HR_ERR_ARG, "%s: a %s model needs %s", path,
+                                    m->kind == HR_MODEL_FACTOR ? "factor" : "pop", arr[i].name);
+            continue;
+        }
+        uint64_t bad = first_bad_row(a, arr[i].rows, arr[i].width);
+        if (bad != UINT64_MAX)
+            return hr_error_set(err, HR_ERR_NUMERIC,
+                                "%s: refusing to save a model with a non-finite value in %s (row %llu): training diverged?",
+                                path, arr[i].name, (unsigned long long)bad);
+    }
+    if (info && !json_is_object(info)) return hr_error_set(err, HR_ERR_ARG, "%s: model info must be a JSON object", path);
+    for (size_t i = 0; info && i < sizeof RESERVED / sizeof *RESERVED; i++)
+        if (json_object_get(info, RESERVED[i]))
+            return hr_error_set(err, HR_ERR_ARG, "%s: model info may not set '%s' (the model writes it)", path, RESERVED[i]);
+    return 0;
+}
+
+static json_t *model_manifest(const hr_model *m, json_t *info)
+{
+    json_t *man = json_object();
+    if (info) json_object_update(man, info);
+    char now[32];
+    hr_manifest_now(now, sizeof now);
+    json_object_set_new(man, "format", json_string(HR_MODEL_FORMAT));
+    json_object_set_new(man, "version", json_integer(HR_MODEL_VERSION));
+    json_object_set_new(man, "kind", json_string(m->kind == HR_MODEL_FACTOR ? "factor" : "pop"));
+    json_object_set_new(man, "algo", json_string(m->algo));
+    json_object_set_new(man, "k", json_integer(m->k));
+    json_object_set_new(man, "users", json_integer((json_int_t)m->n_users));
+    json_object_set_new(man, "items", json_integer((json_int_t)m->n_items));
+    /* float -> double is exact and jansson prints 17 significant digits, so it reads back bit-identical. */
+    json_object_set_new(man, "global_mean", json_real((double)m->global_mean));
+    json_object_set_new(man, "software", json_string("hpcrec " HR_VERSION));
+    json_object_set_new(man, "created", json_string(now));
+    return man;
+}
+
+static int add_dict(hr_bundle_writer *w, const char *name, const hr_dict *d, hr_error *err)
+{
+    void *buf;
+    size_t len;
+    hr_dictbuf_encode(d, &buf, &len);
+    int rc = hr_bundle_add_member(w, name, buf, len, 1, err);
+    hr_free(buf);
+    return rc;
+}
+
+int hr_model_save(const char *path, const hr_model *m, json_t *info, hr_error *err)
+{
+    HR_TRY(validate_for_save(path, m, info, err));
+    hr_bundle_writer *w = hr_bundle_create_writer();
+    json_t *man = NULL;
+    int rc = 0;
+    HR_CHECK(add_dict(w, "users.dict", &m->users, err));
+    HR_CHECK(add_dict(w, "items.dict", &m->items, err));
+    farray arr[5];
+    size_t na = model_arrays((hr_model *)m, arr); /* the table is only read here */
+    for (size_t i = 0; i < na; i++)
+        if (*arr[i].slot)
+            HR_CHECK(hr_bundle_add_member(w, arr[i].name, *arr[i].slot,
+                                          (size_t)arr[i].rows * (size_t)arr[i].width * sizeof(float), 1, err));
+    man = model_manifest(m, info);
+    rc = hr_bundle_write(path, man, w, err);
+fail:
+    json_decref(man);
+    hr_bundle_free_writer(w);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- load */
+
+static int load_header(const char *path, json_t *man, hr_model *m, hr_error *err)
+{
+    const char *kind = json_string_value(json_object_get(man, "kind"));
+    const char *algo = json_string_value(json_object_get(man, "algo"));
+    json_t *mu = json_object_get(man, "global_mean");
+    int64_t k, nu, ni;
+    HR_TRY(hr_manifest_int(man, path, "k", &k, err));
+    HR_TRY(hr_manifest_int(man, path, "users", &nu, err));
+    HR_TRY(hr_manifest_int(man, path, "items", &ni, err));
+    if (!kind || (strcmp(kind, "factor") != 0 && strcmp(kind, "pop") != 0))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: unknown model kind '%s' (this hpcrec knows factor, pop)", path,
+                            kind ? kind : "(missing)");
+    m->kind = strcmp(kind, "factor") == 0 ? HR_MODEL_FACTOR : HR_MODEL_POP;
+    if (!algo || !algo[0] || strlen(algo) >= sizeof m->algo)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: missing or invalid 'algo'", path);
+    memcpy(m->algo, algo, strlen(algo) + 1);
+    if (m->kind == HR_MODEL_FACTOR ? (k < 1 || k > HR_MODEL_MAX_K) : k != 0)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: invalid k = %lld for a %s model", path, (long long)k, kind);
+    if (nu < 0 || ni < 0) return hr_error_set(err, HR_ERR_FORMAT, "%s: negative users/items count", path);
+    if (!json_is_number(mu) || !isfinite(json_number_value(mu)))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: missing or non-finite 'global_mean'", path);
+    m->k = (int)k;
+    m->n_users = (uint64_t)nu;
+    m->n_items = (uint64_t)ni;
+    m->global_mean = (float)json_number_value(mu);
+    return 0;
+}
+
+static int load_dict(hr_bundle *b, const char *name, hr_dict *d, uint64_t n, hr_error *err)
+{
+    const void *p;
+    size_t len;
+    HR_TRY(hr_bundle_get(b, name, &p, &len, err));
+    char what[4200];
+    snprintf(what, sizeof what, "%s:%s", hr_bundle_path(b), name);
+    HR_TRY(hr_dictbuf_decode(p, len, what, d, err));
+    if (d->n != n)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: has %llu ids, the manifest says %llu", what,
+                            (unsigned long long)d->n, (unsigned long long)n);
+    return 0;
+}
+
+static int load_array(hr_bundle *b, const farray *a, hr_error *err)
+{
+    const char *path = hr_bundle_path(b);
+    if (!hr_bundle_has(b, a->name)) {
+        if (a->optional) return 0;
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: model has no member %s", path, a->name);
+    }
+    if (!size_ok(a->rows, a->width))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: implausible size for %s (%llu rows)", path, a->name,
+                            (unsigned long long)a->rows);
+    void *p;
+    size_t len;
+    HR_TRY(hr_bundle_take(b, a->name, &p, &len, err));
+    *a->slot = p; /* owned by the model from here, so hr_model_free releases it on failure */
+    size_t want = (size_t)a->rows * (size_t)a->width * sizeof(float);
+    if (len != want)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %zu bytes, expected %zu (%llu x %d floats)", path,
+                            a->name, len, want, (unsigned long long)a->rows, a->width);
+    uint64_t bad = first_bad_row(p, a->rows, a->width);
+    if (bad != UINT64_MAX)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has a non-finite value (NaN/Inf) in row %llu", path, a->name,
+                            (unsigned long long)bad);
+    return 0;
+}
+
+int hr_model_load(const char *path, hr_model *m, hr_error *err)
+{
+    memset(m, 0, sizeof *m);
+    hr_bundle *b;
+    HR_TRY(hr_bundle_open(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, &b, err));
+    json_t *man = hr_bundle_manifest(b);
+    int rc = 0;
+    HR_CHECK(load_header(path, man, m, err));
+    HR_CHECK(load_dict(b, "users.dict", &m->users, m->n_users, err));
+    HR_CHECK(load_dict(b, "items.dict", &m->items, m->n_items, err));
+    farray arr[5];
+    size_t na = model_arrays(m, arr);
+    for (size_t i = 0; i < na; i++) HR_CHECK(load_array(b, &arr[i], err));
+    m->manifest = json_incref(man);
+    hr_bundle_close(b);
+    return 0;
+fail:
+    hr_bundle_close(b);
+    hr_model_free(m);
+    return rc;
+}
+
+void hr_model_free(hr_model *m)
+{
+    if (!m) return;
+    hr_dict_free(&m->users);
+    hr_dict_free(&m->items);
+    hr_free(m->user_factors);
+    hr_free(m->item_factors);
+    hr_free(m->user_bias);
+    hr_free(m->item_bias);
+    hr_free(m->item_scores);
+    json_decref(m->manifest);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---------------------------------------------------------------- scoring (reference) */
+
+/* mu + b_u + b_i + x_u . y_i in double, rounded once. */
+static float predict_unchecked(const hr_model *m, uint64_t u, uint64_t i)
+{
+    double s = (double)m->global_mean;
+    if (m->user_bias) s += (double)m->user_bias[u];
+    if (m->item_bias) s += (double)m->item_bias[i];
+    if (m->kind == HR_MODEL_FACTOR) {
+        const float *x = m->user_factors + u * (uint64_t)m->k, *y = m->item_factors + i * (uint64_t)m->k;
+        double dot = 0;
+        for (int f = 0; f < m->k; f++) dot += (double)x[f] * (double)y[f];
+        s += dot;
+    }
+    return (float)s;
+}
+
+int hr_model_score_items(const hr_model *m, uint64_t user, float *scores, hr_error *err)
+{
+    if (m->kind == HR_MODEL_POP) {
+        if (m->n_items) memcpy(scores, m->item_scores, m->n_items * sizeof *scores);
+        return 0;
+    }
+    if (m->kind != HR_MODEL_FACTOR) return hr_error_set(err, HR_ERR_ARG, "cannot score: unknown model kind %d", (int)m->kind);
+    if (user >= m->n_users)
+        return hr_error_set(err, HR_ERR_ARG, "cannot score user %llu: the model has %llu users",
+                            (unsigned long long)user, (unsigned long long)m->n_users);
+    for (uint64_t i = 0; i < m->n_items; i++) scores[i] = predict_unchecked(m, user, i);
+    return 0;
+}
+
+float hr_model_predict(const hr_model *m, uint64_t u, uint64_t i)
+{
+    if (!kind_ok(m) || u >= m->n_users || i >= m->n_items) return NAN;
+    return predict_unchecked(m, u, i);
+}

@@ -1,0 +1,247 @@
+/* hpcrec train — fit a model on a dataset and write a model bundle (io/model.h).
+ *
+ *   als   explicit ALS-WR with global mean and user/item biases (ratings)
+ *   ials  implicit ALS (Hu–Koren–Volinsky), Cholesky or conjugate-gradient solves (counts)
+ *   pop   popularity baseline: item scores = interactions per item
+ * The distributed loop is in train_loop.c; this file parses options, loads the dataset, and
+ * gathers the factor blocks into the bundle (in dictionary order, so models load on any
+ * rank count). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/timer.h"
+#include "io/manifest.h"
+#include "io/model.h"
+#include "jobs/commands.h"
+#include "jobs/train.h"
+
+static const char usage[] =
+    "hpcrec train --data DATASET --out MODEL.tar --algo als|ials|pop [options]\n"
+    "  --factors K        latent factors (default 64)\n"
+    "  --iters N          iterations (default 15)\n"
+    "  --lambda L         regularisation (als: scaled by each row's count; default als 0.12, ials 0.1)\n"
+    "  --alpha A          ials confidence slope c = 1 + A*r (default 10)\n"
+    "  --epsilon E        ials log scaling c = 1 + A*log(1 + r/E) when E > 0 (default 0: linear)\n"
+    "  --solver S         ials: cg (default) | cholesky\n"
+    "  --cg-steps N       ials CG steps per row (default 3)\n"
+    "  --exchange M       auto (default) | allgather | needed: how factor rows travel between ranks\n"
+    "  --seed S           initial factors from (seed, external id) (default 42)\n"
+    "  --json FILE        machine-readable summary\n";
+
+typedef struct {
+    const char *data, *out;
+    hr_algo algo;
+    int have_lambda;
+    hr_als_opts opts;
+    int64_t iters, seed;
+    hr_exchange exchange;
+} train_opts;
+
+static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
+{
+    static const struct option lo[] = {
+        { "data", required_argument, 0, 'd' }, { "out", required_argument, 0, 'o' },
+        { "algo", required_argument, 0, 'a' }, { "factors", required_argument, 0, 'k' },
+        { "iters", required_argument, 0, 'n' }, { "lambda", required_argument, 0, 'l' },
+        { "alpha", required_argument, 0, 'A' }, { "epsilon", required_argument, 0, 'E' },
+        { "solver", required_argument, 0, 's' }, { "cg-steps", required_argument, 0, 'c' },
+        { "exchange", required_argument, 0, 'x' }, { "seed", required_argument, 0, 'S' },
+        { "json", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+    memset(o, 0, sizeof *o);
+    hr_als_default_opts(&o->opts);
+    o->opts.k = 64;
+    o->opts.alpha = 10.0f;
+    o->opts.solver = HR_ALS_CG;
+    o->iters = 15;
+    o->seed = 42;
+    o->algo = (hr_algo)-1;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        int64_t v;
+        double d;
+        switch (c) {
+        case 'd': o->data = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'a':
+            if (!strcasecmp(optarg, "als")) o->algo = HR_ALGO_ALS;
+            else if (!strcasecmp(optarg, "ials")) o->algo = HR_ALGO_IALS;
+            else if (!strcasecmp(optarg, "pop")) o->algo = HR_ALGO_POP;
+            else return hr_error_set(&job->err, HR_ERR_ARG, "--algo: unknown algorithm '%s' (als, ials, pop)", optarg);
+            break;
+        case 'k': HR_TRY(hr_opt_i64(job, "--factors", optarg, 1, HR_ALS_MAX_K, &v)); o->opts.k = (int)v; break;
+        case 'n': HR_TRY(hr_opt_i64(job, "--iters", optarg, 0, 100000, &o->iters)); break;
+        case 'l': HR_TRY(hr_opt_f64(job, "--lambda", optarg, 0, 1e6, &d)); o->opts.lambda = (float)d; o->have_lambda = 1; break;
+        case 'A': HR_TRY(hr_opt_f64(job, "--alpha", optarg, 0, 1e9, &d)); o->opts.alpha = (float)d; break;
+        case 'E': HR_TRY(hr_opt_f64(job, "--epsilon", optarg, 0, 1e9, &d)); o->opts.epsilon = (float)d; break;
+        case 's':
+            if (!strcasecmp(optarg, "cg")) o->opts.solver = HR_ALS_CG;
+            else if (!strcasecmp(optarg, "cholesky")) o->opts.solver = HR_ALS_CHOLESKY;
+            else return hr_error_set(&job->err, HR_ERR_ARG, "--solver: '%s' is not cg or cholesky", optarg);
+            break;
+        case 'c': HR_TRY(hr_opt_i64(job, "--cg-steps", optarg, 1, HR_ALS_MAX_CG_STEPS, &v)); o->opts.cg_steps = (int)v; break;
+        case 'x':
+            if (hr_exchange_parse(optarg, &o->exchange) != 0)
+                return hr_error_set(&job->err, HR_ERR_ARG, "--exchange: '%s' is not auto, allgather or needed", optarg);
+            break;
+        case 'S': HR_TRY(hr_opt_i64(job, "--seed", optarg, 0, INT64_MAX, &o->seed)); break;
+        case 'j': job->json_path = optarg; break;
+        case 'h': if (job->rank == 0) fputs(usage, stdout); return 1;
+        default: return hr_opt_usage(job, usage);
+        }
+    }
+    if (!o->data || !o->out || (int)o->algo < 0)
+        return hr_error_set(&job->err, HR_ERR_ARG, "--data, --out and --algo are required\n%s", usage);
+    if (!o->have_lambda) o->opts.lambda = o->algo == HR_ALGO_IALS ? 0.1f : 0.12f;
+    return hr_als_check_opts(&o->opts, &job->err);
+}
+
+/* Gather owned rows (width floats each) of one side into dictionary order on every rank. */
+static int gather_rows(hr_job *job, const hr_block *b, const float *F, int width, uint64_t n, float **out)
+{
+    uint64_t *counts = hr_malloc((size_t)job->size * sizeof *counts), total;
+    void *gids, *rows;
+    int rc = hr_comm_allgatherv(job->comm, b->gid, b->nrows, sizeof(uint32_t), &gids, counts, &total);
+    if (rc == 0) rc = hr_comm_allgatherv(job->comm, F, b->nrows, (size_t)width * sizeof(float), &rows, counts, &total);
+    hr_free(counts);
+    if (rc < 0) return rc;
+    float *o = hr_calloc(n ? n * (uint64_t)width : 1, sizeof *o);
+    const uint32_t *g = gids;
+    for (uint64_t r = 0; r < total; r++) memcpy(o + (uint64_t)g[r] * (uint64_t)width, (float *)rows + r * (uint64_t)width, (size_t)width * sizeof(float));
+    hr_free(gids);
+    hr_free(rows);
+    *out = o;
+    return 0;
+}
+
+static const char *algo_name(hr_algo a) { return a == HR_ALGO_ALS ? "als" : a == HR_ALGO_IALS ? "ials" : "pop"; }
+
+int hr_cmd_train(hr_job *job, int argc, char **argv)
+{
+    train_opts o;
+    int rc = parse_opts(job, argc, argv, &o);
+    if (rc != 0) return rc > 0 ? 0 : rc;
+    double t0 = hr_now();
+    hr_dataset ds;
+    hr_model m;
+    hr_train t;
+    memset(&m, 0, sizeof m);
+    memset(&t, 0, sizeof t);
+    rc = hr_dataset_load(job, o.data, HR_LOAD_BY_USER | HR_LOAD_BY_ITEM, &ds);
+    if (rc < 0) {
+        hr_dataset_free(&ds);
+        return rc;
+    }
+    uint64_t nnz = ds.by_user.nnz;
+    HR_CHECK(hr_comm_allreduce_sum_u64(job->comm, &nnz, 1));
+    if (nnz == 0) {
+        rc = hr_error_set(&job->err, HR_ERR_STATE, "%s: the dataset has no interactions; nothing to train", o.data);
+        goto fail;
+    }
+    t.job = job;
+    t.ds = &ds;
+    t.algo = o.algo;
+    t.opts = o.opts;
+    t.iters = o.iters;
+    t.seed = (uint64_t)o.seed;
+    t.exchange = o.exchange;
+    double secs_iter = 0, gflops = 0, bytes_iter = 0, imbalance = 1;
+    if (o.algo != HR_ALGO_POP) {
+        HR_CHECK(hr_train_setup(&t));
+        double sum_s = 0, sum_f = 0, sum_b = 0, sum_i = 0;
+        for (int64_t it = 1; it <= o.iters && rc == 0; it++) {
+            rc = hr_train_iterate(&t, it);
+            sum_s += t.seconds;
+            sum_f += t.gflops * t.seconds;
+            sum_b += (double)t.bytes;
+            sum_i += t.imbalance;
+        }
+        if (o.iters > 0) {
+            secs_iter = sum_s / (double)o.iters;
+            gflops = sum_s > 0 ? sum_f / sum_s : 0;
+            bytes_iter = sum_b / (double)o.iters;
+            imbalance = sum_i / (double)o.iters;
+        }
+        if (rc == 0) {
+            m.kind = HR_MODEL_FACTOR;
+            m.k = o.opts.k;
+            rc = gather_rows(job, &ds.by_user, t.users.F, o.opts.k, ds.users.n, &m.user_factors);
+            if (rc == 0) rc = gather_rows(job, &ds.by_item, t.items.F, o.opts.k, ds.items.n, &m.item_factors);
+            if (rc == 0 && o.algo == HR_ALGO_ALS) {
+                rc = gather_rows(job, &ds.by_user, t.users.bias, 1, ds.users.n, &m.user_bias);
+                if (rc == 0) rc = gather_rows(job, &ds.by_item, t.items.bias, 1, ds.items.n, &m.item_bias);
+                m.global_mean = t.mu;
+            }
+        }
+    } else {
+        m.kind = HR_MODEL_POP;
+        m.item_scores = hr_malloc((ds.items.n ? ds.items.n : 1) * sizeof *m.item_scores);
+        for (uint64_t i = 0; i < ds.items.n; i++) m.item_scores[i] = (float)ds.items.nnz[i];
+    }
+    if (rc == 0) {
+        snprintf(m.algo, sizeof m.algo, "%s", algo_name(o.algo));
+        m.n_users = ds.users.n;
+        m.n_items = ds.items.n;
+        /* The bundle owns copies of the dictionaries; the dataset keeps its own. */
+        m.users = ds.users;
+        m.items = ds.items;
+        char mpath[4096], hex[17];
+        uint64_t mcs = 0;
+        hr_dataset_manifest_path(o.data, mpath, sizeof mpath);
+        rc = hr_checksum_file(mpath, &mcs, NULL, &job->err);
+        hr_checksum_hex(mcs, hex);
+        json_t *info = json_pack("{s:{s:i,s:f,s:f,s:f,s:s,s:i,s:I,s:s},s:I,s:f,s:f,s:i,s:f,s:{s:s,s:s,s:I,s:I,s:I}}",
+                                 "params", "factors", o.opts.k, "lambda", (double)o.opts.lambda, "alpha", (double)o.opts.alpha,
+                                 "epsilon", (double)o.opts.epsilon, "solver", o.opts.solver == HR_ALS_CG ? "cg" : "cholesky",
+                                 "cg_steps", o.opts.cg_steps, "seed", (json_int_t)o.seed, "exchange", hr_exchange_name(o.exchange),
+                                 "iterations", (json_int_t)(o.algo == HR_ALGO_POP ? 0 : o.iters),
+                                 "final_loss", o.algo == HR_ALGO_POP ? 0.0 : t.loss,
+                                 "train_rmse", o.algo == HR_ALGO_ALS ? t.rmse : 0.0, "ranks", job->size,
+                                 "seconds_per_iteration", secs_iter,
+                                 "lineage", "dataset", o.data, "dataset_manifest_xxh3", hex, "interactions", (json_int_t)nnz,
+                                 "users_fingerprint", (json_int_t)(hr_dict_fingerprint(&ds.users) >> 1),
+                                 "items_fingerprint", (json_int_t)(hr_dict_fingerprint(&ds.items) >> 1));
+        if (rc == 0 && job->rank == 0) rc = hr_model_save(o.out, &m, info, &job->err);
+        json_decref(info);
+        memset(&m.users, 0, sizeof m.users);
+        memset(&m.items, 0, sizeof m.items);
+    }
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0) {
+        hr_job_set_str(job, "algo", algo_name(o.algo));
+        hr_job_set_int(job, "factors", o.algo == HR_ALGO_POP ? 0 : o.opts.k);
+        hr_job_set_int(job, "iterations", o.algo == HR_ALGO_POP ? 0 : o.iters);
+        hr_job_set_real(job, "seconds_per_iteration", secs_iter);
+        hr_job_set_real(job, "gflops", gflops);
+        hr_job_set_real(job, "bytes_exchanged_per_iteration", bytes_iter);
+        hr_job_set_real(job, "load_imbalance", imbalance);
+        hr_job_set_real(job, "final_loss", o.algo == HR_ALGO_POP ? 0.0 : t.loss);
+        if (o.algo == HR_ALGO_ALS) hr_job_set_real(job, "train_rmse", t.rmse);
+        hr_job_set_int(job, "cholesky_retries", (int64_t)t.retries);
+        hr_job_set_int(job, "users", (int64_t)ds.users.n);
+        hr_job_set_int(job, "items", (int64_t)ds.items.n);
+        hr_job_set_int(job, "interactions", (int64_t)nnz);
+        hr_job_set_str(job, "exchange_users", hr_exchange_name(t.users.route.mode));
+        hr_job_set_str(job, "exchange_items", hr_exchange_name(t.items.route.mode));
+        double mean_rss, max_rss = hr_job_peak_rss_mb(job, &mean_rss);
+        hr_progress("train      %s done: %lld iterations, %.3fs/iter, %.2f GFLOP/s, %.1f MB exchanged/iter, model %s; %.2fs total; peak memory per rank %.0f MB",
+                    algo_name(o.algo), (long long)(o.algo == HR_ALGO_POP ? 0 : o.iters), secs_iter, gflops, bytes_iter / 1e6,
+                    o.out, hr_now() - t0, max_rss);
+    }
+    hr_free(m.user_factors);
+    hr_free(m.item_factors);
+    hr_free(m.user_bias);
+    hr_free(m.item_bias);
+fail:
+    hr_free(m.item_scores);
+    hr_train_free(&t);
+    hr_dataset_free(&ds);
+    return rc;
+}

@@ -1,0 +1,171 @@
+/* jobs/train_loop.c — set-up and iterations of distributed ALS.
+ *
+ * Per half-iteration (solving side A with side B fixed):
+ *   implicit: G = allreduce(sum of local B^T B partials)     [one MPI_Allreduce of k*k floats]
+ *   exchange B rows (and biases) to where A's blocks need them [allgatherv or alltoallv]
+ *   solve A's local rows                                       [solvers/als.h, no MPI]
+ * Loss is evaluated on the item side right after the item solve, where both the received user
+ * rows and the freshly solved item rows are at hand, so it costs no extra exchange. */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "jobs/train.h"
+
+/* Initial factors from (seed, external id) only: identical on any rank count. */
+static void init_factors(const hr_dict *d, const hr_block *b, int k, uint64_t seed, uint64_t stream, float scale, float *F)
+{
+    for (uint64_t r = 0; r < b->nrows; r++) {
+        uint64_t g = b->gid[r], h;
+        if (d->is_int) h = hr_mix64((uint64_t)d->ints[g]);
+        else h = hr_hash_bytes(d->bytes + d->offs[g], d->offs[g + 1] - d->offs[g], 7);
+        hr_rng rng = hr_rng_stream(seed, stream, h);
+        for (int j = 0; j < k; j++) F[r * (uint64_t)k + (uint64_t)j] = scale * (float)hr_rng_normal(&rng);
+    }
+}
+
+static int setup_side(hr_train *t, hr_train_side *s, hr_block *b, const hr_part *other, uint64_t other_local_rows)
+{
+    int k = t->opts.k;
+    s->block = b;
+    HR_TRY(hr_route_build(t->job->comm, other, b, t->exchange, &s->route));
+    s->col = hr_malloc((b->nnz ? b->nnz : 1) * sizeof *s->col);
+    hr_route_map_cols(&s->route, other, b, s->col);
+    s->F = hr_calloc(b->nrows ? b->nrows * (uint64_t)k : 1, sizeof *s->F);
+    s->bias = hr_calloc(b->nrows ? b->nrows : 1, sizeof *s->bias);
+    s->recv = hr_malloc((s->route.nrecv ? s->route.nrecv * (uint64_t)k : 1) * sizeof *s->recv);
+    s->recv_bias = hr_malloc((s->route.nrecv ? s->route.nrecv : 1) * sizeof *s->recv_bias);
+    uint64_t ns = s->route.nsend > other_local_rows ? s->route.nsend : other_local_rows;
+    s->send = hr_malloc((ns ? ns * (uint64_t)k : 1) * sizeof *s->send);
+    return 0;
+}
+
+int hr_train_setup(hr_train *t)
+{
+    hr_dataset *ds = t->ds;
+    int k = t->opts.k;
+    HR_TRY(setup_side(t, &t->users, &ds->by_user, &ds->ipart, ds->by_item.nrows));
+    HR_TRY(setup_side(t, &t->items, &ds->by_item, &ds->upart, ds->by_user.nrows));
+    /* ials starts small (as the implicit library); als from N(0, 0.1^2). */
+    float scale = t->algo == HR_ALGO_IALS ? 0.01f : 0.1f;
+    init_factors(&ds->users, &ds->by_user, k, t->seed, HR_STREAM_USER_INIT, scale, t->users.F);
+    init_factors(&ds->items, &ds->by_item, k, t->seed, HR_STREAM_ITEM_INIT, scale, t->items.F);
+    double sum = 0;
+    uint64_t nnz = ds->by_user.nnz;
+    for (uint64_t e = 0; e < ds->by_user.nnz; e++) sum += ds->by_user.val[e];
+    HR_TRY(hr_comm_allreduce_sum_f64(t->job->comm, &sum, 1));
+    HR_TRY(hr_comm_allreduce_sum_u64(t->job->comm, &nnz, 1));
+    t->nnz = nnz;
+    t->mu = nnz ? (float)(sum / (double)nnz) : 0.0f;
+    uint64_t maxrow = 0;
+    for (uint64_t r = 0; r < ds->by_user.nrows; r++)
+        if (ds->by_user.ptr[r + 1] - ds->by_user.ptr[r] > maxrow) maxrow = ds->by_user.ptr[r + 1] - ds->by_user.ptr[r];
+    for (uint64_t r = 0; r < ds->by_item.nrows; r++)
+        if (ds->by_item.ptr[r + 1] - ds->by_item.ptr[r] > maxrow) maxrow = ds->by_item.ptr[r + 1] - ds->by_item.ptr[r];
+    t->work = hr_als_create_work(k, maxrow);
+    t->G = hr_calloc((size_t)k * (size_t)k, sizeof *t->G);
+    hr_progress("setup      k=%d, exchange users<-items %s (%llu rows/iter; allgather would move %llu), items<-users %s (%llu; %llu)",
+                k, hr_exchange_name(t->users.route.mode),
+                (unsigned long long)(t->users.route.mode == HR_EXCHANGE_NEEDED ? t->users.route.volume_needed : t->users.route.volume_allgather),
+                (unsigned long long)t->users.route.volume_allgather, hr_exchange_name(t->items.route.mode),
+                (unsigned long long)(t->items.route.mode == HR_EXCHANGE_NEEDED ? t->items.route.volume_needed : t->items.route.volume_allgather),
+                (unsigned long long)t->items.route.volume_allgather);
+    return 0;
+}
+
+void hr_train_free(hr_train *t)
+{
+    hr_train_side *sides[2] = { &t->users, &t->items };
+    for (int s = 0; s < 2; s++) {
+        hr_route_free(&sides[s]->route);
+        hr_free(sides[s]->col);
+        hr_free(sides[s]->F);
+        hr_free(sides[s]->bias);
+        hr_free(sides[s]->recv);
+        hr_free(sides[s]->recv_bias);
+        hr_free(sides[s]->send);
+    }
+    hr_als_free_work(t->work);
+    hr_free(t->G);
+}
+
+/* Solve side `a` with side `b` fixed.  comm_s / comp_s accumulate this rank's times. */
+static int half(hr_train *t, hr_train_side *a, hr_train_side *b, hr_als_stats *st, double *comm_s, double *comp_s)
+{
+    hr_job *job = t->job;
+    int k = t->opts.k, rc;
+    if (t->algo == HR_ALGO_IALS) {
+        double t0 = hr_now();
+        hr_als_compute_gram(b->F, b->block->nrows, k, t->G, st);
+        double t1 = hr_now();
+        *comp_s += t1 - t0;
+        HR_TRY(hr_comm_allreduce_sum_f32(job->comm, t->G, (size_t)k * (size_t)k));
+        *comm_s += hr_now() - t1;
+    }
+    double t2 = hr_now();
+    HR_TRY(hr_route_exchange(job->comm, &a->route, b->F, k, a->send, a->recv));
+    if (t->algo == HR_ALGO_ALS) HR_TRY(hr_route_exchange(job->comm, &a->route, b->bias, 1, a->send, a->recv_bias));
+    double t3 = hr_now();
+    *comm_s += t3 - t2;
+    hr_als_rows rows = { a->block->nrows, a->route.nrecv, a->block->ptr, a->col, a->block->val };
+    if (t->algo == HR_ALGO_ALS)
+        rc = hr_als_solve_explicit(&rows, a->recv, a->recv_bias, t->mu, &t->opts, a->F, a->bias, t->work, st, &job->err);
+    else
+        rc = hr_als_solve_implicit(&rows, a->recv, t->G, &t->opts, a->F, t->work, st, &job->err);
+    *comp_s += hr_now() - t3;
+    return hr_comm_agree(job->comm, rc, &job->err);
+}
+
+int hr_train_iterate(hr_train *t, int64_t it)
+{
+    hr_job *job = t->job;
+    hr_als_stats st = { 0 };
+    double comm_s = 0, comp_s = 0, t0 = hr_now();
+    hr_comm_reset_bytes(job->comm);
+    HR_TRY(half(t, &t->users, &t->items, &st, &comm_s, &comp_s));
+    HR_TRY(half(t, &t->items, &t->users, &st, &comm_s, &comp_s));
+    double wall = hr_now() - t0;
+    /* Loss on the item side: t->items.recv holds the user rows just used. */
+    hr_als_rows rows = { t->items.block->nrows, t->items.route.nrecv, t->items.block->ptr, t->items.col, t->items.block->val };
+    double parts[4] = { 0 }; /* data, reg(items), reg(users), flops */
+    int rc;
+    if (t->algo == HR_ALGO_ALS) {
+        rc = hr_als_loss_explicit(&rows, t->items.recv, t->items.recv_bias, t->mu, t->items.F, t->items.bias, &t->opts,
+                                  &parts[0], &parts[1], &job->err);
+        hr_als_rows urows = { t->users.block->nrows, t->users.route.nrecv, t->users.block->ptr, t->users.col, t->users.block->val };
+        parts[2] = hr_als_reg_explicit(&urows, t->users.F, t->users.bias, &t->opts);
+    } else {
+        /* The item solve used G = X^T X, which is what the item-side loss needs. */
+        rc = hr_als_loss_implicit(&rows, t->items.recv, t->G, t->items.F, &t->opts, &parts[0], &parts[1], &job->err);
+        parts[2] = hr_als_reg_implicit(t->users.F, t->users.block->nrows, &t->opts);
+    }
+    HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
+    parts[3] = st.flops;
+    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, parts, 4));
+    uint64_t bytes[2] = { hr_comm_bytes_sent(job->comm), st.retries };
+    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, bytes, 2));
+    double tm[2] = { comp_s, comp_s }, wmax = wall;
+    HR_TRY(hr_comm_allreduce_max_f64(job->comm, &tm[0], 1));
+    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, &tm[1], 1));
+    HR_TRY(hr_comm_allreduce_max_f64(job->comm, &wmax, 1));
+    t->loss = parts[0] + parts[1] + parts[2];
+    t->rmse = t->algo == HR_ALGO_ALS && t->nnz ? sqrt(parts[0] / (double)t->nnz) : NAN;
+    t->seconds = wmax;
+    t->gflops = parts[3] / wmax / 1e9;
+    t->bytes = bytes[0];
+    t->retries += bytes[1];
+    t->imbalance = tm[1] > 0 ? tm[0] * job->size / tm[1] : 1.0;
+    if (t->algo == HR_ALGO_ALS)
+        hr_progress("iter %3lld   loss %.6e  train-rmse %.4f  %.3fs  %.2f GFLOP/s  %.2f MB exchanged  imbalance %.2f  comm %.0f%%",
+                    (long long)it, t->loss, t->rmse, wmax, t->gflops, t->bytes / 1e6, t->imbalance,
+                    100.0 * comm_s / (wall > 0 ? wall : 1));
+    else
+        hr_progress("iter %3lld   loss %.6e  %.3fs  %.2f GFLOP/s  %.2f MB exchanged  imbalance %.2f  comm %.0f%%",
+                    (long long)it, t->loss, wmax, t->gflops, t->bytes / 1e6, t->imbalance, 100.0 * comm_s / (wall > 0 ? wall : 1));
+    if (!isfinite(t->loss))
+        return hr_error_set(&job->err, HR_ERR_NUMERIC, "loss is not finite at iteration %lld (diverged: try a larger --lambda)", (long long)it);
+    return 0;
+}

@@ -1,0 +1,129 @@
+#include "partition/route.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+
+const char *hr_exchange_name(hr_exchange e)
+{
+    return e == HR_EXCHANGE_ALLGATHER ? "allgather" : e == HR_EXCHANGE_NEEDED ? "needed" : "auto";
+}
+
+int hr_exchange_parse(const char *s, hr_exchange *out)
+{
+    if (!strcasecmp(s, "auto")) *out = HR_EXCHANGE_AUTO;
+    else if (!strcasecmp(s, "allgather")) *out = HR_EXCHANGE_ALLGATHER;
+    else if (!strcasecmp(s, "needed")) *out = HR_EXCHANGE_NEEDED;
+    else return -1;
+    return 0;
+}
+
+void hr_route_free(hr_route *r)
+{
+    if (!r) return;
+    hr_free(r->recv_count);
+    hr_free(r->send_count);
+    hr_free(r->send_local);
+    hr_free(r->pos_of_gid);
+    hr_free(r->need_gid);
+    memset(r, 0, sizeof *r);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int hr_route_build(hr_comm *c, const hr_part *other, const hr_block *b, hr_exchange mode, hr_route *r)
+{
+    int P = hr_comm_size(c), me = hr_comm_rank(c);
+    memset(r, 0, sizeof *r);
+    r->nparts = P;
+    r->recv_count = hr_calloc((size_t)P, sizeof *r->recv_count);
+    r->send_count = hr_calloc((size_t)P, sizeof *r->send_count);
+    /* Distinct gids referenced, sorted by (owner, gid). */
+    uint32_t *g = hr_malloc((b->nnz ? b->nnz : 1) * sizeof *g);
+    memcpy(g, b->idx, b->nnz * sizeof *g);
+    qsort(g, b->nnz, sizeof *g, cmp_u32);
+    uint64_t nd = 0;
+    for (uint64_t k = 0; k < b->nnz; k++)
+        if (nd == 0 || g[k] != g[nd - 1]) g[nd++] = g[k];
+    for (uint64_t k = 0; k < nd; k++) r->recv_count[other->owner[g[k]]]++;
+    uint64_t *off = hr_malloc((size_t)P * sizeof *off), s = 0;
+    for (int q = 0; q < P; q++) { off[q] = s; s += r->recv_count[q]; }
+    r->need_gid = hr_malloc((nd ? nd : 1) * sizeof *r->need_gid);
+    for (uint64_t k = 0; k < nd; k++) r->need_gid[off[other->owner[g[k]]]++] = g[k];  /* stable: gid order per owner */
+    hr_free(off);
+    hr_free(g);
+    uint64_t vol[2] = { other->n - other->rows[me], nd - r->recv_count[me] };
+    int rc = hr_comm_allreduce_sum_u64(c, vol, 2);
+    if (rc < 0) return rc;
+    r->volume_allgather = vol[0];
+    r->volume_needed = vol[1];
+    if (mode == HR_EXCHANGE_AUTO) mode = vol[1] < vol[0] ? HR_EXCHANGE_NEEDED : HR_EXCHANGE_ALLGATHER;
+    r->mode = mode;
+    if (mode == HR_EXCHANGE_ALLGATHER) {
+        hr_free(r->need_gid);
+        r->need_gid = NULL;
+        r->pos_of_gid = hr_malloc((size_t)P * sizeof *r->pos_of_gid);
+        uint64_t t = 0;
+        for (int q = 0; q < P; q++) {
+            r->pos_of_gid[q] = t;
+            r->recv_count[q] = other->rows[q];
+            t += other->rows[q];
+        }
+        r->nrecv = t;
+        return 0;
+    }
+    r->nrecv = nd;
+    /* Tell each owner which of its rows we need; what comes back are the rows we must send. */
+    void *req = NULL;
+    uint64_t nreq = 0;
+    rc = hr_comm_alltoallv(c, r->need_gid, r->recv_count, sizeof(uint32_t), &req, r->send_count, &nreq);
+    if (rc < 0) return rc;
+    uint32_t *rg = req;
+    r->nsend = nreq;
+    r->send_local = hr_malloc((nreq ? nreq : 1) * sizeof *r->send_local);
+    for (uint64_t k = 0; k < nreq; k++) r->send_local[k] = other->local[rg[k]];
+    hr_free(req);
+    return 0;
+}
+
+void hr_route_map_cols(const hr_route *r, const hr_part *other, const hr_block *b, uint32_t *col)
+{
+    if (r->mode == HR_EXCHANGE_ALLGATHER) {
+        for (uint64_t e = 0; e < b->nnz; e++) {
+            uint32_t gid = b->idx[e];
+            col[e] = (uint32_t)(r->pos_of_gid[other->owner[gid]] + other->local[gid]);
+        }
+        return;
+    }
+    /* Receive order is (owner, gid): binary search within the owner's segment. */
+    uint64_t *start = hr_malloc(((size_t)r->nparts + 1) * sizeof *start);
+    start[0] = 0;
+    for (int q = 0; q < r->nparts; q++) start[q + 1] = start[q] + r->recv_count[q];
+    for (uint64_t e = 0; e < b->nnz; e++) {
+        uint32_t gid = b->idx[e];
+        uint32_t q = other->owner[gid];
+        uint64_t lo = start[q], hi = start[q + 1];
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (r->need_gid[mid] < gid) lo = mid + 1;
+            else hi = mid;
+        }
+        col[e] = (uint32_t)lo;
+    }
+    hr_free(start);
+}
+
+int hr_route_exchange(hr_comm *c, const hr_route *r, const float *local, int width, float *send, float *recv)
+{
+    size_t row = (size_t)width * sizeof(float);
+    if (r->mode == HR_EXCHANGE_ALLGATHER)
+        return hr_comm_allgatherv_into(c, local, r->recv_count[hr_comm_rank(c)], recv, r->recv_count, row);
+    for (uint64_t k = 0; k < r->nsend; k++) memcpy(send + k * (size_t)width, local + (size_t)r->send_local[k] * (size_t)width, row);
+    return hr_comm_alltoallv_into(c, send, r->send_count, recv, r->recv_count, row);
+}

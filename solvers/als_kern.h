@@ -1,0 +1,143 @@
+/* solvers/als_kern.h — private to solvers/als*.c and solvers/ials.c: the workspace layout and the
+ * small vector kernels the ALS solvers share.  Not part of the public API.
+ *
+ * Why hand-written kernels at all: the k-length vector operations (a dot, an axpy, a scaled
+ * copy) run millions of times on vectors of ~64 floats, where a BLAS call costs more than the
+ * arithmetic.  They are written in 8-wide blocks with independent accumulators so that GCC's
+ * default -O2 vectoriser (cost model "very cheap": only loops whose trip count is a known
+ * multiple of the vector width) turns each block into SIMD code, and so the summation order is
+ * fixed by the source, not by the compiler (determinism). */
+#ifndef HR_SOLVERS_ALS_KERN_H
+#define HR_SOLVERS_ALS_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "solvers/als.h"
+#include "solvers/blas.h"
+
+/* Rows per CG batch: the G p products of a batch are one (batch x k) * (k x k) sgemm, which
+ * reaches ~90% of the SGEMM peak at 64 rows for k = 64. */
+#define HR_ALS_BATCH 64
+/* Rows a long row is streamed in when it does not fit the gather buffer (per chunk). */
+#define HR_ALS_CHUNK 512
+
+struct hr_als_work {
+    int      k;
+    uint64_t gather_rows; /* capacity of gather / wt / tmp in rows (>= HR_ALS_CHUNK) */
+    float   *gather;      /* gather_rows x (k + 2): gathered rows of Y (explicit adds 2 columns) */
+    float   *wt;          /* gather_rows: per gathered entry, c - 1 (implicit) */
+    float   *tmp;         /* gather_rows: products Y_u v */
+    float   *chunk;       /* HR_ALS_CHUNK x k: streaming area for rows longer than gather_rows */
+    float   *chunk_wt;    /* HR_ALS_CHUNK */
+    float   *chunk_tmp;   /* HR_ALS_CHUNK */
+    float   *mat;         /* (k + 2)^2: one normal matrix (column-major lower after spotrf) */
+    float   *vec;         /* k + 2 */
+    float   *greg;        /* k x k: G + lambda I (implicit) */
+    float   *cg_p, *cg_r, *cg_ap; /* HR_ALS_BATCH x k each: CG state of a batch */
+    float   *cg_rs;       /* HR_ALS_BATCH: |r|^2 per batch row */
+    uint64_t *cg_off;     /* HR_ALS_BATCH: offset of a batch row in gather, or UINT64_MAX */
+    int      owned;       /* 1 when hr_als_create_work allocated it */
+};
+
+/* sum a[j] * b[j], j < n, in a fixed order: 8 interleaved partial sums, then a fixed tree. */
+static inline float hr_als_dot(const float *restrict a, const float *restrict b, int n)
+{
+    float acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int q = 0; q < 8; q++) acc[q] += a[j + q] * b[j + q];
+    float tail = 0.0f;
+    for (; j < n; j++) tail += a[j] * b[j];
+    return (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))) + tail;
+}
+
+/* y += a * x */
+static inline void hr_als_axpy(float a, const float *restrict x, float *restrict y, int n)
+{
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int q = 0; q < 8; q++) y[j + q] += a * x[j + q];
+    for (; j < n; j++) y[j] += a * x[j];
+}
+
+/* y = x + b * y   (the CG direction update p = r + beta p) */
+static inline void hr_als_xpby(const float *restrict x, float b, float *restrict y, int n)
+{
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int q = 0; q < 8; q++) y[j + q] = x[j + q] + b * y[j + q];
+    for (; j < n; j++) y[j] = x[j] + b * y[j];
+}
+
+/* y = a * x */
+static inline void hr_als_scale_copy(float a, const float *restrict x, float *restrict y, int n)
+{
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int q = 0; q < 8; q++) y[j + q] = a * x[j + q];
+    for (; j < n; j++) y[j] = a * x[j];
+}
+
+/* Random rows of Y come from DRAM once Y outgrows the cache, and a loop that loads one row per
+ * entry then stalls on every load (measured: 70% of the implicit loss time sat on that load).
+ * So loops over entries ask for the row HR_ALS_PREFETCH entries ahead (across row boundaries, up
+ * to `end`, the last entry of the call).  Out-of-range columns are skipped here and reported by
+ * the caller when it reaches them. */
+#define HR_ALS_PREFETCH 8
+static inline void hr_als_prefetch(const hr_als_rows *R, const float *Y, uint64_t e, uint64_t end, int k)
+{
+    if (e + HR_ALS_PREFETCH >= end) return;
+    uint32_t col = R->col[e + HR_ALS_PREFETCH];
+    if (col >= R->ncols) return;
+    const float *row = Y + (size_t)col * k;
+    for (int j = 0; j < k; j += 16) __builtin_prefetch(row + j); /* one 64-byte line each */
+}
+
+/* Solves L^T x = z in place (z becomes x) for the lower factor L of a column-major matrix with
+ * leading dimension ld, order n.  Dot form: column j below the diagonal is contiguous. */
+static inline void hr_als_solve_lt(const float *L, int ld, int n, float *z)
+{
+    for (int j = n - 1; j >= 0; j--) {
+        const float *col = L + (size_t)j * ld;
+        z[j] = (z[j] - hr_als_dot(col + j + 1, z + j + 1, n - 1 - j)) / col[j];
+    }
+}
+
+/* Solves L z = b in place (axpy form, column-oriented for the same contiguity). */
+static inline void hr_als_solve_l(const float *L, int ld, int n, float *b)
+{
+    for (int j = 0; j < n; j++) {
+        const float *col = L + (size_t)j * ld;
+        b[j] /= col[j];
+        hr_als_axpy(-b[j], col + j + 1, b + j + 1, n - 1 - j);
+    }
+}
+
+/* The diagonal shift of Cholesky retry `attempt` (1..HR_ALS_MAX_RETRIES): 1e-6 * 10^(attempt-1)
+ * times the trace (or 1 when the trace is not positive, e.g. an all-zero matrix). */
+static inline float hr_als_retry_shift(int attempt, double trace)
+{
+    double s = 1e-6;
+    for (int a = 1; a < attempt; a++) s *= 10.0;
+    return (float)(s * (trace > 0.0 ? trace : 1.0));
+}
+
+/* Factors the leading n x n block of a column-major matrix (ld) with spotrf ("L").  Returns 0 or
+ * LAPACK's info (> 0: not positive definite at that order). */
+static inline int hr_als_potrf(float *a, int ld, int n)
+{
+    hr_blas_int nn = n, lda = ld, info = 0;
+    spotrf_("L", &nn, a, &lda, &info, 1);
+    return info;
+}
+
+/* 1 if all n values are finite. */
+static inline int hr_als_all_finite(const float *x, int n)
+{
+    float acc = 0.0f;
+    for (int j = 0; j < n; j++) acc += x[j] * 0.0f; /* NaN/Inf propagate, finite gives 0 */
+    return acc == 0.0f;
+}
+
+#endif

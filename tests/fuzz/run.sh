@@ -1,0 +1,51 @@
+#!/bin/bash
+# tests/fuzz/run.sh — build every libFuzzer target tests/fuzz/fuzz_*.c and run each one for
+# FUZZ_SECONDS (default 60) over a scratch copy of its corpus tests/fuzz/corpus/<name>/.
+#   FUZZ_SECONDS=N   time per target          FUZZ_ONLY=name   run only fuzz_<name>.c
+#   FUZZ_JOBS=N      libFuzzer -jobs/-workers (default 1; the build machine is shared)
+# A target may list the sources it needs in a line "fuzz-sources: a.c b.c" (paths from the
+# repository root); otherwise it is linked with every core/ and io/ source.  New interesting
+# inputs stay under build/fuzz/<name>/corpus and crashers under build/fuzz/<name>/; copy the
+# ones worth keeping into tests/fuzz/corpus/<name>/ by hand (nothing is committed here).
+# Exit status: 0 when every target built and ran without finding a failure.
+set -u
+cd "$(dirname "$0")/../.."
+SECONDS_PER=${FUZZ_SECONDS:-60}
+JOBS=${FUZZ_JOBS:-1}
+CC=${FUZZ_CC:-clang}
+PKGS="libzstd libarchive jansson libxxhash"
+FLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+status=0
+for src in tests/fuzz/fuzz_*.c; do
+    [ -f "$src" ] || continue
+    name=$(basename "$src" .c); name=${name#fuzz_}
+    [ -n "${FUZZ_ONLY:-}" ] && [ "$name" != "$FUZZ_ONLY" ] && continue
+    work=build/fuzz/$name
+    mkdir -p "$work/corpus"
+    deps=$(sed -n 's/.*fuzz-sources:\([^*]*\).*/\1/p' "$src" | head -1)
+    if [ -z "$deps" ]; then
+        deps=$(ls core/*.c io/*.c)
+        libs=$(pkg-config --cflags --libs $PKGS)
+    else
+        libs=$(pkg-config --cflags --libs libxxhash)
+    fi
+    echo "== fuzz $name: building"
+    # shellcheck disable=SC2086  # word splitting of the flag and source lists is intended
+    if ! $CC $FLAGS "$src" $deps $libs -lm -o "$work/fuzzer"; then
+        echo "not ok fuzz-$name (build failed)"; status=1; continue
+    fi
+    if [ -d "tests/fuzz/corpus/$name" ]; then cp -n tests/fuzz/corpus/"$name"/* "$work/corpus/" 2>/dev/null; fi
+    echo "== fuzz $name: running ${SECONDS_PER}s over $(ls "$work/corpus" | wc -l) inputs"
+    extra=(); [ -f "tests/fuzz/$name.dict" ] && extra+=(-dict="tests/fuzz/$name.dict")
+    # With -jobs libFuzzer writes per-job logs (fuzz-N.log) into the current directory.
+    [ "$JOBS" -gt 1 ] && extra+=(-jobs="$JOBS" -workers="$JOBS")
+    if "$work/fuzzer" "$work/corpus" -max_total_time="$SECONDS_PER" -max_len=512 -timeout=10 \
+        -print_final_stats=1 -artifact_prefix="$work/" "${extra[@]}" \
+        >"$work/log" 2>&1; then
+        echo "ok fuzz-$name ($(ls "$work/corpus" | wc -l) inputs in $work/corpus)"
+    else
+        echo "not ok fuzz-$name: see $work/log; crashers:"; ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null
+        tail -40 "$work/log"; status=1
+    fi
+done
+exit $status

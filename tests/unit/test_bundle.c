@@ -1,0 +1,768 @@
+/* tests/unit/test_bundle.c — tar bundles (io/bundle.h) and model bundles (io/model.h):
+ * round trips, member order, corruption, truncation, versions, missing/unlisted members,
+ * model save/load bit-identity, non-finite factors, and the reference scorer. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "io/bundle.h"
+#include "io/dictbuf.h"
+#include "io/model.h"
+
+static char g_dir[256];
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[512];
+    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
+    return buf;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)flag;
+    (void)f;
+    return remove(p);
+}
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/hr_test_bundle_XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    return nftw(g_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = hr_malloc((size_t)n + 1);
+    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return p;
+}
+
+static void write_all(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+static void assert_msg_has(const hr_error *err, const char *needle)
+{
+    if (!strstr(err->msg, needle)) fail_msg("message '%s' lacks '%s'", err->msg, needle);
+}
+
+/* A plain tar written straight with libarchive, to build bundles hr_bundle_write never would. */
+static void raw_tar(const char *path, const char **names, const char **texts, int n)
+{
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_set_bytes_in_last_block(a, 1);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    for (int i = 0; i < n; i++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, names[i]);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, (la_int64_t)strlen(texts[i]));
+        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+        assert_int_equal(archive_write_data(a, texts[i], strlen(texts[i])), (la_ssize_t)strlen(texts[i]));
+        archive_entry_free(e);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+}
+
+/* ------------------------------------------------------------------ generic bundles */
+
+enum { BIG = 100000 };
+
+/* Writes members: a.bin (plain), b.bin (zstd, compressible), empty (plain, 0 bytes), z0 (zstd, 0 bytes). */
+static void write_sample(const char *path, int version)
+{
+    static char a[300], b[BIG];
+    for (size_t i = 0; i < sizeof a; i++) a[i] = (char)(i * 7 + 1);
+    for (size_t i = 0; i < sizeof b; i++) b[i] = (char)("hpcrec"[i % 6] + (i / 1000) % 3);
+    hr_error err = { 0 };
+    hr_bundle_writer *w = hr_bundle_create_writer();
+    assert_int_equal(hr_bundle_add_member(w, "a.bin", a, sizeof a, 0, &err), 0);
+    assert_int_equal(hr_bundle_add_member(w, "b.bin", b, sizeof b, 1, &err), 0);
+    assert_int_equal(hr_bundle_add_member(w, "empty", "", 0, 0, &err), 0);
+    assert_int_equal(hr_bundle_add_member(w, "z0", "", 0, 1, &err), 0);
+    json_t *man = json_pack("{s:s,s:i,s:s}", "format", "test-bundle", "version", version, "note", "hi");
+    assert_int_equal(hr_bundle_write(path, man, w, &err), 0);
+    /* the caller's manifest now describes what was written */
+    assert_true(json_is_object(json_object_get(json_object_get(man, "members"), "b.bin")));
+    json_decref(man);
+    hr_bundle_free_writer(w);
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("rt.tar");
+    char p[512];
+    snprintf(p, sizeof p, "%s", path);
+    write_sample(p, 1);
+    hr_bundle *b;
+    hr_error err = { 0 };
+    assert_int_equal(hr_bundle_open(p, "test-bundle", 1, &b, &err), 0);
+    json_t *man = hr_bundle_manifest(b);
+    assert_string_equal(json_string_value(json_object_get(man, "note")), "hi");
+    json_t *mb = json_object_get(json_object_get(man, "members"), "b.bin");
+    assert_int_equal(json_integer_value(json_object_get(mb, "raw_bytes")), BIG);
+    assert_true(json_integer_value(json_object_get(mb, "bytes")) < BIG / 10); /* really compressed */
+    assert_true(json_is_true(json_object_get(mb, "zstd")));
+    assert_true(json_is_false(json_object_get(json_object_get(json_object_get(man, "members"), "a.bin"), "zstd")));
+
+    assert_int_equal(hr_bundle_count(b), 4);
+    assert_string_equal(hr_bundle_name(b, 0), "a.bin");
+    assert_string_equal(hr_bundle_name(b, 1), "b.bin");
+    assert_null(hr_bundle_name(b, 4));
+    const void *d;
+    size_t n;
+    assert_int_equal(hr_bundle_get(b, "a.bin", &d, &n, &err), 0);
+    assert_int_equal(n, 300);
+    for (size_t i = 0; i < n; i++) assert_int_equal(((const char *)d)[i], (char)(i * 7 + 1));
+    assert_int_equal(hr_bundle_get(b, "b.bin", &d, &n, &err), 0);
+    assert_int_equal(n, BIG);
+    for (size_t i = 0; i < n; i++) assert_int_equal(((const char *)d)[i], (char)("hpcrec"[i % 6] + (i / 1000) % 3));
+    assert_int_equal(hr_bundle_get(b, "empty", &d, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(hr_bundle_get(b, "z0", &d, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(hr_bundle_get(b, "nope", &d, &n, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "nope");
+    assert_msg_has(&err, p);
+    void *own;
+    assert_int_equal(hr_bundle_take(b, "a.bin", &own, &n, &err), 0);
+    assert_int_equal(n, 300);
+    assert_false(hr_bundle_has(b, "a.bin"));
+    assert_int_equal(hr_bundle_get(b, "a.bin", &d, &n, &err), HR_ERR_FORMAT);
+    hr_free(own);
+    hr_bundle_close(b);
+    hr_bundle_close(NULL);
+    hr_bundle_free_writer(NULL);
+    /* no temporary left behind */
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%d", p, (int)getpid());
+    assert_int_not_equal(access(tmp, F_OK), 0);
+}
+
+static void test_manifest_first_in_tar(void **state)
+{
+    (void)state;
+    const char *p = tmp_path("order.tar");
+    write_sample(p, 1);
+    struct archive *a = archive_read_new();
+    archive_read_support_format_tar(a);
+    assert_int_equal(archive_read_open_filename(a, p, 4096), ARCHIVE_OK);
+    const char *want[] = { "manifest.json", "a.bin", "b.bin.zst", "empty", "z0.zst" };
+    struct archive_entry *e;
+    int i = 0;
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        assert_true(i < 5);
+        assert_string_equal(archive_entry_pathname(e), want[i]);
+        assert_int_equal(archive_entry_filetype(e), AE_IFREG);
+        i++;
+    }
+    assert_int_equal(i, 5);
+    archive_read_free(a);
+}
+
+/* Flip one byte of the stored bytes of a member, found by content. */
+static void corrupt_at(const char *p, const void *needle, size_t nlen, size_t delta)
+{
+    size_t len;
+    char *buf = read_all(p, &len);
+    char *hit = memmem(buf, len, needle, nlen);
+    assert_non_null(hit);
+    hit[delta] ^= 0x5a;
+    write_all(p, buf, len);
+    hr_free(buf);
+}
+
+static void test_corrupt_member(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof p, "%s", tmp_path("corrupt.tar"));
+    hr_error err = { 0 };
+    hr_bundle *b = NULL;
+    /* plain member: its bytes 1, 8, 15, ... */
+    write_sample(p, 1);
+    const char pat[] = { 1, 8, 15, 22, 29 };
+    corrupt_at(p, pat, sizeof pat, 2);
+    assert_int_equal(hr_bundle_open(p, "test-bundle", 1, &b, &err), HR_ERR_CHECKSUM);
+    assert_null(b);
+    assert_msg_has(&err, "a.bin");
+    assert_msg_has(&err, p);
+    /* compressed member: inside its zstd frame (magic 28 b5 2f fd) */
+    write_sample(p, 1);
+    const unsigned char magic[] = { 0x28, 0xb5, 0x2f, 0xfd };
+    corrupt_at(p, magic, sizeof magic, 20);
+    assert_int_equal(hr_bundle_open(p, "test-bundle", 1, &b, &err), HR_ERR_CHECKSUM);
+    assert_msg_has(&err, "b.bin.zst");
+}
+
+static void test_truncated(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof p, "%s", tmp_path("trunc.tar"));
+    hr_error err = { 0 };
+    hr_bundle *b;
+    size_t len;
+    write_sample(p, 1);
+    char *buf = read_all(p, &len);
+    /* cut anywhere, at a 512-byte block boundary, and just before the end marker */
+    size_t cuts[] = { len / 2 + 3, (len / 2) & ~(size_t)511, len - 1024, 512 };
+    for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
+        write_all(p, buf, cuts[c]);
+        err.msg[0] = '\0';
+        int rc = hr_bundle_open(p, "test-bundle", 1, &b, &err);
+        if (rc != HR_ERR_FORMAT) fail_msg("cut at %zu: rc %d (%s)", cuts[c], rc, err.msg);
+        assert_msg_has(&err, p);
+    }
+    hr_free(buf);
+
+    /* Cuts that leave zeros at the end (so the tail looks like an end marker): the last member
+     * ends in 4096 zero bytes.  Cut inside it (libarchive notices) and just after it (the
+     * manifest notices that "last" is missing). */
+    static const char zeros[4096];
+    hr_bundle_writer *w = hr_bundle_create_writer();
+    assert_int_equal(hr_bundle_add_member(w, "zeros", zeros, sizeof zeros, 0, &err), 0);
+    assert_int_equal(hr_bundle_add_member(w, "last", "tail", 4, 0, &err), 0);
+    json_t *man = json_pack("{s:s,s:i}", "format", "test-bundle", "version", 1);
+    assert_int_equal(hr_bundle_write(p, man, w, &err), 0);
+    json_decref(man);
+    hr_bundle_free_writer(w);
+    assert_int_equal(hr_bundle_open(p, "test-bundle", 1, &b, &err), 0);
+    hr_bundle_close(b);
+    buf = read_all(p, &len);
+    char *last = memmem(buf, len, "last\0", 5);
+    assert_non_null(last);
+    size_t at = (size_t)(last - buf);
+    assert_int_equal(at % 512, 0);
+    write_all(p, buf, at);
+    assert_int_equal(hr_bundle_open(p, "test-bundle", 1, &b, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "last");
+    assert_msg_has(&err, "missing");
+    for (size_t back = 512; back <= 2048; back += 1536) {
+        write_all(p, buf, at - back);
+        assert_int_equal(hr_bundle_open(p, "test-bundle", 1, &b, &err), HR_ERR_FORMAT);
+        assert_msg_has(&err, p);
+        assert_msg_has(&err, "runcated");
+    }
+    hr_free(buf);
+    assert_int_equal(hr_bundle_open(tmp_path("does-not-exist.tar"), "test-bundle", 1, &b, &err), HR_ERR_IO);
+    assert_msg_has(&err, "does-not-exist.tar");
+}
+
+static void test_version_and_format(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof p, "%s", tmp_path("v7.tar"));
+    hr_error err = { 0 };
+    hr_bundle *b;
+    write_sample(p, 7);
+    assert_int_equal(hr_bundle_open(p, "test-bundle", 1, &b, &err), HR_ERR_VERSION);
+    assert_msg_has(&err, "version 7");
+    assert_msg_has(&err, "newer hpcrec");
+    assert_int_equal(hr_bundle_open(p, "test-bundle", 7, &b, &err), 0);
+    hr_bundle_close(b);
+    assert_int_equal(hr_bundle_open(p, "hpcrec-model", 9, &b, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "expected a 'hpcrec-model'");
+}
+
+static void test_missing_and_unlisted(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof p, "%s", tmp_path("hand.tar"));
+    hr_error err = { 0 };
+    hr_bundle *b;
+    const char *xx = "{\"bytes\":2,\"raw_bytes\":2,\"xxh3\":\"0000000000000000\",\"zstd\":false}";
+    char man[512];
+    /* listed but missing */
+    snprintf(man, sizeof man, "{\"format\":\"t\",\"version\":1,\"members\":{\"ghost\":%s}}", xx);
+    const char *n1[] = { "manifest.json" };
+    const char *t1[] = { man };
+    raw_tar(p, n1, t1, 1);
+    assert_int_equal(hr_bundle_open(p, "t", 1, &b, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "ghost");
+    /* present but unlisted */
+    const char *n2[] = { "manifest.json", "extra" };
+    const char *t2[] = { "{\"format\":\"t\",\"version\":1,\"members\":{}}", "hi" };
+    raw_tar(p, n2, t2, 2);
+    assert_int_equal(hr_bundle_open(p, "t", 1, &b, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "extra");
+    /* manifest not first */
+    const char *n3[] = { "extra", "manifest.json" };
+    const char *t3[] = { "hi", "{\"format\":\"t\",\"version\":1,\"members\":{}}" };
+    raw_tar(p, n3, t3, 2);
+    assert_int_equal(hr_bundle_open(p, "t", 1, &b, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "manifest.json");
+    /* not a tar at all */
+    write_all(p, "hello, world\n", 13);
+    assert_int_equal(hr_bundle_open(p, "t", 1, &b, &err), HR_ERR_FORMAT);
+    /* the minimal valid bundle opens */
+    raw_tar(p, n3 + 1, t3 + 1, 1);
+    assert_int_equal(hr_bundle_open(p, "t", 1, &b, &err), 0);
+    assert_int_equal(hr_bundle_count(b), 0);
+    hr_bundle_close(b);
+}
+
+static void test_bad_names(void **state)
+{
+    (void)state;
+    hr_error err = { 0 };
+    hr_bundle_writer *w = hr_bundle_create_writer();
+    const char *bad[] = { "", "../x", "a/b", "x.zst", "manifest.json", ".hidden", "sp ace" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(hr_bundle_add_member(w, bad[i], "x", 1, 0, &err), HR_ERR_ARG);
+    assert_int_equal(hr_bundle_add_member(w, "ok-1.f32", "x", 1, 0, &err), 0);
+    assert_int_equal(hr_bundle_add_member(w, "ok-1.f32", "x", 1, 1, &err), HR_ERR_ARG);
+    assert_msg_has(&err, "twice");
+    json_t *man = json_pack("{s:s}", "format", "t"); /* no version */
+    assert_int_equal(hr_bundle_write(tmp_path("nover.tar"), man, w, &err), HR_ERR_ARG);
+    assert_int_not_equal(access(tmp_path("nover.tar"), F_OK), 0);
+    json_decref(man);
+    hr_bundle_free_writer(w);
+}
+
+/* ------------------------------------------------------------------ model bundles */
+
+static void dict_ints(hr_dict *d, uint64_t n)
+{
+    memset(d, 0, sizeof *d);
+    d->is_int = 1;
+    d->n = n;
+    d->ints = hr_malloc((n ? n : 1) * sizeof *d->ints);
+    d->nnz = hr_malloc((n ? n : 1) * sizeof *d->nnz);
+    for (uint64_t i = 0; i < n; i++) {
+        d->ints[i] = (int64_t)i * 10 - 5;
+        d->nnz[i] = i + 1;
+    }
+}
+
+static void dict_strings(hr_dict *d, uint64_t n)
+{
+    memset(d, 0, sizeof *d);
+    d->n = n;
+    d->offs = hr_malloc((n + 1) * sizeof *d->offs);
+    d->bytes = hr_malloc(n * 8 + 1);
+    d->offs[0] = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        /* "k0000", "k0001", ... sorted bytewise; every third one longer */
+        int w = snprintf(d->bytes + d->offs[i], 9, "k%04llu%s", (unsigned long long)i, i % 3 ? "" : "x");
+        d->offs[i + 1] = d->offs[i] + (uint64_t)w;
+    }
+}
+
+static float *rand_floats(uint64_t n, unsigned seed)
+{
+    float *a = hr_malloc((n ? n : 1) * sizeof *a);
+    uint64_t s = seed * 2654435761u + 1;
+    for (uint64_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        a[i] = (float)((double)(s >> 40) / (double)(1ull << 24) - 0.5) * 3.0f;
+    }
+    return a;
+}
+
+static void make_factor(hr_model *m, int k, uint64_t nu, uint64_t ni, int biases, int string_ids)
+{
+    memset(m, 0, sizeof *m);
+    m->kind = HR_MODEL_FACTOR;
+    snprintf(m->algo, sizeof m->algo, "als");
+    m->k = k;
+    m->n_users = nu;
+    m->n_items = ni;
+    if (string_ids) {
+        dict_strings(&m->users, nu);
+        dict_strings(&m->items, ni);
+    } else {
+        dict_ints(&m->users, nu);
+        dict_ints(&m->items, ni);
+    }
+    m->user_factors = rand_floats(nu * (uint64_t)k, 1);
+    m->item_factors = rand_floats(ni * (uint64_t)k, 2);
+    if (biases) {
+        m->user_bias = rand_floats(nu, 3);
+        m->item_bias = rand_floats(ni, 4);
+        m->global_mean = 3.5812f;
+    }
+}
+
+static void assert_floats_identical(const float *a, const float *b, uint64_t n)
+{
+    if (!a || !b) {
+        assert_true(a == b);
+        return;
+    }
+    assert_memory_equal(a, b, n * sizeof *a);
+}
+
+static void assert_dicts_identical(const hr_dict *a, const hr_dict *b)
+{
+    assert_int_equal(a->is_int, b->is_int);
+    assert_int_equal(a->n, b->n);
+    if (a->is_int) {
+        if (a->n) assert_memory_equal(a->ints, b->ints, a->n * 8);
+    } else {
+        assert_memory_equal(a->offs, b->offs, (a->n + 1) * 8);
+        if (a->offs[a->n]) assert_memory_equal(a->bytes, b->bytes, a->offs[a->n]);
+    }
+    for (uint64_t i = 0; i < a->n; i++) assert_int_equal(a->nnz ? a->nnz[i] : 0, b->nnz[i]);
+}
+
+static void assert_models_identical(const hr_model *a, const hr_model *b)
+{
+    assert_int_equal(a->kind, b->kind);
+    assert_string_equal(a->algo, b->algo);
+    assert_int_equal(a->k, b->k);
+    assert_int_equal(a->n_users, b->n_users);
+    assert_int_equal(a->n_items, b->n_items);
+    assert_memory_equal(&a->global_mean, &b->global_mean, sizeof a->global_mean);
+    assert_dicts_identical(&a->users, &b->users);
+    assert_dicts_identical(&a->items, &b->items);
+    assert_floats_identical(a->user_factors, b->user_factors, a->n_users * (uint64_t)a->k);
+    assert_floats_identical(a->item_factors, b->item_factors, a->n_items * (uint64_t)a->k);
+    assert_floats_identical(a->user_bias, b->user_bias, a->n_users);
+    assert_floats_identical(a->item_bias, b->item_bias, a->n_items);
+    assert_floats_identical(a->item_scores, b->item_scores, a->n_items);
+}
+
+static void roundtrip(const hr_model *m, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s", tmp_path(name));
+    hr_error err = { 0 };
+    json_t *info = json_pack("{s:{s:f,s:i},s:i,s:f,s:{s:s}}", "params", "lambda", 0.05, "factors", m->k, "iterations",
+                             12, "final_loss", 1234.5, "lineage", "dataset", "/data/x");
+    if (hr_model_save(p, m, info, &err) != 0) fail_msg("save: %s", err.msg);
+    json_decref(info);
+    hr_model r;
+    if (hr_model_load(p, &r, &err) != 0) fail_msg("load: %s", err.msg);
+    assert_models_identical(m, &r);
+    json_t *man = r.manifest;
+    assert_string_equal(json_string_value(json_object_get(man, "format")), HR_MODEL_FORMAT);
+    assert_int_equal(json_integer_value(json_object_get(man, "version")), HR_MODEL_VERSION);
+    assert_string_equal(json_string_value(json_object_get(man, "kind")), m->kind == HR_MODEL_FACTOR ? "factor" : "pop");
+    assert_string_equal(json_string_value(json_object_get(man, "software")), "hpcrec " HR_VERSION);
+    assert_int_equal(strlen(json_string_value(json_object_get(man, "created"))), 20);
+    assert_int_equal(json_integer_value(json_object_get(man, "iterations")), 12);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(man, "lineage"), "dataset")), "/data/x");
+    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(man, "members"), "users.dict"), "zstd")));
+    hr_model_free(&r);
+    hr_model_free(&r); /* idempotent */
+    hr_model_free(NULL);
+}
+
+static void test_model_factor_roundtrip(void **state)
+{
+    (void)state;
+    hr_model m;
+    make_factor(&m, 8, 37, 53, 1, 1);
+    roundtrip(&m, "als-str.tar");
+    hr_model_free(&m);
+    make_factor(&m, 5, 20, 11, 0, 0);
+    snprintf(m.algo, sizeof m.algo, "ials");
+    roundtrip(&m, "ials-int.tar");
+    /* only an item bias */
+    m.item_bias = rand_floats(m.n_items, 9);
+    roundtrip(&m, "ibias.tar");
+    hr_model_free(&m);
+    /* empty dictionaries */
+    make_factor(&m, 3, 0, 4, 0, 1);
+    roundtrip(&m, "nousers.tar");
+    hr_model_free(&m);
+}
+
+static void test_model_pop_roundtrip(void **state)
+{
+    (void)state;
+    hr_model m;
+    memset(&m, 0, sizeof m);
+    m.kind = HR_MODEL_POP;
+    snprintf(m.algo, sizeof m.algo, "pop");
+    m.n_users = 9;
+    m.n_items = 15;
+    dict_ints(&m.users, 9);
+    dict_strings(&m.items, 15);
+    m.item_scores = rand_floats(15, 5);
+    roundtrip(&m, "pop.tar");
+    /* tar(1) lists the members */
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "tar -tf %s/pop.tar > %s/pop.list 2>/dev/null", g_dir, g_dir);
+    if (system(cmd) == 0) {
+        size_t len;
+        char *list = read_all(tmp_path("pop.list"), &len);
+        list[len] = '\0';
+        assert_non_null(strstr(list, "manifest.json\nusers.dict.zst\nitems.dict.zst\nitem_scores.f32.zst\n"));
+        hr_free(list);
+    }
+    hr_model_free(&m);
+}
+
+static void test_model_save_rejects(void **state)
+{
+    (void)state;
+    hr_model m;
+    hr_error err = { 0 };
+    const char *p = tmp_path("bad-save.tar");
+    make_factor(&m, 4, 6, 7, 1, 0);
+    m.item_factors[4 * 3 + 1] = NAN;
+    assert_int_equal(hr_model_save(p, &m, NULL, &err), HR_ERR_NUMERIC);
+    assert_msg_has(&err, "item_factors.f32");
+    assert_msg_has(&err, "row 3");
+    m.item_factors[4 * 3 + 1] = 0.5f;
+    json_t *info = json_pack("{s:i}", "k", 99);
+    assert_int_equal(hr_model_save(p, &m, info, &err), HR_ERR_ARG);
+    assert_msg_has(&err, "'k'");
+    json_decref(info);
+    m.n_items = 8; /* disagrees with the dictionary */
+    assert_int_equal(hr_model_save(p, &m, NULL, &err), HR_ERR_ARG);
+    m.n_items = 7;
+    m.k = 0;
+    assert_int_equal(hr_model_save(p, &m, NULL, &err), HR_ERR_ARG);
+    m.k = 4;
+    assert_int_not_equal(access(p, F_OK), 0);
+    assert_int_equal(hr_model_save(p, &m, NULL, &err), 0);
+    hr_model_free(&m);
+}
+
+/* Rewrite a model bundle with one member replaced (or dropped when data is NULL). */
+static void rewrite_model(const char *src, const char *dst, const char *name, const void *data, size_t len)
+{
+    hr_error err = { 0 };
+    hr_bundle *b;
+    assert_int_equal(hr_bundle_open(src, HR_MODEL_FORMAT, HR_MODEL_VERSION, &b, &err), 0);
+    hr_bundle_writer *w = hr_bundle_create_writer();
+    for (size_t i = 0; i < hr_bundle_count(b); i++) {
+        const char *mn = hr_bundle_name(b, i);
+        const void *d;
+        size_t n;
+        assert_int_equal(hr_bundle_get(b, mn, &d, &n, &err), 0);
+        if (strcmp(mn, name) == 0) {
+            if (!data) continue;
+            d = data;
+            n = len;
+        }
+        assert_int_equal(hr_bundle_add_member(w, mn, d, n, 1, &err), 0);
+    }
+    json_t *man = json_deep_copy(hr_bundle_manifest(b));
+    assert_int_equal(hr_bundle_write(dst, man, w, &err), 0);
+    json_decref(man);
+    hr_bundle_free_writer(w);
+    hr_bundle_close(b);
+}
+
+static void test_model_load_rejects(void **state)
+{
+    (void)state;
+    hr_model m, r;
+    hr_error err = { 0 };
+    char good[512], bad[512];
+    snprintf(good, sizeof good, "%s", tmp_path("good.tar"));
+    snprintf(bad, sizeof bad, "%s", tmp_path("bad.tar"));
+    make_factor(&m, 4, 6, 7, 1, 0);
+    assert_int_equal(hr_model_save(good, &m, NULL, &err), 0);
+    /* a NaN factor */
+    float *uf = hr_malloc(6 * 4 * sizeof *uf);
+    memcpy(uf, m.user_factors, 6 * 4 * sizeof *uf);
+    uf[2 * 4 + 3] = NAN;
+    rewrite_model(good, bad, "user_factors.f32", uf, 6 * 4 * sizeof *uf);
+    assert_int_equal(hr_model_load(bad, &r, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "user_factors.f32");
+    assert_msg_has(&err, "row 2");
+    assert_null(r.user_factors); /* left empty on failure */
+    /* an Inf bias */
+    float ib[7];
+    memcpy(ib, m.item_bias, sizeof ib);
+    ib[6] = INFINITY;
+    rewrite_model(good, bad, "item_bias.f32", ib, sizeof ib);
+    assert_int_equal(hr_model_load(bad, &r, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "item_bias.f32");
+    /* a factor array of the wrong size */
+    rewrite_model(good, bad, "item_factors.f32", uf, 5 * sizeof *uf);
+    assert_int_equal(hr_model_load(bad, &r, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "item_factors.f32");
+    /* a missing required member (dropped from the tar and the manifest) */
+    rewrite_model(good, bad, "items.dict", NULL, 0);
+    assert_int_equal(hr_model_load(bad, &r, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "items.dict");
+    /* a dictionary whose size disagrees with the manifest */
+    {
+        hr_dict d;
+        void *buf;
+        size_t n;
+        dict_ints(&d, 5);
+        hr_dictbuf_encode(&d, &buf, &n);
+        rewrite_model(good, bad, "items.dict", buf, n);
+        hr_free(buf);
+        hr_dict_free(&d);
+    }
+    assert_int_equal(hr_model_load(bad, &r, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "items.dict");
+    /* a corrupted (compressed) member: a checksum error naming it */
+    {
+        size_t len;
+        char *buf = read_all(good, &len);
+        const char name[] = "user_bias.f32.zst";
+        char *hdr = memmem(buf, len, name, sizeof name - 1);
+        assert_non_null(hdr);
+        hdr[512 + 10] ^= 1; /* inside the data block after the member's tar header */
+        write_all(bad, buf, len);
+        hr_free(buf);
+    }
+    assert_int_equal(hr_model_load(bad, &r, &err), HR_ERR_CHECKSUM);
+    assert_msg_has(&err, "user_bias.f32.zst");
+    assert_msg_has(&err, bad);
+    hr_free(uf);
+    hr_model_free(&m);
+    assert_int_equal(hr_model_load(good, &r, &err), 0);
+    hr_model_free(&r);
+}
+
+static void test_model_version(void **state)
+{
+    (void)state;
+    hr_model m, r;
+    hr_error err = { 0 };
+    char good[512], bad[512];
+    snprintf(good, sizeof good, "%s", tmp_path("ver.tar"));
+    snprintf(bad, sizeof bad, "%s", tmp_path("ver2.tar"));
+    make_factor(&m, 2, 3, 3, 0, 0);
+    assert_int_equal(hr_model_save(good, &m, NULL, &err), 0);
+    hr_bundle *b;
+    assert_int_equal(hr_bundle_open(good, HR_MODEL_FORMAT, 1, &b, &err), 0);
+    hr_bundle_writer *w = hr_bundle_create_writer();
+    for (size_t i = 0; i < hr_bundle_count(b); i++) {
+        const void *d;
+        size_t n;
+        assert_int_equal(hr_bundle_get(b, hr_bundle_name(b, i), &d, &n, &err), 0);
+        assert_int_equal(hr_bundle_add_member(w, hr_bundle_name(b, i), d, n, 1, &err), 0);
+    }
+    json_t *man = json_deep_copy(hr_bundle_manifest(b));
+    json_object_set_new(man, "version", json_integer(HR_MODEL_VERSION + 1));
+    assert_int_equal(hr_bundle_write(bad, man, w, &err), 0);
+    json_decref(man);
+    hr_bundle_free_writer(w);
+    hr_bundle_close(b);
+    assert_int_equal(hr_model_load(bad, &r, &err), HR_ERR_VERSION);
+    assert_msg_has(&err, bad);
+    assert_msg_has(&err, HR_MODEL_FORMAT);
+    /* a bundle of another format is not a model */
+    write_sample(bad, 1);
+    assert_int_equal(hr_model_load(bad, &r, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "test-bundle");
+    hr_model_free(&m);
+}
+
+static void test_scoring(void **state)
+{
+    (void)state;
+    hr_model m;
+    memset(&m, 0, sizeof m);
+    m.kind = HR_MODEL_FACTOR;
+    m.k = 2;
+    m.n_users = 2;
+    m.n_items = 3;
+    float X[] = { 1, 2, 0.5f, -1 };
+    float Y[] = { 3, 1, -1, 2, 0, 0 };
+    float bu[] = { 0.25f, -0.5f };
+    float bi[] = { 0.5f, 0, -0.5f };
+    m.user_factors = X;
+    m.item_factors = Y;
+    m.user_bias = bu;
+    m.item_bias = bi;
+    m.global_mean = 3;
+    float s[3];
+    hr_error err = { 0 };
+    assert_int_equal(hr_model_score_items(&m, 0, s, &err), 0);
+    /* u0: 3 + .25 + b_i + x.y, x.y = 5, 3, 0 */
+    assert_float_equal(s[0], 8.75f, 1e-6);
+    assert_float_equal(s[1], 6.25f, 1e-6);
+    assert_float_equal(s[2], 2.75f, 1e-6);
+    assert_int_equal(hr_model_score_items(&m, 1, s, &err), 0);
+    /* u1: 3 - .5 + b_i + x.y, x.y = 0.5, -2.5, 0 */
+    assert_float_equal(s[0], 3.5f, 1e-6);
+    assert_float_equal(s[1], 0.0f, 1e-6);
+    assert_float_equal(s[2], 2.0f, 1e-6);
+    for (uint64_t u = 0; u < 2; u++) {
+        assert_int_equal(hr_model_score_items(&m, u, s, &err), 0);
+        for (uint64_t i = 0; i < 3; i++) assert_true(hr_model_predict(&m, u, i) == s[i]);
+    }
+    assert_int_equal(hr_model_score_items(&m, 2, s, &err), HR_ERR_ARG);
+    assert_true(isnan(hr_model_predict(&m, 2, 0)));
+    assert_true(isnan(hr_model_predict(&m, 0, 3)));
+    /* without biases: plain dot products */
+    m.user_bias = m.item_bias = NULL;
+    m.global_mean = 0;
+    assert_int_equal(hr_model_score_items(&m, 1, s, &err), 0);
+    assert_float_equal(s[0], 0.5f, 1e-6);
+    assert_float_equal(s[1], -2.5f, 1e-6);
+    assert_float_equal(s[2], 0.0f, 1e-6);
+    /* pop: the fixed vector, whoever asks */
+    float sc[] = { 7, 1, 4 };
+    hr_model p;
+    memset(&p, 0, sizeof p);
+    p.kind = HR_MODEL_POP;
+    p.n_users = 2;
+    p.n_items = 3;
+    p.item_scores = sc;
+    float t[3];
+    assert_int_equal(hr_model_score_items(&p, 1, t, &err), 0);
+    assert_memory_equal(t, sc, sizeof sc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_manifest_first_in_tar),
+        cmocka_unit_test(test_corrupt_member),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_version_and_format),
+        cmocka_unit_test(test_missing_and_unlisted),
+        cmocka_unit_test(test_bad_names),
+        cmocka_unit_test(test_model_factor_roundtrip),
+        cmocka_unit_test(test_model_pop_roundtrip),
+        cmocka_unit_test(test_model_save_rejects),
+        cmocka_unit_test(test_model_load_rejects),
+        cmocka_unit_test(test_model_version),
+        cmocka_unit_test(test_scoring),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}
