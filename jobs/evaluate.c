@@ -68,7 +68,7 @@ static int run_scorer(hr_job *job, const hr_scorer *sc, const hr_model *m, const
     float *S = hr_malloc((size_t)BATCH * n * sizeof *S), *F = NULL;
     hr_topk_entry *heap = hr_malloc((kmax + 1) * sizeof *heap);
     uint32_t *ranked = hr_malloc((kmax + 1) * sizeof *ranked), *rel = NULL, *excl = NULL;
-    double *work = hr_malloc(((size_t)k + 1) * sizeof *work);
+    double *work = hr_malloc(((size_t)st->k + 1) * sizeof *work);  /* ILD scratch: item-factor width */
     uint64_t relcap = 0, exclcap = 0;
     uint64_t rows[BATCH];
     const hr_block *tr = &train->by_user;

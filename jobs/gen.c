@@ -8,7 +8,8 @@
  *   DIR/_planted/items.tsv.zst           rank 0: item, cluster, weight (weights sum to 1)
  *   DIR/_planted/users-RRRRR.tsv.zst     each rank its normal users: user, p_0 .. p_{R-1}
  *   DIR/gen.json                         rank 0: parameters, counts, every file's size,
- *                                        XXH3 and rows (format "hpcrec-gen", version 1)
+ *                                        XXH3 and rows (format "hpcrec-gen", version 1);
+ *                                        written last, so a directory without it is incomplete
  * The planted model sits in "_planted" because `ingest --input DIR` skips names starting with
  * '_' (io/paths.c), so it is never mistaken for logs.
  *
@@ -29,6 +30,7 @@
 #include "core/log.h"
 #include "core/timer.h"
 #include "io/manifest.h"
+#include "io/model.h"
 #include "io/output.h"
 #include "io/rowparse.h"
 #include "jobs/commands.h"
@@ -59,8 +61,10 @@ typedef struct gen_opts {
     int zstd_level;
 } gen_opts;
 
+enum { TAG_USERS = -1, TAG_ITEMS = -2 };
+
 typedef struct gen_file {
-    int64_t tag;                   /* day index; -1 users file, -2 items file */
+    int64_t tag;                   /* day index, TAG_USERS or TAG_ITEMS */
     uint64_t checksum, bytes, rows;
 } gen_file;
 
@@ -230,7 +234,7 @@ static void day_path(const gen_opts *o, int64_t d, int rank, char *buf, size_t c
 static void planted_path(const gen_opts *o, int64_t tag, int rank, char *buf, size_t cap, int rel)
 {
     const char *dir = rel ? "" : o->out, *sep = rel ? "" : "/";
-    if (tag == -2) snprintf(buf, cap, "%s%s_planted/items.tsv.zst", dir, sep);
+    if (tag == TAG_ITEMS) snprintf(buf, cap, "%s%s_planted/items.tsv.zst", dir, sep);
     else snprintf(buf, cap, "%s%s_planted/users-%05d.tsv.zst", dir, sep, rank);
 }
 
@@ -254,7 +258,7 @@ static int write_items(gen_run *g)
 {
     const hr_synth_params *p = hr_synth_model_params(g->m);
     char path[4200];
-    planted_path(g->o, -2, 0, path, sizeof path, 0);
+    planted_path(g->o, TAG_ITEMS, 0, path, sizeof path, 0);
     hr_output *out;
     HR_TRY(hr_output_open(path, g->o->zstd_level, 1, &out, &g->job->err));
     char *buf = hr_malloc(DAY_BUF);
@@ -271,7 +275,50 @@ static int write_items(gen_run *g)
         hr_output_abort(out);
         return rc;
     }
-    return commit_file(g, out, -2, p->items);
+    return commit_file(g, out, TAG_ITEMS, p->items);
+}
+
+/* The planted model as an hpcrec model bundle (DIR/_planted/model.tar, rank 0): user factors
+ * are the affinities p_u, item factors w_i * e_c(i), so x_u . y_i = p_u[c(i)] w_i, which is
+ * proportional to P(i | u).  `hpcrec evaluate` then measures the recall of the truth itself,
+ * the ceiling a trained model is compared with. */
+static int write_planted_model(gen_run *g)
+{
+    const hr_synth_params *p = hr_synth_model_params(g->m);
+    const int R = p->factors;
+    const uint64_t nu = p->users, ni = p->items;
+    hr_model md;
+    memset(&md, 0, sizeof md);
+    md.kind = HR_MODEL_FACTOR;
+    snprintf(md.algo, sizeof md.algo, "planted");
+    md.k = R;
+    md.n_users = nu;
+    md.n_items = ni;
+    md.users.is_int = md.items.is_int = 1;
+    md.users.n = nu;
+    md.items.n = ni;
+    md.users.ints = hr_malloc((nu ? nu : 1) * sizeof *md.users.ints);
+    md.items.ints = hr_malloc((ni ? ni : 1) * sizeof *md.items.ints);
+    md.user_factors = hr_malloc((nu ? nu : 1) * (size_t)R * sizeof *md.user_factors);
+    md.item_factors = hr_calloc((ni ? ni : 1) * (size_t)R, sizeof *md.item_factors);
+    double *aff = hr_malloc((size_t)R * sizeof *aff);
+    for (uint64_t u = 0; u < nu; u++) {
+        md.users.ints[u] = (int64_t)u + 1;
+        hr_synth_user_affinity(g->m, u, aff);
+        for (int c = 0; c < R; c++) md.user_factors[u * (uint64_t)R + (uint64_t)c] = (float)aff[c];
+    }
+    for (uint64_t i = 0; i < ni; i++) {
+        md.items.ints[i] = (int64_t)i + 1;
+        md.item_factors[i * (uint64_t)R + (uint64_t)hr_synth_item_cluster(g->m, i)] = (float)hr_synth_item_weight(g->m, i);
+    }
+    hr_free(aff);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/_planted/model.tar", g->o->out);
+    json_t *info = json_pack("{s:s}", "note", "planted generator model of hpcrec gen (the truth, not a trained model)");
+    int rc = hr_model_save(path, &md, info, &g->job->err);
+    json_decref(info);
+    hr_model_free(&md);
+    return rc;
 }
 
 /* Affinity rows of this rank's normal users (written in the first window only). */
@@ -280,7 +327,7 @@ static int write_users(gen_run *g)
     const hr_synth_params *p = hr_synth_model_params(g->m);
     const int R = p->factors;
     char path[4200];
-    planted_path(g->o, -1, g->job->rank, path, sizeof path, 0);
+    planted_path(g->o, TAG_USERS, g->job->rank, path, sizeof path, 0);
     hr_output *out;
     HR_TRY(hr_output_open(path, g->o->zstd_level, 1, &out, &g->job->err));
     const size_t cap = DAY_BUF + (size_t)R * 16 + 64;
@@ -305,7 +352,7 @@ static int write_users(gen_run *g)
         hr_output_abort(out);
         return rc;
     }
-    return commit_file(g, out, -1, rows);
+    return commit_file(g, out, TAG_USERS, rows);
 }
 
 static int open_days(gen_run *g)
@@ -492,6 +539,7 @@ static int parse_options(hr_job *job, int argc, char **argv, gen_opts *o, int *h
     if (optind < argc)
         return hr_error_set(&job->err, HR_ERR_ARG, "unexpected argument '%s'; usage:\n%s", argv[optind], USAGE);
     if (!o->out) return hr_error_set(&job->err, HR_ERR_ARG, "--out DIR is required; usage:\n%s", USAGE);
+    if (strlen(o->out) > 3800) return hr_error_set(&job->err, HR_ERR_ARG, "--out: path longer than 3800 bytes");
     if (!o->sp.users || !o->sp.items || !o->sp.interactions)
         return hr_error_set(&job->err, HR_ERR_ARG, "--users, --items and --interactions are required; usage:\n%s", USAGE);
     if ((o->start_day + o->days) * 86400 > TIME_LIMIT)
@@ -643,6 +691,7 @@ int hr_cmd_gen(hr_job *job, int argc, char **argv)
     const double t_gen = hr_now();
     int rc = hr_mkdirs(dir, &job->err);
     if (rc == 0) rc = generate(&g, t_gen);
+    if (rc == 0 && job->rank == 0) rc = write_planted_model(&g);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) rc = finish(&g, t_gen);
     hr_free(g.files);

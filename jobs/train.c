@@ -26,8 +26,8 @@ static const char usage[] =
     "  --factors K        latent factors (default 64)\n"
     "  --iters N          iterations (default 15)\n"
     "  --lambda L         regularisation (als: scaled by each row's count; default als 0.12, ials 0.1)\n"
-    "  --alpha A          ials confidence slope c = 1 + A*r (default 10)\n"
-    "  --epsilon E        ials log scaling c = 1 + A*log(1 + r/E) when E > 0 (default 0: linear)\n"
+    "  --alpha A          ials confidence slope (default 1)\n"
+    "  --epsilon E        ials confidence c = 1 + A*log(1 + r/E) when E > 0 (default 1); 0: c = 1 + A*r\n"
     "  --solver S         ials: cg (default) | cholesky\n"
     "  --cg-steps N       ials CG steps per row (default 3)\n"
     "  --exchange M       auto (default) | allgather | needed: how factor rows travel between ranks\n"
@@ -56,7 +56,8 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     memset(o, 0, sizeof *o);
     hr_als_default_opts(&o->opts);
     o->opts.k = 64;
-    o->opts.alpha = 10.0f;
+    o->opts.alpha = 1.0f;
+    o->opts.epsilon = 1.0f;
     o->opts.solver = HR_ALS_CG;
     o->iters = 15;
     o->seed = 42;

@@ -472,6 +472,7 @@ static uint32_t draw_exact(const hr_synth_model *m, hr_synth_scratch *s, hr_rng 
         tot += s->rem[c];
         if (s->rem[c] > 0) lastc = c;
     }
+    /* lastc >= 0: a normal user draws at most cap <= items/2 items, so some remain. */
     double x = hr_rng_uniform(r) * tot, acc = 0;
     int c = lastc;
     for (int k = 0; k < R; k++) {

@@ -10,7 +10,7 @@
  *     every cluster keeps some mass (a user can always find enough distinct items);
  *   - P(i | u) is proportional to p_u[c(i)] * w_i.  An event picks a cluster c with
  *     probability proportional to p_u[c] * W_c (W_c = sum of weights in c), then an item in c
- *     proportional to w_i (Vose alias table per cluster).  A user's items are distinct: a
+ *     proportional to w_i (Vose alias tables per cluster).  A user's items are distinct: a
  *     repeated item is rejected and redrawn, which is sampling without replacement from
  *     P(. | u), so the first event of every user follows P(i | u) exactly.
  *
