@@ -164,6 +164,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
             sum_b += (double)t.bytes;
             sum_i += t.imbalance;
         }
+        if (rc == 0) rc = hr_train_finish(&t, o.iters);
         if (o.iters > 0) {
             secs_iter = sum_s / (double)o.iters;
             gflops = sum_s > 0 ? sum_f / sum_s : 0;

@@ -38,14 +38,17 @@ typedef struct hr_train {
     uint64_t nnz;             /* global interactions */
     float *G;                 /* k x k Gram (implicit) */
     /* last iteration's figures [global] */
-    double loss, rmse, seconds, gflops, imbalance;
+    double loss, rmse, seconds, gflops, imbalance, comm_pct;
     uint64_t bytes;
     uint64_t retries;
 } hr_train;
 
 int hr_train_setup(hr_train *t);
-/* One full iteration (users then items), printing its progress line. */
+/* One full iteration (users then items).  It prints the progress line of iteration it-1,
+ * whose loss becomes known once the item rows reach the users; hr_train_finish prints the
+ * last one (one extra exchange per run). */
 int hr_train_iterate(hr_train *t, int64_t it);
+int hr_train_finish(hr_train *t, int64_t last);
 void hr_train_free(hr_train *t);
 
 #endif

@@ -92,11 +92,12 @@ void hr_train_free(hr_train *t)
     hr_free(t->G);
 }
 
-/* Solve side `a` with side `b` fixed.  comm_s / comp_s accumulate this rank's times. */
-static int half(hr_train *t, hr_train_side *a, hr_train_side *b, hr_als_stats *st, double *comm_s, double *comp_s)
+/* Bring side b's rows (and, for implicit, G = B^T B) to side a.  comm_s / comp_s accumulate
+ * this rank's times. */
+static int gather_other(hr_train *t, hr_train_side *a, hr_train_side *b, hr_als_stats *st, double *comm_s, double *comp_s)
 {
     hr_job *job = t->job;
-    int k = t->opts.k, rc;
+    int k = t->opts.k;
     if (t->algo == HR_ALGO_IALS) {
         double t0 = hr_now();
         hr_als_compute_gram(b->F, b->block->nrows, k, t->G, st);
@@ -108,15 +109,68 @@ static int half(hr_train *t, hr_train_side *a, hr_train_side *b, hr_als_stats *s
     double t2 = hr_now();
     HR_TRY(hr_route_exchange(job->comm, &a->route, b->F, k, a->send, a->recv));
     if (t->algo == HR_ALGO_ALS) HR_TRY(hr_route_exchange(job->comm, &a->route, b->bias, 1, a->send, a->recv_bias));
-    double t3 = hr_now();
-    *comm_s += t3 - t2;
+    *comm_s += hr_now() - t2;
+    return 0;
+}
+
+static hr_als_rows side_rows(const hr_train_side *a)
+{
     hr_als_rows rows = { a->block->nrows, a->route.nrecv, a->block->ptr, a->col, a->block->val };
+    return rows;
+}
+
+/* Objective of the current factors, evaluated on the user side (its loss kernel is the cheap
+ * one: each entry reads a row of the received item block) right after the item rows arrived.
+ * Sets t->loss and t->rmse (global). */
+static int current_loss(hr_train *t)
+{
+    hr_job *job = t->job;
+    hr_als_rows rows = side_rows(&t->users);
+    double parts[3] = { 0 }; /* data, reg(users), reg(items) */
+    int rc;
+    if (t->algo == HR_ALGO_ALS) {
+        rc = hr_als_loss_explicit(&rows, t->users.recv, t->users.recv_bias, t->mu, t->users.F, t->users.bias, &t->opts,
+                                  &parts[0], &parts[1], &job->err);
+        hr_als_rows irows = side_rows(&t->items);
+        parts[2] = hr_als_reg_explicit(&irows, t->items.F, t->items.bias, &t->opts);
+    } else {
+        rc = hr_als_loss_implicit(&rows, t->users.recv, t->G, t->users.F, &t->opts, &parts[0], &parts[1], &job->err);
+        parts[2] = hr_als_reg_implicit(t->items.F, t->items.block->nrows, &t->opts);
+    }
+    HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
+    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, parts, 3));
+    t->loss = parts[0] + parts[1] + parts[2];
+    t->rmse = t->algo == HR_ALGO_ALS && t->nnz ? sqrt(parts[0] / (double)t->nnz) : NAN;
+    return 0;
+}
+
+/* The progress line of iteration `it` (its loss is known only once the next user half has the
+ * new item rows, so lines come one half-iteration late). */
+static int report(hr_train *t, int64_t it)
+{
     if (t->algo == HR_ALGO_ALS)
-        rc = hr_als_solve_explicit(&rows, a->recv, a->recv_bias, t->mu, &t->opts, a->F, a->bias, t->work, st, &job->err);
+        hr_progress("iter %3lld   loss %.6e  train-rmse %.4f  %.3fs  %.2f GFLOP/s  %.2f MB exchanged  imbalance %.2f  comm %.0f%%",
+                    (long long)it, t->loss, t->rmse, t->seconds, t->gflops, t->bytes / 1e6, t->imbalance, t->comm_pct);
     else
-        rc = hr_als_solve_implicit(&rows, a->recv, t->G, &t->opts, a->F, t->work, st, &job->err);
-    *comp_s += hr_now() - t3;
-    return hr_comm_agree(job->comm, rc, &job->err);
+        hr_progress("iter %3lld   loss %.6e  %.3fs  %.2f GFLOP/s  %.2f MB exchanged  imbalance %.2f  comm %.0f%%",
+                    (long long)it, t->loss, t->seconds, t->gflops, t->bytes / 1e6, t->imbalance, t->comm_pct);
+    if (!isfinite(t->loss))
+        return hr_error_set(&t->job->err, HR_ERR_NUMERIC, "loss is not finite at iteration %lld (diverged: try a larger --lambda)",
+                            (long long)it);
+    return 0;
+}
+
+static int solve(hr_train *t, hr_train_side *a, hr_als_stats *st, double *comp_s)
+{
+    double t0 = hr_now();
+    hr_als_rows rows = side_rows(a);
+    int rc;
+    if (t->algo == HR_ALGO_ALS)
+        rc = hr_als_solve_explicit(&rows, a->recv, a->recv_bias, t->mu, &t->opts, a->F, a->bias, t->work, st, &t->job->err);
+    else
+        rc = hr_als_solve_implicit(&rows, a->recv, t->G, &t->opts, a->F, t->work, st, &t->job->err);
+    *comp_s += hr_now() - t0;
+    return hr_comm_agree(t->job->comm, rc, &t->job->err);
 }
 
 int hr_train_iterate(hr_train *t, int64_t it)
@@ -124,48 +178,41 @@ int hr_train_iterate(hr_train *t, int64_t it)
     hr_job *job = t->job;
     hr_als_stats st = { 0 };
     double comm_s = 0, comp_s = 0, t0 = hr_now();
-    hr_comm_reset_bytes(job->comm);
-    HR_TRY(half(t, &t->users, &t->items, &st, &comm_s, &comp_s));
-    HR_TRY(half(t, &t->items, &t->users, &st, &comm_s, &comp_s));
-    double wall = hr_now() - t0;
-    /* Loss on the item side: t->items.recv holds the user rows just used. */
-    hr_als_rows rows = { t->items.block->nrows, t->items.route.nrecv, t->items.block->ptr, t->items.col, t->items.block->val };
-    double parts[4] = { 0 }; /* data, reg(items), reg(users), flops */
-    int rc;
-    if (t->algo == HR_ALGO_ALS) {
-        rc = hr_als_loss_explicit(&rows, t->items.recv, t->items.recv_bias, t->mu, t->items.F, t->items.bias, &t->opts,
-                                  &parts[0], &parts[1], &job->err);
-        hr_als_rows urows = { t->users.block->nrows, t->users.route.nrecv, t->users.block->ptr, t->users.col, t->users.block->val };
-        parts[2] = hr_als_reg_explicit(&urows, t->users.F, t->users.bias, &t->opts);
-    } else {
-        /* The item solve used G = X^T X, which is what the item-side loss needs. */
-        rc = hr_als_loss_implicit(&rows, t->items.recv, t->G, t->items.F, &t->opts, &parts[0], &parts[1], &job->err);
-        parts[2] = hr_als_reg_implicit(t->users.F, t->users.block->nrows, &t->opts);
+    uint64_t sent0 = hr_comm_bytes_sent(job->comm);
+    HR_TRY(gather_other(t, &t->users, &t->items, &st, &comm_s, &comp_s));
+    if (it > 1) {
+        /* users still hold iteration it-1's factors: report it now */
+        HR_TRY(current_loss(t));
+        HR_TRY(report(t, it - 1));
     }
-    HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
-    parts[3] = st.flops;
-    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, parts, 4));
-    uint64_t bytes[2] = { hr_comm_bytes_sent(job->comm), st.retries };
-    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, bytes, 2));
-    double tm[2] = { comp_s, comp_s }, wmax = wall;
+    HR_TRY(solve(t, &t->users, &st, &comp_s));
+    HR_TRY(gather_other(t, &t->items, &t->users, &st, &comm_s, &comp_s));
+    HR_TRY(solve(t, &t->items, &st, &comp_s));
+    double wall = hr_now() - t0;
+    double f = st.flops;
+    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, &f, 1));
+    uint64_t u[2] = { hr_comm_bytes_sent(job->comm) - sent0, st.retries };
+    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, u, 2));
+    double tm[2] = { comp_s, comp_s }, wmax = wall, cmax = comm_s;
     HR_TRY(hr_comm_allreduce_max_f64(job->comm, &tm[0], 1));
     HR_TRY(hr_comm_allreduce_sum_f64(job->comm, &tm[1], 1));
     HR_TRY(hr_comm_allreduce_max_f64(job->comm, &wmax, 1));
-    t->loss = parts[0] + parts[1] + parts[2];
-    t->rmse = t->algo == HR_ALGO_ALS && t->nnz ? sqrt(parts[0] / (double)t->nnz) : NAN;
+    HR_TRY(hr_comm_allreduce_max_f64(job->comm, &cmax, 1));
     t->seconds = wmax;
-    t->gflops = parts[3] / wmax / 1e9;
-    t->bytes = bytes[0];
-    t->retries += bytes[1];
+    t->gflops = f / wmax / 1e9;
+    t->bytes = u[0];
+    t->retries += u[1];
     t->imbalance = tm[1] > 0 ? tm[0] * job->size / tm[1] : 1.0;
-    if (t->algo == HR_ALGO_ALS)
-        hr_progress("iter %3lld   loss %.6e  train-rmse %.4f  %.3fs  %.2f GFLOP/s  %.2f MB exchanged  imbalance %.2f  comm %.0f%%",
-                    (long long)it, t->loss, t->rmse, wmax, t->gflops, t->bytes / 1e6, t->imbalance,
-                    100.0 * comm_s / (wall > 0 ? wall : 1));
-    else
-        hr_progress("iter %3lld   loss %.6e  %.3fs  %.2f GFLOP/s  %.2f MB exchanged  imbalance %.2f  comm %.0f%%",
-                    (long long)it, t->loss, wmax, t->gflops, t->bytes / 1e6, t->imbalance, 100.0 * comm_s / (wall > 0 ? wall : 1));
-    if (!isfinite(t->loss))
-        return hr_error_set(&job->err, HR_ERR_NUMERIC, "loss is not finite at iteration %lld (diverged: try a larger --lambda)", (long long)it);
+    t->comm_pct = 100.0 * cmax / (wmax > 0 ? wmax : 1);
     return 0;
+}
+
+int hr_train_finish(hr_train *t, int64_t last)
+{
+    if (last < 1) return 0;
+    double c = 0, p = 0;
+    hr_als_stats st = { 0 };
+    HR_TRY(gather_other(t, &t->users, &t->items, &st, &c, &p));
+    HR_TRY(current_loss(t));
+    return report(t, last);
 }

@@ -2,7 +2,8 @@
 # make bench — end-to-end benchmarks on this machine; each line says what ran, the numbers, and
 # PASSED/FAILED against the target.  Scratch in BENCH_DIR (default /tmp/hpcrec-bench).
 #   BENCH_ROWS      ingest rows (default 10000000)
-#   BENCH_ONLY      ingest | als | ials   (default: all)
+#   BENCH_ONLY      ingest | als | ials | big   (default: all)
+#   BENCH_BIG=0     skip the 100M-interaction memory run (about 4 minutes)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 OPENBLAS_NUM_THREADS=1
@@ -32,5 +33,41 @@ if [ "$ONLY" = all ] || [ "$ONLY" = ingest ]; then
         printf 'bench ingest %-14s rows=%d ranks=2 %.2fs %.2fM rows/s peak-memory-per-rank %.0f MB git=%s target>=3M rows/s %s\n' \
             "$kind" "$ROWS" "$(jget "$D/ingest.json" seconds)" "$(python3 -c "print($rps/1e6)")" "$mem" "$GIT" "$(verdict "$rps >= 3e6")"
     done
+fi
+peak() {  # SGEMM peak of the whole machine (2 threads) and of one core, measured now
+    P2=$(build/tools/sgemm_peak 2 | sed 's/.*gflops=//'); P1=$(build/tools/sgemm_peak 1 | sed 's/.*gflops=//')
+    echo "bench sgemm-peak 2-threads ${P2} GFLOP/s, 1-thread ${P1} GFLOP/s"
+}
+# gen + ingest once per shape; reuse while the scratch directory lives
+dataset() {  # name users items interactions kind
+    local name=$1 users=$2 items=$3 n=$4 kind=$5
+    if [ ! -f "$D/$name/manifest.json" ]; then
+        rm -rf "$D/$name-logs"
+        hr 2 gen --out "$D/$name-logs" --users "$users" --items "$items" --interactions "$n" --kind "$kind" --days 4 --seed 5 >/dev/null || exit 1
+        hr 2 ingest --input "$D/$name-logs" --out "$D/$name" > /dev/null || exit 1
+        rm -rf "$D/$name-logs"
+    fi
+}
+if [ "$ONLY" = all ] || [ "$ONLY" = als ]; then
+    dataset als-20m 200000 50000 20000000 ratings
+    peak
+    hr 2 train --data "$D/als-20m" --out "$D/als.tar" --algo als --factors 64 --iters 5 --json "$D/als.json" > "$D/als.log" 2>&1 || { cat "$D/als.log"; exit 1; }
+    g=$(jget "$D/als.json" gflops); s=$(jget "$D/als.json" seconds_per_iteration)
+    printf 'bench train-als ratings=20M users=200k items=50k k=64 ranks=2 %.2fs/iter useful %.1f GFLOP/s = %.0f%% of 2-thread SGEMM peak (%.0f%% of 1-core peak x2) peak-memory-per-rank %.0f MB git=%s target>=30%% %s\n' \
+        "$s" "$g" "$(python3 -c "print(100*$g/$P2)")" "$(python3 -c "print(100*$g/(2*$P1))")" "$(jget "$D/als.json" peak_rss_mb)" "$GIT" "$(verdict "$g >= 0.3 * $P2")"
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = ials ]; then
+    dataset ials-5m 200000 50000 5000000 counts
+    hr 2 train --data "$D/ials-5m" --out "$D/ials.tar" --algo ials --factors 64 --iters 5 --solver cg --cg-steps 3 --json "$D/ials.json" > "$D/ials.log" 2>&1 || { cat "$D/ials.log"; exit 1; }
+    s=$(jget "$D/ials.json" seconds_per_iteration)
+    printf 'bench train-ials-cg3 interactions=5M users=200k items=50k k=64 ranks=2 %.3fs/iter %.1f GFLOP/s; implicit (CPU, CG3, 2 threads) 1.75s/iter -> %.2fx faster; peak-memory-per-rank %.0f MB git=%s target<=0.9s %s\n' \
+        "$s" "$(jget "$D/ials.json" gflops)" "$(python3 -c "print(1.75/$s)")" "$(jget "$D/ials.json" peak_rss_mb)" "$GIT" "$(verdict "$s <= 0.9")"
+fi
+if { [ "$ONLY" = all ] && [ "${BENCH_BIG:-1}" = 1 ]; } || [ "$ONLY" = big ]; then
+    dataset big-100m 1000000 200000 100000000 counts
+    hr 2 train --data "$D/big-100m" --out "$D/big.tar" --algo ials --factors 64 --iters 2 --json "$D/big.json" > "$D/big.log" 2>&1 || { cat "$D/big.log"; exit 1; }
+    m=$(jget "$D/big.json" peak_rss_mb)
+    printf 'bench train-ials-100m interactions=100M users=1M items=200k k=64 ranks=2 %.2fs/iter peak-memory-per-rank %.0f MB (x2 ranks = %.1f GiB) git=%s target: fits 24 GiB %s\n' \
+        "$(jget "$D/big.json" seconds_per_iteration)" "$m" "$(python3 -c "print(2*$m/1024)")" "$GIT" "$(verdict "2 * $m < 24 * 1024")"
 fi
 exit $status

@@ -1,0 +1,37 @@
+/* sgemm_peak — this machine's SGEMM peak, measured now (benchmarks compare against it in the
+ * same run, because the machine is shared and its speed drifts).
+ * usage: sgemm_peak [threads] [n]   prints "sgemm_peak threads=T n=N gflops=G" (best of 5). */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/alloc.h"
+#include "core/timer.h"
+
+int main(int argc, char **argv)
+{
+    int threads = argc > 1 ? atoi(argv[1]) : 1, n = argc > 2 ? atoi(argv[2]) : 4096;
+    if (threads < 1 || n < 64) {
+        fprintf(stderr, "usage: sgemm_peak [threads>=1] [n>=64]\n");
+        return 2;
+    }
+    openblas_set_num_threads(threads);
+    float *a = hr_malloc((size_t)n * (size_t)n * sizeof *a), *b = hr_malloc((size_t)n * (size_t)n * sizeof *b),
+          *c = hr_malloc((size_t)n * (size_t)n * sizeof *c);
+    for (size_t i = 0; i < (size_t)n * (size_t)n; i++) {
+        a[i] = (float)((i * 7919) % 1000) / 1000.0f;
+        b[i] = (float)((i * 104729) % 1000) / 1000.0f;
+    }
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = hr_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double g = 2.0 * n * (double)n * n / (hr_now() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    printf("sgemm_peak threads=%d n=%d gflops=%.1f\n", threads, n, best);
+    hr_free(a);
+    hr_free(b);
+    hr_free(c);
+    return 0;
+}
