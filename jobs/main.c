@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/log.h"
 #include "jobs/commands.h"
 #include "mpi/comm.h"
 
@@ -55,7 +54,10 @@ int main(int argc, char **argv)
     int status = fn(&job, argc - 1, argv + 1);
     status = hr_comm_agree(comm, status, &job.err);
     if (status == 0) status = hr_comm_agree(comm, hr_job_write_summary(&job), &job.err);
-    if (status < 0 && job.rank == 0) hr_log_error("%s: %s", job.name, job.err.msg);
+    if (status < 0 && job.rank == 0) {
+        fprintf(stderr, "hpcrec %s: error: %s\n", job.name, job.err.msg);
+        fflush(stderr);
+    }
     int code = hr_job_exit_code(status);
     hr_job_free(&job);
     hr_comm_free(comm);

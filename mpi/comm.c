@@ -114,14 +114,12 @@ int hr_comm_agree(hr_comm *c, int status, hr_error *err)
         else snprintf(buf.msg, sizeof buf.msg, "%s", hr_strerror(status));
     }
     MPI_OK(MPI_Bcast(&buf, sizeof buf, MPI_BYTE, first, c->comm));
+    /* Other ranks learn which rank failed; the failing rank's own text stays as it was, so a
+     * second agreement on the same error adds nothing. */
     if (err && c->rank != first) {
         err->code = buf.code;
-        if (c->size > 1) snprintf(err->msg, sizeof err->msg, "[rank %d] %s", first, buf.msg);
-        else memcpy(err->msg, buf.msg, sizeof err->msg);
-    } else if (err && c->size > 1) {
-        char tmp[sizeof err->msg];
-        memcpy(tmp, err->msg, sizeof tmp);
-        snprintf(err->msg, sizeof err->msg, "[rank %d] %s", first, tmp);
+        if (strncmp(buf.msg, "[rank ", 6) == 0) memcpy(err->msg, buf.msg, sizeof err->msg);
+        else snprintf(err->msg, sizeof err->msg, "[rank %d] %s", first, buf.msg);
     }
     return buf.code < 0 ? buf.code : HR_ERR_REMOTE;
 }
