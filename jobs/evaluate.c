@@ -225,6 +225,9 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         p = *end == ',' ? end + 1 : end;
         if (*end && *end != ',') return hr_error_set(&job->err, HR_ERR_ARG, "--k: '%s' is not a comma-separated list", ks);
     }
+    if (ncut == 0) /* --k '': refuse now, not after loading the model and both datasets */
+        return hr_error_set(&job->err, HR_ERR_ARG, "--k: '%s' gives no cutoff; need 1..%d increasing integers", ks,
+                            HR_METRICS_MAX_CUTOFFS);
     double t0 = hr_now();
     hr_model m;
     hr_dataset tr, te;

@@ -18,7 +18,9 @@
 #include "core/timer.h"
 #include "io/manifest.h"
 #include "io/model.h"
+#include "jobs/checkpoint.h"
 #include "jobs/commands.h"
+#include "jobs/signals.h"
 #include "jobs/train.h"
 
 static const char usage[] =
@@ -32,10 +34,20 @@ static const char usage[] =
     "  --cg-steps N       ials CG steps per row (default 3)\n"
     "  --exchange M       auto (default) | allgather | needed: how factor rows travel between ranks\n"
     "  --seed S           initial factors from (seed, external id) (default 42)\n"
+    "  --checkpoint-dir D write checkpoints to D (and resume from it with --resume)\n"
+    "  --checkpoint-every N  iterations between checkpoints (default 5; 0: only when stopped by a signal)\n"
+    "  --keep K           newest checkpoints kept (default 2)\n"
+    "  --checkpoint-level L  zstd level of checkpoints (default 1); --checkpoint-threads T (default 1)\n"
+    "  --resume           continue from the newest valid checkpoint; --iters stays the total\n"
+    "  --force-resume     accept a checkpoint of another dataset or other hyper-parameters\n"
+    "  --init-from M.tar  warm start: known users/items start from the model's factors\n"
+    "  SIGTERM / SIGUSR1: finish the half-iteration, checkpoint, exit 75 (requeue me)\n"
     "  --json FILE        machine-readable summary\n";
 
 typedef struct {
-    const char *data, *out;
+    const char *data, *out, *init_from;
+    hr_ckpt_opts ckpt;
+    int resume;
     hr_algo algo;
     int have_lambda;
     hr_als_opts opts;
@@ -52,7 +64,11 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
         { "alpha", required_argument, 0, 'A' }, { "epsilon", required_argument, 0, 'E' },
         { "solver", required_argument, 0, 's' }, { "cg-steps", required_argument, 0, 'c' },
         { "exchange", required_argument, 0, 'x' }, { "seed", required_argument, 0, 'S' },
-        { "json", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "json", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' },
+        { "checkpoint-dir", required_argument, 0, 'D' }, { "checkpoint-every", required_argument, 0, 'N' },
+        { "keep", required_argument, 0, 'K' }, { "checkpoint-level", required_argument, 0, 'L' },
+        { "checkpoint-threads", required_argument, 0, 'T' }, { "resume", no_argument, 0, 'R' },
+        { "force-resume", no_argument, 0, 'F' }, { "init-from", required_argument, 0, 'I' }, { 0, 0, 0, 0 } };
     memset(o, 0, sizeof *o);
     hr_als_default_opts(&o->opts);
     o->opts.k = 64;
@@ -62,6 +78,10 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     o->iters = 15;
     o->seed = 42;
     o->algo = (hr_algo)-1;
+    o->ckpt.every = 5;
+    o->ckpt.keep = 2;
+    o->ckpt.level = 1;
+    o->ckpt.workers = 1;
     optind = 1;
     opterr = 0;
     int c;
@@ -94,12 +114,21 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
             break;
         case 'S': HR_TRY(hr_opt_i64(job, "--seed", optarg, 0, INT64_MAX, &o->seed)); break;
         case 'j': job->json_path = optarg; break;
+        case 'D': o->ckpt.dir = optarg; break;
+        case 'N': HR_TRY(hr_opt_i64(job, "--checkpoint-every", optarg, 0, 1 << 30, &o->ckpt.every)); break;
+        case 'K': HR_TRY(hr_opt_i64(job, "--keep", optarg, 1, 1 << 20, &o->ckpt.keep)); break;
+        case 'L': HR_TRY(hr_opt_i64(job, "--checkpoint-level", optarg, 1, 19, &v)); o->ckpt.level = (int)v; break;
+        case 'T': HR_TRY(hr_opt_i64(job, "--checkpoint-threads", optarg, 1, 64, &v)); o->ckpt.workers = (int)v; break;
+        case 'R': o->resume = 1; break;
+        case 'F': o->ckpt.force = 1; break;
+        case 'I': o->init_from = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 1;
         default: return hr_opt_usage(job, usage);
         }
     }
     if (!o->data || !o->out || (int)o->algo < 0)
         return hr_error_set(&job->err, HR_ERR_ARG, "--data, --out and --algo are required\n%s", usage);
+    if (o->resume && !o->ckpt.dir) return hr_error_set(&job->err, HR_ERR_ARG, "--resume needs --checkpoint-dir");
     if (!o->have_lambda) o->opts.lambda = o->algo == HR_ALGO_IALS ? 0.1f : 0.12f;
     return hr_als_check_opts(&o->opts, &job->err);
 }
@@ -122,6 +151,52 @@ static int gather_rows(hr_job *job, const hr_block *b, const float *F, int width
     return 0;
 }
 
+/* Warm start: rows whose external id the old model knows start from its factors (and biases);
+ * the rest keep their fresh initialisation.  Counts are global. */
+static int warm_start(hr_job *job, hr_train *t, const char *path, uint64_t counts[6])
+{
+    hr_model m;
+    int rc = hr_model_load(path, &m, &job->err);
+    if (rc == 0 && (m.kind != HR_MODEL_FACTOR || m.k != t->opts.k))
+        rc = hr_error_set(&job->err, HR_ERR_STATE, "%s: a %s model with k=%d cannot warm-start %s with --factors %d", path, m.algo,
+                          m.k, t->algo == HR_ALGO_ALS ? "als" : "ials", t->opts.k);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) {
+        hr_model_free(&m);
+        return rc;
+    }
+    memset(counts, 0, 6 * sizeof *counts);
+    for (int side = 0; side < 2; side++) {
+        hr_train_side *s = side == 0 ? &t->users : &t->items;
+        const hr_dict *dd = side == 0 ? &t->ds->users : &t->ds->items, *md = side == 0 ? &m.users : &m.items;
+        const float *mf = side == 0 ? m.user_factors : m.item_factors, *mb = side == 0 ? m.user_bias : m.item_bias;
+        char key[512];
+        for (uint64_t r = 0; r < s->block->nrows; r++) {
+            size_t len = hr_dict_format(dd, s->block->gid[r], key, sizeof key);
+            int64_t g = hr_dict_find(md, key, len);
+            if (g < 0) {
+                counts[3 * side + 1]++;
+                continue;
+            }
+            memcpy(s->F + r * (uint64_t)m.k, mf + (uint64_t)g * (uint64_t)m.k, (size_t)m.k * sizeof(float));
+            if (mb && t->algo == HR_ALGO_ALS) s->bias[r] = mb[g];
+            counts[3 * side]++;
+        }
+        /* dropped: ids of the old model absent from this dataset (every rank holds both dicts) */
+        if (job->rank == 0)
+            for (uint64_t g = 0; g < md->n; g++) {
+                size_t len = hr_dict_format(md, g, key, sizeof key);
+                counts[3 * side + 2] += hr_dict_find(dd, key, len) < 0;
+            }
+    }
+    hr_model_free(&m);
+    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, counts, 6));
+    hr_progress("warm start from %s: users %llu known, %llu new, %llu dropped; items %llu known, %llu new, %llu dropped", path,
+                (unsigned long long)counts[0], (unsigned long long)counts[1], (unsigned long long)counts[2],
+                (unsigned long long)counts[3], (unsigned long long)counts[4], (unsigned long long)counts[5]);
+    return 0;
+}
+
 static const char *algo_name(hr_algo a) { return a == HR_ALGO_ALS ? "als" : a == HR_ALGO_IALS ? "ials" : "pop"; }
 
 int hr_cmd_train(hr_job *job, int argc, char **argv)
@@ -133,6 +208,8 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     hr_dataset ds;
     hr_model m;
     hr_train t;
+    json_t *identity = NULL;
+    int stop_sig = 0;
     memset(&m, 0, sizeof m);
     memset(&t, 0, sizeof t);
     rc = hr_dataset_load(job, o.data, HR_LOAD_BY_USER | HR_LOAD_BY_ITEM, &ds);
@@ -156,20 +233,54 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     double secs_iter = 0, gflops = 0, bytes_iter = 0, imbalance = 1;
     if (o.algo != HR_ALGO_POP) {
         HR_CHECK(hr_train_setup(&t));
+        if (o.init_from) {
+            uint64_t wc[6];
+            HR_CHECK(warm_start(job, &t, o.init_from, wc));
+            static const char *keys[6] = { "warm_users_known", "warm_users_new", "warm_users_dropped",
+                                           "warm_items_known", "warm_items_new", "warm_items_dropped" };
+            for (int k = 0; k < 6; k++) hr_job_set_int(job, keys[k], (int64_t)wc[k]);
+        }
+        identity = o.ckpt.dir ? hr_ckpt_identity(&t, o.data) : NULL;
+        int64_t done = 0;
+        int half = 0;
+        if (o.resume) HR_CHECK(hr_ckpt_resume(&t, &o.ckpt, identity, &done, &half));
+        hr_job_set_int(job, "resumed_from_iteration", done);
+        hr_signals_install();
         double sum_s = 0, sum_f = 0, sum_b = 0, sum_i = 0;
-        for (int64_t it = 1; it <= o.iters && rc == 0; it++) {
-            rc = hr_train_iterate(&t, it);
+        int64_t ran = 0, last = done;
+        for (int64_t it = done + 1; it <= o.iters && rc == 0; it++) {
+            int stopped = 0;
+            rc = hr_train_iterate(&t, it, it == done + 1 && half, &stopped);
+            if (rc < 0) break;
+            if (stopped == 1) {   /* user half of `it` done: checkpoint (it-1, half 1) and stop */
+                rc = o.ckpt.dir ? hr_ckpt_write(&t, &o.ckpt, identity, it - 1, 1) : 0;
+                stop_sig = 1;
+                break;
+            }
             sum_s += t.seconds;
             sum_f += t.gflops * t.seconds;
             sum_b += (double)t.bytes;
             sum_i += t.imbalance;
+            ran++;
+            last = it;
+            if (o.ckpt.dir && (stopped || (o.ckpt.every > 0 && it % o.ckpt.every == 0)))
+                rc = hr_ckpt_write(&t, &o.ckpt, identity, it, 0);
+            if (stopped) {
+                stop_sig = 1;
+                break;
+            }
         }
-        if (rc == 0) rc = hr_train_finish(&t, o.iters);
-        if (o.iters > 0) {
-            secs_iter = sum_s / (double)o.iters;
+        if (rc == 0 && stop_sig) {
+            rc = hr_error_set(&job->err, HR_ERR_INTERRUPT, "stopped by a signal after iteration %lld%s; %s", (long long)last,
+                              o.ckpt.dir ? " (checkpoint written)" : "",
+                              o.ckpt.dir ? "run again with --resume to continue" : "no --checkpoint-dir: progress is lost");
+        }
+        if (rc == 0 && last >= 1) rc = hr_train_finish(&t, last);
+        if (ran > 0) {
+            secs_iter = sum_s / (double)ran;
             gflops = sum_s > 0 ? sum_f / sum_s : 0;
-            bytes_iter = sum_b / (double)o.iters;
-            imbalance = sum_i / (double)o.iters;
+            bytes_iter = sum_b / (double)ran;
+            imbalance = sum_i / (double)ran;
         }
         if (rc == 0) {
             m.kind = HR_MODEL_FACTOR;
@@ -242,6 +353,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     hr_free(m.user_bias);
     hr_free(m.item_bias);
 fail:
+    if (identity) json_decref(identity);
     hr_free(m.item_scores);
     hr_train_free(&t);
     hr_dataset_free(&ds);

@@ -41,13 +41,16 @@ typedef struct hr_train {
     double loss, rmse, seconds, gflops, imbalance, comm_pct;
     uint64_t bytes;
     uint64_t retries;
+    int64_t halves, test_stop_after;  /* half-iterations run; injected stop (tests) */
 } hr_train;
 
 int hr_train_setup(hr_train *t);
-/* One full iteration (users then items).  It prints the progress line of iteration it-1,
+/* One full iteration (users then items; only items when skip_user_half, after a resume from
+ * a half-iteration checkpoint).  *stopped = 1 or 2 when a stop signal arrived and the loop
+ * ended after the user (1) or item (2) half.  It prints the progress line of iteration it-1,
  * whose loss becomes known once the item rows reach the users; hr_train_finish prints the
  * last one (one extra exchange per run). */
-int hr_train_iterate(hr_train *t, int64_t it);
+int hr_train_iterate(hr_train *t, int64_t it, int skip_user_half, int *stopped);
 int hr_train_finish(hr_train *t, int64_t last);
 void hr_train_free(hr_train *t);
 

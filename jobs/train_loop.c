@@ -7,12 +7,14 @@
  * Loss is evaluated on the item side right after the item solve, where both the received user
  * rows and the freshly solved item rows are at hand, so it costs no extra exchange. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "jobs/signals.h"
 #include "jobs/train.h"
 
 /* Initial factors from (seed, external id) only: identical on any rank count. */
@@ -67,6 +69,8 @@ int hr_train_setup(hr_train *t)
         if (ds->by_item.ptr[r + 1] - ds->by_item.ptr[r] > maxrow) maxrow = ds->by_item.ptr[r + 1] - ds->by_item.ptr[r];
     t->work = hr_als_create_work(k, maxrow);
     t->G = hr_calloc((size_t)k * (size_t)k, sizeof *t->G);
+    const char *inj = getenv("HR_TEST_STOP_AFTER_HALVES");
+    t->test_stop_after = inj ? atoll(inj) : 0;
     hr_progress("setup      k=%d, exchange users<-items %s (%llu rows/iter; allgather would move %llu), items<-users %s (%llu; %llu)",
                 k, hr_exchange_name(t->users.route.mode),
                 (unsigned long long)(t->users.route.mode == HR_EXCHANGE_NEEDED ? t->users.route.volume_needed : t->users.route.volume_allgather),
@@ -173,21 +177,44 @@ static int solve(hr_train *t, hr_train_side *a, hr_als_stats *st, double *comp_s
     return hr_comm_agree(t->job->comm, rc, &t->job->err);
 }
 
-int hr_train_iterate(hr_train *t, int64_t it)
+/* Did any rank get a stop signal?  (One allreduce per half-iteration.)  Tests inject one
+ * deterministically with HR_TEST_STOP_AFTER_HALVES=N: a stop after the N-th half of this run. */
+static int stop_requested(hr_train *t, int *stop)
+{
+    int64_t s = hr_signals_pending();
+    t->halves++;
+    if (t->test_stop_after > 0 && t->halves == t->test_stop_after) s = 1;
+    HR_TRY(hr_comm_allreduce_max_i64(t->job->comm, &s, 1));
+    *stop = s != 0;
+    return 0;
+}
+
+int hr_train_iterate(hr_train *t, int64_t it, int skip_user_half, int *stopped)
 {
     hr_job *job = t->job;
     hr_als_stats st = { 0 };
     double comm_s = 0, comp_s = 0, t0 = hr_now();
     uint64_t sent0 = hr_comm_bytes_sent(job->comm);
-    HR_TRY(gather_other(t, &t->users, &t->items, &st, &comm_s, &comp_s));
-    if (it > 1) {
-        /* users still hold iteration it-1's factors: report it now */
-        HR_TRY(current_loss(t));
-        HR_TRY(report(t, it - 1));
+    int stop = 0;
+    *stopped = 0;
+    if (!skip_user_half) {
+        HR_TRY(gather_other(t, &t->users, &t->items, &st, &comm_s, &comp_s));
+        if (it > 1) {
+            /* users still hold iteration it-1's factors: report it now */
+            HR_TRY(current_loss(t));
+            HR_TRY(report(t, it - 1));
+        }
+        HR_TRY(solve(t, &t->users, &st, &comp_s));
+        HR_TRY(stop_requested(t, &stop));
+        if (stop) {
+            *stopped = 1;
+            return 0;
+        }
     }
-    HR_TRY(solve(t, &t->users, &st, &comp_s));
     HR_TRY(gather_other(t, &t->items, &t->users, &st, &comm_s, &comp_s));
     HR_TRY(solve(t, &t->items, &st, &comp_s));
+    HR_TRY(stop_requested(t, &stop));
+    if (stop) *stopped = 2;
     double wall = hr_now() - t0;
     double f = st.flops;
     HR_TRY(hr_comm_allreduce_sum_f64(job->comm, &f, 1));
