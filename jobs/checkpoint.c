@@ -178,11 +178,21 @@ int hr_ckpt_write(hr_train *t, const hr_ckpt_opts *o, json_t *identity, int64_t 
             hr_fsync_dir(o->dir);
         }
         if (rc == 0 && o->keep > 0) {
-            int n;
+            /* Keep the one just written and the newest keep-1 before it.  Checkpoints numbered
+             * after it are stale (an earlier run in this directory, or the abandoned future of
+             * a resume that fell back): keeping them by number would delete the new one and
+             * leave LATEST naming a missing directory. */
+            int n, kept = 1;
             int64_t *its = list_ckpts(o->dir, &n);
-            for (int k = (int)o->keep; k < n; k++) {
+            for (int k = 0; k < n; k++) {
+                if (its[k] == it) continue;
+                if (its[k] < it && kept < o->keep) {
+                    kept++;
+                    continue;
+                }
                 char old[4096];
                 snprintf(old, sizeof old, "%s/ckpt-%06lld", o->dir, (long long)its[k]);
+                if (its[k] > it) hr_warn("removing stale checkpoint %s (numbered after the one just written)", old);
                 remove_dir(old);
             }
             hr_free(its);
@@ -194,6 +204,14 @@ int hr_ckpt_write(hr_train *t, const hr_ckpt_opts *o, json_t *identity, int64_t 
         hr_error_wrap(&job->err, "checkpoint %s not written (the previous checkpoint is intact)", final);
     } else {
         double s = hr_now() - t0;
+        uint64_t sz[2] = { disk, raw };
+        HR_TRY(hr_comm_bcast(job->comm, sz, sizeof sz, 0));
+        disk = sz[0];
+        raw = sz[1];
+        t->ckpt_count++;
+        t->ckpt_bytes += disk;
+        t->ckpt_raw += raw;
+        t->ckpt_seconds += s;
         hr_progress("checkpoint %s: iteration %lld%s, %.1f MB in %.3fs (%.0f MB/s), compression %.2fx", final, (long long)it,
                     half ? " (user half of the next)" : "", disk / 1e6, s, raw / 1e6 / (s > 0 ? s : 1), disk ? (double)raw / (double)disk : 1.0);
     }
@@ -295,7 +313,7 @@ static int check_manifest(hr_train *t, const hr_ckpt_opts *o, const char *cdir, 
                               "%s belongs to another run: it has %s, this run %s (other dataset or hyper-parameters; use --force-resume to use it anyway)",
                               cdir, a ? a : "?", b ? b : "?");
             *foreign = 1;
-        } else {
+        } else if (job->rank == 0) {
             hr_warn("%s: identity differs (%s vs %s); resuming anyway (--force-resume)", cdir, a ? a : "?", b ? b : "?");
         }
         free(a);
@@ -352,7 +370,7 @@ int hr_ckpt_resume(hr_train *t, const hr_ckpt_opts *o, json_t *identity, int64_t
         rc = 0;
     }
     hr_free(its);
-    if (rc == 0 && *it == 0 && n > 0)
+    if (rc == 0 && *it == 0 && !*half && n > 0)
         hr_progress("resume     no usable checkpoint in %s: starting from iteration 1", o->dir);
     else if (rc == 0 && n == 0)
         hr_progress("resume     no checkpoint in %s yet: starting from iteration 1", o->dir);

@@ -17,6 +17,7 @@ static const struct {
     { "split", hr_cmd_split, "split a dataset into train and test" },
     { "train", hr_cmd_train, "train a model (als, ials, pop) and write a model bundle" },
     { "evaluate", hr_cmd_evaluate, "offline metrics of a model on a train/test split" },
+    { "recommend", hr_cmd_recommend, "top-N recommendations for every user" },
     { "inspect", hr_cmd_inspect, "summarize a dataset, model or checkpoint and verify checksums" },
 };
 

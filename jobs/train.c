@@ -212,6 +212,10 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     int stop_sig = 0;
     memset(&m, 0, sizeof m);
     memset(&t, 0, sizeof t);
+    /* Before the (long) dataset load, resume and warm start: a SIGTERM / SIGUSR1 arriving then
+     * must not kill the rank with the default action; it stops the run after its first
+     * half-iteration, with a checkpoint (exit 75). */
+    if (o.algo != HR_ALGO_POP) hr_signals_install();
     rc = hr_dataset_load(job, o.data, HR_LOAD_BY_USER | HR_LOAD_BY_ITEM, &ds);
     if (rc < 0) {
         hr_dataset_free(&ds);
@@ -245,7 +249,6 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
         int half = 0;
         if (o.resume) HR_CHECK(hr_ckpt_resume(&t, &o.ckpt, identity, &done, &half));
         hr_job_set_int(job, "resumed_from_iteration", done);
-        hr_signals_install();
         double sum_s = 0, sum_f = 0, sum_b = 0, sum_i = 0;
         int64_t ran = 0, last = done;
         for (int64_t it = done + 1; it <= o.iters && rc == 0; it++) {
@@ -338,6 +341,10 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
         hr_job_set_real(job, "final_loss", o.algo == HR_ALGO_POP ? 0.0 : t.loss);
         if (o.algo == HR_ALGO_ALS) hr_job_set_real(job, "train_rmse", t.rmse);
         hr_job_set_int(job, "cholesky_retries", (int64_t)t.retries);
+        hr_job_set_int(job, "checkpoints_written", (int64_t)t.ckpt_count);
+        hr_job_set_real(job, "checkpoint_seconds", t.ckpt_seconds);
+        hr_job_set_real(job, "checkpoint_mb_per_s", t.ckpt_seconds > 0 ? t.ckpt_raw / 1e6 / t.ckpt_seconds : 0);
+        hr_job_set_real(job, "checkpoint_compression", t.ckpt_bytes ? (double)t.ckpt_raw / (double)t.ckpt_bytes : 0);
         hr_job_set_int(job, "users", (int64_t)ds.users.n);
         hr_job_set_int(job, "items", (int64_t)ds.items.n);
         hr_job_set_int(job, "interactions", (int64_t)nnz);

@@ -37,11 +37,15 @@ typedef struct hr_train {
     float mu;                 /* global mean rating (explicit) */
     uint64_t nnz;             /* global interactions */
     float *G;                 /* k x k Gram (implicit) */
+    double *Gd;               /* its cross-rank sum */
     /* last iteration's figures [global] */
     double loss, rmse, seconds, gflops, imbalance, comm_pct;
     uint64_t bytes;
     uint64_t retries;
     int64_t halves, test_stop_after;  /* half-iterations run; injected stop (tests) */
+    /* checkpoints written by this run [global] */
+    uint64_t ckpt_count, ckpt_bytes, ckpt_raw;
+    double ckpt_seconds;
 } hr_train;
 
 int hr_train_setup(hr_train *t);

@@ -67,8 +67,13 @@ int hr_train_setup(hr_train *t)
         if (ds->by_user.ptr[r + 1] - ds->by_user.ptr[r] > maxrow) maxrow = ds->by_user.ptr[r + 1] - ds->by_user.ptr[r];
     for (uint64_t r = 0; r < ds->by_item.nrows; r++)
         if (ds->by_item.ptr[r + 1] - ds->by_item.ptr[r] > maxrow) maxrow = ds->by_item.ptr[r + 1] - ds->by_item.ptr[r];
+    /* Size the workspace from the longest row of the whole run, not of this rank: whether a
+     * row is gathered in one piece or streamed changes its rounding, and that must not depend
+     * on the rank count. */
+    HR_TRY(hr_comm_allreduce_max_u64(t->job->comm, &maxrow, 1));
     t->work = hr_als_create_work(k, maxrow);
     t->G = hr_calloc((size_t)k * (size_t)k, sizeof *t->G);
+    t->Gd = hr_calloc((size_t)k * (size_t)k, sizeof *t->Gd);
     const char *inj = getenv("HR_TEST_STOP_AFTER_HALVES");
     t->test_stop_after = inj ? atoll(inj) : 0;
     hr_progress("setup      k=%d, exchange users<-items %s (%llu rows/iter; allgather would move %llu), items<-users %s (%llu; %llu)",
@@ -94,6 +99,7 @@ void hr_train_free(hr_train *t)
     }
     hr_als_free_work(t->work);
     hr_free(t->G);
+    hr_free(t->Gd);
 }
 
 /* Bring side b's rows (and, for implicit, G = B^T B) to side a.  comm_s / comp_s accumulate
@@ -104,10 +110,12 @@ static int gather_other(hr_train *t, hr_train_side *a, hr_train_side *b, hr_als_
     int k = t->opts.k;
     if (t->algo == HR_ALGO_IALS) {
         double t0 = hr_now();
-        hr_als_compute_gram(b->F, b->block->nrows, k, t->G, st);
+        hr_als_compute_gram(b->F, b->block->nrows, k, t->Gd, st);
         double t1 = hr_now();
         *comp_s += t1 - t0;
-        HR_TRY(hr_comm_allreduce_sum_f32(job->comm, t->G, (size_t)k * (size_t)k));
+        /* Summed in double: a float sum's rounding would change with the rank count. */
+        HR_TRY(hr_comm_allreduce_sum_f64(job->comm, t->Gd, (size_t)k * (size_t)k));
+        for (size_t q = 0; q < (size_t)k * (size_t)k; q++) t->G[q] = (float)t->Gd[q];
         *comm_s += hr_now() - t1;
     }
     double t2 = hr_now();
@@ -119,7 +127,7 @@ static int gather_other(hr_train *t, hr_train_side *a, hr_train_side *b, hr_als_
 
 static hr_als_rows side_rows(const hr_train_side *a)
 {
-    hr_als_rows rows = { a->block->nrows, a->route.nrecv, a->block->ptr, a->col, a->block->val };
+    hr_als_rows rows = { a->block->nrows, a->route.nrecv, a->block->ptr, a->col, a->block->val, a->block->gid };
     return rows;
 }
 
@@ -152,7 +160,11 @@ static int current_loss(hr_train *t)
  * new item rows, so lines come one half-iteration late). */
 static int report(hr_train *t, int64_t it)
 {
-    if (t->algo == HR_ALGO_ALS)
+    if (t->halves == 0 && t->algo == HR_ALGO_ALS) /* resumed at the end of `it`: not run here, no timing */
+        hr_progress("iter %3lld   loss %.6e  train-rmse %.4f  (restored from the checkpoint)", (long long)it, t->loss, t->rmse);
+    else if (t->halves == 0)
+        hr_progress("iter %3lld   loss %.6e  (restored from the checkpoint)", (long long)it, t->loss);
+    else if (t->algo == HR_ALGO_ALS)
         hr_progress("iter %3lld   loss %.6e  train-rmse %.4f  %.3fs  %.2f GFLOP/s  %.2f MB exchanged  imbalance %.2f  comm %.0f%%",
                     (long long)it, t->loss, t->rmse, t->seconds, t->gflops, t->bytes / 1e6, t->imbalance, t->comm_pct);
     else

@@ -323,3 +323,27 @@ int hr_comm_allgatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_siz
     *ntotal = total;
     return 0;
 }
+
+int hr_comm_ring_shift(hr_comm *c, const void *send, uint64_t bytes, void *recv, uint64_t cap, uint64_t *got)
+{
+    int next = (c->rank + 1) % c->size, prev = (c->rank + c->size - 1) % c->size;
+    /* Exchange sizes first, then the payload in chunks that fit an int count. */
+    uint64_t in = 0;
+    MPI_OK(MPI_Sendrecv(&bytes, 1, MPI_UINT64_T, next, 91, &in, 1, MPI_UINT64_T, prev, 91, c->comm, MPI_STATUS_IGNORE));
+    if (in > cap) {
+        hr_log_error("ring shift: %llu bytes arrive, buffer holds %llu", (unsigned long long)in, (unsigned long long)cap);
+        return HR_ERR_STATE;
+    }
+    uint64_t off_s = 0, off_r = 0;
+    while (off_s < bytes || off_r < in) {
+        int ks = bytes - off_s > (uint64_t)INT_MAX ? INT_MAX : (int)(bytes - off_s);
+        int kr = in - off_r > (uint64_t)INT_MAX ? INT_MAX : (int)(in - off_r);
+        MPI_OK(MPI_Sendrecv((const char *)send + off_s, ks, MPI_BYTE, next, 92, (char *)recv + off_r, kr, MPI_BYTE, prev, 92,
+                            c->comm, MPI_STATUS_IGNORE));
+        off_s += (uint64_t)ks;
+        off_r += (uint64_t)kr;
+    }
+    c->bytes_sent += bytes;
+    *got = in;
+    return 0;
+}

@@ -75,4 +75,8 @@ int hr_comm_allgatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_siz
 int hr_comm_allgatherv_into(hr_comm *c, const void *send, uint64_t n, void *recv,
                             const uint64_t *counts, size_t elem_size);
 
+/* Ring step: send `bytes` of send to rank+1, receive up to `cap` bytes from rank-1 into recv
+ * (*got: bytes received).  Blocks travel around the ring in P-1 steps (MPI_Sendrecv). */
+int hr_comm_ring_shift(hr_comm *c, const void *send, uint64_t bytes, void *recv, uint64_t cap, uint64_t *got);
+
 #endif

@@ -74,6 +74,8 @@ typedef struct hr_als_rows {
     const uint64_t *rowptr; /* nrows + 1 offsets; row u is entries [rowptr[u], rowptr[u+1]) */
     const uint32_t *col;    /* row index into Y */
     const float    *val;    /* rating (explicit) or count / strength >= 0 (implicit) */
+    const uint32_t *key;    /* NULL, or a stable id per row (its global id): implicit CG then
+                             * computes each row identically however rows are split over ranks */
 } hr_als_rows;
 
 /* Counters a call ADDS to (zero it when a new measurement starts; NULL where a function takes
@@ -132,9 +134,11 @@ double hr_als_reg_explicit(const hr_als_rows *rows, const float *X, const float 
                            const hr_als_opts *o);
 
 /* --- Implicit ALS (HKV) ------------------------------------------------------------------------
- * Local partial of G: G = Y^T Y over nrows rows of Y (k x k, full symmetric, row-major).  The
- * caller sums the partials of all ranks (each item on exactly one rank).  Flops: nrows * k^2. */
-void hr_als_compute_gram(const float *Y, uint64_t nrows, int k, float *G, hr_als_stats *stats);
+ * Local partial of G: G = Y^T Y over nrows rows of Y (k x k, full symmetric, row-major), in
+ * double so that the reduced G does not depend on how rows are split over ranks.  The caller
+ * sums the partials of all ranks (each item on exactly one rank) and rounds to float for the
+ * solvers.  Flops: nrows * k^2. */
+void hr_als_compute_gram(const float *Y, uint64_t nrows, int k, double *G, hr_als_stats *stats);
 
 /* Solves every local row (G: the reduced global Gram, k x k).  X is read as the CG warm start and
  * overwritten.  Rows without entries get x = 0 (the exact solution).

@@ -1,5 +1,6 @@
 /* solvers/ials.c — implicit ALS (Hu-Koren-Volinsky): the Gram partial, and the Cholesky and
  * conjugate-gradient row solvers.  Options, workspace and explicit ALS are in solvers/als.c. */
+#include "core/alloc.h"
 #include "solvers/als.h"
 
 #include <inttypes.h>
@@ -14,16 +15,25 @@
 #define CG_TOL 1e-20f
 #define NONRESIDENT UINT64_MAX
 
-void hr_als_compute_gram(const float *Y, uint64_t nrows, int k, float *G, hr_als_stats *stats)
+void hr_als_compute_gram(const float *Y, uint64_t nrows, int k, double *G, hr_als_stats *stats)
 {
     double t0 = hr_now();
-    memset(G, 0, sizeof(float) * (size_t)k * (size_t)k);
-    /* CBLAS dimensions are int: feed very tall blocks in slices, accumulating. */
-    const uint64_t slice = (uint64_t)1 << 30;
-    for (uint64_t s = 0; s < nrows; s += slice) {
-        uint64_t n = nrows - s < slice ? nrows - s : slice;
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int)n, 1.0f, Y + s * (uint64_t)k, k, 1.0f, G, k);
+    memset(G, 0, sizeof(double) * (size_t)k * (size_t)k);
+    /* In double: a product of two floats is exact in double, so partial sums over different
+     * row subsets (different rank counts) differ only around 1e-16 and their reduced sum
+     * rounds to the same float G.  A float ssyrk would differ around 1e-7, which three CG
+     * steps amplify to 1e-3 across rank counts.  Rows are converted in bounded slices. */
+    enum { SLICE = 1024 };
+    double buf[SLICE * 64];
+    const uint64_t per = (uint64_t)(SLICE * 64) / (uint64_t)k ? (uint64_t)(SLICE * 64) / (uint64_t)k : 1;
+    double *tmp = (uint64_t)k <= 64 ? buf : hr_malloc((size_t)k * sizeof *tmp);
+    uint64_t step = (uint64_t)k <= 64 ? per : 1;
+    for (uint64_t s0 = 0; s0 < nrows; s0 += step) {
+        uint64_t n = nrows - s0 < step ? nrows - s0 : step;
+        for (uint64_t q = 0; q < n * (uint64_t)k; q++) tmp[q] = Y[s0 * (uint64_t)k + q];
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int)n, 1.0, tmp, k, 1.0, G, k);
     }
+    if (tmp != buf) hr_free(tmp);
     for (int i = 0; i < k; i++) /* mirror: callers and the solvers use G as a full matrix */
         for (int j = i + 1; j < k; j++) G[(size_t)j * k + i] = G[(size_t)i * k + j];
     if (stats) {
@@ -202,11 +212,19 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
     uint64_t nonempty = 0;
     for (uint64_t u0 = 0; u0 < R->nrows;) {
         /* Form the batch: consecutive rows while they fit; a row that can never fit joins as
-         * nonresident, a row that merely does not fit now starts the next batch. */
+         * nonresident, a row that merely does not fit now starts the next batch.
+         * Slots: OpenBLAS rounds a row of an sgemm according to its position in the block
+         * (and only that), so with R->key a row always takes slot key % HR_ALS_BATCH; a taken
+         * slot starts the next batch.  A row's arithmetic is then the same whichever rows share
+         * its batch -- on any rank count.  Every product runs on all HR_ALS_BATCH slots. */
+        uint64_t slot_row[HR_ALS_BATCH];
+        for (int q = 0; q < HR_ALS_BATCH; q++) slot_row[q] = UINT64_MAX;
         int nb = 0;
-        uint64_t pos = 0;
-        while (nb < HR_ALS_BATCH && u0 + (uint64_t)nb < R->nrows) {
-            uint64_t u = u0 + (uint64_t)nb, beg = R->rowptr[u], n = R->rowptr[u + 1] - beg;
+        uint64_t pos = 0, u = u0;
+        while (nb < HR_ALS_BATCH && u < R->nrows) {
+            int q = R->key ? (int)(R->key[u] % HR_ALS_BATCH) : nb;
+            if (slot_row[q] != UINT64_MAX) break;
+            uint64_t beg = R->rowptr[u], n = R->rowptr[u + 1] - beg;
             uint64_t off = NONRESIDENT;
             if (n <= w->gather_rows) {
                 if (pos + n > w->gather_rows) break;
@@ -214,59 +232,68 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
                 off = pos;
                 pos += n;
             }
-            w->cg_off[nb++] = off;
+            w->cg_off[q] = off;
+            slot_row[q] = u;
+            nb++;
+            u++;
         }
-        float *Xb = X + (size_t)u0 * k;
-        /* r = b - A x, starting from -(G + lambda I) x for the whole batch. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, k, k, -1.0f, Xb, k, w->greg, k, 0.0f, w->cg_r, k);
+        /* r = b - A x, starting from -(G + lambda I) x; cg_p holds the slotted copy of x. */
+        memset(w->cg_p, 0, (size_t)HR_ALS_BATCH * row_bytes);
+        for (int q = 0; q < HR_ALS_BATCH; q++)
+            if (slot_row[q] != UINT64_MAX) memcpy(w->cg_p + (size_t)q * k, X + (size_t)slot_row[q] * k, row_bytes);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, HR_ALS_BATCH, k, k, -1.0f, w->cg_p, k, w->greg, k, 0.0f,
+                    w->cg_r, k);
         int active = 0;
-        for (int b = 0; b < nb; b++) {
-            uint64_t u = u0 + (uint64_t)b;
-            float *x = Xb + (size_t)b * k, *r = w->cg_r + (size_t)b * k, *p = w->cg_p + (size_t)b * k;
-            if (R->rowptr[u + 1] == R->rowptr[u]) { /* b = 0: the solution is 0 */
+        for (int q = 0; q < HR_ALS_BATCH; q++) {
+            uint64_t ru = slot_row[q];
+            if (ru == UINT64_MAX) continue;
+            float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * k, *p = w->cg_p + (size_t)q * k;
+            if (R->rowptr[ru + 1] == R->rowptr[ru]) { /* b = 0: the solution is 0 */
                 memset(x, 0, row_bytes);
                 memset(p, 0, row_bytes);
-                w->cg_rs[b] = 0.0f;
+                w->cg_rs[q] = 0.0f;
                 continue;
             }
             nonempty++;
-            HR_TRY(sparse_row(c, w, u, w->cg_off[b], x, r, 1, err));
+            HR_TRY(sparse_row(c, w, ru, w->cg_off[q], x, r, 1, err));
             memcpy(p, r, row_bytes);
-            w->cg_rs[b] = hr_als_dot(r, r, k);
+            w->cg_rs[q] = hr_als_dot(r, r, k);
             /* A NaN residual would compare as "converged" below and leave x silently stale. */
-            if (!isfinite(w->cg_rs[b])) return cg_not_finite(u, err);
-            if (w->cg_rs[b] >= CG_TOL) active++;
+            if (!isfinite(w->cg_rs[q])) return cg_not_finite(ru, err);
+            if (w->cg_rs[q] >= CG_TOL) active++;
         }
         for (int step = 0; step < steps && active > 0; step++) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, k, k, 1.0f, w->cg_p, k, w->greg, k, 0.0f,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, HR_ALS_BATCH, k, k, 1.0f, w->cg_p, k, w->greg, k, 0.0f,
                         w->cg_ap, k);
             active = 0;
-            for (int b = 0; b < nb; b++) {
-                float rs = w->cg_rs[b];
+            for (int q = 0; q < HR_ALS_BATCH; q++) {
+                uint64_t ru = slot_row[q];
+                if (ru == UINT64_MAX) continue;
+                float rs = w->cg_rs[q];
                 if (!(rs >= CG_TOL)) continue; /* converged (or an empty row) */
-                float *x = Xb + (size_t)b * k, *r = w->cg_r + (size_t)b * k, *p = w->cg_p + (size_t)b * k;
-                float *ap = w->cg_ap + (size_t)b * k;
-                HR_TRY(sparse_row(c, w, u0 + (uint64_t)b, w->cg_off[b], p, ap, 0, err));
+                float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * k, *p = w->cg_p + (size_t)q * k;
+                float *ap = w->cg_ap + (size_t)q * k;
+                HR_TRY(sparse_row(c, w, ru, w->cg_off[q], p, ap, 0, err));
                 float pap = hr_als_dot(p, ap, k);
                 if (!(pap > 0.0f)) { /* no descent possible (A singular along p): keep x */
-                    w->cg_rs[b] = 0.0f;
+                    w->cg_rs[q] = 0.0f;
                     continue;
                 }
                 float a = rs / pap;
                 hr_als_axpy(a, p, x, k);
                 hr_als_axpy(-a, ap, r, k);
                 float rs_new = hr_als_dot(r, r, k);
-                if (!isfinite(rs_new)) return cg_not_finite(u0 + (uint64_t)b, err);
+                if (!isfinite(rs_new)) return cg_not_finite(ru, err);
                 if (rs_new >= CG_TOL) {
                     hr_als_xpby(r, rs_new / rs, p, k);
                     active++;
                 }
-                w->cg_rs[b] = rs_new;
+                w->cg_rs[q] = rs_new;
             }
         }
-        for (int b = 0; b < nb; b++)
-            if (!hr_als_all_finite(Xb + (size_t)b * k, k)) return cg_not_finite(u0 + (uint64_t)b, err);
-        u0 += (uint64_t)nb;
+        for (int q = 0; q < HR_ALS_BATCH; q++)
+            if (slot_row[q] != UINT64_MAX && !hr_als_all_finite(X + (size_t)slot_row[q] * k, k)) return cg_not_finite(slot_row[q], err);
+        u0 = u;
     }
     uint64_t nnz = R->rowptr[R->nrows] - R->rowptr[0];
     st->flops += (steps + 1.0) * (2.0 * (double)nonempty * k * k + 4.0 * (double)nnz * k);

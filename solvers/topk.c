@@ -3,6 +3,10 @@
 
 #include <assert.h>
 #include <math.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* a is worse than b: lower score, or the same score and a higher index.  The heap keeps the
  * worst entry at the root so that "is this candidate good enough?" is one comparison. */
@@ -80,6 +84,27 @@ static void push_range(hr_topk *h, const float *scores, uint32_t first_index, ui
 
     float thr = heap[0].score;
     uint32_t thr_idx = heap[0].index;
+    /* Once the heap is full almost every score loses: test 16 at a time against the threshold
+     * (SSE2, part of every x86-64: four compares and one movemask) and look at a chunk element
+     * by element only when one of them might enter.  NaN compares false, as in the scalar path. */
+#ifdef __SSE2__
+    for (; j + 16 <= hi; j += 16) {
+        __m128 t = _mm_set1_ps(thr);
+        const float *q = scores + j;
+        __m128 m = _mm_or_ps(_mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(q), t), _mm_cmpge_ps(_mm_loadu_ps(q + 4), t)),
+                             _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(q + 8), t), _mm_cmpge_ps(_mm_loadu_ps(q + 12), t)));
+        if (_mm_movemask_ps(m) == 0) continue;
+        for (uint32_t jj = j; jj < j + 16; jj++) {
+            float s = scores[jj];
+            if (s > thr || (s == thr && first_index + jj < thr_idx)) {
+                hr_topk_entry e = { s, first_index + jj };
+                sift_down(heap, size, 0, e);
+                thr = heap[0].score;
+                thr_idx = heap[0].index;
+            }
+        }
+    }
+#endif
     for (; j < hi; j++) {
         float s = scores[j];
         if (s > thr || (s == thr && first_index + j < thr_idx)) {

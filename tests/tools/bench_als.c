@@ -28,6 +28,15 @@
 #include "solvers/als.h"
 #include "solvers/blas.h"
 
+/* The solvers take a float G; the Gram is accumulated in double (hr_als_compute_gram). */
+static void gram_float(const float *Y, uint64_t n, int k, float *G, hr_als_stats *st)
+{
+    double *Gd = malloc(sizeof *Gd * (size_t)k * (size_t)k);
+    hr_als_compute_gram(Y, n, k, Gd, st);
+    for (size_t q = 0; q < (size_t)k * (size_t)k; q++) G[q] = (float)Gd[q];
+    free(Gd);
+}
+
 #ifndef HR_GIT
 #define HR_GIT "unknown"
 #endif
@@ -116,7 +125,7 @@ static csr transpose(const csr *a)
     return t;
 }
 
-static hr_als_rows view(const csr *m) { return (hr_als_rows){ m->nrows, m->ncols, m->rowptr, m->col, m->val }; }
+static hr_als_rows view(const csr *m) { return (hr_als_rows){ m->nrows, m->ncols, m->rowptr, m->col, m->val, NULL }; }
 
 static float *random_factors(uint64_t n, int k, uint64_t seed, double scale)
 {
@@ -259,7 +268,7 @@ int main(int argc, char **argv)
                 float *F = half ? Y : X, *O = half ? X : Y;
                 if (iter == 2 && half == 1) break; /* one Cholesky half for comparison */
                 o.solver = iter == 2 ? HR_ALS_CHOLESKY : HR_ALS_CG;
-                hr_als_compute_gram(O, half ? users.nrows : items.nrows, k, G, &it);
+                gram_float(O, half ? users.nrows : items.nrows, k, G, &it);
                 double d0, r0, d1, r1;
                 if (hr_als_loss_implicit(&R, O, G, F, &o, &d0, &r0, &err)) return die(&err);
                 if (hr_als_solve_implicit(&R, O, G, &o, F, w, &it, &err)) return die(&err);

@@ -19,6 +19,15 @@
 #include "solvers/als.h"
 #include "solvers/blas.h"
 
+/* The solvers take a float G; the Gram is accumulated in double (hr_als_compute_gram). */
+static void gram_float(const float *Y, uint64_t n, int k, float *G, hr_als_stats *st)
+{
+    double *Gd = malloc(sizeof *Gd * (size_t)k * (size_t)k);
+    hr_als_compute_gram(Y, n, k, Gd, st);
+    for (size_t q = 0; q < (size_t)k * (size_t)k; q++) G[q] = (float)Gd[q];
+    free(Gd);
+}
+
 #define SEED 20261123u
 #define LONG_ROW 1100 /* > the smallest gather buffer (512 rows): exercises the chunked paths */
 
@@ -60,7 +69,7 @@ static prob make_prob(int k, uint64_t nrows, uint64_t ncols, int implicit, uint6
     p.xbias = hr_malloc(sizeof(float) * nrows);
     for (uint64_t i = 0; i < nrows * (uint64_t)k; i++) p.X[i] = (float)(0.1 * hr_rng_normal(&r));
     for (uint64_t i = 0; i < nrows; i++) p.xbias[i] = 0.5f;
-    p.rows = (hr_als_rows){ nrows, ncols, p.rowptr, p.col, p.val };
+    p.rows = (hr_als_rows){ nrows, ncols, p.rowptr, p.col, p.val, NULL };
     return p;
 }
 
@@ -239,7 +248,7 @@ static void check_implicit(int k, hr_als_solver solver, int steps, float epsilon
     o.solver = solver;
     o.cg_steps = steps;
     float *G = hr_malloc(sizeof(float) * (size_t)k * k);
-    hr_als_compute_gram(p.Y, p.ncols, k, G, NULL);
+    gram_float(p.Y, p.ncols, k, G, NULL);
     hr_als_work *w = hr_als_create_work(k, hint);
     hr_als_stats st = { 0 };
     hr_error err = { 0 };
@@ -312,7 +321,7 @@ static void test_implicit_cg_steps_decrease_error(void **state)
     double *Gd = hr_malloc(sizeof(double) * (size_t)k * k);
     double *M = hr_malloc(sizeof(double) * p.nrows * k * k), *xs = hr_malloc(sizeof(double) * p.nrows * k);
     double *tmp = hr_malloc(sizeof(double) * (size_t)k * k);
-    hr_als_compute_gram(p.Y, p.ncols, k, G, NULL);
+    gram_float(p.Y, p.ncols, k, G, NULL);
     ref_gram(p.Y, p.ncols, k, Gd);
     for (uint64_t u = 0; u < p.nrows; u++) {
         ref_implicit_system(&p, u, &o, Gd, M + u * k * k, xs + u * k);
@@ -359,7 +368,7 @@ static void test_gram_vs_naive(void **state)
         float *G = hr_malloc(sizeof(float) * (size_t)k * k);
         double *Gd = hr_malloc(sizeof(double) * (size_t)k * k);
         hr_als_stats st = { 0 };
-        hr_als_compute_gram(p.Y, p.ncols, k, G, &st);
+        gram_float(p.Y, p.ncols, k, G, &st);
         ref_gram(p.Y, p.ncols, k, Gd);
         for (int a = 0; a < k; a++)
             for (int b = 0; b < k; b++) {
@@ -367,7 +376,7 @@ static void test_gram_vs_naive(void **state)
                 assert_true(G[a * k + b] == G[b * k + a]); /* exactly symmetric */
             }
         assert_true(st.flops == 300.0 * k * k);
-        hr_als_compute_gram(p.Y, 0, k, G, NULL); /* an empty block gives 0 */
+        gram_float(p.Y, 0, k, G, NULL); /* an empty block gives 0 */
         for (int a = 0; a < k * k; a++) assert_true(G[a] == 0.0f);
         hr_free(G);
         hr_free(Gd);
@@ -425,7 +434,7 @@ static void test_loss_vs_naive(void **state)
             }
             q.rowptr[q.nrows] = e2;
             float *G = hr_malloc(sizeof(float) * (size_t)k * k);
-            hr_als_compute_gram(q.Y, q.ncols, k, G, NULL);
+            gram_float(q.Y, q.ncols, k, G, NULL);
             double data = 0, ireg = 0, want = 0, want_ireg = 0;
             assert_int_equal(hr_als_loss_implicit(&q.rows, q.Y, G, q.X, &o, &data, &ireg, &err), 0);
             double *cm = hr_malloc(sizeof(double) * q.ncols);
@@ -517,7 +526,7 @@ static void test_implicit_singular_retry(void **state)
     uint64_t rp[2] = { 0, 1 };
     uint32_t cl[1] = { 2 };
     float vl[1] = { 12 }; /* c - 1 = 12: M = [[16,16],[16,16]] -> L11 = 4, pivot 16 - 4*4 = 0 */
-    hr_als_rows rows = { 1, 4, rp, cl, vl };
+    hr_als_rows rows = { 1, 4, rp, cl, vl, NULL };
     hr_als_opts o;
     hr_als_default_opts(&o);
     o.k = k;
@@ -525,7 +534,7 @@ static void test_implicit_singular_retry(void **state)
     o.alpha = 1.0f;
     o.solver = HR_ALS_CHOLESKY;
     float G[4];
-    hr_als_compute_gram(p.Y, 4, k, G, NULL);
+    gram_float(p.Y, 4, k, G, NULL);
     hr_als_work *w = hr_als_create_work(k, 1);
     hr_als_stats st = { 0 };
     hr_error err = { 0 };
@@ -539,7 +548,7 @@ static void test_implicit_singular_retry(void **state)
     assert_true(fabs(p.X[0] - p.X[1]) < 0.2);
 
     memset(p.Y, 0, sizeof(float) * 4 * k);
-    hr_als_compute_gram(p.Y, 4, k, G, NULL);
+    gram_float(p.Y, 4, k, G, NULL);
     memset(&st, 0, sizeof st);
     rc = hr_als_solve_implicit(&p.rows, p.Y, G, &o, p.X, w, &st, &err);
     assert_int_equal(rc, 0);
@@ -571,7 +580,7 @@ static void test_bad_input(void **state)
     hr_als_default_opts(&o);
     o.k = k;
     float G[9];
-    hr_als_compute_gram(p.Y, p.ncols, k, G, NULL);
+    gram_float(p.Y, p.ncols, k, G, NULL);
     hr_als_work *w = hr_als_create_work(k, 8);
     hr_error err = { 0 };
     /* options */
@@ -614,7 +623,7 @@ static void test_bad_input(void **state)
     p.val[p.rowptr[r4]] = 1.0f;
     /* NaN in Y: a numeric failure naming a row, never a silent NaN model */
     p.Y[p.col[p.rowptr[r5]] * (uint64_t)k] = NAN;
-    hr_als_compute_gram(p.Y, p.ncols, k, G, NULL); /* G is NaN too, as after a real reduction */
+    gram_float(p.Y, p.ncols, k, G, NULL); /* G is NaN too, as after a real reduction */
     for (int s = 0; s < 2; s++) {
         o.solver = s ? HR_ALS_CG : HR_ALS_CHOLESKY;
         assert_int_equal(hr_als_solve_implicit(&p.rows, p.Y, G, &o, p.X, w, NULL, &err), HR_ERR_NUMERIC);
@@ -645,7 +654,7 @@ static void test_workspace_estimate(void **state)
             hr_als_default_opts(&o);
             o.k = k;
             float *G = hr_malloc(sizeof(float) * (size_t)k * k);
-            hr_als_compute_gram(p.Y, p.ncols, k, G, NULL);
+            gram_float(p.Y, p.ncols, k, G, NULL);
             o.solver = HR_ALS_CG;
             assert_int_equal(hr_als_solve_implicit(&p.rows, p.Y, G, &o, p.X, w, NULL, NULL), 0);
             o.solver = HR_ALS_CHOLESKY;
@@ -672,7 +681,7 @@ static void test_deterministic(void **state)
     hr_als_default_opts(&o);
     o.k = k;
     float *G = hr_malloc(sizeof(float) * (size_t)k * k);
-    hr_als_compute_gram(p.Y, p.ncols, k, G, NULL);
+    gram_float(p.Y, p.ncols, k, G, NULL);
     hr_als_work *w = hr_als_create_work(k, 40);
     size_t bytes = sizeof(float) * p.nrows * k;
     float *X0 = hr_malloc(bytes), *X1 = hr_malloc(bytes), *X2 = hr_malloc(bytes);
@@ -728,7 +737,7 @@ static void test_thread_count_invariance(void **state)
     for (int t = 0; t < 2; t++) {
         openblas_set_num_threads(t + 1);
         float *G = out[t][0] = hr_malloc(sizeof(float) * k * k);
-        hr_als_compute_gram(p.Y, p.ncols, k, G, NULL);
+        gram_float(p.Y, p.ncols, k, G, NULL);
         for (int s = 1; s < 4; s++) {
             out[t][s] = hr_malloc(bytes);
             memcpy(out[t][s], p.X, bytes);

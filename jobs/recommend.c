@@ -1,0 +1,398 @@
+/* hpcrec recommend — top-N items for every user (or the users listed in --users FILE).
+ *
+ * Distribution: each rank scores the users it owns in the dataset.  The catalogue is cut into
+ * P contiguous item blocks; block r starts on rank r and travels round a ring (MPI_Sendrecv),
+ * so after P steps every rank has scored its users against every item while holding one block
+ * at a time.  Scoring is blocked SGEMM (solvers/score.h) of 256 users x 2048 items, so the
+ * score tile stays in cache while a bounded top-N selection (solvers/topk.h) reads it.
+ * Excluded: items the user has in the dataset (unless --include-seen), items in --exclude FILE.
+ * Users the model does not know get the most popular items they have not seen, marked
+ * "popular" in the source column.  --diversify L re-ranks 5N candidates by maximal marginal
+ * relevance on item factors: pick argmax (1-L) * relevance - L * max cosine to items picked.
+ * Output: DIR/part-RRRRR.tsv.zst (user, rank, item, score, source) + DIR/manifest.json. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/timer.h"
+#include "io/input.h"
+#include "io/lines.h"
+#include "io/manifest.h"
+#include "io/model.h"
+#include "io/output.h"
+#include "io/recwriter.h"
+#include "jobs/commands.h"
+#include "jobs/dataset.h"
+#include "solvers/score.h"
+#include "solvers/topk.h"
+
+static const char usage[] =
+    "hpcrec recommend --model MODEL.tar --data DATASET --out DIR [--top N] [--include-seen] [--exclude FILE]\n"
+    "                 [--users FILE] [--diversify L] [--zstd-level Z (default 1)] [--json FILE]\n";
+
+#define UB 256   /* users per SGEMM */
+#define IB 2048  /* items per SGEMM */
+
+typedef struct {
+    uint32_t data_gid;   /* row in the dataset (UINT32_MAX: listed user not in the dataset) */
+    uint32_t model_uid;  /* UINT32_MAX: unknown to the model -> popularity */
+    char *ext;           /* external id */
+    uint32_t *seen;      /* model item ids, sorted */
+    uint32_t nseen;
+} target;
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Lines of a text file of ids (one per line, blank lines ignored). */
+static int read_id_file(const char *path, char ***ids, uint64_t *n, hr_error *err)
+{
+    hr_input *in;
+    HR_TRY(hr_input_open(path, &in, err));
+    const char *name;
+    int rc = hr_input_next(in, &name, err);
+    uint64_t cap = 1024;
+    *ids = hr_malloc(cap * sizeof **ids);
+    *n = 0;
+    if (rc == 1) {
+        hr_lines *l = hr_lines_new(in);
+        char *line;
+        size_t len;
+        while ((rc = hr_lines_next(l, &line, &len, err)) == 1) {
+            while (len && (line[len - 1] == ' ' || line[len - 1] == '\t')) line[--len] = '\0';
+            if (!len) continue;
+            if (*n == cap) *ids = hr_realloc(*ids, (cap *= 2) * sizeof **ids);
+            (*ids)[(*n)++] = hr_strdup(line);
+        }
+        hr_lines_free(l);
+    }
+    hr_input_close(in);
+    return rc < 0 ? rc : 0;
+}
+
+/* Maximal marginal relevance: reorder cand (best first, nc entries) into out (n entries). */
+static uint32_t mmr(const hr_model *m, const uint32_t *cand, const float *score, uint32_t nc, uint32_t n, float lambda,
+                    uint32_t *out, float *out_score, float *maxsim, uint8_t *used)
+{
+    if (nc == 0) return 0;
+    float hi = score[0], lo = score[nc - 1], span = hi - lo > 0 ? hi - lo : 1;
+    int k = m->k;
+    for (uint32_t c = 0; c < nc; c++) { maxsim[c] = 0; used[c] = 0; }
+    uint32_t got = 0;
+    while (got < n && got < nc) {
+        uint32_t best = UINT32_MAX;
+        float bv = -INFINITY;
+        for (uint32_t c = 0; c < nc; c++) {
+            if (used[c]) continue;
+            float v = (1 - lambda) * (score[c] - lo) / span - lambda * maxsim[c];
+            if (v > bv) { bv = v; best = c; }
+        }
+        used[best] = 1;
+        out[got] = cand[best];
+        out_score[got] = score[best];
+        got++;
+        const float *y = m->item_factors + (uint64_t)cand[best] * (uint64_t)k;
+        double ny = 0;
+        for (int j = 0; j < k; j++) ny += (double)y[j] * y[j];
+        for (uint32_t c = 0; c < nc; c++) {
+            if (used[c]) continue;
+            const float *z = m->item_factors + (uint64_t)cand[c] * (uint64_t)k;
+            double d = 0, nz = 0;
+            for (int j = 0; j < k; j++) { d += (double)y[j] * z[j]; nz += (double)z[j] * z[j]; }
+            float cs = ny > 0 && nz > 0 ? (float)(d / sqrt(ny * nz)) : 0.0f;
+            if (cs > maxsim[c]) maxsim[c] = cs;
+        }
+    }
+    return got;
+}
+
+int hr_cmd_recommend(hr_job *job, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "model", required_argument, 0, 'm' }, { "data", required_argument, 0, 'd' }, { "out", required_argument, 0, 'o' },
+        { "top", required_argument, 0, 'n' }, { "exclude-seen", no_argument, 0, 's' }, { "include-seen", no_argument, 0, 'S' },
+        { "exclude", required_argument, 0, 'x' }, { "users", required_argument, 0, 'u' },
+        { "diversify", required_argument, 0, 'D' }, { "zstd-level", required_argument, 0, 'z' },
+        { "json", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+    const char *model_path = NULL, *data = NULL, *out = NULL, *exclude = NULL, *users_file = NULL;
+    int64_t top = 10, level = 1;
+    double diversify = 0;
+    int exclude_seen = 1, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 'd': data = optarg; break;
+        case 'o': out = optarg; break;
+        case 'n': HR_TRY(hr_opt_i64(job, "--top", optarg, 1, 100000, &top)); break;
+        case 's': exclude_seen = 1; break;
+        case 'S': exclude_seen = 0; break;
+        case 'x': exclude = optarg; break;
+        case 'u': users_file = optarg; break;
+        case 'D': HR_TRY(hr_opt_f64(job, "--diversify", optarg, 0, 1, &diversify)); break;
+        case 'z': HR_TRY(hr_opt_i64(job, "--zstd-level", optarg, 1, 19, &level)); break;
+        case 'j': job->json_path = optarg; break;
+        case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
+        default: return hr_opt_usage(job, usage);
+        }
+    }
+    if (!model_path || !data || !out) return hr_error_set(&job->err, HR_ERR_ARG, "--model, --data and --out are required\n%s", usage);
+    double t0 = hr_now();
+    int P = job->size, rc;
+    hr_model m;
+    hr_dataset ds;
+    memset(&m, 0, sizeof m);
+    memset(&ds, 0, sizeof ds);
+    target *tg = NULL;
+    uint64_t nt = 0;
+    uint8_t *banned = NULL;
+    uint32_t *imap = NULL, *popular = NULL;
+    hr_topk *heaps = NULL;
+    hr_topk_entry *store = NULL;
+    float *blk = NULL, *nxt = NULL, *U = NULL, *S = NULL;
+    char **listed = NULL;
+    uint64_t nlisted = 0;
+    rc = hr_model_load(model_path, &m, &job->err);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0) rc = hr_dataset_load(job, data, HR_LOAD_BY_USER, &ds);
+    if (rc < 0) goto done;
+    const uint64_t ni = m.n_items;
+    const int k = m.kind == HR_MODEL_FACTOR ? m.k : 0;
+    /* Global exclusions and the popularity order (model item ids). */
+    banned = hr_calloc(ni ? ni : 1, 1);
+    uint64_t nbanned = 0;
+    if (exclude) {
+        char **ids;
+        uint64_t n;
+        rc = read_id_file(exclude, &ids, &n, &job->err);
+        for (uint64_t x = 0; rc == 0 && x < n; x++) {
+            int64_t g = hr_dict_find(&m.items, ids[x], strlen(ids[x]));
+            if (g >= 0 && !banned[g]) { banned[g] = 1; nbanned++; }
+        }
+        if (rc == 0) for (uint64_t x = 0; x < n; x++) hr_free(ids[x]);
+        if (rc == 0) hr_free(ids);
+    }
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) goto done;
+    imap = hr_malloc((ds.items.n ? ds.items.n : 1) * sizeof *imap);
+    float *pop = hr_calloc(ni ? ni : 1, sizeof *pop);
+    {
+        char key[512];
+        for (uint64_t g = 0; g < ds.items.n; g++) {
+            size_t len = hr_dict_format(&ds.items, g, key, sizeof key);
+            int64_t mi = hr_dict_find(&m.items, key, len);
+            imap[g] = mi < 0 ? UINT32_MAX : (uint32_t)mi;
+            if (mi >= 0) pop[mi] = (float)ds.items.nnz[g];
+        }
+    }
+    if (m.kind == HR_MODEL_POP) memcpy(pop, m.item_scores, ni * sizeof *pop);
+    {
+        hr_topk h;
+        hr_topk_entry *st = hr_malloc((ni ? ni : 1) * sizeof *st);
+        hr_topk_init(&h, st, (uint32_t)ni);
+        for (uint64_t i = 0; i < ni; i++) hr_topk_push(&h, banned[i] ? -INFINITY : pop[i], (uint32_t)i);
+        popular = hr_malloc((ni ? ni : 1) * sizeof *popular);
+        hr_topk_sorted(&h, popular, NULL);
+        hr_free(st);
+    }
+    /* Targets: this rank's users (all, or those listed). */
+    if (users_file) rc = read_id_file(users_file, &listed, &nlisted, &job->err);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) { hr_free(pop); goto done; }
+    const hr_block *b = &ds.by_user;
+    tg = hr_calloc((users_file ? nlisted : b->nrows) + 1, sizeof *tg);
+    char key[512];
+    for (uint64_t x = 0; x < (users_file ? nlisted : b->nrows); x++) {
+        int64_t row = -1, dg = -1;
+        if (users_file) {
+            dg = hr_dict_find(&ds.users, listed[x], strlen(listed[x]));
+            int owner = dg >= 0 ? (int)ds.upart.owner[dg] : (int)(hr_hash_bytes(listed[x], strlen(listed[x]), 5) % (uint64_t)P);
+            if (owner != job->rank) continue;
+            if (dg >= 0) row = ds.upart.local[dg];
+        } else {
+            row = (int64_t)x;
+            dg = b->gid[x];
+        }
+        target *t = &tg[nt++];
+        t->data_gid = dg >= 0 ? (uint32_t)dg : UINT32_MAX;
+        t->ext = hr_strdup(users_file ? listed[x] : (hr_dict_format(&ds.users, (uint64_t)dg, key, sizeof key), key));
+        int64_t mu = hr_dict_find(&m.users, t->ext, strlen(t->ext));
+        t->model_uid = mu >= 0 && m.kind == HR_MODEL_FACTOR ? (uint32_t)mu : UINT32_MAX;
+        if (row >= 0 && exclude_seen) {
+            uint64_t n = b->ptr[row + 1] - b->ptr[row];
+            t->seen = hr_malloc((n ? n : 1) * sizeof *t->seen);
+            for (uint64_t e = b->ptr[row]; e < b->ptr[row + 1]; e++)
+                if (imap[b->idx[e]] != UINT32_MAX) t->seen[t->nseen++] = imap[b->idx[e]];
+            qsort(t->seen, t->nseen, sizeof *t->seen, cmp_u32);
+        }
+    }
+    /* Model users: heaps, factor rows. */
+    uint32_t M = (uint32_t)(diversify > 0 ? (uint64_t)top * 5 : (uint64_t)top);
+    if (M > ni) M = (uint32_t)ni;
+    uint64_t nmod = 0;
+    for (uint64_t x = 0; x < nt; x++) nmod += tg[x].model_uid != UINT32_MAX;
+    uint64_t *mod = hr_malloc((nmod ? nmod : 1) * sizeof *mod);
+    nmod = 0;
+    for (uint64_t x = 0; x < nt; x++)
+        if (tg[x].model_uid != UINT32_MAX) mod[nmod++] = x;
+    heaps = hr_malloc((nmod ? nmod : 1) * sizeof *heaps);
+    store = hr_malloc((nmod * M + 1) * sizeof *store);
+    for (uint64_t x = 0; x < nmod; x++) hr_topk_init(&heaps[x], store + x * M, M);
+    U = hr_malloc((nmod ? nmod : 1) * (size_t)(k ? k : 1) * sizeof *U);
+    for (uint64_t x = 0; x < nmod; x++)
+        memcpy(U + x * (uint64_t)k, m.user_factors + (uint64_t)tg[mod[x]].model_uid * (uint64_t)k, (size_t)k * sizeof *U);
+    /* The ring: block r = items [r*ni/P, (r+1)*ni/P), rows of k factors then the bias. */
+    uint64_t maxb = (ni + (uint64_t)P - 1) / (uint64_t)P, w = (uint64_t)k + 1;
+    blk = hr_malloc((maxb * w + 1) * sizeof *blk);
+    nxt = hr_malloc((maxb * w + 1) * sizeof *nxt);
+    S = hr_malloc((size_t)UB * IB * sizeof *S);
+    int cur = job->rank;
+    uint64_t lo0 = (uint64_t)cur * ni / (uint64_t)P, hi0 = (uint64_t)(cur + 1) * ni / (uint64_t)P;
+    for (uint64_t i = lo0; i < hi0 && k; i++) {
+        memcpy(blk + (i - lo0) * w, m.item_factors + i * (uint64_t)k, (size_t)k * sizeof *blk);
+        blk[(i - lo0) * w + (uint64_t)k] = m.item_bias ? m.item_bias[i] : 0.0f;
+    }
+    double t_score = 0, t_comm = 0;
+    float *Yb = hr_malloc((IB * (uint64_t)(k ? k : 1)) * sizeof *Yb), *bias = hr_malloc(IB * sizeof *bias);
+    for (int step = 0; step < P && rc == 0 && k; step++) {
+        uint64_t lo = (uint64_t)cur * ni / (uint64_t)P, hi = (uint64_t)(cur + 1) * ni / (uint64_t)P;
+        double ts = hr_now();
+        for (uint64_t i0 = lo; i0 < hi; i0 += IB) {
+            uint64_t nb = hi - i0 < IB ? hi - i0 : IB;
+            for (uint64_t i = 0; i < nb; i++) {
+                memcpy(Yb + i * (uint64_t)k, blk + (i0 - lo + i) * w, (size_t)k * sizeof *Yb);
+                bias[i] = banned[i0 + i] ? -INFINITY : blk[(i0 - lo + i) * w + (uint64_t)k];
+            }
+            hr_scorer sc = { HR_SCORER_FACTOR, k, nb, Yb, bias, NULL };
+            for (uint64_t u0 = 0; u0 < nmod; u0 += UB) {
+                uint32_t nu = (uint32_t)(nmod - u0 < UB ? nmod - u0 : UB);
+                hr_score_users(&sc, U + u0 * (uint64_t)k, nu, S);
+                for (uint32_t u = 0; u < nu; u++) {
+                    const target *t = &tg[mod[u0 + u]];
+                    hr_topk_push_row(&heaps[u0 + u], S + (uint64_t)u * nb, (uint32_t)i0, (uint32_t)nb, t->seen, t->nseen);
+                }
+            }
+        }
+        t_score += hr_now() - ts;
+        if (step + 1 < P) {
+            double tc = hr_now();
+            uint64_t got;
+            rc = hr_comm_ring_shift(job->comm, blk, (hi - lo) * w * sizeof *blk, nxt, maxb * w * sizeof *nxt, &got);
+            float *sw = blk; blk = nxt; nxt = sw;
+            cur = (cur + P - 1) % P;
+            t_comm += hr_now() - tc;
+        }
+    }
+    hr_free(Yb);
+    hr_free(bias);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) { hr_free(pop); hr_free(mod); goto done; }
+    /* Write this rank's part in target order. */
+    char path[4096];
+    rc = hr_mkdirs(out, &job->err);
+    snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", out, job->rank);
+    hr_recwriter *wr = NULL;
+    if (rc == 0) rc = hr_recwriter_open(path, "user\trank\titem\tscore\tsource", (int)level, &wr, &job->err);
+    uint32_t *idx = hr_malloc((M + top + 1) * sizeof *idx), *fin = hr_malloc((top + 1) * sizeof *fin);
+    float *sco = hr_malloc((M + 1) * sizeof *sco), *fsc = hr_malloc((top + 1) * sizeof *fsc), *maxsim = hr_malloc((M + 1) * sizeof *maxsim);
+    uint8_t *used = hr_malloc(M + 1);
+    /* Item ids as text once (formatting them per line would cost more than the scoring). */
+    uint64_t *ioff = hr_malloc((ni + 1) * sizeof *ioff), icap = ni * 8 + 64;
+    char *itext = hr_malloc(icap);
+    ioff[0] = 0;
+    for (uint64_t i = 0; i < ni; i++) {
+        if (ioff[i] + 512 > icap) itext = hr_realloc(itext, icap *= 2);
+        ioff[i + 1] = ioff[i] + hr_dict_format(&m.items, i, itext + ioff[i], 512);
+    }
+    uint64_t hx = 0, nfallback = 0, short_lists = 0;
+    for (uint64_t x = 0; rc == 0 && x < nt; x++) {
+        target *t = &tg[x];
+        uint32_t n = 0;
+        const char *source;
+        if (t->model_uid != UINT32_MAX) {
+            uint32_t got = hr_topk_sorted(&heaps[hx++], idx, sco);
+            while (got > 0 && !isfinite(sco[got - 1])) got--;  /* banned items only filled a short heap */
+            if (diversify > 0) n = mmr(&m, idx, sco, got, (uint32_t)top, (float)diversify, fin, fsc, maxsim, used);
+            else { n = got < top ? got : (uint32_t)top; memcpy(fin, idx, n * sizeof *fin); memcpy(fsc, sco, n * sizeof *fsc); }
+            source = "model";
+        } else {
+            for (uint64_t p = 0; p < ni && n < top; p++) {
+                uint32_t i = popular[p];
+                if (banned[i] || (t->nseen && bsearch(&i, t->seen, t->nseen, sizeof i, cmp_u32))) continue;
+                fin[n] = i;
+                fsc[n++] = pop[i];
+            }
+            source = "popular";
+            nfallback++;
+        }
+        short_lists += n < top;
+        size_t el = strlen(t->ext);
+        for (uint32_t r = 0; rc == 0 && r < n; r++)
+            rc = hr_recwriter_line(wr, t->ext, el, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r], source,
+                                   &job->err);
+    }
+    hr_free(itext);
+    hr_free(ioff);
+    hr_free(idx); hr_free(fin); hr_free(sco); hr_free(fsc); hr_free(maxsim); hr_free(used); hr_free(pop); hr_free(mod);
+    uint64_t info[3] = { 0 }, lines = 0;
+    if (rc == 0) rc = hr_recwriter_close(wr, &info[0], &info[1], &lines, &job->err);
+    else hr_recwriter_abort(wr);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) goto done;
+    uint64_t *all = hr_calloc((size_t)P * 3, sizeof *all);
+    info[2] = lines;
+    memcpy(all + 3 * job->rank, info, sizeof info);
+    uint64_t tot[4] = { nt, nfallback, lines, short_lists };
+    rc = hr_comm_allreduce_sum_u64(job->comm, all, (size_t)P * 3);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, tot, 4);
+    double ts_max = t_score;
+    if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, &ts_max, 1);
+    if (rc == 0 && job->rank == 0) {
+        json_t *mf = json_pack("{s:s,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:b,s:f,s:I}", "format", "hpcrec-recommendations", "version", 1,
+                               "software", "hpcrec " HR_VERSION, "model", model_path, "dataset", data, "top", (json_int_t)top,
+                               "users", (json_int_t)tot[0], "users_fallback", (json_int_t)tot[1], "lines", (json_int_t)tot[2],
+                               "exclude_seen", exclude_seen, "diversify", diversify, "items_excluded", (json_int_t)nbanned);
+        json_object_set_new(mf, "columns", json_pack("[s,s,s,s,s]", "user", "rank", "item", "score", "source"));
+        for (int r = 0; r < P; r++) {
+            snprintf(path, sizeof path, "part-%05d.tsv.zst", r);
+            hr_manifest_add_file(mf, path, all[3 * r + 1], all[3 * r]);
+        }
+        snprintf(path, sizeof path, "%s/manifest.json", out);
+        rc = hr_manifest_write(path, mf, &job->err);
+        json_decref(mf);
+    }
+    hr_free(all);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0) {
+        double flops = 2.0 * (double)tot[0] * (double)ni * (double)(k ? k : 0);
+        hr_job_set_int(job, "users", (int64_t)tot[0]);
+        hr_job_set_int(job, "users_fallback", (int64_t)tot[1]);
+        hr_job_set_int(job, "lines", (int64_t)tot[2]);
+        hr_job_set_int(job, "users_short_list", (int64_t)tot[3]);
+        hr_job_set_int(job, "top", top);
+        hr_job_set_real(job, "seconds_scoring", ts_max);
+        hr_job_set_real(job, "scoring_gflops", ts_max > 0 ? flops / ts_max / 1e9 : 0);
+        hr_job_set_real(job, "seconds_ring", t_comm);
+        hr_progress("recommend  %llu users (%llu by popularity), top %lld: %llu lines in %s; scoring %.2fs (%.1f GFLOP/s), total %.2fs",
+                    (unsigned long long)tot[0], (unsigned long long)tot[1], (long long)top, (unsigned long long)tot[2], out, ts_max,
+                    ts_max > 0 ? flops / ts_max / 1e9 : 0, hr_now() - t0);
+    }
+done:
+    for (uint64_t x = 0; x < nt; x++) { hr_free(tg[x].ext); hr_free(tg[x].seen); }
+    for (uint64_t x = 0; x < nlisted; x++) hr_free(listed[x]);
+    hr_free(listed);
+    hr_free(tg); hr_free(banned); hr_free(imap); hr_free(popular); hr_free(heaps); hr_free(store);
+    hr_free(blk); hr_free(nxt); hr_free(U); hr_free(S);
+    hr_model_free(&m);
+    hr_dataset_free(&ds);
+    return rc;
+}
