@@ -18,6 +18,7 @@ static const struct {
     { "train", hr_cmd_train, "train a model (als, ials, pop) and write a model bundle" },
     { "evaluate", hr_cmd_evaluate, "offline metrics of a model on a train/test split" },
     { "recommend", hr_cmd_recommend, "top-N recommendations for every user" },
+    { "similar", hr_cmd_similar, "the most similar items of every item (factors or co-occurrence)" },
     { "inspect", hr_cmd_inspect, "summarize a dataset, model or checkpoint and verify checksums" },
 };
 

@@ -1,10 +1,7 @@
 /* hpcrec recommend — top-N items for every user (or the users listed in --users FILE).
  *
- * Distribution: each rank scores the users it owns in the dataset.  The catalogue is cut into
- * P contiguous item blocks; block r starts on rank r and travels round a ring (MPI_Sendrecv),
- * so after P steps every rank has scored its users against every item while holding one block
- * at a time.  Scoring is blocked SGEMM (solvers/score.h) of 256 users x 2048 items, so the
- * score tile stays in cache while a bounded top-N selection (solvers/topk.h) reads it.
+ * Distribution: each rank scores the users it owns in the dataset against the catalogue, which
+ * travels round the ring in blocks (jobs/ringscore.h: blocked SGEMM + bounded top-N).
  * Excluded: items the user has in the dataset (unless --include-seen), items in --exclude FILE.
  * Users the model does not know get the most popular items they have not seen, marked
  * "popular" in the source column.  --diversify L re-ranks 5N candidates by maximal marginal
@@ -28,6 +25,7 @@
 #include "io/recwriter.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/ringscore.h"
 #include "solvers/score.h"
 #include "solvers/topk.h"
 
@@ -35,8 +33,6 @@ static const char usage[] =
     "hpcrec recommend --model MODEL.tar --data DATASET --out DIR [--top N] [--include-seen] [--exclude FILE]\n"
     "                 [--users FILE] [--diversify L] [--zstd-level Z (default 1)] [--json FILE]\n";
 
-#define UB 256   /* users per SGEMM */
-#define IB 2048  /* items per SGEMM */
 
 typedef struct {
     uint32_t data_gid;   /* row in the dataset (UINT32_MAX: listed user not in the dataset) */
@@ -158,7 +154,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     uint32_t *imap = NULL, *popular = NULL;
     hr_topk *heaps = NULL;
     hr_topk_entry *store = NULL;
-    float *blk = NULL, *nxt = NULL, *U = NULL, *S = NULL;
+    float *U = NULL;
     char **listed = NULL;
     uint64_t nlisted = 0;
     rc = hr_model_load(model_path, &m, &job->err);
@@ -250,50 +246,18 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     U = hr_malloc((nmod ? nmod : 1) * (size_t)(k ? k : 1) * sizeof *U);
     for (uint64_t x = 0; x < nmod; x++)
         memcpy(U + x * (uint64_t)k, m.user_factors + (uint64_t)tg[mod[x]].model_uid * (uint64_t)k, (size_t)k * sizeof *U);
-    /* The ring: block r = items [r*ni/P, (r+1)*ni/P), rows of k factors then the bias. */
-    uint64_t maxb = (ni + (uint64_t)P - 1) / (uint64_t)P, w = (uint64_t)k + 1;
-    blk = hr_malloc((maxb * w + 1) * sizeof *blk);
-    nxt = hr_malloc((maxb * w + 1) * sizeof *nxt);
-    S = hr_malloc((size_t)UB * IB * sizeof *S);
-    int cur = job->rank;
-    uint64_t lo0 = (uint64_t)cur * ni / (uint64_t)P, hi0 = (uint64_t)(cur + 1) * ni / (uint64_t)P;
-    for (uint64_t i = lo0; i < hi0 && k; i++) {
-        memcpy(blk + (i - lo0) * w, m.item_factors + i * (uint64_t)k, (size_t)k * sizeof *blk);
-        blk[(i - lo0) * w + (uint64_t)k] = m.item_bias ? m.item_bias[i] : 0.0f;
-    }
     double t_score = 0, t_comm = 0;
-    float *Yb = hr_malloc((IB * (uint64_t)(k ? k : 1)) * sizeof *Yb), *bias = hr_malloc(IB * sizeof *bias);
-    for (int step = 0; step < P && rc == 0 && k; step++) {
-        uint64_t lo = (uint64_t)cur * ni / (uint64_t)P, hi = (uint64_t)(cur + 1) * ni / (uint64_t)P;
-        double ts = hr_now();
-        for (uint64_t i0 = lo; i0 < hi; i0 += IB) {
-            uint64_t nb = hi - i0 < IB ? hi - i0 : IB;
-            for (uint64_t i = 0; i < nb; i++) {
-                memcpy(Yb + i * (uint64_t)k, blk + (i0 - lo + i) * w, (size_t)k * sizeof *Yb);
-                bias[i] = banned[i0 + i] ? -INFINITY : blk[(i0 - lo + i) * w + (uint64_t)k];
-            }
-            hr_scorer sc = { HR_SCORER_FACTOR, k, nb, Yb, bias, NULL };
-            for (uint64_t u0 = 0; u0 < nmod; u0 += UB) {
-                uint32_t nu = (uint32_t)(nmod - u0 < UB ? nmod - u0 : UB);
-                hr_score_users(&sc, U + u0 * (uint64_t)k, nu, S);
-                for (uint32_t u = 0; u < nu; u++) {
-                    const target *t = &tg[mod[u0 + u]];
-                    hr_topk_push_row(&heaps[u0 + u], S + (uint64_t)u * nb, (uint32_t)i0, (uint32_t)nb, t->seen, t->nseen);
-                }
-            }
+    if (k) {
+        uint32_t **excl = hr_malloc((nmod ? nmod : 1) * sizeof *excl), *nexcl = hr_malloc((nmod ? nmod : 1) * sizeof *nexcl);
+        for (uint64_t x = 0; x < nmod; x++) {
+            excl[x] = tg[mod[x]].seen;
+            nexcl[x] = tg[mod[x]].nseen;
         }
-        t_score += hr_now() - ts;
-        if (step + 1 < P) {
-            double tc = hr_now();
-            uint64_t got;
-            rc = hr_comm_ring_shift(job->comm, blk, (hi - lo) * w * sizeof *blk, nxt, maxb * w * sizeof *nxt, &got);
-            float *sw = blk; blk = nxt; nxt = sw;
-            cur = (cur + P - 1) % P;
-            t_comm += hr_now() - tc;
-        }
+        hr_ring_query rq = { nmod, U, excl, nexcl, heaps };
+        rc = hr_ring_score(job, m.item_factors, m.item_bias, banned, ni, k, &rq, &t_score, &t_comm);
+        hr_free(excl);
+        hr_free(nexcl);
     }
-    hr_free(Yb);
-    hr_free(bias);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) { hr_free(pop); hr_free(mod); goto done; }
     /* Write this rank's part in target order. */
@@ -391,7 +355,7 @@ done:
     for (uint64_t x = 0; x < nlisted; x++) hr_free(listed[x]);
     hr_free(listed);
     hr_free(tg); hr_free(banned); hr_free(imap); hr_free(popular); hr_free(heaps); hr_free(store);
-    hr_free(blk); hr_free(nxt); hr_free(U); hr_free(S);
+    hr_free(U);
     hr_model_free(&m);
     hr_dataset_free(&ds);
     return rc;

@@ -1,0 +1,31 @@
+/* jobs/ringscore.h — score query rows against the whole catalogue, the catalogue travelling.
+ *
+ * The catalogue (n item rows of k floats, plus an optional bias) is cut into P contiguous
+ * blocks; block r starts on rank r and moves round a ring (mpi/ ring shift), so after P steps
+ * every rank has scored its queries against every item while holding one block at a time.
+ * Scores are SGEMM tiles of RS_USERS queries x RS_ITEMS items (solvers/score.h), read from
+ * cache by a bounded top-k per query (solvers/topk.h).  Used by recommend (queries = users)
+ * and similar (queries = normalised item rows). */
+#ifndef HR_JOBS_RINGSCORE_H
+#define HR_JOBS_RINGSCORE_H
+
+#include <stdint.h>
+
+#include "jobs/job.h"
+#include "solvers/topk.h"
+
+typedef struct hr_ring_query {
+    uint64_t nq;
+    const float *Q;              /* nq x k */
+    uint32_t *const *excl;       /* per query: sorted item ids never to return (NULL = none) */
+    const uint32_t *nexcl;
+    hr_topk *heaps;              /* nq heaps, initialised by the caller */
+} hr_ring_query;
+
+/* Collective.  items: this rank's copy of the catalogue rows (n x k; only block `rank` is
+ * read: the others arrive through the ring); bias: n or NULL; banned: n flags or NULL (items
+ * scored -inf).  t_score / t_comm: this rank's seconds. */
+int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint8_t *banned, uint64_t n, int k,
+                  const hr_ring_query *q, double *t_score, double *t_comm);
+
+#endif
