@@ -152,7 +152,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     uint64_t nt = 0;
     uint8_t *banned = NULL;
     uint32_t *imap = NULL, *popular = NULL;
-    hr_topk *heaps = NULL;
+    hr_topbuf *heaps = NULL;
     hr_topk_entry *store = NULL;
     float *U = NULL;
     char **listed = NULL;
@@ -241,8 +241,9 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     for (uint64_t x = 0; x < nt; x++)
         if (tg[x].model_uid != UINT32_MAX) mod[nmod++] = x;
     heaps = hr_malloc((nmod ? nmod : 1) * sizeof *heaps);
-    store = hr_malloc((nmod * M + 1) * sizeof *store);
-    for (uint64_t x = 0; x < nmod; x++) hr_topk_init(&heaps[x], store + x * M, M);
+    /* 4M entries per user: a quickselect runs once every 3M candidates (solvers/topk.h) */
+    store = hr_malloc((nmod * 4 * (uint64_t)M + 1) * sizeof *store);
+    for (uint64_t x = 0; x < nmod; x++) hr_topbuf_init(&heaps[x], store + x * 4 * (uint64_t)M, M, 4 * M);
     U = hr_malloc((nmod ? nmod : 1) * (size_t)(k ? k : 1) * sizeof *U);
     for (uint64_t x = 0; x < nmod; x++)
         memcpy(U + x * (uint64_t)k, m.user_factors + (uint64_t)tg[mod[x]].model_uid * (uint64_t)k, (size_t)k * sizeof *U);
@@ -254,7 +255,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             nexcl[x] = tg[mod[x]].nseen;
         }
         hr_ring_query rq = { nmod, U, excl, nexcl, heaps };
-        rc = hr_ring_score(job, m.item_factors, m.item_bias, banned, ni, k, &rq, &t_score, &t_comm);
+        rc = hr_ring_score(job, m.item_factors, m.item_bias, nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm);
         hr_free(excl);
         hr_free(nexcl);
     }
@@ -283,7 +284,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         uint32_t n = 0;
         const char *source;
         if (t->model_uid != UINT32_MAX) {
-            uint32_t got = hr_topk_sorted(&heaps[hx++], idx, sco);
+            uint32_t got = hr_topbuf_sorted(&heaps[hx++], idx, sco);
             while (got > 0 && !isfinite(sco[got - 1])) got--;  /* banned items only filled a short heap */
             if (diversify > 0) n = mmr(&m, idx, sco, got, (uint32_t)top, (float)diversify, fin, fsc, maxsim, used);
             else { n = got < top ? got : (uint32_t)top; memcpy(fin, idx, n * sizeof *fin); memcpy(fsc, sco, n * sizeof *fsc); }

@@ -25,22 +25,24 @@ int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint
         blk[(i - lo0) * w + (uint64_t)k] = banned && banned[i] ? -INFINITY : bias ? bias[i] : 0.0f;
     }
     *t_score = *t_comm = 0;
+    const int with_bias = bias != NULL || banned != NULL;  /* else skip a pass over every score */
     for (int step = 0; step < P && rc == 0; step++) {
         uint64_t lo = (uint64_t)cur * n / (uint64_t)P, hi = (uint64_t)(cur + 1) * n / (uint64_t)P;
         double ts = hr_now();
-        for (uint64_t i0 = lo; i0 < hi; i0 += RS_ITEMS) {
-            uint64_t nb = hi - i0 < RS_ITEMS ? hi - i0 : RS_ITEMS;
-            for (uint64_t i = 0; i < nb; i++) {
-                memcpy(Yb + i * (uint64_t)k, blk + (i0 - lo + i) * w, (size_t)k * sizeof *Yb);
-                bb[i] = blk[(i0 - lo + i) * w + (uint64_t)k];
-            }
-            hr_scorer sc = { HR_SCORER_FACTOR, k, nb, Yb, bb, NULL };
-            for (uint64_t u0 = 0; u0 < q->nq; u0 += RS_USERS) {
-                uint32_t nu = (uint32_t)(q->nq - u0 < RS_USERS ? q->nq - u0 : RS_USERS);
+        for (uint64_t u0 = 0; u0 < q->nq; u0 += RS_USERS) {
+            uint32_t nu = (uint32_t)(q->nq - u0 < RS_USERS ? q->nq - u0 : RS_USERS);
+            for (uint64_t i0 = lo; i0 < hi; i0 += RS_ITEMS) {
+                uint64_t nb = hi - i0 < RS_ITEMS ? hi - i0 : RS_ITEMS;
+                /* the tile's rows are contiguous in the block except for the bias column */
+                for (uint64_t i = 0; i < nb; i++) {
+                    memcpy(Yb + i * (uint64_t)k, blk + (i0 - lo + i) * w, (size_t)k * sizeof *Yb);
+                    bb[i] = blk[(i0 - lo + i) * w + (uint64_t)k];
+                }
+                hr_scorer sc = { HR_SCORER_FACTOR, k, nb, Yb, with_bias ? bb : NULL, NULL };
                 hr_score_users(&sc, q->Q + u0 * (uint64_t)k, nu, S);
                 for (uint32_t u = 0; u < nu; u++)
-                    hr_topk_push_row(&q->heaps[u0 + u], S + (uint64_t)u * nb, (uint32_t)i0, (uint32_t)nb,
-                                     q->excl ? q->excl[u0 + u] : NULL, q->excl ? q->nexcl[u0 + u] : 0);
+                    hr_topbuf_push_row(&q->heaps[u0 + u], S + (uint64_t)u * nb, (uint32_t)i0, (uint32_t)nb,
+                                       q->excl ? q->excl[u0 + u] : NULL, q->excl ? q->nexcl[u0 + u] : 0);
             }
         }
         *t_score += hr_now() - ts;

@@ -4,7 +4,8 @@
  * blocks; block r starts on rank r and moves round a ring (mpi/ ring shift), so after P steps
  * every rank has scored its queries against every item while holding one block at a time.
  * Scores are SGEMM tiles of RS_USERS queries x RS_ITEMS items (solvers/score.h), read from
- * cache by a bounded top-k per query (solvers/topk.h).  Used by recommend (queries = users)
+ * cache by a bounded top-k per query (solvers/topk.h, buffered variant).  Loops run query-batch
+ * major: a batch's selection buffers stay in cache while it sweeps every tile of a block.  Used by recommend (queries = users)
  * and similar (queries = normalised item rows). */
 #ifndef HR_JOBS_RINGSCORE_H
 #define HR_JOBS_RINGSCORE_H
@@ -19,7 +20,7 @@ typedef struct hr_ring_query {
     const float *Q;              /* nq x k */
     uint32_t *const *excl;       /* per query: sorted item ids never to return (NULL = none) */
     const uint32_t *nexcl;
-    hr_topk *heaps;              /* nq heaps, initialised by the caller */
+    hr_topbuf *heaps;            /* nq selections, initialised by the caller */
 } hr_ring_query;
 
 /* Collective.  items: this rank's copy of the catalogue rows (n x k; only block `rank` is

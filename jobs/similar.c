@@ -35,7 +35,7 @@ static const char usage[] =
     "  [--zstd-level Z] [--json FILE]\n";
 
 /* Lists of (query item, heap) written in query order; ids from dict. */
-static int write_lists(hr_job *job, const char *out, const hr_dict *items, const uint32_t *qid, uint64_t nq, hr_topk *heaps,
+static int write_lists(hr_job *job, const char *out, const hr_dict *items, const uint32_t *qid, uint64_t nq, hr_topbuf *heaps,
                        uint32_t top, const char *source, int level, uint64_t info[3])
 {
     char path[4096];
@@ -49,7 +49,7 @@ static int write_lists(hr_job *job, const char *out, const hr_dict *items, const
     for (uint64_t x = 0; rc == 0 && x < nq; x++) {
         char a[512], b[512];
         size_t al = hr_dict_format(items, qid[x], a, sizeof a);
-        uint32_t got = hr_topk_sorted(&heaps[x], idx, sc);
+        uint32_t got = hr_topbuf_sorted(&heaps[x], idx, sc);
         for (uint32_t r = 0; rc == 0 && r < got; r++) {
             if (!isfinite(sc[r])) break;
             size_t bl = hr_dict_format(items, idx[r], b, sizeof b);
@@ -66,7 +66,7 @@ static int write_lists(hr_job *job, const char *out, const hr_dict *items, const
 }
 
 static int from_model(hr_job *job, const char *path, uint32_t top, hr_dict *items_out, uint32_t **qid, uint64_t *nq,
-                      hr_topk **heaps, hr_topk_entry **store, double *t_score)
+                      hr_topbuf **heaps, hr_topk_entry **store, double *t_score)
 {
     hr_model m;
     int rc = hr_model_load(path, &m, &job->err);
@@ -92,12 +92,12 @@ static int from_model(hr_job *job, const char *path, uint32_t top, hr_dict *item
     *qid = hr_malloc((*nq + 1) * sizeof **qid);
     uint32_t **excl = hr_malloc((*nq + 1) * sizeof *excl), *nexcl = hr_malloc((*nq + 1) * sizeof *nexcl);
     *heaps = hr_malloc((*nq + 1) * sizeof **heaps);
-    *store = hr_malloc((*nq * top + 1) * sizeof **store);
+    *store = hr_malloc((*nq * 2 * top + 1) * sizeof **store);
     for (uint64_t x = 0; x < *nq; x++) {
         (*qid)[x] = (uint32_t)(lo + x);
         excl[x] = &(*qid)[x];   /* itself */
         nexcl[x] = 1;
-        hr_topk_init(&(*heaps)[x], *store + x * top, top);
+        hr_topbuf_init(&(*heaps)[x], *store + x * 2 * top, top, 2 * top);
     }
     hr_ring_query q = { *nq, N + lo * (uint64_t)k, excl, nexcl, *heaps };
     double t_comm;
@@ -118,7 +118,7 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 static int from_data(hr_job *job, hr_dataset *ds, int jaccard, uint64_t min_support, uint32_t top, uint32_t **qid,
-                     uint64_t *nq, hr_topk **heaps, hr_topk_entry **store, double *t_score)
+                     uint64_t *nq, hr_topbuf **heaps, hr_topk_entry **store, double *t_score)
 {
     int P = job->size, rc;
     const hr_block *ib = &ds->by_item, *ub = &ds->by_user;
@@ -183,11 +183,11 @@ static int from_data(hr_job *job, hr_dataset *ds, int jaccard, uint64_t min_supp
         *nq = ib->nrows;
         *qid = hr_malloc((*nq + 1) * sizeof **qid);
         *heaps = hr_malloc((*nq + 1) * sizeof **heaps);
-        *store = hr_malloc((*nq * top + 1) * sizeof **store);
+        *store = hr_malloc((*nq * 2 * top + 1) * sizeof **store);
         for (uint64_t r = 0; r < ib->nrows; r++) {
             uint32_t i = ib->gid[r];
             (*qid)[r] = i;
-            hr_topk_init(&(*heaps)[r], *store + r * top, top);
+            hr_topbuf_init(&(*heaps)[r], *store + r * 2 * top, top, 2 * top);
             uint64_t nt = 0;
             for (uint64_t e = ib->ptr[r]; e < ib->ptr[r + 1]; e++) {
                 uint32_t u = ib->idx[e], q = ds->upart.owner[u];
@@ -210,7 +210,7 @@ static int from_data(hr_job *job, hr_dataset *ds, int jaccard, uint64_t min_supp
                 acc[j] = 0;
                 if (c < (double)min_support) continue;
                 float sim = (float)(jaccard ? c / (ni + nj - c) : c / sqrt(ni * nj));
-                hr_topk_push(&(*heaps)[r], sim, j);
+                hr_topbuf_push(&(*heaps)[r], sim, j);
             }
         }
         hr_free(acc);
@@ -266,7 +266,7 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     memset(&ds, 0, sizeof ds);
     uint32_t *qid = NULL;
     uint64_t nq = 0;
-    hr_topk *heaps = NULL;
+    hr_topbuf *heaps = NULL;
     hr_topk_entry *store = NULL;
     int rc;
     const char *source = model ? "factors" : jaccard ? "jaccard" : "cosine";

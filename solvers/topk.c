@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -204,4 +205,203 @@ uint32_t hr_topk_merge_lists(const uint32_t *a_idx, const float *a_score, uint32
         k++;
     }
     return k;
+}
+
+/* ---- hr_topbuf -------------------------------------------------------------------------------- */
+
+static inline int entry_better(hr_topk_entry a, hr_topk_entry b)
+{
+    return a.score > b.score || (a.score == b.score && a.index < b.index);
+}
+
+void hr_topbuf_init(hr_topbuf *b, hr_topk_entry *storage, uint32_t n, uint32_t bufcap)
+{
+    assert(n == 0 || bufcap >= 2 * n);
+    b->buf = storage;
+    b->n = n;
+    b->bufcap = bufcap;
+    b->size = 0;
+    b->full = 0;
+    b->thr = -INFINITY;
+    b->thr_idx = 0;
+}
+
+/* Partial quickselect: afterwards buf[0..k) are the k best (unordered).  Median-of-three
+ * pivots; deterministic. */
+static void select_best(hr_topk_entry *a, uint32_t len, uint32_t k)
+{
+    uint32_t lo = 0, hi = len;  /* the k-th boundary lies in [lo, hi) */
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        hr_topk_entry x = a[lo], y = a[mid], z = a[hi - 1], piv;
+        if (entry_better(x, y)) piv = entry_better(y, z) ? y : (entry_better(x, z) ? z : x);
+        else piv = entry_better(x, z) ? x : (entry_better(y, z) ? z : y);
+        /* three-way partition: better | equal | worse */
+        uint32_t lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            if (entry_better(a[i], piv)) { hr_topk_entry t = a[lt]; a[lt++] = a[i]; a[i++] = t; }
+            else if (entry_better(piv, a[i])) { hr_topk_entry t = a[--gt]; a[gt] = a[i]; a[i] = t; }
+            else i++;
+        }
+        if (k < lt) hi = lt;
+        else if (k <= gt) return;   /* the boundary falls inside the equal block (one entry) */
+        else lo = gt;
+    }
+}
+
+static void compact(hr_topbuf *b)
+{
+    if (b->size <= b->n) return;
+    select_best(b->buf, b->size, b->n);
+    b->size = b->n;
+    hr_topk_entry worst = b->buf[0];
+    for (uint32_t i = 1; i < b->n; i++)
+        if (entry_better(worst, b->buf[i])) worst = b->buf[i];
+    b->full = 1;
+    b->thr = worst.score;
+    b->thr_idx = worst.index;
+}
+
+static inline void topbuf_add(hr_topbuf *b, float s, uint32_t idx)
+{
+    b->buf[b->size].score = s;
+    b->buf[b->size].index = idx;
+    if (++b->size == b->bufcap) compact(b);
+}
+
+void hr_topbuf_push(hr_topbuf *b, float score, uint32_t index)
+{
+    if (b->n == 0 || isnan(score)) return;
+    if (b->full && !(score > b->thr || (score == b->thr && index < b->thr_idx))) return;
+    topbuf_add(b, score, index);
+}
+
+/* k-th largest (k >= 1) of a[0..n) by quickselect; a is reordered. */
+static float kth_largest(float *a, uint32_t n, uint32_t k)
+{
+    uint32_t lo = 0, hi = n, want = k - 1;
+    while (hi - lo > 1) {
+        float piv = a[lo + (hi - lo) / 2];
+        uint32_t lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            if (a[i] > piv) { float t = a[lt]; a[lt++] = a[i]; a[i++] = t; }
+            else if (a[i] < piv) { float t = a[--gt]; a[gt] = a[i]; a[i] = t; }
+            else i++;
+        }
+        if (want < lt) hi = lt;
+        else if (want < gt) return piv;
+        else lo = gt;
+    }
+    return a[lo];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* Index of the first 16-score chunk in [j, hi) with a score >= thr (or the end), 16 at a time:
+ * AVX2 when the CPU has it (checked at run time), else SSE2. */
+__attribute__((target("avx2"))) static uint32_t skip_below_avx2(const float *s, uint32_t j, uint32_t hi, float thr)
+{
+    __m256 t = _mm256_set1_ps(thr);
+    for (; j + 16 <= hi; j += 16) {
+        __m256 m = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j), t, _CMP_GE_OQ),
+                                _mm256_cmp_ps(_mm256_loadu_ps(s + j + 8), t, _CMP_GE_OQ));
+        if (_mm256_movemask_ps(m)) return j;
+    }
+    return j;
+}
+#endif
+
+static uint32_t skip_below(const float *s, uint32_t j, uint32_t hi, float thr)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx2")) return skip_below_avx2(s, j, hi, thr);
+#endif
+#ifdef __SSE2__
+    __m128 t = _mm_set1_ps(thr);
+    for (; j + 16 <= hi; j += 16) {
+        const float *q = s + j;
+        __m128 m = _mm_or_ps(_mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(q), t), _mm_cmpge_ps(_mm_loadu_ps(q + 4), t)),
+                             _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(q + 8), t), _mm_cmpge_ps(_mm_loadu_ps(q + 12), t)));
+        if (_mm_movemask_ps(m)) return j;
+    }
+#endif
+    return j;
+}
+
+static void topbuf_range(hr_topbuf *b, const float *scores, uint32_t first_index, uint32_t lo, uint32_t hi)
+{
+    uint32_t j = lo;
+    /* First scores seen, and plenty of them: take the n-th best of this range as the threshold
+     * (the final n-th best can only be higher), so the scan below admits about n candidates
+     * instead of compacting the buffer over and over. */
+    enum { SEED_MAX = 4096 };
+    if (!b->full && b->size == 0 && hi - lo >= 2 * b->n && hi - lo <= SEED_MAX) {
+        float tmp[SEED_MAX] = { 0 };
+        uint32_t m = 0;
+        for (uint32_t q = lo; q < hi; q++)
+            if (!isnan(scores[q])) tmp[m++] = scores[q];
+        if (m >= b->n) {
+            b->thr = kth_largest(tmp, m, b->n);
+            b->thr_idx = UINT32_MAX;   /* admit scores equal to it */
+            b->full = 1;
+        }
+    }
+    while (j < hi && !b->full) {   /* until the first compaction everything non-NaN enters */
+        if (!isnan(scores[j])) topbuf_add(b, scores[j], first_index + j);
+        j++;
+    }
+    for (;;) {
+        j = skip_below(scores, j, hi, b->thr);
+        if (j + 16 > hi) break;
+        for (uint32_t jj = j; jj < j + 16; jj++) {
+            float s = scores[jj];
+            if (s > b->thr || (s == b->thr && first_index + jj < b->thr_idx)) topbuf_add(b, s, first_index + jj);
+        }
+        j += 16;
+    }
+    for (; j < hi; j++) {
+        float s = scores[j];
+        if (s > b->thr || (s == b->thr && first_index + j < b->thr_idx)) topbuf_add(b, s, first_index + j);
+    }
+}
+
+void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index, uint32_t count,
+                        const uint32_t *excluded, size_t n_excluded)
+{
+    if (b->n == 0 || count == 0) return;
+    size_t lo = 0, hi = n_excluded;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (excluded[mid] < first_index) lo = mid + 1;
+        else hi = mid;
+    }
+    uint64_t end = (uint64_t)first_index + count;
+    uint32_t pos = 0;
+    for (size_t x = lo; x < n_excluded && excluded[x] < end; x++) {
+        uint32_t cut = excluded[x] - first_index;
+        topbuf_range(b, scores, first_index, pos, cut);
+        pos = cut + 1;
+    }
+    topbuf_range(b, scores, first_index, pos, count);
+}
+
+static int cmp_better(const void *x, const void *y)
+{
+    hr_topk_entry a = *(const hr_topk_entry *)x, c = *(const hr_topk_entry *)y;
+    return entry_better(a, c) ? -1 : entry_better(c, a) ? 1 : 0;
+}
+
+uint32_t hr_topbuf_sorted(hr_topbuf *b, uint32_t *out_idx, float *out_score)
+{
+    compact(b);
+    qsort(b->buf, b->size, sizeof *b->buf, cmp_better);
+    uint32_t n = b->size;
+    for (uint32_t i = 0; i < n; i++) {
+        out_idx[i] = b->buf[i].index;
+        if (out_score) out_score[i] = b->buf[i].score;
+    }
+    b->size = 0;
+    b->full = 0;
+    b->thr = -INFINITY;
+    return n;
 }

@@ -69,4 +69,27 @@ uint32_t hr_topk_merge_lists(const uint32_t *a_idx, const float *a_score, uint32
                              const uint32_t *b_idx, const float *b_score, uint32_t nb,
                              uint32_t n, uint32_t *out_idx, float *out_score);
 
+/* ---- High-volume variant: a buffer instead of a heap -----------------------------------------
+ * For scans of millions of scores per list (recommend, similar): candidates that beat the
+ * current threshold are appended to a buffer of bufcap >= 2n entries; when it fills, a
+ * quickselect keeps the best n and the n-th best becomes the threshold.  Each candidate costs
+ * O(1) instead of a heap sift, and most scores are rejected 16 at a time.  Same order and
+ * tie rule as hr_topk (higher score first, then lower index); NaN never enters. */
+typedef struct hr_topbuf {
+    hr_topk_entry *buf;   /* caller storage, bufcap entries */
+    uint32_t n, bufcap, size;
+    int full;             /* a threshold exists: entries must beat (thr, thr_idx) */
+    float thr;
+    uint32_t thr_idx;
+} hr_topbuf;
+
+/* bufcap >= 2n (n == 0 allowed: every push is a no-op). */
+void hr_topbuf_init(hr_topbuf *b, hr_topk_entry *storage, uint32_t n, uint32_t bufcap);
+void hr_topbuf_push(hr_topbuf *b, float score, uint32_t index);
+/* As hr_topk_push_row. */
+void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index, uint32_t count,
+                        const uint32_t *excluded, size_t n_excluded);
+/* Best first into out_idx / out_score (may be NULL); returns min(n, candidates); empties b. */
+uint32_t hr_topbuf_sorted(hr_topbuf *b, uint32_t *out_idx, float *out_score);
+
 #endif
