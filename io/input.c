@@ -30,6 +30,27 @@ struct hr_input {
 
 static const size_t ZBUF = 1 << 20;
 
+/* A .tar.zst starts like any zstd stream: decompress its first block and look for the tar
+ * magic, so that archives go to libarchive and plain .zst files to our own reader. */
+static int zstd_holds_tar(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    char in[1 << 16], out[512];
+    ssize_t n = read(fd, in, sizeof in);
+    close(fd);
+    if (n <= 0) return 0;
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    ZSTD_inBuffer zi = { in, (size_t)n, 0 };
+    ZSTD_outBuffer zo = { out, sizeof out, 0 };
+    while (zo.pos < zo.size && zi.pos < zi.size) {
+        size_t r = ZSTD_decompressStream(d, &zo, &zi);
+        if (ZSTD_isError(r) || r == 0) break;
+    }
+    ZSTD_freeDCtx(d);
+    return zo.pos >= 262 && memcmp(out + 257, "ustar", 5) == 0;
+}
+
 int hr_input_codec(const char *path, hr_codec *codec, hr_error *err)
 {
     int fd = open(path, O_RDONLY);
@@ -39,7 +60,7 @@ int hr_input_codec(const char *path, hr_codec *codec, hr_error *err)
     close(fd);
     if (n < 0) return hr_error_set(err, HR_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     *codec = HR_CODEC_PLAIN;
-    if (n >= 4 && m[0] == 0x28 && m[1] == 0xB5 && m[2] == 0x2F && m[3] == 0xFD) *codec = HR_CODEC_ZSTD;
+    if (n >= 4 && m[0] == 0x28 && m[1] == 0xB5 && m[2] == 0x2F && m[3] == 0xFD) *codec = zstd_holds_tar(path) ? HR_CODEC_ARCHIVE : HR_CODEC_ZSTD;
     else if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b) *codec = HR_CODEC_ARCHIVE;             /* gzip */
     else if (n >= 3 && memcmp(m, "BZh", 3) == 0) *codec = HR_CODEC_ARCHIVE;                  /* bzip2 */
     else if (n >= 6 && memcmp(m, "\xfd" "7zXZ\0", 6) == 0) *codec = HR_CODEC_ARCHIVE;        /* xz */

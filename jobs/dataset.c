@@ -105,6 +105,7 @@ int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, h
     hr_part_build(&ip, spec->scheme, P, items->n, items->nnz);
     uint64_t files[4] = { 0 };   /* by-user checksum, bytes, by-item checksum, bytes */
     rc = write_side(job, spec, &up, 0, spec->user_part != NULL, t, n, files, NULL);
+    rc = hr_comm_agree(job->comm, rc, &job->err);   /* before the by-item shuffle (collective) */
     if (rc == 0) rc = write_side(job, spec, &ip, 1, 0, t, n, files + 2, NULL);
     HR_FREE(t);
     *n = 0;
@@ -199,6 +200,16 @@ static int load_side(hr_job *job, hr_dataset *ds, const char *mpath, int by_item
         if (rc == 0 && total != nrows)
             rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: shards hold %llu rows, the dictionary %llu", mpath,
                               (unsigned long long)total, (unsigned long long)nrows);
+        if (rc == 0) {   /* each id exactly once */
+            uint8_t *seen = hr_calloc(nrows ? nrows : 1, 1);
+            const uint32_t *g = gids;
+            for (uint64_t k = 0; k < total && rc == 0; k++) {
+                if (g[k] >= nrows || seen[g[k]]++)
+                    rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: %s shards list row %u twice or out of range", mpath,
+                                      by_item ? "by-item" : "by-user", g[k]);
+            }
+            hr_free(seen);
+        }
         if (rc == 0) {
             uint64_t *off = hr_malloc(((size_t)job->size + 1) * sizeof *off);
             off[0] = 0;

@@ -1,13 +1,18 @@
 /* hpcrec evaluate — offline metrics of a model on a train/test split.
  *
- * For every user with test interactions: rank all catalogue items the user has not seen in
- * train (models are scorers: solvers/score.h; batches of users scored by one SGEMM), take the
- * top max(K) and compare with the test items (solvers/metrics.h gives the exact definitions).
- * Rating models (als) also get RMSE/MAE over the test ratings, predictions clipped to the
- * training value range.  Users unknown to the model are ranked by training popularity and
- * counted (users_fallback).  With --baseline pop the same keys are written prefixed "pop.".
+ * For every user with test interactions: rank the catalogue (items with training
+ * interactions) minus the user's training items, take the top max(K) and compare with the
+ * user's test items; the true MRR ranks the whole candidate set.  Reported per K: accuracy
+ * (precision, recall, ndcg, map, hr), beyond accuracy (coverage, novelty, arp, gini, tail,
+ * ild), the same accuracy per user-activity tercile and per head/tail relevant items, and
+ * rmse/mae for rating models.  Baselines (--baseline pop,random) and a second model
+ * (--compare, with paired-bootstrap intervals of the per-user differences) run over the same
+ * users with the same rules.  Definitions: docs/evaluation.md; math: solvers/metrics.h.
+ *
  * Train and test may share dictionaries (one `split`) or be ingested separately (mapped by
- * external id; test events of users/items unknown to train are counted, not scored). */
+ * external id; test events of users/items unknown to train are counted, not scored).  Users
+ * with no training interactions (a time split) are ranked by popularity and counted; items
+ * with none are not candidates, so their test events are misses, also counted. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,31 +22,15 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/timer.h"
-#include "io/model.h"
 #include "jobs/commands.h"
-#include "jobs/dataset.h"
-#include "solvers/metrics.h"
-#include "solvers/score.h"
-#include "solvers/topk.h"
+#include "jobs/evaluate.h"
 
 static const char usage[] =
-    "hpcrec evaluate --model MODEL.tar --train DATASET --test DATASET [--k 10,20] [--baseline pop] [--json FILE]\n";
+    "hpcrec evaluate --model MODEL.tar --train DATASET --test DATASET [--k 10,20] [--baseline pop,random]\n"
+    "                [--compare MODEL2.tar] [--seed S] [--json FILE]\n";
 
-#define BATCH 64
-
-typedef struct {
-    hr_rank_acc rank;
-    hr_beyond_acc beyond;
-    hr_rating_acc rating;
-    uint64_t *exposure;   /* n_cutoffs x n_items */
-    uint64_t fallback, pred_fallback;
-} eval_acc;
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
+/* Head items: the most popular items that together hold this share of training interactions. */
+#define HEAD_FRACTION 0.2
 
 /* Dataset gid -> model gid (UINT32_MAX when the model does not know the id). */
 static uint32_t *map_ids(const hr_dict *data, const hr_dict *model)
@@ -56,136 +45,173 @@ static uint32_t *map_ids(const hr_dict *data, const hr_dict *model)
     return map;
 }
 
-/* Rank and score every local test user with one scorer. */
-static int run_scorer(hr_job *job, const hr_scorer *sc, const hr_model *m, const hr_dataset *train, const hr_block *test,
-                      const uint32_t *umap, const uint32_t *imap, const hr_scorer *fallback, const hr_item_stats *st,
-                      const uint32_t *cut, uint32_t ncut, int rating, float vmin, float vmax, eval_acc *acc)
+/* A model as a scorer over the train item order (id maps, reordered rows when its item
+ * dictionary is not the training set's, its own item factors for ild@K). */
+static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, const char *row, const char *prefix)
 {
-    uint32_t kmax = cut[ncut - 1];
-    uint64_t n = sc->n_items;
-    int k = sc->kind == HR_SCORER_FACTOR ? sc->k : 1;
-    float *U = hr_malloc((size_t)BATCH * (size_t)k * sizeof *U);
-    float *S = hr_malloc((size_t)BATCH * n * sizeof *S), *F = NULL;
-    hr_topk_entry *heap = hr_malloc((kmax + 1) * sizeof *heap);
-    uint32_t *ranked = hr_malloc((kmax + 1) * sizeof *ranked), *rel = NULL, *excl = NULL;
-    double *work = hr_malloc(((size_t)st->k + 1) * sizeof *work);  /* ILD scratch: item-factor width */
-    uint64_t relcap = 0, exclcap = 0;
-    uint64_t rows[BATCH];
-    const hr_block *tr = &train->by_user;
-    for (uint64_t r0 = 0; r0 < test->nrows; r0 += BATCH) {
-        uint32_t nb = 0;
-        for (uint64_t r = r0; r < test->nrows && r < r0 + BATCH; r++) {
-            if (test->ptr[r + 1] == test->ptr[r]) continue;
-            uint32_t mu = umap[test->gid[r]];
-            if (sc->kind == HR_SCORER_FACTOR && mu != UINT32_MAX)
-                memcpy(U + (size_t)nb * (size_t)k, m->user_factors + (uint64_t)mu * (uint64_t)k, (size_t)k * sizeof *U);
-            else if (sc->kind == HR_SCORER_FACTOR)
-                memset(U + (size_t)nb * (size_t)k, 0, (size_t)k * sizeof *U);
-            rows[nb++] = r;
-        }
-        if (nb == 0) continue;
-        hr_score_users(sc, U, nb, S);
-        for (uint32_t b = 0; b < nb; b++) {
-            uint64_t r = rows[b];
-            uint32_t mu = umap[test->gid[r]];
-            const float *srow = S + (uint64_t)b * n;
-            if (sc->kind == HR_SCORER_FACTOR && mu == UINT32_MAX) {
-                if (!F) F = hr_malloc(n * sizeof *F);
-                hr_score_users(fallback, NULL, 1, F);
-                srow = F;
-                acc->fallback++;
-            }
-            /* train row of this user: same partition, same local index (train and test share
-             * dictionaries and the test block was loaded under the train partition) */
-            uint64_t tn = tr->ptr[r + 1] - tr->ptr[r], rn = test->ptr[r + 1] - test->ptr[r];
-            if (tn > exclcap) { exclcap = tn * 2; hr_free(excl); excl = hr_malloc(exclcap * sizeof *excl); }
-            if (rn > relcap) { relcap = rn * 2; hr_free(rel); rel = hr_malloc(relcap * sizeof *rel); }
-            uint64_t ne = 0, nr = 0;
-            for (uint64_t e = tr->ptr[r]; e < tr->ptr[r + 1]; e++)
-                if (imap[tr->idx[e]] != UINT32_MAX) excl[ne++] = imap[tr->idx[e]];
-            /* A test item the model does not know stays relevant (a miss): give it an id past
-             * the catalogue so it can never be hit. */
-            for (uint64_t e = test->ptr[r]; e < test->ptr[r + 1]; e++)
-                rel[nr++] = imap[test->idx[e]] != UINT32_MAX ? imap[test->idx[e]] : (uint32_t)(n + (e - test->ptr[r]));
-            qsort(excl, ne, sizeof *excl, cmp_u32);
-            qsort(rel, nr, sizeof *rel, cmp_u32);
-            hr_topk h;
-            hr_topk_init(&h, heap, kmax);
-            hr_topk_push_row(&h, srow, 0, (uint32_t)n, excl, ne);
-            uint32_t len = hr_topk_sorted(&h, ranked, NULL);
-            hr_metrics_add_user(&acc->rank, ranked, len, rel, (uint32_t)nr, NULL);
-            hr_metrics_add_beyond(&acc->beyond, st, ranked, len, acc->exposure, work);
-            if (rating) {
-                for (uint64_t e = test->ptr[r]; e < test->ptr[r + 1]; e++) {
-                    uint32_t mi = imap[test->idx[e]];
-                    float p;
-                    if (mu == UINT32_MAX || mi == UINT32_MAX) {
-                        p = m->global_mean + (mu != UINT32_MAX && m->user_bias ? m->user_bias[mu] : 0.0f) +
-                            (mi != UINT32_MAX && m->item_bias ? m->item_bias[mi] : 0.0f);
-                        acc->pred_fallback++;
-                    } else {
-                        p = hr_score_predict(m->user_factors + (uint64_t)mu * (uint64_t)m->k,
-                                             m->item_factors + (uint64_t)mi * (uint64_t)m->k, m->k, m->global_mean,
-                                             m->user_bias ? &m->user_bias[mu] : NULL, m->item_bias ? &m->item_bias[mi] : NULL);
-                    }
-                    p = p < vmin ? vmin : p > vmax ? vmax : p;
-                    hr_metrics_add_rating(&acc->rating, p, test->val[e]);
-                }
-            }
-        }
+    memset(s, 0, sizeof *s);
+    s->row = row;
+    s->prefix = prefix;
+    s->kind = EV_MODEL;
+    s->m = m;
+    s->umap = map_ids(&tr->users, &m->users);
+    s->imap = map_ids(&tr->items, &m->items);
+    s->ident = m->n_items == tr->items.n;
+    for (uint64_t i = 0; s->ident && i < tr->items.n; i++) s->ident = s->imap[i] == i;
+    s->rating = m->kind == HR_MODEL_FACTOR && m->user_bias != NULL;
+    const uint64_t n = tr->items.n;
+    if (m->kind == HR_MODEL_POP) {
+        s->pop_row = hr_malloc((n ? n : 1) * sizeof *s->pop_row);
+        for (uint64_t i = 0; i < n; i++) s->pop_row[i] = s->imap[i] != UINT32_MAX ? m->item_scores[s->imap[i]] : NAN;
+        return;
     }
-    hr_free(U); hr_free(S); hr_free(F); hr_free(heap); hr_free(ranked); hr_free(rel); hr_free(excl); hr_free(work);
-    /* Reduce every accumulator (all fields are sums). */
-    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, acc->rank.sum, HR_RANK_NSUM));
-    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, acc->rank.count, HR_RANK_NCOUNT));
-    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, acc->beyond.sum, HR_METRICS_MAX_CUTOFFS * HR_BEYOND_NSUM));
-    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, acc->beyond.count, HR_METRICS_MAX_CUTOFFS * HR_BEYOND_NCOUNT));
-    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, acc->rating.sum, 2));
-    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, &acc->rating.count, 1));
-    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, acc->exposure, (size_t)ncut * n));
-    uint64_t fb[2] = { acc->fallback, acc->pred_fallback };
-    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, fb, 2));
-    acc->fallback = fb[0];
-    acc->pred_fallback = fb[1];
+    s->ild_k = (uint32_t)m->k;
+    if (s->ident) {
+        s->ild = m->item_factors;
+        return;
+    }
+    /* Items the model does not know get a zero row: cosine 0 with everything (metrics.h). */
+    s->ild_owned = hr_calloc((n ? n : 1) * (size_t)m->k, sizeof *s->ild_owned);
+    for (uint64_t i = 0; i < n; i++)
+        if (s->imap[i] != UINT32_MAX)
+            memcpy(s->ild_owned + i * (size_t)m->k, m->item_factors + (uint64_t)s->imap[i] * (uint64_t)m->k,
+                   (size_t)m->k * sizeof *s->ild_owned);
+    s->ild = s->ild_owned;
+}
+
+static void scorer_free(ev_scorer *s)
+{
+    hr_free(s->umap);
+    hr_free(s->imap);
+    hr_free(s->pop_row);
+    hr_free(s->ild_owned);
+    memset(s, 0, sizeof *s);
+}
+
+/* Test rows in train ids and under the train partition, so local row r is the same user in
+ * both.  A test set ingested on its own is mapped by external id; test events of users or
+ * items the training data never saw cannot be ranked and are counted instead. */
+static int align_test(hr_job *job, hr_dataset *tr, hr_dataset *te, uint64_t unknown[2])
+{
+    uint64_t n;
+    hr_triple *t = hr_block_to_triples(&te->by_user, 0, &n);
+    int same = hr_dict_fingerprint(&tr->users) == hr_dict_fingerprint(&te->users) &&
+               hr_dict_fingerprint(&tr->items) == hr_dict_fingerprint(&te->items);
+    if (!same) {
+        uint32_t *tu = map_ids(&te->users, &tr->users), *ti = map_ids(&te->items, &tr->items);
+        uint64_t w = 0;
+        for (uint64_t k = 0; k < n; k++) {
+            if (tu[t[k].u] == UINT32_MAX) { unknown[0]++; continue; }
+            if (ti[t[k].i] == UINT32_MAX) { unknown[1]++; continue; }
+            t[w] = t[k];
+            t[w].u = tu[t[k].u];
+            t[w].i = ti[t[k].i];
+            w++;
+        }
+        n = w;
+        hr_free(tu);
+        hr_free(ti);
+    }
+    int rc = hr_part_shuffle(job->comm, &tr->upart, 0, &t, &n);
+    if (rc == 0) {
+        hr_triples_sort(t, n, &tr->upart, job->rank, 0);
+        hr_block_free(&te->by_user);
+        hr_block_from_triples(&te->by_user, t, n, NULL, &tr->upart, job->rank, 0);
+    }
+    hr_free(t);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, unknown, 2);
+    return rc;
+}
+
+/* Item context (catalogue, head/tail) and user context (activity terciles, cold users). */
+static int build_context(hr_job *job, const hr_dataset *tr, const hr_block *te, ev_data *d, float **popf,
+                         uint8_t **cold, uint8_t **head, uint64_t counts[4])
+{
+    const uint32_t n = d->n_items;
+    *popf = hr_malloc((n ? n : 1) * sizeof **popf);
+    *cold = hr_malloc(n ? n : 1);
+    *head = hr_malloc(n ? n : 1);
+    for (uint32_t i = 0; i < n; i++) {
+        (*popf)[i] = (float)tr->items.nnz[i];
+        (*cold)[i] = tr->items.nnz[i] == 0;
+        d->n_cand += !(*cold)[i];
+    }
+    d->n_head = hr_metrics_mark_head(tr->items.nnz, n, HEAD_FRACTION, *head);
+    for (uint32_t i = 0; i < n; i++) d->n_tail_cand += !(*head)[i] && !(*cold)[i];
+    d->pop = tr->items.nnz;
+    d->popf = *popf;
+    d->cold = *cold;
+    d->is_head = *head;
+
+    /* counts: users_cold, test events on cold items, distinct cold items in test (below). */
+    uint64_t *item_seen = hr_calloc(n ? n : 1, sizeof *item_seen);
+    for (uint64_t r = 0; r < te->nrows; r++) {
+        uint64_t len = te->ptr[r + 1] - te->ptr[r];
+        if (!len) continue;
+        d->n_eval_local++;
+        if (len > d->max_test_row) d->max_test_row = len;
+        counts[0] += tr->users.nnz[te->gid[r]] == 0;
+        for (uint64_t e = te->ptr[r]; e < te->ptr[r + 1]; e++)
+            if ((*cold)[te->idx[e]]) { counts[1]++; item_seen[te->idx[e]] = 1; }
+    }
+    int rc = hr_comm_allreduce_max_u64(job->comm, item_seen, n);
+    for (uint32_t i = 0; rc == 0 && i < n; i++) counts[2] += item_seen[i];
+    hr_free(item_seen);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, counts, 2);
+
+    /* Activity terciles of the training users (those with >= 1 training interaction), each
+     * counted by the rank that owns it: a histogram summed across ranks gives the same cut
+     * points as sorting every count, at the size of the largest count. */
+    const hr_block *b = &tr->by_user;
+    uint64_t mx = 0;
+    for (uint64_t r = 0; r < b->nrows; r++)
+        if (b->ptr[r + 1] - b->ptr[r] > mx) mx = b->ptr[r + 1] - b->ptr[r];
+    if (rc == 0) rc = hr_comm_allreduce_max_u64(job->comm, &mx, 1);
+    if (rc < 0) return rc;
+    const uint32_t bins = (uint32_t)mx + 2;
+    uint64_t *hist = hr_calloc(bins, sizeof *hist);
+    for (uint64_t r = 0; r < b->nrows; r++)
+        if (b->ptr[r + 1] > b->ptr[r]) hr_metrics_add_activity(hist, bins, b->ptr[r + 1] - b->ptr[r]);
+    rc = hr_comm_allreduce_sum_u64(job->comm, hist, bins);
+    if (rc == 0) hr_metrics_tercile_cuts(hist, bins, d->act_cuts);
+    hr_free(hist);
+    return rc;
+}
+
+/* --baseline LIST: comma-separated pop / random, each at most once. */
+static int parse_baselines(hr_job *job, const char *list, int *pop, int *rnd)
+{
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int *flag = len == 3 && !strncmp(p, "pop", 3) ? pop : len == 6 && !strncmp(p, "random", 6) ? rnd : NULL;
+        if (!flag || *flag)
+            return hr_error_set(&job->err, HR_ERR_ARG, "--baseline: '%s' must list pop and/or random, each once", list);
+        *flag = 1;
+        if (!end) break;
+        p = end + 1;
+        if (!*p) return hr_error_set(&job->err, HR_ERR_ARG, "--baseline: '%s' ends with a comma", list);
+    }
     return 0;
 }
 
-static void report(hr_job *job, const char *prefix, const eval_acc *acc, uint64_t n_items, int rating)
+static int parse_cutoffs(hr_job *job, const char *ks, uint32_t *cut, uint32_t *ncut)
 {
-    hr_rank_means rm;
-    hr_beyond_means bm;
-    hr_metrics_finalize_rank(&acc->rank, &rm);
-    hr_metrics_finalize_beyond(&acc->beyond, acc->exposure, (uint32_t)n_items, &bm);
-    char key[96], line[2048];
-    int off = snprintf(line, sizeof line, "%-6s", prefix[0] ? "pop" : "model");
-    for (uint32_t c = 0; c < rm.n_cutoffs; c++) {
-        for (int mtr = 0; mtr < HR_RANK_NMETRIC; mtr++) {
-            snprintf(key, sizeof key, "%s%s@%u", prefix, hr_metrics_rank_name((hr_rank_metric)mtr), rm.cutoffs[c]);
-            hr_job_set_real(job, key, rm.at[c][mtr]);
-        }
-        snprintf(key, sizeof key, "%scoverage@%u", prefix, rm.cutoffs[c]);
-        hr_job_set_real(job, key, bm.coverage[c]);
-        off += snprintf(line + off, sizeof line - (size_t)off, "  P@%u %.4f R@%u %.4f NDCG@%u %.4f MAP@%u %.4f HR@%u %.4f cov@%u %.3f",
-                        rm.cutoffs[c], rm.at[c][HR_RANK_PRECISION], rm.cutoffs[c], rm.at[c][HR_RANK_RECALL], rm.cutoffs[c],
-                        rm.at[c][HR_RANK_NDCG], rm.cutoffs[c], rm.at[c][HR_RANK_MAP], rm.cutoffs[c], rm.at[c][HR_RANK_HIT],
-                        rm.cutoffs[c], bm.coverage[c]);
+    *ncut = 0;
+    for (const char *p = ks; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 100000 || *ncut == HR_METRICS_MAX_CUTOFFS || (*ncut && (uint32_t)v <= cut[*ncut - 1]))
+            return hr_error_set(&job->err, HR_ERR_ARG, "--k: '%s' must be increasing integers in 1..100000 (at most %d)", ks,
+                                HR_METRICS_MAX_CUTOFFS);
+        cut[(*ncut)++] = (uint32_t)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return hr_error_set(&job->err, HR_ERR_ARG, "--k: '%s' is not a comma-separated list", ks);
     }
-    snprintf(key, sizeof key, "%smrr", prefix);
-    hr_job_set_real(job, key, rm.mrr);
-    snprintf(key, sizeof key, "%susers_evaluated", prefix);
-    hr_job_set_int(job, key, (int64_t)rm.users_evaluated);
-    snprintf(key, sizeof key, "%susers_fallback", prefix);
-    hr_job_set_int(job, key, (int64_t)acc->fallback);
-    if (rating) {
-        double rmse, mae;
-        hr_metrics_finalize_rating(&acc->rating, &rmse, &mae);
-        snprintf(key, sizeof key, "%srmse", prefix);
-        hr_job_set_real(job, key, rmse);
-        snprintf(key, sizeof key, "%smae", prefix);
-        hr_job_set_real(job, key, mae);
-        snprintf(line + off, sizeof line - (size_t)off, "  RMSE %.4f MAE %.4f", rmse, mae);
-    }
-    hr_progress("evaluate   %s  (%llu users)", line, (unsigned long long)rm.users_evaluated);
+    if (*ncut == 0) /* --k '': refuse now, not after loading the model and both datasets */
+        return hr_error_set(&job->err, HR_ERR_ARG, "--k: '%s' gives no cutoff; need 1..%d increasing integers", ks,
+                            HR_METRICS_MAX_CUTOFFS);
+    return 0;
 }
 
 int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
@@ -193,10 +219,12 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     static const struct option lo[] = {
         { "model", required_argument, 0, 'm' }, { "train", required_argument, 0, 't' },
         { "test", required_argument, 0, 'T' }, { "k", required_argument, 0, 'k' },
-        { "baseline", required_argument, 0, 'b' }, { "json", required_argument, 0, 'j' },
+        { "baseline", required_argument, 0, 'b' }, { "compare", required_argument, 0, 'c' },
+        { "seed", required_argument, 0, 's' }, { "json", required_argument, 0, 'j' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-    const char *model = NULL, *train = NULL, *test = NULL, *ks = "10,20", *baseline = NULL;
-    int c;
+    const char *model = NULL, *train = NULL, *test = NULL, *ks = "10,20", *baseline = NULL, *compare = NULL;
+    int64_t seed = 1;
+    int c, seed_given = 0, want_pop = 0, want_random = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -206,125 +234,128 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         case 'T': test = optarg; break;
         case 'k': ks = optarg; break;
         case 'b': baseline = optarg; break;
+        case 'c': compare = optarg; break;
+        case 's': HR_TRY(hr_opt_i64(job, "--seed", optarg, 0, INT64_MAX, &seed)); seed_given = 1; break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
         }
     }
     if (!model || !train || !test) return hr_error_set(&job->err, HR_ERR_ARG, "--model, --train and --test are required\n%s", usage);
-    if (baseline && strcmp(baseline, "pop") != 0)
-        return hr_error_set(&job->err, HR_ERR_ARG, "--baseline: '%s' is not supported (pop)", baseline);
-    uint32_t cut[HR_METRICS_MAX_CUTOFFS], ncut = 0;
-    for (const char *p = ks; *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 100000 || ncut == HR_METRICS_MAX_CUTOFFS || (ncut && (uint32_t)v <= cut[ncut - 1]))
-            return hr_error_set(&job->err, HR_ERR_ARG, "--k: '%s' must be increasing integers in 1..100000 (at most %d)", ks,
-                                HR_METRICS_MAX_CUTOFFS);
-        cut[ncut++] = (uint32_t)v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') return hr_error_set(&job->err, HR_ERR_ARG, "--k: '%s' is not a comma-separated list", ks);
-    }
-    if (ncut == 0) /* --k '': refuse now, not after loading the model and both datasets */
-        return hr_error_set(&job->err, HR_ERR_ARG, "--k: '%s' gives no cutoff; need 1..%d increasing integers", ks,
-                            HR_METRICS_MAX_CUTOFFS);
+    if (baseline) HR_TRY(parse_baselines(job, baseline, &want_pop, &want_random));
+    /* The random baseline's numbers are a function of the seed: demand it, so a report that
+     * quotes them always records which draw it was. */
+    if (want_random && !seed_given)
+        return hr_error_set(&job->err, HR_ERR_ARG, "--baseline random needs --seed S (its scores are drawn from S)");
+    ev_data d;
+    memset(&d, 0, sizeof d);
+    HR_TRY(parse_cutoffs(job, ks, d.cut, &d.ncut));
+    d.seed = (uint64_t)seed;
+
     double t0 = hr_now();
-    hr_model m;
+    hr_model m, m2;
     hr_dataset tr, te;
     memset(&m, 0, sizeof m);
+    memset(&m2, 0, sizeof m2);
     memset(&tr, 0, sizeof tr);
     memset(&te, 0, sizeof te);
-    eval_acc acc[2];
-    memset(acc, 0, sizeof acc);
-    uint32_t *umap = NULL, *imap = NULL;
-    uint64_t *pop = NULL, unknown[2] = { 0, 0 };
+    ev_scorer sc[4];
+    ev_result res[4];
+    memset(sc, 0, sizeof sc);
+    memset(res, 0, sizeof res);
+    uint32_t nsc = 0;
+    uint64_t unknown[2] = { 0, 0 }, counts[4] = { 0, 0, 0, 0 };
     float *popf = NULL;
+    uint8_t *cold = NULL, *head = NULL;
+    ev_table *table = hr_calloc(1, sizeof *table);
     int rc = hr_model_load(model, &m, &job->err);
+    if (rc == 0 && compare) rc = hr_model_load(compare, &m2, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) rc = hr_dataset_load(job, train, HR_LOAD_BY_USER, &tr);
     if (rc == 0) rc = hr_dataset_load(job, test, HR_LOAD_BY_USER, &te);
+    if (rc == 0 && (!tr.users.nnz || !tr.items.nnz))
+        rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: dictionaries without interaction counts", train);
+    if (rc == 0 && tr.items.n > UINT32_MAX) rc = hr_error_set(&job->err, HR_ERR_ARG, "%s: more than 2^32 items", train);
+    if (rc == 0) rc = align_test(job, &tr, &te, unknown);
     if (rc < 0) goto done;
-    /* Test rows in train ids and under the train partition, so local row r is the same user in
-     * both.  A test set ingested on its own is mapped by external id; test events of users or
-     * items the training data never saw cannot be ranked and are counted instead. */
-    {
-        uint64_t n;
-        hr_triple *t = hr_block_to_triples(&te.by_user, 0, &n);
-        int same = hr_dict_fingerprint(&tr.users) == hr_dict_fingerprint(&te.users) &&
-                   hr_dict_fingerprint(&tr.items) == hr_dict_fingerprint(&te.items);
-        if (!same) {
-            uint32_t *tu = map_ids(&te.users, &tr.users), *ti = map_ids(&te.items, &tr.items);
-            uint64_t w = 0;
-            for (uint64_t k = 0; k < n; k++) {
-                if (tu[t[k].u] == UINT32_MAX) { unknown[0]++; continue; }
-                if (ti[t[k].i] == UINT32_MAX) { unknown[1]++; continue; }
-                t[w] = t[k];
-                t[w].u = tu[t[k].u];
-                t[w].i = ti[t[k].i];
-                w++;
-            }
-            n = w;
-            hr_free(tu);
-            hr_free(ti);
-        }
-        rc = hr_part_shuffle(job->comm, &tr.upart, 0, &t, &n);
-        if (rc == 0) {
-            hr_triples_sort(t, n, &tr.upart, job->rank, 0);
-            hr_block_free(&te.by_user);
-            hr_block_from_triples(&te.by_user, t, n, NULL, &tr.upart, job->rank, 0);
-        }
-        hr_free(t);
-        if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, unknown, 2);
-        if (rc < 0) goto done;
-    }
-    umap = map_ids(&tr.users, &m.users);
-    imap = map_ids(&tr.items, &m.items);
-    /* Training popularity in model item order: the pop baseline, fallback and novelty. */
-    pop = hr_calloc(m.n_items ? m.n_items : 1, sizeof *pop);
-    popf = hr_calloc(m.n_items ? m.n_items : 1, sizeof *popf);
-    for (uint64_t g = 0; g < tr.items.n; g++)
-        if (imap[g] != UINT32_MAX) pop[imap[g]] = tr.items.nnz[g];
-    for (uint64_t i = 0; i < m.n_items; i++) popf[i] = (float)pop[i];
-    int rating = m.kind == HR_MODEL_FACTOR && m.user_bias != NULL;
-    float vmin = -INFINITY, vmax = INFINITY;
+    d.n_items = (uint32_t)tr.items.n;
+    d.n_users = tr.users.n ? tr.users.n : 1;
+    d.tr = &tr;
+    d.te = &te.by_user;
+    rc = build_context(job, &tr, &te.by_user, &d, &popf, &cold, &head, counts);
+    if (rc < 0) goto done;
+    d.vmin = -INFINITY;
+    d.vmax = INFINITY;
     json_t *val = json_object_get(tr.manifest, "value");
     if (val) {
-        vmin = (float)json_number_value(json_object_get(val, "min"));
-        vmax = (float)json_number_value(json_object_get(val, "max"));
+        d.vmin = (float)json_number_value(json_object_get(val, "min"));
+        d.vmax = (float)json_number_value(json_object_get(val, "max"));
     }
-    hr_scorer sc = { m.kind == HR_MODEL_FACTOR ? HR_SCORER_FACTOR : HR_SCORER_POP, m.k, m.n_items, m.item_factors,
-                     m.item_bias, m.kind == HR_MODEL_POP ? m.item_scores : popf };
-    hr_scorer popsc = { HR_SCORER_POP, 0, m.n_items, NULL, NULL, popf };
-    hr_item_stats st = { (uint32_t)m.n_items, tr.users.n ? tr.users.n : 1, pop, NULL,
-                         m.kind == HR_MODEL_FACTOR ? m.item_factors : NULL, (uint32_t)(m.kind == HR_MODEL_FACTOR ? m.k : 0) };
-    for (int s = 0; s < (baseline ? 2 : 1) && rc == 0; s++) {
-        rc = hr_metrics_init_rank(&acc[s].rank, cut, ncut, &job->err);
-        if (rc == 0) rc = hr_metrics_init_beyond(&acc[s].beyond, cut, ncut, &job->err);
-        hr_metrics_init_rating(&acc[s].rating);
-        acc[s].exposure = hr_calloc((size_t)ncut * (m.n_items ? m.n_items : 1), sizeof *acc[s].exposure);
-        if (rc == 0)
-            rc = run_scorer(job, s == 0 ? &sc : &popsc, &m, &tr, &te.by_user, umap, imap, &popsc, &st, cut, ncut,
-                            s == 0 && rating, vmin, vmax, &acc[s]);
-        if (rc == 0) report(job, s == 0 ? "" : "pop.", &acc[s], m.n_items, s == 0 && rating);
+
+    model_scorer(&sc[nsc++], &m, &tr, "model", "");
+    sc[0].keep_users = compare != NULL;
+    if (compare) {
+        model_scorer(&sc[nsc], &m2, &tr, "model2", "model2.");
+        sc[nsc].keep_users = 1;
+        if (!sc[nsc].ild) {
+            sc[nsc].ild = sc[0].ild;
+            sc[nsc].ild_k = sc[0].ild_k;
+        }
+        nsc++;
     }
-    if (rc == 0) {
-        hr_job_set_str(job, "model", model);
-        hr_job_set_str(job, "algo", m.algo);
-        hr_job_set_int(job, "predictions_fallback", (int64_t)acc[0].pred_fallback);
-        hr_job_set_int(job, "test_events_unknown_user", (int64_t)unknown[0]);
-        hr_job_set_int(job, "test_events_unknown_item", (int64_t)unknown[1]);
-        if (unknown[0] || unknown[1])
-            hr_progress("evaluate   %llu test events of users and %llu of items absent from %s were not scored",
-                        (unsigned long long)unknown[0], (unsigned long long)unknown[1], train);
-        hr_progress("evaluate   done in %.2fs", hr_now() - t0);
+    /* Scorers without item factors of their own (pop models, baselines) have their ild@K
+     * measured with the main model's, so every list is compared in one embedding space. */
+    if (want_pop) sc[nsc++] = (ev_scorer){ .row = "pop", .prefix = "pop.", .kind = EV_POP, .ild = sc[0].ild, .ild_k = sc[0].ild_k };
+    if (want_random)
+        sc[nsc++] = (ev_scorer){ .row = "random", .prefix = "random.", .kind = EV_RANDOM, .ild = sc[0].ild, .ild_k = sc[0].ild_k };
+    for (uint32_t s = 0; s < nsc && rc == 0; s++) {
+        double ts = hr_now();
+        rc = ev_run(job, &d, &sc[s], &res[s]);
+        if (rc < 0) break;
+        ev_report(job, &d, &sc[s], &res[s], table);
+        hr_free(res[s].exposure);
+        res[s].exposure = NULL;
+        const struct ev_row *w = &table->rows[table->n - EV_NSEG];
+        hr_progress("evaluate   %-7s %llu users ranked in %.2fs: ndcg@%u %.4f  recall@%u %.4f  mrr %.4f", sc[s].row,
+                    (unsigned long long)w->users, hr_now() - ts, d.cut[0], w->at[0][EV_COL_NDCG], d.cut[0],
+                    w->at[0][EV_COL_R], w->mrr);
     }
+    if (rc < 0) goto done;
+    hr_job_set_str(job, "model", model);
+    hr_job_set_str(job, "algo", m.algo);
+    hr_job_set_int(job, "users_cold", (int64_t)counts[0]);
+    hr_job_set_int(job, "test_events_cold_item", (int64_t)counts[1]);
+    hr_job_set_int(job, "items_cold", (int64_t)counts[2]);
+    hr_job_set_int(job, "test_events_unknown_user", (int64_t)unknown[0]);
+    hr_job_set_int(job, "test_events_unknown_item", (int64_t)unknown[1]);
+    hr_job_set_int(job, "catalogue_items", d.n_cand);
+    hr_job_set_int(job, "head_items", d.n_head);
+    hr_job_set_real(job, "head_fraction", HEAD_FRACTION);
+    hr_job_set_int(job, "activity_cut_light", (int64_t)d.act_cuts[0]);
+    hr_job_set_int(job, "activity_cut_medium", (int64_t)d.act_cuts[1]);
+    if (want_random || compare) hr_job_set_int(job, "seed", seed);
+    ev_table_print(job, &d, table);
+    if (compare) rc = ev_compare(job, &d, model, compare, &res[0], &res[1], sc[0].rating && sc[1].rating);
+    if (rc < 0) goto done;
+    if (unknown[0] || unknown[1])
+        hr_progress("evaluate   %llu test events of users and %llu of items absent from %s were not scored",
+                    (unsigned long long)unknown[0], (unsigned long long)unknown[1], train);
+    if (counts[0] || counts[1])
+        hr_progress("evaluate   %llu test users had no training interactions (ranked by popularity); %llu test events on "
+                    "%llu items without training interactions cannot be hit",
+                    (unsigned long long)counts[0], (unsigned long long)counts[1], (unsigned long long)counts[2]);
+    hr_progress("evaluate   done in %.2fs", hr_now() - t0);
 done:
-    for (int s = 0; s < 2; s++) hr_free(acc[s].exposure);
-    hr_free(umap);
-    hr_free(imap);
-    hr_free(pop);
+    for (uint32_t s = 0; s < 4; s++) {
+        ev_result_free(&res[s]);
+        if (sc[s].kind == EV_MODEL) scorer_free(&sc[s]);
+    }
+    hr_free(table);
     hr_free(popf);
+    hr_free(cold);
+    hr_free(head);
     hr_model_free(&m);
+    hr_model_free(&m2);
     hr_dataset_free(&tr);
     hr_dataset_free(&te);
     return rc;

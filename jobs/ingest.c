@@ -273,6 +273,34 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     r.n = w;
     HR_FREE(&reason);
 
+    /* Ids left without any event (all their rows rejected: bots, bad rows) leave the
+     * dictionaries; the renumbering keeps order, so the grouping and sorting above hold. */
+    {
+        uint8_t *ku = hr_calloc(users.n ? users.n : 1, 1), *ki = hr_calloc(items.n ? items.n : 1, 1);
+        uint64_t *cu = hr_calloc(users.n + items.n + 1, sizeof *cu);
+        for (uint64_t k = 0; k < r.n; k++) {
+            cu[r.t[k].u]++;
+            cu[users.n + r.t[k].i]++;
+        }
+        rc = hr_comm_allreduce_max_u64(job->comm, cu, users.n + items.n);
+        uint64_t dropped = 0;
+        for (uint64_t x = 0; x < users.n; x++) dropped += !(ku[x] = cu[x] != 0);
+        for (uint64_t x = 0; x < items.n; x++) dropped += !(ki[x] = cu[users.n + x] != 0);
+        hr_free(cu);
+        if (rc == 0 && dropped) {
+            uint32_t *mu = hr_dict_keep(&users, ku), *mi = hr_dict_keep(&items, ki);
+            for (uint64_t k = 0; k < r.n; k++) {
+                r.t[k].u = mu[r.t[k].u];
+                r.t[k].i = mi[r.t[k].i];
+            }
+            hr_part_remap(&hp, mu, users.n);
+            hr_free(mu);
+            hr_free(mi);
+        }
+        hr_free(ku);
+        hr_free(ki);
+        HR_CHECK(rc);
+    }
     uint64_t counts[HR_REJECT__COUNT + 1];
     memcpy(counts, r.counts, sizeof r.counts);
     counts[HR_REJECT__COUNT] = kept;
@@ -283,6 +311,12 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     if (accepted + rejected != g[0]) {
         rc = hr_error_set(&job->err, HR_ERR_STATE, "internal accounting error: read %llu != accepted %llu + rejected %llu",
                           (unsigned long long)g[0], (unsigned long long)accepted, (unsigned long long)rejected);
+        goto fail;
+    }
+    if (accepted == 0) {
+        rc = hr_error_set(&job->err, HR_ERR_FORMAT, "no row accepted: %llu read, %llu rejected (see %s/rejects/)%s",
+                          (unsigned long long)g[0], (unsigned long long)rejected, o.out,
+                          g[0] ? "" : "; are the inputs empty, or is every line a header?");
         goto fail;
     }
     hr_progress("validate   %llu accepted, %llu rejected (%s) %.2fs", (unsigned long long)accepted,

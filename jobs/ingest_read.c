@@ -58,6 +58,8 @@ void hr_ingest_read_free(hr_ingest_read *r)
     for (uint32_t s = 0; s < r->nsrc; s++) hr_free(r->src_name[s]);
     hr_free(r->src_name);
     hr_free(r->src_unit);
+    hr_free(r->src_ord);
+    hr_free(r->src_global);
     hr_free(r->units);
     hr_free(r->unit_lines);
     hr_reject_log_free(&r->rejects);
@@ -181,15 +183,17 @@ int hr_ingest_detect_format(hr_job *job, hr_ingest_read *r, const hr_pathlist *f
     return 0;
 }
 
-static uint32_t add_source(hr_ingest_read *r, const char *name, uint32_t unit)
+static uint32_t add_source(hr_ingest_read *r, const char *name, uint32_t unit, uint32_t ord)
 {
     if (r->nsrc == r->src_cap) {
         r->src_cap = r->src_cap ? r->src_cap * 2 : 64;
         r->src_name = hr_realloc(r->src_name, r->src_cap * sizeof *r->src_name);
         r->src_unit = hr_realloc(r->src_unit, r->src_cap * sizeof *r->src_unit);
+        r->src_ord = hr_realloc(r->src_ord, r->src_cap * sizeof *r->src_ord);
     }
     r->src_name[r->nsrc] = hr_strdup(name);
     r->src_unit[r->nsrc] = unit;
+    r->src_ord[r->nsrc] = ord;
     return r->nsrc++;
 }
 
@@ -213,6 +217,15 @@ static uint64_t lines_before(const char *path, uint64_t off)
     return nl + 1;
 }
 
+typedef struct { uint32_t unit, ord; const char *name; uint32_t gathered; } src_key;
+
+static int cmp_src_key(const void *a, const void *b)
+{
+    const src_key *x = a, *y = b;
+    if (x->unit != y->unit) return x->unit < y->unit ? -1 : 1;
+    return (x->ord > y->ord) - (x->ord < y->ord);
+}
+
 static int parse_unit(hr_job *job, hr_ingest_read *r, const hr_pathlist *files, uint32_t u)
 {
     const hr_unit *un = &r->units[u];
@@ -226,9 +239,10 @@ static int parse_unit(hr_job *job, hr_ingest_read *r, const hr_pathlist *files, 
     char *scratch = hr_malloc(1 << 16);
     size_t scratch_cap = 1 << 16;
     const char *name;
+    uint32_t member = 0;
     while (rc == 0 && (rc = hr_input_next(in, &name, &job->err)) == 1) {
         rc = 0;
-        uint32_t src = add_source(r, name, u);
+        uint32_t src = add_source(r, name, u, member++);
         hr_lines_reset(l);
         int first = !un->ranged || un->off == 0;
         char *line;
@@ -325,41 +339,62 @@ int hr_ingest_fix_sources(hr_job *job, hr_ingest_read *r, char ***names, uint32_
     /* Units of one file are consecutive in the plan, in byte order. */
     for (uint32_t u = 1; u < r->nunits; u++)
         if (r->units[u].file == r->units[u - 1].file) unit_off[u] = unit_off[u - 1] + r->unit_lines[u - 1];
-    uint64_t base = 0;
-    HR_TRY(hr_comm_exscan_sum_u64(job->comm, r->nsrc, &base));
-    r->src_base = (uint32_t)base;
-    for (uint64_t k = 0; k < r->n; k++) {
-        r->t[k].line += unit_off[r->src_unit[r->t[k].src]];
-        r->t[k].src += r->src_base;
-    }
-    for (uint64_t k = 0; k < r->rejects.n; k++) {
-        r->rejects.line[k] += unit_off[r->src_unit[r->rejects.src[k]]];
-        r->rejects.src[k] += r->src_base;
-    }
-    hr_free(unit_off);
-    /* All source names on every rank (dedupe-phase rejects are reported by the user's owner). */
+    /* Global source ids in input order (unit, member), whatever rank read them: the policy
+     * keeps the first copy of a duplicate by (source, line), which must not depend on P.
+     * Every rank gathers (unit, member, name) of all sources and sorts them the same way. */
     uint64_t bytes = 0;
-    for (uint32_t s = 0; s < r->nsrc; s++) bytes += strlen(r->src_name[s]) + 1;
+    for (uint32_t q = 0; q < r->nsrc; q++) bytes += 8 + strlen(r->src_name[q]) + 1;
     char *pack = hr_malloc(bytes ? bytes : 1), *p = pack;
-    for (uint32_t s = 0; s < r->nsrc; s++) {
-        size_t k = strlen(r->src_name[s]) + 1;
-        memcpy(p, r->src_name[s], k);
-        p += k;
+    for (uint32_t q = 0; q < r->nsrc; q++) {
+        size_t k = strlen(r->src_name[q]) + 1;
+        memcpy(p, &r->src_unit[q], 4);
+        memcpy(p + 4, &r->src_ord[q], 4);
+        memcpy(p + 8, r->src_name[q], k);
+        p += 8 + k;
     }
     uint64_t *counts = hr_malloc((size_t)job->size * sizeof *counts), total;
     void *all;
     int rc = hr_comm_allgatherv(job->comm, pack, bytes, 1, &all, counts, &total);
     hr_free(pack);
+    uint64_t my_first = 0;   /* index of this rank's first source in the gathered list */
+    uint32_t n = 0;
+    if (rc == 0) {
+        for (uint64_t k = 0; k < total; n++) k += 8 + strlen((char *)all + k + 8) + 1;
+        uint64_t off = 0;
+        for (int q = 0; q < job->rank; q++) off += counts[q];
+        for (uint64_t k = 0; k < off; my_first++) k += 8 + strlen((char *)all + k + 8) + 1;
+    }
     hr_free(counts);
     if (rc < 0) return rc;
-    uint32_t n = 0;
-    for (uint64_t k = 0; k < total; k++) n += ((char *)all)[k] == '\0';
-    char **out = hr_malloc((n ? n : 1) * sizeof *out);
-    const char *s = all;
+    src_key *keys = hr_malloc((n ? n : 1) * sizeof *keys);
+    const char *c = all;
     for (uint32_t k = 0; k < n; k++) {
-        out[k] = hr_strdup(s);
-        s += strlen(s) + 1;
+        memcpy(&keys[k].unit, c, 4);
+        memcpy(&keys[k].ord, c + 4, 4);
+        keys[k].name = c + 8;
+        keys[k].gathered = k;
+        c += 8 + strlen(c + 8) + 1;
     }
+    qsort(keys, n, sizeof *keys, cmp_src_key);
+    uint32_t *global_of = hr_malloc((n ? n : 1) * sizeof *global_of);
+    char **out = hr_malloc((n ? n : 1) * sizeof *out);
+    for (uint32_t k = 0; k < n; k++) {
+        global_of[keys[k].gathered] = k;
+        out[k] = hr_strdup(keys[k].name);
+    }
+    r->src_global = hr_malloc((r->nsrc ? r->nsrc : 1) * sizeof *r->src_global);
+    for (uint32_t q = 0; q < r->nsrc; q++) r->src_global[q] = global_of[my_first + q];
+    for (uint64_t k = 0; k < r->n; k++) {
+        r->t[k].line += unit_off[r->src_unit[r->t[k].src]];
+        r->t[k].src = r->src_global[r->t[k].src];
+    }
+    for (uint64_t k = 0; k < r->rejects.n; k++) {
+        r->rejects.line[k] += unit_off[r->src_unit[r->rejects.src[k]]];
+        r->rejects.src[k] = r->src_global[r->rejects.src[k]];
+    }
+    hr_free(unit_off);
+    hr_free(global_of);
+    hr_free(keys);
     hr_free(all);
     *names = out;
     *nnames = n;

@@ -48,8 +48,9 @@ typedef struct hr_ingest_read {
     uint64_t n, cap;
     char **src_name;      /* local sources: one per member read */
     uint32_t *src_unit;
+    uint32_t *src_ord;    /* member number inside its unit */
     uint32_t nsrc, src_cap;
-    uint32_t src_base;    /* after fix: global id of local source 0 */
+    uint32_t *src_global; /* after fix: global id of each local source (input order) */
     hr_reject_log rejects;
     uint64_t counts[HR_REJECT__COUNT];
     uint64_t rows_read, header_lines, blank_lines, bytes_in;

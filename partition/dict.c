@@ -163,3 +163,30 @@ uint64_t hr_dict_fingerprint(const hr_dict *d)
     if (d->is_int) return hr_hash_bytes(d->ints, d->n * sizeof *d->ints, 1);
     return hr_hash_bytes(d->bytes, d->offs[d->n], 2) ^ hr_mix64(d->n);
 }
+
+uint32_t *hr_dict_keep(hr_dict *d, const uint8_t *keep)
+{
+    uint32_t *map = hr_malloc((d->n ? d->n : 1) * sizeof *map);
+    uint64_t m = 0, bytes = 0;
+    for (uint64_t g = 0; g < d->n; g++) {
+        if (!keep[g]) {
+            map[g] = UINT32_MAX;
+            continue;
+        }
+        map[g] = (uint32_t)m;
+        if (d->is_int) {
+            d->ints[m] = d->ints[g];
+        } else {
+            uint64_t len = d->offs[g + 1] - d->offs[g];
+            memmove(d->bytes + bytes, d->bytes + d->offs[g], len);
+            d->offs[m] = bytes;
+            bytes += len;
+        }
+        m++;
+    }
+    if (!d->is_int) d->offs[m] = bytes;
+    d->n = m;
+    hr_free(d->nnz);
+    d->nnz = NULL;
+    return map;
+}

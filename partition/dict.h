@@ -32,6 +32,9 @@ int64_t hr_dict_find(const hr_dict *d, const char *key, size_t len);
 size_t hr_dict_format(const hr_dict *d, uint64_t gid, char *buf, size_t cap);
 /* True when s[0..n) is a canonical int64 decimal; value in *v. */
 int hr_dict_canonical_int(const char *s, size_t n, int64_t *v);
+/* Keep only the ids with keep[gid] != 0 (order preserved).  Returns the old -> new map
+ * (hr_malloc'd; UINT32_MAX for dropped ids).  nnz is dropped (the writer recomputes it). */
+uint32_t *hr_dict_keep(hr_dict *d, const uint8_t *keep);
 /* Fingerprint of the key set (order-sensitive hash), to tell datasets/models apart. */
 uint64_t hr_dict_fingerprint(const hr_dict *d);
 

@@ -69,6 +69,23 @@ void hr_part_from_owned(hr_part *p, hr_part_scheme scheme, int nparts, uint64_t 
         }
 }
 
+void hr_part_remap(hr_part *p, const uint32_t *map, uint64_t n_new)
+{
+    uint32_t *owner = hr_malloc((n_new ? n_new : 1) * sizeof *owner), *local = hr_malloc((n_new ? n_new : 1) * sizeof *local);
+    memset(p->rows, 0, (size_t)p->nparts * sizeof *p->rows);
+    for (uint64_t g = 0; g < p->n; g++) {
+        if (map[g] == UINT32_MAX) continue;
+        uint32_t r = p->owner[g];
+        owner[map[g]] = r;
+        local[map[g]] = (uint32_t)p->rows[r]++;
+    }
+    hr_free(p->owner);
+    hr_free(p->local);
+    p->owner = owner;
+    p->local = local;
+    p->n = n_new;
+}
+
 void hr_part_free(hr_part *p)
 {
     if (!p) return;

@@ -36,6 +36,9 @@ void hr_part_build(hr_part *p, hr_part_scheme scheme, int nparts, uint64_t n, co
  * gids[offsets[r] .. offsets[r+1]) are rank r's.  Weights are per-rank row counts. */
 void hr_part_from_owned(hr_part *p, hr_part_scheme scheme, int nparts, uint64_t n, const uint32_t *gids,
                         const uint64_t *offsets);
+/* The same assignment after an order-preserving renumbering of gids (map: old -> new or
+ * UINT32_MAX for dropped): owners keep their rows, local indices close the gaps. */
+void hr_part_remap(hr_part *p, const uint32_t *map, uint64_t n_new);
 void hr_part_free(hr_part *p);
 const char *hr_part_scheme_name(hr_part_scheme s);
 int hr_part_scheme_parse(const char *s, hr_part_scheme *out);

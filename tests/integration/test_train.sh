@@ -244,7 +244,15 @@ case_bad_options() {
 
 case_empty_dataset() {
     printf 'user,item,rating\n' >"$HR_TMP/empty.csv"
-    hrt $NP ingest --input "$HR_TMP/empty.csv" --out "$HR_TMP/empty" >/dev/null || fail "ingest of a header-only file failed"
+    # a header-only input is refused by ingest itself, clearly
+    local iout irc=0
+    iout=$(hrt $NP ingest --input "$HR_TMP/empty.csv" --out "$HR_TMP/empty-in" 2>&1) || irc=$?
+    [ "$irc" = 3 ] || fail "ingest of a header-only file: expected exit 3, got $irc: $iout"
+    echo "$iout" | grep -q "no row accepted" || fail "ingest of a header-only file: unclear message: $iout"
+    # an empty training set: every event falls after the split time
+    small_ratings
+    hrt $NP split --data "$HR_TMP/sr-train" --train "$HR_TMP/empty" --test "$HR_TMP/empty-te" --before 0 >/dev/null \
+        || fail "split into an empty train set failed"
     local algo out rc
     for algo in als ials pop; do
         rc=0

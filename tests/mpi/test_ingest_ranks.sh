@@ -224,8 +224,8 @@ EOF
     # and the whole reject list of the dirty inputs is the same on every rank count
     for np in 2 3 4; do
         [ -d "$G/d$np" ] || fail "needs ingest-ranks"
-        assert_eq "$(cat "$G/d$np"/rejects/*.tsv | cut -f1-3 | LC_ALL=C sort | md5sum)" \
-            "$(cat "$G/d1"/rejects/*.tsv | cut -f1-3 | LC_ALL=C sort | md5sum)" "reject records on $np vs 1 ranks"
+        assert_eq "$(cat "$G/d$np"/rejects/*.tsv | grep -v $'^source\t' | cut -f1-3 | LC_ALL=C sort | md5sum)" \
+            "$(cat "$G/d1"/rejects/*.tsv | grep -v $'^source\t' | cut -f1-3 | LC_ALL=C sort | md5sum)" "reject records on $np vs 1 ranks"
     done
 }
 

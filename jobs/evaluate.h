@@ -1,0 +1,119 @@
+/* jobs/evaluate.h — shared by the files of `hpcrec evaluate`; not an interface for other jobs.
+ *
+ *   evaluate.c          options, loading, id mapping, the global item / user context, order
+ *   evaluate_run.c      one scorer over every local test user: ranking, accumulation, reduction
+ *   evaluate_report.c   the --json keys and the stdout tables
+ *   evaluate_compare.c  --compare: per-user values gathered in global user order, bootstrap
+ *
+ * Everything is ranked in the TRAIN dataset's item order (train gid = row position), whatever
+ * the model's own dictionaries: a model's score row is reordered when its item dictionary
+ * differs, items it does not know get NaN (never a candidate).  Exact definitions of every
+ * metric and key: docs/evaluation.md and solvers/metrics.h. */
+#ifndef HR_JOBS_EVALUATE_H
+#define HR_JOBS_EVALUATE_H
+
+#include <stdint.h>
+
+#include "io/model.h"
+#include "jobs/dataset.h"
+#include "jobs/job.h"
+#include "solvers/metrics.h"
+
+/* Ranking-metric segments: all users, activity terciles, relevant items restricted to head or
+ * tail items.  The exposure / beyond-accuracy arrays exist for the first EV_NEXPO only (the
+ * item segments share the all-users lists). */
+enum { EV_SEG_ALL = 0, EV_SEG_LIGHT, EV_SEG_MEDIUM, EV_SEG_HEAVY, EV_SEG_HEAD, EV_SEG_TAIL, EV_NSEG };
+#define EV_NEXPO 4
+extern const char *const ev_seg_names[EV_NSEG]; /* "", "light", "medium", "heavy", "head", "tail" */
+
+/* Run context.  [global]: identical on every rank; [local]: this rank's users. */
+typedef struct ev_data {
+    uint32_t cut[HR_METRICS_MAX_CUTOFFS], ncut; /* [global] --k */
+    uint32_t n_items;        /* [global] train item dictionary size = length of every score row */
+    uint64_t n_users;        /* [global] train users (novelty denominator, >= 1) */
+    const uint64_t *pop;     /* [global] training interactions per item */
+    const float *popf;       /* [global] the same as scores: the pop baseline and the fallback */
+    const uint8_t *cold;     /* [global] 1 = no training interactions: never a candidate */
+    const uint8_t *is_head;  /* [global] hr_metrics_mark_head(pop, 0.2) */
+    uint32_t n_cand;         /* [global] catalogue: items with >= 1 training interaction */
+    uint32_t n_head, n_tail_cand; /* [global] head items; tail items that are candidates */
+    uint64_t act_cuts[2];    /* [global] activity tercile cut points */
+    float vmin, vmax;        /* [global] training value range (rating predictions are clipped) */
+    uint64_t seed;           /* [global] random baseline and bootstrap */
+    const hr_dataset *tr;    /* [local] train rows (by_user) */
+    const hr_block *te;      /* [local] test rows in train ids, row r = train row r */
+    uint64_t n_eval_local;   /* [local] test rows with >= 1 event */
+    uint64_t max_test_row;   /* [local] longest test row */
+} ev_data;
+
+typedef enum { EV_MODEL = 0, EV_POP = 1, EV_RANDOM = 2 } ev_kind;
+
+typedef struct ev_scorer {
+    const char *row;          /* table row: "model", "model2", "pop", "random" */
+    const char *prefix;       /* key prefix: "", "model2.", "pop.", "random." */
+    ev_kind kind;
+    const hr_model *m;        /* EV_MODEL only */
+    uint32_t *umap, *imap;    /* EV_MODEL: train gid -> model gid, UINT32_MAX if unknown (owned) */
+    int ident;                /* imap is the identity: model rows are already in train order */
+    float *pop_row;           /* EV_MODEL of kind pop: its item scores in train order (owned) */
+    const float *ild;         /* item factors in train order for ild@K, or NULL (no ild keys) */
+    float *ild_owned;         /* set when ild had to be reordered */
+    uint32_t ild_k;
+    int rating;               /* rmse / mae */
+    int keep_users;           /* keep per-user values for --compare */
+} ev_scorer;
+
+/* Per-user values kept for --compare (one row of EV_UV_N(ncut) doubles per user): precision,
+ * recall, ndcg, map at every cutoff, then the true MRR, then the user's RMSE (rating models). */
+enum { EV_UV_PRECISION = 0, EV_UV_RECALL = 1, EV_UV_NDCG = 2, EV_UV_MAP = 3, EV_UV_PER_CUT = 4 };
+#define EV_UV_AT(c, m) ((size_t)(c) * EV_UV_PER_CUT + (size_t)(m))
+#define EV_UV_MRR(nc)  ((size_t)(nc) * EV_UV_PER_CUT)
+#define EV_UV_RMSE(nc) (EV_UV_MRR(nc) + 1)
+#define EV_UV_N(nc)    (EV_UV_RMSE(nc) + 1)
+
+typedef struct ev_result {
+    hr_rank_acc rank[EV_NSEG];        /* reduced */
+    hr_beyond_acc beyond[EV_NEXPO];   /* reduced (ILD only in [EV_SEG_ALL]) */
+    hr_rating_acc rating;             /* reduced */
+    uint64_t *exposure;               /* reduced: EV_NEXPO x ncut x n_items */
+    uint64_t fallback;                /* reduced: users ranked by popularity instead */
+    uint64_t pred_fallback;           /* reduced: ratings predicted without the user's factors */
+    double *uval;                     /* [local] keep_users: n_uval rows of EV_UV_N(ncut) */
+    uint32_t *ugid;                   /* [local] keep_users: train gid of each row */
+    uint64_t n_uval;
+} ev_result;
+
+/* Collective.  Rank every local test user with s, accumulate, reduce.  out is zeroed first;
+ * free it with ev_result_free (also after an error). */
+int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out);
+void ev_result_free(ev_result *r);
+
+/* Rows of the stdout tables, collected while reporting and printed once at the end. */
+#define EV_TABLE_ROWS 48
+typedef struct ev_table {
+    uint32_t n;
+    struct ev_row {
+        char name[24];
+        int beyond;          /* also a row of the beyond-accuracy table */
+        int has_ild;
+        double at[HR_METRICS_MAX_CUTOFFS][12];  /* EV_COL_* */
+        double mrr;
+        uint64_t users;
+    } rows[EV_TABLE_ROWS];
+} ev_table;
+enum { EV_COL_P, EV_COL_R, EV_COL_NDCG, EV_COL_MAP, EV_COL_HR, EV_COL_COV,
+       EV_COL_NOV, EV_COL_ILD, EV_COL_ARP, EV_COL_GINI, EV_COL_TAIL, EV_NCOL };
+
+/* Set the keys of one scorer (all segments) and add its rows to t.  Local (no MPI): every
+ * input is already reduced; rank 0's keys are the ones written. */
+void ev_report(hr_job *job, const ev_data *d, const ev_scorer *s, const ev_result *r, ev_table *t);
+/* Print the tables on rank 0. */
+void ev_table_print(const hr_job *job, const ev_data *d, const ev_table *t);
+
+/* Collective.  Paired comparison of b against a (b - a) over the users both evaluated, in
+ * global user order; sets compare.* keys and prints the verdict lines on rank 0.  rating: also
+ * compare per-user RMSE (lower is better, so the verdict is flipped). */
+int ev_compare(hr_job *job, const ev_data *d, const char *path_a, const char *path_b,
+               const ev_result *a, const ev_result *b, int rating);
+
+#endif
