@@ -161,6 +161,40 @@ static int inspect_model(hr_job *job, const char *path)
     return hr_comm_agree(job->comm, rc, &job->err);
 }
 
+/* A checkpoint directory (jobs/checkpoint.h): manifest summary and every file's checksum. */
+static int inspect_checkpoint(hr_job *job, const char *dir)
+{
+    char mpath[4096];
+    snprintf(mpath, sizeof mpath, "%s/manifest.json", dir);
+    json_t *m;
+    int rc = hr_manifest_read(mpath, "hpcrec-checkpoint", 1, &m, &job->err);
+    HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
+    uint64_t nfiles, nbad;
+    rc = verify_files(job, m, dir, &nfiles, &nbad);
+    if (rc == 0 && job->rank == 0) {
+        json_t *id = json_object_get(m, "identity");
+        printf("checkpoint %s (written by %s at %s on %lld ranks)\n", dir, json_string_value(json_object_get(m, "software")),
+               json_string_value(json_object_get(m, "created")), (long long)json_integer_value(json_object_get(m, "ranks")));
+        printf("state      iteration %lld%s, %s k=%lld, seed %lld, dataset %s\n",
+               (long long)json_integer_value(json_object_get(m, "iteration")),
+               json_integer_value(json_object_get(m, "half")) ? " + user half" : "", json_string_value(json_object_get(id, "algo")),
+               (long long)json_integer_value(json_object_get(id, "factors")), (long long)json_integer_value(json_object_get(id, "seed")),
+               json_string_value(json_object_get(id, "dataset")));
+        printf("checksums  %llu files, %llu bad\n", (unsigned long long)nfiles, (unsigned long long)nbad);
+        fflush(stdout);
+    }
+    if (rc == 0) {
+        hr_job_set_str(job, "kind", "checkpoint");
+        hr_job_set_int(job, "iteration", json_integer_value(json_object_get(m, "iteration")));
+        hr_job_set_int(job, "files_verified", (int64_t)nfiles);
+        hr_job_set_int(job, "files_bad", (int64_t)nbad);
+        if (nbad) rc = hr_error_set(&job->err, HR_ERR_CHECKSUM, "%s: %llu file(s) failed verification (named above)", dir,
+                                    (unsigned long long)nbad);
+    }
+    json_decref(m);
+    return rc;
+}
+
 int hr_cmd_inspect(hr_job *job, int argc, char **argv)
 {
     const char *target = NULL, *dump = NULL;
@@ -179,6 +213,11 @@ int hr_cmd_inspect(hr_job *job, int argc, char **argv)
     char mpath[4096];
     hr_dataset_manifest_path(target, mpath, sizeof mpath);
     if (S_ISDIR(st.st_mode) && stat(mpath, &st) == 0) {
+        json_t *probe = json_load_file(mpath, 0, NULL);
+        const char *fmt = json_string_value(json_object_get(probe, "format"));
+        int is_ckpt = fmt && !strcmp(fmt, "hpcrec-checkpoint");
+        json_decref(probe);
+        if (is_ckpt) return inspect_checkpoint(job, target);
         HR_TRY(inspect_dataset(job, target));
         return dump ? dump_dataset(job, target, dump) : 0;
     }

@@ -248,6 +248,11 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
         int64_t done = 0;
         int half = 0;
         if (o.resume) HR_CHECK(hr_ckpt_resume(&t, &o.ckpt, identity, &done, &half));
+        if (done > o.iters || (done == o.iters && half)) {
+            rc = hr_error_set(&job->err, HR_ERR_ARG, "the checkpoint is at iteration %lld%s, past --iters %lld (--iters is the total)",
+                              (long long)done, half ? " and a half" : "", (long long)o.iters);
+            goto fail;
+        }
         hr_job_set_int(job, "resumed_from_iteration", done);
         double sum_s = 0, sum_f = 0, sum_b = 0, sum_i = 0;
         int64_t ran = 0, last = done;
