@@ -74,7 +74,7 @@ check: all
 
 asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/hpcrec SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT=-O1 all
-	HR_BUILD=build-asan HR_BIN=build-asan/hpcrec bash tests/run.sh --unit --fuzz-replay
+	HR_BUILD=build-asan HR_BIN=build-asan/hpcrec bash tests/run.sh --unit --fuzz-replay --only test_pipeline
 
 run: deps
 	$(MAKE) $(BIN)
