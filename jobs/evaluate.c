@@ -275,7 +275,7 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     if (rc == 0) rc = hr_dataset_load(job, test, HR_LOAD_BY_USER, &te);
     if (rc == 0 && (!tr.users.nnz || !tr.items.nnz))
         rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: dictionaries without interaction counts", train);
-    if (rc == 0 && tr.items.n > UINT32_MAX) rc = hr_error_set(&job->err, HR_ERR_ARG, "%s: more than 2^32 items", train);
+    if (rc == 0 && tr.items.n >= UINT32_MAX) rc = hr_error_set(&job->err, HR_ERR_ARG, "%s: 2^32 - 1 items or more", train);
     if (rc == 0) rc = align_test(job, &tr, &te, unknown);
     if (rc < 0) goto done;
     d.n_items = (uint32_t)tr.items.n;

@@ -62,8 +62,10 @@ static inline int sorted_contains(const uint32_t *a, uint32_t n, uint32_t x)
     return lo < n && a[lo] == x;
 }
 
-int hr_metrics_add_user(hr_rank_acc *acc, const uint32_t *ranked, uint32_t len,
-                        const uint32_t *relevant, uint32_t n_rel, double *user_values)
+/* first_rank < 0: the whole-list MRR comes from ranked[] alone. */
+static int add_user(hr_rank_acc *acc, const uint32_t *ranked, uint32_t len,
+                    const uint32_t *relevant, uint32_t n_rel, int64_t first_rank,
+                    double *user_values)
 {
     double local[HR_RANK_NSUM];
     double *v = user_values ? user_values : local;
@@ -109,11 +111,71 @@ int hr_metrics_add_user(hr_rank_acc *acc, const uint32_t *ranked, uint32_t len,
         }
         if (c == nc && first) break;
     }
-    v[HR_RANK_MRR_FULL] = first ? 1.0 / (double)first : 0.0;
+    if (first_rank >= 0) {
+        /* The kept list is a prefix of the full candidate order, so a hit inside it fixes the
+         * full rank; a mismatch means the caller ranked with other scores or exclusions. */
+        assert(!first || (uint64_t)first_rank == first);
+        v[HR_RANK_MRR_FULL] = first_rank > 0 ? 1.0 / (double)first_rank : 0.0;
+    } else {
+        v[HR_RANK_MRR_FULL] = first ? 1.0 / (double)first : 0.0;
+    }
 
     for (size_t i = 0; i < HR_RANK_NSUM; i++) acc->sum[i] += v[i];
     acc->count[HR_RANK_COUNT_USERS]++;
     return 1;
+}
+
+int hr_metrics_add_user(hr_rank_acc *acc, const uint32_t *ranked, uint32_t len,
+                        const uint32_t *relevant, uint32_t n_rel, double *user_values)
+{
+    return add_user(acc, ranked, len, relevant, n_rel, -1, user_values);
+}
+
+int hr_metrics_add_user_ranked(hr_rank_acc *acc, const uint32_t *ranked, uint32_t len,
+                               const uint32_t *relevant, uint32_t n_rel, uint64_t first_rank,
+                               double *user_values)
+{
+    assert(first_rank <= (uint64_t)INT64_MAX);
+    return add_user(acc, ranked, len, relevant, n_rel, (int64_t)first_rank, user_values);
+}
+
+/* Candidate order of solvers/topk.h: a before b. */
+static inline int cand_before(float sa, uint32_t a, float sb, uint32_t b)
+{
+    return sa > sb || (sa == sb && a < b);
+}
+
+static inline int is_candidate(const float *scores, uint32_t n, const uint8_t *mask, uint32_t i)
+{
+    return i < n && !(mask && mask[i]) && !isnan(scores[i]);
+}
+
+uint32_t hr_metrics_best_candidate(const float *scores, uint32_t n, const uint8_t *mask,
+                                   const uint32_t *items, uint32_t m)
+{
+    uint32_t best = UINT32_MAX;
+    for (uint32_t t = 0; t < m; t++) {
+        const uint32_t i = items[t];
+        if (!is_candidate(scores, n, mask, i)) continue;
+        if (best == UINT32_MAX || cand_before(scores[i], i, scores[best], best)) best = i;
+    }
+    return best;
+}
+
+void hr_metrics_candidate_ranks(const float *scores, uint32_t n, const uint8_t *mask,
+                                const uint32_t *targets, uint32_t n_targets, uint64_t *ranks)
+{
+    /* ranks[t] counts up from 1 for each candidate ahead of target t; 0 marks a non-candidate
+     * and stays 0.  Counting is the whole cost: one streaming pass over the row for all
+     * targets, no sort and no allocation, cheap next to the GEMM that produced the row. */
+    for (uint32_t t = 0; t < n_targets; t++) ranks[t] = is_candidate(scores, n, mask, targets[t]);
+    for (uint32_t j = 0; j < n; j++) {
+        if (mask && mask[j]) continue;
+        const float sj = scores[j];
+        /* NaN compares false both ways, so it is never ahead: NaN is not a candidate. */
+        for (uint32_t t = 0; t < n_targets; t++)
+            if (ranks[t]) ranks[t] += cand_before(sj, j, scores[targets[t]], targets[t]);
+    }
 }
 
 void hr_metrics_merge_rank(hr_rank_acc *dst, const hr_rank_acc *src)

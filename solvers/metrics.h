@@ -22,6 +22,13 @@
  *   map@K       = (1 / min(|T|,K)) * sum_{r<=K, rel_r=1} precision@r      (per user: AP@K)
  *   mrr@K       = 1 / (rank of the first hit) if that rank <= K else 0
  * and, over the whole list, mrr = 1 / (rank of the first hit in R[1..L]), 0 if none.
+ * The true (untruncated) MRR ranks the user's whole candidate set instead of a kept prefix:
+ * with the candidates of a score row (items j with mask[j] = 0 and a non-NaN score, ordered
+ * like solvers/topk.h: higher score first, equal scores by lower item index),
+ *   rank(i) = 1 + |{candidates ordered before i}|,   rr = 1 / min over relevant candidates
+ *   of rank(i)  (0 if no relevant item is a candidate).
+ * hr_metrics_add_user_ranked takes that rank; it equals the list's first hit whenever the
+ * list holds one, and goes on counting past the list when it does not.
  * A list shorter than K (catalog too small, or fewer candidates after exclusions) counts its
  * missing positions as misses: precision still divides by K.
  * Users with |T| = 0 are not evaluated: they add only to users_skipped_no_test.
@@ -125,6 +132,23 @@ int hr_metrics_init_rank(hr_rank_acc *acc, const uint32_t *cutoffs, uint32_t n_c
  * user_values then all 0).  No allocation; O(max(L, largest cutoff) * log n_rel). */
 int hr_metrics_add_user(hr_rank_acc *acc, const uint32_t *ranked, uint32_t len,
                         const uint32_t *relevant, uint32_t n_rel, double *user_values);
+/* Same, but the whole-list MRR (HR_RANK_MRR_FULL) is 1 / first_rank, 0 when first_rank is 0:
+ * first_rank is the rank of the best relevant item among ALL candidates (the true MRR,
+ * hr_metrics_candidate_ranks), not the first hit within ranked[].  When ranked[] has a hit,
+ * first_rank must equal its position (asserted in debug builds). */
+int hr_metrics_add_user_ranked(hr_rank_acc *acc, const uint32_t *ranked, uint32_t len,
+                               const uint32_t *relevant, uint32_t n_rel, uint64_t first_rank,
+                               double *user_values);
+/* The best of items[0..m) that is a candidate of scores[0..n) (definition above; mask NULL:
+ * every non-NaN item < n); UINT32_MAX when none is.  O(m). */
+uint32_t hr_metrics_best_candidate(const float *scores, uint32_t n, const uint8_t *mask,
+                                   const uint32_t *items, uint32_t m);
+/* ranks[t] = rank of targets[t] among the candidates of scores[0..n) (definition above), or 0
+ * when targets[t] is not a candidate (UINT32_MAX and ids >= n included).  One pass over the
+ * row for all targets, O(n * n_targets): meant for a few (the best relevant item of each
+ * segment).  No allocation. */
+void hr_metrics_candidate_ranks(const float *scores, uint32_t n, const uint8_t *mask,
+                                const uint32_t *targets, uint32_t n_targets, uint64_t *ranks);
 /* dst += src (same cutoffs). */
 void hr_metrics_merge_rank(hr_rank_acc *dst, const hr_rank_acc *src);
 /* Means over evaluated users (all 0 when none were evaluated; check users_evaluated). */
