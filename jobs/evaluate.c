@@ -224,7 +224,7 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     const char *model = NULL, *train = NULL, *test = NULL, *ks = "10,20", *baseline = NULL, *compare = NULL;
     int64_t seed = 1;
-    int c, seed_given = 0, want_pop = 0, want_random = 0;
+    int c, want_pop = 0, want_random = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -235,7 +235,7 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         case 'k': ks = optarg; break;
         case 'b': baseline = optarg; break;
         case 'c': compare = optarg; break;
-        case 's': HR_TRY(hr_opt_i64(job, "--seed", optarg, 0, INT64_MAX, &seed)); seed_given = 1; break;
+        case 's': HR_TRY(hr_opt_i64(job, "--seed", optarg, 0, INT64_MAX, &seed)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
@@ -245,8 +245,6 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     if (baseline) HR_TRY(parse_baselines(job, baseline, &want_pop, &want_random));
     /* The random baseline's numbers are a function of the seed: demand it, so a report that
      * quotes them always records which draw it was. */
-    if (want_random && !seed_given)
-        return hr_error_set(&job->err, HR_ERR_ARG, "--baseline random needs --seed S (its scores are drawn from S)");
     ev_data d;
     memset(&d, 0, sizeof d);
     HR_TRY(parse_cutoffs(job, ks, d.cut, &d.ncut));

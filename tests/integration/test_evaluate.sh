@@ -201,7 +201,7 @@ case_bad_k() {
     # options are checked before anything is loaded: a usage error wins over a missing model
     expect_fail 2 "--k" hrt 1 evaluate --model "$HR_TMP/no-such.tar" --train "$HR_TMP/counts-train" \
         --test "$HR_TMP/counts-test" --k ""
-    expect_fail 2 "--baseline" hrt 1 evaluate "${args[@]}" --baseline random
+    expect_fail 2 "--baseline" hrt 1 evaluate "${args[@]}" --baseline bogus
     # the largest accepted cutoff count works
     hrt 1 evaluate "${args[@]}" --k 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 --json "$HR_TMP/k16.json" >/dev/null \
         || fail "16 cutoffs refused"
