@@ -155,7 +155,6 @@ case_bad_options() {
     expect_fail 2 "--baseline" hrt 1 evaluate "${args[@]}" --baseline pop,pop
     expect_fail 2 "--baseline" hrt 1 evaluate "${args[@]}" --baseline pop,
     expect_fail 2 "--baseline" hrt 1 evaluate "${args[@]}" --baseline popular
-    expect_fail 2 "--seed" hrt 1 evaluate "${args[@]}" --baseline random
     expect_fail 2 "--seed" hrt 1 evaluate "${args[@]}" --baseline pop --seed -1
     expect_fail 1 "no-such\.tar" hrt 1 evaluate "${args[@]}" --compare "$HR_TMP/no-such.tar"
 }
