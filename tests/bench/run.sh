@@ -44,7 +44,7 @@ dataset() {  # name users items interactions kind
     if [ ! -f "$D/$name/manifest.json" ]; then
         rm -rf "$D/$name-logs"
         hr 2 gen --out "$D/$name-logs" --users "$users" --items "$items" --interactions "$n" --kind "$kind" --days 4 --seed 5 >/dev/null || exit 1
-        hr 2 ingest --input "$D/$name-logs" --out "$D/$name" > /dev/null || exit 1
+        hr 2 ingest --input "$D/$name-logs" --out "$D/$name" --json "$D/$name-ingest.json" > /dev/null || exit 1
         rm -rf "$D/$name-logs"
     fi
 }
@@ -83,6 +83,12 @@ if [ "$ONLY" = all ] || [ "$ONLY" = recommend ]; then
 fi
 if { [ "$ONLY" = all ] && [ "${BENCH_BIG:-1}" = 1 ]; } || [ "$ONLY" = big ]; then
     dataset big-100m 1000000 200000 100000000 counts
+    if [ -s "$D/big-100m-ingest.json" ]; then
+        mi=$(jget "$D/big-100m-ingest.json" peak_rss_mb)
+        printf 'bench ingest-100m rows=100M (gen's zstd day files) ranks=2 %.1fs %.2fM rows/s peak-memory-per-rank %.0f MB (x2 ranks = %.1f GiB) git=%s target: fits 24 GiB %s\n' \
+            "$(jget "$D/big-100m-ingest.json" seconds)" "$(python3 -c "print($(jget "$D/big-100m-ingest.json" rows_per_second)/1e6)")" "$mi" \
+            "$(python3 -c "print(2*$mi/1024)")" "$GIT" "$(verdict "2 * $mi < 24 * 1024")"
+    fi
     hr 2 train --data "$D/big-100m" --out "$D/big.tar" --algo ials --factors 64 --iters 2 --json "$D/big.json" > "$D/big.log" 2>&1 || { cat "$D/big.log"; exit 1; }
     m=$(jget "$D/big.json" peak_rss_mb)
     printf 'bench train-ials-100m interactions=100M users=1M items=200k k=64 ranks=2 %.2fs/iter peak-memory-per-rank %.0f MB (x2 ranks = %.1f GiB) git=%s target: fits 24 GiB %s\n' \
