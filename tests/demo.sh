@@ -18,5 +18,5 @@ run recommend --model "$WORK/model.tar" --data "$WORK/train" --out "$WORK/recs" 
 run similar --model "$WORK/model.tar" --out "$WORK/similar" --top 10 --json "$WORK/similar.json"
 echo
 echo "First recommendations ($WORK/recs/part-*.tsv.zst):"
-zstdcat "$WORK"/recs/part-00000.tsv.zst | head -n 6
+(zstdcat "$WORK"/recs/part-00000.tsv.zst | head -n 6) || true   # head closes the pipe early
 echo "Summaries (JSON) in $WORK: gen ingest train eval recommend similar; model: $WORK/model.tar"
