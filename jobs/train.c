@@ -133,22 +133,26 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     return hr_als_check_opts(&o->opts, &job->err);
 }
 
-/* Gather owned rows (width floats each) of one side into dictionary order on every rank. */
+/* Gather owned rows (width floats each) of one side into dictionary order on rank 0, which
+ * writes the bundle (the other ranks never hold the whole model: *out stays NULL there). */
 static int gather_rows(hr_job *job, const hr_block *b, const float *F, int width, uint64_t n, float **out)
 {
-    uint64_t *counts = hr_malloc((size_t)job->size * sizeof *counts), total;
-    void *gids, *rows;
-    int rc = hr_comm_allgatherv(job->comm, b->gid, b->nrows, sizeof(uint32_t), &gids, counts, &total);
-    if (rc == 0) rc = hr_comm_allgatherv(job->comm, F, b->nrows, (size_t)width * sizeof(float), &rows, counts, &total);
+    uint64_t *counts = hr_malloc((size_t)job->size * sizeof *counts), total = 0;
+    void *gids = NULL, *rows = NULL;
+    int rc = hr_comm_gatherv(job->comm, b->gid, b->nrows, sizeof(uint32_t), 0, &gids, counts, &total);
+    if (rc == 0) rc = hr_comm_gatherv(job->comm, F, b->nrows, (size_t)width * sizeof(float), 0, &rows, counts, &total);
     hr_free(counts);
-    if (rc < 0) return rc;
-    float *o = hr_calloc(n ? n * (uint64_t)width : 1, sizeof *o);
-    const uint32_t *g = gids;
-    for (uint64_t r = 0; r < total; r++) memcpy(o + (uint64_t)g[r] * (uint64_t)width, (float *)rows + r * (uint64_t)width, (size_t)width * sizeof(float));
+    *out = NULL;
+    if (rc == 0 && job->rank == 0) {
+        float *o = hr_calloc(n ? n * (uint64_t)width : 1, sizeof *o);
+        const uint32_t *g = gids;
+        for (uint64_t r = 0; r < total; r++)
+            memcpy(o + (uint64_t)g[r] * (uint64_t)width, (float *)rows + r * (uint64_t)width, (size_t)width * sizeof(float));
+        *out = o;
+    }
     hr_free(gids);
     hr_free(rows);
-    *out = o;
-    return 0;
+    return rc;
 }
 
 /* Warm start: rows whose external id the old model knows start from its factors (and biases);

@@ -131,7 +131,7 @@ static int allreduce(hr_comm *c, void *buf, size_t n, MPI_Datatype t, size_t esz
     while (n > 0) {
         int k = n > (size_t)(INT_MAX / 2) ? INT_MAX / 2 : (int)n;
         MPI_OK(MPI_Allreduce(MPI_IN_PLACE, p, k, t, op, c->comm));
-        c->bytes_sent += (uint64_t)k * esz;
+        if (c->size > 1) c->bytes_sent += (uint64_t)k * esz;   /* one rank sends nothing */
         p += (size_t)k * esz;
         n -= (size_t)k;
     }
@@ -345,5 +345,45 @@ int hr_comm_ring_shift(hr_comm *c, const void *send, uint64_t bytes, void *recv,
     }
     c->bytes_sent += bytes;
     *got = in;
+    return 0;
+}
+
+int hr_comm_gatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_size, int root, void **recv,
+                    uint64_t *counts, uint64_t *ntotal)
+{
+    MPI_OK(MPI_Gather(&n, 1, MPI_UINT64_T, counts, 1, MPI_UINT64_T, root, c->comm));
+    MPI_Datatype t;
+    HR_TRY(make_type(elem_size, &t));
+    int P = c->size, rc = 0;
+    int *cn = NULL, *dp = NULL;
+    void *buf = NULL;
+    uint64_t total = 0;
+    if (c->rank == root) {
+        cn = hr_malloc(2 * sizeof(int) * (size_t)P);
+        dp = cn + P;
+        for (int r = 0; r < P; r++) {
+            if (counts[r] > (uint64_t)INT_MAX || total > (uint64_t)INT_MAX) rc = HR_ERR_ARG;
+            cn[r] = (int)counts[r];
+            dp[r] = (int)total;
+            total += counts[r];
+        }
+        buf = hr_malloc(total ? total * elem_size : 1);
+    }
+    if (n > (uint64_t)INT_MAX) rc = HR_ERR_ARG;
+    if (rc == 0) {
+        int m = MPI_Gatherv(send, (int)n, t, buf, cn, dp, t, root, c->comm);
+        if (m != MPI_SUCCESS) rc = mpi_fail("MPI_Gatherv", m);
+    } else {
+        hr_log_error("gatherv: a block exceeds %d elements", INT_MAX);
+    }
+    if (c->rank != root) c->bytes_sent += n * elem_size;
+    MPI_Type_free(&t);
+    hr_free(cn);
+    if (rc < 0) {
+        hr_free(buf);
+        return rc;
+    }
+    *recv = buf;
+    if (ntotal) *ntotal = total;
     return 0;
 }

@@ -71,6 +71,11 @@ int hr_comm_alltoallv_into(hr_comm *c, const void *send, const uint64_t *sendcou
  * holds all blocks in rank order, counts[r] elements from rank r. */
 int hr_comm_allgatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_size,
                        void **recv, uint64_t *counts, uint64_t *ntotal);
+/* Gather variable-size blocks to `root` only: on root *recv (hr_malloc'd) holds all blocks in
+ * rank order and counts[r] their sizes; elsewhere *recv is NULL.  Counts below INT_MAX
+ * elements per rank. */
+int hr_comm_gatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_size, int root, void **recv,
+                    uint64_t *counts, uint64_t *ntotal);
 /* Same into a caller buffer whose per-rank counts are known [global]. */
 int hr_comm_allgatherv_into(hr_comm *c, const void *send, uint64_t n, void *recv,
                             const uint64_t *counts, size_t elem_size);
