@@ -7,8 +7,8 @@
 #include "core/timer.h"
 #include "solvers/score.h"
 
-#define RS_USERS 256  /* 256 x 2048 floats = 2 MB of scores: the fastest tile measured here */
-#define RS_ITEMS 2048
+#define RS_USERS 512  /* 512 x 512 floats = 1 MB of scores: stays in L2 for the scan */
+#define RS_ITEMS 512
 
 int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint8_t *banned, uint64_t n, int k,
                   const hr_ring_query *q, double *t_score, double *t_comm)

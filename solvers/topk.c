@@ -331,21 +331,6 @@ static uint32_t skip_below(const float *s, uint32_t j, uint32_t hi, float thr)
 static void topbuf_range(hr_topbuf *b, const float *scores, uint32_t first_index, uint32_t lo, uint32_t hi)
 {
     uint32_t j = lo;
-    /* First scores seen, and plenty of them: take the n-th best of this range as the threshold
-     * (the final n-th best can only be higher), so the scan below admits about n candidates
-     * instead of compacting the buffer over and over. */
-    enum { SEED_MAX = 4096 };
-    if (!b->full && b->size == 0 && hi - lo >= 2 * b->n && hi - lo <= SEED_MAX) {
-        float tmp[SEED_MAX] = { 0 };
-        uint32_t m = 0;
-        for (uint32_t q = lo; q < hi; q++)
-            if (!isnan(scores[q])) tmp[m++] = scores[q];
-        if (m >= b->n) {
-            b->thr = kth_largest(tmp, m, b->n);
-            b->thr_idx = UINT32_MAX;   /* admit scores equal to it */
-            b->full = 1;
-        }
-    }
     while (j < hi && !b->full) {   /* until the first compaction everything non-NaN enters */
         if (!isnan(scores[j])) topbuf_add(b, scores[j], first_index + j);
         j++;
@@ -376,6 +361,28 @@ void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index,
         else hi = mid;
     }
     uint64_t end = (uint64_t)first_index + count;
+    /* The first row seen, and plenty of it: its n-th best allowed score becomes the threshold
+     * (the final n-th best can only be higher), so the scan admits about n candidates instead
+     * of filling and compacting the buffer over and over.  Excluded items are left out of the
+     * estimate: counting them could raise the threshold above a true answer. */
+    enum { SEED_MAX = 4096 };
+    if (!b->full && b->size == 0 && count >= 2 * b->n && count <= SEED_MAX) {
+        float tmp[SEED_MAX] = { 0 };
+        uint32_t m = 0;
+        size_t x = lo;
+        for (uint32_t q = 0; q < count; q++) {
+            if (x < n_excluded && excluded[x] == first_index + q) {
+                x++;
+                continue;
+            }
+            if (!isnan(scores[q])) tmp[m++] = scores[q];
+        }
+        if (m >= b->n) {
+            b->thr = kth_largest(tmp, m, b->n);
+            b->thr_idx = UINT32_MAX;   /* admit scores equal to it */
+            b->full = 1;
+        }
+    }
     uint32_t pos = 0;
     for (size_t x = lo; x < n_excluded && excluded[x] < end; x++) {
         uint32_t cut = excluded[x] - first_index;

@@ -85,7 +85,7 @@ if { [ "$ONLY" = all ] && [ "${BENCH_BIG:-1}" = 1 ]; } || [ "$ONLY" = big ]; the
     dataset big-100m 1000000 200000 100000000 counts
     if [ -s "$D/big-100m-ingest.json" ]; then
         mi=$(jget "$D/big-100m-ingest.json" peak_rss_mb)
-        printf 'bench ingest-100m rows=100M (gen's zstd day files) ranks=2 %.1fs %.2fM rows/s peak-memory-per-rank %.0f MB (x2 ranks = %.1f GiB) git=%s target: fits 24 GiB %s\n' \
+        printf 'bench ingest-100m rows=100M (zstd day files from gen) ranks=2 %.1fs %.2fM rows/s peak-memory-per-rank %.0f MB (x2 ranks = %.1f GiB) git=%s target: fits 24 GiB %s\n' \
             "$(jget "$D/big-100m-ingest.json" seconds)" "$(python3 -c "print($(jget "$D/big-100m-ingest.json" rows_per_second)/1e6)")" "$mi" \
             "$(python3 -c "print(2*$mi/1024)")" "$GIT" "$(verdict "2 * $mi < 24 * 1024")"
     fi
