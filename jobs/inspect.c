@@ -45,6 +45,18 @@ static int verify_files(hr_job *job, json_t *m, const char *dir, uint64_t *nfile
     return hr_comm_allreduce_sum_u64(job->comm, nbad, 1);
 }
 
+/* Summary keys shared by every kind, and the verdict on the files checked. */
+static int verification_result(hr_job *job, const char *kind, const char *path, uint64_t nfiles, uint64_t nbad)
+{
+    hr_job_set_str(job, "kind", kind);
+    hr_job_set_int(job, "files_verified", (int64_t)nfiles);
+    hr_job_set_int(job, "files_bad", (int64_t)nbad);
+    if (nbad)
+        return hr_error_set(&job->err, HR_ERR_CHECKSUM, "%s: %llu file(s) failed verification (named above)", path,
+                            (unsigned long long)nbad);
+    return 0;
+}
+
 /* --dump PREFIX: every interaction as text, PREFIX.RRRRR.tsv per rank (user, item, value,
  * timestamp in external ids), so datasets can be compared and exported. */
 static int dump_dataset(hr_job *job, const char *dir, const char *prefix)
@@ -113,14 +125,10 @@ static int inspect_dataset(hr_job *job, const char *dir)
         fflush(stdout);
     }
     if (rc == 0) {
-        hr_job_set_str(job, "kind", "dataset");
         hr_job_set_int(job, "users", json_integer_value(json_object_get(m, "users")));
         hr_job_set_int(job, "items", json_integer_value(json_object_get(m, "items")));
         hr_job_set_int(job, "interactions", json_integer_value(json_object_get(m, "interactions")));
-        hr_job_set_int(job, "files_verified", (int64_t)nfiles);
-        hr_job_set_int(job, "files_bad", (int64_t)nbad);
-        if (nbad) rc = hr_error_set(&job->err, HR_ERR_CHECKSUM, "%s: %llu file(s) failed verification (named above)", dir,
-                                    (unsigned long long)nbad);
+        rc = verification_result(job, "dataset", dir, nfiles, nbad);
     }
     json_decref(m);
     return rc;
@@ -184,12 +192,8 @@ static int inspect_checkpoint(hr_job *job, const char *dir)
         fflush(stdout);
     }
     if (rc == 0) {
-        hr_job_set_str(job, "kind", "checkpoint");
         hr_job_set_int(job, "iteration", json_integer_value(json_object_get(m, "iteration")));
-        hr_job_set_int(job, "files_verified", (int64_t)nfiles);
-        hr_job_set_int(job, "files_bad", (int64_t)nbad);
-        if (nbad) rc = hr_error_set(&job->err, HR_ERR_CHECKSUM, "%s: %llu file(s) failed verification (named above)", dir,
-                                    (unsigned long long)nbad);
+        rc = verification_result(job, "checkpoint", dir, nfiles, nbad);
     }
     json_decref(m);
     return rc;

@@ -117,20 +117,26 @@ static void push_range(hr_topk *h, const float *scores, uint32_t first_index, ui
     }
 }
 
+/* First position in the sorted exclusion list at or after `first` (binary search): a row is
+ * then scanned in runs between its excluded items, so the inner loops stay branch-light. */
+static size_t first_excluded(const uint32_t *excluded, size_t n_excluded, uint32_t first)
+{
+    size_t lo = 0, hi = n_excluded;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (excluded[mid] < first) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
 void hr_topk_push_row(hr_topk *h, const float *scores, uint32_t first_index, uint32_t count,
                       const uint32_t *excluded, size_t n_excluded)
 {
     assert((uint64_t)first_index + count <= (uint64_t)UINT32_MAX + 1);
     if (h->cap == 0 || count == 0) return;
 
-    /* Skip exclusions below the row by binary search, then walk the list alongside the row:
-     * the row is scanned in runs between excluded items so the inner loop stays branch-light. */
-    size_t lo = 0, hi = n_excluded;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (excluded[mid] < first_index) lo = mid + 1;
-        else hi = mid;
-    }
+    size_t lo = first_excluded(excluded, n_excluded, first_index);
     uint64_t end = (uint64_t)first_index + count;
     uint32_t pos = 0;
     for (size_t x = lo; x < n_excluded && excluded[x] < end; x++) {
@@ -354,12 +360,7 @@ void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index,
                         const uint32_t *excluded, size_t n_excluded)
 {
     if (b->n == 0 || count == 0) return;
-    size_t lo = 0, hi = n_excluded;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (excluded[mid] < first_index) lo = mid + 1;
-        else hi = mid;
-    }
+    size_t lo = first_excluded(excluded, n_excluded, first_index);
     uint64_t end = (uint64_t)first_index + count;
     /* The first row seen, and plenty of it: its n-th best allowed score becomes the threshold
      * (the final n-th best can only be higher), so the scan admits about n candidates instead

@@ -29,13 +29,7 @@ NP=2
 TO=${HR_TIMEOUT:-60}
 # A failing run otherwise costs ~2 s of mpirun teardown (the ranks have agreed on the error).
 # The SIGKILL case runs with Open MPI's default instead.
-export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-0}
 
-# hrt NP subcommand args...: hpcrec under mpirun, killed after $TO seconds.
-hrt() {
-    local np=$1; shift
-    timeout -k 5 "$TO" mpirun --oversubscribe --bind-to none -np "$np" "$HR_BIN" "$@"
-}
 # members ALGO MODEL.tar: md5 of each factor (and bias) member, one line.
 members() {
     local m out=""

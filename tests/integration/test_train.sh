@@ -15,33 +15,6 @@
 source "$(dirname "$0")/../lib.sh"
 NP=2
 TO=${HR_TIMEOUT:-60}
-# A failing run otherwise costs ~2 s of mpirun teardown; the ranks have agreed on the error.
-export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-0}
-
-# hrt NP subcommand args...: hpcrec under mpirun, killed after $TO seconds.
-hrt() {
-    local np=$1; shift
-    timeout -k 5 "$TO" mpirun --oversubscribe --bind-to none -np "$np" "$HR_BIN" "$@"
-}
-# jtrue EXPR FILE...: the Python expression EXPR over the JSON files bound to a, b, c... holds.
-jtrue() {
-    local expr=$1; shift
-    python3 - "$expr" "$@" <<'EOF' || fail "does not hold: $expr"
-import json, sys
-expr, files = sys.argv[1], sys.argv[2:]
-env = {n: json.load(open(f)) for n, f in zip("abcdef", files)}
-glb = dict(env, isnum=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
-try:
-    ok = eval(expr, glb)
-except Exception as e:
-    print("cannot evaluate %s: %r" % (expr, e), file=sys.stderr)
-    ok = False
-if not ok:
-    for n, f in zip("abcdef", files):
-        print("  %s = %s: %s" % (n, f, json.dumps(env[n], sort_keys=True)), file=sys.stderr)
-    sys.exit(1)
-EOF
-}
 
 # ---- fixtures (built once, shared by the cases; each case runs in a subshell) -----------
 # small_ratings: a small generated ratings dataset + train/test split in $HR_TMP/sr.

@@ -10,14 +10,9 @@
 # Every mpirun is bounded by `timeout` (HR_TIMEOUT, 60 s).
 source "$(dirname "$0")/../lib.sh"
 TO=${HR_TIMEOUT:-60}
-export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-0}
 MD=${HR_MODEL_DIFF:-$HR_ROOT/build/tools/model_diff}
 TRAIN="--factors 16 --iters 10"
 
-hrt() {
-    local np=$1; shift
-    timeout -k 5 "$TO" mpirun --oversubscribe --bind-to none -np "$np" "$HR_BIN" "$@"
-}
 need_md() { [ -x "$MD" ] || { echo "model_diff not built ($MD): run make"; exit 77; }; }
 # close A.tar B.tar: within 1e-4 relative (model_diff's output on failure).
 close() {

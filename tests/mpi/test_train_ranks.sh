@@ -14,12 +14,7 @@
 source "$(dirname "$0")/../lib.sh"
 TO=${HR_TIMEOUT:-60}
 MODEL_DIFF=${HR_MODEL_DIFF:-$HR_ROOT/${HR_BUILD:-build}/tools/model_diff}
-export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-0}
 
-hrt() {
-    local np=$1; shift
-    timeout -k 5 "$TO" mpirun --oversubscribe --bind-to none -np "$np" "$HR_BIN" "$@"
-}
 need_tool() { [ -x "$MODEL_DIFF" ] || fail "$MODEL_DIFF not built (make)"; }
 # same_model A B [--exact]: model_diff within 1e-4 relative (or bit-identical with --exact).
 same_model() {
