@@ -241,9 +241,9 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     for (uint64_t x = 0; x < nt; x++)
         if (tg[x].model_uid != UINT32_MAX) mod[nmod++] = x;
     heaps = hr_malloc((nmod ? nmod : 1) * sizeof *heaps);
-    /* 4M entries per user: a quickselect runs once every 3M candidates (solvers/topk.h) */
-    store = hr_malloc((nmod * 4 * (uint64_t)M + 1) * sizeof *store);
-    for (uint64_t x = 0; x < nmod; x++) hr_topbuf_init(&heaps[x], store + x * 4 * (uint64_t)M, M, 4 * M);
+    /* 2M entries per user: a quickselect runs once every M candidates (solvers/topk.h) */
+    store = hr_malloc((nmod * 2 * (uint64_t)M + 1) * sizeof *store);
+    for (uint64_t x = 0; x < nmod; x++) hr_topbuf_init(&heaps[x], store + x * 2 * (uint64_t)M, M, 2 * M);
     U = hr_malloc((nmod ? nmod : 1) * (size_t)(k ? k : 1) * sizeof *U);
     for (uint64_t x = 0; x < nmod; x++)
         memcpy(U + x * (uint64_t)k, m.user_factors + (uint64_t)tg[mod[x]].model_uid * (uint64_t)k, (size_t)k * sizeof *U);

@@ -303,32 +303,51 @@ static float kth_largest(float *a, uint32_t n, uint32_t k)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-/* Index of the first 16-score chunk in [j, hi) with a score >= thr (or the end), 16 at a time:
- * AVX2 when the CPU has it (checked at run time), else SSE2. */
-__attribute__((target("avx2"))) static uint32_t skip_below_avx2(const float *s, uint32_t j, uint32_t hi, float thr)
+/* Skip the 16-score chunks of [j, hi) with no score >= thr; return the first other chunk's
+ * start (or the end) and, in *mask, which of its 16 scores are >= thr.  AVX2 when the CPU has
+ * it (checked at run time), else SSE2. */
+__attribute__((target("avx2"))) static uint32_t skip_below_avx2(const float *s, uint32_t j, uint32_t hi, float thr,
+                                                                uint32_t *mask)
 {
     __m256 t = _mm256_set1_ps(thr);
     for (; j + 16 <= hi; j += 16) {
-        __m256 m = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j), t, _CMP_GE_OQ),
-                                _mm256_cmp_ps(_mm256_loadu_ps(s + j + 8), t, _CMP_GE_OQ));
-        if (_mm256_movemask_ps(m)) return j;
+        uint32_t m = (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j), t, _CMP_GE_OQ)) |
+                     (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j + 8), t, _CMP_GE_OQ)) << 8;
+        if (m) {
+            *mask = m;
+            return j;
+        }
     }
     return j;
 }
 #endif
 
-static uint32_t skip_below(const float *s, uint32_t j, uint32_t hi, float thr)
+static uint32_t skip_below(const float *s, uint32_t j, uint32_t hi, float thr, uint32_t *mask)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2")) return skip_below_avx2(s, j, hi, thr);
+    if (__builtin_cpu_supports("avx2")) return skip_below_avx2(s, j, hi, thr, mask);
 #endif
 #ifdef __SSE2__
     __m128 t = _mm_set1_ps(thr);
     for (; j + 16 <= hi; j += 16) {
         const float *q = s + j;
-        __m128 m = _mm_or_ps(_mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(q), t), _mm_cmpge_ps(_mm_loadu_ps(q + 4), t)),
-                             _mm_or_ps(_mm_cmpge_ps(_mm_loadu_ps(q + 8), t), _mm_cmpge_ps(_mm_loadu_ps(q + 12), t)));
-        if (_mm_movemask_ps(m)) return j;
+        uint32_t m = (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(q), t)) |
+                     (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(q + 4), t)) << 4 |
+                     (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(q + 8), t)) << 8 |
+                     (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(q + 12), t)) << 12;
+        if (m) {
+            *mask = m;
+            return j;
+        }
+    }
+#else
+    for (; j + 16 <= hi; j += 16) {
+        uint32_t m = 0;
+        for (uint32_t q = 0; q < 16; q++) m |= (uint32_t)(s[j + q] >= thr) << q;
+        if (m) {
+            *mask = m;
+            return j;
+        }
     }
 #endif
     return j;
@@ -342,9 +361,13 @@ static void topbuf_range(hr_topbuf *b, const float *scores, uint32_t first_index
         j++;
     }
     for (;;) {
-        j = skip_below(scores, j, hi, b->thr);
+        uint32_t mask = 0;
+        j = skip_below(scores, j, hi, b->thr, &mask);
         if (j + 16 > hi) break;
-        for (uint32_t jj = j; jj < j + 16; jj++) {
+        /* Only the lanes that passed; the threshold only rises, so the mask is a superset. */
+        while (mask) {
+            uint32_t jj = j + (uint32_t)__builtin_ctz(mask);
+            mask &= mask - 1;
             float s = scores[jj];
             if (s > b->thr || (s == b->thr && first_index + jj < b->thr_idx)) topbuf_add(b, s, first_index + jj);
         }
