@@ -36,7 +36,8 @@ static const char usage[] =
 
 typedef struct {
     uint32_t data_gid;   /* row in the dataset (UINT32_MAX: listed user not in the dataset) */
-    uint32_t model_uid;  /* UINT32_MAX: unknown to the model -> popularity */
+    uint32_t model_uid;  /* factor row to score; UINT32_MAX: ranked by popularity */
+    int known;           /* the model knows the user (a pop model ranks everyone by popularity) */
     char *ext;           /* external id */
     uint32_t *seen;      /* model item ids, sorted */
     uint32_t nseen;
@@ -222,6 +223,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         t->data_gid = dg >= 0 ? (uint32_t)dg : UINT32_MAX;
         t->ext = hr_strdup(users_file ? listed[x] : (hr_dict_format(&ds.users, (uint64_t)dg, key, sizeof key), key));
         int64_t mu = hr_dict_find(&m.users, t->ext, strlen(t->ext));
+        t->known = mu >= 0;
         t->model_uid = mu >= 0 && m.kind == HR_MODEL_FACTOR ? (uint32_t)mu : UINT32_MAX;
         if (row >= 0 && exclude_seen) {
             uint64_t n = b->ptr[row + 1] - b->ptr[row];
@@ -296,8 +298,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
                 fin[n] = i;
                 fsc[n++] = pop[i];
             }
-            source = "popular";
-            nfallback++;
+            source = t->known ? "model" : "popular";
+            nfallback += !t->known;
         }
         short_lists += n < top;
         size_t el = strlen(t->ext);
