@@ -172,7 +172,7 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
     const int factor = s->kind == EV_MODEL && m->kind == HR_MODEL_FACTOR;
     const uint64_t nm = factor ? m->n_items : 0;
     const int k = factor ? m->k : 0;
-    const hr_scorer sc = { HR_SCORER_FACTOR, k, nm, factor ? m->item_factors : NULL, factor ? m->item_bias : NULL, NULL };
+    const hr_scorer sc = { HR_SCORER_FACTOR, k, nm, factor ? m->item_factors : NULL, 0, factor ? m->item_bias : NULL, NULL };
     const size_t maxrel = d->max_test_row ? d->max_test_row : 1;
     ev_scratch w;
     w.heap = hr_malloc(((size_t)kmax + 1) * sizeof *w.heap);

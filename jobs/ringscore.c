@@ -16,7 +16,7 @@ int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint
     int P = job->size, rc = 0, cur = job->rank;
     uint64_t w = (uint64_t)k + 1, maxb = (n + (uint64_t)P - 1) / (uint64_t)P;
     float *blk = hr_malloc((maxb * w + 1) * sizeof *blk), *nxt = hr_malloc((maxb * w + 1) * sizeof *nxt);
-    float *Yb = hr_malloc(((uint64_t)RS_ITEMS * (uint64_t)k + 1) * sizeof *Yb), *bb = hr_malloc(RS_ITEMS * sizeof *bb);
+    float *bb = hr_malloc((maxb + 1) * sizeof *bb);
     float *S = hr_malloc((size_t)RS_USERS * RS_ITEMS * sizeof *S);
     /* Each block row: k factors then the bias (-inf for a banned item), so one message moves both. */
     uint64_t lo0 = (uint64_t)cur * n / (uint64_t)P, hi0 = (uint64_t)(cur + 1) * n / (uint64_t)P;
@@ -29,16 +29,14 @@ int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint
     for (int step = 0; step < P && rc == 0; step++) {
         uint64_t lo = (uint64_t)cur * n / (uint64_t)P, hi = (uint64_t)(cur + 1) * n / (uint64_t)P;
         double ts = hr_now();
+        /* SGEMM reads the block's factor rows in place (ld = k + 1); the bias column is
+         * gathered once per block, not once per batch of queries. */
+        for (uint64_t i = 0; i < hi - lo; i++) bb[i] = blk[i * w + (uint64_t)k];
         for (uint64_t u0 = 0; u0 < q->nq; u0 += RS_USERS) {
             uint32_t nu = (uint32_t)(q->nq - u0 < RS_USERS ? q->nq - u0 : RS_USERS);
             for (uint64_t i0 = lo; i0 < hi; i0 += RS_ITEMS) {
                 uint64_t nb = hi - i0 < RS_ITEMS ? hi - i0 : RS_ITEMS;
-                /* the tile's rows are contiguous in the block except for the bias column */
-                for (uint64_t i = 0; i < nb; i++) {
-                    memcpy(Yb + i * (uint64_t)k, blk + (i0 - lo + i) * w, (size_t)k * sizeof *Yb);
-                    bb[i] = blk[(i0 - lo + i) * w + (uint64_t)k];
-                }
-                hr_scorer sc = { HR_SCORER_FACTOR, k, nb, Yb, with_bias ? bb : NULL, NULL };
+                hr_scorer sc = { HR_SCORER_FACTOR, k, nb, blk + (i0 - lo) * w, (int)w, with_bias ? bb + (i0 - lo) : NULL, NULL };
                 hr_score_users(&sc, q->Q + u0 * (uint64_t)k, nu, S);
                 for (uint32_t u = 0; u < nu; u++)
                     hr_topbuf_push_row(&q->heaps[u0 + u], S + (uint64_t)u * nb, (uint32_t)i0, (uint32_t)nb,
@@ -59,7 +57,6 @@ int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint
     }
     hr_free(blk);
     hr_free(nxt);
-    hr_free(Yb);
     hr_free(bb);
     hr_free(S);
     return hr_comm_agree(job->comm, rc, &job->err);

@@ -11,7 +11,7 @@ void hr_score_users(const hr_scorer *s, const float *user_rows, uint32_t nb, flo
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)n, s->k, 1.0f, user_rows, s->k,
-                s->item_factors, s->k, 0.0f, S, (int)n);
+                s->item_factors, s->ld ? s->ld : s->k, 0.0f, S, (int)n);
     if (s->item_bias)
         for (uint32_t u = 0; u < nb; u++) {
             float *row = S + (uint64_t)u * n;

@@ -16,7 +16,8 @@ typedef struct hr_scorer {
     hr_scorer_kind kind;
     int k;
     uint64_t n_items;
-    const float *item_factors;  /* n_items x k (factor) */
+    const float *item_factors;  /* n_items rows of k (factor), ld floats apart */
+    int ld;                     /* leading dimension of item_factors; 0 means k */
     const float *item_bias;     /* n_items or NULL */
     const float *item_scores;   /* n_items (pop) */
 } hr_scorer;
