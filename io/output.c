@@ -72,7 +72,7 @@ int hr_output_open(const char *path, int zstd_level, int workers, hr_output **ou
     o->cap = OBUF;
     o->buf = hr_malloc(o->cap);
     hr_checksum_init(&o->sum);
-    if (zstd_level > 0) {
+    if (zstd_level != 0) {   /* negative: zstd's fast levels */
         o->cctx = ZSTD_createCCtx();
         ZSTD_CCtx_setParameter(o->cctx, ZSTD_c_compressionLevel, zstd_level);
         ZSTD_CCtx_setParameter(o->cctx, ZSTD_c_checksumFlag, 1);

@@ -1,6 +1,7 @@
 /* io/output.h — every file hpcrec writes goes through an hr_output.
  *
- * Writes go to "PATH.tmp-<pid>", optionally zstd-compressed (level > 0; workers > 1 uses
+ * Writes go to "PATH.tmp-<pid>", optionally zstd-compressed (level != 0: 1..19, or negative
+ * for zstd's fast levels; 0 = plain; workers > 1 uses
  * zstd's multi-threaded compression), with a running XXH3-64 of the bytes as stored on disk.
  * hr_output_commit() flushes, fsyncs and renames into place, so a reader never sees a
  * half-written file under the final name; hr_output_abort() removes the temporary.

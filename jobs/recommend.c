@@ -136,7 +136,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         case 'x': exclude = optarg; break;
         case 'u': users_file = optarg; break;
         case 'D': HR_TRY(hr_opt_f64(job, "--diversify", optarg, 0, 1, &diversify)); break;
-        case 'z': HR_TRY(hr_opt_i64(job, "--zstd-level", optarg, 1, 19, &level)); break;
+        case 'z': HR_TRY(hr_opt_i64(job, "--zstd-level", optarg, -7, 19, &level)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
