@@ -10,7 +10,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,58 +21,7 @@
 #include "io/bundle.h"
 #include "io/dictbuf.h"
 #include "io/model.h"
-
-static char g_dir[256];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[512];
-    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
-    return buf;
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/hr_test_bundle_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    return nftw(g_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static void *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = hr_malloc((size_t)n + 1);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
-static void write_all(const char *path, const void *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(p, 1, n, f), n);
-    fclose(f);
-}
+#include "tests/unit/testutil.h"
 
 static void assert_msg_has(const hr_error *err, const char *needle)
 {
@@ -128,7 +76,7 @@ static void write_sample(const char *path, int version)
 static void test_roundtrip(void **state)
 {
     (void)state;
-    const char *path = tmp_path("rt.tar");
+    const char *path = hr_test_path("rt.tar");
     char p[512];
     snprintf(p, sizeof p, "%s", path);
     write_sample(p, 1);
@@ -180,7 +128,7 @@ static void test_roundtrip(void **state)
 static void test_manifest_first_in_tar(void **state)
 {
     (void)state;
-    const char *p = tmp_path("order.tar");
+    const char *p = hr_test_path("order.tar");
     write_sample(p, 1);
     struct archive *a = archive_read_new();
     archive_read_support_format_tar(a);
@@ -202,11 +150,11 @@ static void test_manifest_first_in_tar(void **state)
 static void corrupt_at(const char *p, const void *needle, size_t nlen, size_t delta)
 {
     size_t len;
-    char *buf = read_all(p, &len);
+    char *buf = hr_test_read_file(p, &len);
     char *hit = memmem(buf, len, needle, nlen);
     assert_non_null(hit);
     hit[delta] ^= 0x5a;
-    write_all(p, buf, len);
+    hr_test_write_file(p, buf, len);
     hr_free(buf);
 }
 
@@ -214,7 +162,7 @@ static void test_corrupt_member(void **state)
 {
     (void)state;
     char p[512];
-    snprintf(p, sizeof p, "%s", tmp_path("corrupt.tar"));
+    snprintf(p, sizeof p, "%s", hr_test_path("corrupt.tar"));
     hr_error err = { 0 };
     hr_bundle *b = NULL;
     /* plain member: its bytes 1, 8, 15, ... */
@@ -237,16 +185,16 @@ static void test_truncated(void **state)
 {
     (void)state;
     char p[512];
-    snprintf(p, sizeof p, "%s", tmp_path("trunc.tar"));
+    snprintf(p, sizeof p, "%s", hr_test_path("trunc.tar"));
     hr_error err = { 0 };
     hr_bundle *b;
     size_t len;
     write_sample(p, 1);
-    char *buf = read_all(p, &len);
+    char *buf = hr_test_read_file(p, &len);
     /* cut anywhere, at a 512-byte block boundary, and just before the end marker */
     size_t cuts[] = { len / 2 + 3, (len / 2) & ~(size_t)511, len - 1024, 512 };
     for (size_t c = 0; c < sizeof cuts / sizeof *cuts; c++) {
-        write_all(p, buf, cuts[c]);
+        hr_test_write_file(p, buf, cuts[c]);
         err.msg[0] = '\0';
         int rc = hr_bundle_open(p, "test-bundle", 1, &b, &err);
         if (rc != HR_ERR_FORMAT) fail_msg("cut at %zu: rc %d (%s)", cuts[c], rc, err.msg);
@@ -267,23 +215,23 @@ static void test_truncated(void **state)
     hr_bundle_free_writer(w);
     assert_int_equal(hr_bundle_open(p, "test-bundle", 1, &b, &err), 0);
     hr_bundle_close(b);
-    buf = read_all(p, &len);
+    buf = hr_test_read_file(p, &len);
     char *last = memmem(buf, len, "last\0", 5);
     assert_non_null(last);
     size_t at = (size_t)(last - buf);
     assert_int_equal(at % 512, 0);
-    write_all(p, buf, at);
+    hr_test_write_file(p, buf, at);
     assert_int_equal(hr_bundle_open(p, "test-bundle", 1, &b, &err), HR_ERR_FORMAT);
     assert_msg_has(&err, "last");
     assert_msg_has(&err, "missing");
     for (size_t back = 512; back <= 2048; back += 1536) {
-        write_all(p, buf, at - back);
+        hr_test_write_file(p, buf, at - back);
         assert_int_equal(hr_bundle_open(p, "test-bundle", 1, &b, &err), HR_ERR_FORMAT);
         assert_msg_has(&err, p);
         assert_msg_has(&err, "runcated");
     }
     hr_free(buf);
-    assert_int_equal(hr_bundle_open(tmp_path("does-not-exist.tar"), "test-bundle", 1, &b, &err), HR_ERR_IO);
+    assert_int_equal(hr_bundle_open(hr_test_path("does-not-exist.tar"), "test-bundle", 1, &b, &err), HR_ERR_IO);
     assert_msg_has(&err, "does-not-exist.tar");
 }
 
@@ -291,7 +239,7 @@ static void test_version_and_format(void **state)
 {
     (void)state;
     char p[512];
-    snprintf(p, sizeof p, "%s", tmp_path("v7.tar"));
+    snprintf(p, sizeof p, "%s", hr_test_path("v7.tar"));
     hr_error err = { 0 };
     hr_bundle *b;
     write_sample(p, 7);
@@ -308,7 +256,7 @@ static void test_missing_and_unlisted(void **state)
 {
     (void)state;
     char p[512];
-    snprintf(p, sizeof p, "%s", tmp_path("hand.tar"));
+    snprintf(p, sizeof p, "%s", hr_test_path("hand.tar"));
     hr_error err = { 0 };
     hr_bundle *b;
     const char *xx = "{\"bytes\":2,\"raw_bytes\":2,\"xxh3\":\"0000000000000000\",\"zstd\":false}";
@@ -333,7 +281,7 @@ static void test_missing_and_unlisted(void **state)
     assert_int_equal(hr_bundle_open(p, "t", 1, &b, &err), HR_ERR_FORMAT);
     assert_msg_has(&err, "manifest.json");
     /* not a tar at all */
-    write_all(p, "hello, world\n", 13);
+    hr_test_write_file(p, "hello, world\n", 13);
     assert_int_equal(hr_bundle_open(p, "t", 1, &b, &err), HR_ERR_FORMAT);
     /* the minimal valid bundle opens */
     raw_tar(p, n3 + 1, t3 + 1, 1);
@@ -354,8 +302,8 @@ static void test_bad_names(void **state)
     assert_int_equal(hr_bundle_add_member(w, "ok-1.f32", "x", 1, 1, &err), HR_ERR_ARG);
     assert_msg_has(&err, "twice");
     json_t *man = json_pack("{s:s}", "format", "t"); /* no version */
-    assert_int_equal(hr_bundle_write(tmp_path("nover.tar"), man, w, &err), HR_ERR_ARG);
-    assert_int_not_equal(access(tmp_path("nover.tar"), F_OK), 0);
+    assert_int_equal(hr_bundle_write(hr_test_path("nover.tar"), man, w, &err), HR_ERR_ARG);
+    assert_int_not_equal(access(hr_test_path("nover.tar"), F_OK), 0);
     json_decref(man);
     hr_bundle_free_writer(w);
 }
@@ -466,7 +414,7 @@ static void assert_models_identical(const hr_model *a, const hr_model *b)
 static void roundtrip(const hr_model *m, const char *name)
 {
     char p[512];
-    snprintf(p, sizeof p, "%s", tmp_path(name));
+    snprintf(p, sizeof p, "%s", hr_test_path(name));
     hr_error err = { 0 };
     json_t *info = json_pack("{s:{s:f,s:i},s:i,s:f,s:{s:s}}", "params", "lambda", 0.05, "factors", m->k, "iterations",
                              12, "final_loss", 1234.5, "lineage", "dataset", "/data/x");
@@ -524,10 +472,10 @@ static void test_model_pop_roundtrip(void **state)
     roundtrip(&m, "pop.tar");
     /* tar(1) lists the members */
     char cmd[700];
-    snprintf(cmd, sizeof cmd, "tar -tf %s/pop.tar > %s/pop.list 2>/dev/null", g_dir, g_dir);
+    snprintf(cmd, sizeof cmd, "tar -tf %s/pop.tar > %s/pop.list 2>/dev/null", hr_test_dir, hr_test_dir);
     if (system(cmd) == 0) {
         size_t len;
-        char *list = read_all(tmp_path("pop.list"), &len);
+        char *list = hr_test_read_file(hr_test_path("pop.list"), &len);
         list[len] = '\0';
         assert_non_null(strstr(list, "manifest.json\nusers.dict.zst\nitems.dict.zst\nitem_scores.f32.zst\n"));
         hr_free(list);
@@ -540,7 +488,7 @@ static void test_model_save_rejects(void **state)
     (void)state;
     hr_model m;
     hr_error err = { 0 };
-    const char *p = tmp_path("bad-save.tar");
+    const char *p = hr_test_path("bad-save.tar");
     make_factor(&m, 4, 6, 7, 1, 0);
     m.item_factors[4 * 3 + 1] = NAN;
     assert_int_equal(hr_model_save(p, &m, NULL, &err), HR_ERR_NUMERIC);
@@ -594,8 +542,8 @@ static void test_model_load_rejects(void **state)
     hr_model m, r;
     hr_error err = { 0 };
     char good[512], bad[512];
-    snprintf(good, sizeof good, "%s", tmp_path("good.tar"));
-    snprintf(bad, sizeof bad, "%s", tmp_path("bad.tar"));
+    snprintf(good, sizeof good, "%s", hr_test_path("good.tar"));
+    snprintf(bad, sizeof bad, "%s", hr_test_path("bad.tar"));
     make_factor(&m, 4, 6, 7, 1, 0);
     assert_int_equal(hr_model_save(good, &m, NULL, &err), 0);
     /* a NaN factor */
@@ -638,12 +586,12 @@ static void test_model_load_rejects(void **state)
     /* a corrupted (compressed) member: a checksum error naming it */
     {
         size_t len;
-        char *buf = read_all(good, &len);
+        char *buf = hr_test_read_file(good, &len);
         const char name[] = "user_bias.f32.zst";
         char *hdr = memmem(buf, len, name, sizeof name - 1);
         assert_non_null(hdr);
         hdr[512 + 10] ^= 1; /* inside the data block after the member's tar header */
-        write_all(bad, buf, len);
+        hr_test_write_file(bad, buf, len);
         hr_free(buf);
     }
     assert_int_equal(hr_model_load(bad, &r, &err), HR_ERR_CHECKSUM);
@@ -661,8 +609,8 @@ static void test_model_version(void **state)
     hr_model m, r;
     hr_error err = { 0 };
     char good[512], bad[512];
-    snprintf(good, sizeof good, "%s", tmp_path("ver.tar"));
-    snprintf(bad, sizeof bad, "%s", tmp_path("ver2.tar"));
+    snprintf(good, sizeof good, "%s", hr_test_path("ver.tar"));
+    snprintf(bad, sizeof bad, "%s", hr_test_path("ver2.tar"));
     make_factor(&m, 2, 3, 3, 0, 0);
     assert_int_equal(hr_model_save(good, &m, NULL, &err), 0);
     hr_bundle *b;
@@ -764,5 +712,5 @@ int main(void)
         cmocka_unit_test(test_model_version),
         cmocka_unit_test(test_scoring),
     };
-    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+    return cmocka_run_group_tests(tests, hr_test_setup, hr_test_teardown);
 }

@@ -19,6 +19,7 @@
 #include "partition/dict.h"
 #include "partition/intern.h"
 #include "partition/part.h"
+#include "tests/unit/testutil.h"
 
 static uint64_t test_seed(void)
 {
@@ -85,18 +86,6 @@ static void test_intern_bytes_and_pack(void **state)
 
 /* ---- dict -------------------------------------------------------------------------------- */
 
-/* Dictionary of the given NUL-terminated keys (through an intern table, as ingest does). */
-static void dict_of(hr_dict *d, const char *const *keys, int n)
-{
-    hr_intern *t = hr_intern_new();
-    for (int k = 0; k < n; k++) hr_intern_get(t, keys[k], strlen(keys[k]));
-    char *buf;
-    uint64_t bytes;
-    hr_intern_pack(t, &buf, &bytes);
-    hr_dict_build(d, buf, bytes);
-    hr_free(buf);
-    hr_intern_free(t);
-}
 
 static void assert_dict(const hr_dict *d, const char *const *sorted, int n)
 {
@@ -116,7 +105,7 @@ static void test_dict_integer_ids(void **state)
     const char *keys[] = { "10", "9", "-5", "9", "0", "9223372036854775807", "-9223372036854775808", "10", "100" };
     const char *sorted[] = { "-9223372036854775808", "-5", "0", "9", "10", "100", "9223372036854775807" };
     hr_dict d;
-    dict_of(&d, keys, 9);
+    hr_test_dict_of(&d, keys, 9);
     assert_true(d.is_int);
     assert_dict(&d, sorted, 7);   /* numeric order, duplicates removed */
     assert_true(d.ints[0] == INT64_MIN && d.ints[6] == INT64_MAX);
@@ -140,7 +129,7 @@ static void test_dict_string_ids(void **state)
     const char *keys[] = { "7", "007", "10", "9", "b", "a", "ab", "B" };
     const char *sorted[] = { "007", "10", "7", "9", "B", "a", "ab", "b" };   /* bytewise */
     hr_dict d;
-    dict_of(&d, keys, 8);
+    hr_test_dict_of(&d, keys, 8);
     assert_false(d.is_int);
     assert_dict(&d, sorted, 8);
     assert_int_equal(hr_dict_find(&d, "07", 2), -1);
@@ -151,7 +140,7 @@ static void test_dict_string_ids(void **state)
     hr_dict_free(&d);
     /* "007" alone also */
     const char *k2[] = { "007", "7" };
-    dict_of(&d, k2, 2);
+    hr_test_dict_of(&d, k2, 2);
     assert_false(d.is_int);
     assert_int_equal(d.n, 2);
     hr_dict_free(&d);
@@ -164,7 +153,7 @@ static void test_dict_packs_from_ranks(void **state)
      * split, and its fingerprint tells key sets apart */
     const char *all[] = { "u1", "u2", "u3", "u4", "u5", "u6" };
     hr_dict whole;
-    dict_of(&whole, all, 6);
+    hr_test_dict_of(&whole, all, 6);
     hr_intern *a = hr_intern_new(), *b = hr_intern_new();
     for (int k = 5; k >= 0; k--) hr_intern_get(k % 2 ? a : b, all[k], 2);
     hr_intern_get(a, "u2", 2);   /* seen on both */
@@ -180,7 +169,7 @@ static void test_dict_packs_from_ranks(void **state)
     assert_dict(&split, all, 6);
     assert_true(hr_dict_fingerprint(&split) == hr_dict_fingerprint(&whole));
     hr_dict fewer;
-    dict_of(&fewer, all, 5);
+    hr_test_dict_of(&fewer, all, 5);
     assert_true(hr_dict_fingerprint(&fewer) != hr_dict_fingerprint(&whole));
     hr_dict_free(&fewer);
     hr_dict_free(&split);
