@@ -431,6 +431,118 @@ static int decompress_member(const char *path, const char *name, char **data, ui
     return 0;
 }
 
+/* Copy the bytes of the raw member range [c0, c0 + n) that belong to picked rows into out (the
+ * kept rows packed in order).  *ri: the next picked row to fill (ROWS; rows arrive in order). */
+static void keep_rows(const hr_bundle_pick *p, const char *chunk, uint64_t c0, size_t n, char *out, uint64_t *ri)
+{
+    uint64_t c1 = c0 + n, rb = p->row_bytes;
+    if (p->kind == HR_PICK_RANGE) {
+        uint64_t s = p->lo * rb > c0 ? p->lo * rb : c0, e = p->hi * rb < c1 ? p->hi * rb : c1;
+        if (s < e) memcpy(out + (s - p->lo * rb), chunk + (s - c0), (size_t)(e - s));
+        return;
+    }
+    while (*ri < p->nrows) {
+        uint64_t r0 = p->rows[*ri] * rb, r1 = r0 + rb;
+        if (r0 >= c1) return;
+        uint64_t s = r0 > c0 ? r0 : c0, e = r1 < c1 ? r1 : c1;
+        memcpy(out + *ri * rb + (s - r0), chunk + (s - c0), (size_t)(e - s));
+        if (r1 > c1) return;   /* the row goes on in the next chunk */
+        (*ri)++;
+    }
+}
+
+/* Read a picked array member as a stream: checksum the stored bytes, decompress them chunk by
+ * chunk, keep the picked rows.  The whole member is never in memory. */
+static int read_picked(struct archive *a, const char *path, const char *tarname, const listing *l, int zst,
+                       const hr_bundle_pick *p, char **data, size_t *len, hr_error *err)
+{
+    uint64_t rb = p->row_bytes, keep = 0;
+    if (rb == 0 || l->raw % rb != 0)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %llu bytes, not a whole number of %zu-byte rows", path,
+                            tarname, (unsigned long long)l->raw, (size_t)rb);
+    uint64_t nrow = l->raw / rb;
+    if (p->kind == HR_PICK_RANGE) {
+        if (p->lo > p->hi || p->hi > nrow)
+            return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %llu rows, rows %llu..%llu were asked for", path,
+                                tarname, (unsigned long long)nrow, (unsigned long long)p->lo, (unsigned long long)p->hi);
+        keep = p->hi - p->lo;
+    } else {
+        for (uint64_t i = 0; i < p->nrows; i++)
+            if (p->rows[i] >= nrow || (i > 0 && p->rows[i] <= p->rows[i - 1]))
+                return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %llu rows, row %llu was asked for%s", path,
+                                    tarname, (unsigned long long)nrow, (unsigned long long)p->rows[i],
+                                    p->rows[i] < nrow ? " out of order" : "");
+        keep = p->nrows;
+    }
+    char *out = hr_try_malloc(keep ? (size_t)(keep * rb) : 1);
+    if (!out)
+        return hr_error_set(err, HR_ERR_NOMEM, "%s: cannot allocate %llu bytes for member %s", path,
+                            (unsigned long long)(keep * rb), tarname);
+    const size_t CHUNK = (size_t)1 << 20;
+    char *in = hr_malloc(CHUNK), *dec = zst ? hr_malloc(ZSTD_DStreamOutSize()) : NULL;
+    ZSTD_DStream *ds = zst ? ZSTD_createDStream() : NULL;
+    hr_checksum c;
+    hr_checksum_init(&c);
+    uint64_t got = 0, pos = 0, ri = 0;
+    size_t zr = 1;
+    int rc = 0;
+    const char *bad = NULL;   /* why decompressing stopped; the rest is still checksummed, because a
+                               * damaged frame should be reported as the checksum mismatch it is */
+    while (rc == 0 && got < l->bytes) {
+        size_t want = l->bytes - got < CHUNK ? (size_t)(l->bytes - got) : CHUNK;
+        la_ssize_t k = archive_read_data(a, in, want);
+        if (k < 0) rc = read_error(a, path, err);
+        else if (k == 0)
+            rc = hr_error_set(err, HR_ERR_FORMAT, "%s: member %s is truncated (%llu of %llu bytes)", path, tarname,
+                              (unsigned long long)got, (unsigned long long)l->bytes);
+        if (rc < 0) break;
+        hr_checksum_update(&c, in, (size_t)k);
+        got += (uint64_t)k;
+        if (bad) continue;
+        if (!zst) {
+            if (pos + (uint64_t)k > l->raw) bad = "more bytes than the manifest lists";
+            else keep_rows(p, in, pos, (size_t)k, out, &ri);
+            pos += (uint64_t)k;
+            continue;
+        }
+        ZSTD_inBuffer zi = { in, (size_t)k, 0 };
+        ZSTD_outBuffer zo;
+        do {   /* until the input is used up and the decoder has nothing more to flush */
+            zo = (ZSTD_outBuffer){ dec, ZSTD_DStreamOutSize(), 0 };
+            zr = ZSTD_decompressStream(ds, &zo, &zi);
+            if (ZSTD_isError(zr) || pos + zo.pos > l->raw) {
+                bad = ZSTD_isError(zr) ? ZSTD_getErrorName(zr) : "more bytes than the manifest lists";
+                break;
+            }
+            keep_rows(p, dec, pos, zo.pos, out, &ri);
+            pos += zo.pos;
+        } while (zi.pos < zi.size || zo.pos == zo.size);
+    }
+    uint64_t h = hr_checksum_final(&c);
+    if (rc == 0 && h != l->xxh3) {
+        char gh[17], wh[17];
+        hr_checksum_hex(h, gh);
+        hr_checksum_hex(l->xxh3, wh);
+        rc = hr_error_set(err, HR_ERR_CHECKSUM, "%s: member %s: checksum mismatch (stored %s, manifest %s): the bundle is corrupted",
+                          path, tarname, gh, wh);
+    }
+    if (rc == 0 && bad)
+        rc = hr_error_set(err, HR_ERR_FORMAT, "%s: member %s does not decompress: %s", path, tarname, bad);
+    if (rc == 0 && (pos != l->raw || (zst && zr != 0)))
+        rc = hr_error_set(err, HR_ERR_FORMAT, "%s: member %s is not one zstd frame of %llu bytes", path, tarname,
+                          (unsigned long long)l->raw);
+    hr_free(in);
+    hr_free(dec);
+    ZSTD_freeDStream(ds);
+    if (rc < 0) {
+        hr_free(out);
+        return rc;
+    }
+    *data = out;
+    *len = (size_t)(keep * rb);
+    return 0;
+}
+
 static int find_member(const hr_bundle *b, const char *name)
 {
     for (size_t i = 0; i < b->n; i++)
@@ -440,7 +552,8 @@ static int find_member(const hr_bundle *b, const char *name)
 
 /* Read the entry just returned by next_header into b: check it against the manifest listing,
  * verify its checksum, decompress it. */
-static int read_member(struct archive *a, struct archive_entry *e, hr_bundle *b, uint64_t fsize, hr_error *err)
+static int read_member(struct archive *a, struct archive_entry *e, hr_bundle *b, uint64_t fsize,
+                       const hr_bundle_pick *picks, size_t npicks, hr_error *err)
 {
     const char *tarname = archive_entry_pathname(e);
     if (!tarname || archive_entry_filetype(e) != AE_IFREG)
@@ -465,7 +578,21 @@ static int read_member(struct archive *a, struct archive_entry *e, hr_bundle *b,
     if (l.bytes > fsize) /* checked before allocating l.bytes */
         return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s (%llu bytes) runs past the end of the file: truncated bundle",
                             b->path, tarname, (unsigned long long)l.bytes);
-    char *data;
+    const hr_bundle_pick *pick = NULL;
+    for (size_t i = 0; i < npicks; i++)
+        if (strcmp(picks[i].name, name) == 0) pick = &picks[i];
+    char *data = NULL;
+    size_t len = 0;
+    if (pick && pick->kind == HR_PICK_SKIP) {
+        if (archive_read_data_skip(a) != ARCHIVE_OK) return read_error(a, b->path, err);
+    } else if (pick) {
+        HR_TRY(read_picked(a, b->path, tarname, &l, zst, pick, &data, &len, err));
+    }
+    if (pick) {   /* present in the tar (so not "missing"), holding what was picked */
+        b->m = hr_realloc(b->m, (b->n + 1) * sizeof *b->m);
+        b->m[b->n++] = (rmember){ hr_strdup(name), data, len };
+        return 0;
+    }
     HR_TRY(read_entry(a, b->path, tarname, l.bytes, &data, err));
     uint64_t h = checksum_of(data, (size_t)l.bytes);
     if (h != l.xxh3) {
@@ -490,6 +617,12 @@ static int read_member(struct archive *a, struct archive_entry *e, hr_bundle *b,
 }
 
 int hr_bundle_open(const char *path, const char *format, int max_version, hr_bundle **out, hr_error *err)
+{
+    return hr_bundle_open_pick(path, format, max_version, NULL, 0, out, err);
+}
+
+int hr_bundle_open_pick(const char *path, const char *format, int max_version, const hr_bundle_pick *picks,
+                        size_t npicks, hr_bundle **out, hr_error *err)
 {
     *out = NULL;
     uint64_t fsize = 0;
@@ -516,7 +649,7 @@ int hr_bundle_open(const char *path, const char *format, int max_version, hr_bun
             rc = read_error(a, path, err);
             goto fail;
         }
-        HR_CHECK(read_member(a, e, b, fsize, err));
+        HR_CHECK(read_member(a, e, b, fsize, picks, npicks, err));
     }
     json_t *members = json_object_get(b->manifest, "members");
     const char *key;

@@ -22,8 +22,10 @@
  *
  * Member names: 1..200 characters from [A-Za-z0-9._-], not starting with '.', not ending in
  * ".zst" (the suffix marks compression) and not "manifest.json"; unique within a bundle.
- * Limits: the manifest is at most 64 MiB; each member must fit in memory (whole bundles are
- * loaded at open, which suits models: every member is needed anyway).
+ * Limits: the manifest is at most 64 MiB; each member read must fit in memory.  A job that
+ * spreads a model over ranks picks (hr_bundle_open_pick): it skips members it does not need
+ * and keeps only some rows of an array member, which is still checksummed and decompressed
+ * whole but as a stream, so memory holds the kept rows only.
  *
  * Errors: HR_ERR_ARG (bad or duplicate member name), HR_ERR_IO (open/read/write/rename failed),
  * HR_ERR_NOSPACE (disk full, naming the file), HR_ERR_FORMAT (not a tar made by hpcrec,
@@ -35,6 +37,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 
@@ -57,6 +60,24 @@ void hr_bundle_free_writer(hr_bundle_writer *w); /* accepts NULL */
 /* Read a whole bundle: check that manifest.json comes first and has format == format and
  * 1 <= version <= max_version, verify every member's checksum and decompress it. */
 int hr_bundle_open(const char *path, const char *format, int max_version, hr_bundle **out, hr_error *err);
+/* What to read of one member (members not picked are read whole). */
+typedef enum {
+    HR_PICK_SKIP = 1,  /* not read at all (nor checksummed); hr_bundle_has says 0 */
+    HR_PICK_ROWS,      /* rows[0..nrows): strictly increasing row numbers */
+    HR_PICK_RANGE      /* rows lo..hi-1 */
+} hr_pick_kind;
+typedef struct hr_bundle_pick {
+    const char *name;       /* logical member name */
+    hr_pick_kind kind;
+    size_t row_bytes;       /* ROWS / RANGE: the member is an array of rows of this size */
+    const uint64_t *rows;   /* ROWS (borrowed for the call) */
+    uint64_t nrows, lo, hi;
+} hr_bundle_pick;
+/* As hr_bundle_open, reading only what `picks` asks for: a picked array member holds the kept
+ * rows packed in order (get/take return nrows or hi - lo rows).  HR_ERR_FORMAT when a picked
+ * member's size is not a whole number of rows or a row asked for is past its end. */
+int hr_bundle_open_pick(const char *path, const char *format, int max_version, const hr_bundle_pick *picks,
+                        size_t npicks, hr_bundle **out, hr_error *err);
 /* The manifest (borrowed: valid until hr_bundle_close; json_incref to keep it). */
 json_t *hr_bundle_manifest(const hr_bundle *b);
 /* 1 if the bundle has a member of that (logical) name, else 0. */

@@ -26,12 +26,13 @@ typedef struct {
 static size_t model_arrays(hr_model *m, farray out[5])
 {
     size_t n = 0;
+    uint64_t nu = m->partial ? m->user_rows : m->n_users, ni = m->partial ? m->item_hi - m->item_lo : m->n_items;
     if (m->kind == HR_MODEL_FACTOR) {
-        out[n++] = (farray){ "user_factors.f32", &m->user_factors, m->n_users, m->k, 0 };
-        out[n++] = (farray){ "item_factors.f32", &m->item_factors, m->n_items, m->k, 0 };
+        out[n++] = (farray){ "user_factors.f32", &m->user_factors, nu, m->k, 0 };
+        out[n++] = (farray){ "item_factors.f32", &m->item_factors, ni, m->k, 0 };
     }
-    out[n++] = (farray){ "user_bias.f32", &m->user_bias, m->n_users, 1, 1 };
-    out[n++] = (farray){ "item_bias.f32", &m->item_bias, m->n_items, 1, 1 };
+    out[n++] = (farray){ "user_bias.f32", &m->user_bias, nu, 1, 1 };
+    out[n++] = (farray){ "item_bias.f32", &m->item_bias, ni, 1, 1 };
     if (m->kind == HR_MODEL_POP) out[n++] = (farray){ "item_scores.f32", &m->item_scores, m->n_items, 1, 0 };
     return n;
 }
@@ -221,19 +222,23 @@ static int load_array(hr_bundle *b, const farray *a, hr_error *err)
     return 0;
 }
 
-int hr_model_load(const char *path, hr_model *m, hr_error *err)
+/* Header and dictionaries, plus the arrays when `arrays`; picks say what to skip. */
+static int load_whole(const char *path, hr_model *m, const hr_bundle_pick *picks, size_t npicks, int arrays,
+                      hr_error *err)
 {
     memset(m, 0, sizeof *m);
     hr_bundle *b;
-    HR_TRY(hr_bundle_open(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, &b, err));
+    HR_TRY(hr_bundle_open_pick(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, picks, npicks, &b, err));
     json_t *man = hr_bundle_manifest(b);
     int rc = 0;
     HR_CHECK(load_header(path, man, m, err));
     HR_CHECK(load_dict(b, "users.dict", &m->users, m->n_users, err));
     HR_CHECK(load_dict(b, "items.dict", &m->items, m->n_items, err));
-    farray arr[5];
-    size_t na = model_arrays(m, arr);
-    for (size_t i = 0; i < na; i++) HR_CHECK(load_array(b, &arr[i], err));
+    if (arrays) {
+        farray arr[5];
+        size_t na = model_arrays(m, arr);
+        for (size_t i = 0; i < na; i++) HR_CHECK(load_array(b, &arr[i], err));
+    }
     m->manifest = json_incref(man);
     hr_bundle_close(b);
     return 0;
@@ -242,6 +247,53 @@ fail:
     hr_model_free(m);
     return rc;
 }
+
+int hr_model_load_dicts(const char *path, hr_model *m, hr_error *err)
+{
+    const hr_bundle_pick skip[] = {
+        { "user_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 }, { "item_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+        { "user_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },    { "item_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+        { "item_scores.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+    };
+    return load_whole(path, m, skip, sizeof skip / sizeof skip[0], 0, err);
+}
+
+int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part, hr_error *err)
+{
+    if (part->item_lo > part->item_hi || part->item_hi > m->n_items)
+        return hr_error_set(err, HR_ERR_ARG, "%s: item rows %llu..%llu asked of a model of %llu items", path,
+                            (unsigned long long)part->item_lo, (unsigned long long)part->item_hi,
+                            (unsigned long long)m->n_items);
+    size_t ku = (size_t)(m->k ? m->k : 1) * sizeof(float);
+    hr_bundle_pick pk[] = {
+        { "users.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+        { "items.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+        { "user_factors.f32", HR_PICK_ROWS, ku, part->users, part->n_users, 0, 0 },
+        { "user_bias.f32", HR_PICK_ROWS, sizeof(float), part->users, part->n_users, 0, 0 },
+        { "item_factors.f32", HR_PICK_RANGE, ku, NULL, 0, part->item_lo, part->item_hi },
+        { "item_bias.f32", HR_PICK_RANGE, sizeof(float), NULL, 0, part->item_lo, part->item_hi },
+    };
+    hr_bundle *b;
+    HR_TRY(hr_bundle_open_pick(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, pk, sizeof pk / sizeof pk[0], &b, err));
+    int rc = 0;
+    /* Same bundle as the dictionaries came from: every member's checksum is in the manifest. */
+    if (!json_equal(json_object_get(hr_bundle_manifest(b), "members"), json_object_get(m->manifest, "members")))
+        HR_CHECK(hr_error_set(err, HR_ERR_STATE, "%s: the model changed while it was being read; run again", path));
+    m->partial = 1;
+    m->user_rows = part->n_users;
+    m->item_lo = part->item_lo;
+    m->item_hi = part->item_hi;
+    farray arr[5];
+    size_t na = model_arrays(m, arr);
+    for (size_t i = 0; i < na; i++) HR_CHECK(load_array(b, &arr[i], err));
+    hr_bundle_close(b);
+    return 0;
+fail:
+    hr_bundle_close(b);
+    return rc;
+}
+
+int hr_model_load(const char *path, hr_model *m, hr_error *err) { return load_whole(path, m, NULL, 0, 1, err); }
 
 void hr_model_free(hr_model *m)
 {
@@ -281,6 +333,7 @@ int hr_model_score_items(const hr_model *m, uint64_t user, float *scores, hr_err
         return 0;
     }
     if (m->kind != HR_MODEL_FACTOR) return hr_error_set(err, HR_ERR_ARG, "cannot score: unknown model kind %d", (int)m->kind);
+    if (m->partial) return hr_error_set(err, HR_ERR_ARG, "cannot score: the model holds only part of its rows");
     if (user >= m->n_users)
         return hr_error_set(err, HR_ERR_ARG, "cannot score user %llu: the model has %llu users",
                             (unsigned long long)user, (unsigned long long)m->n_users);
@@ -290,6 +343,6 @@ int hr_model_score_items(const hr_model *m, uint64_t user, float *scores, hr_err
 
 float hr_model_predict(const hr_model *m, uint64_t u, uint64_t i)
 {
-    if (!kind_ok(m) || u >= m->n_users || i >= m->n_items) return NAN;
+    if (!kind_ok(m) || m->partial || u >= m->n_users || i >= m->n_items) return NAN;
     return predict_unchecked(m, u, i);
 }

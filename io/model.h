@@ -47,13 +47,32 @@ typedef struct hr_model {
     float global_mean;      /* 0 when the model has no rating baseline */
     float *item_scores;     /* pop: n_items; factor: NULL */
     json_t *manifest;       /* after load: the full manifest (owned reference); ignored by save */
+    /* After hr_model_load_part only: the user arrays hold user_rows rows (the part's users, in
+     * that order), the item arrays rows item_lo..item_hi-1.  Scoring needs a whole model. */
+    int partial;
+    uint64_t user_rows, item_lo, item_hi;
 } hr_model;
+
+/* A model spread over ranks (recommend, similar): memory per rank follows its share, not the
+ * model's size.  First hr_model_load_dicts (header and dictionaries: enough to map ids and choose
+ * rows), then hr_model_load_part for the chosen rows; members are streamed (io/bundle.h picks),
+ * so the whole arrays are never in memory.  item_scores (pop) and dictionaries are whole. */
+typedef struct hr_model_part {
+    const uint64_t *users;   /* strictly increasing user ids (dictionary order) whose rows to keep */
+    uint64_t n_users;
+    uint64_t item_lo, item_hi;
+} hr_model_part;
 
 /* info (borrowed, may be NULL): an object merged into the manifest. */
 int hr_model_save(const char *path, const hr_model *m, json_t *info, hr_error *err);
 /* Fills *m (zeroed first; on failure left empty, no free needed). */
 int hr_model_load(const char *path, hr_model *m, hr_error *err);
 void hr_model_free(hr_model *m); /* accepts NULL; leaves *m zeroed */
+/* Header, manifest and dictionaries; no arrays (kind, k, counts set). */
+int hr_model_load_dicts(const char *path, hr_model *m, hr_error *err);
+/* Adds the part's rows to m (loaded by hr_model_load_dicts from the same path).  HR_ERR_STATE
+ * when the bundle changed in between; otherwise the errors of hr_model_load. */
+int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part, hr_error *err);
 
 /* Scores of every item for one user (model gid), into scores[n_items]:
  *   factor: global_mean + user_bias[u] + item_bias[i] + x_u . y_i  (absent biases count 0)
@@ -61,10 +80,10 @@ void hr_model_free(hr_model *m); /* accepts NULL; leaves *m zeroed */
  * The per-user constants (mean, user bias) do not change the ranking; they are kept so the
  * scores are predicted ratings, comparable with hr_model_predict.  Batched scoring
  * (solvers/score.h, SGEMM) leaves them out; this is the simple, exact reference (dot products
- * accumulated in double).  HR_ERR_ARG if user >= n_users for a factor model. */
+ * accumulated in double).  HR_ERR_ARG if user >= n_users for a factor model, or for a partial one. */
 int hr_model_score_items(const hr_model *m, uint64_t user, float *scores, hr_error *err);
-/* Rating prediction mu + b_u + b_i (+ x_u . y_i for factor models).  Requires u < n_users and
- * i < n_items; returns NaN otherwise. */
+/* Rating prediction mu + b_u + b_i (+ x_u . y_i for factor models).  Requires u < n_users,
+ * i < n_items and a whole model; returns NaN otherwise. */
 float hr_model_predict(const hr_model *m, uint64_t u, uint64_t i);
 
 #endif

@@ -1,7 +1,9 @@
 /* hpcrec recommend — top-N items for every user (or the users listed in --users FILE).
  *
  * Distribution: each rank scores the users it owns in the dataset against the catalogue, which
- * travels round the ring in blocks (jobs/ringscore.h: blocked SGEMM + bounded top-N).
+ * travels round the ring in blocks (jobs/ringscore.h: blocked SGEMM + bounded top-N).  A rank
+ * reads only its share of the model: its users' factor rows and its own block of item factors
+ * (io/model.h partial load), so memory per rank shrinks with the number of ranks.
  * Excluded: items the user has in the dataset (unless --include-seen), items in --exclude FILE.
  * Users the model does not know get the most popular items they have not seen, marked
  * "popular" in the source column.  --diversify L re-ranks 5N candidates by maximal marginal
@@ -46,6 +48,12 @@ typedef struct {
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
 }
 
@@ -154,11 +162,12 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     uint8_t *banned = NULL;
     uint32_t *imap = NULL, *popular = NULL;
     hr_topbuf *heaps = NULL;
-    hr_topk_entry *store = NULL;
+    hr_topkey *store = NULL;
     float *U = NULL;
     char **listed = NULL;
     uint64_t nlisted = 0;
-    rc = hr_model_load(model_path, &m, &job->err);
+    /* Dictionaries now; factor rows once the targets are known (only this rank's share). */
+    rc = hr_model_load_dicts(model_path, &m, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) rc = hr_dataset_load(job, data, HR_LOAD_BY_USER, &ds);
     if (rc < 0) goto done;
@@ -190,16 +199,6 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             imap[g] = mi < 0 ? UINT32_MAX : (uint32_t)mi;
             if (mi >= 0) pop[mi] = (float)ds.items.nnz[g];
         }
-    }
-    if (m.kind == HR_MODEL_POP) memcpy(pop, m.item_scores, ni * sizeof *pop);
-    {
-        hr_topk h;
-        hr_topk_entry *st = hr_malloc((ni ? ni : 1) * sizeof *st);
-        hr_topk_init(&h, st, (uint32_t)ni);
-        for (uint64_t i = 0; i < ni; i++) hr_topk_push(&h, banned[i] ? -INFINITY : pop[i], (uint32_t)i);
-        popular = hr_malloc((ni ? ni : 1) * sizeof *popular);
-        hr_topk_sorted(&h, popular, NULL);
-        hr_free(st);
     }
     /* Targets: this rank's users (all, or those listed). */
     if (users_file) rc = read_id_file(users_file, &listed, &nlisted, &job->err);
@@ -233,6 +232,39 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             qsort(t->seen, t->nseen, sizeof *t->seen, cmp_u32);
         }
     }
+    /* This rank's rows of the model: its users' factors and its block of the catalogue (the
+     * whole catalogue when --diversify needs every candidate's factors). */
+    {
+        uint64_t nu = 0, *uids = hr_malloc((nt + 1) * sizeof *uids);
+        for (uint64_t x = 0; x < nt; x++)
+            if (tg[x].model_uid != UINT32_MAX) uids[nu++] = tg[x].model_uid;
+        qsort(uids, nu, sizeof *uids, cmp_u64);
+        uint64_t w = 0;
+        for (uint64_t x = 0; x < nu; x++)
+            if (w == 0 || uids[x] != uids[w - 1]) uids[w++] = uids[x];
+        hr_model_part part = { uids, w, diversify > 0 ? 0 : (uint64_t)job->rank * ni / (uint64_t)P,
+                               diversify > 0 ? ni : (uint64_t)(job->rank + 1) * ni / (uint64_t)P };
+        rc = hr_model_load_part(model_path, &m, &part, &job->err);
+        /* targets now point at rows of the part */
+        for (uint64_t x = 0; rc == 0 && x < nt; x++)
+            if (tg[x].model_uid != UINT32_MAX) {
+                uint64_t want = tg[x].model_uid, *at = bsearch(&want, uids, w, sizeof *uids, cmp_u64);
+                tg[x].model_uid = (uint32_t)(at - uids);
+            }
+        hr_free(uids);
+    }
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) { hr_free(pop); goto done; }
+    if (m.kind == HR_MODEL_POP) memcpy(pop, m.item_scores, ni * sizeof *pop);
+    {
+        hr_topk h;
+        hr_topk_entry *st = hr_malloc((ni ? ni : 1) * sizeof *st);
+        hr_topk_init(&h, st, (uint32_t)ni);
+        for (uint64_t i = 0; i < ni; i++) hr_topk_push(&h, banned[i] ? -INFINITY : pop[i], (uint32_t)i);
+        popular = hr_malloc((ni ? ni : 1) * sizeof *popular);
+        hr_topk_sorted(&h, popular, NULL);
+        hr_free(st);
+    }
     /* Model users: heaps, factor rows. */
     uint32_t M = (uint32_t)(diversify > 0 ? (uint64_t)top * 5 : (uint64_t)top);
     if (M > ni) M = (uint32_t)ni;
@@ -243,13 +275,15 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     for (uint64_t x = 0; x < nt; x++)
         if (tg[x].model_uid != UINT32_MAX) mod[nmod++] = x;
     heaps = hr_malloc((nmod ? nmod : 1) * sizeof *heaps);
-    /* 2M entries per user: a quickselect runs once every M candidates (solvers/topk.h) */
-    store = hr_malloc((nmod * 2 * (uint64_t)M + 1) * sizeof *store);
-    for (uint64_t x = 0; x < nmod; x++) hr_topbuf_init(&heaps[x], store + x * 2 * (uint64_t)M, M, 2 * M);
+    /* M keys per user at home; the ring lends each batch of users 2M-key working buffers */
+    store = hr_malloc((nmod * (uint64_t)M + 1) * sizeof *store);
+    for (uint64_t x = 0; x < nmod; x++) hr_topbuf_init(&heaps[x], store + x * (uint64_t)M, M, M);
     U = hr_malloc((nmod ? nmod : 1) * (size_t)(k ? k : 1) * sizeof *U);
     for (uint64_t x = 0; x < nmod; x++)
         memcpy(U + x * (uint64_t)k, m.user_factors + (uint64_t)tg[mod[x]].model_uid * (uint64_t)k, (size_t)k * sizeof *U);
-    double t_score = 0, t_comm = 0;
+    hr_free(m.user_factors);   /* U holds them in target order */
+    m.user_factors = NULL;
+    double t_score = 0, t_comm = 0, t_ring = hr_now();
     if (k) {
         uint32_t **excl = hr_malloc((nmod ? nmod : 1) * sizeof *excl), *nexcl = hr_malloc((nmod ? nmod : 1) * sizeof *nexcl);
         for (uint64_t x = 0; x < nmod; x++) {
@@ -257,13 +291,16 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             nexcl[x] = tg[mod[x]].nseen;
         }
         hr_ring_query rq = { nmod, U, excl, nexcl, heaps };
-        rc = hr_ring_score(job, m.item_factors, m.item_bias, nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm);
+        uint64_t off = (uint64_t)job->rank * ni / (uint64_t)P - m.item_lo;   /* block `rank` within what is held */
+        rc = hr_ring_score(job, m.item_factors + off * (uint64_t)k, m.item_bias ? m.item_bias + off : NULL,
+                           nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm);
         hr_free(excl);
         hr_free(nexcl);
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) { hr_free(pop); hr_free(mod); goto done; }
     /* Write this rank's part in target order. */
+    double t_out = hr_now();
     char path[4096];
     rc = hr_mkdirs(out, &job->err);
     snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", out, job->rank);
@@ -311,8 +348,12 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     hr_free(ioff);
     hr_free(idx); hr_free(fin); hr_free(sco); hr_free(fsc); hr_free(maxsim); hr_free(used); hr_free(pop); hr_free(mod);
     uint64_t info[3] = { 0 }, lines = 0;
+    double t_close = hr_now();
     if (rc == 0) rc = hr_recwriter_close(wr, &info[0], &info[1], &lines, &job->err);
     else hr_recwriter_abort(wr);
+    /* per-phase seconds, the slowest rank's: setup (load, targets), output (sort, format,
+     * compress), close (the last block and fsync) */
+    double phase[3] = { t_ring - t0, t_close - t_out, hr_now() - t_close };
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) goto done;
     uint64_t *all = hr_calloc((size_t)P * 3, sizeof *all);
@@ -323,6 +364,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, tot, 4);
     double ts_max = t_score;
     if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, &ts_max, 1);
+    if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, phase, 3);
     if (rc == 0 && job->rank == 0) {
         json_t *mf = json_pack("{s:s,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:b,s:f,s:I}", "format", "hpcrec-recommendations", "version", 1,
                                "software", "hpcrec " HR_VERSION, "model", model_path, "dataset", data, "top", (json_int_t)top,
@@ -349,9 +391,12 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         hr_job_set_real(job, "seconds_scoring", ts_max);
         hr_job_set_real(job, "scoring_gflops", ts_max > 0 ? flops / ts_max / 1e9 : 0);
         hr_job_set_real(job, "seconds_ring", t_comm);
-        hr_progress("recommend  %llu users (%llu by popularity), top %lld: %llu lines in %s; scoring %.2fs (%.1f GFLOP/s), total %.2fs",
-                    (unsigned long long)tot[0], (unsigned long long)tot[1], (long long)top, (unsigned long long)tot[2], out, ts_max,
-                    ts_max > 0 ? flops / ts_max / 1e9 : 0, hr_now() - t0);
+        hr_job_set_real(job, "seconds_setup", phase[0]);
+        hr_job_set_real(job, "seconds_output", phase[1]);
+        hr_job_set_real(job, "seconds_fsync", phase[2]);
+        hr_progress("recommend  %llu users (%llu by popularity), top %lld: %llu lines in %s; setup %.2fs, scoring %.2fs (%.1f GFLOP/s), output %.2fs + close %.2fs, total %.2fs",
+                    (unsigned long long)tot[0], (unsigned long long)tot[1], (long long)top, (unsigned long long)tot[2], out, phase[0], ts_max,
+                    ts_max > 0 ? flops / ts_max / 1e9 : 0, phase[1], phase[2], hr_now() - t0);
     }
 done:
     for (uint64_t x = 0; x < nt; x++) { hr_free(tg[x].ext); hr_free(tg[x].seen); }

@@ -5,8 +5,11 @@
  * every rank has scored its queries against every item while holding one block at a time.
  * Scores are SGEMM tiles of RS_USERS queries x RS_ITEMS items (solvers/score.h), read from
  * cache by a bounded top-k per query (solvers/topk.h, buffered variant).  Loops run query-batch
- * major: a batch's selection buffers stay in cache while it sweeps every tile of a block.  Used by recommend (queries = users)
- * and similar (queries = normalised item rows). */
+ * major: a batch's selection buffers stay in cache while it sweeps every tile of a block.
+ * Before the first sweep each query is scored against a probe of likely winners (the local
+ * block's items of largest norm) whose n-th best score is the starting bar, so the sweep admits
+ * few candidates.  Used by recommend (queries = users) and similar (queries = normalised item
+ * rows). */
 #ifndef HR_JOBS_RINGSCORE_H
 #define HR_JOBS_RINGSCORE_H
 
@@ -23,8 +26,9 @@ typedef struct hr_ring_query {
     hr_topbuf *heaps;            /* nq selections, initialised by the caller */
 } hr_ring_query;
 
-/* Collective.  items: this rank's copy of the catalogue rows (n x k; only block `rank` is
- * read: the others arrive through the ring); bias: n or NULL; banned: n flags or NULL (items
+/* Collective.  The catalogue has n items split into P blocks, block r = items r*n/P ..
+ * (r+1)*n/P - 1.  items: block `rank`'s rows (k floats each; the other blocks arrive through the
+ * ring); bias: block `rank`'s biases or NULL; banned: n flags (whole catalogue) or NULL (items
  * scored -inf).  t_score / t_comm: this rank's seconds. */
 int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint8_t *banned, uint64_t n, int k,
                   const hr_ring_query *q, double *t_score, double *t_comm);

@@ -66,10 +66,10 @@ static int write_lists(hr_job *job, const char *out, const hr_dict *items, const
 }
 
 static int from_model(hr_job *job, const char *path, uint32_t top, hr_dict *items_out, uint32_t **qid, uint64_t *nq,
-                      hr_topbuf **heaps, hr_topk_entry **store, double *t_score)
+                      hr_topbuf **heaps, hr_topkey **store, double *t_score)
 {
     hr_model m;
-    int rc = hr_model_load(path, &m, &job->err);
+    int rc = hr_model_load_dicts(path, &m, &job->err);
     if (rc == 0 && m.kind != HR_MODEL_FACTOR)
         rc = hr_error_set(&job->err, HR_ERR_STATE, "%s: a %s model has no item factors; use --data for co-occurrence", path, m.algo);
     rc = hr_comm_agree(job->comm, rc, &job->err);
@@ -79,27 +79,35 @@ static int from_model(hr_job *job, const char *path, uint32_t top, hr_dict *item
     }
     uint64_t n = m.n_items;
     int k = m.k;
-    float *N = hr_malloc((n * (uint64_t)k + 1) * sizeof *N);
-    for (uint64_t i = 0; i < n; i++) {
+    /* This rank's block of item rows is both its queries and its first block of the ring. */
+    uint64_t lo = (uint64_t)job->rank * n / (uint64_t)job->size, hi = (uint64_t)(job->rank + 1) * n / (uint64_t)job->size;
+    hr_model_part part = { NULL, 0, lo, hi };
+    rc = hr_model_load_part(path, &m, &part, &job->err);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) {
+        hr_model_free(&m);
+        return rc;
+    }
+    float *N = hr_malloc(((hi - lo) * (uint64_t)k + 1) * sizeof *N);
+    for (uint64_t i = 0; i < hi - lo; i++) {
         const float *y = m.item_factors + i * (uint64_t)k;
         double s = 0;
         for (int j = 0; j < k; j++) s += (double)y[j] * y[j];
         float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
         for (int j = 0; j < k; j++) N[i * (uint64_t)k + (uint64_t)j] = y[j] * inv;
     }
-    uint64_t lo = (uint64_t)job->rank * n / (uint64_t)job->size, hi = (uint64_t)(job->rank + 1) * n / (uint64_t)job->size;
     *nq = hi - lo;
     *qid = hr_malloc((*nq + 1) * sizeof **qid);
     uint32_t **excl = hr_malloc((*nq + 1) * sizeof *excl), *nexcl = hr_malloc((*nq + 1) * sizeof *nexcl);
     *heaps = hr_malloc((*nq + 1) * sizeof **heaps);
-    *store = hr_malloc((*nq * 2 * top + 1) * sizeof **store);
+    *store = hr_malloc((*nq * top + 1) * sizeof **store);
     for (uint64_t x = 0; x < *nq; x++) {
         (*qid)[x] = (uint32_t)(lo + x);
         excl[x] = &(*qid)[x];   /* itself */
         nexcl[x] = 1;
-        hr_topbuf_init(&(*heaps)[x], *store + x * 2 * top, top, 2 * top);
+        hr_topbuf_init(&(*heaps)[x], *store + x * top, top, top);   /* the ring lends 2 * top while it pushes */
     }
-    hr_ring_query q = { *nq, N + lo * (uint64_t)k, excl, nexcl, *heaps };
+    hr_ring_query q = { *nq, N, excl, nexcl, *heaps };
     double t_comm;
     rc = hr_ring_score(job, N, NULL, NULL, n, k, &q, t_score, &t_comm);
     hr_free(excl);
@@ -118,7 +126,7 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 static int from_data(hr_job *job, hr_dataset *ds, int jaccard, uint64_t min_support, uint32_t top, uint32_t **qid,
-                     uint64_t *nq, hr_topbuf **heaps, hr_topk_entry **store, double *t_score)
+                     uint64_t *nq, hr_topbuf **heaps, hr_topkey **store, double *t_score)
 {
     int P = job->size, rc;
     const hr_block *ib = &ds->by_item, *ub = &ds->by_user;
@@ -267,7 +275,7 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     uint32_t *qid = NULL;
     uint64_t nq = 0;
     hr_topbuf *heaps = NULL;
-    hr_topk_entry *store = NULL;
+    hr_topkey *store = NULL;
     int rc;
     const char *source = model ? "factors" : jaccard ? "jaccard" : "cosine";
     if (model) {

@@ -215,97 +215,159 @@ uint32_t hr_topk_merge_lists(const uint32_t *a_idx, const float *a_score, uint32
 
 /* ---- hr_topbuf -------------------------------------------------------------------------------- */
 
-static inline int entry_better(hr_topk_entry a, hr_topk_entry b)
+/* A score's place in the order as an unsigned integer that falls as the score rises: IEEE bits
+ * made monotone (negative floats flipped), then complemented.  -0 is folded into +0 first
+ * because the two compare equal. */
+static inline uint32_t score_rank(float s)
 {
-    return a.score > b.score || (a.score == b.score && a.index < b.index);
+    uint32_t u;
+    s += 0.0f;
+    memcpy(&u, &s, sizeof u);
+    return ~((u & 0x80000000u) ? ~u : (u | 0x80000000u));
 }
 
-void hr_topbuf_init(hr_topbuf *b, hr_topk_entry *storage, uint32_t n, uint32_t bufcap)
+static inline float rank_score(uint32_t r)
 {
-    assert(n == 0 || bufcap >= 2 * n);
-    b->buf = storage;
+    uint32_t m = ~r, u = (m & 0x80000000u) ? (m & 0x7fffffffu) : ~m;
+    float s;
+    memcpy(&s, &u, sizeof s);
+    return s;
+}
+
+static inline hr_topkey make_key(float s, uint32_t index) { return (hr_topkey)score_rank(s) << 32 | index; }
+
+void hr_topbuf_init(hr_topbuf *b, hr_topkey *storage, uint32_t n, uint32_t homecap)
+{
+    assert(homecap >= n);
+    b->buf = b->home = storage;
     b->n = n;
-    b->bufcap = bufcap;
+    b->bufcap = b->homecap = homecap;
     b->size = 0;
-    b->full = 0;
+    b->thr_key = UINT64_MAX;
     b->thr = -INFINITY;
-    b->thr_idx = 0;
 }
 
-/* Partial quickselect: afterwards buf[0..k) are the k best (unordered).  Median-of-three
- * pivots; deterministic. */
-static void select_best(hr_topk_entry *a, uint32_t len, uint32_t k)
+static void insertion_sort(hr_topkey *a, uint32_t len)
 {
-    uint32_t lo = 0, hi = len;  /* the k-th boundary lies in [lo, hi) */
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        hr_topk_entry x = a[lo], y = a[mid], z = a[hi - 1], piv;
-        if (entry_better(x, y)) piv = entry_better(y, z) ? y : (entry_better(x, z) ? z : x);
-        else piv = entry_better(x, z) ? x : (entry_better(y, z) ? z : y);
-        /* three-way partition: better | equal | worse */
-        uint32_t lt = lo, i = lo, gt = hi;
-        while (i < gt) {
-            if (entry_better(a[i], piv)) { hr_topk_entry t = a[lt]; a[lt++] = a[i]; a[i++] = t; }
-            else if (entry_better(piv, a[i])) { hr_topk_entry t = a[--gt]; a[gt] = a[i]; a[i] = t; }
-            else i++;
-        }
-        if (k < lt) hi = lt;
-        else if (k <= gt) return;   /* the boundary falls inside the equal block (one entry) */
-        else lo = gt;
+    for (uint32_t i = 1; i < len; i++) {
+        hr_topkey x = a[i];
+        uint32_t j = i;
+        for (; j > 0 && a[j - 1] > x; j--) a[j] = a[j - 1];
+        a[j] = x;
     }
 }
 
+/* Lomuto partition of a[0..len) (len >= 3) around the median of a[0], a[len/2], a[len-1],
+ * without a data-dependent branch (every element is swapped; only the counter moves by the
+ * comparison): candidate keys arrive in random order, so a branch would mispredict half the
+ * time and cost more than the swap.  Returns p: a[0..p) < a[p] = pivot <= a[p+1..len). */
+static uint32_t partition_lomuto(hr_topkey *a, uint32_t len)
+{
+    uint32_t m = len / 2, l = len - 1, med;
+    if (a[0] < a[m]) med = a[m] < a[l] ? m : (a[0] < a[l] ? l : 0);
+    else med = a[0] < a[l] ? 0 : (a[m] < a[l] ? l : m);
+    hr_topkey t = a[med];   /* the pivot waits at the end */
+    a[med] = a[l];
+    a[l] = t;
+    hr_topkey piv = a[l];
+    uint32_t lt = 0;
+    for (uint32_t i = 0; i < l; i++) {
+        hr_topkey x = a[i];
+        a[i] = a[lt];
+        a[lt] = x;
+        lt += x < piv;
+    }
+    a[l] = a[lt];
+    a[lt] = piv;
+    return lt;
+}
+
+/* Afterwards a[0..k) hold the k smallest keys of a[0..len), in no particular order. */
+static void select_smallest(hr_topkey *a, uint32_t len, uint32_t k)
+{
+    while (len > 16) {
+        uint32_t p = partition_lomuto(a, len);
+        if (k <= p) len = p;                    /* the boundary is left of the pivot */
+        else if (k <= p + 1) return;            /* a[0..p] are the p + 1 smallest */
+        else {
+            a += p + 1;
+            k -= p + 1;
+            len -= p + 1;
+        }
+    }
+    insertion_sort(a, len);
+}
+
+static void sort_keys(hr_topkey *a, uint32_t len)
+{
+    while (len > 16) {
+        uint32_t p = partition_lomuto(a, len);
+        /* recurse into the smaller side, loop on the larger: stack depth O(log len) */
+        if (p < len - p - 1) {
+            sort_keys(a, p);
+            a += p + 1;
+            len -= p + 1;
+        } else {
+            sort_keys(a + p + 1, len - p - 1);
+            len = p;
+        }
+    }
+    insertion_sort(a, len);
+}
+
+static hr_topkey max_key(const hr_topkey *a, uint32_t len)
+{
+    hr_topkey m = 0;
+    for (uint32_t i = 0; i < len; i++) m = a[i] > m ? a[i] : m;
+    return m;
+}
+
+/* Keep the best n; the worst of them becomes the bar a new entry must beat. */
 static void compact(hr_topbuf *b)
 {
     if (b->size <= b->n) return;
-    select_best(b->buf, b->size, b->n);
+    select_smallest(b->buf, b->size, b->n);
     b->size = b->n;
-    hr_topk_entry worst = b->buf[0];
-    for (uint32_t i = 1; i < b->n; i++)
-        if (entry_better(worst, b->buf[i])) worst = b->buf[i];
-    b->full = 1;
-    b->thr = worst.score;
-    b->thr_idx = worst.index;
+    hr_topkey worst = max_key(b->buf, b->n);
+    b->thr_key = worst;
+    b->thr = rank_score((uint32_t)(worst >> 32));
 }
 
-static inline void topbuf_add(hr_topbuf *b, float s, uint32_t idx)
+static inline void topbuf_add(hr_topbuf *b, hr_topkey key)
 {
-    b->buf[b->size].score = s;
-    b->buf[b->size].index = idx;
+    b->buf[b->size] = key;
     if (++b->size == b->bufcap) compact(b);
+}
+
+void hr_topbuf_borrow(hr_topbuf *b, hr_topkey *work, uint32_t workcap)
+{
+    assert(b->buf == b->home && workcap >= 2 * b->n && b->size <= b->n);
+    memcpy(work, b->buf, b->size * sizeof *work);
+    b->buf = work;
+    b->bufcap = workcap;
+}
+
+void hr_topbuf_return(hr_topbuf *b)
+{
+    compact(b);
+    memcpy(b->home, b->buf, b->size * sizeof *b->home);
+    b->buf = b->home;
+    b->bufcap = b->homecap;
 }
 
 void hr_topbuf_push(hr_topbuf *b, float score, uint32_t index)
 {
+    assert(b->n == 0 || b->bufcap >= 2 * b->n);   /* else compact() could not make room */
     if (b->n == 0 || isnan(score)) return;
-    if (b->full && !(score > b->thr || (score == b->thr && index < b->thr_idx))) return;
-    topbuf_add(b, score, index);
-}
-
-/* k-th largest (k >= 1) of a[0..n) by quickselect; a is reordered. */
-static float kth_largest(float *a, uint32_t n, uint32_t k)
-{
-    uint32_t lo = 0, hi = n, want = k - 1;
-    while (hi - lo > 1) {
-        float piv = a[lo + (hi - lo) / 2];
-        uint32_t lt = lo, i = lo, gt = hi;
-        while (i < gt) {
-            if (a[i] > piv) { float t = a[lt]; a[lt++] = a[i]; a[i++] = t; }
-            else if (a[i] < piv) { float t = a[--gt]; a[gt] = a[i]; a[i] = t; }
-            else i++;
-        }
-        if (want < lt) hi = lt;
-        else if (want < gt) return piv;
-        else lo = gt;
-    }
-    return a[lo];
+    hr_topkey key = make_key(score, index);
+    if (key < b->thr_key) topbuf_add(b, key);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 /* Skip the 16-score chunks of [j, hi) with no score >= thr; return the first other chunk's
  * start (or the end) and, in *mask, which of its 16 scores are >= thr.  AVX2 when the CPU has
- * it (checked at run time), else SSE2. */
+ * it (checked at run time), else SSE2.  (AVX-512 measured no faster here.) */
 __attribute__((target("avx2"))) static uint32_t skip_below_avx2(const float *s, uint32_t j, uint32_t hi, float thr,
                                                                 uint32_t *mask)
 {
@@ -356,42 +418,41 @@ static uint32_t skip_below(const float *s, uint32_t j, uint32_t hi, float thr, u
 static void topbuf_range(hr_topbuf *b, const float *scores, uint32_t first_index, uint32_t lo, uint32_t hi)
 {
     uint32_t j = lo;
-    while (j < hi && !b->full) {   /* until the first compaction everything non-NaN enters */
-        if (!isnan(scores[j])) topbuf_add(b, scores[j], first_index + j);
-        j++;
-    }
     for (;;) {
         uint32_t mask = 0;
         j = skip_below(scores, j, hi, b->thr, &mask);
         if (j + 16 > hi) break;
-        /* Only the lanes that passed; the threshold only rises, so the mask is a superset. */
+        /* Only the lanes at or above the score bar (NaN never is); the bar only rises, so the
+         * mask may hold lanes that no longer qualify: the key decides. */
         while (mask) {
             uint32_t jj = j + (uint32_t)__builtin_ctz(mask);
             mask &= mask - 1;
-            float s = scores[jj];
-            if (s > b->thr || (s == b->thr && first_index + jj < b->thr_idx)) topbuf_add(b, s, first_index + jj);
+            hr_topkey key = make_key(scores[jj], first_index + jj);
+            if (key < b->thr_key) topbuf_add(b, key);
         }
         j += 16;
     }
-    for (; j < hi; j++) {
-        float s = scores[j];
-        if (s > b->thr || (s == b->thr && first_index + j < b->thr_idx)) topbuf_add(b, s, first_index + j);
-    }
+    for (; j < hi; j++)
+        if (scores[j] >= b->thr) {
+            hr_topkey key = make_key(scores[j], first_index + j);
+            if (key < b->thr_key) topbuf_add(b, key);
+        }
 }
 
 void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index, uint32_t count,
                         const uint32_t *excluded, size_t n_excluded)
 {
+    assert(b->n == 0 || b->bufcap >= 2 * b->n);
     if (b->n == 0 || count == 0) return;
     size_t lo = first_excluded(excluded, n_excluded, first_index);
     uint64_t end = (uint64_t)first_index + count;
-    /* The first row seen, and plenty of it: its n-th best allowed score becomes the threshold
-     * (the final n-th best can only be higher), so the scan admits about n candidates instead
-     * of filling and compacting the buffer over and over.  Excluded items are left out of the
-     * estimate: counting them could raise the threshold above a true answer. */
+    /* The first row seen, and plenty of it: its n-th best allowed score becomes the bar (the
+     * final n-th best can only be higher), so the scan admits about n candidates instead of
+     * filling and compacting the buffer over and over.  Excluded items are left out of the
+     * estimate: counting them could raise the bar above a true answer. */
     enum { SEED_MAX = 4096 };
-    if (!b->full && b->size == 0 && count >= 2 * b->n && count <= SEED_MAX) {
-        float tmp[SEED_MAX] = { 0 };
+    if (b->thr_key == UINT64_MAX && b->size == 0 && count >= 2 * b->n && count <= SEED_MAX) {
+        hr_topkey tmp[SEED_MAX];
         uint32_t m = 0;
         size_t x = lo;
         for (uint32_t q = 0; q < count; q++) {
@@ -399,12 +460,13 @@ void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index,
                 x++;
                 continue;
             }
-            if (!isnan(scores[q])) tmp[m++] = scores[q];
+            if (!isnan(scores[q])) tmp[m++] = make_key(scores[q], first_index + q);
         }
         if (m >= b->n) {
-            b->thr = kth_largest(tmp, m, b->n);
-            b->thr_idx = UINT32_MAX;   /* admit scores equal to it */
-            b->full = 1;
+            select_smallest(tmp, m, b->n);
+            hr_topkey nth = max_key(tmp, b->n);
+            b->thr_key = nth + 1;   /* the n-th best itself must enter */
+            b->thr = rank_score((uint32_t)(nth >> 32));
         }
     }
     uint32_t pos = 0;
@@ -416,23 +478,43 @@ void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index,
     topbuf_range(b, scores, first_index, pos, count);
 }
 
-static int cmp_better(const void *x, const void *y)
+void hr_topbuf_seed(hr_topbuf *b, const float *scores, const uint32_t *idx, uint32_t count, float slack,
+                    const uint32_t *excluded, size_t n_excluded)
 {
-    hr_topk_entry a = *(const hr_topk_entry *)x, c = *(const hr_topk_entry *)y;
-    return entry_better(a, c) ? -1 : entry_better(c, a) ? 1 : 0;
+    enum { PROBE_MAX = 4096 };   /* more probes would cost more than they save; a subset is still safe */
+    if (b->n == 0 || b->size != 0 || b->thr_key != UINT64_MAX || count < b->n) return;
+    if (count > PROBE_MAX) count = PROBE_MAX;
+    hr_topkey tmp[PROBE_MAX];
+    uint32_t m = 0;
+    size_t x = 0;
+    for (uint32_t q = 0; q < count; q++) {
+        while (x < n_excluded && excluded[x] < idx[q]) x++;
+        if ((x < n_excluded && excluded[x] == idx[q]) || isnan(scores[q])) continue;
+        tmp[m++] = make_key(scores[q], 0);
+    }
+    if (m >= b->n) {
+        select_smallest(tmp, m, b->n);
+        float t = rank_score((uint32_t)(max_key(tmp, b->n) >> 32)) - slack;
+        if (!isnan(t)) {   /* -inf - slack is -inf: still a bar, just no help */
+            b->thr = t;
+            b->thr_key = (hr_topkey)(score_rank(t) + 1u) << 32;   /* admits scores equal to t */
+        }
+    }
 }
 
 uint32_t hr_topbuf_sorted(hr_topbuf *b, uint32_t *out_idx, float *out_score)
 {
     compact(b);
-    qsort(b->buf, b->size, sizeof *b->buf, cmp_better);
+    sort_keys(b->buf, b->size);
     uint32_t n = b->size;
     for (uint32_t i = 0; i < n; i++) {
-        out_idx[i] = b->buf[i].index;
-        if (out_score) out_score[i] = b->buf[i].score;
+        out_idx[i] = (uint32_t)b->buf[i];
+        if (out_score) out_score[i] = rank_score((uint32_t)(b->buf[i] >> 32));
     }
     b->size = 0;
-    b->full = 0;
+    b->thr_key = UINT64_MAX;
     b->thr = -INFINITY;
+    b->buf = b->home;
+    b->bufcap = b->homecap;
     return n;
 }

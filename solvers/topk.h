@@ -74,22 +74,43 @@ uint32_t hr_topk_merge_lists(const uint32_t *a_idx, const float *a_score, uint32
  * current threshold are appended to a buffer of bufcap >= 2n entries; when it fills, a
  * quickselect keeps the best n and the n-th best becomes the threshold.  Each candidate costs
  * O(1) instead of a heap sift, and most scores are rejected 16 at a time.  Same order and
- * tie rule as hr_topk (higher score first, then lower index); NaN never enters. */
+ * tie rule as hr_topk (higher score first, then lower index); NaN never enters.
+ *
+ * An entry is one 64-bit key: the score's bits mapped to an order-reversing unsigned integer in
+ * the high half, the item index in the low half, so "better" (higher score, then lower index)
+ * is one unsigned "less than" and selection and sorting compare plain integers. */
+typedef uint64_t hr_topkey;
+
 typedef struct hr_topbuf {
-    hr_topk_entry *buf;   /* caller storage, bufcap entries */
-    uint32_t n, bufcap, size;
-    int full;             /* a threshold exists: entries must beat (thr, thr_idx) */
-    float thr;
-    uint32_t thr_idx;
+    hr_topkey *buf;       /* where the entries are now: home, or a borrowed working buffer */
+    hr_topkey *home;      /* caller storage, homecap keys */
+    uint32_t n, bufcap, homecap, size;
+    hr_topkey thr_key;    /* a new entry must have key < thr_key (UINT64_MAX: anything enters) */
+    float thr;            /* the score part of thr_key: scores below it cannot enter */
 } hr_topbuf;
 
-/* bufcap >= 2n (n == 0 allowed: every push is a no-op). */
-void hr_topbuf_init(hr_topbuf *b, hr_topk_entry *storage, uint32_t n, uint32_t bufcap);
+/* storage: homecap >= n keys.  Pushing needs room for 2n: either homecap >= 2n, or a working
+ * buffer borrowed for the pushes (below).  n == 0 allowed: every push is then a no-op. */
+void hr_topbuf_init(hr_topbuf *b, hr_topkey *storage, uint32_t n, uint32_t homecap);
 void hr_topbuf_push(hr_topbuf *b, float score, uint32_t index);
 /* As hr_topk_push_row. */
 void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index, uint32_t count,
                         const uint32_t *excluded, size_t n_excluded);
 /* Best first into out_idx / out_score (may be NULL); returns min(n, candidates); empties b. */
 uint32_t hr_topbuf_sorted(hr_topbuf *b, uint32_t *out_idx, float *out_score);
+/* Raise the bar before any push from a probe: scores[0..count) of items idx[0..count)
+ * (strictly increasing), which will be pushed again later, skipping the excluded ones (as in
+ * push_row).  The n-th best probe score, lowered by `slack` (>= 0: what the same score may differ
+ * by when computed again, e.g. by an SGEMM blocked another way), becomes the bar: the final
+ * n-th best cannot be lower, so fewer candidates enter.  No effect once entries exist or with
+ * fewer than n usable probes. */
+void hr_topbuf_seed(hr_topbuf *b, const float *scores, const uint32_t *idx, uint32_t count, float slack,
+                    const uint32_t *excluded, size_t n_excluded);
+
+/* Many selections, few working buffers: a selection whose home holds only its n best borrows
+ * `work` (workcap >= 2n keys) for a burst of pushes, then returns its n best home.  A million
+ * users' recommend needs n keys each between bursts instead of 2n. */
+void hr_topbuf_borrow(hr_topbuf *b, hr_topkey *work, uint32_t workcap);
+void hr_topbuf_return(hr_topbuf *b);
 
 #endif

@@ -1,6 +1,7 @@
 /* tests/unit/test_bundle.c — tar bundles (io/bundle.h) and model bundles (io/model.h):
  * round trips, member order, corruption, truncation, versions, missing/unlisted members,
- * model save/load bit-identity, non-finite factors, and the reference scorer. */
+ * model save/load bit-identity, partial (per-rank) loads, non-finite factors, and the reference
+ * scorer. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -638,6 +639,88 @@ static void test_model_version(void **state)
     hr_model_free(&m);
 }
 
+/* hr_model_load_dicts + hr_model_load_part keep exactly the asked rows of a full load.  k = 37
+ * makes 148-byte rows that straddle the streaming chunks; 30000 users make several chunks. */
+static void test_model_part(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof p, "%s", hr_test_path("part.tar"));
+    hr_error err = { 0 };
+    hr_model m;
+    const int k = 37;
+    const uint64_t nu = 30000, ni = 5000;
+    make_factor(&m, k, nu, ni, 1, 0);
+    if (hr_model_save(p, &m, NULL, &err) != 0) fail_msg("save: %s", err.msg);
+    uint64_t *rows = hr_malloc(nu * sizeof *rows), nr = 0;
+    for (uint64_t u = 3; u < nu; u += 7) rows[nr++] = u;
+    rows[nr++] = nu - 1;
+    struct { uint64_t nrows, lo, hi; } cases[] = { { nr, 1234, 4321 }, { 0, 0, 0 }, { 1, 0, ni }, { nr, ni, ni } };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        hr_model r;
+        if (hr_model_load_dicts(p, &r, &err) != 0) fail_msg("dicts: %s", err.msg);
+        assert_null(r.user_factors);
+        assert_null(r.item_factors);
+        assert_dicts_identical(&m.users, &r.users);
+        assert_dicts_identical(&m.items, &r.items);
+        hr_model_part part = { rows, cases[c].nrows, cases[c].lo, cases[c].hi };
+        if (hr_model_load_part(p, &r, &part, &err) != 0) fail_msg("part: %s", err.msg);
+        assert_true(r.partial);
+        for (uint64_t x = 0; x < part.n_users; x++) {
+            assert_memory_equal(r.user_factors + x * k, m.user_factors + rows[x] * k, k * sizeof(float));
+            assert_memory_equal(&r.user_bias[x], &m.user_bias[rows[x]], sizeof(float));
+        }
+        uint64_t span = part.item_hi - part.item_lo;
+        if (span) {
+            assert_memory_equal(r.item_factors, m.item_factors + part.item_lo * k, span * k * sizeof(float));
+            assert_memory_equal(r.item_bias, m.item_bias + part.item_lo, span * sizeof(float));
+        }
+        float sc[8];
+        assert_int_equal(hr_model_score_items(&r, 0, sc, &err), HR_ERR_ARG);   /* whole models only */
+        assert_true(isnan(hr_model_predict(&r, 0, 0)));
+        hr_model_free(&r);
+    }
+    /* rows past the end, out of order; an item range past the end */
+    hr_model r;
+    uint64_t past[] = { 5, nu }, unsorted[] = { 9, 4 };
+    hr_model_part bad1 = { past, 2, 0, 0 }, bad2 = { unsorted, 2, 0, 0 }, bad3 = { NULL, 0, 10, ni + 1 };
+    assert_int_equal(hr_model_load_dicts(p, &r, &err), 0);
+    assert_int_equal(hr_model_load_part(p, &r, &bad1, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "user_factors");
+    hr_model_free(&r);
+    assert_int_equal(hr_model_load_dicts(p, &r, &err), 0);
+    assert_int_equal(hr_model_load_part(p, &r, &bad2, &err), HR_ERR_FORMAT);
+    assert_msg_has(&err, "out of order");
+    hr_model_free(&r);
+    assert_int_equal(hr_model_load_dicts(p, &r, &err), 0);
+    assert_int_equal(hr_model_load_part(p, &r, &bad3, &err), HR_ERR_ARG);
+    hr_model_free(&r);
+    /* a corrupted factor member is caught although only part of it is kept */
+    assert_int_equal(hr_model_load_dicts(p, &r, &err), 0);
+    size_t len;
+    char *buf = hr_test_read_file(p, &len);
+    buf[len / 2] ^= 0x5a;   /* inside user_factors, the largest member */
+    hr_test_write_file(p, buf, len);
+    hr_model_part few = { rows, 2, 0, 1 };
+    assert_int_equal(hr_model_load_part(p, &r, &few, &err), HR_ERR_CHECKSUM);
+    assert_msg_has(&err, "user_factors");
+    hr_model_free(&r);
+    /* the bundle replaced between the two reads */
+    if (hr_model_save(p, &m, NULL, &err) != 0) fail_msg("save: %s", err.msg);
+    assert_int_equal(hr_model_load_dicts(p, &r, &err), 0);
+    hr_model other;
+    make_factor(&other, k, nu, ni, 1, 0);
+    other.user_factors[0] += 1.0f;
+    if (hr_model_save(p, &other, NULL, &err) != 0) fail_msg("save: %s", err.msg);
+    assert_int_equal(hr_model_load_part(p, &r, &few, &err), HR_ERR_STATE);
+    assert_msg_has(&err, "changed");
+    hr_model_free(&r);
+    hr_model_free(&other);
+    hr_free(buf);
+    hr_free(rows);
+    hr_model_free(&m);
+}
+
 static void test_scoring(void **state)
 {
     (void)state;
@@ -710,6 +793,7 @@ int main(void)
         cmocka_unit_test(test_model_save_rejects),
         cmocka_unit_test(test_model_load_rejects),
         cmocka_unit_test(test_model_version),
+        cmocka_unit_test(test_model_part),
         cmocka_unit_test(test_scoring),
     };
     return cmocka_run_group_tests(tests, hr_test_setup, hr_test_teardown);

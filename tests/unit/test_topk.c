@@ -1,4 +1,5 @@
-/* tests/unit/test_topk.c — top-N selection against a full sort, ties, NaN, exclusions, merge. */
+/* tests/unit/test_topk.c — top-N selection (heap and buffer) against a full sort, ties, NaN,
+ * exclusions, merge. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -223,6 +224,127 @@ static void test_random_vs_sort(void **state)
     hr_free(got); hr_free(want); hr_free(gs); hr_free(ws);
 }
 
+/* Push a row in random blocks, as the ring's tiles arrive; with `work`, each block borrows it as
+ * the working buffer and returns the best home afterwards (home then needs only n keys). */
+static void push_in_blocks(hr_rng *g, hr_topbuf *b, const float *s, uint32_t first, uint32_t count,
+                           const uint32_t *excl, uint32_t n_excl, hr_topkey *work)
+{
+    uint32_t pos = 0;
+    while (pos < count) {
+        uint32_t len = 1 + (uint32_t)hr_rng_below(g, count - pos);
+        if (work) hr_topbuf_borrow(b, work, 2 * b->n);
+        hr_topbuf_push_row(b, s + pos, first + pos, len, excl, n_excl);
+        if (work) hr_topbuf_return(b);
+        pos += len;
+    }
+}
+
+/* hr_topbuf against the oracle: long rows (the first row seeds the bar when it holds 2n..4096
+ * scores), random block splits, exclusions, ties, NaN, infinities and signed zeros. */
+static void test_topbuf_vs_sort(void **state)
+{
+    (void)state;
+    enum { MAXC = 6000 };
+    float *s = hr_malloc(MAXC * sizeof *s), *gs = hr_malloc(MAXC * sizeof *gs), *ws = hr_malloc(MAXC * sizeof *ws);
+    uint8_t *mask = hr_malloc(MAXC);
+    uint32_t *excl = hr_malloc(MAXC * sizeof *excl), *got = hr_malloc(MAXC * sizeof *got),
+             *want = hr_malloc(MAXC * sizeof *want);
+    hr_topkey *store = hr_malloc(4 * MAXC * sizeof *store);
+    hr_rng g = hr_rng_stream(99, HR_STREAM_GEN, 2);
+    const uint32_t counts[] = { 0, 1, 5, 40, 199, 200, 513, 4096, MAXC };
+    for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+        const uint32_t count = counts[ci];
+        for (int trial = 0; trial < 12; trial++) {
+            const uint32_t first = (uint32_t)hr_rng_below(&g, 100000);
+            const int levels = trial % 3 == 0 ? 4 : trial % 3 == 1 ? 300 : 10000000;
+            uint32_t n_excl = 0;
+            for (uint32_t j = 0; j < count; j++) {
+                s[j] = ((float)hr_rng_below(&g, (uint64_t)levels) - levels / 2.0f) / 7.0f;
+                uint64_t r = hr_rng_below(&g, 50);
+                if (r == 0) s[j] = NAN;
+                if (r == 1) s[j] = -INFINITY;
+                if (r == 2) s[j] = INFINITY;
+                if (r == 3) s[j] = -0.0f;
+                if (r == 4) s[j] = 0.0f;
+                mask[j] = trial % 4 != 0 && hr_rng_below(&g, 8) == 0;
+                if (mask[j]) excl[n_excl++] = first + j;
+            }
+            const uint32_t ns[] = { 1, 3, 10, 100, count };
+            for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+                const uint32_t n = ns[ni];
+                if (n == 0) continue;
+                uint32_t wn = ref_topk(s, first, count, mask, n, want, ws);
+                for (int mode = 0; mode < 4; mode++) {
+                    hr_topbuf b;
+                    hr_topbuf_init(&b, store, n, mode == 3 ? n : (mode == 2 ? 3 : 2) * n);
+                    if (mode == 0) {
+                        hr_topbuf_push_row(&b, s, first, count, excl, n_excl);   /* one row: seeds */
+                    } else if (mode == 1) {
+                        push_in_blocks(&g, &b, s, first, count, excl, n_excl, NULL);
+                    } else if (mode == 2) {
+                        for (uint32_t j = count; j-- > 0;)
+                            if (!mask[j]) hr_topbuf_push(&b, s[j], first + j);
+                    } else {   /* home holds n: borrow a working buffer per block, as the ring does */
+                        push_in_blocks(&g, &b, s, first, count, excl, n_excl, store + MAXC);
+                    }
+                    uint32_t gn = hr_topbuf_sorted(&b, got, gs);
+                    assert_int_equal(gn, wn);
+                    assert_memory_equal(got, want, wn * sizeof *got);
+                    for (uint32_t i = 0; i < wn; i++) assert_true(gs[i] == ws[i]);
+                    assert_int_equal(hr_topbuf_sorted(&b, got, gs), 0);   /* emptied */
+                }
+            }
+        }
+    }
+    hr_free(s); hr_free(gs); hr_free(ws); hr_free(mask);
+    hr_free(excl); hr_free(got); hr_free(want); hr_free(store);
+}
+
+/* hr_topbuf_seed: a bar from probe scores that differ from the pushed ones by up to the slack
+ * (as a second SGEMM rounds them) never loses a true answer.  Excluded probes are skipped:
+ * here they score far above everything, so counting one would raise the bar too high. */
+static void test_topbuf_seed(void **state)
+{
+    (void)state;
+    enum { C = 3000 };
+    float *s = hr_malloc(C * sizeof *s), *ps = hr_malloc(C * sizeof *ps), *gs = hr_malloc(C * sizeof *gs),
+          *ws = hr_malloc(C * sizeof *ws);
+    uint8_t *mask = hr_malloc(C);
+    uint32_t *excl = hr_malloc(C * sizeof *excl), *pidx = hr_malloc(C * sizeof *pidx), *got = hr_malloc(C * sizeof *got),
+             *want = hr_malloc(C * sizeof *want);
+    hr_topkey *store = hr_malloc(4 * C * sizeof *store);
+    hr_rng g = hr_rng_stream(5, HR_STREAM_GEN, 3);
+    for (int trial = 0; trial < 200; trial++) {
+        const uint32_t first = (uint32_t)hr_rng_below(&g, 1000);
+        const uint32_t n = 1 + (uint32_t)hr_rng_below(&g, 150);
+        const float slack = trial % 3 == 0 ? 0.0f : 0.01f;
+        const int levels = trial % 2 ? 50 : 1000000;
+        uint32_t n_excl = 0, np = 0;
+        for (uint32_t j = 0; j < C; j++) {
+            s[j] = (float)hr_rng_below(&g, (uint64_t)levels) / (float)levels;
+            if (hr_rng_below(&g, 100) == 0) s[j] = NAN;
+            mask[j] = hr_rng_below(&g, 20) == 0;
+            if (mask[j]) excl[n_excl++] = first + j;
+            if (hr_rng_below(&g, 4) == 0) {   /* a probe: the score again, off by up to the slack */
+                double d = ((double)hr_rng_below(&g, 2001) / 1000.0 - 1.0) * slack;
+                ps[np] = mask[j] ? 1e6f : s[j] + (float)d;
+                pidx[np++] = first + j;
+            }
+        }
+        uint32_t wn = ref_topk(s, first, C, mask, n, want, ws);
+        hr_topbuf b;
+        hr_topbuf_init(&b, store, n, n);
+        hr_topbuf_seed(&b, ps, pidx, np, slack, excl, n_excl);
+        if (np >= n + n_excl) assert_true(b.thr > -INFINITY);   /* it did set a bar */
+        push_in_blocks(&g, &b, s, first, C, excl, n_excl, store + C);
+        uint32_t gn = hr_topbuf_sorted(&b, got, gs);
+        assert_int_equal(gn, wn);
+        assert_memory_equal(got, want, wn * sizeof *got);
+    }
+    hr_free(s); hr_free(ps); hr_free(gs); hr_free(ws); hr_free(mask);
+    hr_free(excl); hr_free(pidx); hr_free(got); hr_free(want); hr_free(store);
+}
+
 static void test_merge_lists(void **state)
 {
     (void)state;
@@ -283,6 +405,8 @@ int main(void)
         cmocka_unit_test(test_zero_capacity),
         cmocka_unit_test(test_exclusion_list),
         cmocka_unit_test(test_random_vs_sort),
+        cmocka_unit_test(test_topbuf_vs_sort),
+        cmocka_unit_test(test_topbuf_seed),
         cmocka_unit_test(test_merge_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
