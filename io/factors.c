@@ -26,10 +26,10 @@ fail:
     return rc;
 }
 
-int hr_factors_read(const char *path, uint64_t expect, uint32_t expect_width, uint32_t **gid, float **rows,
-                    uint64_t *nrows, hr_error *err)
+int hr_factors_read(const char *path, uint64_t expect, uint64_t expect_bytes, uint32_t expect_width, uint32_t **gid,
+                    float **rows, uint64_t *nrows, hr_error *err)
 {
-    HR_TRY(hr_file_verify(path, expect, err));
+    HR_TRY(hr_file_verify(path, expect, expect_bytes, err));
     void *data;
     size_t len;
     HR_TRY(hr_input_slurp(path, &data, &len, err));

@@ -16,8 +16,9 @@
 /* workers > 1: zstd multi-threaded compression. */
 int hr_factors_write(const char *path, const uint32_t *gid, const float *rows, uint64_t nrows, uint32_t width,
                      int zstd_level, int workers, uint64_t *checksum, uint64_t *bytes, uint64_t *raw_bytes, hr_error *err);
-/* *gid and *rows are hr_malloc'd.  expect_width: the caller's k or k+1 (mismatch: HR_ERR_FORMAT). */
-int hr_factors_read(const char *path, uint64_t expect_checksum, uint32_t expect_width, uint32_t **gid, float **rows,
-                    uint64_t *nrows, hr_error *err);
+/* *gid and *rows are hr_malloc'd.  expect_width: the caller's k or k+1 (mismatch: HR_ERR_FORMAT).
+ * expect_bytes: the file's size in the manifest (a shorter file is reported as truncated). */
+int hr_factors_read(const char *path, uint64_t expect_checksum, uint64_t expect_bytes, uint32_t expect_width,
+                    uint32_t **gid, float **rows, uint64_t *nrows, hr_error *err);
 
 #endif

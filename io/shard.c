@@ -1,14 +1,25 @@
 #include "io/shard.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "io/input.h"
 #include "io/output.h"
 
-int hr_file_verify(const char *path, uint64_t expect, hr_error *err)
+int hr_file_verify(const char *path, uint64_t expect, uint64_t expect_bytes, hr_error *err)
 {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return hr_error_set(err, HR_ERR_IO, "%s: %s", path, errno == ENOENT ? "missing" : strerror(errno));
+    if (expect_bytes != UINT64_MAX && (uint64_t)st.st_size < expect_bytes)
+        return hr_error_set(err, HR_ERR_CHECKSUM, "%s: truncated (%lld of %llu bytes)", path, (long long)st.st_size,
+                            (unsigned long long)expect_bytes);
+    if (expect_bytes != UINT64_MAX && (uint64_t)st.st_size > expect_bytes)
+        return hr_error_set(err, HR_ERR_CHECKSUM, "%s: %lld bytes, the manifest says %llu (replaced or appended to)", path,
+                            (long long)st.st_size, (unsigned long long)expect_bytes);
     uint64_t h, bytes;
     HR_TRY(hr_checksum_file(path, &h, &bytes, err));
     if (h != expect) {
@@ -70,7 +81,7 @@ int hr_shard_read(const char *path, uint64_t expect, uint64_t n_rows_global, uin
                   hr_block *b, int *by_item, hr_error *err)
 {
     memset(b, 0, sizeof *b);
-    HR_TRY(hr_file_verify(path, expect, err));
+    HR_TRY(hr_file_verify(path, expect, UINT64_MAX, err));
     void *data;
     size_t len;
     HR_TRY(hr_input_slurp(path, &data, &len, err));
@@ -150,7 +161,7 @@ fail:
 int hr_dictfile_read(const char *path, uint64_t expect, hr_dict *d, hr_error *err)
 {
     memset(d, 0, sizeof *d);
-    HR_TRY(hr_file_verify(path, expect, err));
+    HR_TRY(hr_file_verify(path, expect, UINT64_MAX, err));
     void *data;
     size_t len;
     HR_TRY(hr_input_slurp(path, &data, &len, err));

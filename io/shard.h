@@ -28,7 +28,9 @@ int hr_dictfile_write(const char *path, const hr_dict *d, int zstd_level, uint64
                       uint64_t *bytes, hr_error *err);
 int hr_dictfile_read(const char *path, uint64_t expect_checksum, hr_dict *d, hr_error *err);
 
-/* Verify a file's checksum against the manifest's. */
-int hr_file_verify(const char *path, uint64_t expect_checksum, hr_error *err);
+/* Verify a file against its manifest entry: size first (expect_bytes; UINT64_MAX when the
+ * caller has none), so a cut file is reported as truncated, then the checksum.
+ * HR_ERR_CHECKSUM for either; HR_ERR_IO when it cannot be read. */
+int hr_file_verify(const char *path, uint64_t expect_checksum, uint64_t expect_bytes, hr_error *err);
 
 #endif

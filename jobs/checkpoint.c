@@ -103,6 +103,74 @@ static int write_side(hr_train *t, const hr_ckpt_opts *o, const char *tmp, const
     return rc;
 }
 
+/* A cheap look at a checkpoint (no checksums): its manifest reads and every file it lists is
+ * there with the listed size.  Otherwise 0, with the reason in why. */
+static int ckpt_intact(const char *cdir, char *why, size_t whylen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest.json", cdir);
+    json_t *m = NULL;
+    hr_error e = { 0 };
+    if (hr_manifest_read(path, CKPT_FORMAT, CKPT_VERSION, &m, &e) != 0) {
+        snprintf(why, whylen, "%s", e.msg);
+        return 0;
+    }
+    int ok = 1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(m, "files"), key, v) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", cdir, key);
+        json_int_t want = json_integer_value(json_object_get(v, "bytes"));
+        int missing = stat(path, &st) != 0;
+        if (missing || (json_int_t)st.st_size != want) {
+            snprintf(why, whylen, "%s: %s", path, missing ? "missing" : "size differs from the manifest");
+            ok = 0;
+            break;
+        }
+    }
+    json_decref(m);
+    return ok;
+}
+
+/* Prune after writing checkpoint `it`: keep it and the newest keep-1 intact ones before it.
+ * Checkpoints numbered after it are stale (an earlier run in this directory, or the abandoned
+ * future of a resume that fell back): keeping them by number would delete the new one and
+ * leave LATEST naming a missing directory.  A damaged one is not counted (it could not be
+ * resumed from) and is removed only once `keep` intact ones are newer.  Temporary directories
+ * of runs killed while writing are removed. */
+static void prune(const char *dir, int64_t it, int64_t keep)
+{
+    int n, kept = 1;
+    int64_t *its = list_ckpts(dir, &n);
+    for (int k = 0; k < n; k++) {
+        if (its[k] == it) continue;
+        char old[4096], why[4200];
+        snprintf(old, sizeof old, "%s/ckpt-%06lld", dir, (long long)its[k]);
+        if (its[k] < it && kept < keep) {
+            if (ckpt_intact(old, why, sizeof why)) kept++;
+            else hr_warn("checkpoint %s is damaged (%s): not counted for --keep", old, why);
+            continue;
+        }
+        if (its[k] > it) hr_warn("removing stale checkpoint %s (numbered after the one just written)", old);
+        remove_dir(old);
+    }
+    hr_free(its);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        long long x;
+        char tail[8] = "";
+        if (sscanf(e->d_name, ".ckpt-%lld%7s", &x, tail) == 2 && strcmp(tail, ".tmp") == 0) {
+            char tmp[4096];
+            snprintf(tmp, sizeof tmp, "%s/%s", dir, e->d_name);
+            hr_warn("removing %s (left by a run killed while writing a checkpoint)", tmp);
+            remove_dir(tmp);
+        }
+    }
+    if (d) closedir(d);
+}
+
 int hr_ckpt_write(hr_train *t, const hr_ckpt_opts *o, json_t *identity, int64_t it, int half)
 {
     hr_job *job = t->job;
@@ -177,26 +245,7 @@ int hr_ckpt_write(hr_train *t, const hr_ckpt_opts *o, json_t *identity, int64_t 
             if (rc == 0 && rename(lt, latest) != 0) rc = hr_error_set(&job->err, HR_ERR_IO, "%s: cannot rename: %s", latest, strerror(errno));
             hr_fsync_dir(o->dir);
         }
-        if (rc == 0 && o->keep > 0) {
-            /* Keep the one just written and the newest keep-1 before it.  Checkpoints numbered
-             * after it are stale (an earlier run in this directory, or the abandoned future of
-             * a resume that fell back): keeping them by number would delete the new one and
-             * leave LATEST naming a missing directory. */
-            int n, kept = 1;
-            int64_t *its = list_ckpts(o->dir, &n);
-            for (int k = 0; k < n; k++) {
-                if (its[k] == it) continue;
-                if (its[k] < it && kept < o->keep) {
-                    kept++;
-                    continue;
-                }
-                char old[4096];
-                snprintf(old, sizeof old, "%s/ckpt-%06lld", o->dir, (long long)its[k]);
-                if (its[k] > it) hr_warn("removing stale checkpoint %s (numbered after the one just written)", old);
-                remove_dir(old);
-            }
-            hr_free(its);
-        }
+        if (rc == 0 && o->keep > 0) prune(o->dir, it, o->keep);
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) {
@@ -233,13 +282,13 @@ static int load_side(hr_train *t, const char *cdir, json_t *m, const char *name,
     for (size_t f = (size_t)job->rank; rc == 0 && f < nf; f += (size_t)job->size) {
         const char *rel = json_string_value(json_array_get(list, f));
         char path[4096];
-        uint64_t cs, n;
+        uint64_t cs, bytes, n;
         uint32_t *gid;
         float *rows;
-        rc = rel ? hr_manifest_file(m, "manifest.json", rel, &cs, NULL, &job->err)
+        rc = rel ? hr_manifest_file(m, "manifest.json", rel, &cs, &bytes, &job->err)
                  : hr_error_set(&job->err, HR_ERR_FORMAT, "%s/manifest.json: bad file list", cdir);
         snprintf(path, sizeof path, "%s/%s", cdir, rel ? rel : "");
-        if (rc == 0) rc = hr_factors_read(path, cs, w, &gid, &rows, &n, &job->err);
+        if (rc == 0) rc = hr_factors_read(path, cs, bytes, w, &gid, &rows, &n, &job->err);
         if (rc < 0) break;
         buf = hr_realloc(buf, (nbuf + n ? nbuf + n : 1) * rec);
         for (uint64_t r = 0; r < n; r++) {

@@ -29,12 +29,7 @@ static int verify_files(hr_job *job, json_t *m, const char *dir, uint64_t *nfile
         hr_error e = { 0 };
         snprintf(path, sizeof path, "%s/%s", dir, key);
         int rc = hr_manifest_file(m, "manifest.json", key, &cs, &bytes, &e);
-        struct stat st;
-        if (rc == 0 && stat(path, &st) != 0) rc = hr_error_set(&e, HR_ERR_IO, "%s: missing", path);
-        if (rc == 0 && (uint64_t)st.st_size != bytes)
-            rc = hr_error_set(&e, HR_ERR_CHECKSUM, "%s: size %lld, manifest says %llu (truncated or replaced)", path,
-                              (long long)st.st_size, (unsigned long long)bytes);
-        if (rc == 0) rc = hr_file_verify(path, cs, &e);
+        if (rc == 0) rc = hr_file_verify(path, cs, bytes, &e);
         if (rc < 0) {
             hr_log_error("%s", e.msg);
             bad++;

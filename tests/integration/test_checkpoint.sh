@@ -8,9 +8,10 @@
 #   layout     --checkpoint-every 2 --keep 3 keeps the newest 3 dirs, LATEST names the newest,
 #              manifests say hpcrec-checkpoint v1 and their iteration; --keep 1; checkpoints of an
 #              earlier run numbered above the new ones do not make the new ones vanish
-#   damage     a flipped byte / a truncated file in the newest checkpoint, a ckpt dir without
-#              manifest.json, a leftover .ckpt-NNNNNN.tmp: named, skipped, resume falls back
-#              and still ends with the bit-identical model
+#   damage     a flipped byte / a truncated file (reported as truncated) in the newest
+#              checkpoint, a ckpt dir without manifest.json, a leftover .ckpt-NNNNNN.tmp (removed
+#              once a checkpoint is written): named, skipped, resume falls back and still ends
+#              with the bit-identical model; --keep does not count a damaged checkpoint
 #   foreign    a checkpoint of another --lambda / another dataset: exit 1 "belongs to another
 #              run", directory untouched; accepted with --force-resume
 #   signals    SIGUSR1 from pkill to the ranks of a running training (~0.3-1 s per iteration):
@@ -214,7 +215,22 @@ case_truncated_file() {
     local d=$HR_TMP/dmg-trunc
     cp -r "$HR_TMP/dmg-base" "$d"
     truncate -s 1000 "$d/ckpt-000007/users-00000.f32.zst"
-    falls_back "$d" 'ckpt-000007/users-00000\.f32\.zst'
+    falls_back "$d" 'ckpt-000007/users-00000\.f32\.zst: truncated \(1000 of [0-9]+ bytes\)'
+}
+# --keep counts intact checkpoints only: with 7 damaged, a resumed run that writes 8 keeps 8 and
+# 6 (the one it could fall back to again) and leaves 7 for a later prune.  Once two intact ones
+# are newer (10), 7 and 6 go.
+case_keep_skips_damaged() {
+    damaged_base
+    local d=$HR_TMP/dmg-keep
+    cp -r "$HR_TMP/dmg-base" "$d"
+    truncate -s 1000 "$d/ckpt-000007/users-00000.f32.zst"
+    stopped als 4 "$d" --checkpoint-every 2 --keep 2 --resume
+    assert_eq "$(ckdirs "$d")" "ckpt-000006 ckpt-000007 ckpt-000008 " "after writing 8 with 7 damaged"
+    grep -q 'ckpt-000007 is damaged.*truncated\|ckpt-000007 is damaged.*size differs' "$d.stop.log" \
+        || fail "no 'damaged' warning: $(grep -i warn "$d.stop.log")"
+    stopped als 4 "$d" --checkpoint-every 2 --keep 2 --resume
+    assert_eq "$(ckdirs "$d")" "ckpt-000008 ckpt-000010 " "after writing 10"
 }
 case_missing_manifest() {
     damaged_base
@@ -234,7 +250,8 @@ case_half_written() {
     cp "$d"/ckpt-000007/*.f32.zst "$d/.ckpt-000009.tmp/"
     head -c 100 "$d/ckpt-000007/manifest.json" >"$d/.ckpt-000009.tmp/manifest.json"
     resumed als "$d" "$d.tar"
-    ! grep -q 'ckpt-000009' "$d.log" || fail "the temporary checkpoint was looked at: $(grep 000009 "$d.log")"
+    ! grep -q 'resume.*ckpt-000009\|skipping.*ckpt-000009' "$d.log" || fail "the temporary checkpoint was looked at: $(grep 000009 "$d.log")"
+    [ ! -e "$d/.ckpt-000009.tmp" ] || fail "the killed run's .ckpt-000009.tmp was left after a checkpoint was written"
     grep -Eq 'resume +from .*ckpt-000007: iteration 7' "$d.log" || fail "did not resume from ckpt-000007: $(grep resume "$d.log")"
     same_model als "$HR_TMP/ref-als.tar" "$d.tar"
     d=$HR_TMP/dmg-noman8
@@ -443,6 +460,7 @@ tcase keep-and-latest case_keep_latest
 tcase stale-checkpoints-of-an-earlier-run case_stale_checkpoints_of_earlier_run
 tcase corrupted-newest-falls-back case_corrupted_newest
 tcase truncated-file-skipped case_truncated_file
+tcase keep-skips-damaged case_keep_skips_damaged
 tcase missing-manifest-skipped case_missing_manifest
 tcase half-written-checkpoints-skipped case_half_written
 tcase foreign-checkpoint-refused case_foreign_checkpoint
