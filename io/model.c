@@ -281,6 +281,8 @@ int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part,
         HR_CHECK(hr_error_set(err, HR_ERR_STATE, "%s: the model changed while it was being read; run again", path));
     m->partial = 1;
     m->user_rows = part->n_users;
+    m->user_ids = hr_malloc((part->n_users + 1) * sizeof *m->user_ids);
+    if (part->n_users) memcpy(m->user_ids, part->users, part->n_users * sizeof *m->user_ids);
     m->item_lo = part->item_lo;
     m->item_hi = part->item_hi;
     farray arr[5];
@@ -305,8 +307,21 @@ void hr_model_free(hr_model *m)
     hr_free(m->user_bias);
     hr_free(m->item_bias);
     hr_free(m->item_scores);
+    hr_free(m->user_ids);
     json_decref(m->manifest);
     memset(m, 0, sizeof *m);
+}
+
+int64_t hr_model_user_row(const hr_model *m, uint64_t u)
+{
+    if (!m->partial) return u < m->n_users ? (int64_t)u : -1;
+    uint64_t lo = 0, hi = m->user_rows;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (m->user_ids[mid] < u) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < m->user_rows && m->user_ids[lo] == u ? (int64_t)lo : -1;
 }
 
 /* ---------------------------------------------------------------- scoring (reference) */

@@ -47,10 +47,12 @@ typedef struct hr_model {
     float global_mean;      /* 0 when the model has no rating baseline */
     float *item_scores;     /* pop: n_items; factor: NULL */
     json_t *manifest;       /* after load: the full manifest (owned reference); ignored by save */
-    /* After hr_model_load_part only: the user arrays hold user_rows rows (the part's users, in
-     * that order), the item arrays rows item_lo..item_hi-1.  Scoring needs a whole model. */
+    /* After hr_model_load_part only: the user arrays hold user_rows rows, those of the users
+     * user_ids[0..user_rows) (increasing); the item arrays rows item_lo..item_hi-1.  Scoring
+     * needs a whole model. */
     int partial;
     uint64_t user_rows, item_lo, item_hi;
+    uint64_t *user_ids;
 } hr_model;
 
 /* A model spread over ranks (recommend, similar): memory per rank follows its share, not the
@@ -68,6 +70,9 @@ int hr_model_save(const char *path, const hr_model *m, json_t *info, hr_error *e
 /* Fills *m (zeroed first; on failure left empty, no free needed). */
 int hr_model_load(const char *path, hr_model *m, hr_error *err);
 void hr_model_free(hr_model *m); /* accepts NULL; leaves *m zeroed */
+/* The row of user id u in a partial model's user arrays (u itself in a whole model), or -1
+ * when the part does not hold it. */
+int64_t hr_model_user_row(const hr_model *m, uint64_t u);
 /* Header, manifest and dictionaries; no arrays (kind, k, counts set). */
 int hr_model_load_dicts(const char *path, hr_model *m, hr_error *err);
 /* Adds the part's rows to m (loaded by hr_model_load_dicts from the same path).  HR_ERR_STATE

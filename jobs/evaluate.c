@@ -45,6 +45,31 @@ static uint32_t *map_ids(const hr_dict *data, const hr_dict *model)
     return map;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* This rank's share of a model: the rows of the training users it owns (test rows are aligned
+ * to the same partition) and every item (each user is ranked against the whole catalogue). */
+static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_dataset *tr)
+{
+    const hr_block *b = &tr->by_user;
+    uint64_t w = 0, *ids = hr_malloc((b->nrows + 1) * sizeof *ids);
+    char key[512];
+    for (uint64_t r = 0; r < b->nrows; r++) {
+        size_t len = hr_dict_format(&tr->users, b->gid[r], key, sizeof key);
+        int64_t mu = hr_dict_find(&m->users, key, len);
+        if (mu >= 0) ids[w++] = (uint64_t)mu;
+    }
+    qsort(ids, w, sizeof *ids, cmp_u64);   /* distinct already: one row per user */
+    hr_model_part part = { ids, w, 0, m->n_items };
+    int rc = hr_model_load_part(path, m, &part, &job->err);
+    hr_free(ids);
+    return rc;
+}
+
 /* A model as a scorer over the train item order (id maps, reordered rows when its item
  * dictionary is not the training set's, its own item factors for ild@K). */
 static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, const char *row, const char *prefix)
@@ -55,6 +80,12 @@ static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, 
     s->kind = EV_MODEL;
     s->m = m;
     s->umap = map_ids(&tr->users, &m->users);
+    if (m->partial)   /* model user id -> row of this rank's part (users of other ranks: none) */
+        for (uint64_t g = 0; g < tr->users.n; g++)
+            if (s->umap[g] != UINT32_MAX) {
+                int64_t r = hr_model_user_row(m, s->umap[g]);
+                s->umap[g] = r < 0 ? UINT32_MAX : (uint32_t)r;
+            }
     s->imap = map_ids(&tr->items, &m->items);
     s->ident = m->n_items == tr->items.n;
     for (uint64_t i = 0; s->ident && i < tr->items.n; i++) s->ident = s->imap[i] == i;
@@ -266,10 +297,14 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     float *popf = NULL;
     uint8_t *cold = NULL, *head = NULL;
     ev_table *table = hr_calloc(1, sizeof *table);
-    int rc = hr_model_load(model, &m, &job->err);
-    if (rc == 0 && compare) rc = hr_model_load(compare, &m2, &job->err);
+    /* Models: dictionaries first, then only the rows of this rank's users (and every item). */
+    int rc = hr_model_load_dicts(model, &m, &job->err);
+    if (rc == 0 && compare) rc = hr_model_load_dicts(compare, &m2, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) rc = hr_dataset_load(job, train, HR_LOAD_BY_USER, &tr);
+    if (rc == 0) rc = load_model_part(job, model, &m, &tr);
+    if (rc == 0 && compare) rc = load_model_part(job, compare, &m2, &tr);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) rc = hr_dataset_load(job, test, HR_LOAD_BY_USER, &te);
     if (rc == 0 && (!tr.users.nnz || !tr.items.nnz))
         rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: dictionaries without interaction counts", train);

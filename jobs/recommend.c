@@ -247,10 +247,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         rc = hr_model_load_part(model_path, &m, &part, &job->err);
         /* targets now point at rows of the part */
         for (uint64_t x = 0; rc == 0 && x < nt; x++)
-            if (tg[x].model_uid != UINT32_MAX) {
-                uint64_t want = tg[x].model_uid, *at = bsearch(&want, uids, w, sizeof *uids, cmp_u64);
-                tg[x].model_uid = (uint32_t)(at - uids);
-            }
+            if (tg[x].model_uid != UINT32_MAX) tg[x].model_uid = (uint32_t)hr_model_user_row(&m, tg[x].model_uid);
         hr_free(uids);
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);

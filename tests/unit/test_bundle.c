@@ -652,6 +652,8 @@ static void test_model_part(void **state)
     const uint64_t nu = 30000, ni = 5000;
     make_factor(&m, k, nu, ni, 1, 0);
     if (hr_model_save(p, &m, NULL, &err) != 0) fail_msg("save: %s", err.msg);
+    assert_int_equal(hr_model_user_row(&m, 17), 17);   /* a whole model: the id itself */
+    assert_int_equal(hr_model_user_row(&m, nu), -1);
     uint64_t *rows = hr_malloc(nu * sizeof *rows), nr = 0;
     for (uint64_t u = 3; u < nu; u += 7) rows[nr++] = u;
     rows[nr++] = nu - 1;
@@ -666,6 +668,8 @@ static void test_model_part(void **state)
         hr_model_part part = { rows, cases[c].nrows, cases[c].lo, cases[c].hi };
         if (hr_model_load_part(p, &r, &part, &err) != 0) fail_msg("part: %s", err.msg);
         assert_true(r.partial);
+        for (uint64_t x = 0; x < part.n_users; x++) assert_int_equal(hr_model_user_row(&r, rows[x]), (int64_t)x);
+        if (part.n_users > 1) assert_int_equal(hr_model_user_row(&r, rows[0] + 1), -1);   /* not in the part */
         for (uint64_t x = 0; x < part.n_users; x++) {
             assert_memory_equal(r.user_factors + x * k, m.user_factors + rows[x] * k, k * sizeof(float));
             assert_memory_equal(&r.user_bias[x], &m.user_bias[rows[x]], sizeof(float));
