@@ -23,7 +23,7 @@ declare -A CONF=(
     [PARTITION]="" [ACCOUNT]="" [QOS]="" [NODES]=2 [RANKS_PER_NODE]=1 [CPUS_PER_RANK]=1
     [THREADS_PER_RANK]=1 [MEM_PER_NODE]="" [TIME_LIMIT]=00:30:00 [SIGNAL_LEAD]=120 [MAX_REQUEUES]=5
     [JOB_NAME]=hpcrec-nightly [SBATCH_ARGS]="" [MODULES]="" [LAUNCHER]=srun [SRUN_ARGS]=--mpi=pmix
-    [MPIRUN_ARGS]="--bind-to none" [ENV]="OMPI_MCA_mpi_yield_when_idle=1 PMIX_MCA_gds=hash"
+    [MPIRUN_ARGS]="--bind-to none" [ENV]="OMPI_MCA_mpi_yield_when_idle=1 PMIX_MCA_gds=hash OMPI_MCA_oob_tcp_keepalive_time=10 OMPI_MCA_oob_tcp_keepalive_intvl=2 OMPI_MCA_oob_tcp_keepalive_probes=5"
     [WINDOW_DAYS]=1 [INGEST_ARGS]="" [SPLIT_ARGS]="--last 1" [ALGO]=ials [FACTORS]=32 [ITERS]=10
     [TRAIN_ARGS]="" [CHECKPOINT_EVERY]=2 [WARM_START]=yes [EVAL_K]=10,20 [GATE]=yes
     [GATE_METRIC]=ndcg@10 [GATE_TOLERANCE]=0.01 [RECOMMEND_TOP]=20 [RECOMMEND_ARGS]=""
