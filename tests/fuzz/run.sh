@@ -3,8 +3,9 @@
 # FUZZ_SECONDS (default 60) over a scratch copy of its corpus tests/fuzz/corpus/<name>/.
 #   FUZZ_SECONDS=N   time per target          FUZZ_ONLY=name   run only fuzz_<name>.c
 #   FUZZ_JOBS=N      libFuzzer -jobs/-workers (default 1; the build machine is shared)
-# A target may list the sources it needs in a line "fuzz-sources: a.c b.c" (paths from the
-# repository root); otherwise it is linked with every core/ and io/ source.  New interesting
+# A target may list the sources it needs in a line "fuzz-sources: a.c dir b.c" (paths from the
+# repository root; a directory stands for its .c files); otherwise it is linked with every
+# core/ and io/ source.  "fuzz-max-len: N" sets libFuzzer's -max_len (default 512).  New interesting
 # inputs stay under build/fuzz/<name>/corpus and crashers under build/fuzz/<name>/; copy the
 # ones worth keeping into tests/fuzz/corpus/<name>/ by hand (nothing is committed here).
 # Exit status: 0 when every target built and ran without finding a failure.
@@ -14,7 +15,9 @@ SECONDS_PER=${FUZZ_SECONDS:-60}
 JOBS=${FUZZ_JOBS:-1}
 CC=${FUZZ_CC:-clang}
 PKGS="libzstd libarchive jansson libxxhash"
+VERSION=$(sed -n 's/^VERSION *:= *//p' Makefile)
 FLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+FLAGS="$FLAGS -DHR_VERSION=\"$VERSION\" -DHR_GIT=\"fuzz\""
 status=0
 for src in tests/fuzz/fuzz_*.c; do
     [ -f "$src" ] || continue
@@ -22,13 +25,13 @@ for src in tests/fuzz/fuzz_*.c; do
     [ -n "${FUZZ_ONLY:-}" ] && [ "$name" != "$FUZZ_ONLY" ] && continue
     work=build/fuzz/$name
     mkdir -p "$work/corpus"
-    deps=$(sed -n 's/.*fuzz-sources:\([^*]*\).*/\1/p' "$src" | head -1)
-    if [ -z "$deps" ]; then
-        deps=$(ls core/*.c io/*.c)
-        libs=$(pkg-config --cflags --libs $PKGS)
-    else
-        libs=$(pkg-config --cflags --libs libxxhash)
-    fi
+    deps=""
+    for d in $(sed -n 's/.*fuzz-sources:\([^*]*\).*/\1/p' "$src" | head -1); do
+        if [ -d "$d" ]; then deps="$deps $(ls "$d"/*.c | tr '\n' ' ')"; else deps="$deps $d"; fi
+    done
+    [ -n "$deps" ] || deps=$(ls core/*.c io/*.c)
+    libs=$(pkg-config --cflags --libs $PKGS)
+    maxlen=$(sed -n 's/.*fuzz-max-len: *\([0-9]*\).*/\1/p' "$src" | head -1)
     echo "== fuzz $name: building"
     # shellcheck disable=SC2086  # word splitting of the flag and source lists is intended
     if ! $CC $FLAGS "$src" $deps $libs -lm -o "$work/fuzzer"; then
@@ -39,7 +42,7 @@ for src in tests/fuzz/fuzz_*.c; do
     extra=(); [ -f "tests/fuzz/$name.dict" ] && extra+=(-dict="tests/fuzz/$name.dict")
     # With -jobs libFuzzer writes per-job logs (fuzz-N.log) into the current directory.
     [ "$JOBS" -gt 1 ] && extra+=(-jobs="$JOBS" -workers="$JOBS")
-    if "$work/fuzzer" "$work/corpus" -max_total_time="$SECONDS_PER" -max_len=512 -timeout=10 \
+    if "$work/fuzzer" "$work/corpus" -max_total_time="$SECONDS_PER" -max_len="${maxlen:-512}" -timeout=10 \
         -print_final_stats=1 -artifact_prefix="$work/" "${extra[@]}" \
         >"$work/log" 2>&1; then
         echo "ok fuzz-$name ($(ls "$work/corpus" | wc -l) inputs in $work/corpus)"
