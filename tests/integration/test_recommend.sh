@@ -1,8 +1,9 @@
 #!/bin/bash
 # tests/integration/test_recommend.sh — `hpcrec recommend` and `hpcrec similar`: exclusions,
 # popularity fallback for users the model does not know, --users, --exclude, --diversify, the
-# output format, rank-count invariance; similar from factors and from co-occurrence against
-# values computed by hand.
+# output format, rank-count invariance (1-4 ranks), every list against brute force
+# (tests/tools/rec_oracle); similar from factors and from co-occurrence against values computed
+# by hand.
 source "$(dirname "$0")/../lib.sh"
 NP=2
 W=$HR_TMP/rec
@@ -101,11 +102,11 @@ case_ranks() {
     local np
     hrt 2 ingest --input "$HR_DATA/hetrec2011-lastfm-2k/user_artists.dat" --out "$W/lf" >/dev/null || fail "ingest"
     hrt 2 train --data "$W/lf" --out "$W/lf.tar" --algo ials --factors 16 --iters 3 >/dev/null || fail "train"
-    for np in 1 2 3; do
+    for np in 1 2 3 4; do
         hrt $np recommend --model "$W/lf.tar" --data "$W/lf" --out "$W/lr$np" --top 10 >/dev/null || fail "recommend $np"
         hrt $np similar --data "$W/lf" --out "$W/ls$np" --top 5 --measure cosine --min-support 2 >/dev/null || fail "similar $np"
     done
-    for np in 2 3; do
+    for np in 2 3 4; do
         # same (user, rank) scores within float rounding of differently blocked SGEMMs
         python3 - <(lines "$W/lr1") <(lines "$W/lr$np") <<'PY' || fail "recommendations on $np vs 1 ranks"
 import sys
