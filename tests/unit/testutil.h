@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 #include "partition/dict.h"
 #include "partition/intern.h"
 
@@ -69,6 +70,12 @@ static inline void *hr_test_read_file(const char *path, size_t *n)
     fclose(f);
     *n = (size_t)len;
     return b;
+}
+
+/* The error message names what it should (a file, a member, a row). */
+static inline void assert_msg_has(const hr_error *err, const char *needle)
+{
+    if (!strstr(err->msg, needle)) fail_msg("message '%s' lacks '%s'", err->msg, needle);
 }
 
 static inline int hr_test_exists(const char *path)
