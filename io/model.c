@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -258,18 +259,31 @@ int hr_model_load_dicts(const char *path, hr_model *m, hr_error *err)
     return load_whole(path, m, skip, sizeof skip / sizeof skip[0], 0, err);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
 int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part, hr_error *err)
 {
     if (part->item_lo > part->item_hi || part->item_hi > m->n_items)
         return hr_error_set(err, HR_ERR_ARG, "%s: item rows %llu..%llu asked of a model of %llu items", path,
                             (unsigned long long)part->item_lo, (unsigned long long)part->item_hi,
                             (unsigned long long)m->n_items);
+    /* the rows are read in file order: ids sorted, each once */
+    uint64_t nu = 0, *ids = hr_malloc((part->n_users + 1) * sizeof *ids);
+    if (part->n_users) memcpy(ids, part->users, part->n_users * sizeof *ids);
+    qsort(ids, part->n_users, sizeof *ids, cmp_u64);
+    for (uint64_t x = 0; x < part->n_users; x++)
+        if (nu == 0 || ids[x] != ids[nu - 1]) ids[nu++] = ids[x];
+    m->user_ids = ids;   /* owned by m from here: hr_model_free releases it on any failure */
     size_t ku = (size_t)(m->k ? m->k : 1) * sizeof(float);
     hr_bundle_pick pk[] = {
         { "users.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
         { "items.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
-        { "user_factors.f32", HR_PICK_ROWS, ku, part->users, part->n_users, 0, 0 },
-        { "user_bias.f32", HR_PICK_ROWS, sizeof(float), part->users, part->n_users, 0, 0 },
+        { "user_factors.f32", HR_PICK_ROWS, ku, ids, nu, 0, 0 },
+        { "user_bias.f32", HR_PICK_ROWS, sizeof(float), ids, nu, 0, 0 },
         { "item_factors.f32", HR_PICK_RANGE, ku, NULL, 0, part->item_lo, part->item_hi },
         { "item_bias.f32", HR_PICK_RANGE, sizeof(float), NULL, 0, part->item_lo, part->item_hi },
     };
@@ -280,9 +294,7 @@ int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part,
     if (!json_equal(json_object_get(hr_bundle_manifest(b), "members"), json_object_get(m->manifest, "members")))
         HR_CHECK(hr_error_set(err, HR_ERR_STATE, "%s: the model changed while it was being read; run again", path));
     m->partial = 1;
-    m->user_rows = part->n_users;
-    m->user_ids = hr_malloc((part->n_users + 1) * sizeof *m->user_ids);
-    if (part->n_users) memcpy(m->user_ids, part->users, part->n_users * sizeof *m->user_ids);
+    m->user_rows = nu;
     m->item_lo = part->item_lo;
     m->item_hi = part->item_hi;
     farray arr[5];

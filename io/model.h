@@ -60,7 +60,7 @@ typedef struct hr_model {
  * rows), then hr_model_load_part for the chosen rows; members are streamed (io/bundle.h picks),
  * so the whole arrays are never in memory.  item_scores (pop) and dictionaries are whole. */
 typedef struct hr_model_part {
-    const uint64_t *users;   /* strictly increasing user ids (dictionary order) whose rows to keep */
+    const uint64_t *users;   /* user ids (dictionary order) whose rows to keep: any order, repeats allowed */
     uint64_t n_users;
     uint64_t item_lo, item_hi;
 } hr_model_part;
@@ -75,8 +75,10 @@ void hr_model_free(hr_model *m); /* accepts NULL; leaves *m zeroed */
 int64_t hr_model_user_row(const hr_model *m, uint64_t u);
 /* Header, manifest and dictionaries; no arrays (kind, k, counts set). */
 int hr_model_load_dicts(const char *path, hr_model *m, hr_error *err);
-/* Adds the part's rows to m (loaded by hr_model_load_dicts from the same path).  HR_ERR_STATE
- * when the bundle changed in between; otherwise the errors of hr_model_load. */
+/* Adds the part's rows to m (loaded by hr_model_load_dicts from the same path): the user arrays
+ * in increasing id order (m->user_ids; hr_model_user_row finds a row).  HR_ERR_STATE when the
+ * bundle changed in between; otherwise the errors of hr_model_load, HR_ERR_FORMAT for a user id
+ * past the model's. */
 int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part, hr_error *err);
 
 /* Scores of every item for one user (model gid), into scores[n_items]:

@@ -45,12 +45,6 @@ static uint32_t *map_ids(const hr_dict *data, const hr_dict *model)
     return map;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* This rank's share of a model: the rows of the training users it owns (test rows are aligned
  * to the same partition) and every item (each user is ranked against the whole catalogue). */
 static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_dataset *tr)
@@ -63,7 +57,6 @@ static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_
         int64_t mu = hr_dict_find(&m->users, key, len);
         if (mu >= 0) ids[w++] = (uint64_t)mu;
     }
-    qsort(ids, w, sizeof *ids, cmp_u64);   /* distinct already: one row per user */
     hr_model_part part = { ids, w, 0, m->n_items };
     int rc = hr_model_load_part(path, m, &part, &job->err);
     hr_free(ids);

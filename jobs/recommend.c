@@ -51,12 +51,6 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Lines of a text file of ids (one per line, blank lines ignored). */
 static int read_id_file(const char *path, char ***ids, uint64_t *n, hr_error *err)
 {
@@ -238,11 +232,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         uint64_t nu = 0, *uids = hr_malloc((nt + 1) * sizeof *uids);
         for (uint64_t x = 0; x < nt; x++)
             if (tg[x].model_uid != UINT32_MAX) uids[nu++] = tg[x].model_uid;
-        qsort(uids, nu, sizeof *uids, cmp_u64);
-        uint64_t w = 0;
-        for (uint64_t x = 0; x < nu; x++)
-            if (w == 0 || uids[x] != uids[w - 1]) uids[w++] = uids[x];
-        hr_model_part part = { uids, w, diversify > 0 ? 0 : (uint64_t)job->rank * ni / (uint64_t)P,
+        hr_model_part part = { uids, nu, diversify > 0 ? 0 : (uint64_t)job->rank * ni / (uint64_t)P,
                                diversify > 0 ? ni : (uint64_t)(job->rank + 1) * ni / (uint64_t)P };
         rc = hr_model_load_part(model_path, &m, &part, &job->err);
         /* targets now point at rows of the part */

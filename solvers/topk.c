@@ -415,6 +415,22 @@ static uint32_t skip_below(const float *s, uint32_t j, uint32_t hi, float thr, u
     return j;
 }
 
+/* Largest sample a bar is taken from (on the stack): more would cost more than it saves. */
+enum { BAR_SAMPLE_MAX = 4096 };
+
+/* The bar from m sample keys of real, allowed items (scores only; the sampled items will be
+ * pushed again): their n-th best score, lowered by slack, which every score equal to it passes.
+ * The final n-th best can only be higher, so no true answer is turned away.  tmp is reordered. */
+static void raise_bar(hr_topbuf *b, hr_topkey *tmp, uint32_t m, float slack)
+{
+    if (m < b->n) return;
+    select_smallest(tmp, m, b->n);
+    float t = rank_score((uint32_t)(max_key(tmp, b->n) >> 32)) - slack;
+    if (isnan(t)) return;   /* cannot happen for finite slack; keeps the bar well defined */
+    b->thr = t;
+    b->thr_key = (hr_topkey)(score_rank(t) + 1u) << 32;
+}
+
 static void topbuf_range(hr_topbuf *b, const float *scores, uint32_t first_index, uint32_t lo, uint32_t hi)
 {
     uint32_t j = lo;
@@ -450,9 +466,8 @@ void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index,
      * final n-th best can only be higher), so the scan admits about n candidates instead of
      * filling and compacting the buffer over and over.  Excluded items are left out of the
      * estimate: counting them could raise the bar above a true answer. */
-    enum { SEED_MAX = 4096 };
-    if (b->thr_key == UINT64_MAX && b->size == 0 && count >= 2 * b->n && count <= SEED_MAX) {
-        hr_topkey tmp[SEED_MAX];
+    if (b->thr_key == UINT64_MAX && b->size == 0 && count >= 2 * b->n && count <= BAR_SAMPLE_MAX) {
+        hr_topkey tmp[BAR_SAMPLE_MAX];
         uint32_t m = 0;
         size_t x = lo;
         for (uint32_t q = 0; q < count; q++) {
@@ -460,14 +475,9 @@ void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index,
                 x++;
                 continue;
             }
-            if (!isnan(scores[q])) tmp[m++] = make_key(scores[q], first_index + q);
+            if (!isnan(scores[q])) tmp[m++] = make_key(scores[q], 0);
         }
-        if (m >= b->n) {
-            select_smallest(tmp, m, b->n);
-            hr_topkey nth = max_key(tmp, b->n);
-            b->thr_key = nth + 1;   /* the n-th best itself must enter */
-            b->thr = rank_score((uint32_t)(nth >> 32));
-        }
+        raise_bar(b, tmp, m, 0.0f);
     }
     uint32_t pos = 0;
     for (size_t x = lo; x < n_excluded && excluded[x] < end; x++) {
@@ -481,10 +491,9 @@ void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index,
 void hr_topbuf_seed(hr_topbuf *b, const float *scores, const uint32_t *idx, uint32_t count, float slack,
                     const uint32_t *excluded, size_t n_excluded)
 {
-    enum { PROBE_MAX = 4096 };   /* more probes would cost more than they save; a subset is still safe */
     if (b->n == 0 || b->size != 0 || b->thr_key != UINT64_MAX || count < b->n) return;
-    if (count > PROBE_MAX) count = PROBE_MAX;
-    hr_topkey tmp[PROBE_MAX];
+    if (count > BAR_SAMPLE_MAX) count = BAR_SAMPLE_MAX;   /* a subset is still safe */
+    hr_topkey tmp[BAR_SAMPLE_MAX];
     uint32_t m = 0;
     size_t x = 0;
     for (uint32_t q = 0; q < count; q++) {
@@ -492,14 +501,7 @@ void hr_topbuf_seed(hr_topbuf *b, const float *scores, const uint32_t *idx, uint
         if ((x < n_excluded && excluded[x] == idx[q]) || isnan(scores[q])) continue;
         tmp[m++] = make_key(scores[q], 0);
     }
-    if (m >= b->n) {
-        select_smallest(tmp, m, b->n);
-        float t = rank_score((uint32_t)(max_key(tmp, b->n) >> 32)) - slack;
-        if (!isnan(t)) {   /* -inf - slack is -inf: still a bar, just no help */
-            b->thr = t;
-            b->thr_key = (hr_topkey)(score_rank(t) + 1u) << 32;   /* admits scores equal to t */
-        }
-    }
+    raise_bar(b, tmp, m, slack);
 }
 
 uint32_t hr_topbuf_sorted(hr_topbuf *b, uint32_t *out_idx, float *out_score)

@@ -1,5 +1,6 @@
 /* tests/unit/test_bundle.c — tar bundles (io/bundle.h): round trips, member order,
- * corruption, truncation, versions, missing/unlisted members, member names.  Model bundles
+ * corruption, truncation, versions, missing/unlisted members, member names, picks (rows and
+ * ranges streamed out of a member, skipped members).  Model bundles
  * built on them: test_model.c. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -301,6 +302,47 @@ static void test_bad_names(void **state)
     hr_bundle_free_writer(w);
 }
 
+/* Picks at the bundle level: rows and ranges of a plain and of a zstd member, skipped members,
+ * and the row lists the reader refuses (out of order, past the end, not whole rows). */
+static void test_pick(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof p, "%s", hr_test_path("pick.tar"));
+    write_sample(p, 1);
+    hr_error err = { 0 };
+    hr_bundle *full, *b;
+    assert_int_equal(hr_bundle_open(p, "test-bundle", 1, &full, &err), 0);
+    const void *a, *bb, *got;
+    size_t alen, blen, n;
+    assert_int_equal(hr_bundle_get(full, "a.bin", &a, &alen, &err), 0);
+    assert_int_equal(hr_bundle_get(full, "b.bin", &bb, &blen, &err), 0);
+    uint64_t rows[] = { 1, 7, 29 };
+    hr_bundle_pick ok[] = { { "a.bin", HR_PICK_ROWS, 10, rows, 3, 0, 0 },
+                            { "b.bin", HR_PICK_RANGE, 100, NULL, 0, 3, 9 },
+                            { "empty", HR_PICK_SKIP, 0, NULL, 0, 0, 0 } };
+    assert_int_equal(hr_bundle_open_pick(p, "test-bundle", 1, ok, 3, &b, &err), 0);
+    assert_int_equal(hr_bundle_get(b, "a.bin", &got, &n, &err), 0);
+    assert_int_equal(n, 30);
+    for (int r = 0; r < 3; r++) assert_memory_equal((const char *)got + 10 * r, (const char *)a + 10 * rows[r], 10);
+    assert_int_equal(hr_bundle_get(b, "b.bin", &got, &n, &err), 0);
+    assert_int_equal(n, 600);
+    assert_memory_equal(got, (const char *)bb + 300, 600);
+    assert_false(hr_bundle_has(b, "empty"));
+    hr_bundle_close(b);
+    hr_bundle_close(full);
+    uint64_t unsorted[] = { 7, 1 }, past[] = { 30 };
+    hr_bundle_pick bad[] = { { "a.bin", HR_PICK_ROWS, 10, unsorted, 2, 0, 0 },
+                             { "a.bin", HR_PICK_ROWS, 10, past, 1, 0, 0 },
+                             { "a.bin", HR_PICK_ROWS, 7, rows, 1, 0, 0 } };
+    const char *why[] = { "out of order", "has 30 rows, row 30", "whole number" };
+    for (int c = 0; c < 3; c++) {
+        assert_int_equal(hr_bundle_open_pick(p, "test-bundle", 1, &bad[c], 1, &b, &err), HR_ERR_FORMAT);
+        assert_null(b);
+        assert_msg_has(&err, why[c]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_version_and_format),
         cmocka_unit_test(test_missing_and_unlisted),
         cmocka_unit_test(test_bad_names),
+        cmocka_unit_test(test_pick),
     };
     return cmocka_run_group_tests(tests, hr_test_setup, hr_test_teardown);
 }
