@@ -57,7 +57,7 @@ static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_
         int64_t mu = hr_dict_find(&m->users, key, len);
         if (mu >= 0) ids[w++] = (uint64_t)mu;
     }
-    hr_model_part part = { ids, w, 0, m->n_items };
+    hr_model_part part = { ids, w, 0, m->n_items, NULL, 0 };
     int rc = hr_model_load_part(path, m, &part, &job->err);
     hr_free(ids);
     return rc;

@@ -233,7 +233,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         for (uint64_t x = 0; x < nt; x++)
             if (tg[x].model_uid != UINT32_MAX) uids[nu++] = tg[x].model_uid;
         hr_model_part part = { uids, nu, diversify > 0 ? 0 : (uint64_t)job->rank * ni / (uint64_t)P,
-                               diversify > 0 ? ni : (uint64_t)(job->rank + 1) * ni / (uint64_t)P };
+                               diversify > 0 ? ni : (uint64_t)(job->rank + 1) * ni / (uint64_t)P, NULL, 0 };
         rc = hr_model_load_part(model_path, &m, &part, &job->err);
         /* targets now point at rows of the part */
         for (uint64_t x = 0; rc == 0 && x < nt; x++)

@@ -4,8 +4,9 @@
  *   ials  implicit ALS (Hu–Koren–Volinsky), Cholesky or conjugate-gradient solves (counts)
  *   pop   popularity baseline: item scores = interactions per item
  * The distributed loop is in train_loop.c; this file parses options, loads the dataset, and
- * gathers the factor blocks into the bundle (in dictionary order, so models load on any
- * rank count). */
+ * has every rank write its own factor rows into the bundle (jobs/modelwrite.h: members of
+ * fixed row ranges in dictionary order, so the bundle is the same on any rank count and no
+ * rank gathers the model). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "io/model.h"
 #include "jobs/checkpoint.h"
 #include "jobs/commands.h"
+#include "jobs/modelwrite.h"
 #include "jobs/signals.h"
 #include "jobs/train.h"
 
@@ -133,26 +135,26 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     return hr_als_check_opts(&o->opts, &job->err);
 }
 
-/* Gather owned rows (width floats each) of one side into dictionary order on rank 0, which
- * writes the bundle (the other ranks never hold the whole model: *out stays NULL there). */
-static int gather_rows(hr_job *job, const hr_block *b, const float *F, int width, uint64_t n, float **out)
+/* Popularity scores: every rank holds the item counts, so any rank packs any member. */
+static void fill_pop(void *ctx, uint64_t lo, uint64_t hi, float *out)
 {
-    uint64_t *counts = hr_malloc((size_t)job->size * sizeof *counts), total = 0;
-    void *gids = NULL, *rows = NULL;
-    int rc = hr_comm_gatherv(job->comm, b->gid, b->nrows, sizeof(uint32_t), 0, &gids, counts, &total);
-    if (rc == 0) rc = hr_comm_gatherv(job->comm, F, b->nrows, (size_t)width * sizeof(float), 0, &rows, counts, &total);
-    hr_free(counts);
-    *out = NULL;
-    if (rc == 0 && job->rank == 0) {
-        float *o = hr_calloc(n ? n * (uint64_t)width : 1, sizeof *o);
-        const uint32_t *g = gids;
-        for (uint64_t r = 0; r < total; r++)
-            memcpy(o + (uint64_t)g[r] * (uint64_t)width, (float *)rows + r * (uint64_t)width, (size_t)width * sizeof(float));
-        *out = o;
+    const uint64_t *nnz = ctx;
+    for (uint64_t i = lo; i < hi; i++) out[i - lo] = (float)nnz[i];
+}
+
+/* The training scratch (exchange buffers, packing space, solver workspace) is not needed to
+ * write the model: released first, so the writer's buffers never raise the peak. */
+static void release_scratch(hr_train *t)
+{
+    hr_train_side *sides[2] = { &t->users, &t->items };
+    for (int s = 0; s < 2; s++) {
+        HR_FREE(&sides[s]->recv);
+        HR_FREE(&sides[s]->recv_bias);
+        HR_FREE(&sides[s]->send);
+        HR_FREE(&sides[s]->col);
     }
-    hr_free(gids);
-    hr_free(rows);
-    return rc;
+    hr_als_free_work(t->work);
+    t->work = NULL;
 }
 
 /* Warm start: rows whose external id the old model knows start from its factors (and biases);
@@ -211,10 +213,12 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     double t0 = hr_now();
     hr_dataset ds;
     hr_model m;
+    hr_model_src src;
     hr_train t;
     json_t *identity = NULL;
     int stop_sig = 0;
     memset(&m, 0, sizeof m);
+    memset(&src, 0, sizeof src);
     memset(&t, 0, sizeof t);
     /* Before the (long) dataset load, resume and warm start: a SIGTERM / SIGUSR1 arriving then
      * must not kill the rank with the default action; it stops the run after its first
@@ -295,28 +299,32 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
             imbalance = sum_i / (double)ran;
         }
         if (rc == 0) {
+            /* every rank's owned rows go straight into the bundle (jobs/modelwrite.h) */
+            release_scratch(&t);
             m.kind = HR_MODEL_FACTOR;
             m.k = o.opts.k;
-            rc = gather_rows(job, &ds.by_user, t.users.F, o.opts.k, ds.users.n, &m.user_factors);
-            if (rc == 0) rc = gather_rows(job, &ds.by_item, t.items.F, o.opts.k, ds.items.n, &m.item_factors);
-            if (rc == 0 && o.algo == HR_ALGO_ALS) {
-                rc = gather_rows(job, &ds.by_user, t.users.bias, 1, ds.users.n, &m.user_bias);
-                if (rc == 0) rc = gather_rows(job, &ds.by_item, t.items.bias, 1, ds.items.n, &m.item_bias);
+            src.user_factors = (hr_rows_src){ &ds.upart, t.users.F, NULL, NULL };
+            src.item_factors = (hr_rows_src){ &ds.ipart, t.items.F, NULL, NULL };
+            if (o.algo == HR_ALGO_ALS) {
+                src.user_bias = (hr_rows_src){ &ds.upart, t.users.bias, NULL, NULL };
+                src.item_bias = (hr_rows_src){ &ds.ipart, t.items.bias, NULL, NULL };
                 m.global_mean = t.mu;
             }
         }
     } else {
         m.kind = HR_MODEL_POP;
-        m.item_scores = hr_malloc((ds.items.n ? ds.items.n : 1) * sizeof *m.item_scores);
-        for (uint64_t i = 0; i < ds.items.n; i++) m.item_scores[i] = (float)ds.items.nnz[i];
+        src.item_scores = (hr_rows_src){ NULL, NULL, fill_pop, ds.items.nnz };
     }
     if (rc == 0) {
         snprintf(m.algo, sizeof m.algo, "%s", algo_name(o.algo));
         m.n_users = ds.users.n;
         m.n_items = ds.items.n;
-        /* The bundle owns copies of the dictionaries; the dataset keeps its own. */
+        /* A header for the writer: the dictionaries are the dataset's (borrowed). */
         m.users = ds.users;
         m.items = ds.items;
+        m.partial = 1;
+        src.users = &ds.users;
+        src.items = &ds.items;
         char mpath[4096], hex[17];
         uint64_t mcs = 0;
         hr_dataset_manifest_path(o.data, mpath, sizeof mpath);
@@ -333,10 +341,19 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
                                  "lineage", "dataset", o.data, "dataset_manifest_xxh3", hex, "interactions", (json_int_t)nnz,
                                  "users_fingerprint", (json_int_t)(hr_dict_fingerprint(&ds.users) >> 1),
                                  "items_fingerprint", (json_int_t)(hr_dict_fingerprint(&ds.items) >> 1));
-        if (rc == 0 && job->rank == 0) rc = hr_model_save(o.out, &m, info, &job->err);
+        rc = hr_comm_agree(job->comm, rc, &job->err);
+        hr_model_write_stats ws = { 0, 0, 0, 0 };
+        if (rc == 0) rc = hr_model_write(job, o.out, &m, &src, info, &ws);
         json_decref(info);
         memset(&m.users, 0, sizeof m.users);
         memset(&m.items, 0, sizeof m.items);
+        if (rc == 0) {
+            hr_job_set_real(job, "seconds_write_model", ws.seconds);
+            hr_job_set_int(job, "model_bytes", (int64_t)ws.bytes);
+            hr_job_set_int(job, "model_members", (int64_t)ws.members);
+            hr_progress("model      %s: %llu members, %.1f MB, written by %d ranks in %.2fs", o.out,
+                        (unsigned long long)ws.members, (double)ws.bytes / 1e6, job->size, ws.seconds);
+        }
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) {
@@ -364,13 +381,8 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
                     algo_name(o.algo), (long long)(o.algo == HR_ALGO_POP ? 0 : o.iters), secs_iter, gflops, bytes_iter / 1e6,
                     o.out, hr_now() - t0, max_rss);
     }
-    hr_free(m.user_factors);
-    hr_free(m.item_factors);
-    hr_free(m.user_bias);
-    hr_free(m.item_bias);
 fail:
     if (identity) json_decref(identity);
-    hr_free(m.item_scores);
     hr_train_free(&t);
     hr_dataset_free(&ds);
     return rc;
