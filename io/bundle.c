@@ -454,12 +454,35 @@ static void keep_rows(const hr_bundle_pick *p, const char *chunk, uint64_t c0, s
     }
 }
 
-/* Read a picked array member as a stream: checksum the stored bytes, decompress them chunk by
- * chunk, keep the picked rows.  The whole member is never in memory. */
-static int read_picked(struct archive *a, const char *path, const char *tarname, const listing *l, int zst,
-                       const hr_bundle_pick *p, char **data, size_t *len, hr_error *err)
+/* Where a streamed member's stored bytes come from: the tar stream (libarchive), or pread at
+ * a known offset (random access).  Returns bytes read (0 at a premature end) or a negative
+ * status with err set. */
+typedef struct stream_src {
+    struct archive *a;     /* tar stream, or NULL */
+    int fd;                /* random access: file and next offset */
+    uint64_t off;
+} stream_src;
+
+static int64_t src_read(stream_src *s, char *buf, size_t want, const char *path, hr_error *err)
 {
-    uint64_t rb = p->row_bytes, keep = 0;
+    if (s->a) {
+        la_ssize_t k = archive_read_data(s->a, buf, want);
+        return k < 0 ? read_error(s->a, path, err) : (int64_t)k;
+    }
+    for (;;) {
+        ssize_t k = pread(s->fd, buf, want, (off_t)s->off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return hr_error_set(err, HR_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+        s->off += (uint64_t)k;
+        return k;
+    }
+}
+
+/* Check a pick against a member of l->raw bytes; *keep: the rows it keeps. */
+static int pick_check(const char *path, const char *tarname, const listing *l, const hr_bundle_pick *p, uint64_t *keep,
+                      hr_error *err)
+{
+    uint64_t rb = p->row_bytes;
     if (rb == 0 || l->raw % rb != 0)
         return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %llu bytes, not a whole number of %zu-byte rows", path,
                             tarname, (unsigned long long)l->raw, (size_t)rb);
@@ -468,19 +491,23 @@ static int read_picked(struct archive *a, const char *path, const char *tarname,
         if (p->lo > p->hi || p->hi > nrow)
             return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %llu rows, rows %llu..%llu were asked for", path,
                                 tarname, (unsigned long long)nrow, (unsigned long long)p->lo, (unsigned long long)p->hi);
-        keep = p->hi - p->lo;
-    } else {
-        for (uint64_t i = 0; i < p->nrows; i++)
-            if (p->rows[i] >= nrow || (i > 0 && p->rows[i] <= p->rows[i - 1]))
-                return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %llu rows, row %llu was asked for%s", path,
-                                    tarname, (unsigned long long)nrow, (unsigned long long)p->rows[i],
-                                    p->rows[i] < nrow ? " out of order" : "");
-        keep = p->nrows;
+        *keep = p->hi - p->lo;
+        return 0;
     }
-    char *out = hr_try_malloc(keep ? (size_t)(keep * rb) : 1);
-    if (!out)
-        return hr_error_set(err, HR_ERR_NOMEM, "%s: cannot allocate %llu bytes for member %s", path,
-                            (unsigned long long)(keep * rb), tarname);
+    for (uint64_t i = 0; i < p->nrows; i++)
+        if (p->rows[i] >= nrow || (i > 0 && p->rows[i] <= p->rows[i - 1]))
+            return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %llu rows, row %llu was asked for%s", path, tarname,
+                                (unsigned long long)nrow, (unsigned long long)p->rows[i],
+                                p->rows[i] < nrow ? " out of order" : "");
+    *keep = p->nrows;
+    return 0;
+}
+
+/* Stream a picked array member: checksum the stored bytes, decompress them chunk by chunk,
+ * keep the picked rows in out (packed, in order).  The whole member is never in memory. */
+static int stream_pick(stream_src *src, const char *path, const char *tarname, const listing *l, int zst,
+                       const hr_bundle_pick *p, char *out, hr_error *err)
+{
     const size_t CHUNK = (size_t)1 << 20;
     char *in = hr_malloc(CHUNK), *dec = zst ? hr_malloc(ZSTD_DStreamOutSize()) : NULL;
     ZSTD_DStream *ds = zst ? ZSTD_createDStream() : NULL;
@@ -493,8 +520,8 @@ static int read_picked(struct archive *a, const char *path, const char *tarname,
                                * damaged frame should be reported as the checksum mismatch it is */
     while (rc == 0 && got < l->bytes) {
         size_t want = l->bytes - got < CHUNK ? (size_t)(l->bytes - got) : CHUNK;
-        la_ssize_t k = archive_read_data(a, in, want);
-        if (k < 0) rc = read_error(a, path, err);
+        int64_t k = src_read(src, in, want, path, err);
+        if (k < 0) rc = (int)k;
         else if (k == 0)
             rc = hr_error_set(err, HR_ERR_FORMAT, "%s: member %s is truncated (%llu of %llu bytes)", path, tarname,
                               (unsigned long long)got, (unsigned long long)l->bytes);
@@ -546,14 +573,29 @@ static int read_picked(struct archive *a, const char *path, const char *tarname,
     hr_free(in);
     hr_free(dec);
     ZSTD_freeDStream(ds);
+    return rc;
+}
+
+static int read_picked(struct archive *a, const char *path, const char *tarname, const listing *l, int zst,
+                       const hr_bundle_pick *p, char **data, size_t *len, hr_error *err)
+{
+    uint64_t keep = 0;
+    HR_TRY(pick_check(path, tarname, l, p, &keep, err));
+    char *out = hr_try_malloc(keep ? (size_t)(keep * p->row_bytes) : 1);
+    if (!out)
+        return hr_error_set(err, HR_ERR_NOMEM, "%s: cannot allocate %llu bytes for member %s", path,
+                            (unsigned long long)(keep * p->row_bytes), tarname);
+    stream_src src = { a, -1, 0 };
+    int rc = stream_pick(&src, path, tarname, l, zst, p, out, err);
     if (rc < 0) {
         hr_free(out);
         return rc;
     }
     *data = out;
-    *len = (size_t)(keep * rb);
+    *len = (size_t)(keep * p->row_bytes);
     return 0;
 }
+
 
 static int find_member(const hr_bundle *b, const char *name)
 {
@@ -842,29 +884,41 @@ json_t *hr_bundle_at_manifest(const hr_bundle_at *b) { return b->manifest; }
 
 const char *hr_bundle_at_path(const hr_bundle_at *b) { return b->path; }
 
+/* Find member `name`, check the tar header at its listed place; *l its listing, *at where its
+ * stored bytes start, want its tar name. */
+static int at_locate(hr_bundle_at *b, const char *name, listing *l, uint64_t *at, char want[NAME_MAX_LEN + sizeof ZST],
+                     hr_error *err)
+{
+    json_t *members = json_object_get(b->manifest, "members");
+    if (!json_object_get(members, name)) return hr_error_set(err, HR_ERR_FORMAT, "%s: bundle has no member %s", b->path, name);
+    HR_TRY(parse_listing(members, b->path, name, l, err));
+    if (l->offset < 0) return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has no offset in the manifest", b->path, name);
+    uint64_t h0 = b->data_start + (uint64_t)l->offset;
+    if (h0 > b->fsize || hr_tar_span(l->bytes) > b->fsize - h0)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s (%llu bytes at %llu) runs past the end of the file: truncated bundle",
+                            b->path, name, (unsigned long long)l->bytes, (unsigned long long)h0);
+    if (!l->zstd && l->raw != l->bytes)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s does not match its manifest entry (size)", b->path, name);
+    unsigned char h[HR_TAR_BLOCK];
+    char tname[101];
+    uint64_t tsize;
+    snprintf(want, NAME_MAX_LEN + sizeof ZST, "%s%s", name, l->zstd ? ZST : "");
+    HR_TRY(pread_all(b->fd, h, sizeof h, h0, b->path, err));
+    if (!hr_tar_parse(h, tname, &tsize) || strcmp(tname, want) != 0 || tsize != l->bytes)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: no tar header of member %s (%llu bytes) at byte %llu: the bundle is damaged",
+                            b->path, want, (unsigned long long)l->bytes, (unsigned long long)h0);
+    *at = h0 + HR_TAR_BLOCK;
+    return 0;
+}
+
 int hr_bundle_at_read(hr_bundle_at *b, const char *name, const void **data, size_t *len, hr_error *err)
 {
     listing l = { 0, 0, 0, 0, -1 };
-    json_t *members = json_object_get(b->manifest, "members");
-    if (!json_object_get(members, name)) return hr_error_set(err, HR_ERR_FORMAT, "%s: bundle has no member %s", b->path, name);
-    HR_TRY(parse_listing(members, b->path, name, &l, err));
-    if (l.offset < 0) return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has no offset in the manifest", b->path, name);
-    uint64_t at = b->data_start + (uint64_t)l.offset;
-    if (at > b->fsize || l.bytes > b->fsize - at || hr_tar_span(l.bytes) > b->fsize - at)
-        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s (%llu bytes at %llu) runs past the end of the file: truncated bundle",
-                            b->path, name, (unsigned long long)l.bytes, (unsigned long long)at);
-    if (!l.zstd && l.raw != l.bytes)
-        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s does not match its manifest entry (size)", b->path, name);
-    unsigned char h[HR_TAR_BLOCK];
-    char tname[101], want[NAME_MAX_LEN + sizeof ZST];
-    uint64_t tsize;
-    snprintf(want, sizeof want, "%s%s", name, l.zstd ? ZST : "");
-    HR_TRY(pread_all(b->fd, h, sizeof h, at, b->path, err));
-    if (!hr_tar_parse(h, tname, &tsize) || strcmp(tname, want) != 0 || tsize != l.bytes)
-        return hr_error_set(err, HR_ERR_FORMAT, "%s: no tar header of member %s (%llu bytes) at byte %llu: the bundle is damaged",
-                            b->path, want, (unsigned long long)l.bytes, (unsigned long long)at);
+    uint64_t at;
+    char want[NAME_MAX_LEN + sizeof ZST];
+    HR_TRY(at_locate(b, name, &l, &at, want, err));
     HR_TRY(grow(&b->zbuf, &b->zcap, l.bytes ? (size_t)l.bytes : 1, b->path, err));
-    HR_TRY(pread_all(b->fd, b->zbuf, (size_t)l.bytes, at + HR_TAR_BLOCK, b->path, err));
+    HR_TRY(pread_all(b->fd, b->zbuf, (size_t)l.bytes, at, b->path, err));
     uint64_t hsum = checksum_of(b->zbuf, (size_t)l.bytes);
     if (hsum != l.xxh3) {
         char got[17], wh[17];
@@ -890,6 +944,17 @@ int hr_bundle_at_read(hr_bundle_at *b, const char *name, const void **data, size
     *data = b->out;
     *len = (size_t)l.raw;
     return 0;
+}
+
+int hr_bundle_at_pick(hr_bundle_at *b, const hr_bundle_pick *p, void *out, hr_error *err)
+{
+    listing l = { 0, 0, 0, 0, -1 };
+    uint64_t at, keep = 0;
+    char want[NAME_MAX_LEN + sizeof ZST];
+    HR_TRY(at_locate(b, p->name, &l, &at, want, err));
+    HR_TRY(pick_check(b->path, want, &l, p, &keep, err));
+    stream_src src = { NULL, b->fd, at };
+    return stream_pick(&src, b->path, want, &l, l.zstd, p, out, err);
 }
 
 void hr_bundle_at_close(hr_bundle_at *b)

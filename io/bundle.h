@@ -119,6 +119,10 @@ const char *hr_bundle_at_path(const hr_bundle_at *b);
 /* Member `name` (logical).  *data points into a buffer of b, valid until the next read or the
  * close.  HR_ERR_FORMAT when it is not listed or has no offset, HR_ERR_CHECKSUM, HR_ERR_IO. */
 int hr_bundle_at_read(hr_bundle_at *b, const char *name, const void **data, size_t *len, hr_error *err);
+/* Stream member p->name (an array of p->row_bytes rows) through the checksum and the decoder,
+ * keeping the rows p picks (ROWS or RANGE, as for hr_bundle_open_pick) packed into out: a
+ * member is never whole in memory.  Errors as hr_bundle_at_read. */
+int hr_bundle_at_pick(hr_bundle_at *b, const hr_bundle_pick *p, void *out, hr_error *err);
 void hr_bundle_at_close(hr_bundle_at *b);   /* accepts NULL */
 
 #endif

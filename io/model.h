@@ -40,10 +40,15 @@
 #define HR_MODEL_VERSION 2            /* written; every version from 1 is read */
 /* Bound on k, so n x k size arithmetic cannot overflow for any plausible n. */
 #define HR_MODEL_MAX_K 65536
-/* Version 2 member sizes: a float array's member holds max(1, floor(BLOCK_BYTES / row bytes))
- * rows; a dictionary's member DICT_BLOCK ids.  Functions of the array's width only. */
-#define HR_MODEL_BLOCK_BYTES ((uint64_t)4 << 20)
-#define HR_MODEL_DICT_BLOCK ((uint64_t)1 << 18)
+/* Version 2 member sizes, functions of the array's shape only (never of the rank count):
+ * a float array's member holds max(1, floor(B / row bytes)) rows, where B starts at
+ * BLOCK_BYTES and doubles while the array would need more than MAX_MEMBERS members; a
+ * dictionary's member DICT_BLOCK ids, doubled the same way.  Small members keep the writer's
+ * buffers (about three members per rank) small next to a rank's share; the cap keeps the
+ * manifest small for huge models (3052 members of 16 MiB for 100M users at k = 128). */
+#define HR_MODEL_BLOCK_BYTES ((uint64_t)1 << 20)
+#define HR_MODEL_DICT_BLOCK ((uint64_t)1 << 16)
+#define HR_MODEL_MAX_MEMBERS ((uint64_t)4096)
 
 typedef enum { HR_MODEL_FACTOR = 1 /* als, ials, svd */, HR_MODEL_POP = 2 } hr_model_kind;
 

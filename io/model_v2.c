@@ -34,9 +34,12 @@ static void add_array(hr_model_layout *L, const char *name, hr_marray_type type,
     a->cols = cols;
     if (type == HR_MARRAY_DICT) {
         a->block = HR_MODEL_DICT_BLOCK;
+        while (ceil_div(rows, a->block) > HR_MODEL_MAX_MEMBERS) a->block *= 2;
     } else {
-        uint64_t b = HR_MODEL_BLOCK_BYTES / (cols * sizeof(float));
-        a->block = b ? b : 1;
+        const uint64_t rb = cols * sizeof(float);
+        uint64_t bytes = HR_MODEL_BLOCK_BYTES;
+        while (bytes / rb < rows && ceil_div(rows, bytes / rb ? bytes / rb : 1) > HR_MODEL_MAX_MEMBERS) bytes *= 2;
+        a->block = bytes / rb ? bytes / rb : 1;
     }
     a->members = ceil_div(rows, a->block);
     a->first = L->members;
@@ -267,14 +270,6 @@ static int read_layout(const char *path, json_t *man, const hr_model *m, hr_mode
     return 0;
 }
 
-static int read_member(hr_bundle_at *b, const hr_model_layout *L, uint64_t j, const void **data, size_t *len,
-                       hr_error *err)
-{
-    char name[80];
-    hr_model_member_name(L, j, name, sizeof name);
-    return hr_bundle_at_read(b, name, data, len, err);
-}
-
 /* Append src (ids following every id of dst) to dst; src is consumed. */
 static int dict_append(hr_dict *dst, hr_dict *src, const char *what, hr_error *err)
 {
@@ -388,20 +383,25 @@ static int load_f32(hr_bundle_at *b, const hr_model_layout *L, const hr_marray *
             r1 = hi < s->hi ? hi : s->hi;
             if (r0 >= r1) continue;
         }
-        const void *p;
-        size_t len;
-        HR_TRY(read_member(b, L, j, &p, &len, err));
-        if (len != (hi - lo) * rb)
-            return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s.%06llu has %zu bytes, expected %llu rows of %llu floats", path,
-                                a->name, (unsigned long long)(j - a->first), len, (unsigned long long)(hi - lo),
+        char name[80];
+        hr_model_member_name(L, j, name, sizeof name);
+        json_t *e = json_object_get(json_object_get(hr_bundle_at_manifest(b), "members"), name);
+        if ((uint64_t)json_integer_value(json_object_get(e, "raw_bytes")) != (hi - lo) * rb)
+            return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %lld bytes, expected %llu rows of %llu floats", path, name,
+                                (long long)json_integer_value(json_object_get(e, "raw_bytes")), (unsigned long long)(hi - lo),
                                 (unsigned long long)a->cols);
-        const float *f = p;
+        /* streamed: only the kept rows land, straight in the array */
+        hr_bundle_pick pk = { name, HR_PICK_RANGE, (size_t)rb, NULL, 0, r0 - lo, r1 - lo };
+        uint64_t *rel = NULL;
         if (s->ids) {
-            for (uint64_t x = i0; x < i1; x++, at++) memcpy(o + at * a->cols, f + (s->ids[x] - lo) * a->cols, rb);
-        } else {
-            memcpy(o + at * a->cols, f + (r0 - lo) * a->cols, (r1 - r0) * rb);
-            at += r1 - r0;
+            rel = hr_malloc((i1 - i0) * sizeof *rel);
+            for (uint64_t x = i0; x < i1; x++) rel[x - i0] = s->ids[x] - lo;
+            pk = (hr_bundle_pick){ name, HR_PICK_ROWS, (size_t)rb, rel, i1 - i0, 0, 0 };
         }
+        int rc = hr_bundle_at_pick(b, &pk, o + at * a->cols, err);
+        hr_free(rel);
+        HR_TRY(rc);
+        at += s->ids ? i1 - i0 : r1 - r0;
     }
     uint64_t bad = hr_model_first_bad_row(o, keep, a->cols);
     if (bad != UINT64_MAX) {

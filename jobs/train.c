@@ -158,34 +158,48 @@ static void release_scratch(hr_train *t)
 }
 
 /* Warm start: rows whose external id the old model knows start from its factors (and biases);
- * the rest keep their fresh initialisation.  Counts are global. */
+ * the rest keep their fresh initialisation.  Each rank reads only the old model's rows of the
+ * users and items it owns (io/model.h part load).  Counts are global. */
 static int warm_start(hr_job *job, hr_train *t, const char *path, uint64_t counts[6])
 {
     hr_model m;
-    int rc = hr_model_load(path, &m, &job->err);
+    int rc = hr_model_load_dicts(path, &m, &job->err);
     if (rc == 0 && (m.kind != HR_MODEL_FACTOR || m.k != t->opts.k))
         rc = hr_error_set(&job->err, HR_ERR_STATE, "%s: a %s model with k=%d cannot warm-start %s with --factors %d", path, m.algo,
                           m.k, t->algo == HR_ALGO_ALS ? "als" : "ials", t->opts.k);
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc < 0) {
-        hr_model_free(&m);
-        return rc;
+    /* the old model's id of each owned row (or -1) */
+    int64_t *mid[2] = { NULL, NULL };
+    uint64_t *want[2] = { NULL, NULL }, nwant[2] = { 0, 0 };
+    char key[512];
+    for (int side = 0; rc == 0 && side < 2; side++) {
+        hr_train_side *s = side == 0 ? &t->users : &t->items;
+        const hr_dict *dd = side == 0 ? &t->ds->users : &t->ds->items, *md = side == 0 ? &m.users : &m.items;
+        mid[side] = hr_malloc((s->block->nrows + 1) * sizeof *mid[side]);
+        want[side] = hr_malloc((s->block->nrows + 1) * sizeof *want[side]);
+        for (uint64_t r = 0; r < s->block->nrows; r++) {
+            size_t len = hr_dict_format(dd, s->block->gid[r], key, sizeof key);
+            mid[side][r] = hr_dict_find(md, key, len);
+            if (mid[side][r] >= 0) want[side][nwant[side]++] = (uint64_t)mid[side][r];
+        }
     }
+    if (rc == 0) {
+        hr_model_part part = { want[0], nwant[0], 0, 0, want[1], nwant[1] };
+        rc = hr_model_load_part(path, &m, &part, &job->err);
+    }
+    rc = hr_comm_agree(job->comm, rc, &job->err);
     memset(counts, 0, 6 * sizeof *counts);
-    for (int side = 0; side < 2; side++) {
+    for (int side = 0; rc == 0 && side < 2; side++) {
         hr_train_side *s = side == 0 ? &t->users : &t->items;
         const hr_dict *dd = side == 0 ? &t->ds->users : &t->ds->items, *md = side == 0 ? &m.users : &m.items;
         const float *mf = side == 0 ? m.user_factors : m.item_factors, *mb = side == 0 ? m.user_bias : m.item_bias;
-        char key[512];
         for (uint64_t r = 0; r < s->block->nrows; r++) {
-            size_t len = hr_dict_format(dd, s->block->gid[r], key, sizeof key);
-            int64_t g = hr_dict_find(md, key, len);
-            if (g < 0) {
+            if (mid[side][r] < 0) {
                 counts[3 * side + 1]++;
                 continue;
             }
-            memcpy(s->F + r * (uint64_t)m.k, mf + (uint64_t)g * (uint64_t)m.k, (size_t)m.k * sizeof(float));
-            if (mb && t->algo == HR_ALGO_ALS) s->bias[r] = mb[g];
+            int64_t row = side == 0 ? hr_model_user_row(&m, (uint64_t)mid[side][r]) : hr_model_item_row(&m, (uint64_t)mid[side][r]);
+            memcpy(s->F + r * (uint64_t)m.k, mf + (uint64_t)row * (uint64_t)m.k, (size_t)m.k * sizeof(float));
+            if (mb && t->algo == HR_ALGO_ALS) s->bias[r] = mb[row];
             counts[3 * side]++;
         }
         /* dropped: ids of the old model absent from this dataset (every rank holds both dicts) */
@@ -195,12 +209,29 @@ static int warm_start(hr_job *job, hr_train *t, const char *path, uint64_t count
                 counts[3 * side + 2] += hr_dict_find(dd, key, len) < 0;
             }
     }
+    for (int side = 0; side < 2; side++) {
+        hr_free(mid[side]);
+        hr_free(want[side]);
+    }
     hr_model_free(&m);
+    HR_TRY(rc);
     HR_TRY(hr_comm_allreduce_sum_u64(job->comm, counts, 6));
     hr_progress("warm start from %s: users %llu known, %llu new, %llu dropped; items %llu known, %llu new, %llu dropped", path,
                 (unsigned long long)counts[0], (unsigned long long)counts[1], (unsigned long long)counts[2],
                 (unsigned long long)counts[3], (unsigned long long)counts[4], (unsigned long long)counts[5]);
     return 0;
+}
+
+/* Per iteration, both halves: rows moved by the needed and the allgather exchange [global],
+ * the needed rows in bytes, and the largest rank's receive buffers in MiB. */
+static void exchange_figures(hr_train *t, double x[4])
+{
+    const double row = (double)t->opts.k * 4.0;
+    x[0] = (double)(t->users.route.volume_needed + t->items.route.volume_needed);
+    x[1] = (double)(t->users.route.volume_allgather + t->items.route.volume_allgather);
+    x[2] = x[0] * row;
+    x[3] = (double)(t->users.route.nrecv + t->items.route.nrecv) * row / (1 << 20);
+    hr_comm_allreduce_max_f64(t->job->comm, &x[3], 1);
 }
 
 static const char *algo_name(hr_algo a) { return a == HR_ALGO_ALS ? "als" : a == HR_ALGO_IALS ? "ials" : "pop"; }
@@ -242,7 +273,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     t.iters = o.iters;
     t.seed = (uint64_t)o.seed;
     t.exchange = o.exchange;
-    double secs_iter = 0, gflops = 0, bytes_iter = 0, imbalance = 1;
+    double secs_iter = 0, gflops = 0, bytes_iter = 0, imbalance = 1, secs_exchange = 0, xfig[4] = { 0, 0, 0, 0 };
     if (o.algo != HR_ALGO_POP) {
         HR_CHECK(hr_train_setup(&t));
         if (o.init_from) {
@@ -262,7 +293,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
             goto fail;
         }
         hr_job_set_int(job, "resumed_from_iteration", done);
-        double sum_s = 0, sum_f = 0, sum_b = 0, sum_i = 0;
+        double sum_s = 0, sum_f = 0, sum_b = 0, sum_i = 0, sum_c = 0;
         int64_t ran = 0, last = done;
         for (int64_t it = done + 1; it <= o.iters && rc == 0; it++) {
             int stopped = 0;
@@ -274,6 +305,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
                 break;
             }
             sum_s += t.seconds;
+            sum_c += t.seconds * t.comm_pct / 100.0;
             sum_f += t.gflops * t.seconds;
             sum_b += (double)t.bytes;
             sum_i += t.imbalance;
@@ -297,6 +329,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
             gflops = sum_s > 0 ? sum_f / sum_s : 0;
             bytes_iter = sum_b / (double)ran;
             imbalance = sum_i / (double)ran;
+            secs_exchange = sum_c / (double)ran;
         }
         if (rc == 0) {
             /* every rank's owned rows go straight into the bundle (jobs/modelwrite.h) */
@@ -364,6 +397,14 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
         hr_job_set_real(job, "gflops", gflops);
         hr_job_set_real(job, "bytes_exchanged_per_iteration", bytes_iter);
         hr_job_set_real(job, "load_imbalance", imbalance);
+        /* the exchange against its floor (docs/scaling.md): rows each half moves either way,
+         * the needed-rows bound in bytes, and the largest rank's receive buffers */
+        if (o.algo != HR_ALGO_POP) exchange_figures(&t, xfig);
+        hr_job_set_real(job, "seconds_exchange_per_iteration", secs_exchange);
+        hr_job_set_int(job, "exchange_rows_needed", (int64_t)xfig[0]);
+        hr_job_set_int(job, "exchange_rows_allgather", (int64_t)xfig[1]);
+        hr_job_set_real(job, "exchange_bytes_lower_bound", xfig[2]);
+        hr_job_set_real(job, "exchange_buffer_mb", xfig[3]);
         hr_job_set_real(job, "final_loss", o.algo == HR_ALGO_POP ? 0.0 : t.loss);
         if (o.algo == HR_ALGO_ALS) hr_job_set_real(job, "train_rmse", t.rmse);
         hr_job_set_int(job, "cholesky_retries", (int64_t)t.retries);

@@ -27,7 +27,7 @@ case_bytes() {
     done
     echo "5 collective writes and hr_model_save: $(md5sum <"$HR_TMP/serial.tar" | cut -c1-16), $(stat -c %s "$HR_TMP/serial.tar") bytes"
     hrt 2 inspect "$HR_TMP/w3.tar" --json "$HR_TMP/inspect.json" || fail "inspect"
-    jtrue 'a["members_verified"] == 9 and a["format_version"] == 2' "$HR_TMP/inspect.json"
+    jtrue 'a["members_verified"] == 20 and a["format_version"] == 2' "$HR_TMP/inspect.json"
 }
 
 case_nan_refused() {

@@ -3,8 +3,8 @@
  * compare the bytes across rank counts and with the single-process hr_model_save.
  *
  *   mpirun -np P modelwrite_check OUT.tar [--hash] [--serial SERIAL.tar] [--nan]
- * The model: 300000 integer user ids (two dictionary members), 5000 string item ids, k = 8
- * (131072 rows per member), user and item biases; every value a function of (array, row,
+ * The model: 300000 integer user ids (five dictionary members), 5000 string item ids, k = 8
+ * (32768 rows per member: ten user-factor members), user and item biases; every value a function of (array, row,
  * column) only.  Rows are spread over the ranks by the balanced partition (random weights), or
  * by the hash partition with --hash (every member's rows then come from every rank).  --serial
  * also writes the whole model from rank 0 with hr_model_save; --nan puts a NaN in one user row

@@ -48,26 +48,33 @@ static void test_layout_rule(void **state)
     assert_int_equal(L.n, 5);
     assert_string_equal(L.a[0].name, "users.dict");
     assert_int_equal(L.a[0].block, HR_MODEL_DICT_BLOCK);
+    assert_int_equal(L.a[0].members, 2);
     assert_string_equal(L.a[2].name, "user_factors.f32");
-    assert_int_equal(L.a[2].block, 16384);          /* 4 MiB of 64-float rows */
-    assert_int_equal(L.a[2].members, 7);            /* 100000 / 16384 rounded up */
+    assert_int_equal(L.a[2].block, 4096);           /* 1 MiB of 64-float rows */
+    assert_int_equal(L.a[2].members, 25);           /* 100000 / 4096 rounded up */
     assert_string_equal(L.a[4].name, "user_bias.f32");
-    assert_int_equal(L.a[4].block, 1u << 20);
-    assert_int_equal(L.members, 1 + 1 + 7 + 2 + 1);
+    assert_int_equal(L.a[4].block, 1u << 18);
+    assert_int_equal(L.members, 2 + 1 + 25 + 5 + 1);
     uint64_t lo, hi;
-    assert_int_equal(hr_model_layout_member(&L, 8, &lo, &hi), 2);   /* the last user_factors member */
-    assert_int_equal(lo, 6 * 16384);
+    assert_int_equal(hr_model_layout_member(&L, 27, &lo, &hi), 2);   /* the last user_factors member */
+    assert_int_equal(lo, 24 * 4096);
     assert_int_equal(hi, 100000);
     char name[64];
-    hr_model_member_name(&L, 8, name, sizeof name);
-    assert_string_equal(name, "user_factors.f32.000006");
+    hr_model_member_name(&L, 27, name, sizeof name);
+    assert_string_equal(name, "user_factors.f32.000024");
     /* wide rows: one row per member at least */
     hr_model_layout_build(&L, HR_MODEL_FACTOR, HR_MODEL_MAX_K, 3, 0, 0, 0);
-    assert_int_equal(L.a[2].block, 16);
+    assert_int_equal(L.a[2].block, 4);
     assert_int_equal(L.a[3].members, 0);
+    /* huge arrays: members grow (by doubling) so that there are at most MAX_MEMBERS */
+    hr_model_layout_build(&L, HR_MODEL_FACTOR, 128, (uint64_t)1 << 30, 10000000, 0, 0);
+    assert_int_equal(L.a[0].members, HR_MODEL_MAX_MEMBERS);
+    assert_int_equal(L.a[2].members, HR_MODEL_MAX_MEMBERS);
+    assert_int_equal(L.a[2].block, (uint64_t)1 << 18);   /* 128 MiB members */
+    assert_true(L.a[3].members <= HR_MODEL_MAX_MEMBERS && L.a[3].members > HR_MODEL_MAX_MEMBERS / 2);
 }
 
-/* A model whose arrays span several members: k = 256 (4096 rows per member), 13000 string
+/* A model whose arrays span several members: k = 256 (1024 rows per member), 13000 string
  * user ids. */
 static void big_model(hr_model *m)
 {
@@ -98,8 +105,8 @@ static void test_bytes_and_members(void **state)
     assert_string_equal(json_string_value(json_object_get(man, "created")), "2026-09-21T14:13:20Z");
     json_t *arr = json_object_get(man, "arrays");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(arr, "users.dict"), "members")), 1);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(arr, "user_factors.f32"), "members")), 4);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(arr, "user_factors.f32"), "block")), 4096);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(arr, "user_factors.f32"), "members")), 13);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(arr, "user_factors.f32"), "block")), 1024);
     assert_string_equal(json_string_value(json_object_get(json_object_get(arr, "users.dict"), "ids")), "string");
     assert_int_equal(hr_model_save(c, &r, info, &err), 0);
     char *bc = hr_test_read_file(c, &lc);
@@ -112,17 +119,17 @@ static void test_bytes_and_members(void **state)
     size_t nmem = 0;
     json_t *vm = NULL;
     if (hr_bundle_verify(a, HR_MODEL_FORMAT, HR_MODEL_VERSION, &vm, &nmem, &err) != 0) fail_msg("verify: %s", err.msg);
-    assert_int_equal(nmem, 1 + 1 + 4 + 3 + 1 + 1);
+    assert_int_equal(nmem, 1 + 1 + 13 + 9 + 1 + 1);
     json_decref(vm);
     /* a flipped byte in the last user-factor member: whole loads and verification refuse it,
      * a part that does not need that member never reads it */
-    const char name[] = "user_factors.f32.000003.zst";
+    const char name[] = "user_factors.f32.000012.zst";
     char *h = memmem(ba, la, name, sizeof name - 1);
     assert_non_null(h);
     h[HR_TAR_BLOCK + 100] ^= 0x10;
     hr_test_write_file(b, ba, la);
     assert_int_equal(hr_model_load(b, &r, &err), HR_ERR_CHECKSUM);
-    assert_msg_has(&err, "user_factors.f32.000003");
+    assert_msg_has(&err, "user_factors.f32.000012");
     assert_int_equal(hr_bundle_verify(b, HR_MODEL_FORMAT, HR_MODEL_VERSION, &vm, &nmem, &err), HR_ERR_CHECKSUM);
     assert_int_equal(hr_model_load_dicts(b, &r, &err), 0);
     uint64_t users[] = { 5, 4095, 4096, 12287 }, items[] = { 8999, 3, 17, 3 };
