@@ -350,29 +350,34 @@ void hr_model_free(hr_model *m)
     memset(m, 0, sizeof *m);
 }
 
+uint64_t hr_model_lower_bound(const uint64_t *a, uint64_t n, uint64_t v)
+{
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static int64_t row_in(const uint64_t *ids, uint64_t n, uint64_t v)
+{
+    uint64_t at = hr_model_lower_bound(ids, n, v);
+    return at < n && ids[at] == v ? (int64_t)at : -1;
+}
+
 int64_t hr_model_user_row(const hr_model *m, uint64_t u)
 {
     if (!m->partial) return u < m->n_users ? (int64_t)u : -1;
-    uint64_t lo = 0, hi = m->user_rows;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (m->user_ids[mid] < u) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < m->user_rows && m->user_ids[lo] == u ? (int64_t)lo : -1;
+    return row_in(m->user_ids, m->user_rows, u);
 }
 
 int64_t hr_model_item_row(const hr_model *m, uint64_t i)
 {
     if (!m->partial) return i < m->n_items ? (int64_t)i : -1;
     if (!m->item_ids) return i >= m->item_lo && i < m->item_hi ? (int64_t)(i - m->item_lo) : -1;
-    uint64_t lo = 0, hi = m->item_rows;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (m->item_ids[mid] < i) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < m->item_rows && m->item_ids[lo] == i ? (int64_t)lo : -1;
+    return row_in(m->item_ids, m->item_rows, i);
 }
 
 /* ---------------------------------------------------------------- scoring (reference) */

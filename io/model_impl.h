@@ -16,6 +16,8 @@ int hr_model_read_header(const char *path, json_t *man, hr_model *m, hr_error *e
 json_t *hr_model_base_manifest(const hr_model *m, json_t *info, int version, int64_t created);
 /* The float array of m that a layout array names (NULL slot for dictionaries). */
 float **hr_model_array_slot(hr_model *m, const char *name);
+/* First position of a sorted array whose value is >= v. */
+uint64_t hr_model_lower_bound(const uint64_t *a, uint64_t n, uint64_t v);
 /* Sorted, de-duplicated copy of ids (hr_malloc'd, *n updated). */
 uint64_t *hr_model_sorted_ids(const uint64_t *ids, uint64_t *n);
 

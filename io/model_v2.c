@@ -345,17 +345,6 @@ static int load_dict(hr_bundle_at *b, const hr_model_layout *L, const hr_marray 
 /* Which rows of an array to keep: all, sorted ids, or a range. */
 typedef struct { int all; const uint64_t *ids; uint64_t n, lo, hi; } row_sel;
 
-static uint64_t lower_bound(const uint64_t *a, uint64_t n, uint64_t v)
-{
-    uint64_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < v) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
 static int load_f32(hr_bundle_at *b, const hr_model_layout *L, const hr_marray *a, const row_sel *s, float **out,
                     hr_error *err)
 {
@@ -375,8 +364,8 @@ static int load_f32(hr_bundle_at *b, const hr_model_layout *L, const hr_marray *
         hr_model_layout_member(L, j, &lo, &hi);
         uint64_t r0 = lo, r1 = hi, i0 = 0, i1 = 0;   /* rows kept from this member */
         if (s->ids) {
-            i0 = lower_bound(s->ids, s->n, lo);
-            i1 = lower_bound(s->ids, s->n, hi);
+            i0 = hr_model_lower_bound(s->ids, s->n, lo);
+            i1 = hr_model_lower_bound(s->ids, s->n, hi);
             if (i0 == i1) continue;
         } else if (!s->all) {
             r0 = lo > s->lo ? lo : s->lo;

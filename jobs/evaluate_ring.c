@@ -19,6 +19,7 @@
 
 #include "core/alloc.h"
 #include "jobs/evaluate.h"
+#include "jobs/ringscore.h"
 #include "jobs/rowfetch.h"
 #include "solvers/score.h"
 
@@ -233,14 +234,7 @@ int ev_ring_rank(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c,
                     tile(d, s, c, &ru, batch + b0, nu, S, i0, nb, pass);
                 }
             }
-            if (step + 1 < P) {
-                uint64_t got;
-                rc = hr_comm_ring_shift(job->comm, blk, (hi - lo) * w * sizeof *blk, nxt, (maxb * w + 1) * sizeof *nxt, &got);
-                float *sw = blk;
-                blk = nxt;
-                nxt = sw;
-                cur = (cur + P - 1) % P;
-            }
+            if (step + 1 < P) rc = hr_ring_step(job, &blk, &nxt, (hi - lo) * w * sizeof *blk, (maxb * w + 1) * sizeof *nxt, &cur);
         }
         if (pass == 0)
             for (uint32_t b = 0; b < nbatch; b++) {

@@ -6,8 +6,9 @@
 # exchange alone (16 MB of factor rows per rank, sent to both other ranks); the model predicts
 # its time as bytes sent per rank / min(link rate, the unshaped link's rate) + latency (both from
 # the unshaped run: namespaces share this machine's CPU, which sets their top rate).  At each
-# rate the measured time must lie within 0.7x .. 2x of the prediction (0.2 Gbit/s binds even
-# when a busy machine holds the unshaped link below 1 Gbit/s).  (`make bench` runs a
+# rate that binds (below the unshaped rate) the measured time must lie within 0.7x .. 2x of the
+# prediction (0.2 Gbit/s binds even when a busy machine holds the unshaped link below 1 Gbit/s;
+# a machine too busy for that skips).  (`make bench` runs a
 # training on the shaped hosts too: BENCH_ONLY=netshape.)  Skipped with the reason without
 # root, `ip netns` or tc's tbf.
 source "$(dirname "$0")/../lib.sh"
@@ -61,16 +62,25 @@ top = m["off"]["bytes_sent_per_rank"] * 8 / max(m["off"]["seconds"] - lat, 1e-9)
 ok = True
 print("# netshape unshaped: %.1f MB per rank in %.3f s (%.2f Gbit/s), latency %.0f us per exchange"
       % (m["off"]["bytes_sent_per_rank"] / 1e6, m["off"]["seconds"], top / 1e9, lat * 1e6))
+binding = 0
 for r, bps in (("5gbit", 5e9), ("1gbit", 1e9), ("200mbit", 2e8)):
     j = m[r]
     pred = j["bytes_sent_per_rank"] * 8 / min(bps, top) + lat
     ratio = j["seconds"] / pred
-    print("# netshape %s: %.1f MB sent per rank per exchange, predicted %.3f s, measured %.3f s (x%.2f)"
-          % (r, j["bytes_sent_per_rank"] / 1e6, pred, j["seconds"], ratio))
-    ok = ok and 0.7 <= ratio <= 2.0
+    binds = bps < 0.8 * top   # the shaper, not the machine, sets the rate
+    print("# netshape %s: %.1f MB sent per rank per exchange, predicted %.3f s, measured %.3f s (x%.2f)%s"
+          % (r, j["bytes_sent_per_rank"] / 1e6, pred, j["seconds"], ratio, "" if binds else " (not binding: the unshaped link is slower)"))
+    if binds:
+        binding += 1
+        ok = ok and 0.7 <= ratio <= 2.0
+if not binding:
+    print("# netshape: no rate binds (the unshaped link runs at %.2f Gbit/s on this busy machine)" % (top / 1e9))
+    sys.exit(77)
 sys.exit(0 if ok else 1)
 EOF
-    [ "${PIPESTATUS[0]}" = 0 ] || fail "exchange time against the link rate"
+    local st=${PIPESTATUS[0]}
+    [ "$st" = 77 ] && { echo "no shaped rate binds: the machine is too busy"; exit 77; }
+    [ "$st" = 0 ] || fail "exchange time against the link rate"
 }
 
 tcase netshape-exchange-vs-link-rate case_shaped
