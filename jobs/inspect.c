@@ -15,6 +15,7 @@
 #include "io/shard.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/publish.h"
 
 static int verify_files(hr_job *job, json_t *m, const char *dir, uint64_t *nfiles, uint64_t *nbad)
 {
@@ -53,7 +54,11 @@ static int verification_result(hr_job *job, const char *kind, const char *path, 
 }
 
 /* --dump PREFIX: every interaction as text, PREFIX.RRRRR.tsv per rank (user, item, value,
- * timestamp in external ids), so datasets can be compared and exported. */
+ * timestamp in external ids), so datasets can be compared and exported.  The folder of PREFIX
+ * is created if missing.  Each part file is committed whole (io/output.h); once every rank has
+ * written its part, rank 0 removes the parts of an earlier dump that this one did not write
+ * (PREFIX.RRRRR.tsv for RRRRR >= ranks); after a failure it removes every part, so no mix of
+ * an old and a new dump is left. */
 static int dump_dataset(hr_job *job, const char *dir, const char *prefix)
 {
     hr_dataset ds;
@@ -63,9 +68,18 @@ static int dump_dataset(hr_job *job, const char *dir, const char *prefix)
         return rc;
     }
     char path[4096];
+    if (job->rank == 0) {
+        snprintf(path, sizeof path, "%s", prefix);
+        char *slash = strrchr(path, '/');
+        if (slash && slash != path) {
+            *slash = '\0';
+            rc = hr_mkdirs(path, &job->err);
+        }
+    }
+    rc = hr_comm_agree(job->comm, rc, &job->err);
     snprintf(path, sizeof path, "%s.%05d.tsv", prefix, job->rank);
-    hr_output *o;
-    rc = hr_output_open(path, 0, 1, &o, &job->err);
+    hr_output *o = NULL;
+    if (rc == 0) rc = hr_output_open(path, 0, 1, &o, &job->err);
     const hr_block *b = &ds.by_user;
     for (uint64_t r = 0; rc == 0 && r < b->nrows; r++) {
         char u[256], i[256];
@@ -78,7 +92,9 @@ static int dump_dataset(hr_job *job, const char *dir, const char *prefix)
     if (rc == 0) rc = hr_output_commit(o, NULL, NULL, &job->err);
     else hr_output_abort(o);
     hr_dataset_free(&ds);
-    return hr_comm_agree(job->comm, rc, &job->err);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (job->rank == 0) hr_outdir_prune_parts(prefix, ".tsv", rc == 0 ? (uint64_t)job->size : 0);
+    return rc;
 }
 
 static int inspect_dataset(hr_job *job, const char *dir)
@@ -207,6 +223,11 @@ int hr_cmd_inspect(hr_job *job, int argc, char **argv)
         else return hr_error_set(&job->err, HR_ERR_ARG, "inspect: unexpected argument '%s'", argv[k]);
     }
     if (!target) return hr_error_set(&job->err, HR_ERR_ARG, "usage: hpcrec inspect DATASET|MODEL.tar|CHECKPOINT [--json FILE]");
+    char part0[4200];
+    snprintf(part0, sizeof part0, "%s.00000.tsv", dump ? dump : "");
+    hr_pathspec ps[] = { { "DATASET", target, HR_IN }, { "--dump", dump ? part0 : NULL, HR_OUT_FILE },
+                         { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 3));
     struct stat st;
     if (stat(target, &st) != 0) return hr_error_set(&job->err, HR_ERR_IO, "%s: no such file or directory", target);
     char mpath[4096];

@@ -27,9 +27,12 @@
 #include "io/recwriter.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/publish.h"
 #include "jobs/ringscore.h"
 #include "solvers/score.h"
 #include "solvers/topk.h"
+
+static const char *const REC_FORMATS[] = { "hpcrec-recommendations", NULL };
 
 static const char usage[] =
     "hpcrec recommend --model MODEL.tar --data DATASET --out DIR [--top N] [--include-seen] [--exclude FILE]\n"
@@ -68,13 +71,28 @@ static int read_id_file(const char *path, char ***ids, uint64_t *n, hr_error *er
         while ((rc = hr_lines_next(l, &line, &len, err)) == 1) {
             while (len && (line[len - 1] == ' ' || line[len - 1] == '\t')) line[--len] = '\0';
             if (!len) continue;
+            for (size_t k = 0; k < len; k++)   /* as ingest's bad_id: no TSV output could hold it */
+                if ((unsigned char)line[k] < 0x20 || line[k] == 0x7f) {
+                    char shown[1100];
+                    hr_escape_text(path, strlen(path), shown, sizeof shown);
+                    rc = hr_error_set(err, HR_ERR_FORMAT, "%s:%llu: the id holds control byte 0x%02x at byte %zu", shown,
+                                      (unsigned long long)hr_lines_lineno(l), (unsigned char)line[k], k + 1);
+                    break;
+                }
+            if (rc < 0) break;
             if (*n == cap) *ids = hr_realloc(*ids, (cap *= 2) * sizeof **ids);
             (*ids)[(*n)++] = hr_strdup(line);
         }
         hr_lines_free(l);
     }
     hr_input_close(in);
-    return rc < 0 ? rc : 0;
+    if (rc < 0) {   /* nothing half-read is handed back */
+        for (uint64_t x = 0; x < *n; x++) hr_free((*ids)[x]);
+        HR_FREE(ids);
+        *n = 0;
+        return rc;
+    }
+    return 0;
 }
 
 /* Maximal marginal relevance: reorder cand (best first, nc entries) into out (n entries). */
@@ -145,6 +163,9 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         }
     }
     if (!model_path || !data || !out) return hr_error_set(&job->err, HR_ERR_ARG, "--model, --data and --out are required\n%s", usage);
+    hr_pathspec ps[] = { { "--model", model_path, HR_IN }, { "--data", data, HR_IN }, { "--users", users_file, HR_IN },
+                         { "--exclude", exclude, HR_IN }, { "--out", out, HR_OUT_DIR }, { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 6));
     double t0 = hr_now();
     int P = job->size, rc;
     hr_model m;
@@ -160,6 +181,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     float *U = NULL;
     char **listed = NULL;
     uint64_t nlisted = 0;
+    hr_publish pub;
+    memset(&pub, 0, sizeof pub);
     /* Dictionaries now; factor rows once the targets are known (only this rank's share). */
     rc = hr_model_load_dicts(model_path, &m, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
@@ -289,8 +312,9 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     /* Write this rank's part in target order. */
     double t_out = hr_now();
     char path[4096];
-    rc = hr_mkdirs(out, &job->err);
-    snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", out, job->rank);
+    rc = hr_publish_begin(job, out, "manifest.json", REC_FORMATS, &pub);
+    if (rc < 0) { hr_free(pop); hr_free(mod); goto done; }
+    snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", pub.dir, job->rank);
     hr_recwriter *wr = NULL;
     if (rc == 0) rc = hr_recwriter_open(path, "user\trank\titem\tscore\tsource", (int)level, &wr, &job->err);
     uint32_t *idx = hr_malloc((M + top + 1) * sizeof *idx), *fin = hr_malloc((top + 1) * sizeof *fin);
@@ -362,12 +386,12 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             snprintf(path, sizeof path, "part-%05d.tsv.zst", r);
             hr_manifest_add_file(mf, path, all[3 * r + 1], all[3 * r]);
         }
-        snprintf(path, sizeof path, "%s/manifest.json", out);
+        snprintf(path, sizeof path, "%s/manifest.json", pub.dir);
         rc = hr_manifest_write(path, mf, &job->err);
         json_decref(mf);
     }
     hr_free(all);
-    rc = hr_comm_agree(job->comm, rc, &job->err);
+    rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {
         double flops = 2.0 * (double)tot[0] * (double)ni * (double)(k ? k : 0);
         hr_job_set_int(job, "users", (int64_t)tot[0]);
@@ -386,6 +410,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
                     ts_max > 0 ? flops / ts_max / 1e9 : 0, phase[1], phase[2], hr_now() - t0);
     }
 done:
+    rc = hr_publish_end(job, &pub, rc);   /* a failed run: the temporary directory goes */
     for (uint64_t x = 0; x < nt; x++) { hr_free(tg[x].ext); hr_free(tg[x].seen); }
     for (uint64_t x = 0; x < nlisted; x++) hr_free(listed[x]);
     hr_free(listed);

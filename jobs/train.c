@@ -20,6 +20,7 @@
 #include "io/model.h"
 #include "jobs/checkpoint.h"
 #include "jobs/commands.h"
+#include "jobs/publish.h"
 #include "jobs/signals.h"
 #include "jobs/train.h"
 
@@ -98,7 +99,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
             else return hr_error_set(&job->err, HR_ERR_ARG, "--algo: unknown algorithm '%s' (als, ials, pop)", optarg);
             break;
         case 'k': HR_TRY(hr_opt_i64(job, "--factors", optarg, 1, HR_ALS_MAX_K, &v)); o->opts.k = (int)v; break;
-        case 'n': HR_TRY(hr_opt_i64(job, "--iters", optarg, 0, 100000, &o->iters)); break;
+        case 'n': HR_TRY(hr_opt_i64(job, "--iters", optarg, 1, 100000, &o->iters)); break;
         case 'l': HR_TRY(hr_opt_f64(job, "--lambda", optarg, 0, 1e6, &d)); o->opts.lambda = (float)d; o->have_lambda = 1; break;
         case 'A': HR_TRY(hr_opt_f64(job, "--alpha", optarg, 0, 1e9, &d)); o->opts.alpha = (float)d; break;
         case 'E': HR_TRY(hr_opt_f64(job, "--epsilon", optarg, 0, 1e9, &d)); o->opts.epsilon = (float)d; break;
@@ -208,6 +209,11 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     train_opts o;
     int rc = parse_opts(job, argc, argv, &o);
     if (rc != 0) return rc > 0 ? 0 : rc;
+    /* The bundle and the checkpoints never go into (or replace) what is read. */
+    hr_pathspec ps[] = { { "--data", o.data, HR_IN }, { "--init-from", o.init_from, HR_IN },
+                         { "--out", o.out, HR_OUT_FILE }, { "--checkpoint-dir", o.ckpt.dir, HR_OUT_INTO },
+                         { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 5));
     double t0 = hr_now();
     hr_dataset ds;
     hr_model m;
