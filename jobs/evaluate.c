@@ -32,31 +32,16 @@ static const char usage[] =
 /* Head items: the most popular items that together hold this share of training interactions. */
 #define HEAD_FRACTION 0.2
 
-/* Dataset gid -> model gid (UINT32_MAX when the model does not know the id). */
-static uint32_t *map_ids(const hr_dict *data, const hr_dict *model)
-{
-    uint32_t *map = hr_malloc((data->n ? data->n : 1) * sizeof *map);
-    char key[512];
-    for (uint64_t g = 0; g < data->n; g++) {
-        size_t len = hr_dict_format(data, g, key, sizeof key);
-        int64_t m = hr_dict_find(model, key, len);
-        map[g] = m < 0 ? UINT32_MAX : (uint32_t)m;
-    }
-    return map;
-}
-
 /* This rank's share of a model: the rows of the training users it owns (test rows are aligned
  * to the same partition) and every item (each user is ranked against the whole catalogue). */
 static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_dataset *tr)
 {
     const hr_block *b = &tr->by_user;
+    uint32_t *umap = hr_dict_match(&tr->users, &m->users, NULL);
     uint64_t w = 0, *ids = hr_malloc((b->nrows + 1) * sizeof *ids);
-    char key[512];
-    for (uint64_t r = 0; r < b->nrows; r++) {
-        size_t len = hr_dict_format(&tr->users, b->gid[r], key, sizeof key);
-        int64_t mu = hr_dict_find(&m->users, key, len);
-        if (mu >= 0) ids[w++] = (uint64_t)mu;
-    }
+    for (uint64_t r = 0; r < b->nrows; r++)
+        if (umap[b->gid[r]] != UINT32_MAX) ids[w++] = umap[b->gid[r]];
+    hr_free(umap);
     hr_model_part part = { ids, w, 0, m->n_items };
     int rc = hr_model_load_part(path, m, &part, &job->err);
     hr_free(ids);
@@ -72,14 +57,14 @@ static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, 
     s->prefix = prefix;
     s->kind = EV_MODEL;
     s->m = m;
-    s->umap = map_ids(&tr->users, &m->users);
+    s->umap = hr_dict_match(&tr->users, &m->users, NULL);
     if (m->partial)   /* model user id -> row of this rank's part (users of other ranks: none) */
         for (uint64_t g = 0; g < tr->users.n; g++)
             if (s->umap[g] != UINT32_MAX) {
                 int64_t r = hr_model_user_row(m, s->umap[g]);
                 s->umap[g] = r < 0 ? UINT32_MAX : (uint32_t)r;
             }
-    s->imap = map_ids(&tr->items, &m->items);
+    s->imap = hr_dict_match(&tr->items, &m->items, NULL);
     s->ident = m->n_items == tr->items.n;
     for (uint64_t i = 0; s->ident && i < tr->items.n; i++) s->ident = s->imap[i] == i;
     s->rating = m->kind == HR_MODEL_FACTOR && m->user_bias != NULL;
@@ -122,7 +107,7 @@ static int align_test(hr_job *job, hr_dataset *tr, hr_dataset *te, uint64_t unkn
     int same = hr_dict_fingerprint(&tr->users) == hr_dict_fingerprint(&te->users) &&
                hr_dict_fingerprint(&tr->items) == hr_dict_fingerprint(&te->items);
     if (!same) {
-        uint32_t *tu = map_ids(&te->users, &tr->users), *ti = map_ids(&te->items, &tr->items);
+        uint32_t *tu = hr_dict_match(&te->users, &tr->users, NULL), *ti = hr_dict_match(&te->items, &tr->items, NULL);
         uint64_t w = 0;
         for (uint64_t k = 0; k < n; k++) {
             if (tu[t[k].u] == UINT32_MAX) { unknown[0]++; continue; }

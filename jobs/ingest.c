@@ -161,14 +161,14 @@ static int write_rejects(hr_job *job, const char *dir, const hr_ingest_read *r, 
     }
     for (uint64_t k = 0; rc == 0 && k < n; k++) {
         if (!reason[k]) continue;
-        char u[256], i[256];
-        hr_dict_format(users, t[k].u, u, sizeof u);
-        hr_dict_format(items, t[k].i, i, sizeof i);
+        char tu[HR_DICT_INT_CHARS], ti[HR_DICT_INT_CHARS];
+        size_t ul, il;
+        const char *u = hr_dict_key(users, t[k].u, tu, &ul), *i = hr_dict_key(items, t[k].i, ti, &il);
         const char *why = reason[k] == HR_REJECT_DUPLICATE ? "exact copy of an earlier event"
                         : reason[k] == HR_REJECT_CONFLICT  ? "same user and item as a later event (keep-latest)"
                                                            : "user above --max-user-events";
-        rc = hr_output_printf(o, &job->err, "%s\t%llu\t%s\t%s\t%s,%s,%.9g,%lld\n", names[t[k].src],
-                              (unsigned long long)t[k].line, hr_reject_name(reason[k]), why, u, i, (double)t[k].v,
+        rc = hr_output_printf(o, &job->err, "%s\t%llu\t%s\t%s\t%.*s,%.*s,%.9g,%lld\n", names[t[k].src],
+                              (unsigned long long)t[k].line, hr_reject_name(reason[k]), why, (int)ul, u, (int)il, i, (double)t[k].v,
                               (long long)t[k].ts);
     }
     if (rc < 0) {

@@ -1,0 +1,106 @@
+#!/bin/bash
+# tests/integration/test_edges.sh — correctness at the edges: results, crashes and messages
+# that only show with unusual input (each case is the regression test of one reported bug).
+#   long-ids            ids of 600 bytes match exactly between dataset and model in recommend
+#                       (a seen long item is excluded; a long user is known to the model),
+#                       evaluate (nothing unknown), similar, train --init-from (all known),
+#                       and are written whole by recommend, similar and inspect --dump
+#   long-ids-few-items  4 items with 300-byte ids, recommend --include-seen (heap overflow)
+#   dump-missing-dir    inspect --dump into a missing folder: a clear error, no crash
+#   evaluate-nothing    test set sharing no ids with train, and one whose events are all 0
+#                       for an implicit model: exit 3, no rmse/mae/metric keys, a clear line
+#   evaluate-unknown-users  test users absent from train are ranked by popularity (the
+#                       documented fallback), counted, and evaluated
+# Two ranks; every mpirun bounded by `timeout`.
+source "$(dirname "$0")/../lib.sh"
+NP=2
+W=$HR_TMP/edges
+mkdir -p "$W"
+
+# 60 short items, one item and one user with 600-byte ids; user 1 has the long item.
+long_fixture() {
+    [ -f "$W/long.ok" ] && return 0
+    python3 - "$W" <<'PY'
+import random, sys
+w = sys.argv[1]
+random.seed(5)
+LI, LU = "I" * 599 + "x", "U" * 599 + "y"   # same 511-byte prefix as no other id, 600 bytes
+rows = []
+users = ["u%d" % k for k in range(1, 41)] + [LU]
+for u in users:
+    for i in random.sample(range(60), 12):
+        rows.append((u, "i%02d" % i))
+for u in ["u1", LU] + ["u%d" % k for k in range(2, 30)]:
+    rows.append((u, LI))
+rows = sorted(set(rows))
+open(w + "/long.csv", "w").write("".join("%s,%s,1\n" % r for r in rows))
+# a test set ingested on its own: the long user and the long item again
+open(w + "/long_test.csv", "w").write("%s,i00,1\n%s,i01,1\nu35,%s,1\nu36,%s,1\n" % (LU, LU, LI, LI))
+open(w + "/long_ids", "w").write(LI + "\n" + LU + "\n")
+open(w + "/long_user", "w").write(LU + "\n")
+PY
+    hrt $NP ingest --input "$W/long.csv" --out "$W/long" >/dev/null || fail "ingest"
+    hrt $NP ingest --input "$W/long_test.csv" --out "$W/long_test" >/dev/null || fail "ingest test"
+    hrt $NP train --data "$W/long" --out "$W/long_pop.tar" --algo pop >/dev/null || fail "train pop"
+    hrt $NP train --data "$W/long" --out "$W/long_ials.tar" --algo ials --factors 4 --iters 3 >/dev/null || fail "train ials"
+    touch "$W/long.ok"
+}
+
+case_long_ids() {
+    long_fixture
+    local LI LU
+    LI=$(sed -n 1p "$W/long_ids"); LU=$(sed -n 2p "$W/long_ids")
+    # recommend (pop): every item for user 1 but the ones seen, the long one included
+    hrt $NP recommend --model "$W/long_pop.tar" --data "$W/long" --out "$W/lr" --top 100 --json "$W/lr.json" >/dev/null \
+        || fail "recommend pop"
+    zstdcat "$W"/lr/part-*.tsv.zst > "$W/lr.tsv"
+    awk -F'\t' -v u=u1 -v i="$LI" '$1 == u && $3 == i' "$W/lr.tsv" | grep -q . && fail "user 1 was recommended the long item it has seen"
+    local want=$(( $(cut -d, -f2 "$W/long.csv" | sort -u | wc -l) - $(grep -c '^u1,' "$W/long.csv") ))
+    [ "$(awk -F'\t' '$1 == "u1"' "$W/lr.tsv" | wc -l)" = "$want" ] || fail "user 1: expected every unseen item ($want)"
+    awk -F'\t' -v u="$LU" '$1 == u && $5 == "model"' "$W/lr.tsv" | grep -q . || fail "the long user is not known to the model"
+    awk -F'\t' -v i="$LI" '$3 == i' "$W/lr.tsv" | grep -q . || fail "the long item id is not written whole"
+    assert_json "$W/lr.json" users_fallback 0
+    # recommend (ials) for the long user: model source, whole id
+    hrt $NP recommend --model "$W/long_ials.tar" --data "$W/long" --out "$W/lr2" --top 5 --users "$W/long_user" \
+        --json "$W/lr2.json" >/dev/null || fail "recommend ials"
+    assert_json "$W/lr2.json" users_fallback 0
+    zstdcat "$W"/lr2/part-*.tsv.zst | awk -F'\t' -v u="$LU" '$1 == u && $5 == "model"' | grep -q . || fail "ials: long user"
+    # similar: the long item's own list, under its whole id
+    hrt $NP similar --model "$W/long_ials.tar" --out "$W/ls" --top 3 >/dev/null || fail "similar"
+    zstdcat "$W"/ls/part-*.tsv.zst | awk -F'\t' -v i="$LI" '$1 == i' | grep -q . || fail "similar: long item id not whole"
+    # evaluate: a test set ingested on its own maps the long ids
+    hrt $NP evaluate --model "$W/long_ials.tar" --train "$W/long" --test "$W/long_test" --k 5 --json "$W/le.json" >/dev/null \
+        || fail "evaluate"
+    assert_json "$W/le.json" test_events_unknown_user 0
+    assert_json "$W/le.json" test_events_unknown_item 0
+    # warm start: every user and item known
+    hrt $NP train --data "$W/long" --out "$W/long_warm.tar" --algo ials --factors 4 --iters 1 --init-from "$W/long_ials.tar" \
+        --json "$W/lw.json" >/dev/null || fail "warm start"
+    jtrue 'a["warm_users_new"] == 0 and a["warm_items_new"] == 0 and a["warm_users_dropped"] == 0 and a["warm_items_dropped"] == 0' "$W/lw.json"
+    # inspect --dump writes the ids whole
+    hrt $NP inspect "$W/long" --dump "$W/ld" >/dev/null || fail "inspect --dump"
+    [ "$(cat "$W"/ld.*.tsv | awk -F'\t' -v u="$LU" -v i="$LI" '$1 == u && $2 == i' | wc -l)" = 1 ] \
+        || fail "dump lacks (long user, long item)"
+}
+
+case_long_ids_few_items() {
+    python3 -c '
+import sys
+ids = [c * 300 for c in "abcd"]
+print("".join("u%d,%s,1\n" % (u, ids[(u + j) % 4]) for u in range(8) for j in range(2)), end="")' > "$W/few.csv"
+    hrt $NP ingest --input "$W/few.csv" --out "$W/few" >/dev/null || fail "ingest"
+    hrt $NP train --data "$W/few" --out "$W/few.tar" --algo pop >/dev/null || fail "train"
+    hrt $NP recommend --model "$W/few.tar" --data "$W/few" --out "$W/fr" --top 4 --include-seen --json "$W/fr.json" \
+        || fail "recommend crashed or failed"
+    assert_json "$W/fr.json" lines 32
+    [ "$(zstdcat "$W"/fr/part-*.tsv.zst | awk -F'\t' 'NR > 1 && length($3) == 300' | wc -l)" -ge 32 ] || fail "item ids not whole"
+}
+
+case_dump_missing_dir() {
+    long_fixture
+    expect_fail 1 "nodir.*(No such file|cannot create)" hrt $NP inspect "$W/long" --dump "$W/nodir/x"
+}
+
+tcase long-ids case_long_ids
+tcase long-ids-few-items case_long_ids_few_items
+tcase dump-missing-dir case_dump_missing_dir
