@@ -101,6 +101,70 @@ case_dump_missing_dir() {
     expect_fail 1 "nodir.*(No such file|cannot create)" hrt $NP inspect "$W/long" --dump "$W/nodir/x"
 }
 
+# 30 users x 20 items with ratings 1..5; models als (rating) and ials (implicit).
+eval_fixture() {
+    [ -f "$W/ev.ok" ] && return 0
+    python3 - "$W" <<'PY'
+import random, sys
+w = sys.argv[1]
+random.seed(9)
+rows = sorted({(u, i) for u in range(1, 31) for i in random.sample(range(100, 120), 8)})
+open(w + "/ev.csv", "w").write("".join("%d,%d,%d\n" % (u, i, random.randint(1, 5)) for u, i in rows))
+# no id in common with train
+open(w + "/ev_disjoint.csv", "w").write("".join("%d,%d,3\n" % (u, i) for u in range(500, 505) for i in range(900, 903)))
+# users unknown to train, items known
+open(w + "/ev_newusers.csv", "w").write("".join("%d,%d,4\n" % (u, i) for u in range(500, 506) for i in (100 + u % 7, 110 + u % 5)))
+# known users and items, every value 0 (impressions without a click)
+open(w + "/ev_zero.csv", "w").write("".join("%d,%d,0\n" % (u, 119 - u % 3) for u in range(1, 6)))
+PY
+    local f
+    for f in ev ev_disjoint ev_newusers ev_zero; do
+        hrt $NP ingest --input "$W/$f.csv" --out "$W/$f" >/dev/null || fail "ingest $f"
+    done
+    hrt $NP train --data "$W/ev" --out "$W/ev_als.tar" --algo als --factors 4 --iters 3 >/dev/null || fail "train als"
+    hrt $NP train --data "$W/ev" --out "$W/ev_ials.tar" --algo ials --factors 4 --iters 3 >/dev/null || fail "train ials"
+    touch "$W/ev.ok"
+}
+
+# nothing_evaluated ALGO TEST: exit 3, a line saying so, users_evaluated 0 and no metric key.
+nothing_evaluated() {
+    rm -f "$W/en.json"
+    expect_fail 3 "nothing evaluated" hrt $NP evaluate --model "$W/ev_$1.tar" --train "$W/ev" --test "$W/$2" --k 5 \
+        --baseline pop --json "$W/en.json"
+    jtrue 'a["users_evaluated"] == 0 and not [k for k in a if k.startswith(("rmse", "mae", "ndcg", "recall", "precision", "mrr", "pop."))]' "$W/en.json"
+}
+
+case_evaluate_nothing() {
+    eval_fixture
+    nothing_evaluated als ev_disjoint
+    nothing_evaluated ials ev_disjoint
+    nothing_evaluated ials ev_zero
+    assert_json "$W/en.json" test_events_not_relevant 5
+    # for a rating model a 0 is a rating like any other: evaluated
+    hrt $NP evaluate --model "$W/ev_als.tar" --train "$W/ev" --test "$W/ev_zero" --k 5 --json "$W/ez.json" >/dev/null \
+        || fail "als on zero ratings"
+    jtrue 'a["users_evaluated"] == 5 and a["test_events_not_relevant"] == 0 and a["rmse"] > 0' "$W/ez.json"
+}
+
+case_evaluate_unknown_users() {
+    eval_fixture
+    local a
+    for a in als ials; do
+        hrt $NP evaluate --model "$W/ev_$a.tar" --train "$W/ev" --test "$W/ev_newusers" --k 5 --baseline pop \
+            --json "$W/eu.json" >/dev/null || fail "$a: evaluate"
+        # six users absent from train: evaluated by the popularity fallback, exactly as pop ranks them
+        jtrue '(a["users_evaluated"] == 6 and a["users_unknown"] == 6 and a["users_fallback"] == 6 and a["users_cold"] == 6
+               and a["test_events_unknown_user"] == 12 and a["test_events_unknown_item"] == 0
+               and a["ndcg@5"] == a["pop.ndcg@5"] and a["recall@5"] == a["pop.recall@5"] and a["mrr"] == a["pop.mrr"])' "$W/eu.json"
+    done
+    # the rating model predicts them from the global mean and the item biases
+    hrt $NP evaluate --model "$W/ev_als.tar" --train "$W/ev" --test "$W/ev_newusers" --k 5 --json "$W/eu.json" >/dev/null \
+        || fail "als: evaluate"
+    jtrue 'a["predictions_fallback"] == 12 and a["rmse"] > 0' "$W/eu.json"
+}
+
 tcase long-ids case_long_ids
 tcase long-ids-few-items case_long_ids_few_items
 tcase dump-missing-dir case_dump_missing_dir
+tcase evaluate-nothing case_evaluate_nothing
+tcase evaluate-unknown-users case_evaluate_unknown_users
