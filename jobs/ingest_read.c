@@ -234,6 +234,7 @@ static int parse_unit(hr_job *job, hr_ingest_read *r, const hr_pathlist *files, 
     int rc = un->ranged ? hr_input_open_at(path, un->off ? un->off - 1 : 0, &in, &job->err)
                         : hr_input_open(path, &in, &job->err);
     if (rc < 0) return rc;
+    hr_input_limit(in, r->max_expansion, r->max_input_bytes);
     hr_lines *l = hr_lines_new(in);
     if (un->ranged) hr_lines_set_range(l, un->off, un->len);
     char *scratch = hr_malloc(1 << 16);

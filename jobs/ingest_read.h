@@ -39,6 +39,8 @@ typedef struct hr_ingest_read {
     hr_rowfmt fmt;
     hr_header_mode header;
     int skip_bad;
+    double max_expansion;      /* compressed inputs: io/input.h expansion guard (0 = off) */
+    uint64_t max_input_bytes;
     /* units [global] */
     hr_unit *units;
     uint32_t nunits;

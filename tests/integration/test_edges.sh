@@ -11,6 +11,11 @@
 #                       for an implicit model: exit 3, no rmse/mae/metric keys, a clear line
 #   evaluate-unknown-users  test users absent from train are ranked by popularity (the
 #                       documented fallback), counted, and evaluated
+#   compressed-damage   gzip with a bad CRC, a cut gzip, bytes after a bzip2 stream: exit 3
+#                       naming the file and the problem; concatenated xz streams read whole
+#                       (every codec and damage: tests/unit/test_io_codecs.c)
+#   compression-bomb    a 4 MiB zstd bomb stopped at the default 1000:1; --max-expansion 0 and
+#                       --max-input-bytes
 # Two ranks; every mpirun bounded by `timeout`.
 source "$(dirname "$0")/../lib.sh"
 NP=2
@@ -163,8 +168,46 @@ case_evaluate_unknown_users() {
     jtrue 'a["predictions_fallback"] == 12 and a["rmse"] > 0' "$W/eu.json"
 }
 
+# Damaged compressed inputs made by the standard tools: exit 3, the file and the problem named.
+case_compressed_damage() {
+    local d=$W/cz
+    mkdir -p "$d"
+    printf '1,2,3\n4,5,1\n' | gzip -n >"$d/c.gz"
+    # the byte 8 from the end is in the CRC-32: gzip -t says "crc error"
+    python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[-8] ^= 0xff; open(p, "wb").write(b)' "$d/c.gz"
+    expect_fail 3 "c\.gz: corrupt gzip data.*CRC" hrt $NP ingest --input "$d/c.gz" --out "$d/o"
+    printf '1,2,3\n4,5,1\n' | gzip -n >"$d/ok.gz"
+    head -c 20 "$d/ok.gz" >"$d/cut.gz"
+    expect_fail 3 "cut\.gz: truncated gzip stream" hrt $NP ingest --input "$d/cut.gz" --out "$d/o"
+    # bytes after the stream; two streams back to back read whole (every codec: test_io_codecs)
+    { printf '1,2,3\n' | bzip2 -c; printf 'junk\n'; } >"$d/junk.bz2"
+    expect_fail 3 "junk\.bz2: .*trailing data after the end of the bzip2 stream" hrt $NP ingest --input "$d/junk.bz2" --out "$d/o"
+    { printf '1,2,3\n' | xz -c; printf '4,5,1\n' | xz -c; } >"$d/two.xz"
+    hrt $NP ingest --input "$d/two.xz" --out "$d/o2" --json "$d/two.json" >/dev/null || fail "xz: two streams"
+    assert_json "$d/two.json" rows_accepted 2
+    [ -e "$d/o/manifest.json" ] && fail "a failed ingest wrote a manifest"
+    return 0
+}
+
+# A compression bomb is stopped (exit 3, the options named); the limits can be lifted or set.
+case_compression_bomb() {
+    local d=$W/bomb
+    mkdir -p "$d"
+    yes 1,2,3 | head -c $((4 << 20)) | zstd -q -19 -c >"$d/bomb.csv.zst"   # 4 MiB from ~300 bytes
+    expect_fail 3 "bomb\.csv\.zst: expands more than 1000 times.*--max-expansion" \
+        hrt $NP ingest --input "$d/bomb.csv.zst" --out "$d/o" --on-error skip
+    hrt $NP ingest --input "$d/bomb.csv.zst" --out "$d/o" --on-error skip --max-expansion 0 --json "$d/b.json" >/dev/null \
+        || fail "--max-expansion 0 did not lift the limit"
+    assert_json "$d/b.json" rows_read 699051
+    seq 1 3000 | awk '{print $1 "," $1 % 7 ",1"}' | gzip -c >"$d/ok.csv.gz"
+    expect_fail 3 "ok\.csv\.gz: decompresses to more than 1000 bytes.*--max-input-bytes" \
+        hrt $NP ingest --input "$d/ok.csv.gz" --out "$d/o4" --max-input-bytes 1000
+}
+
 tcase long-ids case_long_ids
 tcase long-ids-few-items case_long_ids_few_items
 tcase dump-missing-dir case_dump_missing_dir
 tcase evaluate-nothing case_evaluate_nothing
 tcase evaluate-unknown-users case_evaluate_unknown_users
+tcase compressed-damage case_compressed_damage
+tcase compression-bomb case_compression_bomb
