@@ -16,6 +16,11 @@
 #                       (every codec and damage: tests/unit/test_io_codecs.c)
 #   compression-bomb    a 4 MiB zstd bomb stopped at the default 1000:1; --max-expansion 0 and
 #                       --max-input-bytes
+#   resume-rank0-chooses   rank 1 sees a stale LATEST (own mount namespace): every rank loads
+#                       rank 0's choice; the model equals the uninterrupted one (skips without
+#                       mount namespaces)
+#   resume-all-fail-clean  every checkpoint damaged: factors start clean (log says so) and the
+#                       model equals the uninterrupted one
 # Two ranks; every mpirun bounded by `timeout`.
 source "$(dirname "$0")/../lib.sh"
 NP=2
@@ -204,6 +209,50 @@ case_compression_bomb() {
         hrt $NP ingest --input "$d/ok.csv.gz" --out "$d/o4" --max-input-bytes 1000
 }
 
+# ---- checkpoint resume: rank 0 chooses -------------------------------------------------------
+MODEL_DIFF=$HR_ROOT/${HR_BUILD:-build}/tools/model_diff
+# A 6-iteration ials run with checkpoints at 2, 4 and 6, and the uninterrupted 8-iteration model.
+ckpt_fixture() {
+    eval_fixture
+    [ -f "$W/ck.ok" ] && return 0
+    hrt $NP train --data "$W/ev" --out "$W/ck6.tar" --algo ials --factors 4 --iters 6 --checkpoint-dir "$W/ck" \
+        --checkpoint-every 2 --keep 3 >/dev/null || fail "train with checkpoints"
+    hrt $NP train --data "$W/ev" --out "$W/ref8.tar" --algo ials --factors 4 --iters 8 >/dev/null || fail "reference"
+    touch "$W/ck.ok"
+}
+same_as_ref() { "$MODEL_DIFF" "$W/ref8.tar" "$1" --exact >/dev/null || fail "$1 differs from the uninterrupted model"; }
+
+# Rank 1 sees a stale LATEST (a shared file system's cached directory, seconds after a kill):
+# its own mount namespace shows a copy of the checkpoint directory whose LATEST names
+# ckpt-000002.  Rank 0's choice (ckpt-000006) must be the one every rank loads.
+case_resume_rank0_chooses() {
+    ckpt_fixture
+    unshare -m true 2>/dev/null || { echo "needs unshare -m (mount namespaces, root)"; exit 77; }
+    rm -rf "$W/ck_view"; cp -a "$W/ck" "$W/ck_view"
+    echo ckpt-000002 >"$W/ck_view/LATEST"
+    local args="train --data $W/ev --out $W/resumed.tar --algo ials --factors 4 --iters 8 --resume --checkpoint-dir $W/ck --checkpoint-every 0"
+    timeout -k 5 30 mpirun --oversubscribe --bind-to none -np 2 sh -c '
+        if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec unshare -m sh -c "mount --bind $1 $2 && exec $3 $4"; fi
+        exec $3 $4' sh "$W/ck_view" "$W/ck" "$HR_BIN" "$args" >"$W/resumed.log" 2>&1 || { cat "$W/resumed.log"; fail "resume failed or hung"; }
+    grep -q "resume     from $W/ck/ckpt-000006: iteration 6" "$W/resumed.log" || { cat "$W/resumed.log"; fail "not resumed from ckpt-000006"; }
+    same_as_ref "$W/resumed.tar"
+}
+
+# Every checkpoint fails (its item rows damaged after the user rows loaded): the run starts from
+# freshly initialised factors, says so, and ends with exactly the uninterrupted model.
+case_resume_all_fail_clean() {
+    ckpt_fixture
+    rm -rf "$W/ck_bad"; mkdir -p "$W/ck_bad"
+    cp -a "$W/ck/ckpt-000004" "$W/ck_bad/"; echo ckpt-000004 >"$W/ck_bad/LATEST"
+    python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0xff; open(p, "wb").write(b)' \
+        "$W/ck_bad/ckpt-000004/items-00001.f32.zst"
+    hrt $NP train --data "$W/ev" --out "$W/clean.tar" --algo ials --factors 4 --iters 8 --resume --checkpoint-dir "$W/ck_bad" \
+        --checkpoint-every 0 >"$W/clean.log" 2>&1 || { cat "$W/clean.log"; fail "resume failed"; }
+    same_as_ref "$W/clean.tar"
+    grep -q "skipping checkpoint.*ckpt-000004" "$W/clean.log" || fail "the damaged checkpoint is not named"
+    grep -q "no usable checkpoint.*freshly initialised factors" "$W/clean.log" || { cat "$W/clean.log"; fail "the log does not say the factors start clean"; }
+}
+
 tcase long-ids case_long_ids
 tcase long-ids-few-items case_long_ids_few_items
 tcase dump-missing-dir case_dump_missing_dir
@@ -211,3 +260,5 @@ tcase evaluate-nothing case_evaluate_nothing
 tcase evaluate-unknown-users case_evaluate_unknown_users
 tcase compressed-damage case_compressed_damage
 tcase compression-bomb case_compression_bomb
+tcase resume-rank0-chooses case_resume_rank0_chooses
+tcase resume-all-fail-clean case_resume_all_fail_clean
