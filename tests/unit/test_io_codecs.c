@@ -36,6 +36,19 @@ static char *body(size_t *n)
     return b;
 }
 
+/* One regular entry of an archive being written. */
+static void add_entry(struct archive *a, const char *name, const char *data, size_t n)
+{
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)n);
+    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+    assert_int_equal(archive_write_data(a, data, n), (la_ssize_t)n);
+    archive_entry_free(e);
+}
+
 /* A compressed file: a bare stream (tar = 0) or a tar with one entry "a.csv". */
 static void write_codec(const char *path, codec c, int tar, const char *data, size_t n)
 {
@@ -57,14 +70,7 @@ static void write_codec(const char *path, codec c, int tar, const char *data, si
     assert_int_equal(r, ARCHIVE_OK);
     assert_int_equal(tar ? archive_write_set_format_pax_restricted(a) : archive_write_set_format_raw(a), ARCHIVE_OK);
     assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-    struct archive_entry *e = archive_entry_new();
-    archive_entry_set_pathname(e, "a.csv");
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, (la_int64_t)n);
-    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-    assert_int_equal(archive_write_data(a, data, n), (la_ssize_t)n);
-    archive_entry_free(e);
+    add_entry(a, "a.csv", data, n);
     assert_int_equal(archive_write_close(a), ARCHIVE_OK);
     archive_write_free(a);
 }
@@ -176,16 +182,8 @@ static void test_zip_damaged(void **state)
     struct archive *a = archive_write_new();
     assert_int_equal(archive_write_set_format_zip(a), ARCHIVE_OK);
     assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-    for (int k = 0; k < 2; k++) {
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, k ? "b.csv" : "a.csv");
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        archive_entry_set_size(e, (la_int64_t)bn);
-        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-        assert_int_equal(archive_write_data(a, b, bn), (la_ssize_t)bn);
-        archive_entry_free(e);
-    }
+    add_entry(a, "a.csv", b, bn);
+    add_entry(a, "b.csv", b, bn);
     assert_int_equal(archive_write_close(a), ARCHIVE_OK);
     archive_write_free(a);
     hr_error err = { 0 };
