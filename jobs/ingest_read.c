@@ -138,6 +138,7 @@ int hr_ingest_detect_format(hr_job *job, hr_ingest_read *r, const hr_pathlist *f
         hr_input *in = NULL;
         const char *name;
         rc = hr_input_open(files->path[0], &in, &job->err);
+        if (rc == 0) hr_input_limit(in, r->max_expansion, r->max_input_bytes);   /* a first line of zeros... */
         if (rc == 0 && (rc = hr_input_next(in, &name, &job->err)) == 1) {
             hr_lines *l = hr_lines_new(in);
             char *line;
