@@ -35,6 +35,8 @@ static const char usage[] =
     "  --partition S         balanced (default: equal interactions per rank) | hash\n"
     "  --split-bytes N       cut plain files larger than N bytes into ranges read in parallel (default 64M)\n"
     "  --zstd-level L        shard compression level (default 1)\n"
+    "  --max-expansion R     refuse a compressed input that expands more than R times (default 1000; 0 = no limit)\n"
+    "  --max-input-bytes N   refuse a compressed input larger than N bytes decompressed (default 0 = no limit)\n"
     "  --json FILE           machine-readable summary\n";
 
 typedef struct {
@@ -43,8 +45,8 @@ typedef struct {
     const char *out, *format, *columns;
     hr_header_mode header;
     int skip_bad, zstd_level;
-    int64_t max_user_events, split_bytes;
-    double vmin, vmax;
+    int64_t max_user_events, split_bytes, max_input_bytes;
+    double vmin, vmax, max_expansion;
     hr_part_scheme scheme;
 } ingest_opts;
 
@@ -57,6 +59,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
         { "max-user-events", required_argument, 0, 'm' }, { "value-range", required_argument, 0, 'v' },
         { "partition", required_argument, 0, 'p' }, { "split-bytes", required_argument, 0, 's' },
         { "zstd-level", required_argument, 0, 'z' }, { "json", required_argument, 0, 'j' },
+        { "max-expansion", required_argument, 0, 'X' }, { "max-input-bytes", required_argument, 0, 'B' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     memset(o, 0, sizeof *o);
     o->format = "auto";
@@ -64,6 +67,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
     o->vmax = 1e9;
     o->zstd_level = 1;
     o->split_bytes = 64 << 20;
+    o->max_expansion = 1000;   /* real logs compress 10-30x; a bomb far more (docs/ingest.md) */
     o->inputs = hr_malloc((size_t)argc * sizeof *o->inputs);
     optind = 1;
     opterr = 0;
@@ -108,6 +112,8 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
             break;
         case 's': HR_TRY(hr_opt_i64(job, "--split-bytes", optarg, 1 << 16, INT64_MAX, &o->split_bytes)); break;
         case 'z': HR_TRY(hr_opt_i64(job, "--zstd-level", optarg, 1, 19, &v)); o->zstd_level = (int)v; break;
+        case 'X': HR_TRY(hr_opt_f64(job, "--max-expansion", optarg, 0, 1e12, &o->max_expansion)); break;
+        case 'B': HR_TRY(hr_opt_i64(job, "--max-input-bytes", optarg, 0, INT64_MAX, &o->max_input_bytes)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 1;
         default: return hr_opt_usage(job, usage);
@@ -173,15 +179,14 @@ static int write_rejects(hr_job *job, const char *dir, const hr_ingest_read *r, 
     }
     for (uint64_t k = 0; rc == 0 && k < n; k++) {
         if (!reason[k]) continue;
-        char u[256], i[256], eu[1100], ei[1100];
-        size_t ul = hr_dict_format(users, t[k].u, u, sizeof u), il = hr_dict_format(items, t[k].i, i, sizeof i);
-        hr_escape_text(u, ul, eu, sizeof eu);
-        hr_escape_text(i, il, ei, sizeof ei);
+        char tu[HR_DICT_INT_CHARS], ti[HR_DICT_INT_CHARS];
+        size_t ul, il;
+        const char *u = hr_dict_key(users, t[k].u, tu, &ul), *i = hr_dict_key(items, t[k].i, ti, &il);
         const char *why = reason[k] == HR_REJECT_DUPLICATE ? "exact copy of an earlier event"
                         : reason[k] == HR_REJECT_CONFLICT  ? "same user and item as a later event (keep-latest)"
                                                            : "user above --max-user-events";
-        rc = hr_output_printf(o, &job->err, "%s\t%llu\t%s\t%s\t%s,%s,%.9g,%lld\n", names[t[k].src],
-                              (unsigned long long)t[k].line, hr_reject_name(reason[k]), why, eu, ei, (double)t[k].v,
+        rc = hr_output_printf(o, &job->err, "%s\t%llu\t%s\t%s\t%.*s,%.*s,%.9g,%lld\n", names[t[k].src],
+                              (unsigned long long)t[k].line, hr_reject_name(reason[k]), why, (int)ul, u, (int)il, i, (double)t[k].v,
                               (long long)t[k].ts);
     }
     hr_free(esc);
@@ -251,6 +256,8 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     r.fmt.value_max = o.vmax;
     r.header = o.header;
     r.skip_bad = o.skip_bad;
+    r.max_expansion = o.max_expansion;
+    r.max_input_bytes = (uint64_t)o.max_input_bytes;
     rc = hr_ingest_plan(job, &r, &files, (uint64_t)o.split_bytes);
     HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
     HR_CHECK(hr_ingest_detect_format(job, &r, &files, o.format, o.columns));

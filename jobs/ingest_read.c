@@ -129,11 +129,12 @@ static void default_columns(hr_rowfmt *f, int nfields)
 }
 
 /* First non-blank line of one file (any member): 1 found (*line hr_malloc'd), 0 none, < 0 error. */
-static int first_line_of(const char *path, char **line_out, size_t *len_out, hr_error *err)
+static int first_line_of(const char *path, const hr_ingest_read *r, char **line_out, size_t *len_out, hr_error *err)
 {
     hr_input *in = NULL;
     const char *name;
     int rc = hr_input_open(path, &in, err), got = 0;
+    if (rc == 0) hr_input_limit(in, r->max_expansion, r->max_input_bytes);   /* a first "line" of a bomb */
     while (rc == 0 && !got && (rc = hr_input_next(in, &name, err)) == 1) {
         rc = 0;
         hr_lines *l = hr_lines_new(in);
@@ -167,7 +168,7 @@ int hr_ingest_detect_format(hr_job *job, hr_ingest_read *r, const hr_pathlist *f
     if (job->rank == 0) {
         for (uint64_t k = 0; rc == 0 && k < files->n && !first; k++) {
             size_t len = 0;
-            rc = first_line_of(files->path[k], &first, &len, &job->err);
+            rc = first_line_of(files->path[k], r, &first, &len, &job->err);
             if (rc == 1) {
                 meta[0] = len;
                 meta[1] = k;
@@ -302,6 +303,7 @@ static int parse_unit(hr_job *job, hr_ingest_read *r, const hr_pathlist *files, 
     int rc = un->ranged ? hr_input_open_at(path, un->off ? un->off - 1 : 0, &in, &job->err)
                         : hr_input_open(path, &in, &job->err);
     if (rc < 0) return rc;
+    hr_input_limit(in, r->max_expansion, r->max_input_bytes);
     hr_lines *l = hr_lines_new(in);
     if (un->ranged) hr_lines_set_range(l, un->off, un->len);
     char *scratch = hr_malloc(1 << 16);

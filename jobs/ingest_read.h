@@ -43,6 +43,8 @@ typedef struct hr_ingest_read {
                              file's first line is a header only if it is this line exactly */
     size_t hdr_len;
     int skip_bad;
+    double max_expansion;      /* compressed inputs: io/input.h expansion guard (0 = off) */
+    uint64_t max_input_bytes;
     /* units [global] */
     hr_unit *units;
     uint32_t nunits;

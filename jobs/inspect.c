@@ -82,15 +82,20 @@ static int dump_dataset(hr_job *job, const char *dir, const char *prefix)
     if (rc == 0) rc = hr_output_open(path, 0, 1, &o, &job->err);
     const hr_block *b = &ds.by_user;
     for (uint64_t r = 0; rc == 0 && r < b->nrows; r++) {
-        char u[256], i[256];
-        hr_dict_format(&ds.users, b->gid[r], u, sizeof u);
+        char tu[HR_DICT_INT_CHARS], ti[HR_DICT_INT_CHARS];
+        size_t ul, il;
+        const char *u = hr_dict_key(&ds.users, b->gid[r], tu, &ul);
         for (uint64_t e = b->ptr[r]; rc == 0 && e < b->ptr[r + 1]; e++) {
-            hr_dict_format(&ds.items, b->idx[e], i, sizeof i);
-            rc = hr_output_printf(o, &job->err, "%s\t%s\t%.9g\t%lld\n", u, i, (double)b->val[e], (long long)b->ts[e]);
+            const char *i = hr_dict_key(&ds.items, b->idx[e], ti, &il);
+            /* ids as bytes, whole (any length, any byte) */
+            rc = hr_output_write(o, u, ul, &job->err);
+            if (rc == 0) rc = hr_output_write(o, "\t", 1, &job->err);
+            if (rc == 0) rc = hr_output_write(o, i, il, &job->err);
+            if (rc == 0) rc = hr_output_printf(o, &job->err, "\t%.9g\t%lld\n", (double)b->val[e], (long long)b->ts[e]);
         }
     }
     if (rc == 0) rc = hr_output_commit(o, NULL, NULL, &job->err);
-    else hr_output_abort(o);
+    else if (o) hr_output_abort(o);   /* o is unset when the open failed */
     hr_dataset_free(&ds);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (job->rank == 0) hr_outdir_prune_parts(prefix, ".tsv", rc == 0 ? (uint64_t)job->size : 0);

@@ -43,7 +43,8 @@ typedef struct {
     uint32_t data_gid;   /* row in the dataset (UINT32_MAX: listed user not in the dataset) */
     uint32_t model_uid;  /* factor row to score; UINT32_MAX: ranked by popularity */
     int known;           /* the model knows the user (a pop model ranks everyone by popularity) */
-    char *ext;           /* external id */
+    char *ext;           /* external id (NUL-terminated copy) */
+    size_t ext_len;
     uint32_t *seen;      /* model item ids, sorted */
     uint32_t nseen;
 } target;
@@ -206,24 +207,17 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) goto done;
-    imap = hr_malloc((ds.items.n ? ds.items.n : 1) * sizeof *imap);
+    imap = hr_dict_match(&ds.items, &m.items, NULL);
     float *pop = hr_calloc(ni ? ni : 1, sizeof *pop);
-    {
-        char key[512];
-        for (uint64_t g = 0; g < ds.items.n; g++) {
-            size_t len = hr_dict_format(&ds.items, g, key, sizeof key);
-            int64_t mi = hr_dict_find(&m.items, key, len);
-            imap[g] = mi < 0 ? UINT32_MAX : (uint32_t)mi;
-            if (mi >= 0) pop[mi] = (float)ds.items.nnz[g];
-        }
-    }
+    for (uint64_t g = 0; g < ds.items.n; g++)
+        if (imap[g] != UINT32_MAX) pop[imap[g]] = (float)ds.items.nnz[g];
     /* Targets: this rank's users (all, or those listed). */
     if (users_file) rc = read_id_file(users_file, &listed, &nlisted, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) { hr_free(pop); goto done; }
     const hr_block *b = &ds.by_user;
     tg = hr_calloc((users_file ? nlisted : b->nrows) + 1, sizeof *tg);
-    char key[512];
+    char key[HR_DICT_INT_CHARS];
     for (uint64_t x = 0; x < (users_file ? nlisted : b->nrows); x++) {
         int64_t row = -1, dg = -1;
         if (users_file) {
@@ -237,8 +231,14 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         }
         target *t = &tg[nt++];
         t->data_gid = dg >= 0 ? (uint32_t)dg : UINT32_MAX;
-        t->ext = hr_strdup(users_file ? listed[x] : (hr_dict_format(&ds.users, (uint64_t)dg, key, sizeof key), key));
-        int64_t mu = hr_dict_find(&m.users, t->ext, strlen(t->ext));
+        const char *ext = listed ? listed[x] : NULL;
+        size_t el = listed ? strlen(ext) : 0;
+        if (!users_file) ext = hr_dict_key(&ds.users, (uint64_t)dg, key, &el);
+        t->ext = hr_malloc(el + 1);   /* the whole id, whatever its length */
+        memcpy(t->ext, ext, el);
+        t->ext[el] = '\0';
+        t->ext_len = el;
+        int64_t mu = hr_dict_find(&m.users, t->ext, el);
         t->known = mu >= 0;
         t->model_uid = mu >= 0 && m.kind == HR_MODEL_FACTOR ? (uint32_t)mu : UINT32_MAX;
         if (row >= 0 && exclude_seen) {
@@ -320,13 +320,20 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     uint32_t *idx = hr_malloc((M + top + 1) * sizeof *idx), *fin = hr_malloc((top + 1) * sizeof *fin);
     float *sco = hr_malloc((M + 1) * sizeof *sco), *fsc = hr_malloc((top + 1) * sizeof *fsc), *maxsim = hr_malloc((M + 1) * sizeof *maxsim);
     uint8_t *used = hr_malloc(M + 1);
-    /* Item ids as text once (formatting them per line would cost more than the scoring). */
-    uint64_t *ioff = hr_malloc((ni + 1) * sizeof *ioff), icap = ni * 8 + 64;
-    char *itext = hr_malloc(icap);
+    /* Item ids as text once (formatting them per line would cost more than the scoring),
+     * whole: sized from the exact id lengths, not from a guess. */
+    uint64_t *ioff = hr_malloc((ni + 1) * sizeof *ioff);
     ioff[0] = 0;
     for (uint64_t i = 0; i < ni; i++) {
-        if (ioff[i] + 512 > icap) itext = hr_realloc(itext, icap *= 2);
-        ioff[i + 1] = ioff[i] + hr_dict_format(&m.items, i, itext + ioff[i], 512);
+        size_t len;
+        hr_dict_key(&m.items, i, key, &len);
+        ioff[i + 1] = ioff[i] + len;
+    }
+    char *itext = hr_malloc(ioff[ni] + 1);
+    for (uint64_t i = 0; i < ni; i++) {
+        size_t len;
+        const char *id = hr_dict_key(&m.items, i, key, &len);
+        memcpy(itext + ioff[i], id, len);
     }
     uint64_t hx = 0, nfallback = 0, short_lists = 0;
     for (uint64_t x = 0; rc == 0 && x < nt; x++) {
@@ -350,9 +357,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             nfallback += !t->known;
         }
         short_lists += n < top;
-        size_t el = strlen(t->ext);
         for (uint32_t r = 0; rc == 0 && r < n; r++)
-            rc = hr_recwriter_line(wr, t->ext, el, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r], source,
+            rc = hr_recwriter_line(wr, t->ext, t->ext_len, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r], source,
                                    &job->err);
     }
     hr_free(itext);

@@ -49,12 +49,13 @@ static int write_lists(hr_job *job, const char *out, const hr_dict *items, const
     float *sc = hr_malloc((top + 1) * sizeof *sc);
     int rc = 0;
     for (uint64_t x = 0; rc == 0 && x < nq; x++) {
-        char a[512], b[512];
-        size_t al = hr_dict_format(items, qid[x], a, sizeof a);
+        char ta[HR_DICT_INT_CHARS], tb[HR_DICT_INT_CHARS];
+        size_t al, bl;
+        const char *a = hr_dict_key(items, qid[x], ta, &al);
         uint32_t got = hr_topbuf_sorted(&heaps[x], idx, sc);
         for (uint32_t r = 0; rc == 0 && r < got; r++) {
             if (!isfinite(sc[r])) break;
-            size_t bl = hr_dict_format(items, idx[r], b, sizeof b);
+            const char *b = hr_dict_key(items, idx[r], tb, &bl);
             rc = hr_recwriter_line(wr, a, al, r + 1, b, bl, sc[r], source, &job->err);
         }
     }

@@ -175,11 +175,10 @@ static int warm_start(hr_job *job, hr_train *t, const char *path, uint64_t count
         hr_train_side *s = side == 0 ? &t->users : &t->items;
         const hr_dict *dd = side == 0 ? &t->ds->users : &t->ds->items, *md = side == 0 ? &m.users : &m.items;
         const float *mf = side == 0 ? m.user_factors : m.item_factors, *mb = side == 0 ? m.user_bias : m.item_bias;
-        char key[512];
+        uint32_t *map = hr_dict_match(dd, md, NULL);   /* exact ids: no length limit */
         for (uint64_t r = 0; r < s->block->nrows; r++) {
-            size_t len = hr_dict_format(dd, s->block->gid[r], key, sizeof key);
-            int64_t g = hr_dict_find(md, key, len);
-            if (g < 0) {
+            const uint32_t g = map[s->block->gid[r]];
+            if (g == UINT32_MAX) {
                 counts[3 * side + 1]++;
                 continue;
             }
@@ -188,11 +187,12 @@ static int warm_start(hr_job *job, hr_train *t, const char *path, uint64_t count
             counts[3 * side]++;
         }
         /* dropped: ids of the old model absent from this dataset (every rank holds both dicts) */
-        if (job->rank == 0)
-            for (uint64_t g = 0; g < md->n; g++) {
-                size_t len = hr_dict_format(md, g, key, sizeof key);
-                counts[3 * side + 2] += hr_dict_find(dd, key, len) < 0;
-            }
+        hr_free(map);
+        if (job->rank == 0) {
+            uint64_t known;
+            hr_free(hr_dict_match(md, dd, &known));
+            counts[3 * side + 2] = md->n - known;
+        }
     }
     hr_model_free(&m);
     HR_TRY(hr_comm_allreduce_sum_u64(job->comm, counts, 6));
