@@ -225,9 +225,8 @@ hr_conf_check() {
         t=${HR_KEY_TYPE[$k]} v=${CONF[$k]}
         case "$t" in
             indir|outdir)
-                [ -n "$v" ] || hr_die 2 "$k must be set (a directory; there is no default)"
                 [[ $v != *\\* ]] || hr_die 2 "$k must not hold a backslash (Slurm's --output cannot escape it): '$v'" ;;
-            bin) [ -n "$v" ] || hr_die 2 "$k must not be empty" ;;
+            bin) ;;
             file|secret) ;;
             count) [[ $v =~ ^[1-9][0-9]{0,8}$ ]] || hr_die 2 "$k must be a whole number >= 1, got '$v'" ;;
             uint) [[ $v =~ ^[0-9]{1,9}$ ]] || hr_die 2 "$k must be a whole number >= 0, got '$v'" ;;
@@ -264,6 +263,13 @@ hr_conf_check() {
     [ -z "${CONF[SHARED_GROUP]}" ] || HR_SHARED_GID=$(getent group "${CONF[SHARED_GROUP]}" | cut -d: -f3)
     for k in "${HR_KEYS[@]}"; do
         if declare -F "hr_check_$k" >/dev/null; then "hr_check_$k"; fi
+    done
+    # required values last: a wrong value is the more useful message
+    for k in "${HR_KEYS[@]}"; do
+        case "${HR_KEY_TYPE[$k]}" in
+            indir|outdir) [ -n "${CONF[$k]}" ] || hr_die 2 "$k must be set (a directory; there is no default)" ;;
+            bin) [ -n "${CONF[$k]}" ] || hr_die 2 "$k must not be empty" ;;
+        esac
     done
     return 0
 }

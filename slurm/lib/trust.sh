@@ -244,7 +244,10 @@ hr_unlock() { [[ ${1:-} =~ ^[0-9]+$ ]] && eval "exec $1>&-"; return 0; }
 # umask to the tasks) create; published days get their modes set again from it before the
 # rename (hr_publish_modes), whatever launcher wrote them.  GROUP is the group of MODEL_ROOT
 # and of every published file, so consumers in it can read (UMASK 027: group read, no write).
-hr_umask_apply() { umask "${CONF[UMASK]}"; }
+# srun hands the tasks the umask in SLURM_UMASK, which sbatch set from the submitter's umask:
+# it is set here too, so a plain `sbatch nightly.sbatch` from a shell with umask 022 still
+# gives hpcrec's files UMASK.
+hr_umask_apply() { umask "${CONF[UMASK]}" && export SLURM_UMASK; SLURM_UMASK=$(umask); }
 hr_file_mode() { printf '%04o' $(( 8#666 & ~8#$(umask) )); }
 hr_dir_mode() { printf '%04o' $(( 8#777 & ~8#$(umask) )); }
 # hr_group_dir DIR: give DIR (owned by this user) the group GROUP and the setgid bit, so what
