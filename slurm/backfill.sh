@@ -71,6 +71,7 @@ if [ "$dry" = 1 ]; then
     hr_conf_trust
 else
     hr_conf_trust --create
+    hr_group_dir "$M" || hr_die 2 "GROUP: cannot give $M the group ${CONF[GROUP]}"
     hr_private_dir "$WR/.backfill" || hr_die 2 "WORK_ROOT refused: $HR_WHY"
     BF_FD=""
     hr_lock "$WR/.backfill/lock" 60 BF_FD || hr_die 1 "$HR_WHY (another backfill.sh?)"

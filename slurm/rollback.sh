@@ -40,6 +40,7 @@ hr_umask_apply
 M=${CONF[MODEL_ROOT]}
 [ -d "$M" ] || hr_die 1 "MODEL_ROOT $M does not exist"
 hr_conf_trust MODEL_ROOT HPCREC_BIN
+hr_group_dir "$M" || hr_die 2 "GROUP: cannot give $M the group ${CONF[GROUP]}"
 who=$(id -un)
 
 hr_links_lock "$M"

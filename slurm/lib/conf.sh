@@ -253,7 +253,7 @@ hr_conf_check() {
                 for w in ${WORDS[@]+"${WORDS[@]}"}; do
                     [[ $w =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || hr_die 2 "$k: '$w' is not NAME=VALUE"
                     v=${w%%=*}
-                    ! [[ $v =~ $HR_ENV_DENY_PREFIX ]] && [[ $HR_ENV_DENY != *[[:space:]]$v[[:space:]]* ]] ||
+                    ! [[ $v =~ $HR_ENV_DENY_PREFIX ]] && [[ $HR_ENV_DENY != *[[:space:]]${v}[[:space:]]* ]] ||
                         hr_die 2 "$k: $v is refused (a name the shell, the loader, Slurm or these scripts use)"
                 done ;;
             *) hr_die 2 "internal: key $k has unknown type $t" ;;

@@ -239,7 +239,7 @@ case_nightly() {
     # UMASK 027, GROUP daemon: on everything published (whoever wrote it) and on what hpcrec
     # wrote on the nodes (srun passed the umask on); the day's work directory is private
     bad=$(find "$m" \( -type f ! -perm 0640 \) -o \( -type d ! -perm 2750 \) -o \( ! -type l ! -group daemon \) | head -n 5)
-    [ -z "$bad" ] || fail "published with other modes or groups: $(stat -c '%A %G %n' $bad)"
+    [ -z "$bad" ] || fail "published with other modes or groups: $(while IFS= read -r f; do stat -c '%A %G %n' "$f"; done <<<"$bad")"
     assert_eq "$(stat -c %a "$w/$D1" "$w/$D1/train.json" "$w/$D1/logs/train.log" "$w/day1-$j1.out" | tr '\n' ' ')" "700 640 640 640 " \
         "modes of the work directory, hpcrec's summary, a step log and the job output"
     # day 2: the cron recipe, backfill.sh DAY DAY, from the copy of slurm/; held while the copy's
@@ -482,7 +482,13 @@ case_down() {
 }
 
 # HR_SLURM_CASES=REGEX runs only the cases whose name matches (and the cluster's up and down)
-scase() { [[ $1 =~ ${HR_SLURM_CASES:-.} ]] && tcase "$@"; return 0; }
+# (each case's time goes to the closing notes)
+scase() {
+    [[ $1 =~ ${HR_SLURM_CASES:-.} ]] || return 0
+    local t0=$SECONDS
+    tcase "$@"
+    echo "# $1: $((SECONDS - t0)) s" >>"$HR_TMP/times.note"
+}
 tcase slurm-cluster case_cluster
 scase slurm-config case_config
 scase slurm-nightly-warm-start-gate-rollback case_nightly
