@@ -20,6 +20,10 @@
 #   config       "\x" keeps its backslash; ENV names of the scripts, the shell or the loader
 #                are refused; the roots have no default; dry run: --kill-on-invalid-dep=yes
 #                and a % of WORK_ROOT written %% in --output
+#   exit-codes   nightly.sbatch without Slurm (mpirun): a HPCREC_BIN that is missing is a
+#                configuration error found before work (exit 2); an INGEST_ARGS option that
+#                hpcrec refuses (its exit 2) comes from a step, so the job exits 1 and names
+#                the key
 #   squeue       squeue failing (controller timeout): backfill exits 1, sbatch never called
 #   disk-full    a full WORK_ROOT (tmpfs): exit 1, no half-written configuration left
 #   cluster-dir  local-cluster.sh refuses a state directory owned by nobody or writable by
@@ -191,6 +195,17 @@ case_config() {
     grep -qF -- "--output=$HR_TMP/w%%j\\ x/$D1/slurm-%j.out" <<<"$out" || fail "--output not escaped: $out"
 }
 
+# ---- exit codes: 2 only for what is found before work ------------------------------------------
+case_exit_codes() {
+    local c=$HR_TMP/e.conf
+    conf "$c" "$HR_TMP/e"
+    expect_fail 2 "HPCREC_BIN $HR_TMP/no-such-hpcrec: $HR_TMP/no-such-hpcrec does not exist" \
+        bash "$SL/nightly.sbatch" --day $D1 --config "$c" --launcher mpirun --hpcrec-bin "$HR_TMP/no-such-hpcrec"
+    expect_fail 1 "step ingest exited 2: a usage error of hpcrec \(check INGEST_ARGS\)" \
+        bash "$SL/nightly.sbatch" --day $D1 --config "$c" --launcher mpirun --set INGEST_ARGS=--no-such-option
+    grep -q "no-such-option" "$HR_TMP/e/work/$D1/logs/ingest.log" || fail "ingest log: $(cat "$HR_TMP/e/work/$D1/logs/ingest.log")"
+}
+
 # ---- squeue failing ------------------------------------------------------------------------
 case_squeue() {
     local c=$HR_TMP/q.conf out rc=0 st=$HR_TMP/stub-squeue
@@ -247,6 +262,7 @@ tcase slurm-trust-roots case_roots
 tcase slurm-trust-symlinks case_symlinks
 tcase slurm-trust-files case_files
 tcase slurm-trust-config case_config
+tcase slurm-trust-exit-codes case_exit_codes
 tcase slurm-trust-squeue-fails case_squeue
 tcase slurm-trust-disk-full case_disk_full
 tcase slurm-trust-cluster-dir case_cluster_dir
