@@ -124,7 +124,7 @@ node_list() { seq 1 "$1" | sed 's/^/n/'; }
 # (lib/trust.sh as root: every directory above owned by root and not writable by others)
 dir_ok() {
     [ ! -L "$D" ] || die "$D is a symbolic link; not using it"
-    hr_trust_path "$D" dir || die "refusing the state directory: $HR_WHY"
+    hr_trust_path "$D" root || die "refusing the state directory: $HR_WHY"
     [ "$(stat -c %u -- "$D")" = 0 ] || die "refusing the state directory: $D is not owned by root"
 }
 # shm_dir: the /dev/shm directory this cluster made (recorded in DIR/run, which only root can

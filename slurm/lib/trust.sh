@@ -76,6 +76,8 @@ hr_trust_prefetch() {
 
 # hr_trust_path PATH KIND: PATH (absolute) is trusted (see above) and is
 #   dir     a directory
+#   root    a directory that others cannot write even with the sticky bit: the roots, where
+#           the scripts use fixed names (publish.log, .blocked/, day directories)
 #   file    a regular file
 #   secret  a regular file not readable, writable or executable by group or others
 #   exec    an executable regular file
@@ -111,7 +113,7 @@ hr_trust_path() {
         # the last component is PATH itself
         last=1
         for t in "${todo[@]:i}"; do case "$t" in ""|.) ;; *) last=0; break ;; esac; done
-        if [ "$last" = 0 ] || [ "$kind" = dir ]; then
+        if [ "$last" = 0 ] || [ "$kind" = dir ] || [ "$kind" = root ]; then
             [ "$type" = directory ] || { HR_WHY="$next is not a directory"; return 1; }
         else
             [[ $type == "regular file" || $type == "regular empty file" ]] || { HR_WHY="$next is not a regular file"; return 1; }
@@ -119,13 +121,14 @@ hr_trust_path() {
         _hr_mode_ok "$next" "$type" "$uid" "$gid" "$mode" || return 1
         if [ "$last" = 1 ]; then
             case "$kind" in
+                root) (( (8#$mode & 8#002) == 0 )) || { HR_WHY="$next is writable by others (mode $mode): a root must not be, even with the sticky bit (others could make its fixed names first)"; return 1; } ;;
                 secret) (( (8#$mode & 8#077) == 0 )) || { HR_WHY="$next is readable by group or others (mode $mode; it must be 0600 or 0400)"; return 1; } ;;
                 exec) (( (8#$mode & 8#111) != 0 )) || { HR_WHY="$next is not executable"; return 1; } ;;
             esac
         fi
         cur=$next
     done
-    [ -n "$cur" ] || [ "$kind" = dir ] || { HR_WHY="$path is not a file"; return 1; }
+    [ -n "$cur" ] || [ "$kind" = dir ] || [ "$kind" = root ] || { HR_WHY="$path is not a file"; return 1; }
     return 0
 }
 
@@ -157,7 +160,7 @@ hr_conf_trust() {
         case "${HR_KEY_TYPE[$k]}" in
             indir|outdir)
                 if [ -e "$v" ] || [ -L "$v" ]; then
-                    hr_trust_path "$v" dir || hr_die 2 "$k $v: $HR_WHY"
+                    hr_trust_path "$v" root || hr_die 2 "$k $v: $HR_WHY"
                 else
                     hr_trust_missing "$v" || hr_die 2 "$k $v: $HR_WHY"
                     [ "${HR_KEY_TYPE[$k]}" = indir ] || missing+=("$k")
@@ -176,7 +179,7 @@ hr_conf_trust() {
     [ "$create" = 1 ] || return 0
     for k in ${missing[@]+"${missing[@]}"}; do
         mkdir -p -- "${CONF[$k]}" || hr_die 2 "$k: cannot create ${CONF[$k]}"
-        hr_trust_path "${CONF[$k]}" dir || hr_die 2 "$k ${CONF[$k]}: $HR_WHY"
+        hr_trust_path "${CONF[$k]}" root || hr_die 2 "$k ${CONF[$k]}: $HR_WHY"
     done
 }
 

@@ -91,6 +91,8 @@ case_roots() {
     conf "$c" "$S/b/site"
     expect_fail 2 "MODEL_ROOT $S/b/site/models: $S/b is writable by others" "$SL/backfill.sh" $D1 $D1 --config "$c"
     [ ! -e "$S/b/site" ] || fail "a root was created under an unsafe directory"
+    # a sticky directory is fine above a root, not as the root itself
+    expect_fail 2 "WORK_ROOT $S: $S is writable by others .*a root must not be" "$SL/backfill.sh" $D1 $D1 --config "$c" --dry-run --model-root "$HR_TMP/m-ok" --work-root "$S"
     # (c) a project directory writable by its group: only when that group is SHARED_GROUP
     mkdir "$S/p"; chgrp daemon "$S/p"; chmod 2770 "$S/p"
     conf "$c" "$S/p/site"
@@ -246,7 +248,9 @@ case_cluster_dir() {
     chown nobody "$f"
     expect_fail 1 "$f is not owned by root|owned by nobody" "$SL/local-cluster.sh" up "$f"
     [ -z "$(ls -A "$f")" ] || fail "up wrote into a foreign directory: $(ls -A "$f")"
-    chown root "$f"; chmod 777 "$f"
+    chown root "$f"; chmod 1777 "$f"
+    expect_fail 1 "$f is writable by others" "$SL/local-cluster.sh" up "$f"
+    chmod 777 "$f"
     expect_fail 1 "$f is writable by others" "$SL/local-cluster.sh" up "$f"
     expect_fail 1 "is writable by others" "$SL/local-cluster.sh" down "$f"
     # a state directory with the marker and a planted /dev/shm path that climbs out of /dev/shm
