@@ -6,7 +6,8 @@
 #                       evaluate (nothing unknown), similar, train --init-from (all known),
 #                       and are written whole by recommend, similar and inspect --dump
 #   long-ids-few-items  4 items with 300-byte ids, recommend --include-seen (heap overflow)
-#   dump-missing-dir    inspect --dump into a missing folder: a clear error, no crash
+#   dump-missing-dir    inspect --dump into a missing folder creates it; below a regular file:
+#                       a clear error, no crash
 #   evaluate-nothing    test set sharing no ids with train, and one whose events are all 0
 #                       for an implicit model: exit 3, no rmse/mae/metric keys, a clear line
 #   evaluate-unknown-users  test users absent from train are ranked by popularity (the
@@ -108,7 +109,10 @@ print("".join("u%d,%s,1\n" % (u, ids[(u + j) % 4]) for u in range(8) for j in ra
 
 case_dump_missing_dir() {
     long_fixture
-    expect_fail 1 "nodir.*(No such file|cannot create)" hrt $NP inspect "$W/long" --dump "$W/nodir/x"
+    hrt $NP inspect "$W/long" --dump "$W/nodir/x" >/dev/null || fail "dump into a missing folder"
+    assert_eq "$(cat "$W"/nodir/x.*.tsv | wc -l)" 522 "dumped rows"
+    : >"$W/afile"
+    expect_fail 1 "afile.*Not a directory" hrt $NP inspect "$W/long" --dump "$W/afile/x"
 }
 
 # 30 users x 20 items with ratings 1..5; models als (rating) and ials (implicit).
