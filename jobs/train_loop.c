@@ -17,6 +17,8 @@
 #include "jobs/signals.h"
 #include "jobs/train.h"
 
+const char *const hr_train_phase_names[HR_TRAIN_NPHASE] = { "gather", "gram", "factor", "cg", "exchange", "loss" };
+
 /* Initial factors from (seed, external id) only: identical on any rank count. */
 static void init_factors(const hr_dict *d, const hr_block *b, int k, uint64_t seed, uint64_t stream, float scale, float *F)
 {
@@ -205,7 +207,7 @@ int hr_train_iterate(hr_train *t, int64_t it, int skip_user_half, int *stopped)
 {
     hr_job *job = t->job;
     hr_als_stats st = { 0 };
-    double comm_s = 0, comp_s = 0, t0 = hr_now();
+    double comm_s = 0, comp_s = 0, loss_s = 0, t0 = hr_now();
     uint64_t sent0 = hr_comm_bytes_sent(job->comm);
     int stop = 0;
     *stopped = 0;
@@ -213,7 +215,9 @@ int hr_train_iterate(hr_train *t, int64_t it, int skip_user_half, int *stopped)
         HR_TRY(gather_other(t, &t->users, &t->items, &st, &comm_s, &comp_s));
         if (it > 1) {
             /* users still hold iteration it-1's factors: report it now */
+            double tl = hr_now();
             HR_TRY(current_loss(t));
+            loss_s = hr_now() - tl;
             HR_TRY(report(t, it - 1));
         }
         HR_TRY(solve(t, &t->users, &st, &comp_s));
@@ -237,6 +241,12 @@ int hr_train_iterate(hr_train *t, int64_t it, int skip_user_half, int *stopped)
     HR_TRY(hr_comm_allreduce_sum_f64(job->comm, &tm[1], 1));
     HR_TRY(hr_comm_allreduce_max_f64(job->comm, &wmax, 1));
     HR_TRY(hr_comm_allreduce_max_f64(job->comm, &cmax, 1));
+    double ph[HR_TRAIN_NPHASE];
+    for (int q = 0; q < HR_ALS_NPHASE; q++) ph[q] = st.phase[q];
+    ph[HR_TRAIN_PH_EXCHANGE] = comm_s;
+    ph[HR_TRAIN_PH_LOSS] = loss_s;
+    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, ph, HR_TRAIN_NPHASE));
+    for (int q = 0; q < HR_TRAIN_NPHASE; q++) t->phase[q] = ph[q] / job->size;
     t->seconds = wmax;
     t->gflops = f / wmax / 1e9;
     t->bytes = u[0];
