@@ -72,6 +72,7 @@ static size_t layout(hr_als_work *w, char *base, int k, uint64_t max_row_nnz)
     CARVE(gather, float, cap * kp);
     CARVE(wt, float, cap);
     CARVE(tmp, float, cap);
+    CARVE(tmp2, float, cap);
     CARVE(chunk, float, (size_t)HR_ALS_CHUNK * kp);
     CARVE(chunk_wt, float, HR_ALS_CHUNK);
     CARVE(chunk_tmp, float, HR_ALS_CHUNK);
@@ -81,6 +82,8 @@ static size_t layout(hr_als_work *w, char *base, int k, uint64_t max_row_nnz)
     CARVE(ty, float, kp);
     CARVE(greg, float, kp * kp);
     CARVE(batch, float, nb * HR_ALS_LANES);
+    CARVE(slots, float, nb ? (size_t)HR_ALS_LANES * kp * kp : 0);
+    CARVE(slotv, float, nb ? (size_t)2 * HR_ALS_LANES * kp : 0);
     CARVE(invd, float, ((size_t)k + 2) * HR_ALS_LANES);
     CARVE(cg_p, float, (size_t)HR_ALS_BATCH * kp);
     CARVE(cg_r, float, (size_t)HR_ALS_BATCH * kp);
@@ -154,17 +157,25 @@ typedef struct explicit_ctx {
     int k, kp, m; /* m = unknowns per row */
 } explicit_ctx;
 
-/* Gathers row u and forms its Gram matrix (w->mat, ld kp, upper) and border sums (w->sy, w->ty,
- * *st = sum t, *tt = sum t^2).  Returns 0 or HR_ERR_ARG (col out of range). */
-static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, float *st, float *tt, hr_als_stats *stat,
+/* Gathers row u and forms its Gram matrix (C, ld kp, upper) and border sums (sy = sum y,
+ * ty = sum t y, *st = sum t, *tt = sum t^2).  With sse: adds the squared errors of row u's
+ * entries with its current X (and xbias).  Returns 0 or HR_ERR_ARG (col out of range). */
+static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, float *C, float *sy, float *ty, float *st,
+                         float *tt, hr_als_stats *stat, const float *X, const float *xbias, double *sse,
                          hr_error *err)
 {
     const hr_als_rows *R = c->rows;
     const int k = c->k, kp = c->kp;
     const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1];
     float s1 = 0.0f, s2 = 0.0f;
-    memset(w->sy, 0, sizeof(float) * (size_t)kp);
-    memset(w->ty, 0, sizeof(float) * (size_t)kp);
+    /* while this row's Gram is computed, pull the next row's rows of Y toward the cache */
+    hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0 };
+    if (u + 1 < R->nrows) {
+        pf.col = R->col + end;
+        pf.n = R->rowptr[u + 2] - end < w->gather_rows ? R->rowptr[u + 2] - end : w->gather_rows;
+    }
+    memset(sy, 0, sizeof(float) * (size_t)kp);
+    memset(ty, 0, sizeof(float) * (size_t)kp);
     for (uint64_t s = beg; s < end; s += w->gather_rows) {
         uint64_t nc = end - s < w->gather_rows ? end - s : w->gather_rows;
         double t0 = hr_now();
@@ -181,9 +192,21 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
             s2 += t * t;
         }
         double t1 = hr_now();
-        hr_als_rows_axpy(w->gather, nc, k, NULL, w->sy);
-        hr_als_rows_axpy(w->gather, nc, k, w->wt, w->ty);
-        hr_als_gram_upper(w->gather, nc, kp, k, w->mat, kp, s != beg);
+        if (sse) { /* the loss of the current x_u, b_u: e = t - b_u - x_u.y */
+            memset(w->vec, 0, sizeof(float) * (size_t)kp);
+            memcpy(w->vec, X + (size_t)u * k, sizeof(float) * (size_t)k);
+            hr_als_rows_dot(w->gather, nc, k, w->vec, w->tmp);
+            const float bu = xbias ? xbias[u] : 0.0f;
+            double acc = 0.0;
+            for (uint64_t j = 0; j < nc; j++) {
+                double e = (double)w->wt[j] - (double)bu - (double)w->tmp[j];
+                acc += e * e;
+            }
+            *sse += acc;
+        }
+        hr_als_rows_axpy(w->gather, nc, k, NULL, sy);
+        hr_als_rows_axpy(w->gather, nc, k, w->wt, ty);
+        hr_als_gram_upper(w->gather, nc, kp, k, C, kp, s != beg, &pf);
         stat->phase[HR_ALS_PH_GATHER] += t1 - t0;
         stat->phase[HR_ALS_PH_GRAM] += hr_now() - t1;
     }
@@ -192,41 +215,55 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
     return 0;
 }
 
-/* Lane b of the batch <- the bordered matrix of a row (Gram and sums in w, n entries), with
- * lambda n + shift on the diagonal.  Returns the trace of the regularised m x m block. */
-static double fill_lane(const explicit_ctx *c, hr_als_work *w, int b, uint64_t n, float st, float shift)
+/* The rows of one batch: lane b holds local row row[b], its rating count n[b] and sum of
+ * targets st[b]; lanes nl.. are unused (identity systems). */
+typedef struct lanes {
+    int nl;
+    uint64_t row[HR_ALS_LANES];
+    float n[HR_ALS_LANES], st[HR_ALS_LANES];
+    double trace[HR_ALS_LANES]; /* of the regularised matrix, for the retry shift */
+} lanes;
+
+static float *slot_mat(hr_als_work *w, int b) { return w->slots + (size_t)b * w->kp * w->kp; }
+static float *slot_vec(hr_als_work *w, int v, int b) { return w->slotv + ((size_t)v * HR_ALS_LANES + b) * w->kp; }
+
+/* Lays the batch out (lanes >= nl get an identity system), adds lambda n + shift[b] to the
+ * diagonals, factors it and back-solves.  Returns the mask of lanes that were not positive
+ * definite; the solutions sit in the right-hand-side row. */
+static uint32_t factor_explicit(const explicit_ctx *c, hr_als_work *w, lanes *L, const float *shift)
 {
     const int k = c->k, kp = c->kp, m = c->m;
-    const float reg = c->lambda * (float)n;
     float *P = w->batch;
-    double tr = 0.0;
-    for (int i = 0; i < k; i++) {
-        float *row = P + hr_als_tri(i) * HR_ALS_LANES + b;
-        for (int j = 0; j < i; j++) row[j * HR_ALS_LANES] = w->mat[(size_t)j * kp + i];
-        float d = w->mat[(size_t)i * kp + i] + reg;
-        tr += d;
-        row[i * HR_ALS_LANES] = d + shift;
+    for (int b = L->nl; b < HR_ALS_LANES; b++) {
+        memset(slot_mat(w, b), 0, sizeof(float) * (size_t)kp * kp);
+        memset(slot_vec(w, 0, b), 0, sizeof(float) * (size_t)kp);
+        memset(slot_vec(w, 1, b), 0, sizeof(float) * (size_t)kp);
+        L->n[b] = 0.0f;
+        L->st[b] = 0.0f;
     }
+    hr_als_pack_lanes(w->slots, (size_t)kp * kp, k, NULL, P);
     if (m > k) { /* the bias unknown: its row is [sum y, n] */
-        float *row = P + hr_als_tri(k) * HR_ALS_LANES + b;
-        for (int j = 0; j < k; j++) row[j * HR_ALS_LANES] = w->sy[j];
-        float d = (float)n + reg;
-        tr += d;
-        row[k * HR_ALS_LANES] = d + shift;
+        hr_als_pack_row(slot_vec(w, 0, 0), (size_t)kp, k, P + hr_als_tri(k) * HR_ALS_LANES);
+        for (int b = 0; b < HR_ALS_LANES; b++) P[(hr_als_tri(k) + k) * HR_ALS_LANES + b] = L->n[b];
     }
-    float *rhs = P + hr_als_tri(m) * HR_ALS_LANES + b;
-    for (int j = 0; j < k; j++) rhs[j * HR_ALS_LANES] = w->ty[j];
-    if (m > k) rhs[k * HR_ALS_LANES] = st;
-    return tr;
-}
-
-/* Lane b <- the identity with a zero right-hand side (an unused lane: solves to 0). */
-static void identity_lane(hr_als_work *w, int m, int b)
-{
-    for (int i = 0; i <= m; i++) {
-        float *row = w->batch + hr_als_tri(i) * HR_ALS_LANES + b;
-        for (int j = 0; j <= i && j < m; j++) row[j * HR_ALS_LANES] = i == j ? 1.0f : 0.0f;
+    float *rhs = P + hr_als_tri(m) * HR_ALS_LANES;
+    hr_als_pack_row(slot_vec(w, 1, 0), (size_t)kp, k, rhs);
+    if (m > k)
+        for (int b = 0; b < HR_ALS_LANES; b++) rhs[k * HR_ALS_LANES + b] = L->st[b];
+    for (int b = 0; b < HR_ALS_LANES; b++) {
+        const float reg = b < L->nl ? c->lambda * L->n[b] : 1.0f; /* unused lanes: the identity */
+        double tr = 0.0;
+        for (int i = 0; i < m; i++) {
+            float *d = P + (hr_als_tri(i) + i) * HR_ALS_LANES + b;
+            *d += reg;
+            tr += *d;
+            *d += shift[b];
+        }
+        L->trace[b] = tr;
     }
+    uint32_t bad = hr_als_chol_batch(P, m, 1, w->invd);
+    hr_als_chol_backsolve(P, m, w->invd, rhs);
+    return bad;
 }
 
 static int not_pd(uint64_t u, uint64_t n, float shift, hr_error *err)
@@ -244,53 +281,54 @@ static int not_finite(uint64_t u, hr_error *err)
                         " is not finite (NaN/Inf in the factors or ratings?)", u);
 }
 
-/* Factors the batch and writes the solutions of its lanes (rows[b], b < nl) into X / xbias.
- * A lane whose matrix is not positive definite is solved again alone with a growing diagonal
- * shift (stats->retries), in lane 0 of a batch of identities, so its result does not depend on
- * its batch either. */
-static int flush_explicit(const explicit_ctx *c, hr_als_work *w, const uint64_t *rows, const double *trace, int nl,
-                          float *X, float *xbias, hr_als_stats *st, hr_error *err)
+/* Copies lane b's solution out to X / xbias. */
+static int take_lane(const explicit_ctx *c, hr_als_work *w, int b, uint64_t u, float *X, float *xbias, hr_error *err)
 {
-    const int k = c->k, m = c->m;
-    float *z = w->batch + hr_als_tri(m) * HR_ALS_LANES; /* the right-hand-side row */
-    for (int b = nl; b < HR_ALS_LANES; b++) identity_lane(w, m, b);
-    uint32_t bad = hr_als_chol_batch(w->batch, m, 1, w->invd);
-    hr_als_chol_backsolve(w->batch, m, w->invd, z);
-    for (int b = 0; b < nl; b++) {
-        if (bad >> b & 1u) continue;
-        float *x = X + (size_t)rows[b] * k;
-        for (int j = 0; j < k; j++) x[j] = z[j * HR_ALS_LANES + b];
-        if (xbias) xbias[rows[b]] = z[k * HR_ALS_LANES + b];
-        if (!hr_als_all_finite(x, k) || (xbias && !isfinite(xbias[rows[b]]))) return not_finite(rows[b], err);
-    }
-    for (int b = 0; b < nl; b++) {
+    const int k = c->k;
+    const float *z = w->batch + hr_als_tri(c->m) * HR_ALS_LANES;
+    float *x = X + (size_t)u * k;
+    for (int j = 0; j < k; j++) x[j] = z[j * HR_ALS_LANES + b];
+    if (xbias) xbias[u] = z[k * HR_ALS_LANES + b];
+    if (!hr_als_all_finite(x, k) || (xbias && !isfinite(xbias[u]))) return not_finite(u, err);
+    return 0;
+}
+
+/* Factors the batch and writes its solutions.  A lane whose matrix is not positive definite is
+ * solved again alone, with a growing diagonal shift (stats->retries), in lane 0 beside
+ * identities, so its result does not depend on its batch either. */
+static int flush_explicit(const explicit_ctx *c, hr_als_work *w, lanes *L, float *X, float *xbias, hr_als_stats *st,
+                          hr_error *err)
+{
+    const float noshift[HR_ALS_LANES] = { 0 };
+    uint32_t bad = factor_explicit(c, w, L, noshift);
+    for (int b = 0; b < L->nl; b++)
+        if (!(bad >> b & 1u)) HR_TRY(take_lane(c, w, b, L->row[b], X, xbias, err));
+    lanes all = *L;
+    for (int b = 0; b < all.nl; b++) {
         if (!(bad >> b & 1u)) continue;
-        uint64_t u = rows[b], n = c->rows->rowptr[u + 1] - c->rows->rowptr[u];
-        double tr = trace[b];
-        float shift = 0.0f, s1, s2;
+        uint64_t u = all.row[b], n = c->rows->rowptr[u + 1] - c->rows->rowptr[u];
+        float shift[HR_ALS_LANES] = { 0 }, tt;
+        double tr = all.trace[b];
         uint32_t fail = 1;
         for (int attempt = 1; fail && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
-            shift = hr_als_retry_shift(attempt, tr);
+            lanes one = { .nl = 1, .row = { u } };
+            shift[0] = hr_als_retry_shift(attempt, tr);
             st->retries++;
-            HR_TRY(gram_explicit(c, w, u, &s1, &s2, st, err));
-            tr = fill_lane(c, w, 0, n, s1, shift);
-            for (int q = 1; q < HR_ALS_LANES; q++) identity_lane(w, m, q);
-            fail = hr_als_chol_batch(w->batch, m, 1, w->invd) & 1u;
-            hr_als_chol_backsolve(w->batch, m, w->invd, z);
+            HR_TRY(gram_explicit(c, w, u, slot_mat(w, 0), slot_vec(w, 0, 0), slot_vec(w, 1, 0), &one.st[0], &tt, st, NULL,
+                                 NULL, NULL, err));
+            one.n[0] = (float)n;
+            fail = factor_explicit(c, w, &one, shift) & 1u;
         }
-        if (fail) return not_pd(u, n, shift, err);
-        float *x = X + (size_t)u * k;
-        for (int j = 0; j < k; j++) x[j] = z[j * HR_ALS_LANES];
-        if (xbias) xbias[u] = z[k * HR_ALS_LANES];
-        if (!hr_als_all_finite(x, k) || (xbias && !isfinite(xbias[u]))) return not_finite(u, err);
+        if (fail) return not_pd(u, n, shift[0], err);
+        HR_TRY(take_lane(c, w, 0, u, X, xbias, err));
     }
     return 0;
 }
 
 /* k > HR_ALS_BATCH_MAX_K: the bordered matrix in w->mat (ld kp + 2; row-major upper = the
  * column-major lower triangle that spotrf reads), factored by LAPACK. */
-static int solve_row_lapack(const explicit_ctx *c, hr_als_work *w, uint64_t u, float *x, float *xb, hr_als_stats *st,
-                            hr_error *err)
+static int solve_row_lapack(const explicit_ctx *c, hr_als_work *w, uint64_t u, float *X, float *xbias,
+                            hr_als_stats *st, double *sse, hr_error *err)
 {
     const int k = c->k, m = c->m, ld = c->kp + 2;
     const uint64_t n = c->rows->rowptr[u + 1] - c->rows->rowptr[u];
@@ -303,7 +341,7 @@ static int solve_row_lapack(const explicit_ctx *c, hr_als_work *w, uint64_t u, f
             shift = hr_als_retry_shift(attempt, tr);
             st->retries++;
         }
-        HR_TRY(gram_explicit(c, w, u, &s1, &s2, st, err));
+        HR_TRY(gram_explicit(c, w, u, w->mat, w->sy, w->ty, &s1, &s2, st, X, xbias, attempt == 0 ? sse : NULL, err));
         double t0 = hr_now();
         /* the Gram rows are kp apart; spread them to ld (from the last row up: no overlap) */
         for (int i = k - 1; i > 0; i--) memmove(w->mat + (size_t)i * ld + i, w->mat + (size_t)i * c->kp + i,
@@ -333,14 +371,21 @@ static int solve_row_lapack(const explicit_ctx *c, hr_als_work *w, uint64_t u, f
     hr_als_solve_lt(w->mat, ld, m, w->vec);
     st->phase[HR_ALS_PH_FACTOR] += hr_now() - t0;
     if (!hr_als_all_finite(w->vec, m)) return not_finite(u, err);
-    memcpy(x, w->vec, sizeof(float) * (size_t)k);
-    if (xb) *xb = w->vec[k];
+    memcpy(X + (size_t)u * k, w->vec, sizeof(float) * (size_t)k);
+    if (xbias) xbias[u] = w->vec[k];
     return 0;
 }
 
 int hr_als_solve_explicit(const hr_als_rows *rows, const float *Y, const float *ybias, float mu,
                           const hr_als_opts *o, float *X, float *xbias, hr_als_work *w,
                           hr_als_stats *stats, hr_error *err)
+{
+    return hr_als_solve_explicit_loss(rows, Y, ybias, mu, o, X, xbias, w, stats, NULL, err);
+}
+
+int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const float *ybias, float mu,
+                               const hr_als_opts *o, float *X, float *xbias, hr_als_work *w,
+                               hr_als_stats *stats, double *sse_before, hr_error *err)
 {
     HR_TRY(hr_als_check_opts(o, err));
     if (!w || w->k != o->k)
@@ -351,9 +396,8 @@ int hr_als_solve_explicit(const hr_als_rows *rows, const float *Y, const float *
     double t0 = hr_now();
     const int k = o->k;
     explicit_ctx c = { rows, Y, ybias, mu, o->lambda, k, w->kp, k + (xbias ? 1 : 0) };
-    uint64_t nonempty = 0, lane_row[HR_ALS_LANES];
-    double lane_trace[HR_ALS_LANES];
-    int nl = 0;
+    uint64_t nonempty = 0;
+    lanes L = { 0 };
     for (uint64_t u = 0; u < rows->nrows; u++) {
         float *x = X + (size_t)u * k;
         uint64_t n = rows->rowptr[u + 1] - rows->rowptr[u];
@@ -364,23 +408,25 @@ int hr_als_solve_explicit(const hr_als_rows *rows, const float *Y, const float *
         }
         nonempty++;
         if (k > HR_ALS_BATCH_MAX_K) {
-            HR_TRY(solve_row_lapack(&c, w, u, x, xbias ? xbias + u : NULL, st, err));
+            HR_TRY(solve_row_lapack(&c, w, u, X, xbias, st, sse_before, err));
             continue;
         }
-        float s1, s2;
-        HR_TRY(gram_explicit(&c, w, u, &s1, &s2, st, err));
-        double tf = hr_now();
-        lane_trace[nl] = fill_lane(&c, w, nl, n, s1, 0.0f);
-        lane_row[nl++] = u;
-        if (nl == HR_ALS_LANES) {
-            HR_TRY(flush_explicit(&c, w, lane_row, lane_trace, nl, X, xbias, st, err));
-            nl = 0;
+        const int b = L.nl;
+        float tt;
+        HR_TRY(gram_explicit(&c, w, u, slot_mat(w, b), slot_vec(w, 0, b), slot_vec(w, 1, b), &L.st[b], &tt, st, X, xbias,
+                             sse_before, err));
+        L.n[b] = (float)n;
+        L.row[L.nl++] = u;
+        if (L.nl == HR_ALS_LANES) {
+            double tf = hr_now();
+            HR_TRY(flush_explicit(&c, w, &L, X, xbias, st, err));
+            L.nl = 0;
+            st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
         }
-        st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
     }
-    if (nl > 0) {
+    if (L.nl > 0) {
         double tf = hr_now();
-        HR_TRY(flush_explicit(&c, w, lane_row, lane_trace, nl, X, xbias, st, err));
+        HR_TRY(flush_explicit(&c, w, &L, X, xbias, st, err));
         st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
     }
     uint64_t nnz = rows->rowptr[rows->nrows] - rows->rowptr[0];

@@ -138,6 +138,13 @@ int hr_als_solve_explicit(const hr_als_rows *rows, const float *Y, const float *
                           const hr_als_opts *o, float *X, float *xbias, hr_als_work *w,
                           hr_als_stats *stats, hr_error *err);
 
+/* The same, also adding to *sse_before (when not NULL) the sse of the local rows as they were
+ * on entry (hr_als_loss_explicit's sse, from the rows the solve gathers anyway: no extra pass
+ * over Y; equal to it to float rounding). */
+int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const float *ybias, float mu,
+                               const hr_als_opts *o, float *X, float *xbias, hr_als_work *w,
+                               hr_als_stats *stats, double *sse_before, hr_error *err);
+
 /* Local explicit loss parts after (or before) an update:
  *   sse = sum over local entries of (r - mu - b_u - b_i - x_u.y_i)^2   (b_u = 0 if xbias NULL,
  *                                                                      b_i = 0 if ybias NULL)
@@ -177,6 +184,13 @@ void hr_als_compute_gram(const float *Y, uint64_t nrows, int k, double *G, hr_al
 int hr_als_solve_implicit(const hr_als_rows *rows, const float *Y, const float *G,
                           const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
                           hr_error *err);
+
+/* The same, also adding to *data_before (when not NULL) the data part of the loss of the local
+ * rows as they were on entry (hr_als_loss_implicit's data, computed from what the solve
+ * gathers and multiplies anyway; equal to it to float rounding). */
+int hr_als_solve_implicit_loss(const hr_als_rows *rows, const float *Y, const float *G,
+                               const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
+                               double *data_before, hr_error *err);
 
 /* Local implicit loss parts:
  *   data = sum over local rows u of [ x_u^T G x_u + sum_{i in u} ((c_ui - 1) s^2 - 2 c_ui s + c_ui) ],

@@ -27,7 +27,7 @@ struct hr_als_work {
     uint64_t gather_rows; /* capacity of gather / wt / tmp in rows (>= HR_ALS_CHUNK) */
     float   *gather;      /* gather_rows x kp: gathered rows of Y (columns k..kp-1 stay 0) */
     float   *wt;          /* gather_rows: per gathered entry, c - 1 (implicit CG) */
-    float   *tmp;         /* gather_rows: products Y_u v */
+    float   *tmp, *tmp2;  /* gather_rows each: products Y_u v, weights */
     float   *chunk;       /* HR_ALS_CHUNK x kp: streaming area for rows longer than gather_rows */
     float   *chunk_wt;    /* HR_ALS_CHUNK */
     float   *chunk_tmp;   /* HR_ALS_CHUNK */
@@ -36,6 +36,8 @@ struct hr_als_work {
     float   *sy, *ty;     /* kp each: border sums of explicit rows (sum y, sum t y) */
     float   *greg;        /* kp x kp: G + lambda I (implicit), zeros in columns k..kp-1 */
     float   *batch;       /* tri(k + 2) x HR_ALS_LANES: the batched Cholesky (k <= HR_ALS_BATCH_MAX_K) */
+    float   *slots;       /* HR_ALS_LANES x kp x kp: the Gram matrices of a batch's rows (idem) */
+    float   *slotv;       /* 2 HR_ALS_LANES x kp: their vectors (explicit: sum y, sum t y; implicit: rhs) */
     float   *invd;        /* (k + 2) x HR_ALS_LANES */
     float   *cg_p, *cg_r, *cg_ap; /* HR_ALS_BATCH x kp each: CG state of a batch (zero-padded) */
     float   *cg_rs;       /* HR_ALS_BATCH: |r|^2 per batch row */

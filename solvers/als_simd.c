@@ -99,6 +99,21 @@ static void rows_scale_c(float *Yb, uint64_t n, int k, const float *s)
         for (int q = 0; q < k; q++) Yb[i * (uint64_t)kp + (uint64_t)q] *= s[i];
 }
 
+static void pack_lanes_c(const float *S, size_t ss, int k, const float *G0, float *P)
+{
+    const int kp = hr_als_kpad(k);
+    for (int b = 0; b < LANES; b++)
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j <= i; j++)
+                P[(hr_als_tri(i) + j) * LANES + b] = S[b * ss + (size_t)j * kp + i] + (G0 ? G0[(size_t)j * kp + i] : 0.0f);
+}
+
+static void pack_row_c(const float *V, size_t vs, int k, float *Prow)
+{
+    for (int b = 0; b < LANES; b++)
+        for (int j = 0; j < k; j++) Prow[j * LANES + b] = V[b * vs + j];
+}
+
 static uint32_t chol_batch_c(float *P, int n, int nextra, float *invd)
 {
     uint32_t bad = 0;
@@ -180,10 +195,14 @@ TGT static INL void gram_tile(const float *restrict A, uint64_t i0, uint64_t i1,
 
 /* Rows [p0, p1) of a column block: tiles of 6 rows (W = 2) or 8 rows (W = 1), then the rest. */
 TGT static void gram_rows(const float *A, uint64_t i0, uint64_t i1, int lda, int p0, int p1, int q0, int W, float *C,
-                          int ldc, int acc)
+                          int ldc, int acc, hr_als_pf *pf, uint64_t per_tile)
 {
     if (W == 2) {
-        for (; p0 + 6 <= p1; p0 += 6) gram_tile(A, i0, i1, lda, p0, 6, q0, 2, C, ldc, acc);
+        for (; p0 + 6 <= p1; p0 += 6) {
+            hr_als_pf_issue(pf, per_tile);
+            gram_tile(A, i0, i1, lda, p0, 6, q0, 2, C, ldc, acc);
+        }
+        hr_als_pf_issue(pf, per_tile);
         switch (p1 - p0) {
         case 5: gram_tile(A, i0, i1, lda, p0, 5, q0, 2, C, ldc, acc); break;
         case 4: gram_tile(A, i0, i1, lda, p0, 4, q0, 2, C, ldc, acc); break;
@@ -194,7 +213,11 @@ TGT static void gram_rows(const float *A, uint64_t i0, uint64_t i1, int lda, int
         }
         return;
     }
-    for (; p0 + 8 <= p1; p0 += 8) gram_tile(A, i0, i1, lda, p0, 8, q0, 1, C, ldc, acc);
+    for (; p0 + 8 <= p1; p0 += 8) {
+        hr_als_pf_issue(pf, per_tile);
+        gram_tile(A, i0, i1, lda, p0, 8, q0, 1, C, ldc, acc);
+    }
+    hr_als_pf_issue(pf, per_tile);
     switch (p1 - p0) {
     case 7: gram_tile(A, i0, i1, lda, p0, 7, q0, 1, C, ldc, acc); break;
     case 6: gram_tile(A, i0, i1, lda, p0, 6, q0, 1, C, ldc, acc); break;
@@ -210,27 +233,35 @@ TGT static void gram_rows(const float *A, uint64_t i0, uint64_t i1, int lda, int
 /* The upper triangle in column blocks of 16: rows above the block's second half need all 16
  * columns (6 x 16 tiles), the 8 rows of the second half only its last 8 columns (one 8 x 8
  * tile), so little is computed below the diagonal (k = 64: 2304 elements for 2080). */
-TGT static void gram_upper_avx2(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate)
+TGT static void gram_upper_avx2(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate,
+                                hr_als_pf *pf)
 {
     const int kp = hr_als_kpad(k);
     const uint64_t pass = gram_rows_per_pass(lda);
-    if (n == 0 && !accumulate) {
-        gram_upper_c(A, 0, lda, k, C, ldc, 0);
+    if (n == 0) {
+        if (!accumulate) gram_upper_c(A, 0, lda, k, C, ldc, 0);
+        hr_als_pf_issue(pf, UINT64_MAX);
         return;
     }
+    /* prefetches: spread over the tile calls of the first pass (about one call per 6 rows per
+     * 16 columns, two calls per block for the remainders) */
+    uint64_t tiles = 0;
+    for (int q0 = 0; q0 < kp; q0 += 16) tiles += (uint64_t)(q0 + 8 < k ? q0 + 8 : k) / 6 + 4;
+    const uint64_t per_tile = pf ? (pf->n * hr_als_pf_lines(pf->k) + tiles - 1) / tiles : 0;
     for (uint64_t i0 = 0; i0 < n; i0 += pass) {
         uint64_t i1 = n - i0 < pass ? n : i0 + pass;
         int acc = accumulate || i0 > 0;
         for (int q0 = 0; q0 < kp; q0 += 16) {
             int top = q0 + 8 < k ? q0 + 8 : k;
             if (kp - q0 >= 16) {
-                gram_rows(A, i0, i1, lda, 0, top, q0, 2, C, ldc, acc);
-                if (top < k) gram_rows(A, i0, i1, lda, top, q0 + 16 < k ? q0 + 16 : k, q0 + 8, 1, C, ldc, acc);
+                gram_rows(A, i0, i1, lda, 0, top, q0, 2, C, ldc, acc, pf, per_tile);
+                if (top < k) gram_rows(A, i0, i1, lda, top, q0 + 16 < k ? q0 + 16 : k, q0 + 8, 1, C, ldc, acc, pf, per_tile);
             } else {
-                gram_rows(A, i0, i1, lda, 0, top, q0, 1, C, ldc, acc);
+                gram_rows(A, i0, i1, lda, 0, top, q0, 1, C, ldc, acc, pf, per_tile);
             }
         }
     }
+    hr_als_pf_issue(pf, UINT64_MAX);
 }
 
 /* R x (8 W) tile of C = P G: rows r0.., columns q0..; one FMA chain over j per element. */
@@ -363,6 +394,56 @@ TGT static void rows_scale_avx2(float *Yb, uint64_t n, int k, const float *s)
     }
 }
 
+/* o_c = [r0[c], ..., r7[c]]: the 8 x 8 transpose. */
+TGT static INL void transpose8(__m256 *r)
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Element (i, j <= i) of lane b is S_b[j][i] (+ G0[j][i]): for each row j of the 8 matrices
+ * and 8 consecutive columns i, one transpose gives the 8 lane vectors of (i0..i0+7, j), so
+ * every cache line of the batch is written once, by whole vectors. */
+TGT static void pack_lanes_avx2(const float *S, size_t ss, int k, const float *G0, float *P)
+{
+    const int kp = hr_als_kpad(k);
+    for (int i0 = 0; i0 < k; i0 += 8) {
+        const int ni = k - i0 < 8 ? k - i0 : 8;
+        for (int j = 0; j < i0 + ni; j++) {
+            __m256 r[8];
+            const float *src = S + (size_t)j * kp + i0;
+            __m256 g = G0 ? _mm256_loadu_ps(G0 + (size_t)j * kp + i0) : _mm256_setzero_ps();
+            for (int b = 0; b < 8; b++) r[b] = _mm256_add_ps(_mm256_loadu_ps(src + b * ss), g);
+            transpose8(r);
+            for (int c = j > i0 ? j - i0 : 0; c < ni; c++) _mm256_store_ps(P + (hr_als_tri(i0 + c) + j) * LANES, r[c]);
+        }
+    }
+}
+
+TGT static void pack_row_avx2(const float *V, size_t vs, int k, float *Prow)
+{
+    for (int j0 = 0; j0 < k; j0 += 8) {
+        __m256 r[8];
+        for (int b = 0; b < 8; b++) r[b] = _mm256_loadu_ps(V + b * vs + j0);
+        transpose8(r);
+        for (int c = 0; c < 8 && j0 + c < k; c++) _mm256_store_ps(Prow + (j0 + c) * LANES, r[c]);
+    }
+}
+
 /* sum_p x_p * y_p over len lane-vectors, four chains combined as (s0 + s1) + (s2 + s3). */
 TGT static INL __m256 dot_lanes(const float *x, const float *y, int len)
 {
@@ -489,14 +570,16 @@ TGT static void chol_backsolve_avx2(const float *P, int n, const float *invd, fl
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
-void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate)
+void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate,
+                       hr_als_pf *pf)
 {
 #ifdef HAVE_AVX2_KERNELS
     if (hr_als_simd_level()) {
-        gram_upper_avx2(A, n, lda, k, C, ldc, accumulate);
+        gram_upper_avx2(A, n, lda, k, C, ldc, accumulate, pf);
         return;
     }
 #endif
+    hr_als_pf_issue(pf, UINT64_MAX);
     gram_upper_c(A, n, lda, k, C, ldc, accumulate);
 }
 
@@ -553,6 +636,28 @@ void hr_als_spmv_rows(const float *Yb, const float *wt, uint64_t n, int k, const
     else
         for (uint64_t i = 0; i < n; i++) tmp[i] *= wt[i];
     hr_als_rows_axpy(Yb, n, k, tmp, out);
+}
+
+void hr_als_pack_lanes(const float *S, size_t ss, int k, const float *G0, float *P)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        pack_lanes_avx2(S, ss, k, G0, P);
+        return;
+    }
+#endif
+    pack_lanes_c(S, ss, k, G0, P);
+}
+
+void hr_als_pack_row(const float *V, size_t vs, int k, float *Prow)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        pack_row_avx2(V, vs, k, Prow);
+        return;
+    }
+#endif
+    pack_row_c(V, vs, k, Prow);
 }
 
 uint32_t hr_als_chol_batch(float *P, int n, int nextra, float *invd)

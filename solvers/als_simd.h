@@ -47,6 +47,32 @@ static inline int hr_als_kpad(int k) { return (k + 7) / 8 * 8; }
 /* Offset of row i in the packed lower-triangular layout (rows 0..i-1 hold 1..i elements). */
 static inline size_t hr_als_tri(int i) { return (size_t)i * (size_t)(i + 1) / 2; }
 
+/* Rows of Y to pull into the cache while a kernel computes: the entries of the next row (or
+ * batch), whose gather would otherwise wait on memory.  A kernel given one spreads the
+ * prefetches over its work; hr_als_pf_issue issues up to `lines` more.  Zero-initialise, then
+ * set Y, col, n (0 = nothing), ncols and k. */
+typedef struct hr_als_pf {
+    const float *Y;      /* row-major, ld k */
+    const uint32_t *col; /* the rows to fetch (entries >= ncols are skipped) */
+    uint64_t n, ncols;
+    int k;
+    uint64_t done;       /* lines issued so far */
+} hr_als_pf;
+
+/* Lines (64 bytes) per row of Y asked for: every 16th float and the last. */
+static inline uint64_t hr_als_pf_lines(int k) { return (uint64_t)((k + 15) / 16) + ((k - 1) % 16 != 0); }
+
+static inline void hr_als_pf_issue(hr_als_pf *pf, uint64_t lines)
+{
+    if (!pf) return;
+    const uint64_t lpr = hr_als_pf_lines(pf->k), total = pf->n * lpr;
+    for (; lines > 0 && pf->done < total; lines--, pf->done++) {
+        uint64_t j = pf->done / lpr, l = pf->done % lpr;
+        int off = (int)l * 16 < pf->k ? (int)l * 16 : pf->k - 1;
+        if (pf->col[j] < pf->ncols) __builtin_prefetch(pf->Y + (size_t)pf->col[j] * (size_t)pf->k + off, 0, 2);
+    }
+}
+
 /* 1 when the AVX2 + FMA kernels are in use.  hr_als_simd_set(0) selects the portable kernels,
  * hr_als_simd_set(1) the AVX2 ones if the CPU has them (tests compare both); returns the
  * previous level.  Not thread-safe: call it before the solvers run. */
@@ -56,8 +82,10 @@ int hr_als_simd_set(int level);
 /* C = A^T A (accumulate = 0) or C += A^T A (accumulate = 1), for the n rows of A (lda >= kp).
  * Writes the upper triangle (j >= i) of the leading k x k block of C (ldc >= kp), plus
  * unspecified values in some elements below the diagonal and in columns k..kp-1 (which must
- * exist).  A's columns k..kp-1 are read and may hold anything finite. */
-void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate);
+ * exist).  A's columns k..kp-1 are read and may hold anything finite.  pf (may be NULL): rows
+ * to prefetch meanwhile. */
+void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate,
+                       hr_als_pf *pf);
 
 /* C = P G, or -(P G) when negate, for nb rows of P (ld kp; columns k..kp-1 ignored) and G
  * (k x kp, row-major, zeros in columns k..kp-1).  C: nb rows of kp floats (columns k..kp-1 get
@@ -80,6 +108,15 @@ void hr_als_rows_scale(float *Yb, uint64_t n, int k, const float *s);
  * out: kp floats. */
 void hr_als_spmv_rows(const float *Yb, const float *wt, uint64_t n, int k, const float *v, float *out, int residual,
                       float *tmp);
+
+/* Lays 8 (HR_ALS_LANES) Gram matrices out as rows 0..k-1 of a batch: element (i, j <= i) of lane
+ * b <- S_b[j][i] + G0[j][i], where S_b = S + b * ss (row-major, ld kp, upper triangle read, as
+ * hr_als_gram_upper writes it) and G0 (ld kp) may be NULL.  Reads columns up to kp - 1 of the
+ * rows (finite values).  P: see hr_als_chol_batch. */
+void hr_als_pack_lanes(const float *S, size_t ss, int k, const float *G0, float *P);
+/* One batch row (elements 0..k-1, Prow = P + tri(r) * LANES) <- 8 vectors V_b = V + b * vs
+ * (reads kp floats each). */
+void hr_als_pack_row(const float *V, size_t vs, int k, float *Prow);
 
 /* Factors HR_ALS_LANES symmetric matrices of order n at once.  P holds rows 0..n+nextra-1 in
  * the packed lower layout, element (i, j) of lane b at P[(tri(i) + j) * LANES + b]; rows

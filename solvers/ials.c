@@ -45,9 +45,29 @@ void hr_als_compute_gram(const float *Y, uint64_t nrows, int k, double *G, hr_al
 typedef struct implicit_ctx {
     const hr_als_rows *rows;
     const float *Y;
-    float alpha, epsilon;
+    float alpha, epsilon, lambda;
     int k, kp;
+    double *loss; /* NULL, or where the data part of the loss of the rows on entry is added */
 } implicit_ctx;
+
+/* x^T G x of a row from x (zero-padded, kp) and gx = -(G + lambda I) x as hr_als_gemm_g gives it
+ * (negate = 1): -x.gx - lambda |x|^2. */
+static double xgx(const implicit_ctx *c, const float *x, const float *gx)
+{
+    return -(double)hr_als_dot(x, gx, c->k) - (double)c->lambda * (double)hr_als_dot(x, x, c->k);
+}
+
+/* The entry terms of the loss, sum (c - 1) s^2 - 2 c s + c, over n entries with s_i = y_i.x and
+ * cm1_i = c_i - 1. */
+static double entry_terms(const float *s, const float *cm1, uint64_t n)
+{
+    double acc = 0.0;
+    for (uint64_t i = 0; i < n; i++) {
+        double cc = 1.0 + (double)cm1[i], si = s[i];
+        acc += (double)cm1[i] * si * si - 2.0 * cc * si + cc;
+    }
+    return acc;
+}
 
 /* c - 1 for a value, or -1 for a value that is negative or not finite (the caller reports it).
  * A value of 0 gives 0: such entries are unobserved (p = 0, c = 1) and the callers skip them. */
@@ -97,21 +117,26 @@ static int gather_plain(const implicit_ctx *c, uint64_t u, uint64_t s, uint64_t 
 
 /* ---- Cholesky --------------------------------------------------------------------------------
  * M = (G + lambda I) + sum_i (c_i - 1) y_i y_i^T and rhs = sum_i c_i y_i over the observed
- * entries: the gathered rows are scaled by sqrt(c_i - 1) for hr_als_gram_upper, rhs is summed
- * while gathering from the unscaled row.  Systems are factored HR_ALS_LANES at a time, one per
- * lane, with rhs as the extra row (hr_als_chol_batch); beyond HR_ALS_BATCH_MAX_K one at a time
- * with LAPACK. */
+ * entries: rhs from the gathered rows, which are then scaled by sqrt(c_i - 1) for
+ * hr_als_gram_upper.  The Grams of HR_ALS_LANES rows are laid out one per lane, G + lambda I
+ * added, and factored together with rhs as the extra row (hr_als_chol_batch); beyond
+ * HR_ALS_BATCH_MAX_K one at a time with LAPACK. */
 
-/* w->mat (ld kp, upper) <- sum (c - 1) y y^T over row u's observed entries, w->vec <- rhs.
- * *nobs = observed entries. */
-static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, uint64_t *nobs, hr_als_stats *st,
-                         hr_error *err)
+/* C (ld kp, upper) <- sum (c - 1) y y^T over row u's observed entries, rhs <- sum c y.
+ * *nobs = observed entries.  With loss: adds the entry terms of the loss of x (zero-padded). */
+static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, float *C, float *rhs, uint64_t *nobs,
+                         const float *x, double *loss, hr_als_stats *st, hr_error *err)
 {
     const hr_als_rows *R = c->rows;
     const int k = c->k, kp = c->kp;
-    memset(w->vec, 0, sizeof(float) * (size_t)kp);
+    memset(rhs, 0, sizeof(float) * (size_t)kp);
     const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1];
     uint64_t tot = 0;
+    hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0 }; /* the next row's rows of Y, fetched meanwhile */
+    if (u + 1 < R->nrows) {
+        pf.col = R->col + end;
+        pf.n = R->rowptr[u + 2] - end < w->gather_rows ? R->rowptr[u + 2] - end : w->gather_rows;
+    }
     for (uint64_t s = beg; s < end; s += w->gather_rows) {
         uint64_t nc = end - s < w->gather_rows ? end - s : w->gather_rows, g = 0;
         double t0 = hr_now();
@@ -126,9 +151,18 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, uint
             w->tmp[g++] = sqrtf(cm1);
         }
         double t1 = hr_now();
-        hr_als_rows_axpy(w->gather, g, k, w->wt, w->vec);  /* rhs += c y, from the unscaled rows */
-        hr_als_rows_scale(w->gather, g, k, w->tmp);         /* then y <- sqrt(c - 1) y */
-        hr_als_gram_upper(w->gather, g, kp, k, w->mat, kp, s != beg);
+        if (loss) { /* s_i = y_i.x, then the entry terms (cm1 = c - 1 = wt - 1) */
+            hr_als_rows_dot(w->gather, g, k, x, w->tmp2);
+            double acc = 0.0;
+            for (uint64_t i = 0; i < g; i++) {
+                double cc = w->wt[i], si = w->tmp2[i];
+                acc += (cc - 1.0) * si * si - 2.0 * cc * si + cc;
+            }
+            *loss += acc;
+        }
+        hr_als_rows_axpy(w->gather, g, k, w->wt, rhs); /* rhs += c y, from the unscaled rows */
+        hr_als_rows_scale(w->gather, g, k, w->tmp);    /* then y <- sqrt(c - 1) y */
+        hr_als_gram_upper(w->gather, g, kp, k, C, kp, s != beg, &pf);
         tot += g;
         st->phase[HR_ALS_PH_GATHER] += t1 - t0;
         st->phase[HR_ALS_PH_GRAM] += hr_now() - t1;
@@ -137,30 +171,43 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, uint
     return 0;
 }
 
-/* Lane b <- G + lambda I + the row's Gram (+ shift on the diagonal), rhs as row k.  Returns
- * the trace without the shift. */
-static double fill_lane_implicit(const implicit_ctx *c, hr_als_work *w, int b, float shift)
+static float *slot_mat(hr_als_work *w, int b) { return w->slots + (size_t)b * w->kp * w->kp; }
+static float *slot_vec(hr_als_work *w, int b) { return w->slotv + (size_t)b * w->kp; }
+
+typedef struct lanes {
+    int nl;
+    uint64_t row[HR_ALS_LANES];
+    double trace[HR_ALS_LANES];
+} lanes;
+
+/* Lays the batch out: lane b = G + lambda I + its Gram (+ shift[b] on the diagonal), rhs as row
+ * k; lanes >= nl get the identity.  Factors and back-solves; returns the failed-lane mask. */
+static uint32_t factor_implicit(const implicit_ctx *c, hr_als_work *w, lanes *L, const float *shift)
 {
     const int k = c->k, kp = c->kp;
-    double tr = 0.0;
-    for (int i = 0; i < k; i++) {
-        float *row = w->batch + hr_als_tri(i) * HR_ALS_LANES + b;
-        for (int j = 0; j < i; j++) row[j * HR_ALS_LANES] = w->greg[(size_t)j * kp + i] + w->mat[(size_t)j * kp + i];
-        float d = w->greg[(size_t)i * kp + i] + w->mat[(size_t)i * kp + i];
-        tr += d;
-        row[i * HR_ALS_LANES] = d + shift;
+    float *P = w->batch, *rhs = P + hr_als_tri(k) * HR_ALS_LANES;
+    for (int b = L->nl; b < HR_ALS_LANES; b++) {
+        memset(slot_mat(w, b), 0, sizeof(float) * (size_t)kp * kp);
+        memset(slot_vec(w, b), 0, sizeof(float) * (size_t)kp);
     }
-    float *rhs = w->batch + hr_als_tri(k) * HR_ALS_LANES + b;
-    for (int j = 0; j < k; j++) rhs[j * HR_ALS_LANES] = w->vec[j];
-    return tr;
-}
-
-static void identity_lane_implicit(hr_als_work *w, int k, int b)
-{
-    for (int i = 0; i <= k; i++) {
-        float *row = w->batch + hr_als_tri(i) * HR_ALS_LANES + b;
-        for (int j = 0; j <= i && j < k; j++) row[j * HR_ALS_LANES] = i == j ? 1.0f : 0.0f;
+    hr_als_pack_lanes(w->slots, (size_t)kp * kp, k, w->greg, P);
+    hr_als_pack_row(slot_vec(w, 0), (size_t)kp, k, rhs);
+    for (int b = 0; b < HR_ALS_LANES; b++) {
+        double tr = 0.0;
+        for (int i = 0; i < k; i++) {
+            float *d = P + (hr_als_tri(i) + i) * HR_ALS_LANES + b;
+            if (b >= L->nl) { /* unused lane: the identity (zero off the diagonal, zero rhs) */
+                for (int j = 0; j < i; j++) P[(hr_als_tri(i) + j) * HR_ALS_LANES + b] = 0.0f;
+                *d = 1.0f;
+            }
+            tr += *d;
+            *d += shift[b];
+        }
+        L->trace[b] = tr;
     }
+    uint32_t bad = hr_als_chol_batch(P, k, 1, w->invd);
+    hr_als_chol_backsolve(P, k, w->invd, rhs);
+    return bad;
 }
 
 static int chol_not_pd(uint64_t u, float shift, hr_error *err)
@@ -177,46 +224,44 @@ static int chol_not_finite(uint64_t u, hr_error *err)
                         " is not finite (NaN/Inf in the factors or values?)", u);
 }
 
-/* As flush_explicit in solvers/als.c: factor, solve, retry failed lanes alone. */
-static int flush_implicit(const implicit_ctx *c, hr_als_work *w, const uint64_t *rows, const double *trace, int nl,
-                          float *X, hr_als_stats *st, hr_error *err)
+static int take_lane(const implicit_ctx *c, hr_als_work *w, int b, uint64_t u, float *X, hr_error *err)
 {
     const int k = c->k;
-    float *z = w->batch + hr_als_tri(k) * HR_ALS_LANES;
-    for (int b = nl; b < HR_ALS_LANES; b++) identity_lane_implicit(w, k, b);
-    uint32_t bad = hr_als_chol_batch(w->batch, k, 1, w->invd);
-    hr_als_chol_backsolve(w->batch, k, w->invd, z);
-    for (int b = 0; b < nl; b++) {
-        if (bad >> b & 1u) continue;
-        float *x = X + (size_t)rows[b] * k;
-        for (int j = 0; j < k; j++) x[j] = z[j * HR_ALS_LANES + b];
-        if (!hr_als_all_finite(x, k)) return chol_not_finite(rows[b], err);
-    }
-    for (int b = 0; b < nl; b++) {
+    const float *z = w->batch + hr_als_tri(k) * HR_ALS_LANES;
+    float *x = X + (size_t)u * k;
+    for (int j = 0; j < k; j++) x[j] = z[j * HR_ALS_LANES + b];
+    return hr_als_all_finite(x, k) ? 0 : chol_not_finite(u, err);
+}
+
+/* As flush_explicit in solvers/als.c: factor, solve, retry failed lanes alone. */
+static int flush_implicit(const implicit_ctx *c, hr_als_work *w, lanes *L, float *X, hr_als_stats *st, hr_error *err)
+{
+    const float noshift[HR_ALS_LANES] = { 0 };
+    uint32_t bad = factor_implicit(c, w, L, noshift);
+    for (int b = 0; b < L->nl; b++)
+        if (!(bad >> b & 1u)) HR_TRY(take_lane(c, w, b, L->row[b], X, err));
+    lanes all = *L;
+    for (int b = 0; b < all.nl; b++) {
         if (!(bad >> b & 1u)) continue;
-        uint64_t u = rows[b], nobs;
-        float shift = 0.0f;
+        uint64_t u = all.row[b], nobs;
+        float shift[HR_ALS_LANES] = { 0 };
         uint32_t fail = 1;
         for (int attempt = 1; fail && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
-            shift = hr_als_retry_shift(attempt, trace[b]);
+            lanes one = { .nl = 1, .row = { u } };
+            shift[0] = hr_als_retry_shift(attempt, all.trace[b]);
             st->retries++;
-            HR_TRY(gram_implicit(c, w, u, &nobs, st, err));
-            fill_lane_implicit(c, w, 0, shift);
-            for (int q = 1; q < HR_ALS_LANES; q++) identity_lane_implicit(w, k, q);
-            fail = hr_als_chol_batch(w->batch, k, 1, w->invd) & 1u;
-            hr_als_chol_backsolve(w->batch, k, w->invd, z);
+            HR_TRY(gram_implicit(c, w, u, slot_mat(w, 0), slot_vec(w, 0), &nobs, NULL, NULL, st, err));
+            fail = factor_implicit(c, w, &one, shift) & 1u;
         }
-        if (fail) return chol_not_pd(u, shift, err);
-        float *x = X + (size_t)u * k;
-        for (int j = 0; j < k; j++) x[j] = z[j * HR_ALS_LANES];
-        if (!hr_als_all_finite(x, k)) return chol_not_finite(u, err);
+        if (fail) return chol_not_pd(u, shift[0], err);
+        HR_TRY(take_lane(c, w, 0, u, X, err));
     }
     return 0;
 }
 
 /* k > HR_ALS_BATCH_MAX_K: w->mat (ld kp) <- G + lambda I + Gram, spotrf, two triangular solves. */
-static int solve_row_lapack(const implicit_ctx *c, hr_als_work *w, uint64_t u, float *x, hr_als_stats *st,
-                            hr_error *err)
+static int solve_row_lapack(const implicit_ctx *c, hr_als_work *w, uint64_t u, float *x, const float *xpad,
+                            double *loss, hr_als_stats *st, hr_error *err)
 {
     const int k = c->k, kp = c->kp;
     uint64_t nobs;
@@ -228,7 +273,7 @@ static int solve_row_lapack(const implicit_ctx *c, hr_als_work *w, uint64_t u, f
             shift = hr_als_retry_shift(attempt, tr);
             st->retries++;
         }
-        HR_TRY(gram_implicit(c, w, u, &nobs, st, err));
+        HR_TRY(gram_implicit(c, w, u, w->mat, w->vec, &nobs, xpad, attempt == 0 ? loss : NULL, st, err));
         double t0 = hr_now();
         tr = 0.0;
         for (int i = 0; i < k; i++) {
@@ -253,18 +298,23 @@ static int solve_cholesky(const implicit_ctx *c, hr_als_work *w, float *X, hr_al
 {
     const hr_als_rows *R = c->rows;
     const int k = c->k;
-    uint64_t nonempty = 0, nnz = 0, lane_row[HR_ALS_LANES];
-    double lane_trace[HR_ALS_LANES];
-    int nl = 0;
+    uint64_t nonempty = 0, nnz = 0;
+    lanes L = { 0 };
+    float *xpad = w->cg_p, *gx = w->cg_ap; /* free during Cholesky: the loss's x and G x */
     for (uint64_t u = 0; u < R->nrows; u++) {
         float *x = X + (size_t)u * k;
         uint64_t nobs = 0;
+        if (c->loss) {
+            memcpy(xpad, x, sizeof(float) * (size_t)k);
+            hr_als_gemm_g(xpad, 1, w->greg, k, gx, 1);
+            *c->loss += xgx(c, xpad, gx);
+        }
         if (R->rowptr[u + 1] > R->rowptr[u]) {
             if (k > HR_ALS_BATCH_MAX_K) {
                 nobs = observed(R, u);
-                if (nobs > 0) HR_TRY(solve_row_lapack(c, w, u, x, st, err));
+                if (nobs > 0) HR_TRY(solve_row_lapack(c, w, u, x, xpad, c->loss, st, err));
             } else {
-                HR_TRY(gram_implicit(c, w, u, &nobs, st, err));
+                HR_TRY(gram_implicit(c, w, u, slot_mat(w, L.nl), slot_vec(w, L.nl), &nobs, xpad, c->loss, st, err));
             }
         }
         if (nobs == 0) { /* nothing observed: rhs = 0, so x = 0 exactly */
@@ -274,18 +324,17 @@ static int solve_cholesky(const implicit_ctx *c, hr_als_work *w, float *X, hr_al
         nonempty++;
         nnz += nobs;
         if (k > HR_ALS_BATCH_MAX_K) continue;
-        double tf = hr_now();
-        lane_trace[nl] = fill_lane_implicit(c, w, nl, 0.0f);
-        lane_row[nl++] = u;
-        if (nl == HR_ALS_LANES) {
-            HR_TRY(flush_implicit(c, w, lane_row, lane_trace, nl, X, st, err));
-            nl = 0;
+        L.row[L.nl++] = u;
+        if (L.nl == HR_ALS_LANES) {
+            double tf = hr_now();
+            HR_TRY(flush_implicit(c, w, &L, X, st, err));
+            L.nl = 0;
+            st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
         }
-        st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
     }
-    if (nl > 0) {
+    if (L.nl > 0) {
         double tf = hr_now();
-        HR_TRY(flush_implicit(c, w, lane_row, lane_trace, nl, X, st, err));
+        HR_TRY(flush_implicit(c, w, &L, X, st, err));
         st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
     }
     st->flops += (double)nnz * k * k + (double)nonempty * k * k * k / 3.0;
@@ -303,18 +352,33 @@ static int solve_cholesky(const implicit_ctx *c, hr_als_work *w, float *X, hr_al
  * accumulation chains across pieces, so a row's arithmetic is the same resident or streamed,
  * and does not depend on the other rows of its batch: any rank count gives the same bits. */
 
+/* out += the sparse part for v (hr_als_spmv_rows on n gathered rows); the residual form also
+ * adds the loss's entry terms of v when c->loss is set (v is then the x on entry). */
+static void spmv(const implicit_ctx *c, const float *Yb, const float *wt, uint64_t n, const float *v, float *out,
+                 int residual, float *tmp)
+{
+    if (!(residual && c->loss)) {
+        hr_als_spmv_rows(Yb, wt, n, c->k, v, out, residual, tmp);
+        return;
+    }
+    hr_als_rows_dot(Yb, n, c->k, v, tmp);
+    *c->loss += entry_terms(tmp, wt, n);
+    for (uint64_t i = 0; i < n; i++) tmp[i] = (1.0f + wt[i]) - wt[i] * tmp[i];
+    hr_als_rows_axpy(Yb, n, c->k, tmp, out);
+}
+
 static int sparse_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, uint64_t off, uint64_t len, const float *v,
                       float *out, int residual, hr_error *err)
 {
     if (off != NONRESIDENT) {
-        hr_als_spmv_rows(w->gather + off * (uint64_t)c->kp, w->wt + off, len, c->k, v, out, residual, w->tmp + off);
+        spmv(c, w->gather + off * (uint64_t)c->kp, w->wt + off, len, v, out, residual, w->tmp + off);
         return 0;
     }
     const uint64_t beg = c->rows->rowptr[u], end = c->rows->rowptr[u + 1];
     for (uint64_t s = beg; s < end; s += HR_ALS_CHUNK) {
         uint64_t nc = end - s < HR_ALS_CHUNK ? end - s : HR_ALS_CHUNK, got;
         HR_TRY(gather_plain(c, u, s, nc, w->chunk, w->chunk_wt, &got, err));
-        hr_als_spmv_rows(w->chunk, w->chunk_wt, got, c->k, v, out, residual, w->chunk_tmp);
+        spmv(c, w->chunk, w->chunk_wt, got, v, out, residual, w->chunk_tmp);
     }
     return 0;
 }
@@ -360,6 +424,7 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
         for (int q = 0; q < nb; q++) {
             uint64_t ru = w->cg_row[q];
             float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * kp, *p = w->cg_p + (size_t)q * kp;
+            if (c->loss) *c->loss += xgx(c, p, r);
             if (w->cg_len[q] == 0) { /* nothing observed: b = 0, the solution is 0 */
                 memset(x, 0, row_bytes);
                 memset(p, 0, row_bytes);
@@ -414,6 +479,13 @@ int hr_als_solve_implicit(const hr_als_rows *rows, const float *Y, const float *
                           const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
                           hr_error *err)
 {
+    return hr_als_solve_implicit_loss(rows, Y, G, o, X, w, stats, NULL, err);
+}
+
+int hr_als_solve_implicit_loss(const hr_als_rows *rows, const float *Y, const float *G,
+                               const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
+                               double *data_before, hr_error *err)
+{
     HR_TRY(hr_als_check_opts(o, err));
     if (!w || w->k != o->k)
         return hr_error_set(err, HR_ERR_ARG, "implicit ALS: workspace made for k = %d, options say k = %d",
@@ -426,7 +498,7 @@ int hr_als_solve_implicit(const hr_als_rows *rows, const float *Y, const float *
         memcpy(w->greg + (size_t)i * kp, G + (size_t)i * k, sizeof(float) * (size_t)k);
         w->greg[(size_t)i * kp + i] += o->lambda;
     }
-    implicit_ctx c = { rows, Y, o->alpha, o->epsilon, k, kp };
+    implicit_ctx c = { rows, Y, o->alpha, o->epsilon, o->lambda, k, kp, data_before };
     int rc = o->solver == HR_ALS_CHOLESKY ? solve_cholesky(&c, w, X, st, err) : solve_cg(&c, w, o->cg_steps, X, st, err);
     if (rc < 0) return rc;
     st->rows += rows->nrows;

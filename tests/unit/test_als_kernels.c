@@ -1,11 +1,12 @@
 /* tests/unit/test_als_kernels.c — the ALS compute kernels (solvers/als_simd.h) against double
  * references, on both kernel sets (AVX2 + FMA where the CPU has it, and the portable one), and
- * the determinism they promise: a row's (or a lane's) result is the same bits whatever shares its
+ * the lane layout, and the determinism they promise: a row's (or a lane's) result is the same bits whatever shares its
  * call, tile, group or batch, and whether a long row is processed in one call or in pieces.
  * At the solver level: rows solved in two calls equal the rows solved in one (explicit, implicit
  * Cholesky and CG, no per-row keys needed), stored zeros in implicit data are unobserved (the
  * solutions and the loss equal those of the data without them), and k > HR_ALS_BATCH_MAX_K (the
- * LAPACK path) and k = 65 agree with the reference. */
+ * LAPACK path) and k = 65 agree with the reference; the loss the solve computes on the way equals
+ * the loss functions'. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,7 +58,7 @@ static void test_gram_upper(void **state)
                 float *A = rand_mat(n ? n : 1, k, kp, (uint64_t)(k * 10 + b));
                 float *C = hr_malloc(sizeof(float) * (size_t)kp * kp), *C2 = hr_malloc(sizeof(float) * (size_t)kp * kp);
                 for (int q = 0; q < kp * kp; q++) C[q] = C2[q] = 7.0f; /* beta = 0 must ignore this */
-                hr_als_gram_upper(A, n, kp, k, C, kp, 0);
+                hr_als_gram_upper(A, n, kp, k, C, kp, 0, NULL);
                 for (int i = 0; i < k; i++)
                     for (int j = i; j < k; j++) {
                         double want = 0.0, mag = 0.0;
@@ -70,8 +71,8 @@ static void test_gram_upper(void **state)
                     }
                 /* in pieces (accumulate = 1 continues the chains): the same bits */
                 if (n > 3) {
-                    hr_als_gram_upper(A, 3, kp, k, C2, kp, 0);
-                    hr_als_gram_upper(A + 3 * kp, n - 3, kp, k, C2, kp, 1);
+                    hr_als_gram_upper(A, 3, kp, k, C2, kp, 0, NULL);
+                    hr_als_gram_upper(A + 3 * kp, n - 3, kp, k, C2, kp, 1, NULL);
                     for (int i = 0; i < k; i++) assert_memory_equal(C + i * kp + i, C2 + i * kp + i, sizeof(float) * (k - i));
                 }
                 hr_free(A);
@@ -183,6 +184,40 @@ static void test_rows_products(void **state)
             hr_free(Y);
             hr_free(v);
             hr_free(wt);
+        }
+    }
+    hr_als_simd_set(1);
+}
+
+/* ---- laying Gram matrices out in lanes ------------------------------------------------------- */
+
+static void test_pack_lanes(void **state)
+{
+    (void)state;
+    for (int lv = 0; lv < levels(); lv++) {
+        hr_als_simd_set(lv);
+        for (int a = 0; a < NGK; a++) {
+            const int k = GK[a], kp = hr_als_kpad(k);
+            const size_t ss = (size_t)kp * kp + 8;
+            float *S = rand_mat(L, (int)ss, (int)ss, 800 + k), *G0 = rand_mat(k, kp, kp, 900 + k);
+            float *V = rand_mat(L, kp, kp, 950 + k);
+            float *P = aligned_alloc(64, sizeof(float) * (hr_als_tri(k + 1) + 8) * L);
+            for (int g = 0; g < 2; g++) {
+                hr_als_pack_lanes(S, ss, k, g ? G0 : NULL, P);
+                for (int b = 0; b < L; b++)
+                    for (int i = 0; i < k; i++)
+                        for (int j = 0; j <= i; j++) {
+                            float want = S[b * ss + (size_t)j * kp + i] + (g ? G0[(size_t)j * kp + i] : 0.0f);
+                            assert_true(P[(hr_als_tri(i) + j) * L + b] == want);
+                        }
+            }
+            hr_als_pack_row(V, (size_t)kp, k, P + hr_als_tri(k) * L);
+            for (int b = 0; b < L; b++)
+                for (int j = 0; j < k; j++) assert_true(P[(hr_als_tri(k) + j) * L + b] == V[b * kp + j]);
+            free(P);
+            hr_free(S);
+            hr_free(G0);
+            hr_free(V);
         }
     }
     hr_als_simd_set(1);
@@ -532,16 +567,59 @@ static void test_odd_and_large_k(void **state)
     }
 }
 
+/* The loss of the rows on entry, computed by the solve from what it gathers anyway, equals the
+ * loss functions' (explicit sse; implicit data part, CG and Cholesky; batched and LAPACK k). */
+static void test_fused_loss(void **state)
+{
+    (void)state;
+    const int KK[] = { 16, 65, 300 };
+    for (int a = 0; a < 3; a++) {
+        const int k = KK[a];
+        for (int solver = 0; solver < 3; solver++) {
+            prob p = make_prob(k, 40, 300, solver > 0, (uint64_t)(9000 + k + solver));
+            float *G = gram_of(p.Y, p.ncols, k);
+            hr_als_work *w = hr_als_create_work(k, 1);
+            float *xb = hr_calloc(p.nrows, sizeof(float));
+            for (uint64_t u = 0; u < p.nrows; u++) xb[u] = 0.01f * (float)u;
+            hr_als_rows R = { p.nrows, p.ncols, p.rowptr, p.col, p.val, NULL };
+            hr_als_opts o;
+            hr_als_default_opts(&o);
+            o.k = k;
+            o.alpha = 2.0f;
+            o.lambda = 0.3f;
+            double want = 0.0, reg = 0.0, got = 0.0;
+            hr_error err = { 0 };
+            if (solver == 0) {
+                assert_int_equal(hr_als_loss_explicit(&R, p.Y, p.ybias, 3.0f, p.X, xb, &o, &want, &reg, &err), 0);
+                assert_int_equal(hr_als_solve_explicit_loss(&R, p.Y, p.ybias, 3.0f, &o, p.X, xb, w, NULL, &got, &err), 0);
+            } else {
+                o.solver = solver == 1 ? HR_ALS_CHOLESKY : HR_ALS_CG;
+                assert_int_equal(hr_als_loss_implicit(&R, p.Y, G, p.X, &o, &want, &reg, &err), 0);
+                assert_int_equal(hr_als_solve_implicit_loss(&R, p.Y, G, &o, p.X, w, NULL, &got, &err), 0);
+            }
+            if (!(fabs(got - want) <= 1e-5 * fabs(want)))
+                print_error("k %d solver %d: fused loss %.9g, loss function %.9g\n", k, solver, got, want);
+            assert_true(fabs(got - want) <= 1e-5 * fabs(want));
+            hr_free(xb);
+            hr_free(G);
+            hr_als_free_work(w);
+            free_prob(&p);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gram_upper),
         cmocka_unit_test(test_gemm_g),
         cmocka_unit_test(test_rows_products),
+        cmocka_unit_test(test_pack_lanes),
         cmocka_unit_test(test_chol_batch),
         cmocka_unit_test(test_rows_independent_of_batch),
         cmocka_unit_test(test_implicit_zeros_unobserved),
         cmocka_unit_test(test_odd_and_large_k),
+        cmocka_unit_test(test_fused_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
