@@ -417,6 +417,16 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
         }
         double tc = hr_now();
         st->phase[HR_ALS_PH_GATHER] += tc - tg;
+        /* while this batch iterates, pull the next batch's rows of Y toward the cache: spread
+         * over the (steps + 1) x nb sparse products */
+        hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0 };
+        if (u < R->nrows) {
+            uint64_t from = R->rowptr[u], left = R->rowptr[R->nrows] - from;
+            pf.col = R->col + from;
+            pf.n = left < w->gather_rows ? left : w->gather_rows;
+        }
+        const uint64_t per_row = (pf.n * hr_als_pf_lines(k) + (uint64_t)(steps + 1) * (uint64_t)nb - 1) /
+                                 ((uint64_t)(steps + 1) * (uint64_t)nb);
         /* r = b - A x, starting from -(G + lambda I) x; cg_p holds the (zero-padded) copy of x. */
         for (int q = 0; q < nb; q++) memcpy(w->cg_p + (size_t)q * kp, X + (size_t)w->cg_row[q] * k, row_bytes);
         hr_als_gemm_g(w->cg_p, nb, w->greg, k, w->cg_r, 1);
@@ -425,6 +435,7 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
             uint64_t ru = w->cg_row[q];
             float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * kp, *p = w->cg_p + (size_t)q * kp;
             if (c->loss) *c->loss += xgx(c, p, r);
+            hr_als_pf_issue(&pf, per_row);
             if (w->cg_len[q] == 0) { /* nothing observed: b = 0, the solution is 0 */
                 memset(x, 0, row_bytes);
                 memset(p, 0, row_bytes);
@@ -446,6 +457,7 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
             for (int q = 0; q < nb; q++) {
                 uint64_t ru = w->cg_row[q];
                 float rs = w->cg_rs[q];
+                hr_als_pf_issue(&pf, per_row);
                 if (!(rs >= CG_TOL)) continue; /* converged (or an empty row) */
                 float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * kp, *p = w->cg_p + (size_t)q * kp;
                 float *ap = w->cg_ap + (size_t)q * kp;
