@@ -213,8 +213,6 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     hr_model m;
     hr_train t;
     json_t *identity = NULL;
-    /* per-iteration wall seconds, and the mean seconds per phase (train --json) */
-    json_t *iter_s = json_array(), *phases = json_object();
     int stop_sig = 0;
     memset(&m, 0, sizeof m);
     memset(&t, 0, sizeof t);
@@ -240,7 +238,8 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     t.iters = o.iters;
     t.seed = (uint64_t)o.seed;
     t.exchange = o.exchange;
-    double secs_iter = 0, gflops = 0, bytes_iter = 0, imbalance = 1;
+    double secs_iter = 0, gflops = 0, bytes_iter = 0, imbalance = 1, sum_ph[HR_TRAIN_NPHASE] = { 0 };
+    int64_t ran_iters = 0;
     if (o.algo != HR_ALGO_POP) {
         HR_CHECK(hr_train_setup(&t));
         if (o.init_from) {
@@ -260,7 +259,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
             goto fail;
         }
         hr_job_set_int(job, "resumed_from_iteration", done);
-        double sum_s = 0, sum_f = 0, sum_b = 0, sum_i = 0, sum_ph[HR_TRAIN_NPHASE] = { 0 };
+        double sum_s = 0, sum_f = 0, sum_b = 0, sum_i = 0;
         int64_t ran = 0, last = done;
         for (int64_t it = done + 1; it <= o.iters && rc == 0; it++) {
             int stopped = 0;
@@ -276,7 +275,6 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
             sum_b += (double)t.bytes;
             sum_i += t.imbalance;
             for (int q = 0; q < HR_TRAIN_NPHASE; q++) sum_ph[q] += t.phase[q];
-            json_array_append_new(iter_s, json_real(t.seconds));
             ran++;
             last = it;
             if (o.ckpt.dir && (stopped || (o.ckpt.every > 0 && it % o.ckpt.every == 0)))
@@ -292,12 +290,12 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
                               o.ckpt.dir ? "run again with --resume to continue" : "no --checkpoint-dir: progress is lost");
         }
         if (rc == 0 && last >= 1) rc = hr_train_finish(&t, last);
+        ran_iters = ran;
         if (ran > 0) {
             secs_iter = sum_s / (double)ran;
             gflops = sum_s > 0 ? sum_f / sum_s : 0;
             bytes_iter = sum_b / (double)ran;
             imbalance = sum_i / (double)ran;
-            for (int q = 0; q < HR_TRAIN_NPHASE; q++) json_object_set_new(phases, hr_train_phase_names[q], json_real(sum_ph[q] / (double)ran));
         }
         if (rc == 0) {
             m.kind = HR_MODEL_FACTOR;
@@ -349,8 +347,11 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
         hr_job_set_int(job, "factors", o.algo == HR_ALGO_POP ? 0 : o.opts.k);
         hr_job_set_int(job, "iterations", o.algo == HR_ALGO_POP ? 0 : o.iters);
         hr_job_set_real(job, "seconds_per_iteration", secs_iter);
-        json_object_set(job->summary, "iteration_seconds", iter_s);
-        json_object_set(job->summary, "phase_seconds_per_iteration", phases);
+        for (int q = 0; q < HR_TRAIN_NPHASE; q++) { /* where an iteration's time went (mean over ranks) */
+            char key[64];
+            snprintf(key, sizeof key, "phase_%s_seconds", hr_train_phase_names[q]);
+            hr_job_set_real(job, key, ran_iters > 0 ? sum_ph[q] / (double)ran_iters : 0.0);
+        }
         hr_job_set_real(job, "gflops", gflops);
         hr_job_set_real(job, "bytes_exchanged_per_iteration", bytes_iter);
         hr_job_set_real(job, "load_imbalance", imbalance);
@@ -377,8 +378,6 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     hr_free(m.item_bias);
 fail:
     if (identity) json_decref(identity);
-    json_decref(iter_s);
-    json_decref(phases);
     hr_free(m.item_scores);
     hr_train_free(&t);
     hr_dataset_free(&ds);

@@ -114,6 +114,29 @@ static void pack_row_c(const float *V, size_t vs, int k, float *Prow)
         for (int j = 0; j < k; j++) Prow[j * LANES + b] = V[b * vs + j];
 }
 
+static float vdot_c(const float *a, const float *b, int k)
+{
+    float acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    const int kp = hr_als_kpad(k);
+    for (int c = 0; c < kp; c += 8)
+        for (int q = 0; q < 8; q++) acc[q] += a[c + q] * b[c + q];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static float cg_step_c(float *x, float *p, float *r, const float *ap, float a, int k)
+{
+    const int kp = hr_als_kpad(k);
+    for (int j = 0; j < k; j++) x[j] += a * p[j];
+    for (int j = 0; j < kp; j++) r[j] -= a * ap[j];
+    return vdot_c(r, r, k);
+}
+
+static void xpby_c(const float *r, float beta, float *p, int k)
+{
+    const int kp = hr_als_kpad(k);
+    for (int j = 0; j < kp; j++) p[j] = r[j] + beta * p[j];
+}
+
 static uint32_t chol_batch_c(float *P, int n, int nextra, float *invd)
 {
     uint32_t bad = 0;
@@ -300,9 +323,11 @@ TGT static void gemm_g_avx2(const float *P, int nb, const float *G, int k, float
         for (; r0 + 6 <= nb; r0 += 6)
             if (W == 2) gemm_tile(P, r0, 6, G, k, kp, q0, 2, C, negate);
             else gemm_tile(P, r0, 6, G, k, kp, q0, 1, C, negate);
-        for (; r0 < nb; r0++) /* remainder rows one at a time: the same chain per element */
-            if (W == 2) gemm_tile(P, r0, 1, G, k, kp, q0, 2, C, negate);
-            else gemm_tile(P, r0, 1, G, k, kp, q0, 1, C, negate);
+        /* the remaining rows: a shorter tile, the same chain per element */
+#define REM(r) case r: { if (W == 2) gemm_tile(P, r0, r, G, k, kp, q0, 2, C, negate); \
+                         else gemm_tile(P, r0, r, G, k, kp, q0, 1, C, negate); } break;
+        switch (nb - r0) { REM(1) REM(2) REM(3) REM(4) REM(5) default: break; }
+#undef REM
     }
 }
 
@@ -319,29 +344,31 @@ TGT static INL __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a
 TGT static void rows_dot_avx2(const float *Yb, uint64_t n, int k, const float *v, float *s)
 {
     const int kp = hr_als_kpad(k);
-    for (uint64_t i0 = 0; i0 < n; i0 += 8) {
-        const float *y[8];
-        for (int e = 0; e < 8; e++) y[e] = Yb + (i0 + (uint64_t)e < n ? i0 + (uint64_t)e : 0) * (uint64_t)kp;
+    uint64_t i0 = 0;
+    for (; i0 + 8 <= n; i0 += 8) {
+        const float *y = Yb + i0 * (uint64_t)kp;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         for (int c = 0; c < kp; c += 8) {
             __m256 vc = _mm256_loadu_ps(v + c);
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(y[0] + c), vc, a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(y[1] + c), vc, a1);
-            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(y[2] + c), vc, a2);
-            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(y[3] + c), vc, a3);
-            a4 = _mm256_fmadd_ps(_mm256_loadu_ps(y[4] + c), vc, a4);
-            a5 = _mm256_fmadd_ps(_mm256_loadu_ps(y[5] + c), vc, a5);
-            a6 = _mm256_fmadd_ps(_mm256_loadu_ps(y[6] + c), vc, a6);
-            a7 = _mm256_fmadd_ps(_mm256_loadu_ps(y[7] + c), vc, a7);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(y + c), vc, a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(y + kp + c), vc, a1);
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 2 * kp + c), vc, a2);
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 3 * kp + c), vc, a3);
+            a4 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 4 * kp + c), vc, a4);
+            a5 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 5 * kp + c), vc, a5);
+            a6 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 6 * kp + c), vc, a6);
+            a7 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 7 * kp + c), vc, a7);
         }
-        __m256 sum = hsum8(a0, a1, a2, a3, a4, a5, a6, a7);
-        if (i0 + 8 <= n) {
-            _mm256_storeu_ps(s + i0, sum);
-        } else {
-            float sv[8];
-            _mm256_storeu_ps(sv, sum);
-            for (uint64_t e = 0; i0 + e < n; e++) s[i0 + e] = sv[e];
-        }
+        _mm256_storeu_ps(s + i0, hsum8(a0, a1, a2, a3, a4, a5, a6, a7));
+    }
+    /* the last rows one at a time, reduced by the same tree as in hsum8 */
+    for (; i0 < n; i0++) {
+        const float *y = Yb + i0 * (uint64_t)kp;
+        __m256 a = _mm256_setzero_ps();
+        for (int c = 0; c < kp; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(y + c), _mm256_loadu_ps(v + c), a);
+        __m256 t = _mm256_hadd_ps(a, a);
+        t = _mm256_hadd_ps(t, t);
+        s[i0] = _mm_cvtss_f32(_mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
     }
 }
 
@@ -442,6 +469,42 @@ TGT static void pack_row_avx2(const float *V, size_t vs, int k, float *Prow)
         transpose8(r);
         for (int c = 0; c < 8 && j0 + c < k; c++) _mm256_store_ps(Prow + (j0 + c) * LANES, r[c]);
     }
+}
+
+/* a . b over kp (both zero-padded): one chain, reduced as hsum8 reduces a row. */
+TGT static float vdot_avx2(const float *a, const float *b, int k)
+{
+    const int kp = hr_als_kpad(k);
+    __m256 s = _mm256_setzero_ps();
+    for (int c = 0; c < kp; c += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(a + c), _mm256_loadu_ps(b + c), s);
+    __m256 t = _mm256_hadd_ps(s, s);
+    t = _mm256_hadd_ps(t, t);
+    return _mm_cvtss_f32(_mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
+
+TGT static float cg_step_avx2(float *x, float *p, float *r, const float *ap, float a, int k)
+{
+    const int kp = hr_als_kpad(k);
+    const __m256 va = _mm256_set1_ps(a);
+    int j = 0;
+    for (; j + 8 <= k; j += 8) _mm256_storeu_ps(x + j, _mm256_fmadd_ps(va, _mm256_loadu_ps(p + j), _mm256_loadu_ps(x + j)));
+    for (; j < k; j++) x[j] = fmaf(a, p[j], x[j]);
+    __m256 s = _mm256_setzero_ps();
+    for (int c = 0; c < kp; c += 8) {
+        __m256 rc = _mm256_fnmadd_ps(va, _mm256_loadu_ps(ap + c), _mm256_loadu_ps(r + c));
+        _mm256_storeu_ps(r + c, rc);
+        s = _mm256_fmadd_ps(rc, rc, s);
+    }
+    __m256 t = _mm256_hadd_ps(s, s);
+    t = _mm256_hadd_ps(t, t);
+    return _mm_cvtss_f32(_mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
+
+TGT static void xpby_avx2(const float *r, float beta, float *p, int k)
+{
+    const int kp = hr_als_kpad(k);
+    const __m256 vb = _mm256_set1_ps(beta);
+    for (int c = 0; c < kp; c += 8) _mm256_storeu_ps(p + c, _mm256_fmadd_ps(vb, _mm256_loadu_ps(p + c), _mm256_loadu_ps(r + c)));
 }
 
 /* sum_p x_p * y_p over len lane-vectors, four chains combined as (s0 + s1) + (s2 + s3). */
@@ -658,6 +721,33 @@ void hr_als_pack_row(const float *V, size_t vs, int k, float *Prow)
     }
 #endif
     pack_row_c(V, vs, k, Prow);
+}
+
+float hr_als_vdot(const float *a, const float *b, int k)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) return vdot_avx2(a, b, k);
+#endif
+    return vdot_c(a, b, k);
+}
+
+float hr_als_cg_step(float *x, float *p, float *r, const float *ap, float a, int k)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) return cg_step_avx2(x, p, r, ap, a, k);
+#endif
+    return cg_step_c(x, p, r, ap, a, k);
+}
+
+void hr_als_cg_xpby(const float *r, float beta, float *p, int k)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        xpby_avx2(r, beta, p, k);
+        return;
+    }
+#endif
+    xpby_c(r, beta, p, k);
 }
 
 uint32_t hr_als_chol_batch(float *P, int n, int nextra, float *invd)

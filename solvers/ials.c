@@ -445,8 +445,8 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
             nonempty++;
             nnz += w->cg_len[q];
             HR_TRY(sparse_row(c, w, ru, w->cg_off[q], w->cg_len[q], p, r, 1, err));
-            memcpy(p, r, row_bytes);
-            w->cg_rs[q] = hr_als_dot(r, r, k);
+            memcpy(p, r, sizeof(float) * (size_t)kp);
+            w->cg_rs[q] = hr_als_vdot(r, r, k);
             /* A NaN residual would compare as "converged" below and leave x silently stale. */
             if (!isfinite(w->cg_rs[q])) return cg_not_finite(ru, err);
             if (w->cg_rs[q] >= CG_TOL) active++;
@@ -462,18 +462,15 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
                 float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * kp, *p = w->cg_p + (size_t)q * kp;
                 float *ap = w->cg_ap + (size_t)q * kp;
                 HR_TRY(sparse_row(c, w, ru, w->cg_off[q], w->cg_len[q], p, ap, 0, err));
-                float pap = hr_als_dot(p, ap, k);
+                float pap = hr_als_vdot(p, ap, k);
                 if (!(pap > 0.0f)) { /* no descent possible (A singular along p): keep x */
                     w->cg_rs[q] = 0.0f;
                     continue;
                 }
-                float a = rs / pap;
-                hr_als_axpy(a, p, x, k);
-                hr_als_axpy(-a, ap, r, k);
-                float rs_new = hr_als_dot(r, r, k);
+                float rs_new = hr_als_cg_step(x, p, r, ap, rs / pap, k);
                 if (!isfinite(rs_new)) return cg_not_finite(ru, err);
                 if (rs_new >= CG_TOL) {
-                    hr_als_xpby(r, rs_new / rs, p, k);
+                    hr_als_cg_xpby(r, rs_new / rs, p, k);
                     active++;
                 }
                 w->cg_rs[q] = rs_new;

@@ -63,9 +63,16 @@ timed() {
 }
 tsys() { awk '{print $2}' "$D/$1.time"; }
 tflt() { awk '{print $3}' "$D/$1.time"; }
-# median seconds of iterations 3..8 (or of the second half when fewer) of a train summary
-itmed() { python3 -c 'import json,sys,statistics as st; s=json.load(open(sys.argv[1]))["iteration_seconds"]; t=s[2:8] if len(s)>=8 else s[len(s)//2:]; print(st.median(t))' "$1"; }
-phases() { python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["phase_seconds_per_iteration"]; print(" ".join("%s %.3f" % (k, p[k]) for k in ("gather","gram","factor","cg","exchange","loss")))' "$1"; }
+# median seconds of iterations 3..8 (or of the second half when fewer), from a train log's
+# progress lines ("iter N  loss ...  S.SSSs ...")
+itmed() {
+    python3 - "$1" <<'PY'
+import re, statistics, sys
+s = [float(m.group(2)) for m in re.finditer(r"iter +(\d+) +loss \S+(?: +train-rmse \S+)? +([0-9.]+)s", open(sys.argv[1]).read())]
+print(statistics.median(s[2:8] if len(s) >= 8 else s[len(s) // 2:]))
+PY
+}
+phases() { python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); print(" ".join("%s %.3f" % (k, a["phase_%s_seconds" % k]) for k in ("gather","gram","factor","cg","exchange","loss")))' "$1"; }
 peak2() { build/tools/sgemm_peak 2 | sed 's/.*gflops=//'; }
 if [ "$ONLY" = all ] || [ "$ONLY" = als ]; then
     dataset als-20m 200000 50000 20000000 ratings
@@ -144,7 +151,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = ials ]; then
         hs=""; ps=""
         for r in $(seq "$ROUNDS"); do
             timed ials-$solver-$r 2 train --data "$D/ials-tr" --out "$D/ials-$solver.tar" $IA --solver $solver --cg-steps 3 --iters $iters
-            hs="$hs $(itmed "$D/ials-$solver-$r.json")"
+            hs="$hs $(itmed "$D/ials-$solver-$r.log")"
             if [ -n "$IMPL" ] && [ -d "$IMPL/implicit" ]; then
                 extra="--iters $iters"; [ $solver = cholesky ] && extra="$extra --cholesky"
                 [ $r = 1 ] && [ $solver = cg ] && extra="$extra --test $D/ials-te.dump"
@@ -182,7 +189,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = ials ]; then
         timed ials-k64 2 train --data "$D/ials-all" --out "$D/ials-k64.tar" $IA --iters 8
         timed ials-k65 2 train --data "$D/ials-all" --out "$D/ials-k65.tar" --algo ials --factors 65 --lambda 0.05 --alpha 10 --epsilon 0 --iters 8
         timed ials-hash 2 train --data "$D/ials-hash" --out "$D/ials-hash.tar" $IA --iters 8
-        m64="$m64,$(itmed "$D/ials-k64.json")"; m65="$m65,$(itmed "$D/ials-k65.json")"; mh="$mh,$(itmed "$D/ials-hash.json")"
+        m64="$m64,$(itmed "$D/ials-k64.log")"; m65="$m65,$(itmed "$D/ials-k65.log")"; mh="$mh,$(itmed "$D/ials-hash.log")"
     done
     a=$(python3 -c "import statistics as s; print(s.median([${m64#,}]))")
     b=$(python3 -c "import statistics as s; print(s.median([${m65#,}]))")

@@ -175,6 +175,28 @@ static void test_rows_products(void **state)
                 }
                 assert_true(fabs(o1[j] - want) <= 1e-5 * (mag + 1.0));
             }
+            /* CG vector updates: x += a p, r -= a ap, r.r; p = r + beta p (padding stays 0) */
+            float *x = rand_mat(1, k, k, 1100 + k), *pv = rand_mat(1, k, kp, 1200 + k), *r = rand_mat(1, k, kp, 1300 + k),
+                  *ap = rand_mat(1, k, kp, 1400 + k);
+            float *x0 = hr_malloc(sizeof(float) * k), *p0 = hr_malloc(sizeof(float) * kp), *r0 = hr_malloc(sizeof(float) * kp);
+            memcpy(x0, x, sizeof(float) * k);
+            memcpy(p0, pv, sizeof(float) * kp);
+            memcpy(r0, r, sizeof(float) * kp);
+            double dpa = 0.0;
+            for (int j = 0; j < k; j++) dpa += (double)pv[j] * ap[j];
+            assert_true(fabs(hr_als_vdot(pv, ap, k) - dpa) <= 1e-5 * (1.0 + fabs(dpa)) * k);
+            float rr = hr_als_cg_step(x, pv, r, ap, 0.37f, k);
+            double drr = 0.0;
+            for (int j = 0; j < kp; j++) {
+                if (j < k) assert_true(fabsf(x[j] - (x0[j] + 0.37f * p0[j])) <= 1e-5f * (1.0f + fabsf(x[j])));
+                assert_true(fabsf(r[j] - (r0[j] - 0.37f * ap[j])) <= 1e-5f * (1.0f + fabsf(r[j])));
+                drr += (double)r[j] * r[j];
+            }
+            assert_true(fabs(rr - drr) <= 1e-5 * drr + 1e-6);
+            hr_als_cg_xpby(r, 0.5f, pv, k);
+            for (int j = 0; j < kp; j++) assert_true(fabsf(pv[j] - (r[j] + 0.5f * p0[j])) <= 1e-5f * (1.0f + fabsf(pv[j])));
+            for (int j = k; j < kp; j++) assert_true(pv[j] == 0.0f && r[j] == 0.0f);
+            hr_free(x); hr_free(pv); hr_free(r); hr_free(ap); hr_free(x0); hr_free(p0); hr_free(r0);
             float *Z = rand_mat(n, k, kp, 500 + k);
             hr_als_rows_scale(Z, n, k, wt);
             for (uint64_t i = 0; i < n; i++)
