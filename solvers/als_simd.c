@@ -220,37 +220,19 @@ TGT static INL void gram_tile(const float *restrict A, uint64_t i0, uint64_t i1,
 TGT static void gram_rows(const float *A, uint64_t i0, uint64_t i1, int lda, int p0, int p1, int q0, int W, float *C,
                           int ldc, int acc, hr_als_pf *pf, uint64_t per_tile)
 {
-    if (W == 2) {
-        for (; p0 + 6 <= p1; p0 += 6) {
-            hr_als_pf_issue(pf, per_tile);
-            gram_tile(A, i0, i1, lda, p0, 6, q0, 2, C, ldc, acc);
-        }
+    const int full = W == 2 ? 6 : 8;
+    for (; p0 + full <= p1; p0 += full) {
         hr_als_pf_issue(pf, per_tile);
-        switch (p1 - p0) {
-        case 5: gram_tile(A, i0, i1, lda, p0, 5, q0, 2, C, ldc, acc); break;
-        case 4: gram_tile(A, i0, i1, lda, p0, 4, q0, 2, C, ldc, acc); break;
-        case 3: gram_tile(A, i0, i1, lda, p0, 3, q0, 2, C, ldc, acc); break;
-        case 2: gram_tile(A, i0, i1, lda, p0, 2, q0, 2, C, ldc, acc); break;
-        case 1: gram_tile(A, i0, i1, lda, p0, 1, q0, 2, C, ldc, acc); break;
-        default: break;
-        }
-        return;
-    }
-    for (; p0 + 8 <= p1; p0 += 8) {
-        hr_als_pf_issue(pf, per_tile);
-        gram_tile(A, i0, i1, lda, p0, 8, q0, 1, C, ldc, acc);
+        if (W == 2) gram_tile(A, i0, i1, lda, p0, 6, q0, 2, C, ldc, acc);
+        else gram_tile(A, i0, i1, lda, p0, 8, q0, 1, C, ldc, acc);
     }
     hr_als_pf_issue(pf, per_tile);
-    switch (p1 - p0) {
-    case 7: gram_tile(A, i0, i1, lda, p0, 7, q0, 1, C, ldc, acc); break;
-    case 6: gram_tile(A, i0, i1, lda, p0, 6, q0, 1, C, ldc, acc); break;
-    case 5: gram_tile(A, i0, i1, lda, p0, 5, q0, 1, C, ldc, acc); break;
-    case 4: gram_tile(A, i0, i1, lda, p0, 4, q0, 1, C, ldc, acc); break;
-    case 3: gram_tile(A, i0, i1, lda, p0, 3, q0, 1, C, ldc, acc); break;
-    case 2: gram_tile(A, i0, i1, lda, p0, 2, q0, 1, C, ldc, acc); break;
-    case 1: gram_tile(A, i0, i1, lda, p0, 1, q0, 1, C, ldc, acc); break;
-    default: break;
-    }
+    /* the remaining rows: a shorter tile (R must be a constant for the registers; W = 2 leaves
+     * at most 5) */
+#define REM(r) case r: { if (W == 1) gram_tile(A, i0, i1, lda, p0, r, q0, 1, C, ldc, acc); \
+                         else if (r <= 5) gram_tile(A, i0, i1, lda, p0, r, q0, 2, C, ldc, acc); } break;
+    switch (p1 - p0) { REM(1) REM(2) REM(3) REM(4) REM(5) REM(6) REM(7) default: break; }
+#undef REM
 }
 
 /* The upper triangle in column blocks of 16: rows above the block's second half need all 16

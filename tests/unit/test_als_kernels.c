@@ -26,6 +26,9 @@
 #define SEED 20261202u
 #define L HR_ALS_LANES
 
+/* 64-byte aligned (the batch layout needs 32): C11 wants the size a multiple of the alignment. */
+static void *amalloc(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64); }
+
 static hr_rng rng_for(uint64_t what) { return hr_rng_stream(SEED, 77, what); }
 
 static float *rand_mat(uint64_t rows, int cols, int ld, uint64_t what)
@@ -223,7 +226,7 @@ static void test_pack_lanes(void **state)
             const size_t ss = (size_t)kp * kp + 8;
             float *S = rand_mat(L, (int)ss, (int)ss, 800 + k), *G0 = rand_mat(k, kp, kp, 900 + k);
             float *V = rand_mat(L, kp, kp, 950 + k);
-            float *P = aligned_alloc(64, sizeof(float) * (hr_als_tri(k + 1) + 8) * L);
+            float *P = amalloc(sizeof(float) * (hr_als_tri(k + 1) + 8) * L);
             for (int g = 0; g < 2; g++) {
                 hr_als_pack_lanes(S, ss, k, g ? G0 : NULL, P);
                 for (int b = 0; b < L; b++)
@@ -309,8 +312,8 @@ static void test_chol_batch(void **state)
         for (int a = 0; a < (int)(sizeof NS / sizeof NS[0]); a++) {
             const int n = NS[a];
             size_t words = (hr_als_tri(n + 1) + 1) * L;
-            float *P = aligned_alloc(64, sizeof(float) * (words + 16)), *P2 = aligned_alloc(64, sizeof(float) * (words + 16));
-            float *invd = aligned_alloc(64, sizeof(float) * ((size_t)n + 8) * L);
+            float *P = amalloc(sizeof(float) * (words + 16)), *P2 = amalloc(sizeof(float) * (words + 16));
+            float *invd = amalloc(sizeof(float) * ((size_t)n + 8) * L);
             double *M = malloc(sizeof(double) * (size_t)n * n * L), *rhs = malloc(sizeof(double) * (size_t)n * L);
             double *x = malloc(sizeof(double) * (size_t)n);
             memset(P, 0, sizeof(float) * words);
