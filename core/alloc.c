@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 static _Atomic uint64_t live_bytes, peak_bytes;
@@ -80,6 +81,18 @@ void *hr_realloc(void *p, size_t n)
     if (!q) oom(n);
     account(q, 1);
     return q;
+}
+
+void *hr_malloc_huge(size_t n)
+{
+    enum { HUGE = 2u << 20 };
+    if (n < 2 * (size_t)HUGE) return hr_malloc(n);
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE, n) != 0 || !p) oom(n);
+    /* whole 2 MiB pages inside the block; a refusal (no THP) only costs the speed-up */
+    (void)madvise(p, n / HUGE * HUGE, MADV_HUGEPAGE);
+    account(p, 1);
+    return p;
 }
 
 char *hr_strdup(const char *s)

@@ -30,6 +30,7 @@ static const char usage[] =
     "  --lambda L         regularisation (als: scaled by each row's count; default als 0.12, ials 0.1)\n"
     "  --alpha A          ials confidence slope (default 1)\n"
     "  --epsilon E        ials confidence c = 1 + A*log(1 + r/E) when E > 0 (default 1); 0: c = 1 + A*r\n"
+    "                     (ials: a stored value of 0 is an unobserved cell, like a missing one)\n"
     "  --solver S         ials: cg (default) | cholesky\n"
     "  --cg-steps N       ials CG steps per row (default 3)\n"
     "  --exchange M       auto (default) | allgather | needed: how factor rows travel between ranks\n"

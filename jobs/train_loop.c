@@ -41,7 +41,8 @@ static int setup_side(hr_train *t, hr_train_side *s, hr_block *b, const hr_part 
     hr_route_map_cols(&s->route, other, b, s->col);
     s->F = hr_calloc(b->nrows ? b->nrows * (uint64_t)k : 1, sizeof *s->F);
     s->bias = hr_calloc(b->nrows ? b->nrows : 1, sizeof *s->bias);
-    s->recv = hr_malloc((s->route.nrecv ? s->route.nrecv * (uint64_t)k : 1) * sizeof *s->recv);
+    /* the solvers read the received rows at random: huge pages spare a TLB miss per row */
+    s->recv = hr_malloc_huge((s->route.nrecv ? s->route.nrecv * (uint64_t)k : 1) * sizeof *s->recv);
     s->recv_bias = hr_malloc((s->route.nrecv ? s->route.nrecv : 1) * sizeof *s->recv_bias);
     uint64_t ns = s->route.nsend > other_local_rows ? s->route.nsend : other_local_rows;
     s->send = hr_malloc((ns ? ns * (uint64_t)k : 1) * sizeof *s->send);
