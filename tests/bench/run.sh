@@ -112,8 +112,8 @@ if [ "$ONLY" = all ] || [ "$ONLY" = quality ]; then
         printf 'bench quality-als %s test RMSE %.4f (expected %.4f +- 0.002) git=%s %s\n' "$1" "$r" "$2" "$GIT" "$(verdict "abs($r - $2) <= 0.002")"
     }
     if [ -f "$DATA/ml-100k/u1.base" ]; then
-        hr 2 ingest --input "$DATA/ml-100k/u1.base" --out "$D/q-ml100k-tr" > /dev/null || exit 1
-        hr 2 ingest --input "$DATA/ml-100k/u1.test" --out "$D/q-ml100k-te" > /dev/null || exit 1
+        hr 2 ingest --input "$DATA/ml-100k/u1.base" --out "$D/q-ml100k-u1-tr" > /dev/null || exit 1
+        hr 2 ingest --input "$DATA/ml-100k/u1.test" --out "$D/q-ml100k-u1-te" > /dev/null || exit 1
         q ml100k-u1 0.9233
     else echo "bench quality-als ml100k-u1 skipped (no $DATA/ml-100k)"; fi
     if [ -f "$DATA/filmtrust/ratings.txt" ]; then
