@@ -15,6 +15,10 @@ void *hr_malloc(size_t n);                 /* aborts on failure; n == 0 returns 
 void *hr_calloc(size_t count, size_t size);
 void *hr_realloc(void *p, size_t n);
 void *hr_try_malloc(size_t n);             /* returns NULL on failure (large optional buffers) */
+/* Like hr_malloc, for large arrays read at random (factor rows gathered by the solvers): from
+ * 4 MiB up, 2 MiB-aligned and marked for transparent huge pages (madvise), so random reads do not
+ * miss the TLB on every row and the array faults in 2 MiB at a time.  Free with hr_free. */
+void *hr_malloc_huge(size_t n);
 char *hr_strdup(const char *s);
 void  hr_free(void *p);
 

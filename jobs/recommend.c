@@ -461,9 +461,9 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     uint64_t *all = hr_calloc((size_t)P * 3, sizeof *all);
     info[2] = lines;
     memcpy(all + 3 * job->rank, info, sizeof info);
-    uint64_t tot[4] = { nt, nfallback, lines, short_lists };
+    uint64_t tot[5] = { nt, nfallback, lines, short_lists, hx };   /* hx: users scored by the factors */
     rc = hr_comm_allreduce_sum_u64(job->comm, all, (size_t)P * 3);
-    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, tot, 4);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, tot, 5);
     double ts_max = t_score;
     if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, &ts_max, 1);
     if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, phase, 3);
@@ -484,9 +484,11 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     hr_free(all);
     rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {
-        double flops = 2.0 * (double)tot[0] * (double)ni * (double)(k ? k : 0);
+        /* only users ranked by the factors were scored; popularity lists cost no flops */
+        double flops = 2.0 * (double)tot[4] * (double)ni * (double)(k ? k : 0);
         hr_job_set_int(job, "users", (int64_t)tot[0]);
         hr_job_set_int(job, "users_fallback", (int64_t)tot[1]);
+        hr_job_set_int(job, "users_scored", (int64_t)tot[4]);
         hr_job_set_int(job, "lines", (int64_t)tot[2]);
         hr_job_set_int(job, "users_short_list", (int64_t)tot[3]);
         hr_job_set_int(job, "top", top);

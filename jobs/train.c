@@ -33,6 +33,7 @@ static const char usage[] =
     "  --lambda L         regularisation (als: scaled by each row's count; default als 0.12, ials 0.1)\n"
     "  --alpha A          ials confidence slope (default 1)\n"
     "  --epsilon E        ials confidence c = 1 + A*log(1 + r/E) when E > 0 (default 1); 0: c = 1 + A*r\n"
+    "                     (ials: a stored value of 0 is an unobserved cell, like a missing one)\n"
     "  --solver S         ials: cg (default) | cholesky\n"
     "  --cg-steps N       ials CG steps per row (default 3)\n"
     "  --exchange M       auto (default) | allgather | needed: how factor rows travel between ranks\n"
@@ -281,6 +282,8 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     t.seed = (uint64_t)o.seed;
     t.exchange = o.exchange;
     double secs_iter = 0, gflops = 0, bytes_iter = 0, imbalance = 1, secs_exchange = 0, xfig[4] = { 0, 0, 0, 0 };
+    double sum_ph[HR_TRAIN_NPHASE] = { 0 };
+    int64_t ran_iters = 0;
     if (o.algo != HR_ALGO_POP) {
         HR_CHECK(hr_train_setup(&t));
         if (o.init_from) {
@@ -316,6 +319,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
             sum_f += t.gflops * t.seconds;
             sum_b += (double)t.bytes;
             sum_i += t.imbalance;
+            for (int q = 0; q < HR_TRAIN_NPHASE; q++) sum_ph[q] += t.phase[q];
             ran++;
             last = it;
             if (o.ckpt.dir && (stopped || (o.ckpt.every > 0 && it % o.ckpt.every == 0)))
@@ -331,6 +335,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
                               o.ckpt.dir ? "run again with --resume to continue" : "no --checkpoint-dir: progress is lost");
         }
         if (rc == 0 && last >= 1) rc = hr_train_finish(&t, last);
+        ran_iters = ran;
         if (ran > 0) {
             secs_iter = sum_s / (double)ran;
             gflops = sum_s > 0 ? sum_f / sum_s : 0;
@@ -401,6 +406,11 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
         hr_job_set_int(job, "factors", o.algo == HR_ALGO_POP ? 0 : o.opts.k);
         hr_job_set_int(job, "iterations", o.algo == HR_ALGO_POP ? 0 : o.iters);
         hr_job_set_real(job, "seconds_per_iteration", secs_iter);
+        for (int q = 0; q < HR_TRAIN_NPHASE; q++) { /* where an iteration's time went (mean over ranks) */
+            char key[64];
+            snprintf(key, sizeof key, "phase_%s_seconds", hr_train_phase_names[q]);
+            hr_job_set_real(job, key, ran_iters > 0 ? sum_ph[q] / (double)ran_iters : 0.0);
+        }
         hr_job_set_real(job, "gflops", gflops);
         hr_job_set_real(job, "bytes_exchanged_per_iteration", bytes_iter);
         hr_job_set_real(job, "load_imbalance", imbalance);

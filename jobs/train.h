@@ -15,6 +15,10 @@
 
 typedef enum { HR_ALGO_ALS, HR_ALGO_IALS, HR_ALGO_POP } hr_algo;
 
+/* Phases of an iteration: the solvers' (HR_ALS_PH_*), then these two. */
+enum { HR_TRAIN_PH_EXCHANGE = HR_ALS_NPHASE, HR_TRAIN_PH_LOSS, HR_TRAIN_NPHASE };
+extern const char *const hr_train_phase_names[HR_TRAIN_NPHASE];
+
 typedef struct hr_train_side {
     hr_block *block;          /* the dataset's by_user or by_item block */
     uint32_t *col;            /* block->idx mapped to receive-buffer positions */
@@ -40,6 +44,7 @@ typedef struct hr_train {
     double *Gd;               /* its cross-rank sum */
     /* last iteration's figures [global] */
     double loss, rmse, seconds, gflops, imbalance, comm_pct;
+    double phase[HR_TRAIN_NPHASE];  /* seconds per phase, mean over ranks */
     uint64_t bytes;
     uint64_t retries;
     int64_t halves, test_stop_after;  /* half-iterations run; injected stop (tests) */

@@ -4,8 +4,9 @@
  *   implicit: G = allreduce(sum of local B^T B partials)     [one MPI_Allreduce of k*k floats]
  *   exchange B rows (and biases) to where A's blocks need them [allgatherv or alltoallv]
  *   solve A's local rows                                       [solvers/als.h, no MPI]
- * Loss is evaluated on the item side right after the item solve, where both the received user
- * rows and the freshly solved item rows are at hand, so it costs no extra exchange. */
+ * The loss of iteration it-1 comes out of the user solve of iteration it, which gathers the item
+ * rows of it-1 anyway (solvers/als.h *_loss): no extra exchange and no extra pass over them.  The
+ * last iteration's loss costs one more exchange and pass (hr_train_finish). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include "core/timer.h"
 #include "jobs/signals.h"
 #include "jobs/train.h"
+
+const char *const hr_train_phase_names[HR_TRAIN_NPHASE] = { "gather", "gram", "factor", "cg", "exchange", "loss" };
 
 /* Initial factors from (seed, external id) only: identical on any rank count. */
 static void init_factors(const hr_dict *d, const hr_block *b, int k, uint64_t seed, uint64_t stream, float scale, float *F)
@@ -38,7 +41,8 @@ static int setup_side(hr_train *t, hr_train_side *s, hr_block *b, const hr_part 
     hr_route_map_cols(&s->route, other, b, s->col);
     s->F = hr_calloc(b->nrows ? b->nrows * (uint64_t)k : 1, sizeof *s->F);
     s->bias = hr_calloc(b->nrows ? b->nrows : 1, sizeof *s->bias);
-    s->recv = hr_malloc((s->route.nrecv ? s->route.nrecv * (uint64_t)k : 1) * sizeof *s->recv);
+    /* the solvers read the received rows at random: huge pages spare a TLB miss per row */
+    s->recv = hr_malloc_huge((s->route.nrecv ? s->route.nrecv * (uint64_t)k : 1) * sizeof *s->recv);
     s->recv_bias = hr_malloc((s->route.nrecv ? s->route.nrecv : 1) * sizeof *s->recv_bias);
     uint64_t ns = s->route.nsend > other_local_rows ? s->route.nsend : other_local_rows;
     s->send = hr_malloc((ns ? ns * (uint64_t)k : 1) * sizeof *s->send);
@@ -131,29 +135,47 @@ static hr_als_rows side_rows(const hr_train_side *a)
     return rows;
 }
 
+/* Sets t->loss and t->rmse (global) from this rank's parts: data (sse or the implicit data
+ * term), reg(users), reg(items). */
+static int reduce_loss(hr_train *t, double parts[3])
+{
+    HR_TRY(hr_comm_allreduce_sum_f64(t->job->comm, parts, 3));
+    t->loss = parts[0] + parts[1] + parts[2];
+    t->rmse = t->algo == HR_ALGO_ALS && t->nnz ? sqrt(parts[0] / (double)t->nnz) : NAN;
+    return 0;
+}
+
+/* The regularisation parts of the current factors (cheap: one pass over the owned rows). */
+static void reg_parts(hr_train *t, double parts[3])
+{
+    if (t->algo == HR_ALGO_ALS) {
+        hr_als_rows urows = side_rows(&t->users), irows = side_rows(&t->items);
+        parts[1] = hr_als_reg_explicit(&urows, t->users.F, t->users.bias, &t->opts);
+        parts[2] = hr_als_reg_explicit(&irows, t->items.F, t->items.bias, &t->opts);
+    } else {
+        parts[1] = hr_als_reg_implicit(t->users.F, t->users.block->nrows, &t->opts);
+        parts[2] = hr_als_reg_implicit(t->items.F, t->items.block->nrows, &t->opts);
+    }
+}
+
 /* Objective of the current factors, evaluated on the user side (its loss kernel is the cheap
  * one: each entry reads a row of the received item block) right after the item rows arrived.
- * Sets t->loss and t->rmse (global). */
+ * Sets t->loss and t->rmse (global).  Iterations get it from the user solve instead (which
+ * gathers the same rows anyway); this pass serves the last iteration. */
 static int current_loss(hr_train *t)
 {
     hr_job *job = t->job;
     hr_als_rows rows = side_rows(&t->users);
-    double parts[3] = { 0 }; /* data, reg(users), reg(items) */
+    double parts[3] = { 0 }, reg = 0; /* data, reg(users), reg(items) */
     int rc;
-    if (t->algo == HR_ALGO_ALS) {
+    if (t->algo == HR_ALGO_ALS)
         rc = hr_als_loss_explicit(&rows, t->users.recv, t->users.recv_bias, t->mu, t->users.F, t->users.bias, &t->opts,
-                                  &parts[0], &parts[1], &job->err);
-        hr_als_rows irows = side_rows(&t->items);
-        parts[2] = hr_als_reg_explicit(&irows, t->items.F, t->items.bias, &t->opts);
-    } else {
-        rc = hr_als_loss_implicit(&rows, t->users.recv, t->G, t->users.F, &t->opts, &parts[0], &parts[1], &job->err);
-        parts[2] = hr_als_reg_implicit(t->items.F, t->items.block->nrows, &t->opts);
-    }
+                                  &parts[0], &reg, &job->err);
+    else
+        rc = hr_als_loss_implicit(&rows, t->users.recv, t->G, t->users.F, &t->opts, &parts[0], &reg, &job->err);
+    reg_parts(t, parts);
     HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
-    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, parts, 3));
-    t->loss = parts[0] + parts[1] + parts[2];
-    t->rmse = t->algo == HR_ALGO_ALS && t->nnz ? sqrt(parts[0] / (double)t->nnz) : NAN;
-    return 0;
+    return reduce_loss(t, parts);
 }
 
 /* The progress line of iteration `it` (its loss is known only once the next user half has the
@@ -176,15 +198,18 @@ static int report(hr_train *t, int64_t it)
     return 0;
 }
 
-static int solve(hr_train *t, hr_train_side *a, hr_als_stats *st, double *comp_s)
+/* Solves side a's rows; with loss, also adds the data part of the loss of a's rows as they were
+ * (the solvers compute it from the rows they gather: no extra pass). */
+static int solve(hr_train *t, hr_train_side *a, hr_als_stats *st, double *comp_s, double *loss)
 {
     double t0 = hr_now();
     hr_als_rows rows = side_rows(a);
     int rc;
     if (t->algo == HR_ALGO_ALS)
-        rc = hr_als_solve_explicit(&rows, a->recv, a->recv_bias, t->mu, &t->opts, a->F, a->bias, t->work, st, &t->job->err);
+        rc = hr_als_solve_explicit_loss(&rows, a->recv, a->recv_bias, t->mu, &t->opts, a->F, a->bias, t->work, st, loss,
+                                        &t->job->err);
     else
-        rc = hr_als_solve_implicit(&rows, a->recv, t->G, &t->opts, a->F, t->work, st, &t->job->err);
+        rc = hr_als_solve_implicit_loss(&rows, a->recv, t->G, &t->opts, a->F, t->work, st, loss, &t->job->err);
     *comp_s += hr_now() - t0;
     return hr_comm_agree(t->job->comm, rc, &t->job->err);
 }
@@ -205,18 +230,24 @@ int hr_train_iterate(hr_train *t, int64_t it, int skip_user_half, int *stopped)
 {
     hr_job *job = t->job;
     hr_als_stats st = { 0 };
-    double comm_s = 0, comp_s = 0, t0 = hr_now();
+    double comm_s = 0, comp_s = 0, loss_s = 0, t0 = hr_now();
     uint64_t sent0 = hr_comm_bytes_sent(job->comm);
     int stop = 0;
     *stopped = 0;
     if (!skip_user_half) {
         HR_TRY(gather_other(t, &t->users, &t->items, &st, &comm_s, &comp_s));
+        /* users still hold iteration it-1's factors: the user solve measures its loss on the
+         * way, and it is reported right after */
+        double parts[3] = { 0 }, tl = hr_now();
+        if (it > 1) reg_parts(t, parts);
+        loss_s += hr_now() - tl;
+        HR_TRY(solve(t, &t->users, &st, &comp_s, it > 1 ? &parts[0] : NULL));
         if (it > 1) {
-            /* users still hold iteration it-1's factors: report it now */
-            HR_TRY(current_loss(t));
+            tl = hr_now();
+            HR_TRY(reduce_loss(t, parts));
+            loss_s += hr_now() - tl;
             HR_TRY(report(t, it - 1));
         }
-        HR_TRY(solve(t, &t->users, &st, &comp_s));
         HR_TRY(stop_requested(t, &stop));
         if (stop) {
             *stopped = 1;
@@ -224,7 +255,7 @@ int hr_train_iterate(hr_train *t, int64_t it, int skip_user_half, int *stopped)
         }
     }
     HR_TRY(gather_other(t, &t->items, &t->users, &st, &comm_s, &comp_s));
-    HR_TRY(solve(t, &t->items, &st, &comp_s));
+    HR_TRY(solve(t, &t->items, &st, &comp_s, NULL));
     HR_TRY(stop_requested(t, &stop));
     if (stop) *stopped = 2;
     double wall = hr_now() - t0;
@@ -237,6 +268,12 @@ int hr_train_iterate(hr_train *t, int64_t it, int skip_user_half, int *stopped)
     HR_TRY(hr_comm_allreduce_sum_f64(job->comm, &tm[1], 1));
     HR_TRY(hr_comm_allreduce_max_f64(job->comm, &wmax, 1));
     HR_TRY(hr_comm_allreduce_max_f64(job->comm, &cmax, 1));
+    double ph[HR_TRAIN_NPHASE];
+    for (int q = 0; q < HR_ALS_NPHASE; q++) ph[q] = st.phase[q];
+    ph[HR_TRAIN_PH_EXCHANGE] = comm_s;
+    ph[HR_TRAIN_PH_LOSS] = loss_s;
+    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, ph, HR_TRAIN_NPHASE));
+    for (int q = 0; q < HR_TRAIN_NPHASE; q++) t->phase[q] = ph[q] / job->size;
     t->seconds = wmax;
     t->gflops = f / wmax / 1e9;
     t->bytes = u[0];

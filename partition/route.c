@@ -1,6 +1,5 @@
 #include "partition/route.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -31,10 +30,28 @@ void hr_route_free(hr_route *r)
     memset(r, 0, sizeof *r);
 }
 
-static int cmp_u32(const void *a, const void *b)
+uint64_t hr_route_needed(const hr_part *other, const hr_block *b, uint64_t *count, uint32_t **need_gid)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
+    /* Mark the referenced gids in a table over the other side's gids, then walk it once:
+     * linear in nnz + n (the table is as large as the partition's own owner[] table). */
+    uint8_t *seen = hr_calloc(other->n ? other->n : 1, 1);
+    for (uint64_t e = 0; e < b->nnz; e++) seen[b->idx[e]] = 1;
+    uint64_t nd = 0;
+    memset(count, 0, (size_t)other->nparts * sizeof *count);
+    for (uint64_t g = 0; g < other->n; g++)
+        if (seen[g]) {
+            count[other->owner[g]]++;
+            nd++;
+        }
+    uint64_t *off = hr_malloc((size_t)other->nparts * sizeof *off), s = 0;
+    for (int q = 0; q < other->nparts; q++) { off[q] = s; s += count[q]; }
+    uint32_t *need = hr_malloc((nd ? nd : 1) * sizeof *need);
+    for (uint64_t g = 0; g < other->n; g++)
+        if (seen[g]) need[off[other->owner[g]]++] = (uint32_t)g;  /* gid order per owner */
+    hr_free(off);
+    hr_free(seen);
+    *need_gid = need;
+    return nd;
 }
 
 int hr_route_build(hr_comm *c, const hr_part *other, const hr_block *b, hr_exchange mode, hr_route *r)
@@ -44,20 +61,7 @@ int hr_route_build(hr_comm *c, const hr_part *other, const hr_block *b, hr_excha
     r->nparts = P;
     r->recv_count = hr_calloc((size_t)P, sizeof *r->recv_count);
     r->send_count = hr_calloc((size_t)P, sizeof *r->send_count);
-    /* Distinct gids referenced, sorted by (owner, gid). */
-    uint32_t *g = hr_malloc((b->nnz ? b->nnz : 1) * sizeof *g);
-    memcpy(g, b->idx, b->nnz * sizeof *g);
-    qsort(g, b->nnz, sizeof *g, cmp_u32);
-    uint64_t nd = 0;
-    for (uint64_t k = 0; k < b->nnz; k++)
-        if (nd == 0 || g[k] != g[nd - 1]) g[nd++] = g[k];
-    for (uint64_t k = 0; k < nd; k++) r->recv_count[other->owner[g[k]]]++;
-    uint64_t *off = hr_malloc((size_t)P * sizeof *off), s = 0;
-    for (int q = 0; q < P; q++) { off[q] = s; s += r->recv_count[q]; }
-    r->need_gid = hr_malloc((nd ? nd : 1) * sizeof *r->need_gid);
-    for (uint64_t k = 0; k < nd; k++) r->need_gid[off[other->owner[g[k]]]++] = g[k];  /* stable: gid order per owner */
-    hr_free(off);
-    hr_free(g);
+    uint64_t nd = hr_route_needed(other, b, r->recv_count, &r->need_gid);
     uint64_t vol[2] = { other->n - other->rows[me], nd - r->recv_count[me] };
     int rc = hr_comm_allreduce_sum_u64(c, vol, 2);
     if (rc < 0) return rc;
@@ -101,22 +105,14 @@ void hr_route_map_cols(const hr_route *r, const hr_part *other, const hr_block *
         }
         return;
     }
-    /* Receive order is (owner, gid): binary search within the owner's segment. */
-    uint64_t *start = hr_malloc(((size_t)r->nparts + 1) * sizeof *start);
-    start[0] = 0;
-    for (int q = 0; q < r->nparts; q++) start[q + 1] = start[q] + r->recv_count[q];
-    for (uint64_t e = 0; e < b->nnz; e++) {
-        uint32_t gid = b->idx[e];
-        uint32_t q = other->owner[gid];
-        uint64_t lo = start[q], hi = start[q + 1];
-        while (lo < hi) {
-            uint64_t mid = lo + (hi - lo) / 2;
-            if (r->need_gid[mid] < gid) lo = mid + 1;
-            else hi = mid;
-        }
-        col[e] = (uint32_t)lo;
-    }
-    hr_free(start);
+    /* Receive order is (owner, gid); a table over the other side's gids gives each one's
+     * position (linear in nnz + n). */
+    uint64_t nrecv = 0;
+    for (int q = 0; q < r->nparts; q++) nrecv += r->recv_count[q];
+    uint32_t *pos = hr_malloc((other->n ? other->n : 1) * sizeof *pos);
+    for (uint64_t q = 0; q < nrecv; q++) pos[r->need_gid[q]] = (uint32_t)q;
+    for (uint64_t e = 0; e < b->nnz; e++) col[e] = pos[b->idx[e]];
+    hr_free(pos);
 }
 
 int hr_route_exchange(hr_comm *c, const hr_route *r, const float *local, int width, float *send, float *recv)

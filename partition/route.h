@@ -41,7 +41,11 @@ int hr_exchange_parse(const char *s, hr_exchange *out);
 /* Collective.  other: partition of the side whose rows travel; b: this rank's block whose idx[]
  * are gids of that side.  mode AUTO picks the smaller global volume. */
 int hr_route_build(hr_comm *c, const hr_part *other, const hr_block *b, hr_exchange mode, hr_route *r);
-/* col[e] = position of b->idx[e] in the receive buffer. */
+/* The distinct gids that b->idx references, grouped by owner rank (other->owner) and ascending
+ * within each group, in *need_gid (hr_malloc'd; the caller frees it); count[q] = how many
+ * rank q owns (other->nparts entries).  Returns their number.  Linear in nnz + other->n. */
+uint64_t hr_route_needed(const hr_part *other, const hr_block *b, uint64_t *count, uint32_t **need_gid);
+/* col[e] = position of b->idx[e] in the receive buffer.  Linear in nnz + other->n. */
 void hr_route_map_cols(const hr_route *r, const hr_part *other, const hr_block *b, uint32_t *col);
 /* Collective.  local: this rank's owned rows of the other side (width floats each, in local
  * order); send: scratch of nsend * width floats (needed mode); recv: nrecv * width floats. */

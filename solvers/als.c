@@ -47,11 +47,11 @@ int hr_als_check_opts(const hr_als_opts *o, hr_error *err)
 static size_t round_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
 /* Gather capacity.  CG keeps a whole batch of rows resident, so aim for HR_ALS_BATCH rows of the
- * longest length, but never above ~1 MiB (2^18 floats: the batch then stays in L2 across the CG
- * steps) and never below one streaming chunk. */
+ * longest length, but never above ~512 KiB (2^17 floats: the batch then stays in L2 across the
+ * CG steps) and never below one streaming chunk. */
 static uint64_t gather_capacity(int k, uint64_t max_row_nnz)
 {
-    uint64_t cap_max = ((uint64_t)1 << 18) / (uint64_t)(k + 2);
+    uint64_t cap_max = ((uint64_t)1 << 17) / (uint64_t)hr_als_kpad(k);
     if (cap_max < HR_ALS_CHUNK) cap_max = HR_ALS_CHUNK;
     uint64_t want = max_row_nnz > cap_max / HR_ALS_BATCH ? cap_max : max_row_nnz * HR_ALS_BATCH;
     return want < HR_ALS_CHUNK ? HR_ALS_CHUNK : want;
@@ -62,34 +62,47 @@ static uint64_t gather_capacity(int k, uint64_t max_row_nnz)
 static size_t layout(hr_als_work *w, char *base, int k, uint64_t max_row_nnz)
 {
     uint64_t cap = gather_capacity(k, max_row_nnz);
-    size_t kk = (size_t)k, off = 0;
+    size_t kp = (size_t)hr_als_kpad(k), off = 0;
+    size_t nb = k <= HR_ALS_BATCH_MAX_K ? hr_als_tri(k + 2) : 0;
 #define CARVE(field, type, count)                                             \
     do {                                                                      \
         if (base) w->field = (type *)(void *)(base + off);                    \
         off += round_up(sizeof(type) * (size_t)(count));                      \
     } while (0)
-    CARVE(gather, float, cap * (kk + 2));
+    CARVE(gather, float, cap * kp);
     CARVE(wt, float, cap);
     CARVE(tmp, float, cap);
-    CARVE(chunk, float, (size_t)HR_ALS_CHUNK * kk);
+    CARVE(tmp2, float, cap);
+    CARVE(chunk, float, (size_t)HR_ALS_CHUNK * kp);
     CARVE(chunk_wt, float, HR_ALS_CHUNK);
     CARVE(chunk_tmp, float, HR_ALS_CHUNK);
-    CARVE(mat, float, (kk + 2) * (kk + 2));
-    CARVE(vec, float, kk + 2);
-    CARVE(greg, float, kk * kk);
-    CARVE(cg_p, float, (size_t)HR_ALS_BATCH * kk);
-    CARVE(cg_r, float, (size_t)HR_ALS_BATCH * kk);
-    CARVE(cg_ap, float, (size_t)HR_ALS_BATCH * kk);
+    CARVE(mat, float, (kp + 2) * (kp + 2));
+    CARVE(vec, float, kp + 2);
+    CARVE(sy, float, kp);
+    CARVE(ty, float, kp);
+    CARVE(greg, float, kp * kp);
+    CARVE(batch, float, nb * HR_ALS_LANES);
+    CARVE(slots, float, nb ? (size_t)HR_ALS_LANES * kp * kp : 0);
+    CARVE(slotv, float, nb ? (size_t)2 * HR_ALS_LANES * kp : 0);
+    CARVE(invd, float, ((size_t)k + 2) * HR_ALS_LANES);
+    CARVE(cg_p, float, (size_t)HR_ALS_BATCH * kp);
+    CARVE(cg_r, float, (size_t)HR_ALS_BATCH * kp);
+    CARVE(cg_ap, float, (size_t)HR_ALS_BATCH * kp);
     CARVE(cg_rs, float, HR_ALS_BATCH);
     CARVE(cg_off, uint64_t, HR_ALS_BATCH);
+    CARVE(cg_row, uint64_t, HR_ALS_BATCH);
+    CARVE(cg_len, uint64_t, HR_ALS_BATCH);
 #undef CARVE
     if (base) {
+        /* Zero everything once: the padding columns of gathered rows and CG vectors are never
+         * written again and must read as 0 in the products. */
+        memset(base, 0, off);
         w->k = k;
+        w->kp = (int)kp;
         w->gather_rows = cap;
     }
     return off;
 }
-
 size_t hr_als_estimate_work(int k, uint64_t max_row_nnz)
 {
     if (k < 1 || k > HR_ALS_MAX_K) return 0;
@@ -127,62 +140,252 @@ void hr_als_free_work(hr_als_work *w)
 
 /* ---- explicit ALS-WR with biases --------------------------------------------------------------
  * Row u has m = k + (xbias != NULL) unknowns [x_u, b_u].  Its design rows are a_i = [y_i, 1] and
- * targets t_i = r_ui - mu - b_i.  We gather [a_i, t_i] into a block A_t with ld = m + 1 columns, so
- * ONE ssyrk yields the bordered matrix
- *      [ A^T A   A^T t ]        and after adding lambda n_u to the first m diagonal entries
- *      [ t^T A   t^T t ]        and factoring L L^T, the last row of L is (L11^-1 A^T t)^T,
- * i.e. the forward solve comes for free; one transposed triangular solve gives the answer.
- * The Schur complement of the border, t^T t - t^T A M^-1 A^T t, is >= 0 but may round to 0, so
- * the corner is replaced by 2 t^T t + 1: the border then never fails and L11, z are unchanged. */
+ * targets t_i = r_ui - mu - b_i.  The bordered matrix
+ *      [ A^T A + lambda n_u I   A^T t ]        factored as L L^T, has (L11^-1 A^T t)^T as the last
+ *      [ t^T A                   .    ]        row of L: the forward solve comes with the factor,
+ * and one transposed triangular solve gives the answer.  A^T A over the y_i comes from
+ * hr_als_gram_upper on the gathered rows; the border (sum y_i, sum t_i y_i, n_u, sum t_i) is
+ * summed while gathering.  Rows are factored HR_ALS_LANES at a time (hr_als_chol_batch), each
+ * matrix in its own lane, so a row's result does not depend on the rows that share its batch.
+ * Beyond HR_ALS_BATCH_MAX_K, one row at a time with LAPACK (spotrf then needs the bottom-right
+ * corner too: 2 t^T t + 1 keeps its Schur complement positive without changing L11 or z). */
 
 typedef struct explicit_ctx {
     const hr_als_rows *rows;
     const float *Y, *ybias;
     float mu, lambda;
-    int k, m, ld;
+    int k, kp, m; /* m = unknowns per row */
 } explicit_ctx;
 
-/* Builds the bordered matrix of row u into w->mat with `shift` added to the diagonal.  Returns 0
- * or HR_ERR_ARG (col out of range).  *trace gets the trace of the regularised m x m block. */
-static int build_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, float shift, double *trace,
-                          hr_error *err)
+/* Gathers row u and forms its Gram matrix (C, ld kp, upper) and border sums (sy = sum y,
+ * ty = sum t y, *st = sum t, *tt = sum t^2).  With sse: adds the squared errors of row u's
+ * entries with its current X (and xbias).  Returns 0 or HR_ERR_ARG (col out of range). */
+static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, float *C, float *sy, float *ty, float *st,
+                         float *tt, hr_als_stats *stat, const float *X, const float *xbias, double *sse,
+                         hr_error *err)
 {
     const hr_als_rows *R = c->rows;
-    const int k = c->k, m = c->m, ld = c->ld;
+    const int k = c->k, kp = c->kp;
     const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1];
+    float s1 = 0.0f, s2 = 0.0f;
+    /* while this row's Gram is computed, pull the next row's rows of Y toward the cache */
+    hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0 };
+    if (u + 1 < R->nrows) {
+        pf.col = R->col + end;
+        pf.n = R->rowptr[u + 2] - end < w->gather_rows ? R->rowptr[u + 2] - end : w->gather_rows;
+    }
+    memset(sy, 0, sizeof(float) * (size_t)kp);
+    memset(ty, 0, sizeof(float) * (size_t)kp);
     for (uint64_t s = beg; s < end; s += w->gather_rows) {
         uint64_t nc = end - s < w->gather_rows ? end - s : w->gather_rows;
+        double t0 = hr_now();
         for (uint64_t j = 0; j < nc; j++) {
             uint32_t col = R->col[s + j];
             if (col >= R->ncols)
                 return hr_error_set(err, HR_ERR_ARG, "explicit ALS: local row %" PRIu64 " refers to column %" PRIu32
                                     " but Y has %" PRIu64 " rows", u, col, R->ncols);
             hr_als_prefetch(R, c->Y, s + j, end, k);
-            float *dst = w->gather + j * (uint64_t)ld;
-            memcpy(dst, c->Y + (size_t)col * k, sizeof(float) * (size_t)k);
-            if (m > k) dst[k] = 1.0f;
-            dst[m] = R->val[s + j] - c->mu - (c->ybias ? c->ybias[col] : 0.0f);
+            float t = R->val[s + j] - c->mu - (c->ybias ? c->ybias[col] : 0.0f);
+            memcpy(w->gather + j * (uint64_t)kp, c->Y + (size_t)col * k, sizeof(float) * (size_t)k);
+            w->wt[j] = t;
+            s1 += t;
+            s2 += t * t;
         }
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, ld, (int)nc, 1.0f, w->gather, ld, s == beg ? 0.0f : 1.0f,
-                    w->mat, ld);
+        double t1 = hr_now();
+        if (sse) { /* the loss of the current x_u, b_u: e = t - b_u - x_u.y */
+            memset(w->vec, 0, sizeof(float) * (size_t)kp);
+            memcpy(w->vec, X + (size_t)u * k, sizeof(float) * (size_t)k);
+            hr_als_rows_dot(w->gather, nc, k, w->vec, w->tmp);
+            const float bu = xbias ? xbias[u] : 0.0f;
+            double acc = 0.0;
+            for (uint64_t j = 0; j < nc; j++) {
+                double e = (double)w->wt[j] - (double)bu - (double)w->tmp[j];
+                acc += e * e;
+            }
+            *sse += acc;
+        }
+        hr_als_rows_axpy(w->gather, nc, k, NULL, sy);
+        hr_als_rows_axpy(w->gather, nc, k, w->wt, ty);
+        hr_als_gram_upper(w->gather, nc, kp, k, C, kp, s != beg, &pf);
+        stat->phase[HR_ALS_PH_GATHER] += t1 - t0;
+        stat->phase[HR_ALS_PH_GRAM] += hr_now() - t1;
     }
-    const float reg = c->lambda * (float)(end - beg);
+    *st = s1;
+    *tt = s2;
+    return 0;
+}
+
+/* The rows of one batch: lane b holds local row row[b], its rating count n[b] and sum of
+ * targets st[b]; lanes nl.. are unused (identity systems). */
+typedef struct lanes {
+    int nl;
+    uint64_t row[HR_ALS_LANES];
+    float n[HR_ALS_LANES], st[HR_ALS_LANES];
+    double trace[HR_ALS_LANES]; /* of the regularised matrix, for the retry shift */
+} lanes;
+
+static float *slot_mat(hr_als_work *w, int b) { return w->slots + (size_t)b * w->kp * w->kp; }
+static float *slot_vec(hr_als_work *w, int v, int b) { return w->slotv + ((size_t)v * HR_ALS_LANES + b) * w->kp; }
+
+/* Lays the batch out (lanes >= nl get an identity system), adds lambda n + shift[b] to the
+ * diagonals, factors it and back-solves.  Returns the mask of lanes that were not positive
+ * definite; the solutions sit in the right-hand-side row. */
+static uint32_t factor_explicit(const explicit_ctx *c, hr_als_work *w, lanes *L, const float *shift)
+{
+    const int k = c->k, kp = c->kp, m = c->m;
+    float *P = w->batch;
+    for (int b = L->nl; b < HR_ALS_LANES; b++) {
+        memset(slot_mat(w, b), 0, sizeof(float) * (size_t)kp * kp);
+        memset(slot_vec(w, 0, b), 0, sizeof(float) * (size_t)kp);
+        memset(slot_vec(w, 1, b), 0, sizeof(float) * (size_t)kp);
+        L->n[b] = 0.0f;
+        L->st[b] = 0.0f;
+    }
+    hr_als_pack_lanes(w->slots, (size_t)kp * kp, k, NULL, P);
+    if (m > k) { /* the bias unknown: its row is [sum y, n] */
+        hr_als_pack_row(slot_vec(w, 0, 0), (size_t)kp, k, P + hr_als_tri(k) * HR_ALS_LANES);
+        for (int b = 0; b < HR_ALS_LANES; b++) P[(hr_als_tri(k) + k) * HR_ALS_LANES + b] = L->n[b];
+    }
+    float *rhs = P + hr_als_tri(m) * HR_ALS_LANES;
+    hr_als_pack_row(slot_vec(w, 1, 0), (size_t)kp, k, rhs);
+    if (m > k)
+        for (int b = 0; b < HR_ALS_LANES; b++) rhs[k * HR_ALS_LANES + b] = L->st[b];
+    for (int b = 0; b < HR_ALS_LANES; b++) {
+        const float reg = b < L->nl ? c->lambda * L->n[b] : 1.0f; /* unused lanes: the identity */
+        double tr = 0.0;
+        for (int i = 0; i < m; i++) {
+            float *d = P + (hr_als_tri(i) + i) * HR_ALS_LANES + b;
+            *d += reg;
+            tr += *d;
+            *d += shift[b];
+        }
+        L->trace[b] = tr;
+    }
+    uint32_t bad = hr_als_chol_batch(P, m, 1, w->invd);
+    hr_als_chol_backsolve(P, m, w->invd, rhs);
+    return bad;
+}
+
+static int not_pd(uint64_t u, uint64_t n, float shift, hr_error *err)
+{
+    return hr_error_set(err, HR_ERR_NUMERIC,
+                        "explicit ALS: the normal matrix of local row %" PRIu64 " (%" PRIu64
+                        " ratings) is not positive definite even after adding %g to its diagonal"
+                        " (NaN/Inf in the factors or ratings, or lambda = 0 with too few ratings?)",
+                        u, n, (double)shift);
+}
+
+static int not_finite(uint64_t u, hr_error *err)
+{
+    return hr_error_set(err, HR_ERR_NUMERIC, "explicit ALS: the solution of local row %" PRIu64
+                        " is not finite (NaN/Inf in the factors or ratings?)", u);
+}
+
+/* Copies lane b's solution out to X / xbias. */
+static int take_lane(const explicit_ctx *c, hr_als_work *w, int b, uint64_t u, float *X, float *xbias, hr_error *err)
+{
+    const int k = c->k;
+    const float *z = w->batch + hr_als_tri(c->m) * HR_ALS_LANES;
+    float *x = X + (size_t)u * k;
+    for (int j = 0; j < k; j++) x[j] = z[j * HR_ALS_LANES + b];
+    if (xbias) xbias[u] = z[k * HR_ALS_LANES + b];
+    if (!hr_als_all_finite(x, k) || (xbias && !isfinite(xbias[u]))) return not_finite(u, err);
+    return 0;
+}
+
+/* Factors the batch and writes its solutions.  A lane whose matrix is not positive definite is
+ * solved again alone, with a growing diagonal shift (stats->retries), in lane 0 beside
+ * identities, so its result does not depend on its batch either. */
+static int flush_explicit(const explicit_ctx *c, hr_als_work *w, lanes *L, float *X, float *xbias, hr_als_stats *st,
+                          hr_error *err)
+{
+    const float noshift[HR_ALS_LANES] = { 0 };
+    uint32_t bad = factor_explicit(c, w, L, noshift);
+    for (int b = 0; b < L->nl; b++)
+        if (!(bad >> b & 1u)) HR_TRY(take_lane(c, w, b, L->row[b], X, xbias, err));
+    lanes all = *L;
+    for (int b = 0; b < all.nl; b++) {
+        if (!(bad >> b & 1u)) continue;
+        uint64_t u = all.row[b], n = c->rows->rowptr[u + 1] - c->rows->rowptr[u];
+        float shift[HR_ALS_LANES] = { 0 }, tt;
+        double tr = all.trace[b];
+        uint32_t fail = 1;
+        for (int attempt = 1; fail && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
+            lanes one = { .nl = 1, .row = { u } };
+            shift[0] = hr_als_retry_shift(attempt, tr);
+            st->retries++;
+            HR_TRY(gram_explicit(c, w, u, slot_mat(w, 0), slot_vec(w, 0, 0), slot_vec(w, 1, 0), &one.st[0], &tt, st, NULL,
+                                 NULL, NULL, err));
+            one.n[0] = (float)n;
+            fail = factor_explicit(c, w, &one, shift) & 1u;
+        }
+        if (fail) return not_pd(u, n, shift[0], err);
+        HR_TRY(take_lane(c, w, 0, u, X, xbias, err));
+    }
+    return 0;
+}
+
+/* k > HR_ALS_BATCH_MAX_K: the bordered matrix in w->mat (ld kp + 2; row-major upper = the
+ * column-major lower triangle that spotrf reads), factored by LAPACK. */
+static int solve_row_lapack(const explicit_ctx *c, hr_als_work *w, uint64_t u, float *X, float *xbias,
+                            hr_als_stats *st, double *sse, hr_error *err)
+{
+    const int k = c->k, m = c->m, ld = c->kp + 2;
+    const uint64_t n = c->rows->rowptr[u + 1] - c->rows->rowptr[u];
+    const float reg = c->lambda * (float)n;
+    float shift = 0.0f, s1 = 0.0f, s2 = 0.0f;
     double tr = 0.0;
-    for (int i = 0; i < m; i++) {
-        float *d = w->mat + (size_t)i * ld + i;
-        *d += reg;
-        tr += *d;
-        *d += shift;
+    int info = 1;
+    for (int attempt = 0; info != 0 && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
+        if (attempt > 0) {
+            shift = hr_als_retry_shift(attempt, tr);
+            st->retries++;
+        }
+        HR_TRY(gram_explicit(c, w, u, w->mat, w->sy, w->ty, &s1, &s2, st, X, xbias, attempt == 0 ? sse : NULL, err));
+        double t0 = hr_now();
+        /* the Gram rows are kp apart; spread them to ld (from the last row up: no overlap) */
+        for (int i = k - 1; i > 0; i--) memmove(w->mat + (size_t)i * ld + i, w->mat + (size_t)i * c->kp + i,
+                                                sizeof(float) * (size_t)(k - i));
+        tr = 0.0;
+        for (int i = 0; i < k; i++) {
+            float *d = w->mat + (size_t)i * ld + i;
+            *d += reg;
+            tr += *d;
+            *d += shift;
+        }
+        if (m > k) {
+            for (int j = 0; j < k; j++) w->mat[(size_t)j * ld + k] = w->sy[j];
+            w->mat[(size_t)k * ld + k] = (float)n + reg;
+            tr += (double)n + reg;
+            w->mat[(size_t)k * ld + k] += shift;
+        }
+        for (int j = 0; j < k; j++) w->mat[(size_t)j * ld + m] = w->ty[j];
+        if (m > k) w->mat[(size_t)k * ld + m] = s1;
+        w->mat[(size_t)m * ld + m] = 2.0f * s2 + 1.0f;
+        info = hr_als_potrf(w->mat, ld, m + 1);
+        st->phase[HR_ALS_PH_FACTOR] += hr_now() - t0;
     }
-    float *corner = w->mat + (size_t)m * ld + m;
-    *corner = 2.0f * *corner + 1.0f;
-    *trace = tr;
+    if (info != 0) return not_pd(u, n, shift, err);
+    double t0 = hr_now();
+    for (int j = 0; j < m; j++) w->vec[j] = w->mat[(size_t)j * ld + m];
+    hr_als_solve_lt(w->mat, ld, m, w->vec);
+    st->phase[HR_ALS_PH_FACTOR] += hr_now() - t0;
+    if (!hr_als_all_finite(w->vec, m)) return not_finite(u, err);
+    memcpy(X + (size_t)u * k, w->vec, sizeof(float) * (size_t)k);
+    if (xbias) xbias[u] = w->vec[k];
     return 0;
 }
 
 int hr_als_solve_explicit(const hr_als_rows *rows, const float *Y, const float *ybias, float mu,
                           const hr_als_opts *o, float *X, float *xbias, hr_als_work *w,
                           hr_als_stats *stats, hr_error *err)
+{
+    return hr_als_solve_explicit_loss(rows, Y, ybias, mu, o, X, xbias, w, stats, NULL, err);
+}
+
+int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const float *ybias, float mu,
+                               const hr_als_opts *o, float *X, float *xbias, hr_als_work *w,
+                               hr_als_stats *stats, double *sse_before, hr_error *err)
 {
     HR_TRY(hr_als_check_opts(o, err));
     if (!w || w->k != o->k)
@@ -192,45 +395,42 @@ int hr_als_solve_explicit(const hr_als_rows *rows, const float *Y, const float *
     hr_als_stats *st = stats ? stats : &dummy;
     double t0 = hr_now();
     const int k = o->k;
-    explicit_ctx c = { rows, Y, ybias, mu, o->lambda, k, k + (xbias ? 1 : 0), k + (xbias ? 2 : 1) };
+    explicit_ctx c = { rows, Y, ybias, mu, o->lambda, k, w->kp, k + (xbias ? 1 : 0) };
     uint64_t nonempty = 0;
+    lanes L = { 0 };
     for (uint64_t u = 0; u < rows->nrows; u++) {
         float *x = X + (size_t)u * k;
-        if (rows->rowptr[u + 1] == rows->rowptr[u]) {
+        uint64_t n = rows->rowptr[u + 1] - rows->rowptr[u];
+        if (n == 0) {
             memset(x, 0, sizeof(float) * (size_t)k);
             if (xbias) xbias[u] = 0.0f;
             continue;
         }
         nonempty++;
-        double trace = 0.0;
-        HR_TRY(build_explicit(&c, w, u, 0.0f, &trace, err));
-        int info = hr_als_potrf(w->mat, c.ld, c.ld);
-        /* info > m would mean the border failed, impossible by construction unless NaN/Inf
-         * reached the matrix; treat it like any other failure. */
-        float shift = 0.0f;
-        for (int attempt = 1; info != 0 && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
-            shift = hr_als_retry_shift(attempt, trace);
-            st->retries++;
-            HR_TRY(build_explicit(&c, w, u, shift, &trace, err));
-            info = hr_als_potrf(w->mat, c.ld, c.ld);
+        if (k > HR_ALS_BATCH_MAX_K) {
+            HR_TRY(solve_row_lapack(&c, w, u, X, xbias, st, sse_before, err));
+            continue;
         }
-        if (info != 0)
-            return hr_error_set(err, HR_ERR_NUMERIC,
-                                "explicit ALS: the normal matrix of local row %" PRIu64 " (%" PRIu64
-                                " ratings) is not positive definite even after adding %g to its diagonal"
-                                " (NaN/Inf in the factors or ratings, or lambda = 0 with too few ratings?)",
-                                u, rows->rowptr[u + 1] - rows->rowptr[u], (double)shift);
-        /* z = L11^-1 A^T t sits in row m of the column-major factor. */
-        for (int j = 0; j < c.m; j++) w->vec[j] = w->mat[(size_t)j * c.ld + c.m];
-        hr_als_solve_lt(w->mat, c.ld, c.m, w->vec);
-        if (!hr_als_all_finite(w->vec, c.m))
-            return hr_error_set(err, HR_ERR_NUMERIC, "explicit ALS: the solution of local row %" PRIu64
-                                " is not finite (NaN/Inf in the factors or ratings?)", u);
-        memcpy(x, w->vec, sizeof(float) * (size_t)k);
-        if (xbias) xbias[u] = w->vec[k];
+        const int b = L.nl;
+        float tt;
+        HR_TRY(gram_explicit(&c, w, u, slot_mat(w, b), slot_vec(w, 0, b), slot_vec(w, 1, b), &L.st[b], &tt, st, X, xbias,
+                             sse_before, err));
+        L.n[b] = (float)n;
+        L.row[L.nl++] = u;
+        if (L.nl == HR_ALS_LANES) {
+            double tf = hr_now();
+            HR_TRY(flush_explicit(&c, w, &L, X, xbias, st, err));
+            L.nl = 0;
+            st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
+        }
+    }
+    if (L.nl > 0) {
+        double tf = hr_now();
+        HR_TRY(flush_explicit(&c, w, &L, X, xbias, st, err));
+        st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
     }
     uint64_t nnz = rows->rowptr[rows->nrows] - rows->rowptr[0];
-    st->flops += 2.0 * (double)nnz * k * k + (double)nonempty * k * k * k / 3.0;
+    st->flops += (double)nnz * k * k + (double)nonempty * k * k * k / 3.0;
     st->rows += rows->nrows;
     st->seconds += hr_now() - t0;
     return 0;

@@ -20,12 +20,12 @@
  * Layouts: all factor matrices are float32, row-major, leading dimension k (row u at X + u*k).
  * Rows come as CSR (hr_als_rows).  col[] entries index rows of Y.
  *
- * Determinism: one call computes every row in a fixed order; no threads of its own.  The same
- * inputs (and workspace size) give bit-identical outputs, whatever the OpenBLAS thread count
- * (only BLAS calls whose threaded split keeps the rounding are used; tests/unit/test_als.c checks
- * 1 vs 2 threads).  A row's result depends on the other rows only through the rounding of batched
- * products (implicit CG batches consecutive rows into one SGEMM), so different rank counts agree
- * to float tolerance.
+ * Determinism: one call computes every row in a fixed order; no threads of its own.  A row's
+ * result depends only on its own entries, the rows of Y they name and the options: not on the
+ * other rows of the call, the batch it lands in, the workspace size or the OpenBLAS thread count
+ * (the hot kernels are ours, solvers/als_simd.h; tests/unit/test_als_kernels.c checks rows split
+ * over calls, tests/unit/test_als.c 1 vs 2 threads).  So any rank count gives the same bits, on
+ * CPUs of one kind (AVX2 + FMA kernels where the CPU has them, portable ones otherwise).
  *
  * Errors (hr_status, message in err): HR_ERR_ARG for bad options / workspace / a col[] index out
  * of range / an implicit value giving a confidence below 1 or not finite (the message names the
@@ -34,7 +34,9 @@
  * X / xbias are unspecified (some rows may be updated); the caller aborts the iteration.
  *
  * Limits: 1 <= k <= HR_ALS_MAX_K; per-row entry counts are uint64_t and unbounded (long rows are
- * processed in chunks, so the workspace never scales with the longest row). */
+ * processed in chunks, so the workspace never scales with the longest row).  The batched
+ * Cholesky covers k <= 256; beyond, one LAPACK call per row (slower, same results to float
+ * tolerance). */
 #ifndef HR_SOLVERS_ALS_H
 #define HR_SOLVERS_ALS_H
 
@@ -79,11 +81,26 @@ typedef struct hr_als_rows {
 } hr_als_rows;
 
 /* Counters a call ADDS to (zero it when a new measurement starts; NULL where a function takes
- * one = do not count).  flops counts useful
- * floating-point operations by the formulas documented at each function (not what BLAS did). */
+ * one = do not count).  flops counts useful floating-point operations by the formulas documented
+ * at each function, not what the kernels did (they also compute some elements below the
+ * diagonal, padding columns, identity lanes).  The normal matrix of a row is symmetric, so its
+ * update by one entry is a symmetric rank-1 update: k^2 flops (k(k+1)/2 multiply-adds), not the
+ * 2 k^2 of a general outer product; a Cholesky factorisation of order k is k^3 / 3.  One full
+ * explicit iteration (both halves) is therefore 2 nnz k^2 + (users + items) k^3 / 3, the figure
+ * benchmarks hold against the SGEMM peak. */
+/* Phases of the solvers' time (hr_als_stats.phase): where a half-iteration goes. */
+enum {
+    HR_ALS_PH_GATHER = 0, /* copying the referenced rows of Y (and weights) into the workspace */
+    HR_ALS_PH_GRAM   = 1, /* normal matrices: per-row Gram updates, and implicit G = Y^T Y */
+    HR_ALS_PH_FACTOR = 2, /* Cholesky factorisations and triangular solves */
+    HR_ALS_PH_CG     = 3, /* implicit CG steps (G p products, sparse products, vector updates) */
+    HR_ALS_NPHASE    = 4
+};
+
 typedef struct hr_als_stats {
     double   flops;
     double   seconds;  /* wall time inside the calls */
+    double   phase[HR_ALS_NPHASE]; /* seconds per phase (they sum to about `seconds`) */
     uint64_t rows;     /* rows solved (including empty rows, which are set to 0) */
     uint64_t retries;  /* extra Cholesky factorisations with an enlarged diagonal */
 } hr_als_stats;
@@ -92,8 +109,9 @@ typedef struct hr_als_stats {
  * Caller-owned scratch so the hot loops never allocate.  One workspace serves every solver and
  * loss function below for the same k, but only one call at a time (not thread-safe).
  * max_row_nnz is a sizing hint (the longest local row, over both sides); any row length works:
- * longer rows are streamed in chunks.  The size is bounded whatever the hint: about 1.3 MiB at
- * k = 64, growing as 8 k^2 bytes (two k x k matrices) for large k. */
+ * longer rows are streamed in chunks.  The size is bounded whatever the hint: about 0.8 MiB at
+ * k = 64, growing as 8 k^2 bytes (two k x k matrices) plus, for k <= 256, 16 k^2 (the batched
+ * Cholesky). */
 typedef struct hr_als_work hr_als_work;
 
 size_t hr_als_estimate_work(int k, uint64_t max_row_nnz);
@@ -110,13 +128,22 @@ void hr_als_free_work(hr_als_work *w);
  * Solves every local row.  Y: ncols x k; ybias: ncols (NULL = no bias on the other side);
  * mu: global mean (global).  Outputs X (nrows x k) and xbias (nrows; NULL = fit no bias of our
  * own, i.e. plain ALS-WR).  A row without ratings gets x = 0, b = 0.
- * Method per row: gather [y_i, 1, r_ui - mu - b_i] into one block, one ssyrk gives the normal
- * matrix and the right-hand side, a bordered spotrf factors it and yields L^-1 rhs, one
- * triangular solve finishes.  Not-positive-definite rows are retried (stats->retries).
- * Useful flops: 2 * nnz * k^2 + n_nonempty * k^3 / 3. */
+ * Method per row: gather the y_i, form Y_u^T Y_u (register-blocked kernel) and the border
+ * (sum y_i, sum t_i y_i, n_u, sum t_i with t_i = r_ui - mu - b_i); the bordered matrices of
+ * HR_ALS_LANES rows are factored together, one per SIMD lane, which yields L^-1 rhs; one
+ * triangular solve finishes (k > 256: one spotrf per row).  Not-positive-definite rows are
+ * retried alone (stats->retries).  A row's result never depends on the other rows of the call.
+ * Useful flops: nnz * k^2 + n_nonempty * k^3 / 3 (see hr_als_stats). */
 int hr_als_solve_explicit(const hr_als_rows *rows, const float *Y, const float *ybias, float mu,
                           const hr_als_opts *o, float *X, float *xbias, hr_als_work *w,
                           hr_als_stats *stats, hr_error *err);
+
+/* The same, also adding to *sse_before (when not NULL) the sse of the local rows as they were
+ * on entry (hr_als_loss_explicit's sse, from the rows the solve gathers anyway: no extra pass
+ * over Y; equal to it to float rounding). */
+int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const float *ybias, float mu,
+                               const hr_als_opts *o, float *X, float *xbias, hr_als_work *w,
+                               hr_als_stats *stats, double *sse_before, hr_error *err);
 
 /* Local explicit loss parts after (or before) an update:
  *   sse = sum over local entries of (r - mu - b_u - b_i - x_u.y_i)^2   (b_u = 0 if xbias NULL,
@@ -142,19 +169,32 @@ void hr_als_compute_gram(const float *Y, uint64_t nrows, int k, double *G, hr_al
 
 /* Solves every local row (G: the reduced global Gram, k x k).  X is read as the CG warm start and
  * overwritten.  Rows without entries get x = 0 (the exact solution).
- * Cholesky: per row ssyrk of the gathered rows scaled by sqrt(c - 1), plus G + lambda I, spotrf,
- *   two triangular solves.  Flops: 2 * nnz * k^2 + n_nonempty * k^3 / 3.
+ * A stored value of 0 is an unobserved cell (p = 0, c = 1, like every cell without an entry):
+ * its entry is skipped, so data with explicit zeros solves exactly as the data without them, and
+ * a row with only zeros gets x = 0.  nnz and n_nonempty below count observed entries only.
+ * Cholesky: per row the Gram of the gathered rows scaled by sqrt(c - 1), plus G + lambda I,
+ *   factored HR_ALS_LANES rows at a time (one per SIMD lane; k > 256: spotrf per row), two
+ *   triangular solves.  Flops: nnz * k^2 + n_nonempty * k^3 / 3.
  * CG (cg_steps steps per row, as the `implicit` library, stopping a row once |r|^2 < 1e-20):
- *   rows go in batches whose G p products are one sgemm; the sparse products use the batch's
- *   gathered rows.  Flops: (cg_steps + 1) * (2 * n_nonempty * k^2 + 4 * nnz * k) (the +1 is the
- *   initial residual r = b - A x; vector updates not counted). */
+ *   rows go in batches whose G p products are one kernel call; the sparse products use the
+ *   batch's gathered rows.  Flops: (cg_steps + 1) * (2 * n_nonempty * k^2 + 4 * nnz * k) (the
+ *   +1 is the initial residual r = b - A x; vector updates not counted).
+ * Both solvers compute each row independently of the other rows of the call (batches,
+ * workspace size), so any split of the rows over ranks gives the same bits. */
 int hr_als_solve_implicit(const hr_als_rows *rows, const float *Y, const float *G,
                           const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
                           hr_error *err);
 
+/* The same, also adding to *data_before (when not NULL) the data part of the loss of the local
+ * rows as they were on entry (hr_als_loss_implicit's data, computed from what the solve
+ * gathers and multiplies anyway; equal to it to float rounding). */
+int hr_als_solve_implicit_loss(const hr_als_rows *rows, const float *Y, const float *G,
+                               const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
+                               double *data_before, hr_error *err);
+
 /* Local implicit loss parts:
  *   data = sum over local rows u of [ x_u^T G x_u + sum_{i in u} ((c_ui - 1) s^2 - 2 c_ui s + c_ui) ],
- *          s = x_u.y_i,
+ *          s = x_u.y_i, over the observed entries (value != 0),
  *        = sum over u local, i ALL of c_ui (p_ui - x_u.y_i)^2   (c = 1, p = 0 off the entries);
  *   reg  = hr_als_reg_implicit of the local rows.
  * Full objective = data(users) + reg(users) + reg(items).  G as for the solve (unregularised).

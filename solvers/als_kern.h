@@ -14,29 +14,36 @@
 #include <stdint.h>
 
 #include "solvers/als.h"
+#include "solvers/als_simd.h"
 #include "solvers/blas.h"
 
-/* Rows per CG batch: the G p products of a batch are one (batch x k) * (k x k) sgemm, which
- * reaches ~90% of the SGEMM peak at 64 rows for k = 64. */
+/* Most rows per CG batch (the G p products of a batch are one hr_als_gemm_g call). */
 #define HR_ALS_BATCH 64
 /* Rows a long row is streamed in when it does not fit the gather buffer (per chunk). */
 #define HR_ALS_CHUNK 512
 
 struct hr_als_work {
-    int      k;
+    int      k, kp;       /* kp = hr_als_kpad(k): stride of gathered rows and CG vectors */
     uint64_t gather_rows; /* capacity of gather / wt / tmp in rows (>= HR_ALS_CHUNK) */
-    float   *gather;      /* gather_rows x (k + 2): gathered rows of Y (explicit adds 2 columns) */
-    float   *wt;          /* gather_rows: per gathered entry, c - 1 (implicit) */
-    float   *tmp;         /* gather_rows: products Y_u v */
-    float   *chunk;       /* HR_ALS_CHUNK x k: streaming area for rows longer than gather_rows */
+    float   *gather;      /* gather_rows x kp: gathered rows of Y (columns k..kp-1 stay 0) */
+    float   *wt;          /* gather_rows: per gathered entry, c - 1 (implicit CG) */
+    float   *tmp, *tmp2;  /* gather_rows each: products Y_u v, weights */
+    float   *chunk;       /* HR_ALS_CHUNK x kp: streaming area for rows longer than gather_rows */
     float   *chunk_wt;    /* HR_ALS_CHUNK */
     float   *chunk_tmp;   /* HR_ALS_CHUNK */
-    float   *mat;         /* (k + 2)^2: one normal matrix (column-major lower after spotrf) */
-    float   *vec;         /* k + 2 */
-    float   *greg;        /* k x k: G + lambda I (implicit) */
-    float   *cg_p, *cg_r, *cg_ap; /* HR_ALS_BATCH x k each: CG state of a batch */
+    float   *mat;         /* (kp + 2)^2: one Gram / normal matrix */
+    float   *vec;         /* kp + 2 */
+    float   *sy, *ty;     /* kp each: border sums of explicit rows (sum y, sum t y) */
+    float   *greg;        /* kp x kp: G + lambda I (implicit), zeros in columns k..kp-1 */
+    float   *batch;       /* tri(k + 2) x HR_ALS_LANES: the batched Cholesky (k <= HR_ALS_BATCH_MAX_K) */
+    float   *slots;       /* HR_ALS_LANES x kp x kp: the Gram matrices of a batch's rows (idem) */
+    float   *slotv;       /* 2 HR_ALS_LANES x kp: their vectors (explicit: sum y, sum t y; implicit: rhs) */
+    float   *invd;        /* (k + 2) x HR_ALS_LANES */
+    float   *cg_p, *cg_r, *cg_ap; /* HR_ALS_BATCH x kp each: CG state of a batch (zero-padded) */
     float   *cg_rs;       /* HR_ALS_BATCH: |r|^2 per batch row */
     uint64_t *cg_off;     /* HR_ALS_BATCH: offset of a batch row in gather, or UINT64_MAX */
+    uint64_t *cg_row;     /* HR_ALS_BATCH: the local row of each batch position */
+    uint64_t *cg_len;     /* HR_ALS_BATCH: its gathered entries */
     int      owned;       /* 1 when hr_als_create_work allocated it */
 };
 

@@ -93,6 +93,7 @@ int hr_als_loss_implicit(const hr_als_rows *rows, const float *Y, const float *G
                                       " implicit values must be finite and >= 0", u, (double)v);
                     break;
                 }
+                if (v == 0.0f) continue; /* unobserved (p = 0, c = 1): its term is in x^T G x */
                 double cm1 = o->epsilon > 0.0f ? (double)o->alpha * log1pf(v / o->epsilon) : (double)o->alpha * v;
                 double c = 1.0 + cm1;
                 double s = hr_als_dot(x, Y + (size_t)col * k, k);

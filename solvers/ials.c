@@ -22,34 +22,55 @@ void hr_als_compute_gram(const float *Y, uint64_t nrows, int k, double *G, hr_al
     /* In double: a product of two floats is exact in double, so partial sums over different
      * row subsets (different rank counts) differ only around 1e-16 and their reduced sum
      * rounds to the same float G.  A float ssyrk would differ around 1e-7, which three CG
-     * steps amplify to 1e-3 across rank counts.  Rows are converted in bounded slices. */
-    enum { SLICE = 1024 };
-    double buf[SLICE * 64];
-    const uint64_t per = (uint64_t)(SLICE * 64) / (uint64_t)k ? (uint64_t)(SLICE * 64) / (uint64_t)k : 1;
-    double *tmp = (uint64_t)k <= 64 ? buf : hr_malloc((size_t)k * sizeof *tmp);
-    uint64_t step = (uint64_t)k <= 64 ? per : 1;
+     * steps amplify to 1e-3 across rank counts.  Rows are converted in slices of about 2^16
+     * doubles (512 KiB, one allocation per call), whatever k: one dsyrk per slice. */
+    const uint64_t per = (uint64_t)65536 / (uint64_t)k ? (uint64_t)65536 / (uint64_t)k : 1;
+    const uint64_t step = nrows < per ? (nrows ? nrows : 1) : per;
+    double *tmp = hr_malloc((size_t)step * (size_t)k * sizeof *tmp);
     for (uint64_t s0 = 0; s0 < nrows; s0 += step) {
         uint64_t n = nrows - s0 < step ? nrows - s0 : step;
         for (uint64_t q = 0; q < n * (uint64_t)k; q++) tmp[q] = Y[s0 * (uint64_t)k + q];
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int)n, 1.0, tmp, k, 1.0, G, k);
     }
-    if (tmp != buf) hr_free(tmp);
+    hr_free(tmp);
     for (int i = 0; i < k; i++) /* mirror: callers and the solvers use G as a full matrix */
         for (int j = i + 1; j < k; j++) G[(size_t)j * k + i] = G[(size_t)i * k + j];
     if (stats) {
         stats->flops += (double)nrows * k * k;
         stats->seconds += hr_now() - t0;
+        stats->phase[HR_ALS_PH_GRAM] += hr_now() - t0;
     }
 }
 
 typedef struct implicit_ctx {
     const hr_als_rows *rows;
     const float *Y;
-    float alpha, epsilon;
-    int k;
+    float alpha, epsilon, lambda;
+    int k, kp;
+    double *loss; /* NULL, or where the data part of the loss of the rows on entry is added */
 } implicit_ctx;
 
-/* c - 1 for a value, or -1 for a value that is negative or not finite (the caller reports it). */
+/* x^T G x of a row from x (zero-padded, kp) and gx = -(G + lambda I) x as hr_als_gemm_g gives it
+ * (negate = 1): -x.gx - lambda |x|^2. */
+static double xgx(const implicit_ctx *c, const float *x, const float *gx)
+{
+    return -(double)hr_als_dot(x, gx, c->k) - (double)c->lambda * (double)hr_als_dot(x, x, c->k);
+}
+
+/* The entry terms of the loss, sum (c - 1) s^2 - 2 c s + c, over n entries with s_i = y_i.x and
+ * cm1_i = c_i - 1. */
+static double entry_terms(const float *s, const float *cm1, uint64_t n)
+{
+    double acc = 0.0;
+    for (uint64_t i = 0; i < n; i++) {
+        double cc = 1.0 + (double)cm1[i], si = s[i];
+        acc += (double)cm1[i] * si * si - 2.0 * cc * si + cc;
+    }
+    return acc;
+}
+
+/* c - 1 for a value, or -1 for a value that is negative or not finite (the caller reports it).
+ * A value of 0 gives 0: such entries are unobserved (p = 0, c = 1) and the callers skip them. */
 static inline float conf_m1(const implicit_ctx *c, float v)
 {
     if (!(v >= 0.0f) || !isfinite(v)) return -1.0f;
@@ -65,55 +86,211 @@ static int bad_entry(const implicit_ctx *c, uint64_t u, uint64_t e, hr_error *er
                         " be finite and >= 0 (confidence 1 + alpha f(value) >= 1)", u, (double)c->rows->val[e]);
 }
 
-/* Gathers entries [s, s+n) of row u: dst rows = y (ld k), wt = c - 1. */
+/* Entries of row u that are observed (value != 0); 0 also when there are none at all. */
+static uint64_t observed(const hr_als_rows *R, uint64_t u)
+{
+    uint64_t n = 0;
+    for (uint64_t e = R->rowptr[u]; e < R->rowptr[u + 1]; e++) n += R->val[e] != 0.0f;
+    return n;
+}
+
+/* Gathers the observed entries among [s, s+n) of row u: dst rows = y (ld kp), wt = c - 1.
+ * *got = how many. */
 static int gather_plain(const implicit_ctx *c, uint64_t u, uint64_t s, uint64_t n, float *dst, float *wt,
-                        hr_error *err)
+                        uint64_t *got, hr_error *err)
 {
     const hr_als_rows *R = c->rows;
     const int k = c->k;
+    uint64_t g = 0;
     for (uint64_t j = 0; j < n; j++) {
         uint32_t col = R->col[s + j];
-        float cm1 = conf_m1(c, R->val[s + j]);
+        float v = R->val[s + j], cm1 = conf_m1(c, v);
         if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
+        if (v == 0.0f) continue;
         hr_als_prefetch(R, c->Y, s + j, s + n, k);
-        memcpy(dst + j * (uint64_t)k, c->Y + (size_t)col * k, sizeof(float) * (size_t)k);
-        wt[j] = cm1;
+        memcpy(dst + g * (uint64_t)c->kp, c->Y + (size_t)col * k, sizeof(float) * (size_t)k);
+        wt[g++] = cm1;
     }
+    *got = g;
     return 0;
 }
 
 /* ---- Cholesky --------------------------------------------------------------------------------
- * M = (G + lambda I) + sum_i (c_i - 1) y_i y_i^T: start from a copy of G + lambda I and let ssyrk
- * add the gathered rows scaled by sqrt(c_i - 1) (beta = 1).  rhs = sum_i c_i y_i is accumulated
- * while gathering, from the unscaled row (c_i / sqrt(c_i - 1) would divide by zero at c = 1). */
-static int build_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, float shift, double *trace,
-                          hr_error *err)
+ * M = (G + lambda I) + sum_i (c_i - 1) y_i y_i^T and rhs = sum_i c_i y_i over the observed
+ * entries: rhs from the gathered rows, which are then scaled by sqrt(c_i - 1) for
+ * hr_als_gram_upper.  The Grams of HR_ALS_LANES rows are laid out one per lane, G + lambda I
+ * added, and factored together with rhs as the extra row (hr_als_chol_batch); beyond
+ * HR_ALS_BATCH_MAX_K one at a time with LAPACK. */
+
+/* C (ld kp, upper) <- sum (c - 1) y y^T over row u's observed entries, rhs <- sum c y.
+ * *nobs = observed entries.  With loss: adds the entry terms of the loss of x (zero-padded). */
+static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, float *C, float *rhs, uint64_t *nobs,
+                         const float *x, double *loss, hr_als_stats *st, hr_error *err)
 {
     const hr_als_rows *R = c->rows;
-    const int k = c->k;
-    memcpy(w->mat, w->greg, sizeof(float) * (size_t)k * (size_t)k);
-    memset(w->vec, 0, sizeof(float) * (size_t)k);
+    const int k = c->k, kp = c->kp;
+    memset(rhs, 0, sizeof(float) * (size_t)kp);
     const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1];
+    uint64_t tot = 0;
+    hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0 }; /* the next row's rows of Y, fetched meanwhile */
+    if (u + 1 < R->nrows) {
+        pf.col = R->col + end;
+        pf.n = R->rowptr[u + 2] - end < w->gather_rows ? R->rowptr[u + 2] - end : w->gather_rows;
+    }
     for (uint64_t s = beg; s < end; s += w->gather_rows) {
-        uint64_t nc = end - s < w->gather_rows ? end - s : w->gather_rows;
+        uint64_t nc = end - s < w->gather_rows ? end - s : w->gather_rows, g = 0;
+        double t0 = hr_now();
         for (uint64_t j = 0; j < nc; j++) {
             uint32_t col = R->col[s + j];
-            float cm1 = conf_m1(c, R->val[s + j]);
+            float v = R->val[s + j], cm1 = conf_m1(c, v);
             if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
+            if (v == 0.0f) continue;
             hr_als_prefetch(R, c->Y, s + j, end, k);
-            const float *y = c->Y + (size_t)col * k;
-            hr_als_scale_copy(sqrtf(cm1), y, w->gather + j * (uint64_t)k, k);
-            hr_als_axpy(1.0f + cm1, y, w->vec, k);
+            memcpy(w->gather + g * (uint64_t)kp, c->Y + (size_t)col * k, sizeof(float) * (size_t)k);
+            w->wt[g] = 1.0f + cm1;
+            w->tmp[g++] = sqrtf(cm1);
         }
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, (int)nc, 1.0f, w->gather, k, 1.0f, w->mat, k);
+        double t1 = hr_now();
+        if (loss) { /* s_i = y_i.x, then the entry terms (cm1 = c - 1 = wt - 1) */
+            hr_als_rows_dot(w->gather, g, k, x, w->tmp2);
+            double acc = 0.0;
+            for (uint64_t i = 0; i < g; i++) {
+                double cc = w->wt[i], si = w->tmp2[i];
+                acc += (cc - 1.0) * si * si - 2.0 * cc * si + cc;
+            }
+            *loss += acc;
+        }
+        hr_als_rows_axpy(w->gather, g, k, w->wt, rhs); /* rhs += c y, from the unscaled rows */
+        hr_als_rows_scale(w->gather, g, k, w->tmp);    /* then y <- sqrt(c - 1) y */
+        hr_als_gram_upper(w->gather, g, kp, k, C, kp, s != beg, &pf);
+        tot += g;
+        st->phase[HR_ALS_PH_GATHER] += t1 - t0;
+        st->phase[HR_ALS_PH_GRAM] += hr_now() - t1;
     }
+    *nobs = tot;
+    return 0;
+}
+
+static float *slot_mat(hr_als_work *w, int b) { return w->slots + (size_t)b * w->kp * w->kp; }
+static float *slot_vec(hr_als_work *w, int b) { return w->slotv + (size_t)b * w->kp; }
+
+typedef struct lanes {
+    int nl;
+    uint64_t row[HR_ALS_LANES];
+    double trace[HR_ALS_LANES];
+} lanes;
+
+/* Lays the batch out: lane b = G + lambda I + its Gram (+ shift[b] on the diagonal), rhs as row
+ * k; lanes >= nl get the identity.  Factors and back-solves; returns the failed-lane mask. */
+static uint32_t factor_implicit(const implicit_ctx *c, hr_als_work *w, lanes *L, const float *shift)
+{
+    const int k = c->k, kp = c->kp;
+    float *P = w->batch, *rhs = P + hr_als_tri(k) * HR_ALS_LANES;
+    for (int b = L->nl; b < HR_ALS_LANES; b++) {
+        memset(slot_mat(w, b), 0, sizeof(float) * (size_t)kp * kp);
+        memset(slot_vec(w, b), 0, sizeof(float) * (size_t)kp);
+    }
+    hr_als_pack_lanes(w->slots, (size_t)kp * kp, k, w->greg, P);
+    hr_als_pack_row(slot_vec(w, 0), (size_t)kp, k, rhs);
+    for (int b = 0; b < HR_ALS_LANES; b++) {
+        double tr = 0.0;
+        for (int i = 0; i < k; i++) {
+            float *d = P + (hr_als_tri(i) + i) * HR_ALS_LANES + b;
+            if (b >= L->nl) { /* unused lane: the identity (zero off the diagonal, zero rhs) */
+                for (int j = 0; j < i; j++) P[(hr_als_tri(i) + j) * HR_ALS_LANES + b] = 0.0f;
+                *d = 1.0f;
+            }
+            tr += *d;
+            *d += shift[b];
+        }
+        L->trace[b] = tr;
+    }
+    uint32_t bad = hr_als_chol_batch(P, k, 1, w->invd);
+    hr_als_chol_backsolve(P, k, w->invd, rhs);
+    return bad;
+}
+
+static int chol_not_pd(uint64_t u, float shift, hr_error *err)
+{
+    return hr_error_set(err, HR_ERR_NUMERIC,
+                        "implicit ALS: the normal matrix of local row %" PRIu64 " is not positive"
+                        " definite even after adding %g to its diagonal (NaN/Inf in the factors?)",
+                        u, (double)shift);
+}
+
+static int chol_not_finite(uint64_t u, hr_error *err)
+{
+    return hr_error_set(err, HR_ERR_NUMERIC, "implicit ALS: the solution of local row %" PRIu64
+                        " is not finite (NaN/Inf in the factors or values?)", u);
+}
+
+static int take_lane(const implicit_ctx *c, hr_als_work *w, int b, uint64_t u, float *X, hr_error *err)
+{
+    const int k = c->k;
+    const float *z = w->batch + hr_als_tri(k) * HR_ALS_LANES;
+    float *x = X + (size_t)u * k;
+    for (int j = 0; j < k; j++) x[j] = z[j * HR_ALS_LANES + b];
+    return hr_als_all_finite(x, k) ? 0 : chol_not_finite(u, err);
+}
+
+/* As flush_explicit in solvers/als.c: factor, solve, retry failed lanes alone. */
+static int flush_implicit(const implicit_ctx *c, hr_als_work *w, lanes *L, float *X, hr_als_stats *st, hr_error *err)
+{
+    const float noshift[HR_ALS_LANES] = { 0 };
+    uint32_t bad = factor_implicit(c, w, L, noshift);
+    for (int b = 0; b < L->nl; b++)
+        if (!(bad >> b & 1u)) HR_TRY(take_lane(c, w, b, L->row[b], X, err));
+    lanes all = *L;
+    for (int b = 0; b < all.nl; b++) {
+        if (!(bad >> b & 1u)) continue;
+        uint64_t u = all.row[b], nobs;
+        float shift[HR_ALS_LANES] = { 0 };
+        uint32_t fail = 1;
+        for (int attempt = 1; fail && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
+            lanes one = { .nl = 1, .row = { u } };
+            shift[0] = hr_als_retry_shift(attempt, all.trace[b]);
+            st->retries++;
+            HR_TRY(gram_implicit(c, w, u, slot_mat(w, 0), slot_vec(w, 0), &nobs, NULL, NULL, st, err));
+            fail = factor_implicit(c, w, &one, shift) & 1u;
+        }
+        if (fail) return chol_not_pd(u, shift[0], err);
+        HR_TRY(take_lane(c, w, 0, u, X, err));
+    }
+    return 0;
+}
+
+/* k > HR_ALS_BATCH_MAX_K: w->mat (ld kp) <- G + lambda I + Gram, spotrf, two triangular solves. */
+static int solve_row_lapack(const implicit_ctx *c, hr_als_work *w, uint64_t u, float *x, const float *xpad,
+                            double *loss, hr_als_stats *st, hr_error *err)
+{
+    const int k = c->k, kp = c->kp;
+    uint64_t nobs;
+    float shift = 0.0f;
     double tr = 0.0;
-    for (int i = 0; i < k; i++) {
-        float *d = w->mat + (size_t)i * k + i;
-        tr += *d;
-        *d += shift;
+    int info = 1;
+    for (int attempt = 0; info != 0 && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
+        if (attempt > 0) {
+            shift = hr_als_retry_shift(attempt, tr);
+            st->retries++;
+        }
+        HR_TRY(gram_implicit(c, w, u, w->mat, w->vec, &nobs, xpad, attempt == 0 ? loss : NULL, st, err));
+        double t0 = hr_now();
+        tr = 0.0;
+        for (int i = 0; i < k; i++) {
+            for (int j = i; j < k; j++) w->mat[(size_t)i * kp + j] += w->greg[(size_t)i * kp + j];
+            tr += w->mat[(size_t)i * kp + i];
+            w->mat[(size_t)i * kp + i] += shift;
+        }
+        info = hr_als_potrf(w->mat, kp, k);
+        st->phase[HR_ALS_PH_FACTOR] += hr_now() - t0;
     }
-    *trace = tr;
+    if (info != 0) return chol_not_pd(u, shift, err);
+    double t0 = hr_now();
+    hr_als_solve_l(w->mat, kp, k, w->vec);
+    hr_als_solve_lt(w->mat, kp, k, w->vec);
+    st->phase[HR_ALS_PH_FACTOR] += hr_now() - t0;
+    if (!hr_als_all_finite(w->vec, k)) return chol_not_finite(u, err);
+    memcpy(x, w->vec, sizeof(float) * (size_t)k);
     return 0;
 }
 
@@ -121,79 +298,87 @@ static int solve_cholesky(const implicit_ctx *c, hr_als_work *w, float *X, hr_al
 {
     const hr_als_rows *R = c->rows;
     const int k = c->k;
-    uint64_t nonempty = 0;
+    uint64_t nonempty = 0, nnz = 0;
+    lanes L = { 0 };
+    float *xpad = w->cg_p, *gx = w->cg_ap; /* free during Cholesky: the loss's x and G x */
     for (uint64_t u = 0; u < R->nrows; u++) {
         float *x = X + (size_t)u * k;
-        if (R->rowptr[u + 1] == R->rowptr[u]) {
+        uint64_t nobs = 0;
+        if (c->loss) {
+            memcpy(xpad, x, sizeof(float) * (size_t)k);
+            hr_als_gemm_g(xpad, 1, w->greg, k, gx, 1);
+            *c->loss += xgx(c, xpad, gx);
+        }
+        if (R->rowptr[u + 1] > R->rowptr[u]) {
+            if (k > HR_ALS_BATCH_MAX_K) {
+                nobs = observed(R, u);
+                if (nobs > 0) HR_TRY(solve_row_lapack(c, w, u, x, xpad, c->loss, st, err));
+            } else {
+                HR_TRY(gram_implicit(c, w, u, slot_mat(w, L.nl), slot_vec(w, L.nl), &nobs, xpad, c->loss, st, err));
+            }
+        }
+        if (nobs == 0) { /* nothing observed: rhs = 0, so x = 0 exactly */
             memset(x, 0, sizeof(float) * (size_t)k);
             continue;
         }
         nonempty++;
-        double trace = 0.0;
-        HR_TRY(build_implicit(c, w, u, 0.0f, &trace, err));
-        int info = hr_als_potrf(w->mat, k, k);
-        float shift = 0.0f;
-        for (int attempt = 1; info != 0 && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
-            shift = hr_als_retry_shift(attempt, trace);
-            st->retries++;
-            HR_TRY(build_implicit(c, w, u, shift, &trace, err));
-            info = hr_als_potrf(w->mat, k, k);
+        nnz += nobs;
+        if (k > HR_ALS_BATCH_MAX_K) continue;
+        L.row[L.nl++] = u;
+        if (L.nl == HR_ALS_LANES) {
+            double tf = hr_now();
+            HR_TRY(flush_implicit(c, w, &L, X, st, err));
+            L.nl = 0;
+            st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
         }
-        if (info != 0)
-            return hr_error_set(err, HR_ERR_NUMERIC,
-                                "implicit ALS: the normal matrix of local row %" PRIu64 " is not positive"
-                                " definite even after adding %g to its diagonal (NaN/Inf in the factors?)",
-                                u, (double)shift);
-        hr_als_solve_l(w->mat, k, k, w->vec);
-        hr_als_solve_lt(w->mat, k, k, w->vec);
-        if (!hr_als_all_finite(w->vec, k))
-            return hr_error_set(err, HR_ERR_NUMERIC, "implicit ALS: the solution of local row %" PRIu64
-                                " is not finite (NaN/Inf in the factors or values?)", u);
-        memcpy(x, w->vec, sizeof(float) * (size_t)k);
     }
-    uint64_t nnz = R->rowptr[R->nrows] - R->rowptr[0];
-    st->flops += 2.0 * (double)nnz * k * k + (double)nonempty * k * k * k / 3.0;
+    if (L.nl > 0) {
+        double tf = hr_now();
+        HR_TRY(flush_implicit(c, w, &L, X, st, err));
+        st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
+    }
+    st->flops += (double)nnz * k * k + (double)nonempty * k * k * k / 3.0;
     return 0;
 }
 
 /* ---- conjugate gradient ------------------------------------------------------------------------
  * Per row, A = G + lambda I + Y_u^T (C_u - I) Y_u and b = Y_u^T c_u, never formed:
  *   A v = (G + lambda I) v + Y_u^T ((c - 1) .* (Y_u v)).
- * A batch of up to HR_ALS_BATCH consecutive rows is worked together: its rows of X are contiguous,
- * so (G + lambda I) times the batch's vectors is one sgemm per CG step; the sparse parts are
- * products with the row's gathered Y_u, which stays in the gather buffer (L2) for all the steps
- * (one random-access pass over Y instead of cg_steps + 1).
- * A row longer than the whole buffer is instead streamed in HR_ALS_CHUNK pieces at every step. */
+ * A batch of up to HR_ALS_BATCH consecutive rows is worked together: (G + lambda I) times the
+ * batch's vectors is one hr_als_gemm_g call per CG step; the sparse parts are products with the
+ * row's gathered Y_u (hr_als_spmv_rows), which stays in the gather buffer (L2) for all the steps
+ * (one random-access pass over Y instead of cg_steps + 1).  A row longer than the whole buffer
+ * is instead streamed in HR_ALS_CHUNK pieces at every step; both kernels continue the same
+ * accumulation chains across pieces, so a row's arithmetic is the same resident or streamed,
+ * and does not depend on the other rows of its batch: any rank count gives the same bits. */
 
-/* out += Y^T w with w = (c - cm1 .* (Y v)) (residual) or w = cm1 .* (Y v) (step); Y is n x k.
- * Y v is our own dot per row, not sgemv: multi-threaded OpenBLAS splits that sgemv's rows
- * between threads and the split changes the rounding (measured: the factors then differ with
- * OPENBLAS_NUM_THREADS=1 and 2); it costs ~5% of a CG iteration.  The transposed product stays
- * sgemv (its threaded split is over the k outputs, bit-identical; own axpy code was 30% slower). */
-static void sparse_apply(const float *Yb, const float *wt, float *tmp, int n, int k, const float *v, float *out,
-                         int residual)
+/* out += the sparse part for v (hr_als_spmv_rows on n gathered rows); the residual form also
+ * adds the loss's entry terms of v when c->loss is set (v is then the x on entry). */
+static void spmv(const implicit_ctx *c, const float *Yb, const float *wt, uint64_t n, const float *v, float *out,
+                 int residual, float *tmp)
 {
-    for (int j = 0; j < n; j++) tmp[j] = hr_als_dot(Yb + (size_t)j * k, v, k);
-    if (residual)
-        for (int j = 0; j < n; j++) tmp[j] = (1.0f + wt[j]) - wt[j] * tmp[j];
-    else
-        for (int j = 0; j < n; j++) tmp[j] *= wt[j];
-    cblas_sgemv(CblasRowMajor, CblasTrans, n, k, 1.0f, Yb, k, tmp, 1, 1.0f, out, 1);
+    if (!(residual && c->loss)) {
+        hr_als_spmv_rows(Yb, wt, n, c->k, v, out, residual, tmp);
+        return;
+    }
+    hr_als_rows_dot(Yb, n, c->k, v, tmp);
+    *c->loss += entry_terms(tmp, wt, n);
+    for (uint64_t i = 0; i < n; i++) tmp[i] = (1.0f + wt[i]) - wt[i] * tmp[i];
+    hr_als_rows_axpy(Yb, n, c->k, tmp, out);
 }
 
-static int sparse_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, uint64_t off, const float *v, float *out,
-                      int residual, hr_error *err)
+static int sparse_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, uint64_t off, uint64_t len, const float *v,
+                      float *out, int residual, hr_error *err)
 {
-    const uint64_t beg = c->rows->rowptr[u], end = c->rows->rowptr[u + 1];
     if (off != NONRESIDENT) {
-        sparse_apply(w->gather + off * (uint64_t)c->k, w->wt + off, w->tmp + off, (int)(end - beg), c->k, v, out,
-                     residual);
+        spmv(c, w->gather + off * (uint64_t)c->kp, w->wt + off, len, v, out, residual, w->tmp + off);
         return 0;
     }
+    const uint64_t beg = c->rows->rowptr[u], end = c->rows->rowptr[u + 1];
     for (uint64_t s = beg; s < end; s += HR_ALS_CHUNK) {
-        uint64_t nc = end - s < HR_ALS_CHUNK ? end - s : HR_ALS_CHUNK;
-        HR_TRY(gather_plain(c, u, s, nc, w->chunk, w->chunk_wt, err));
-        sparse_apply(w->chunk, w->chunk_wt, w->chunk_tmp, (int)nc, c->k, v, out, residual);
+        uint64_t nc = end - s < HR_ALS_CHUNK ? end - s : HR_ALS_CHUNK, got;
+        HR_TRY(gather_plain(c, u, s, nc, w->chunk, w->chunk_wt, &got, err));
+        spmv(c, w->chunk, w->chunk_wt, got, v, out, residual, w->chunk_tmp);
     }
     return 0;
 }
@@ -207,95 +392,94 @@ static int cg_not_finite(uint64_t u, hr_error *err)
 static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, hr_als_stats *st, hr_error *err)
 {
     const hr_als_rows *R = c->rows;
-    const int k = c->k;
+    const int k = c->k, kp = c->kp;
     const size_t row_bytes = sizeof(float) * (size_t)k;
-    uint64_t nonempty = 0;
-    for (uint64_t u0 = 0; u0 < R->nrows;) {
+    uint64_t nonempty = 0, nnz = 0;
+    for (uint64_t u = 0; u < R->nrows;) {
         /* Form the batch: consecutive rows while they fit; a row that can never fit joins as
-         * nonresident, a row that merely does not fit now starts the next batch.
-         * Slots: OpenBLAS rounds a row of an sgemm according to its position in the block
-         * (and only that), so with R->key a row always takes slot key % HR_ALS_BATCH; a taken
-         * slot starts the next batch.  A row's arithmetic is then the same whichever rows share
-         * its batch -- on any rank count.  Every product runs on all HR_ALS_BATCH slots. */
-        uint64_t slot_row[HR_ALS_BATCH];
-        for (int q = 0; q < HR_ALS_BATCH; q++) slot_row[q] = UINT64_MAX;
+         * nonresident, a row that merely does not fit now starts the next batch. */
         int nb = 0;
-        uint64_t pos = 0, u = u0;
+        uint64_t pos = 0;
+        double tg = hr_now();
         while (nb < HR_ALS_BATCH && u < R->nrows) {
-            int q = R->key ? (int)(R->key[u] % HR_ALS_BATCH) : nb;
-            if (slot_row[q] != UINT64_MAX) break;
-            uint64_t beg = R->rowptr[u], n = R->rowptr[u + 1] - beg;
-            uint64_t off = NONRESIDENT;
+            uint64_t beg = R->rowptr[u], n = R->rowptr[u + 1] - beg, off = NONRESIDENT, len = 0;
             if (n <= w->gather_rows) {
                 if (pos + n > w->gather_rows) break;
-                HR_TRY(gather_plain(c, u, beg, n, w->gather + pos * (uint64_t)k, w->wt + pos, err));
+                HR_TRY(gather_plain(c, u, beg, n, w->gather + pos * (uint64_t)kp, w->wt + pos, &len, err));
                 off = pos;
-                pos += n;
+                pos += len;
+            } else {
+                len = observed(R, u);
             }
-            w->cg_off[q] = off;
-            slot_row[q] = u;
-            nb++;
-            u++;
+            w->cg_off[nb] = off;
+            w->cg_len[nb] = len;
+            w->cg_row[nb++] = u++;
         }
-        /* r = b - A x, starting from -(G + lambda I) x; cg_p holds the slotted copy of x. */
-        memset(w->cg_p, 0, (size_t)HR_ALS_BATCH * row_bytes);
-        for (int q = 0; q < HR_ALS_BATCH; q++)
-            if (slot_row[q] != UINT64_MAX) memcpy(w->cg_p + (size_t)q * k, X + (size_t)slot_row[q] * k, row_bytes);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, HR_ALS_BATCH, k, k, -1.0f, w->cg_p, k, w->greg, k, 0.0f,
-                    w->cg_r, k);
+        double tc = hr_now();
+        st->phase[HR_ALS_PH_GATHER] += tc - tg;
+        /* while this batch iterates, pull the next batch's rows of Y toward the cache: spread
+         * over the (steps + 1) x nb sparse products */
+        hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0 };
+        if (u < R->nrows) {
+            uint64_t from = R->rowptr[u], left = R->rowptr[R->nrows] - from;
+            pf.col = R->col + from;
+            pf.n = left < w->gather_rows ? left : w->gather_rows;
+        }
+        const uint64_t per_row = (pf.n * hr_als_pf_lines(k) + (uint64_t)(steps + 1) * (uint64_t)nb - 1) /
+                                 ((uint64_t)(steps + 1) * (uint64_t)nb);
+        /* r = b - A x, starting from -(G + lambda I) x; cg_p holds the (zero-padded) copy of x. */
+        for (int q = 0; q < nb; q++) memcpy(w->cg_p + (size_t)q * kp, X + (size_t)w->cg_row[q] * k, row_bytes);
+        hr_als_gemm_g(w->cg_p, nb, w->greg, k, w->cg_r, 1);
         int active = 0;
-        for (int q = 0; q < HR_ALS_BATCH; q++) {
-            uint64_t ru = slot_row[q];
-            if (ru == UINT64_MAX) continue;
-            float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * k, *p = w->cg_p + (size_t)q * k;
-            if (R->rowptr[ru + 1] == R->rowptr[ru]) { /* b = 0: the solution is 0 */
+        for (int q = 0; q < nb; q++) {
+            uint64_t ru = w->cg_row[q];
+            float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * kp, *p = w->cg_p + (size_t)q * kp;
+            if (c->loss) *c->loss += xgx(c, p, r);
+            hr_als_pf_issue(&pf, per_row);
+            if (w->cg_len[q] == 0) { /* nothing observed: b = 0, the solution is 0 */
                 memset(x, 0, row_bytes);
                 memset(p, 0, row_bytes);
                 w->cg_rs[q] = 0.0f;
                 continue;
             }
             nonempty++;
-            HR_TRY(sparse_row(c, w, ru, w->cg_off[q], x, r, 1, err));
-            memcpy(p, r, row_bytes);
-            w->cg_rs[q] = hr_als_dot(r, r, k);
+            nnz += w->cg_len[q];
+            HR_TRY(sparse_row(c, w, ru, w->cg_off[q], w->cg_len[q], p, r, 1, err));
+            memcpy(p, r, sizeof(float) * (size_t)kp);
+            w->cg_rs[q] = hr_als_vdot(r, r, k);
             /* A NaN residual would compare as "converged" below and leave x silently stale. */
             if (!isfinite(w->cg_rs[q])) return cg_not_finite(ru, err);
             if (w->cg_rs[q] >= CG_TOL) active++;
         }
         for (int step = 0; step < steps && active > 0; step++) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, HR_ALS_BATCH, k, k, 1.0f, w->cg_p, k, w->greg, k, 0.0f,
-                        w->cg_ap, k);
+            hr_als_gemm_g(w->cg_p, nb, w->greg, k, w->cg_ap, 0);
             active = 0;
-            for (int q = 0; q < HR_ALS_BATCH; q++) {
-                uint64_t ru = slot_row[q];
-                if (ru == UINT64_MAX) continue;
+            for (int q = 0; q < nb; q++) {
+                uint64_t ru = w->cg_row[q];
                 float rs = w->cg_rs[q];
+                hr_als_pf_issue(&pf, per_row);
                 if (!(rs >= CG_TOL)) continue; /* converged (or an empty row) */
-                float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * k, *p = w->cg_p + (size_t)q * k;
-                float *ap = w->cg_ap + (size_t)q * k;
-                HR_TRY(sparse_row(c, w, ru, w->cg_off[q], p, ap, 0, err));
-                float pap = hr_als_dot(p, ap, k);
+                float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * kp, *p = w->cg_p + (size_t)q * kp;
+                float *ap = w->cg_ap + (size_t)q * kp;
+                HR_TRY(sparse_row(c, w, ru, w->cg_off[q], w->cg_len[q], p, ap, 0, err));
+                float pap = hr_als_vdot(p, ap, k);
                 if (!(pap > 0.0f)) { /* no descent possible (A singular along p): keep x */
                     w->cg_rs[q] = 0.0f;
                     continue;
                 }
-                float a = rs / pap;
-                hr_als_axpy(a, p, x, k);
-                hr_als_axpy(-a, ap, r, k);
-                float rs_new = hr_als_dot(r, r, k);
+                float rs_new = hr_als_cg_step(x, p, r, ap, rs / pap, k);
                 if (!isfinite(rs_new)) return cg_not_finite(ru, err);
                 if (rs_new >= CG_TOL) {
-                    hr_als_xpby(r, rs_new / rs, p, k);
+                    hr_als_cg_xpby(r, rs_new / rs, p, k);
                     active++;
                 }
                 w->cg_rs[q] = rs_new;
             }
         }
-        for (int q = 0; q < HR_ALS_BATCH; q++)
-            if (slot_row[q] != UINT64_MAX && !hr_als_all_finite(X + (size_t)slot_row[q] * k, k)) return cg_not_finite(slot_row[q], err);
-        u0 = u;
+        for (int q = 0; q < nb; q++)
+            if (!hr_als_all_finite(X + (size_t)w->cg_row[q] * k, k)) return cg_not_finite(w->cg_row[q], err);
+        st->phase[HR_ALS_PH_CG] += hr_now() - tc;
     }
-    uint64_t nnz = R->rowptr[R->nrows] - R->rowptr[0];
     st->flops += (steps + 1.0) * (2.0 * (double)nonempty * k * k + 4.0 * (double)nnz * k);
     return 0;
 }
@@ -304,6 +488,13 @@ int hr_als_solve_implicit(const hr_als_rows *rows, const float *Y, const float *
                           const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
                           hr_error *err)
 {
+    return hr_als_solve_implicit_loss(rows, Y, G, o, X, w, stats, NULL, err);
+}
+
+int hr_als_solve_implicit_loss(const hr_als_rows *rows, const float *Y, const float *G,
+                               const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
+                               double *data_before, hr_error *err)
+{
     HR_TRY(hr_als_check_opts(o, err));
     if (!w || w->k != o->k)
         return hr_error_set(err, HR_ERR_ARG, "implicit ALS: workspace made for k = %d, options say k = %d",
@@ -311,10 +502,12 @@ int hr_als_solve_implicit(const hr_als_rows *rows, const float *Y, const float *
     hr_als_stats dummy = { 0 };
     hr_als_stats *st = stats ? stats : &dummy;
     double t0 = hr_now();
-    const int k = o->k;
-    memcpy(w->greg, G, sizeof(float) * (size_t)k * (size_t)k);
-    for (int i = 0; i < k; i++) w->greg[(size_t)i * k + i] += o->lambda;
-    implicit_ctx c = { rows, Y, o->alpha, o->epsilon, k };
+    const int k = o->k, kp = w->kp;
+    for (int i = 0; i < k; i++) {
+        memcpy(w->greg + (size_t)i * kp, G + (size_t)i * k, sizeof(float) * (size_t)k);
+        w->greg[(size_t)i * kp + i] += o->lambda;
+    }
+    implicit_ctx c = { rows, Y, o->alpha, o->epsilon, o->lambda, k, kp, data_before };
     int rc = o->solver == HR_ALS_CHOLESKY ? solve_cholesky(&c, w, X, st, err) : solve_cg(&c, w, o->cg_steps, X, st, err);
     if (rc < 0) return rc;
     st->rows += rows->nrows;

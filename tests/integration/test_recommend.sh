@@ -48,7 +48,13 @@ case_pop_exclusions_fallback() {
     echo "$got" | grep -qx '5 2 30 popular' || fail "user 5 rank 2: $got"
     assert_json "$W/r1.json" users 5
     assert_json "$W/r1.json" users_fallback 1
+    assert_json "$W/r1.json" users_scored 0     # a popularity model scores nobody: no flops counted
     assert_json "$W/r1.json" lines 10
+    # a factor model scores the users it knows; the unknown user 5 gets the popular list
+    hrt $NP recommend --model "$W/ials.tar" --data "$W/today" --out "$W/r1f" --top 2 --json "$W/r1f.json" >/dev/null \
+        || fail "recommend (ials)"
+    assert_json "$W/r1f.json" users_scored 4
+    assert_json "$W/r1f.json" users_fallback 1
     # header, five columns, manifest
     [ "$(zstdcat "$W"/r1/part-00000.tsv.zst | head -1)" = "$(printf 'user\trank\titem\tscore\tsource')" ] || fail "header"
     [ "$(zstdcat "$W"/r1/part-*.tsv.zst | awk -F'\t' 'NF != 5' | wc -l)" = 0 ] || fail "every line has 5 columns"

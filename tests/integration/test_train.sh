@@ -83,6 +83,54 @@ case_planted_ials() {
     jtrue 'a["recall@10"] >= 2 * a["pop.recall@10"]' "$HR_TMP/pl-eval.json"
 }
 
+# Implicit data with explicit zeros (impressions without a click, which ingest accepts): in
+# Hu-Koren-Volinsky a 0 is an unobserved cell (p = 0, c = 1), so the model and the loss must be
+# those of the same data without the zero rows (same dictionaries: the zeros name known users
+# and items only), for CG and Cholesky.
+case_ials_zeros_unobserved() {
+    local W=$HR_TMP/zeros s
+    mkdir -p "$W"
+    hrt $NP gen --out "$W/raw" --users 1500 --items 400 --interactions 30000 --kind counts --seed 11 >/dev/null || fail "gen"
+    hrt $NP ingest --input "$W/raw" --out "$W/a0" >/dev/null || fail "ingest"
+    hrt $NP inspect "$W/a0" --dump "$W/d" >/dev/null || fail "dump"
+    python3 - "$W" <<'EOF' || fail "writing the zero rows"
+import glob, sys
+w = sys.argv[1]
+rows = [l.rstrip("\n").split("\t") for f in sorted(glob.glob(w + "/d.*.tsv")) for l in open(f)]
+items = sorted({r[1] for r in rows}, key=int)
+seen = {}
+for u, i, v, t in rows:
+    seen.setdefault(u, set()).add(i)
+n = 0
+with open(w + "/a.csv", "w") as a, open(w + "/b.csv", "w") as b:
+    for u, i, v, t in rows:
+        a.write("%s,%s,%s,%s\n" % (u, i, v, t))
+        b.write("%s,%s,%s,%s\n" % (u, i, v, t))
+    for k, u in enumerate(sorted(seen, key=int)):  # up to two zeros for two users in three
+        if k % 3 == 2:
+            continue
+        for j in (k * 7, k * 13 + 5):
+            i = items[j % len(items)]
+            if i not in seen[u]:
+                b.write("%s,%s,0,1700000000\n" % (u, i))
+                seen[u].add(i)
+                n += 1
+assert n > 1000, n
+EOF
+    hrt $NP ingest --input "$W/a.csv" --out "$W/a" >/dev/null || fail "ingest a"
+    hrt $NP ingest --input "$W/b.csv" --out "$W/b" >/dev/null || fail "ingest b (with zeros)"
+    for s in cg cholesky; do
+        hrt $NP train --data "$W/a" --out "$W/a-$s.tar" --algo ials --factors 8 --iters 4 --solver $s --json "$W/a-$s.json" \
+            >/dev/null || fail "train a ($s)"
+        hrt $NP train --data "$W/b" --out "$W/b-$s.tar" --algo ials --factors 8 --iters 4 --solver $s --json "$W/b-$s.json" \
+            >/dev/null || fail "train b ($s)"
+        jtrue 'b["interactions"] > a["interactions"] + 1000' "$W/a-$s.json" "$W/b-$s.json"
+        "$HR_ROOT/${HR_BUILD:-build}/tools/model_diff" "$W/a-$s.tar" "$W/b-$s.tar" --rtol 1e-6 >"$W/diff-$s" 2>&1 \
+            || fail "$s: the model with zero rows differs from the model without them: $(tail -1 "$W/diff-$s")"
+        jtrue 'abs(a["final_loss"] - b["final_loss"]) <= 1e-6 * abs(a["final_loss"])' "$W/a-$s.json" "$W/b-$s.json"
+    done
+}
+
 # ---- outputs -----------------------------------------------------------------------------
 case_pop() {
     small_ratings
@@ -291,6 +339,7 @@ case_missing_model() {
 tcase train-ml100k-als-rmse case_ml100k_als
 tcase train-lastfm-ials-vs-pop case_lastfm_ials
 tcase train-planted-ials case_planted_ials
+tcase train-ials-zeros-unobserved case_ials_zeros_unobserved
 tcase train-pop case_pop
 tcase train-bundle-layout case_bundle_layout
 tcase train-inspect-model case_inspect_model

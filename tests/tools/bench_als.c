@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/hash.h"
@@ -153,11 +154,25 @@ static double sgemm_peak(void)
     return 2.0 * n * n * (double)n / best / 1e9;
 }
 
+/* CPU seconds of this thread: on a shared machine the wall time of a long run includes the time
+ * other processes held the core; the CPU time does not (both are printed). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+static double cpu_acc; /* CPU seconds of the solver calls since the last report */
+
 static void report(const char *what, const hr_als_stats *st, double peak, int ok)
 {
     double gf = st->flops / st->seconds / 1e9;
     printf("%-44s %7.3f s %7.1f GFLOP/s %5.1f%% of SGEMM  retries %" PRIu64 "  %s\n", what, st->seconds, gf,
            100.0 * gf / peak, st->retries, ok ? "PASSED" : "FAILED");
+    printf("    phases: gather %.3f s, gram %.3f s, factor %.3f s, cg %.3f s; CPU time %.3f s = %.1f GFLOP/s\n",
+           st->phase[HR_ALS_PH_GATHER], st->phase[HR_ALS_PH_GRAM], st->phase[HR_ALS_PH_FACTOR], st->phase[HR_ALS_PH_CG],
+           cpu_acc, st->flops / cpu_acc / 1e9);
+    cpu_acc = 0.0;
 }
 
 static int die(const hr_error *err)
@@ -220,7 +235,9 @@ int main(int argc, char **argv)
             double sse0, reg0, sse1, reg1;
             if (hr_als_loss_explicit(&R, O, Ob, (float)mu, F, Fb, &o, &sse0, &reg0, &err)) return die(&err);
             hr_als_stats st = { 0 };
+            double c0 = cpu_now();
             if (hr_als_solve_explicit(&R, O, Ob, (float)mu, &o, F, Fb, w, &st, &err)) return die(&err);
+            cpu_acc += cpu_now() - c0;
             double tl = hr_now();
             if (hr_als_loss_explicit(&R, O, Ob, (float)mu, F, Fb, &o, &sse1, &reg1, &err)) return die(&err);
             tl = hr_now() - tl;
@@ -271,7 +288,9 @@ int main(int argc, char **argv)
                 gram_float(O, half ? users.nrows : items.nrows, k, G, &it);
                 double d0, r0, d1, r1;
                 if (hr_als_loss_implicit(&R, O, G, F, &o, &d0, &r0, &err)) return die(&err);
+                double c0 = cpu_now();
                 if (hr_als_solve_implicit(&R, O, G, &o, F, w, &it, &err)) return die(&err);
+                cpu_acc += cpu_now() - c0;
                 double tl = hr_now();
                 if (hr_als_loss_implicit(&R, O, G, F, &o, &d1, &r1, &err)) return die(&err);
                 tloss += hr_now() - tl;

@@ -19,6 +19,7 @@
 #include "partition/dict.h"
 #include "partition/intern.h"
 #include "partition/part.h"
+#include "partition/route.h"
 #include "tests/unit/testutil.h"
 
 static uint64_t test_seed(void)
@@ -688,6 +689,76 @@ static void test_triples_sort_order(void **state)
     hr_part_free(&p);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* partition/route.c's linear set-up against the sort + binary search it replaced: the needed
+ * gids in (owner, gid) order, the counts per owner, and the receive positions of every entry
+ * (needed and allgather layouts), for balanced and hash partitions. */
+static void test_route_needed_and_cols(void **state)
+{
+    (void)state;
+    hr_rng r = hr_rng_stream(hr_test_seed(), 5, 1);
+    for (int scheme = 0; scheme < 2; scheme++)
+        for (int P = 1; P <= 4; P++) {
+            const uint64_t n = 5000, nnz = 20000;
+            hr_part other;
+            hr_part_build(&other, scheme ? HR_PART_HASH : HR_PART_BALANCED, P, n, NULL);
+            hr_block b = { 0 };
+            b.nnz = nnz;
+            b.idx = hr_malloc(nnz * sizeof *b.idx);
+            for (uint64_t e = 0; e < nnz; e++) b.idx[e] = (uint32_t)(hr_rng_below(&r, 3) ? hr_rng_below(&r, n / 4) : hr_rng_below(&r, n));
+            uint64_t *count = hr_malloc((size_t)P * sizeof *count);
+            uint32_t *need = NULL;
+            uint64_t nd = hr_route_needed(&other, &b, count, &need);
+            /* reference: sorted distinct gids, then grouped by owner keeping gid order */
+            uint32_t *g = hr_malloc(nnz * sizeof *g);
+            memcpy(g, b.idx, nnz * sizeof *g);
+            qsort(g, nnz, sizeof *g, cmp_u32);
+            uint64_t m = 0;
+            for (uint64_t e = 0; e < nnz; e++)
+                if (m == 0 || g[e] != g[m - 1]) g[m++] = g[e];
+            assert_int_equal(nd, m);
+            uint64_t at = 0;
+            for (int q = 0; q < P; q++) {
+                uint64_t c = 0;
+                for (uint64_t e = 0; e < m; e++)
+                    if (other.owner[g[e]] == (uint32_t)q) {
+                        assert_int_equal(need[at++], g[e]);
+                        c++;
+                    }
+                assert_int_equal(count[q], c);
+            }
+            /* receive positions: needed (binary search within the owner's segment) */
+            hr_route rt = { 0 };
+            rt.mode = HR_EXCHANGE_NEEDED;
+            rt.nparts = P;
+            rt.recv_count = count;
+            rt.need_gid = need;
+            uint32_t *col = hr_malloc(nnz * sizeof *col);
+            hr_route_map_cols(&rt, &other, &b, col);
+            for (uint64_t e = 0; e < nnz; e++) assert_int_equal(need[col[e]], b.idx[e]);
+            /* allgather: owner's offset + local index */
+            uint64_t *starts = hr_malloc((size_t)P * sizeof *starts), t = 0;
+            for (int q = 0; q < P; q++) { starts[q] = t; t += other.rows[q]; }
+            rt.mode = HR_EXCHANGE_ALLGATHER;
+            rt.pos_of_gid = starts;
+            hr_route_map_cols(&rt, &other, &b, col);
+            for (uint64_t e = 0; e < nnz; e++)
+                assert_int_equal(col[e], starts[other.owner[b.idx[e]]] + other.local[b.idx[e]]);
+            hr_free(starts);
+            hr_free(col);
+            hr_free(g);
+            hr_free(need);
+            hr_free(count);
+            hr_free(b.idx);
+            hr_part_free(&other);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_dedupe_random_oracle),
         cmocka_unit_test(test_triples_sort_order),
         cmocka_unit_test(test_block_round_trip),
+        cmocka_unit_test(test_route_needed_and_cols),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,752 @@
+/* solvers/als_simd.c — the ALS compute kernels (solvers/als_simd.h): AVX2 + FMA versions chosen
+ * at run time, and portable versions with the same loop structure. */
+#include "solvers/als_simd.h"
+
+#include <math.h>
+#include <string.h>
+
+#define LANES HR_ALS_LANES
+
+static int simd_level = -1; /* -1: not decided yet */
+
+static int cpu_has_avx2(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+int hr_als_simd_level(void)
+{
+    if (simd_level < 0) simd_level = cpu_has_avx2();
+    return simd_level;
+}
+
+int hr_als_simd_set(int level)
+{
+    int old = hr_als_simd_level();
+    simd_level = level && cpu_has_avx2();
+    return old;
+}
+
+/* Rows of A per pass of the Gram tiles: about 24 KiB of rows, so they stay in the L1 cache
+ * while every tile of C walks over them. */
+static uint64_t gram_rows_per_pass(int lda)
+{
+    uint64_t r = (uint64_t)(24576 / (4 * lda));
+    return r < 8 ? 8 : r;
+}
+
+/* ---- portable kernels ------------------------------------------------------------------------- */
+
+static void gram_upper_c(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate)
+{
+    if (!accumulate)
+        for (int p = 0; p < k; p++) memset(C + (size_t)p * ldc + p, 0, sizeof(float) * (size_t)(k - p));
+    for (uint64_t i = 0; i < n; i++) {
+        const float *a = A + i * (uint64_t)lda;
+        for (int p = 0; p < k; p++) {
+            float ap = a[p], *c = C + (size_t)p * ldc;
+            for (int q = p; q < k; q++) c[q] += ap * a[q];
+        }
+    }
+}
+
+static void gemm_g_c(const float *P, int nb, const float *G, int k, float *C, int negate)
+{
+    const int kp = hr_als_kpad(k);
+    for (int r = 0; r < nb; r++) {
+        float *c = C + (size_t)r * kp;
+        memset(c, 0, sizeof(float) * (size_t)kp);
+        for (int j = 0; j < k; j++) {
+            float pj = P[(size_t)r * kp + j];
+            const float *g = G + (size_t)j * kp;
+            for (int q = 0; q < kp; q++) c[q] += pj * g[q];
+        }
+        if (negate)
+            for (int q = 0; q < kp; q++) c[q] = -c[q];
+    }
+}
+
+static void rows_dot_c(const float *Yb, uint64_t n, int k, const float *v, float *s)
+{
+    const int kp = hr_als_kpad(k);
+    for (uint64_t i = 0; i < n; i++) {
+        const float *y = Yb + i * (uint64_t)kp;
+        float acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+        for (int c = 0; c < kp; c += 8)
+            for (int q = 0; q < 8; q++) acc[q] += y[c + q] * v[c + q];
+        s[i] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    }
+}
+
+static void rows_axpy_c(const float *Yb, uint64_t n, int k, const float *w, float *out)
+{
+    const int kp = hr_als_kpad(k);
+    for (uint64_t i = 0; i < n; i++) {
+        const float *y = Yb + i * (uint64_t)kp;
+        float wi = w ? w[i] : 1.0f;
+        for (int q = 0; q < k; q++) out[q] += wi * y[q];
+    }
+}
+
+static void rows_scale_c(float *Yb, uint64_t n, int k, const float *s)
+{
+    const int kp = hr_als_kpad(k);
+    for (uint64_t i = 0; i < n; i++)
+        for (int q = 0; q < k; q++) Yb[i * (uint64_t)kp + (uint64_t)q] *= s[i];
+}
+
+static void pack_lanes_c(const float *S, size_t ss, int k, const float *G0, float *P)
+{
+    const int kp = hr_als_kpad(k);
+    for (int b = 0; b < LANES; b++)
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j <= i; j++)
+                P[(hr_als_tri(i) + j) * LANES + b] = S[b * ss + (size_t)j * kp + i] + (G0 ? G0[(size_t)j * kp + i] : 0.0f);
+}
+
+static void pack_row_c(const float *V, size_t vs, int k, float *Prow)
+{
+    for (int b = 0; b < LANES; b++)
+        for (int j = 0; j < k; j++) Prow[j * LANES + b] = V[b * vs + j];
+}
+
+static float vdot_c(const float *a, const float *b, int k)
+{
+    float acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    const int kp = hr_als_kpad(k);
+    for (int c = 0; c < kp; c += 8)
+        for (int q = 0; q < 8; q++) acc[q] += a[c + q] * b[c + q];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static float cg_step_c(float *x, float *p, float *r, const float *ap, float a, int k)
+{
+    const int kp = hr_als_kpad(k);
+    for (int j = 0; j < k; j++) x[j] += a * p[j];
+    for (int j = 0; j < kp; j++) r[j] -= a * ap[j];
+    return vdot_c(r, r, k);
+}
+
+static void xpby_c(const float *r, float beta, float *p, int k)
+{
+    const int kp = hr_als_kpad(k);
+    for (int j = 0; j < kp; j++) p[j] = r[j] + beta * p[j];
+}
+
+static uint32_t chol_batch_c(float *P, int n, int nextra, float *invd)
+{
+    uint32_t bad = 0;
+    for (int i = 0; i < n + nextra; i++) {
+        float *ri = P + hr_als_tri(i) * LANES;
+        int jend = i < n ? i : n;
+        for (int j = 0; j < jend; j++) {
+            const float *rj = P + hr_als_tri(j) * LANES;
+            for (int b = 0; b < LANES; b++) {
+                float s = ri[j * LANES + b];
+                for (int p = 0; p < j; p++) s -= ri[p * LANES + b] * rj[p * LANES + b];
+                ri[j * LANES + b] = s * invd[j * LANES + b];
+            }
+        }
+        if (i >= n) continue;
+        for (int b = 0; b < LANES; b++) {
+            float s = ri[i * LANES + b];
+            for (int p = 0; p < i; p++) s -= ri[p * LANES + b] * ri[p * LANES + b];
+            if (!(s > 0.0f)) {
+                bad |= 1u << b;
+                s = 1.0f;
+            }
+            float d = sqrtf(s);
+            ri[i * LANES + b] = d;
+            invd[i * LANES + b] = 1.0f / d;
+        }
+    }
+    return bad;
+}
+
+static void chol_backsolve_c(const float *P, int n, const float *invd, float *z)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        const float *ri = P + hr_als_tri(i) * LANES;
+        for (int b = 0; b < LANES; b++) {
+            float x = z[i * LANES + b] * invd[i * LANES + b];
+            z[i * LANES + b] = x;
+            for (int j = 0; j < i; j++) z[j * LANES + b] -= ri[j * LANES + b] * x;
+        }
+    }
+}
+
+/* ---- AVX2 + FMA kernels ----------------------------------------------------------------------- */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define TGT __attribute__((target("avx2,fma")))
+#define INL __attribute__((always_inline)) inline
+
+/* One R x (8 W) tile of C over rows [i0, i1) of A: C[p0 + r][q0 ..] (+)= sum_i a_i[p0 + r] a_i[q0 ..].
+ * W = 2: R <= 6 (12 accumulators, 2 row loads and 1 broadcast: 15 of 16 registers); W = 1:
+ * R <= 8 (8 accumulators, enough independent chains to hide the FMA latency). */
+TGT static INL void gram_tile(const float *restrict A, uint64_t i0, uint64_t i1, int lda, int p0, const int R,
+                              int q0, const int W, float *restrict C, int ldc, int acc)
+{
+    float *cp = C + (size_t)p0 * ldc + q0;
+#define LD(r, w) ((R > r && W > w && acc) ? _mm256_loadu_ps(cp + (size_t)(r) * ldc + 8 * (w)) : _mm256_setzero_ps())
+    __m256 c00 = LD(0, 0), c01 = LD(0, 1), c10 = LD(1, 0), c11 = LD(1, 1), c20 = LD(2, 0), c21 = LD(2, 1),
+           c30 = LD(3, 0), c31 = LD(3, 1), c40 = LD(4, 0), c41 = LD(4, 1), c50 = LD(5, 0), c51 = LD(5, 1),
+           c60 = LD(6, 0), c70 = LD(7, 0);
+#undef LD
+    const float *a = A + i0 * (uint64_t)lda;
+    for (uint64_t i = i0; i < i1; i++, a += lda) {
+        __m256 y0 = _mm256_loadu_ps(a + q0), y1 = W > 1 ? _mm256_loadu_ps(a + q0 + 8) : y0, b;
+#define ROW(r, x0, x1)                                             \
+        if (R > r) {                                               \
+            b = _mm256_broadcast_ss(a + p0 + r);                   \
+            x0 = _mm256_fmadd_ps(b, y0, x0);                       \
+            if (W > 1) x1 = _mm256_fmadd_ps(b, y1, x1);            \
+        }
+        ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31) ROW(4, c40, c41) ROW(5, c50, c51)
+        ROW(6, c60, c60) ROW(7, c70, c70)
+#undef ROW
+    }
+#define ST(r, w, x) if (R > r && W > w) _mm256_storeu_ps(cp + (size_t)(r) * ldc + 8 * (w), x);
+    ST(0, 0, c00) ST(0, 1, c01) ST(1, 0, c10) ST(1, 1, c11) ST(2, 0, c20) ST(2, 1, c21)
+    ST(3, 0, c30) ST(3, 1, c31) ST(4, 0, c40) ST(4, 1, c41) ST(5, 0, c50) ST(5, 1, c51) ST(6, 0, c60) ST(7, 0, c70)
+#undef ST
+}
+
+/* Rows [p0, p1) of a column block: tiles of 6 rows (W = 2) or 8 rows (W = 1), then the rest. */
+TGT static void gram_rows(const float *A, uint64_t i0, uint64_t i1, int lda, int p0, int p1, int q0, int W, float *C,
+                          int ldc, int acc, hr_als_pf *pf, uint64_t per_tile)
+{
+    const int full = W == 2 ? 6 : 8;
+    for (; p0 + full <= p1; p0 += full) {
+        hr_als_pf_issue(pf, per_tile);
+        if (W == 2) gram_tile(A, i0, i1, lda, p0, 6, q0, 2, C, ldc, acc);
+        else gram_tile(A, i0, i1, lda, p0, 8, q0, 1, C, ldc, acc);
+    }
+    hr_als_pf_issue(pf, per_tile);
+    /* the remaining rows: a shorter tile (R must be a constant for the registers; W = 2 leaves
+     * at most 5) */
+#define REM(r) case r: { if (W == 1) gram_tile(A, i0, i1, lda, p0, r, q0, 1, C, ldc, acc); \
+                         else if (r <= 5) gram_tile(A, i0, i1, lda, p0, r, q0, 2, C, ldc, acc); } break;
+    switch (p1 - p0) { REM(1) REM(2) REM(3) REM(4) REM(5) REM(6) REM(7) default: break; }
+#undef REM
+}
+
+/* The upper triangle in column blocks of 16: rows above the block's second half need all 16
+ * columns (6 x 16 tiles), the 8 rows of the second half only its last 8 columns (one 8 x 8
+ * tile), so little is computed below the diagonal (k = 64: 2304 elements for 2080). */
+TGT static void gram_upper_avx2(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate,
+                                hr_als_pf *pf)
+{
+    const int kp = hr_als_kpad(k);
+    const uint64_t pass = gram_rows_per_pass(lda);
+    if (n == 0) {
+        if (!accumulate) gram_upper_c(A, 0, lda, k, C, ldc, 0);
+        hr_als_pf_issue(pf, UINT64_MAX);
+        return;
+    }
+    /* prefetches: spread over the tile calls of the first pass (about one call per 6 rows per
+     * 16 columns, two calls per block for the remainders) */
+    uint64_t tiles = 0;
+    for (int q0 = 0; q0 < kp; q0 += 16) tiles += (uint64_t)(q0 + 8 < k ? q0 + 8 : k) / 6 + 4;
+    const uint64_t per_tile = pf ? (pf->n * hr_als_pf_lines(pf->k) + tiles - 1) / tiles : 0;
+    for (uint64_t i0 = 0; i0 < n; i0 += pass) {
+        uint64_t i1 = n - i0 < pass ? n : i0 + pass;
+        int acc = accumulate || i0 > 0;
+        for (int q0 = 0; q0 < kp; q0 += 16) {
+            int top = q0 + 8 < k ? q0 + 8 : k;
+            if (kp - q0 >= 16) {
+                gram_rows(A, i0, i1, lda, 0, top, q0, 2, C, ldc, acc, pf, per_tile);
+                if (top < k) gram_rows(A, i0, i1, lda, top, q0 + 16 < k ? q0 + 16 : k, q0 + 8, 1, C, ldc, acc, pf, per_tile);
+            } else {
+                gram_rows(A, i0, i1, lda, 0, top, q0, 1, C, ldc, acc, pf, per_tile);
+            }
+        }
+    }
+    hr_als_pf_issue(pf, UINT64_MAX);
+}
+
+/* R x (8 W) tile of C = P G: rows r0.., columns q0..; one FMA chain over j per element. */
+TGT static INL void gemm_tile(const float *restrict P, int r0, const int R, const float *restrict G, int k, int kp,
+                              int q0, const int W, float *restrict C, int negate)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float *p = P + (size_t)r0 * kp;
+    for (int j = 0; j < k; j++) {
+        const float *g = G + (size_t)j * kp + q0;
+        __m256 g0 = _mm256_loadu_ps(g), g1 = W > 1 ? _mm256_loadu_ps(g + 8) : g0, b;
+#define ROW(r, x0, x1)                                             \
+        if (R > r) {                                               \
+            b = _mm256_broadcast_ss(p + (size_t)(r) * kp + j);     \
+            x0 = _mm256_fmadd_ps(b, g0, x0);                       \
+            if (W > 1) x1 = _mm256_fmadd_ps(b, g1, x1);            \
+        }
+        ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31) ROW(4, c40, c41) ROW(5, c50, c51)
+#undef ROW
+    }
+    const __m256 sgn = _mm256_set1_ps(negate ? -0.0f : 0.0f);
+    float *cp = C + (size_t)r0 * kp + q0;
+#define ST(r, w, x) if (R > r && W > w) _mm256_storeu_ps(cp + (size_t)(r) * kp + 8 * (w), _mm256_xor_ps(x, sgn));
+    ST(0, 0, c00) ST(0, 1, c01) ST(1, 0, c10) ST(1, 1, c11) ST(2, 0, c20) ST(2, 1, c21)
+    ST(3, 0, c30) ST(3, 1, c31) ST(4, 0, c40) ST(4, 1, c41) ST(5, 0, c50) ST(5, 1, c51)
+#undef ST
+}
+
+TGT static void gemm_g_avx2(const float *P, int nb, const float *G, int k, float *C, int negate)
+{
+    const int kp = hr_als_kpad(k);
+    for (int q0 = 0; q0 < kp; q0 += 16) {
+        int W = kp - q0 >= 16 ? 2 : 1;
+        int r0 = 0;
+        for (; r0 + 6 <= nb; r0 += 6)
+            if (W == 2) gemm_tile(P, r0, 6, G, k, kp, q0, 2, C, negate);
+            else gemm_tile(P, r0, 6, G, k, kp, q0, 1, C, negate);
+        /* the remaining rows: a shorter tile, the same chain per element */
+#define REM(r) case r: { if (W == 2) gemm_tile(P, r0, r, G, k, kp, q0, 2, C, negate); \
+                         else gemm_tile(P, r0, r, G, k, kp, q0, 1, C, negate); } break;
+        switch (nb - r0) { REM(1) REM(2) REM(3) REM(4) REM(5) default: break; }
+#undef REM
+    }
+}
+
+/* The 8 sums of 8 vectors, each as ((x0+x1)+(x2+x3)) + ((x4+x5)+(x6+x7)). */
+TGT static INL __m256 hsum8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6, __m256 a7)
+{
+    __m256 g0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m256 g1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+    return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
+}
+
+/* s_i = y_i . v, eight rows at a time (a short last group repeats row 0 and ignores the
+ * result: every row's dot is the same chain whatever its group). */
+TGT static void rows_dot_avx2(const float *Yb, uint64_t n, int k, const float *v, float *s)
+{
+    const int kp = hr_als_kpad(k);
+    uint64_t i0 = 0;
+    for (; i0 + 8 <= n; i0 += 8) {
+        const float *y = Yb + i0 * (uint64_t)kp;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int c = 0; c < kp; c += 8) {
+            __m256 vc = _mm256_loadu_ps(v + c);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(y + c), vc, a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(y + kp + c), vc, a1);
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 2 * kp + c), vc, a2);
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 3 * kp + c), vc, a3);
+            a4 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 4 * kp + c), vc, a4);
+            a5 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 5 * kp + c), vc, a5);
+            a6 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 6 * kp + c), vc, a6);
+            a7 = _mm256_fmadd_ps(_mm256_loadu_ps(y + 7 * kp + c), vc, a7);
+        }
+        _mm256_storeu_ps(s + i0, hsum8(a0, a1, a2, a3, a4, a5, a6, a7));
+    }
+    /* the last rows one at a time, reduced by the same tree as in hsum8 */
+    for (; i0 < n; i0++) {
+        const float *y = Yb + i0 * (uint64_t)kp;
+        __m256 a = _mm256_setzero_ps();
+        for (int c = 0; c < kp; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(y + c), _mm256_loadu_ps(v + c), a);
+        __m256 t = _mm256_hadd_ps(a, a);
+        t = _mm256_hadd_ps(t, t);
+        s[i0] = _mm_cvtss_f32(_mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+    }
+}
+
+/* out += sum_i w_i y_i (w NULL: all ones), 64 columns at a time held in registers; one FMA
+ * chain per column in row order, continued across calls through out. */
+TGT static void rows_axpy_avx2(const float *Yb, uint64_t n, int k, const float *w, float *out)
+{
+    const int kp = hr_als_kpad(k);
+    const float one = 1.0f;
+    for (int c0 = 0; c0 < kp; c0 += 64) {
+        const int nv = (kp - c0) / 8 < 8 ? (kp - c0) / 8 : 8;
+        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+#define LDO(q, x) if (nv > q) x = _mm256_loadu_ps(out + c0 + 8 * q);
+        LDO(0, o0) LDO(1, o1) LDO(2, o2) LDO(3, o3) LDO(4, o4) LDO(5, o5) LDO(6, o6) LDO(7, o7)
+#undef LDO
+        const float *y = Yb + c0;
+        if (nv == 8) {
+            for (uint64_t i = 0; i < n; i++, y += kp) {
+                __m256 b = _mm256_broadcast_ss(w ? w + i : &one);
+                o0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(y), o0);
+                o1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(y + 8), o1);
+                o2 = _mm256_fmadd_ps(b, _mm256_loadu_ps(y + 16), o2);
+                o3 = _mm256_fmadd_ps(b, _mm256_loadu_ps(y + 24), o3);
+                o4 = _mm256_fmadd_ps(b, _mm256_loadu_ps(y + 32), o4);
+                o5 = _mm256_fmadd_ps(b, _mm256_loadu_ps(y + 40), o5);
+                o6 = _mm256_fmadd_ps(b, _mm256_loadu_ps(y + 48), o6);
+                o7 = _mm256_fmadd_ps(b, _mm256_loadu_ps(y + 56), o7);
+            }
+        } else {
+            for (uint64_t i = 0; i < n; i++, y += kp) {
+                __m256 b = _mm256_broadcast_ss(w ? w + i : &one);
+#define ACC(q, x) if (nv > q) x = _mm256_fmadd_ps(b, _mm256_loadu_ps(y + 8 * q), x);
+                ACC(0, o0) ACC(1, o1) ACC(2, o2) ACC(3, o3) ACC(4, o4) ACC(5, o5) ACC(6, o6)
+#undef ACC
+            }
+        }
+#define STO(q, x) if (nv > q) _mm256_storeu_ps(out + c0 + 8 * q, x);
+        STO(0, o0) STO(1, o1) STO(2, o2) STO(3, o3) STO(4, o4) STO(5, o5) STO(6, o6) STO(7, o7)
+#undef STO
+    }
+}
+
+TGT static void rows_scale_avx2(float *Yb, uint64_t n, int k, const float *s)
+{
+    const int kp = hr_als_kpad(k);
+    for (uint64_t i = 0; i < n; i++) {
+        float *y = Yb + i * (uint64_t)kp;
+        __m256 b = _mm256_broadcast_ss(s + i);
+        for (int c = 0; c < kp; c += 8) _mm256_storeu_ps(y + c, _mm256_mul_ps(b, _mm256_loadu_ps(y + c)));
+    }
+}
+
+/* o_c = [r0[c], ..., r7[c]]: the 8 x 8 transpose. */
+TGT static INL void transpose8(__m256 *r)
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Element (i, j <= i) of lane b is S_b[j][i] (+ G0[j][i]): for each row j of the 8 matrices
+ * and 8 consecutive columns i, one transpose gives the 8 lane vectors of (i0..i0+7, j), so
+ * every cache line of the batch is written once, by whole vectors. */
+TGT static void pack_lanes_avx2(const float *S, size_t ss, int k, const float *G0, float *P)
+{
+    const int kp = hr_als_kpad(k);
+    for (int i0 = 0; i0 < k; i0 += 8) {
+        const int ni = k - i0 < 8 ? k - i0 : 8;
+        for (int j = 0; j < i0 + ni; j++) {
+            __m256 r[8];
+            const float *src = S + (size_t)j * kp + i0;
+            __m256 g = G0 ? _mm256_loadu_ps(G0 + (size_t)j * kp + i0) : _mm256_setzero_ps();
+            for (int b = 0; b < 8; b++) r[b] = _mm256_add_ps(_mm256_loadu_ps(src + b * ss), g);
+            transpose8(r);
+            for (int c = j > i0 ? j - i0 : 0; c < ni; c++) _mm256_store_ps(P + (hr_als_tri(i0 + c) + j) * LANES, r[c]);
+        }
+    }
+}
+
+TGT static void pack_row_avx2(const float *V, size_t vs, int k, float *Prow)
+{
+    for (int j0 = 0; j0 < k; j0 += 8) {
+        __m256 r[8];
+        for (int b = 0; b < 8; b++) r[b] = _mm256_loadu_ps(V + b * vs + j0);
+        transpose8(r);
+        for (int c = 0; c < 8 && j0 + c < k; c++) _mm256_store_ps(Prow + (j0 + c) * LANES, r[c]);
+    }
+}
+
+/* a . b over kp (both zero-padded): one chain, reduced as hsum8 reduces a row. */
+TGT static float vdot_avx2(const float *a, const float *b, int k)
+{
+    const int kp = hr_als_kpad(k);
+    __m256 s = _mm256_setzero_ps();
+    for (int c = 0; c < kp; c += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(a + c), _mm256_loadu_ps(b + c), s);
+    __m256 t = _mm256_hadd_ps(s, s);
+    t = _mm256_hadd_ps(t, t);
+    return _mm_cvtss_f32(_mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
+
+TGT static float cg_step_avx2(float *x, float *p, float *r, const float *ap, float a, int k)
+{
+    const int kp = hr_als_kpad(k);
+    const __m256 va = _mm256_set1_ps(a);
+    int j = 0;
+    for (; j + 8 <= k; j += 8) _mm256_storeu_ps(x + j, _mm256_fmadd_ps(va, _mm256_loadu_ps(p + j), _mm256_loadu_ps(x + j)));
+    for (; j < k; j++) x[j] = fmaf(a, p[j], x[j]);
+    __m256 s = _mm256_setzero_ps();
+    for (int c = 0; c < kp; c += 8) {
+        __m256 rc = _mm256_fnmadd_ps(va, _mm256_loadu_ps(ap + c), _mm256_loadu_ps(r + c));
+        _mm256_storeu_ps(r + c, rc);
+        s = _mm256_fmadd_ps(rc, rc, s);
+    }
+    __m256 t = _mm256_hadd_ps(s, s);
+    t = _mm256_hadd_ps(t, t);
+    return _mm_cvtss_f32(_mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
+
+TGT static void xpby_avx2(const float *r, float beta, float *p, int k)
+{
+    const int kp = hr_als_kpad(k);
+    const __m256 vb = _mm256_set1_ps(beta);
+    for (int c = 0; c < kp; c += 8) _mm256_storeu_ps(p + c, _mm256_fmadd_ps(vb, _mm256_loadu_ps(p + c), _mm256_loadu_ps(r + c)));
+}
+
+/* sum_p x_p * y_p over len lane-vectors, four chains combined as (s0 + s1) + (s2 + s3). */
+TGT static INL __m256 dot_lanes(const float *x, const float *y, int len)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int p = 0;
+    for (; p + 4 <= len; p += 4) {
+        s0 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 0) * LANES), _mm256_load_ps(y + (p + 0) * LANES), s0);
+        s1 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 1) * LANES), _mm256_load_ps(y + (p + 1) * LANES), s1);
+        s2 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 2) * LANES), _mm256_load_ps(y + (p + 2) * LANES), s2);
+        s3 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 3) * LANES), _mm256_load_ps(y + (p + 3) * LANES), s3);
+    }
+    for (; p < len; p++) s0 = _mm256_fmadd_ps(_mm256_load_ps(x + p * LANES), _mm256_load_ps(y + p * LANES), s0);
+    return _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+}
+
+/* Pivot of a diagonal element: lanes with s <= 0 or NaN are recorded in *bad and get 1. */
+TGT static INL __m256 pivot(__m256 s, uint32_t *bad, float *invd_j)
+{
+    __m256 ok = _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_GT_OQ);
+    *bad |= (uint32_t)(~_mm256_movemask_ps(ok)) & 0xffu;
+    __m256 d = _mm256_sqrt_ps(_mm256_blendv_ps(_mm256_set1_ps(1.0f), s, ok));
+    _mm256_store_ps(invd_j, _mm256_div_ps(_mm256_set1_ps(1.0f), d));
+    return d;
+}
+
+/* Left-looking (row by row) Cholesky, two rows at a time; columns in blocks of four, whose
+ * dot products over the finished columns are one 2 x 4 register block (8 chains), then a short
+ * fix-up inside the block.  The packed rows are 32-byte aligned (callers' buffers are). */
+TGT static uint32_t chol_batch_avx2(float *P, int n, int nextra, float *invd)
+{
+    uint32_t bad = 0;
+    const int total = n + nextra;
+    for (int i = 0; i < total; i += 2) {
+        const int two = i + 1 < total;
+        float *r0 = P + hr_als_tri(i) * LANES, *r1 = two ? P + hr_als_tri(i + 1) * LANES : r0;
+        const int jend = i < n ? i : n; /* columns both rows need, all finished */
+        int j0 = 0;
+        for (; j0 + 4 <= jend; j0 += 4) {
+            const float *l0 = P + hr_als_tri(j0) * LANES, *l1 = P + hr_als_tri(j0 + 1) * LANES,
+                        *l2 = P + hr_als_tri(j0 + 2) * LANES, *l3 = P + hr_als_tri(j0 + 3) * LANES;
+            float *x0 = r0 + j0 * LANES, *x1 = r1 + j0 * LANES;
+            __m256 a00 = _mm256_load_ps(x0), a01 = _mm256_load_ps(x0 + LANES), a02 = _mm256_load_ps(x0 + 2 * LANES),
+                   a03 = _mm256_load_ps(x0 + 3 * LANES);
+            __m256 a10 = _mm256_load_ps(x1), a11 = _mm256_load_ps(x1 + LANES), a12 = _mm256_load_ps(x1 + 2 * LANES),
+                   a13 = _mm256_load_ps(x1 + 3 * LANES);
+            for (int p = 0; p < j0; p++) {
+                const int o = p * LANES;
+                __m256 u0 = _mm256_load_ps(r0 + o), u1 = _mm256_load_ps(r1 + o), b;
+                /* keep b in a register: the compiler would otherwise fold its load into both
+                 * FMAs, and the loop would be load-bound (10 loads per 8 FMAs instead of 6) */
+#define COL(l, x0, x1) b = _mm256_load_ps(l + o); __asm__("" : "+x"(b)); x0 = _mm256_fnmadd_ps(u0, b, x0); \
+                       x1 = _mm256_fnmadd_ps(u1, b, x1);
+                COL(l0, a00, a10) COL(l1, a01, a11) COL(l2, a02, a12) COL(l3, a03, a13)
+#undef COL
+            }
+            const float *d = invd + j0 * LANES;
+            const int o0 = j0 * LANES, o1 = (j0 + 1) * LANES, o2 = (j0 + 2) * LANES;
+            a00 = _mm256_mul_ps(a00, _mm256_load_ps(d));
+            a10 = _mm256_mul_ps(a10, _mm256_load_ps(d));
+            __m256 b;
+            b = _mm256_load_ps(l1 + o0);
+            a01 = _mm256_mul_ps(_mm256_fnmadd_ps(a00, b, a01), _mm256_load_ps(d + LANES));
+            a11 = _mm256_mul_ps(_mm256_fnmadd_ps(a10, b, a11), _mm256_load_ps(d + LANES));
+            b = _mm256_load_ps(l2 + o0);
+            a02 = _mm256_fnmadd_ps(a00, b, a02);
+            a12 = _mm256_fnmadd_ps(a10, b, a12);
+            b = _mm256_load_ps(l2 + o1);
+            a02 = _mm256_mul_ps(_mm256_fnmadd_ps(a01, b, a02), _mm256_load_ps(d + 2 * LANES));
+            a12 = _mm256_mul_ps(_mm256_fnmadd_ps(a11, b, a12), _mm256_load_ps(d + 2 * LANES));
+            b = _mm256_load_ps(l3 + o0);
+            a03 = _mm256_fnmadd_ps(a00, b, a03);
+            a13 = _mm256_fnmadd_ps(a10, b, a13);
+            b = _mm256_load_ps(l3 + o1);
+            a03 = _mm256_fnmadd_ps(a01, b, a03);
+            a13 = _mm256_fnmadd_ps(a11, b, a13);
+            b = _mm256_load_ps(l3 + o2);
+            a03 = _mm256_mul_ps(_mm256_fnmadd_ps(a02, b, a03), _mm256_load_ps(d + 3 * LANES));
+            a13 = _mm256_mul_ps(_mm256_fnmadd_ps(a12, b, a13), _mm256_load_ps(d + 3 * LANES));
+            _mm256_store_ps(x1, a10); _mm256_store_ps(x1 + LANES, a11);
+            _mm256_store_ps(x1 + 2 * LANES, a12); _mm256_store_ps(x1 + 3 * LANES, a13);
+            _mm256_store_ps(x0, a00); _mm256_store_ps(x0 + LANES, a01);
+            _mm256_store_ps(x0 + 2 * LANES, a02); _mm256_store_ps(x0 + 3 * LANES, a03);
+        }
+        /* the columns left before the diagonal, one at a time */
+        for (; j0 < jend; j0++) {
+            const float *lj = P + hr_als_tri(j0) * LANES;
+            __m256 d = _mm256_load_ps(invd + j0 * LANES);
+            __m256 s1 = _mm256_sub_ps(_mm256_load_ps(r1 + j0 * LANES), dot_lanes(r1, lj, j0));
+            __m256 s0 = _mm256_sub_ps(_mm256_load_ps(r0 + j0 * LANES), dot_lanes(r0, lj, j0));
+            _mm256_store_ps(r1 + j0 * LANES, _mm256_mul_ps(s1, d));
+            _mm256_store_ps(r0 + j0 * LANES, _mm256_mul_ps(s0, d));
+        }
+        if (i < n) { /* row i's diagonal */
+            __m256 s = _mm256_sub_ps(_mm256_load_ps(r0 + i * LANES), dot_lanes(r0, r0, i));
+            _mm256_store_ps(r0 + i * LANES, pivot(s, &bad, invd + i * LANES));
+        }
+        if (two) { /* row i + 1: its column i (when i < n), then its diagonal */
+            if (i < n) {
+                const float *li = P + hr_als_tri(i) * LANES;
+                __m256 s = _mm256_sub_ps(_mm256_load_ps(r1 + i * LANES), dot_lanes(r1, li, i));
+                _mm256_store_ps(r1 + i * LANES, _mm256_mul_ps(s, _mm256_load_ps(invd + i * LANES)));
+            }
+            if (i + 1 < n) {
+                __m256 s = _mm256_sub_ps(_mm256_load_ps(r1 + (i + 1) * LANES), dot_lanes(r1, r1, i + 1));
+                _mm256_store_ps(r1 + (i + 1) * LANES, pivot(s, &bad, invd + (i + 1) * LANES));
+            }
+        }
+    }
+    return bad;
+}
+
+TGT static void chol_backsolve_avx2(const float *P, int n, const float *invd, float *z)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        const float *ri = P + hr_als_tri(i) * LANES;
+        __m256 x = _mm256_mul_ps(_mm256_load_ps(z + i * LANES), _mm256_load_ps(invd + i * LANES));
+        _mm256_store_ps(z + i * LANES, x);
+        for (int j = 0; j < i; j++)
+            _mm256_store_ps(z + j * LANES, _mm256_fnmadd_ps(_mm256_load_ps(ri + j * LANES), x, _mm256_load_ps(z + j * LANES)));
+    }
+}
+#define HAVE_AVX2_KERNELS 1
+#endif
+
+/* ---- dispatch --------------------------------------------------------------------------------- */
+
+void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate,
+                       hr_als_pf *pf)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        gram_upper_avx2(A, n, lda, k, C, ldc, accumulate, pf);
+        return;
+    }
+#endif
+    hr_als_pf_issue(pf, UINT64_MAX);
+    gram_upper_c(A, n, lda, k, C, ldc, accumulate);
+}
+
+void hr_als_gemm_g(const float *P, int nb, const float *G, int k, float *C, int negate)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        gemm_g_avx2(P, nb, G, k, C, negate);
+        return;
+    }
+#endif
+    gemm_g_c(P, nb, G, k, C, negate);
+}
+
+void hr_als_rows_dot(const float *Yb, uint64_t n, int k, const float *v, float *s)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        rows_dot_avx2(Yb, n, k, v, s);
+        return;
+    }
+#endif
+    rows_dot_c(Yb, n, k, v, s);
+}
+
+void hr_als_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float *out)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        rows_axpy_avx2(Yb, n, k, w, out);
+        return;
+    }
+#endif
+    rows_axpy_c(Yb, n, k, w, out);
+}
+
+void hr_als_rows_scale(float *Yb, uint64_t n, int k, const float *s)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        rows_scale_avx2(Yb, n, k, s);
+        return;
+    }
+#endif
+    rows_scale_c(Yb, n, k, s);
+}
+
+void hr_als_spmv_rows(const float *Yb, const float *wt, uint64_t n, int k, const float *v, float *out, int residual,
+                      float *tmp)
+{
+    hr_als_rows_dot(Yb, n, k, v, tmp);
+    if (residual)
+        for (uint64_t i = 0; i < n; i++) tmp[i] = (1.0f + wt[i]) - wt[i] * tmp[i];
+    else
+        for (uint64_t i = 0; i < n; i++) tmp[i] *= wt[i];
+    hr_als_rows_axpy(Yb, n, k, tmp, out);
+}
+
+void hr_als_pack_lanes(const float *S, size_t ss, int k, const float *G0, float *P)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        pack_lanes_avx2(S, ss, k, G0, P);
+        return;
+    }
+#endif
+    pack_lanes_c(S, ss, k, G0, P);
+}
+
+void hr_als_pack_row(const float *V, size_t vs, int k, float *Prow)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        pack_row_avx2(V, vs, k, Prow);
+        return;
+    }
+#endif
+    pack_row_c(V, vs, k, Prow);
+}
+
+float hr_als_vdot(const float *a, const float *b, int k)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) return vdot_avx2(a, b, k);
+#endif
+    return vdot_c(a, b, k);
+}
+
+float hr_als_cg_step(float *x, float *p, float *r, const float *ap, float a, int k)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) return cg_step_avx2(x, p, r, ap, a, k);
+#endif
+    return cg_step_c(x, p, r, ap, a, k);
+}
+
+void hr_als_cg_xpby(const float *r, float beta, float *p, int k)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        xpby_avx2(r, beta, p, k);
+        return;
+    }
+#endif
+    xpby_c(r, beta, p, k);
+}
+
+uint32_t hr_als_chol_batch(float *P, int n, int nextra, float *invd)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) return chol_batch_avx2(P, n, nextra, invd);
+#endif
+    return chol_batch_c(P, n, nextra, invd);
+}
+
+void hr_als_chol_backsolve(const float *P, int n, const float *invd, float *z)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        chol_backsolve_avx2(P, n, invd, z);
+        return;
+    }
+#endif
+    chol_backsolve_c(P, n, invd, z);
+}

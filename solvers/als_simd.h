@@ -1,0 +1,140 @@
+/* solvers/als_simd.h — private to solvers/als*.c and solvers/ials.c: the compute kernels of the
+ * ALS solvers (normal matrices, batched Cholesky, CG products).  Not part of the public API.
+ *
+ * Why our own kernels and not BLAS/LAPACK calls: the ALS work is millions of tiny problems
+ * (k x k normal matrices from ~100 rows, one Cholesky of order k + 2 per row).  OpenBLAS's
+ * ssyrk / spotrf pay their packing and dispatch per call and run far below the SGEMM peak on
+ * 65 x 65 matrices, and spotrf cannot use the SIMD width at all on such small orders.  Here:
+ *   - hr_als_gram_upper: A^T A with a register-blocked 6 x 16 AVX2/FMA tile over the gathered
+ *     rows, no packing (the rows are already contiguous), blocked over rows so they stay in L1;
+ *   - hr_als_chol_batch: HR_ALS_LANES matrices factored at once, one matrix per SIMD lane
+ *     (interleaved layout, as batched LAPACK libraries do for many small systems), so every
+ *     operation of the factorisation is a full-width vector operation;
+ *   - hr_als_gemm_g: the CG products (G + lambda I) P for a batch of CG vectors;
+ *   - hr_als_spmv_rows: the CG sparse product Y_u^T (w .* (Y_u v)).
+ *
+ * Determinism (what keeps models bit-identical on any rank count): every kernel computes each
+ * output element by a fixed sequence of operations that depends only on that row's own inputs,
+ * never on which other rows share a call, a tile or a batch:
+ *   - gram / gemm: each element is one FMA chain in row order; tiling only decides which
+ *     register holds it, and a row streamed in chunks (accumulate = 1) continues the same chain;
+ *   - the batched Cholesky applies the same instruction sequence to every lane, so a matrix's
+ *     factor does not depend on its lane or on the other matrices of the batch;
+ *   - spmv: one FMA chain per entry and a fixed reduction tree.
+ * The AVX2 + FMA kernels are used when the CPU has them (checked once at run time); otherwise
+ * portable C kernels with the same structure (results then differ in rounding from the AVX2
+ * ones, so all ranks of one job must run on CPUs of the same kind — true of any cluster
+ * partition).  We deliberately stop at AVX2: it is the instruction set of the SGEMM peak the
+ * benchmarks compare against (OpenBLAS's Haswell kernels).
+ *
+ * Layouts: row-major; `ld` is a row's stride in floats.  Vectors read by the kernels are
+ * padded to kp = hr_als_kpad(k) floats and the padding must hold zeros where a product reads
+ * it (gather buffers, CG vectors, G): see each function. */
+#ifndef HR_SOLVERS_ALS_SIMD_H
+#define HR_SOLVERS_ALS_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Matrices per batched Cholesky (the SIMD width in floats). */
+#define HR_ALS_LANES 8
+/* Largest k whose systems (order up to k + 2) are factored in batches; larger ones go to LAPACK
+ * one at a time (the batch buffer grows as 16 k^2 bytes: ~1 MiB at 256). */
+#define HR_ALS_BATCH_MAX_K 256
+
+/* k rounded up to a multiple of 8 (one AVX register). */
+static inline int hr_als_kpad(int k) { return (k + 7) / 8 * 8; }
+/* Offset of row i in the packed lower-triangular layout (rows 0..i-1 hold 1..i elements). */
+static inline size_t hr_als_tri(int i) { return (size_t)i * (size_t)(i + 1) / 2; }
+
+/* Rows of Y to pull into the cache while a kernel computes: the entries of the next row (or
+ * batch), whose gather would otherwise wait on memory.  A kernel given one spreads the
+ * prefetches over its work; hr_als_pf_issue issues up to `lines` more.  Zero-initialise, then
+ * set Y, col, n (0 = nothing), ncols and k. */
+typedef struct hr_als_pf {
+    const float *Y;      /* row-major, ld k */
+    const uint32_t *col; /* the rows to fetch (entries >= ncols are skipped) */
+    uint64_t n, ncols;
+    int k;
+    uint64_t done;       /* lines issued so far */
+} hr_als_pf;
+
+/* Lines (64 bytes) per row of Y asked for: every 16th float and the last. */
+static inline uint64_t hr_als_pf_lines(int k) { return (uint64_t)((k + 15) / 16) + ((k - 1) % 16 != 0); }
+
+static inline void hr_als_pf_issue(hr_als_pf *pf, uint64_t lines)
+{
+    if (!pf) return;
+    const uint64_t lpr = hr_als_pf_lines(pf->k), total = pf->n * lpr;
+    for (; lines > 0 && pf->done < total; lines--, pf->done++) {
+        uint64_t j = pf->done / lpr, l = pf->done % lpr;
+        int off = (int)l * 16 < pf->k ? (int)l * 16 : pf->k - 1;
+        if (pf->col[j] < pf->ncols) __builtin_prefetch(pf->Y + (size_t)pf->col[j] * (size_t)pf->k + off, 0, 2);
+    }
+}
+
+/* 1 when the AVX2 + FMA kernels are in use.  hr_als_simd_set(0) selects the portable kernels,
+ * hr_als_simd_set(1) the AVX2 ones if the CPU has them (tests compare both); returns the
+ * previous level.  Not thread-safe: call it before the solvers run. */
+int hr_als_simd_level(void);
+int hr_als_simd_set(int level);
+
+/* C = A^T A (accumulate = 0) or C += A^T A (accumulate = 1), for the n rows of A (lda >= kp).
+ * Writes the upper triangle (j >= i) of the leading k x k block of C (ldc >= kp), plus
+ * unspecified values in some elements below the diagonal and in columns k..kp-1 (which must
+ * exist).  A's columns k..kp-1 are read and may hold anything finite.  pf (may be NULL): rows
+ * to prefetch meanwhile. */
+void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate,
+                       hr_als_pf *pf);
+
+/* C = P G, or -(P G) when negate, for nb rows of P (ld kp; columns k..kp-1 ignored) and G
+ * (k x kp, row-major, zeros in columns k..kp-1).  C: nb rows of kp floats (columns k..kp-1 get
+ * zeros).  Each row of C depends only on the same row of P. */
+void hr_als_gemm_g(const float *P, int nb, const float *G, int k, float *C, int negate);
+
+/* s_i = y_i . v for the n rows of Yb (ld kp); v: kp floats; columns k..kp-1 of both must be 0
+ * (or one of them).  One chain per row and a fixed reduction tree. */
+void hr_als_rows_dot(const float *Yb, uint64_t n, int k, const float *v, float *s);
+/* out[0..k) += sum_i w_i y_i over the n rows of Yb (ld kp); w NULL means all ones.  Each
+ * element of out is one FMA chain in row order, continued across calls. */
+void hr_als_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float *out);
+/* y_i *= s_i for the n rows of Yb (ld kp; the padding columns stay 0). */
+void hr_als_rows_scale(float *Yb, uint64_t n, int k, const float *s);
+
+/* The CG product: rows_dot, then the weights, then rows_axpy:
+ * out[0..k) += sum_i w_i y_i over the n rows y_i of Yb (ld kp, zero-padded), with s_i = y_i . v
+ * (v: kp floats, zero-padded) and w_i = wt_i * s_i (step) or (1 + wt_i) - wt_i * s_i
+ * (residual: the right-hand side c_i minus the sparse part of A v).  tmp: n floats of scratch.
+ * out: kp floats. */
+void hr_als_spmv_rows(const float *Yb, const float *wt, uint64_t n, int k, const float *v, float *out, int residual,
+                      float *tmp);
+
+/* CG vector updates on zero-padded vectors of kp floats (x: k floats, the factor row):
+ * hr_als_vdot = a . b; hr_als_cg_step: x += a p, r -= a ap, returns r . r; hr_als_cg_xpby:
+ * p = r + beta p.  The padding stays 0. */
+float hr_als_vdot(const float *a, const float *b, int k);
+float hr_als_cg_step(float *x, float *p, float *r, const float *ap, float a, int k);
+void hr_als_cg_xpby(const float *r, float beta, float *p, int k);
+
+/* Lays 8 (HR_ALS_LANES) Gram matrices out as rows 0..k-1 of a batch: element (i, j <= i) of lane
+ * b <- S_b[j][i] + G0[j][i], where S_b = S + b * ss (row-major, ld kp, upper triangle read, as
+ * hr_als_gram_upper writes it) and G0 (ld kp) may be NULL.  Reads columns up to kp - 1 of the
+ * rows (finite values).  P: see hr_als_chol_batch. */
+void hr_als_pack_lanes(const float *S, size_t ss, int k, const float *G0, float *P);
+/* One batch row (elements 0..k-1, Prow = P + tri(r) * LANES) <- 8 vectors V_b = V + b * vs
+ * (reads kp floats each). */
+void hr_als_pack_row(const float *V, size_t vs, int k, float *Prow);
+
+/* Factors HR_ALS_LANES symmetric matrices of order n at once.  P holds rows 0..n+nextra-1 in
+ * the packed lower layout, element (i, j) of lane b at P[(tri(i) + j) * LANES + b]; rows
+ * n..n+nextra-1 are right-hand sides: their elements j < n become L^-1 b (forward
+ * substitution), their element j = n onwards is not touched.  Rows 0..n-1 become L (lower,
+ * L L^T = A); invd gets 1 / L_jj (n x LANES).  Returns the mask of lanes whose matrix was not
+ * positive definite (a pivot <= 0 or not a number); those lanes' outputs are meaningless.
+ * P, invd and z must be 32-byte aligned. */
+uint32_t hr_als_chol_batch(float *P, int n, int nextra, float *invd);
+/* Solves L^T x = z for every lane (z: n x LANES, overwritten by x), L and invd from
+ * hr_als_chol_batch. */
+void hr_als_chol_backsolve(const float *P, int n, const float *invd, float *z);
+
+#endif

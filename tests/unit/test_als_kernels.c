@@ -1,0 +1,650 @@
+/* tests/unit/test_als_kernels.c — the ALS compute kernels (solvers/als_simd.h) against double
+ * references, on both kernel sets (AVX2 + FMA where the CPU has it, and the portable one), and
+ * the lane layout, and the determinism they promise: a row's (or a lane's) result is the same bits whatever shares its
+ * call, tile, group or batch, and whether a long row is processed in one call or in pieces.
+ * At the solver level: rows solved in two calls equal the rows solved in one (explicit, implicit
+ * Cholesky and CG, no per-row keys needed), stored zeros in implicit data are unobserved (the
+ * solutions and the loss equal those of the data without them), and k > HR_ALS_BATCH_MAX_K (the
+ * LAPACK path) and k = 65 agree with the reference; the loss the solve computes on the way equals
+ * the loss functions'. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/rng.h"
+#include "solvers/als.h"
+#include "solvers/als_simd.h"
+
+#define SEED 20261202u
+#define L HR_ALS_LANES
+
+/* 64-byte aligned (the batch layout needs 32): C11 wants the size a multiple of the alignment. */
+static void *amalloc(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64); }
+
+static hr_rng rng_for(uint64_t what) { return hr_rng_stream(SEED, 77, what); }
+
+static float *rand_mat(uint64_t rows, int cols, int ld, uint64_t what)
+{
+    hr_rng r = rng_for(what);
+    float *a = hr_calloc((size_t)rows * (size_t)ld + 8, sizeof(float));
+    for (uint64_t i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) a[i * (uint64_t)ld + (uint64_t)j] = (float)hr_rng_normal(&r);
+    return a;
+}
+
+/* Both kernel sets, when the CPU has the AVX2 one (the portable set always runs). */
+static int levels(void) { return hr_als_simd_set(1), hr_als_simd_level() ? 2 : 1; }
+
+static const int GK[] = { 1, 3, 8, 16, 17, 24, 63, 64, 65, 72, 130 };
+#define NGK ((int)(sizeof GK / sizeof GK[0]))
+
+/* ---- Gram ----------------------------------------------------------------------------------- */
+
+static void test_gram_upper(void **state)
+{
+    (void)state;
+    const uint64_t NS[] = { 0, 1, 5, 100, 700 };
+    for (int lv = 0; lv < levels(); lv++) {
+        hr_als_simd_set(lv);
+        for (int a = 0; a < NGK; a++) {
+            const int k = GK[a], kp = hr_als_kpad(k);
+            for (int b = 0; b < 5; b++) {
+                const uint64_t n = NS[b];
+                float *A = rand_mat(n ? n : 1, k, kp, (uint64_t)(k * 10 + b));
+                float *C = hr_malloc(sizeof(float) * (size_t)kp * kp), *C2 = hr_malloc(sizeof(float) * (size_t)kp * kp);
+                for (int q = 0; q < kp * kp; q++) C[q] = C2[q] = 7.0f; /* beta = 0 must ignore this */
+                hr_als_gram_upper(A, n, kp, k, C, kp, 0, NULL);
+                for (int i = 0; i < k; i++)
+                    for (int j = i; j < k; j++) {
+                        double want = 0.0, mag = 0.0;
+                        for (uint64_t r = 0; r < n; r++) {
+                            double x = (double)A[r * kp + i] * A[r * kp + j];
+                            want += x;
+                            mag += fabs(x);
+                        }
+                        assert_true(fabs(C[i * kp + j] - want) <= 1e-5 * (mag + 1.0));
+                    }
+                /* in pieces (accumulate = 1 continues the chains): the same bits */
+                if (n > 3) {
+                    hr_als_gram_upper(A, 3, kp, k, C2, kp, 0, NULL);
+                    hr_als_gram_upper(A + 3 * kp, n - 3, kp, k, C2, kp, 1, NULL);
+                    for (int i = 0; i < k; i++) assert_memory_equal(C + i * kp + i, C2 + i * kp + i, sizeof(float) * (k - i));
+                }
+                hr_free(A);
+                hr_free(C);
+                hr_free(C2);
+            }
+        }
+    }
+    hr_als_simd_set(1);
+}
+
+/* ---- G p and the sparse products ------------------------------------------------------------- */
+
+static void test_gemm_g(void **state)
+{
+    (void)state;
+    for (int lv = 0; lv < levels(); lv++) {
+        hr_als_simd_set(lv);
+        for (int a = 0; a < NGK; a++) {
+            const int k = GK[a], kp = hr_als_kpad(k), nb = 23;
+            float *P = rand_mat(nb, k, kp, 300 + k), *G = rand_mat(k, k, kp, 400 + k);
+            float *C = hr_malloc(sizeof(float) * nb * kp), *C1 = hr_malloc(sizeof(float) * kp);
+            for (int neg = 0; neg < 2; neg++) {
+                hr_als_gemm_g(P, nb, G, k, C, neg);
+                for (int r = 0; r < nb; r++) {
+                    for (int q = 0; q < kp; q++) {
+                        double want = 0.0, mag = 0.0;
+                        for (int j = 0; j < k; j++) {
+                            want += (double)P[r * kp + j] * G[j * kp + q];
+                            mag += fabs((double)P[r * kp + j] * G[j * kp + q]);
+                        }
+                        if (neg) want = -want;
+                        assert_true(fabs(C[r * kp + q] - want) <= 1e-5 * (mag + 1.0));
+                    }
+                    /* a row alone gives the same bits as in the batch */
+                    hr_als_gemm_g(P + r * kp, 1, G, k, C1, neg);
+                    assert_memory_equal(C1, C + r * kp, sizeof(float) * kp);
+                }
+            }
+            hr_free(P);
+            hr_free(G);
+            hr_free(C);
+            hr_free(C1);
+        }
+    }
+    hr_als_simd_set(1);
+}
+
+static void test_rows_products(void **state)
+{
+    (void)state;
+    for (int lv = 0; lv < levels(); lv++) {
+        hr_als_simd_set(lv);
+        for (int a = 0; a < NGK; a++) {
+            const int k = GK[a], kp = hr_als_kpad(k);
+            const uint64_t n = 37;
+            float *Y = rand_mat(n, k, kp, 500 + k), *v = rand_mat(1, k, kp, 600 + k), *wt = rand_mat(1, (int)n, (int)n, 700);
+            for (uint64_t i = 0; i < n; i++) wt[i] = fabsf(wt[i]);
+            float s[37], s1, tmp[37];
+            hr_als_rows_dot(Y, n, k, v, s);
+            for (uint64_t i = 0; i < n; i++) {
+                double want = 0.0, mag = 0.0;
+                for (int j = 0; j < k; j++) {
+                    want += (double)Y[i * kp + j] * v[j];
+                    mag += fabs((double)Y[i * kp + j] * v[j]);
+                }
+                assert_true(fabs(s[i] - want) <= 1e-5 * (mag + 1.0));
+                hr_als_rows_dot(Y + i * kp, 1, k, v, &s1); /* alone: the same bits */
+                assert_memory_equal(&s1, &s[i], sizeof s1);
+            }
+            for (int residual = 0; residual < 2; residual++) {
+                float *out = hr_calloc(kp, sizeof(float)), *out2 = hr_calloc(kp, sizeof(float));
+                hr_als_spmv_rows(Y, wt, n, k, v, out, residual, tmp);
+                /* in two pieces: the same bits */
+                hr_als_spmv_rows(Y, wt, 10, k, v, out2, residual, tmp);
+                hr_als_spmv_rows(Y + 10 * kp, wt + 10, n - 10, k, v, out2, residual, tmp);
+                assert_memory_equal(out, out2, sizeof(float) * k);
+                for (int j = 0; j < k; j++) {
+                    double want = 0.0, mag = 0.0;
+                    for (uint64_t i = 0; i < n; i++) {
+                        double si = 0.0;
+                        for (int q = 0; q < k; q++) si += (double)Y[i * kp + q] * v[q];
+                        double w = residual ? (1.0 + wt[i]) - wt[i] * si : wt[i] * si;
+                        want += w * Y[i * kp + j];
+                        mag += fabs(w * Y[i * kp + j]) + fabs(wt[i] * si * Y[i * kp + j]);
+                    }
+                    assert_true(fabs(out[j] - want) <= 1e-5 * (mag + 1.0));
+                }
+                hr_free(out);
+                hr_free(out2);
+            }
+            /* axpy with unit weights, scale */
+            float *o1 = hr_calloc(kp, sizeof(float));
+            hr_als_rows_axpy(Y, n, k, NULL, o1);
+            for (int j = 0; j < k; j++) {
+                double want = 0.0, mag = 0.0;
+                for (uint64_t i = 0; i < n; i++) {
+                    want += Y[i * kp + j];
+                    mag += fabs(Y[i * kp + j]);
+                }
+                assert_true(fabs(o1[j] - want) <= 1e-5 * (mag + 1.0));
+            }
+            /* CG vector updates: x += a p, r -= a ap, r.r; p = r + beta p (padding stays 0) */
+            float *x = rand_mat(1, k, k, 1100 + k), *pv = rand_mat(1, k, kp, 1200 + k), *r = rand_mat(1, k, kp, 1300 + k),
+                  *ap = rand_mat(1, k, kp, 1400 + k);
+            float *x0 = hr_malloc(sizeof(float) * k), *p0 = hr_malloc(sizeof(float) * kp), *r0 = hr_malloc(sizeof(float) * kp);
+            memcpy(x0, x, sizeof(float) * k);
+            memcpy(p0, pv, sizeof(float) * kp);
+            memcpy(r0, r, sizeof(float) * kp);
+            double dpa = 0.0;
+            for (int j = 0; j < k; j++) dpa += (double)pv[j] * ap[j];
+            assert_true(fabs(hr_als_vdot(pv, ap, k) - dpa) <= 1e-5 * (1.0 + fabs(dpa)) * k);
+            float rr = hr_als_cg_step(x, pv, r, ap, 0.37f, k);
+            double drr = 0.0;
+            for (int j = 0; j < kp; j++) {
+                if (j < k) assert_true(fabsf(x[j] - (x0[j] + 0.37f * p0[j])) <= 1e-5f * (1.0f + fabsf(x[j])));
+                assert_true(fabsf(r[j] - (r0[j] - 0.37f * ap[j])) <= 1e-5f * (1.0f + fabsf(r[j])));
+                drr += (double)r[j] * r[j];
+            }
+            assert_true(fabs(rr - drr) <= 1e-5 * drr + 1e-6);
+            hr_als_cg_xpby(r, 0.5f, pv, k);
+            for (int j = 0; j < kp; j++) assert_true(fabsf(pv[j] - (r[j] + 0.5f * p0[j])) <= 1e-5f * (1.0f + fabsf(pv[j])));
+            for (int j = k; j < kp; j++) assert_true(pv[j] == 0.0f && r[j] == 0.0f);
+            hr_free(x); hr_free(pv); hr_free(r); hr_free(ap); hr_free(x0); hr_free(p0); hr_free(r0);
+            float *Z = rand_mat(n, k, kp, 500 + k);
+            hr_als_rows_scale(Z, n, k, wt);
+            for (uint64_t i = 0; i < n; i++)
+                for (int j = 0; j < kp; j++) assert_true(Z[i * kp + j] == (j < k ? Y[i * kp + j] * wt[i] : 0.0f));
+            hr_free(o1);
+            hr_free(Z);
+            hr_free(Y);
+            hr_free(v);
+            hr_free(wt);
+        }
+    }
+    hr_als_simd_set(1);
+}
+
+/* ---- laying Gram matrices out in lanes ------------------------------------------------------- */
+
+static void test_pack_lanes(void **state)
+{
+    (void)state;
+    for (int lv = 0; lv < levels(); lv++) {
+        hr_als_simd_set(lv);
+        for (int a = 0; a < NGK; a++) {
+            const int k = GK[a], kp = hr_als_kpad(k);
+            const size_t ss = (size_t)kp * kp + 8;
+            float *S = rand_mat(L, (int)ss, (int)ss, 800 + k), *G0 = rand_mat(k, kp, kp, 900 + k);
+            float *V = rand_mat(L, kp, kp, 950 + k);
+            float *P = amalloc(sizeof(float) * (hr_als_tri(k + 1) + 8) * L);
+            for (int g = 0; g < 2; g++) {
+                hr_als_pack_lanes(S, ss, k, g ? G0 : NULL, P);
+                for (int b = 0; b < L; b++)
+                    for (int i = 0; i < k; i++)
+                        for (int j = 0; j <= i; j++) {
+                            float want = S[b * ss + (size_t)j * kp + i] + (g ? G0[(size_t)j * kp + i] : 0.0f);
+                            assert_true(P[(hr_als_tri(i) + j) * L + b] == want);
+                        }
+            }
+            hr_als_pack_row(V, (size_t)kp, k, P + hr_als_tri(k) * L);
+            for (int b = 0; b < L; b++)
+                for (int j = 0; j < k; j++) assert_true(P[(hr_als_tri(k) + j) * L + b] == V[b * kp + j]);
+            free(P);
+            hr_free(S);
+            hr_free(G0);
+            hr_free(V);
+        }
+    }
+    hr_als_simd_set(1);
+}
+
+/* ---- batched Cholesky ------------------------------------------------------------------------ */
+
+/* Random SPD matrix of order n (M = B B^T + n I) in double, row-major, and a right-hand side. */
+static void spd(int n, uint64_t what, double *M, double *rhs)
+{
+    hr_rng r = rng_for(what);
+    double *B = malloc(sizeof(double) * (size_t)n * n);
+    for (int i = 0; i < n * n; i++) B[i] = hr_rng_normal(&r);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = i == j ? n : 0.0;
+            for (int q = 0; q < n; q++) s += B[i * n + q] * B[j * n + q];
+            M[i * n + j] = s;
+        }
+    for (int i = 0; i < n; i++) rhs[i] = hr_rng_normal(&r);
+    free(B);
+}
+
+/* Cholesky solve in double (the reference). */
+static void ref_solve(const double *M, const double *rhs, int n, double *x)
+{
+    double *Lm = calloc((size_t)n * n, sizeof(double));
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) {
+            double s = M[i * n + j];
+            for (int p = 0; p < j; p++) s -= Lm[i * n + p] * Lm[j * n + p];
+            Lm[i * n + j] = i == j ? sqrt(s) : s / Lm[j * n + j];
+        }
+    for (int i = 0; i < n; i++) {
+        double s = rhs[i];
+        for (int p = 0; p < i; p++) s -= Lm[i * n + p] * x[p];
+        x[i] = s / Lm[i * n + i];
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        double s = x[i];
+        for (int p = i + 1; p < n; p++) s -= Lm[p * n + i] * x[p];
+        x[i] = s / Lm[i * n + i];
+    }
+    free(Lm);
+}
+
+/* Packs lane b: matrix M (order n) and rhs as row n. */
+static void pack(float *P, int b, const double *M, const double *rhs, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) P[(hr_als_tri(i) + j) * L + b] = (float)M[i * n + j];
+    for (int j = 0; j < n; j++) P[(hr_als_tri(n) + j) * L + b] = (float)rhs[j];
+}
+
+static void solve_batch(float *P, float *invd, int n, uint32_t *bad)
+{
+    *bad = hr_als_chol_batch(P, n, 1, invd);
+    hr_als_chol_backsolve(P, n, invd, P + hr_als_tri(n) * L);
+}
+
+static void test_chol_batch(void **state)
+{
+    (void)state;
+    const int NS[] = { 1, 2, 3, 4, 5, 7, 8, 9, 17, 65, 66, 130 };
+    for (int lv = 0; lv < levels(); lv++) {
+        hr_als_simd_set(lv);
+        for (int a = 0; a < (int)(sizeof NS / sizeof NS[0]); a++) {
+            const int n = NS[a];
+            size_t words = (hr_als_tri(n + 1) + 1) * L;
+            float *P = amalloc(sizeof(float) * (words + 16)), *P2 = amalloc(sizeof(float) * (words + 16));
+            float *invd = amalloc(sizeof(float) * ((size_t)n + 8) * L);
+            double *M = malloc(sizeof(double) * (size_t)n * n * L), *rhs = malloc(sizeof(double) * (size_t)n * L);
+            double *x = malloc(sizeof(double) * (size_t)n);
+            memset(P, 0, sizeof(float) * words);
+            for (int b = 0; b < L; b++) {
+                spd(n, (uint64_t)(n * 100 + b), M + (size_t)b * n * n, rhs + (size_t)b * n);
+                pack(P, b, M + (size_t)b * n * n, rhs + (size_t)b * n, n);
+            }
+            /* lane 3 not positive definite: -1 on a diagonal element of an otherwise identity-like
+             * matrix; lane 6 holds a NaN */
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j <= i; j++) P[(hr_als_tri(i) + j) * L + 3] = i == j ? (i == n / 2 ? -1.0f : 1.0f) : 0.0f;
+            P[(hr_als_tri(n - 1) + 0) * L + 6] = NAN;
+            memcpy(P2, P, sizeof(float) * words);
+            uint32_t bad;
+            solve_batch(P, invd, n, &bad);
+            assert_int_equal(bad, (1u << 3) | (1u << 6));
+            const float *z = P + hr_als_tri(n) * L;
+            for (int b = 0; b < L; b++) {
+                if (b == 3 || b == 6) continue;
+                ref_solve(M + (size_t)b * n * n, rhs + (size_t)b * n, n, x);
+                for (int j = 0; j < n; j++) assert_true(fabs(z[j * L + b] - x[j]) <= 2e-4 * (1.0 + fabs(x[j])));
+            }
+            /* lane independence: lane 0's matrix moved to lane 5 beside other matrices gives the
+             * same bits */
+            for (int i = 0; i <= n; i++)
+                for (int j = 0; j <= (i < n ? i : n - 1); j++) {
+                    size_t e = (hr_als_tri(i) + j) * L;
+                    float v0 = P2[e + 0];
+                    for (int b = 0; b < L; b++) P2[e + b] = b == 5 ? v0 : (i == j ? 2.0f : 0.0f);
+                }
+            solve_batch(P2, invd, n, &bad);
+            assert_int_equal(bad, 0);
+            for (int j = 0; j < n; j++) assert_memory_equal(&P2[(hr_als_tri(n) + j) * L + 5], &z[j * L + 0], sizeof(float));
+            free(P);
+            free(P2);
+            free(invd);
+            free(M);
+            free(rhs);
+            free(x);
+        }
+    }
+    hr_als_simd_set(1);
+}
+
+/* ---- solvers ---------------------------------------------------------------------------------- */
+
+typedef struct prob {
+    int k;
+    uint64_t nrows, ncols;
+    uint64_t *rowptr;
+    uint32_t *col;
+    float *val, *Y, *ybias, *X;
+} prob;
+
+/* Rows of 0..2k+10 entries (row 2 is 700 long), values 1..5 (explicit) or 0..4 counts
+ * (implicit, about one in five a stored 0). */
+static prob make_prob(int k, uint64_t nrows, uint64_t ncols, int implicit, uint64_t what)
+{
+    prob p = { .k = k, .nrows = nrows, .ncols = ncols };
+    hr_rng r = rng_for(what);
+    p.rowptr = hr_malloc(sizeof(uint64_t) * (nrows + 1));
+    p.rowptr[0] = 0;
+    for (uint64_t u = 0; u < nrows; u++) p.rowptr[u + 1] = p.rowptr[u] + (u == 2 ? 700 : hr_rng_below(&r, 2 * k + 11));
+    uint64_t nnz = p.rowptr[nrows];
+    p.col = hr_malloc(sizeof(uint32_t) * (nnz + 1));
+    p.val = hr_malloc(sizeof(float) * (nnz + 1));
+    for (uint64_t e = 0; e < nnz; e++) {
+        p.col[e] = (uint32_t)hr_rng_below(&r, ncols);
+        p.val[e] = implicit ? (float)hr_rng_below(&r, 5) : (float)(1 + hr_rng_below(&r, 5));
+    }
+    p.Y = rand_mat(ncols, k, k, what + 1);
+    p.X = rand_mat(nrows, k, k, what + 2);
+    for (uint64_t i = 0; i < ncols * (uint64_t)k; i++) p.Y[i] *= 0.3f;
+    for (uint64_t i = 0; i < nrows * (uint64_t)k; i++) p.X[i] *= 0.1f;
+    p.ybias = rand_mat(1, (int)ncols, (int)ncols, what + 3);
+    return p;
+}
+
+static void free_prob(prob *p)
+{
+    hr_free(p->rowptr);
+    hr_free(p->col);
+    hr_free(p->val);
+    hr_free(p->Y);
+    hr_free(p->X);
+    hr_free(p->ybias);
+}
+
+static float *gram_of(const float *Y, uint64_t n, int k)
+{
+    double *Gd = hr_malloc(sizeof(double) * (size_t)k * k);
+    float *G = hr_malloc(sizeof(float) * (size_t)k * k);
+    hr_als_compute_gram(Y, n, k, Gd, NULL);
+    for (int q = 0; q < k * k; q++) G[q] = (float)Gd[q];
+    hr_free(Gd);
+    return G;
+}
+
+/* solver 0: explicit with biases, 1: implicit Cholesky, 2: implicit CG (3 steps). */
+static int run_solver(int solver, const hr_als_rows *R, const prob *p, const float *G, float *X, float *xb,
+                      hr_als_work *w)
+{
+    hr_als_opts o;
+    hr_als_default_opts(&o);
+    o.k = p->k;
+    o.alpha = 2.0f;
+    o.lambda = 0.3f;
+    hr_error err = { 0 };
+    int rc;
+    if (solver == 0) {
+        rc = hr_als_solve_explicit(R, p->Y, p->ybias, 3.0f, &o, X, xb, w, NULL, &err);
+    } else {
+        o.solver = solver == 1 ? HR_ALS_CHOLESKY : HR_ALS_CG;
+        rc = hr_als_solve_implicit(R, p->Y, G, &o, X, w, NULL, &err);
+    }
+    if (rc) print_error("%s\n", err.msg);
+    return rc;
+}
+
+/* Rows solved in one call or split over two calls at any point: the same bits (what keeps
+ * models identical on any rank count, without per-row keys), at k = 17 and 64, with a long row
+ * streamed in pieces (small workspace) or resident. */
+static void test_rows_independent_of_batch(void **state)
+{
+    (void)state;
+    const int KK[] = { 17, 64 };
+    for (int a = 0; a < 2; a++) {
+        const int k = KK[a];
+        for (int solver = 0; solver < 3; solver++) {
+            prob p = make_prob(k, 90, 120, solver > 0, (uint64_t)(1000 + 10 * k + solver));
+            float *G = gram_of(p.Y, p.ncols, k);
+            for (uint64_t hint = 1; hint <= 700; hint += 699) {
+                hr_als_work *w = hr_als_create_work(k, hint);
+                size_t bytes = sizeof(float) * p.nrows * k;
+                float *X1 = hr_malloc(bytes), *X2 = hr_malloc(bytes);
+                float *b1 = hr_calloc(p.nrows, sizeof(float)), *b2 = hr_calloc(p.nrows, sizeof(float));
+                memcpy(X1, p.X, bytes);
+                hr_als_rows R = { p.nrows, p.ncols, p.rowptr, p.col, p.val, NULL };
+                assert_int_equal(run_solver(solver, &R, &p, G, X1, b1, w), 0);
+                for (uint64_t cut = 1; cut < p.nrows; cut += 29) {
+                    memcpy(X2, p.X, bytes);
+                    hr_als_rows A = R, B = R;
+                    A.nrows = cut;
+                    B.nrows = p.nrows - cut;
+                    B.rowptr = p.rowptr + cut;
+                    assert_int_equal(run_solver(solver, &B, &p, G, X2 + cut * k, b2 + cut, w), 0);
+                    assert_int_equal(run_solver(solver, &A, &p, G, X2, b2, w), 0);
+                    assert_memory_equal(X1, X2, bytes);
+                    if (solver == 0) assert_memory_equal(b1, b2, sizeof(float) * p.nrows);
+                }
+                hr_free(X1);
+                hr_free(X2);
+                hr_free(b1);
+                hr_free(b2);
+                hr_als_free_work(w);
+            }
+            hr_free(G);
+            free_prob(&p);
+        }
+    }
+}
+
+/* Implicit data: a stored 0 is an unobserved cell (p = 0, c = 1), so solving with the zero
+ * entries gives the same result as solving without them (bits: the kernels skip them), rows with
+ * only zeros get x = 0, and the loss is the same (to float tolerance: the entry terms are summed
+ * in another order). */
+static void test_implicit_zeros_unobserved(void **state)
+{
+    (void)state;
+    const int k = 16;
+    prob p = make_prob(k, 60, 50, 1, 4242);
+    /* row 5: only zeros */
+    for (uint64_t e = p.rowptr[5]; e < p.rowptr[6]; e++) p.val[e] = 0.0f;
+    assert_true(p.rowptr[6] > p.rowptr[5]);
+    /* the same data without its zeros */
+    uint64_t nnz = p.rowptr[p.nrows], m = 0, zeros = 0;
+    uint64_t *rp = hr_malloc(sizeof(uint64_t) * (p.nrows + 1));
+    uint32_t *col = hr_malloc(sizeof(uint32_t) * (nnz + 1));
+    float *val = hr_malloc(sizeof(float) * (nnz + 1));
+    for (uint64_t u = 0; u < p.nrows; u++) {
+        rp[u] = m;
+        for (uint64_t e = p.rowptr[u]; e < p.rowptr[u + 1]; e++)
+            if (p.val[e] != 0.0f) {
+                col[m] = p.col[e];
+                val[m++] = p.val[e];
+            } else {
+                zeros++;
+            }
+    }
+    rp[p.nrows] = m;
+    assert_true(zeros > 50);
+    float *G = gram_of(p.Y, p.ncols, k);
+    hr_als_work *w = hr_als_create_work(k, 700);
+    const size_t bytes = sizeof(float) * p.nrows * k;
+    float *X1 = hr_malloc(bytes), *X2 = hr_malloc(bytes);
+    hr_als_rows with = { p.nrows, p.ncols, p.rowptr, p.col, p.val, NULL }, without = { p.nrows, p.ncols, rp, col, val, NULL };
+    for (int solver = 1; solver <= 2; solver++) {
+        memcpy(X1, p.X, bytes);
+        memcpy(X2, p.X, bytes);
+        assert_int_equal(run_solver(solver, &with, &p, G, X1, NULL, w), 0);
+        assert_int_equal(run_solver(solver, &without, &p, G, X2, NULL, w), 0);
+        assert_memory_equal(X1, X2, bytes);
+        for (int j = 0; j < k; j++) assert_true(X1[5 * k + j] == 0.0f);
+    }
+    hr_als_opts o;
+    hr_als_default_opts(&o);
+    o.k = k;
+    o.alpha = 2.0f;
+    double d1, r1, d2, r2;
+    assert_int_equal(hr_als_loss_implicit(&with, p.Y, G, X1, &o, &d1, &r1, NULL), 0);
+    assert_int_equal(hr_als_loss_implicit(&without, p.Y, G, X1, &o, &d2, &r2, NULL), 0);
+    assert_true(fabs(d1 - d2) <= 1e-9 * fabs(d2));
+    assert_true(r1 == r2);
+    hr_free(X1);
+    hr_free(X2);
+    hr_free(G);
+    hr_free(rp);
+    hr_free(col);
+    hr_free(val);
+    hr_als_free_work(w);
+    free_prob(&p);
+}
+
+/* k = 65 (padded rows) and k = 300 (beyond the batched Cholesky: one LAPACK call per row) agree
+ * with a double reference of the normal equations, explicit and implicit. */
+static void test_odd_and_large_k(void **state)
+{
+    (void)state;
+    const int KK[] = { 65, 300 };
+    for (int a = 0; a < 2; a++) {
+        const int k = KK[a];
+        for (int solver = 0; solver < 2; solver++) {
+            prob p = make_prob(k, 6, 400, solver, (uint64_t)(7000 + k + solver));
+            float *G = gram_of(p.Y, p.ncols, k);
+            hr_als_work *w = hr_als_create_work(k, 700);
+            float *xb = hr_calloc(p.nrows, sizeof(float));
+            hr_als_rows R = { p.nrows, p.ncols, p.rowptr, p.col, p.val, NULL };
+            assert_int_equal(run_solver(solver, &R, &p, G, p.X, xb, w), 0);
+            const int m = k + (solver == 0);
+            double *M = hr_malloc(sizeof(double) * (size_t)m * m), *rhs = hr_malloc(sizeof(double) * m),
+                   *x = hr_malloc(sizeof(double) * m);
+            for (uint64_t u = 0; u < p.nrows; u++) {
+                uint64_t n = 0;
+                memset(M, 0, sizeof(double) * (size_t)m * m);
+                memset(rhs, 0, sizeof(double) * m);
+                if (solver == 1) /* G + lambda I */
+                    for (uint64_t r = 0; r < p.ncols; r++)
+                        for (int i = 0; i < k; i++)
+                            for (int j = 0; j < k; j++) M[i * m + j] += (double)p.Y[r * k + i] * p.Y[r * k + j];
+                for (uint64_t e = p.rowptr[u]; e < p.rowptr[u + 1]; e++) {
+                    if (solver == 1 && p.val[e] == 0.0f) continue;
+                    n++;
+                    const float *y = p.Y + (size_t)p.col[e] * k;
+                    double c = solver == 1 ? 1.0 + 2.0 * p.val[e] : 1.0;
+                    double t = solver == 1 ? c : p.val[e] - 3.0 - p.ybias[p.col[e]];
+                    for (int i = 0; i < m; i++) {
+                        double yi = i < k ? y[i] : 1.0;
+                        rhs[i] += t * yi;
+                        for (int j = 0; j < m; j++) M[i * m + j] += (solver == 1 ? c - 1.0 : 1.0) * yi * (j < k ? y[j] : 1.0);
+                    }
+                }
+                if (n == 0) continue;
+                for (int i = 0; i < m; i++) M[i * m + i] += solver == 1 ? 0.3 : 0.3 * (double)n;
+                ref_solve(M, rhs, m, x);
+                for (int j = 0; j < k; j++) assert_true(fabs(p.X[u * k + j] - x[j]) <= 2e-3 * (1.0 + fabs(x[j])));
+                if (solver == 0) assert_true(fabs(xb[u] - x[k]) <= 2e-3 * (1.0 + fabs(x[k])));
+            }
+            hr_free(M);
+            hr_free(rhs);
+            hr_free(x);
+            hr_free(xb);
+            hr_free(G);
+            hr_als_free_work(w);
+            free_prob(&p);
+        }
+    }
+}
+
+/* The loss of the rows on entry, computed by the solve from what it gathers anyway, equals the
+ * loss functions' (explicit sse; implicit data part, CG and Cholesky; batched and LAPACK k). */
+static void test_fused_loss(void **state)
+{
+    (void)state;
+    const int KK[] = { 16, 65, 300 };
+    for (int a = 0; a < 3; a++) {
+        const int k = KK[a];
+        for (int solver = 0; solver < 3; solver++) {
+            prob p = make_prob(k, 40, 300, solver > 0, (uint64_t)(9000 + k + solver));
+            float *G = gram_of(p.Y, p.ncols, k);
+            hr_als_work *w = hr_als_create_work(k, 1);
+            float *xb = hr_calloc(p.nrows, sizeof(float));
+            for (uint64_t u = 0; u < p.nrows; u++) xb[u] = 0.01f * (float)u;
+            hr_als_rows R = { p.nrows, p.ncols, p.rowptr, p.col, p.val, NULL };
+            hr_als_opts o;
+            hr_als_default_opts(&o);
+            o.k = k;
+            o.alpha = 2.0f;
+            o.lambda = 0.3f;
+            double want = 0.0, reg = 0.0, got = 0.0;
+            hr_error err = { 0 };
+            if (solver == 0) {
+                assert_int_equal(hr_als_loss_explicit(&R, p.Y, p.ybias, 3.0f, p.X, xb, &o, &want, &reg, &err), 0);
+                assert_int_equal(hr_als_solve_explicit_loss(&R, p.Y, p.ybias, 3.0f, &o, p.X, xb, w, NULL, &got, &err), 0);
+            } else {
+                o.solver = solver == 1 ? HR_ALS_CHOLESKY : HR_ALS_CG;
+                assert_int_equal(hr_als_loss_implicit(&R, p.Y, G, p.X, &o, &want, &reg, &err), 0);
+                assert_int_equal(hr_als_solve_implicit_loss(&R, p.Y, G, &o, p.X, w, NULL, &got, &err), 0);
+            }
+            if (!(fabs(got - want) <= 1e-5 * fabs(want)))
+                print_error("k %d solver %d: fused loss %.9g, loss function %.9g\n", k, solver, got, want);
+            assert_true(fabs(got - want) <= 1e-5 * fabs(want));
+            hr_free(xb);
+            hr_free(G);
+            hr_als_free_work(w);
+            free_prob(&p);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gram_upper),
+        cmocka_unit_test(test_gemm_g),
+        cmocka_unit_test(test_rows_products),
+        cmocka_unit_test(test_pack_lanes),
+        cmocka_unit_test(test_chol_batch),
+        cmocka_unit_test(test_rows_independent_of_batch),
+        cmocka_unit_test(test_implicit_zeros_unobserved),
+        cmocka_unit_test(test_odd_and_large_k),
+        cmocka_unit_test(test_fused_loss),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
