@@ -27,13 +27,14 @@
 #include "io/recwriter.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/indexscore.h"
 #include "jobs/ringscore.h"
 #include "solvers/score.h"
 #include "solvers/topk.h"
 
 static const char usage[] =
     "hpcrec recommend --model MODEL.tar --data DATASET --out DIR [--top N] [--include-seen] [--exclude FILE]\n"
-    "                 [--users FILE] [--diversify L] [--zstd-level Z (default 1)] [--json FILE]\n";
+    "                 [--users FILE] [--diversify L] [--index INDEX [--probe N]] [--zstd-level Z (default 1)] [--json FILE]\n";
 
 
 typedef struct {
@@ -120,9 +121,10 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         { "top", required_argument, 0, 'n' }, { "exclude-seen", no_argument, 0, 's' }, { "include-seen", no_argument, 0, 'S' },
         { "exclude", required_argument, 0, 'x' }, { "users", required_argument, 0, 'u' },
         { "diversify", required_argument, 0, 'D' }, { "zstd-level", required_argument, 0, 'z' },
+        { "index", required_argument, 0, 'I' }, { "probe", required_argument, 0, 'p' },
         { "json", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-    const char *model_path = NULL, *data = NULL, *out = NULL, *exclude = NULL, *users_file = NULL;
-    int64_t top = 10, level = 1;
+    const char *model_path = NULL, *data = NULL, *out = NULL, *exclude = NULL, *users_file = NULL, *index = NULL;
+    int64_t top = 10, level = 1, probe = 0;
     double diversify = 0;
     int exclude_seen = 1, c;
     optind = 1;
@@ -139,12 +141,15 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         case 'u': users_file = optarg; break;
         case 'D': HR_TRY(hr_opt_f64(job, "--diversify", optarg, 0, 1, &diversify)); break;
         case 'z': HR_TRY(hr_opt_i64(job, "--zstd-level", optarg, -7, 19, &level)); break;
+        case 'I': index = optarg; break;
+        case 'p': HR_TRY(hr_opt_i64(job, "--probe", optarg, 1, UINT32_MAX, &probe)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
         }
     }
     if (!model_path || !data || !out) return hr_error_set(&job->err, HR_ERR_ARG, "--model, --data and --out are required\n%s", usage);
+    if (probe && !index) return hr_error_set(&job->err, HR_ERR_ARG, "--probe needs --index");
     double t0 = hr_now();
     int P = job->size, rc;
     hr_model m;
@@ -162,6 +167,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     uint64_t nlisted = 0;
     /* Dictionaries now; factor rows once the targets are known (only this rank's share). */
     rc = hr_model_load_dicts(model_path, &m, &job->err);
+    if (rc == 0 && index && m.kind != HR_MODEL_FACTOR)
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "--index: %s is a %s model, it has no item factors to search", model_path, m.algo);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) rc = hr_dataset_load(job, data, HR_LOAD_BY_USER, &ds);
     if (rc < 0) goto done;
@@ -271,6 +278,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     hr_free(m.user_factors);   /* U holds them in target order */
     m.user_factors = NULL;
     double t_score = 0, t_comm = 0, t_ring = hr_now();
+    uint64_t iscores = 0;
     if (k) {
         uint32_t **excl = hr_malloc((nmod ? nmod : 1) * sizeof *excl), *nexcl = hr_malloc((nmod ? nmod : 1) * sizeof *nexcl);
         for (uint64_t x = 0; x < nmod; x++) {
@@ -279,8 +287,12 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         }
         hr_ring_query rq = { nmod, U, excl, nexcl, heaps };
         uint64_t off = (uint64_t)job->rank * ni / (uint64_t)P - m.item_lo;   /* block `rank` within what is held */
-        rc = hr_ring_score(job, m.item_factors + off * (uint64_t)k, m.item_bias ? m.item_bias + off : NULL,
-                           nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm);
+        if (index)   /* candidates from the index's probed lists only (jobs/indexscore.h) */
+            rc = hr_index_ring_score(job, index, (uint32_t)probe, &m, model_path, HR_METRIC_IP, "recommend", m.item_factors + off * (uint64_t)k,
+                                     m.item_bias ? m.item_bias + off : NULL, nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm, &iscores);
+        else
+            rc = hr_ring_score(job, m.item_factors + off * (uint64_t)k, m.item_bias ? m.item_bias + off : NULL,
+                               nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm);
         hr_free(excl);
         hr_free(nexcl);
     }
@@ -369,7 +381,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     hr_free(all);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) {
-        double flops = 2.0 * (double)tot[0] * (double)ni * (double)(k ? k : 0);
+        double flops = index ? 2.0 * (double)iscores * k : 2.0 * (double)tot[0] * (double)ni * (double)(k ? k : 0);
         hr_job_set_int(job, "users", (int64_t)tot[0]);
         hr_job_set_int(job, "users_fallback", (int64_t)tot[1]);
         hr_job_set_int(job, "lines", (int64_t)tot[2]);
