@@ -25,17 +25,19 @@
 #include "io/manifest.h"
 #include "io/model.h"
 #include "jobs/index.h"
+#include "solvers/ivf.h"
 #include "solvers/kmeans.h"
 #include "solvers/mips.h"
 
 static const char usage[] =
     "hpcrec index build --model MODEL.tar --out INDEX [--lists N] [--metric ip|cosine] [--probe N] [--parts N]\n"
-    "                   [--iters N] [--train-per-list N] [--seed S] [--json FILE]\n";
+    "                   [--iters N] [--train-per-list N] [--target-recall R] [--calibrate N] [--seed S] [--json FILE]\n";
 
 typedef struct build_opts {
     const char *model, *out;
     hr_metric metric;
-    int64_t lists, parts, probe, iters, train_per_list, seed;
+    int64_t lists, parts, probe, iters, train_per_list, seed, calibrate;
+    double target;
 } build_opts;
 
 static int parse(hr_job *job, int argc, char **argv, build_opts *o, int *help)
@@ -44,12 +46,15 @@ static int parse(hr_job *job, int argc, char **argv, build_opts *o, int *help)
         { "model", required_argument, 0, 'm' }, { "out", required_argument, 0, 'o' }, { "lists", required_argument, 0, 'l' },
         { "metric", required_argument, 0, 'M' }, { "probe", required_argument, 0, 'p' }, { "parts", required_argument, 0, 'P' },
         { "iters", required_argument, 0, 'i' }, { "train-per-list", required_argument, 0, 't' }, { "seed", required_argument, 0, 's' },
+        { "target-recall", required_argument, 0, 'r' }, { "calibrate", required_argument, 0, 'c' },
         { "json", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     memset(o, 0, sizeof *o);
     o->metric = HR_METRIC_IP;
     o->iters = 10;
     o->train_per_list = 256;
     o->seed = 42;
+    o->calibrate = 512;
+    o->target = 0.95;
     *help = 0;
     int c;
     optind = 1;
@@ -68,6 +73,8 @@ static int parse(hr_job *job, int argc, char **argv, build_opts *o, int *help)
         case 'i': HR_TRY(hr_opt_i64(job, "--iters", optarg, 0, 1000, &o->iters)); break;
         case 't': HR_TRY(hr_opt_i64(job, "--train-per-list", optarg, 1, 1 << 20, &o->train_per_list)); break;
         case 's': HR_TRY(hr_opt_i64(job, "--seed", optarg, 0, INT64_MAX, &o->seed)); break;
+        case 'r': HR_TRY(hr_opt_f64(job, "--target-recall", optarg, 0, 1, &o->target)); break;
+        case 'c': HR_TRY(hr_opt_i64(job, "--calibrate", optarg, 0, 65536, &o->calibrate)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': *help = 1; if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
@@ -79,7 +86,8 @@ static int parse(hr_job *job, int argc, char **argv, build_opts *o, int *help)
 }
 
 /* Defaults (measured; docs/operations.md "ANN index"): about 2 sqrt(n) lists rounded to a power
- * of two, each list probed by 1/32 of the queries' lists; parts of at most 2^18 items. */
+ * of two; parts of at most 2^18 items.  The default probe is calibrated (below); without
+ * calibration it is 1/32 of the lists. */
 static void defaults(build_opts *o, uint64_t n)
 {
     if (!o->lists) {
@@ -88,7 +96,7 @@ static void defaults(build_opts *o, uint64_t n)
         while ((double)(l * 2) <= want * 1.41421356) l *= 2;
         o->lists = (int64_t)(l < n ? l : n);
     }
-    if (!o->probe) o->probe = o->lists / 32 > 0 ? o->lists / 32 : 1;
+    if (!o->probe && !o->calibrate) o->probe = o->lists / 32 > 0 ? o->lists / 32 : 1;
     if (!o->parts) o->parts = (int64_t)((n + (1u << 18) - 1) >> 18);
     if (o->parts > (int64_t)n) o->parts = (int64_t)n;
 }
@@ -106,6 +114,13 @@ typedef struct build {
     uint32_t *list;    /* nloc: the final lists */
     uint64_t *sizes;   /* nlist: global list sizes */
     double M2;
+    /* calibration sample: model users (ip) or items (cosine, or a model without users) */
+    uint32_t ncal;
+    int cal_items;
+    uint64_t *cal_ids;  /* ncal ids, increasing */
+    double target;      /* --target-recall */
+    double *cal_curve;  /* nlist + 1: recall@CAL_K at probe p (p = 1..nlist) */
+    uint32_t cal_pick;  /* the smallest probe reaching the target */
 } build;
 
 static void build_free(build *b)
@@ -116,6 +131,8 @@ static void build_free(build *b)
     hr_free(b->C);
     hr_free(b->list);
     hr_free(b->sizes);
+    hr_free(b->cal_ids);
+    hr_free(b->cal_curve);
     memset(b, 0, sizeof *b);
 }
 
@@ -126,7 +143,7 @@ static int load_rows(hr_job *job, const build_opts *o, hr_model *m, build *b)
     b->lo = (uint64_t)job->rank * b->n / (uint64_t)P;
     b->hi = (uint64_t)(job->rank + 1) * b->n / (uint64_t)P;
     b->nloc = b->hi - b->lo;
-    hr_model_part part = { NULL, 0, b->lo, b->hi };
+    hr_model_part part = { b->cal_items ? NULL : b->cal_ids, b->cal_items ? 0 : b->ncal, b->lo, b->hi };
     int rc = hr_model_load_part(o->model, m, &part, &job->err);
     HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
     uint64_t hb = m->item_bias != NULL;
@@ -316,6 +333,146 @@ static int write_files(hr_job *job, const build_opts *o, build *b, const char *t
     return rc;
 }
 
+/* ---- calibration: the recall of every --probe, measured at build time ----
+ * A fixed sample of queries (the model's users for ip, items for cosine; chosen by (seed, id))
+ * gets its exact top CAL_K items (solvers/ivf.h: windows aligned on item ids, so the same on any
+ * P) and its order of lists from the quantizer; an item is found at --probe p when its list is
+ * among the first p, so one pass gives the recall of every p.  The default probe is the
+ * smallest whose recall reaches --target-recall. */
+enum { CAL_K = 10 };
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The ncal ids of lowest priority among 0..n-1, increasing (candidates below a threshold that
+ * leaves about 4 ncal of them, so memory follows ncal, not n). */
+static uint64_t *pick_sample(uint64_t seed, uint64_t n, uint32_t ncal)
+{
+    double frac = 4.0 * ncal / (double)n;
+    seedkey *k = NULL;
+    uint64_t got = 0;
+    for (;; frac *= 4) {
+        uint64_t thr = frac >= 1 ? UINT64_MAX : (uint64_t)ldexp(frac, 64), cap = frac >= 1 ? n : (uint64_t)(frac * (double)n * 2) + 64;
+        k = hr_realloc(k, (cap + 1) * sizeof *k);
+        got = 0;
+        for (uint64_t i = 0; i < n && got < cap; i++) {
+            uint64_t p = hr_km_priority(seed, HR_KM_SEEDS + 8, i);
+            if (p <= thr) k[got++] = (seedkey){ p, i };
+        }
+        if (got >= ncal && (got < cap || frac >= 1)) break;
+    }
+    qsort(k, got, sizeof *k, cmp_seed);
+    uint64_t *ids = hr_malloc(((size_t)ncal + 1) * sizeof *ids);
+    for (uint32_t x = 0; x < ncal; x++) ids[x] = k[x].pos;
+    qsort(ids, ncal, sizeof *ids, cmp_u64);
+    hr_free(k);
+    return ids;
+}
+
+static void calib_plan(const build_opts *o, const hr_model *m, build *b)
+{
+    b->cal_items = o->metric == HR_METRIC_COSINE || m->n_users == 0;
+    uint64_t pool = b->cal_items ? m->n_items : m->n_users;
+    b->ncal = (uint32_t)(pool < (uint64_t)o->calibrate ? pool : (uint64_t)o->calibrate);
+    if (b->ncal) b->cal_ids = pick_sample((uint64_t)o->seed, pool, b->ncal);
+}
+
+typedef struct cand { float score; uint32_t item, list, q; } cand;
+
+static int cmp_cand(const void *x, const void *y)
+{
+    const cand *a = x, *b = y;
+    if (a->q != b->q) return a->q < b->q ? -1 : 1;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return (a->item > b->item) - (a->item < b->item);
+}
+
+static int calibrate(hr_job *job, const hr_model *m, build *b)
+{
+    const uint32_t S = b->ncal, nl = b->nlist;
+    const uint64_t k = (uint64_t)b->k, dim = (uint64_t)b->dim, cols = (uint64_t)b->cols;
+    if (!S) return 0;
+    /* query rows, k floats (probe) and dim floats (exact scores: a 1 meets the bias) */
+    float *Q = hr_calloc((size_t)S * k + 1, sizeof *Q), *Qa = hr_calloc((size_t)S * dim + 1, sizeof *Qa);
+    uint32_t *self = NULL;
+    int rc = 0;
+    if (b->cal_items) {
+        self = hr_malloc((size_t)S * sizeof *self);
+        for (uint32_t x = 0; x < S; x++) {
+            self[x] = (uint32_t)b->cal_ids[x];
+            if (b->cal_ids[x] >= b->lo && b->cal_ids[x] < b->hi)
+                memcpy(Q + x * k, b->A + (b->cal_ids[x] - b->lo) * cols, k * sizeof *Q);
+        }
+        rc = hr_comm_allreduce_sum_f32(job->comm, Q, (size_t)S * k);
+    } else {
+        for (uint32_t x = 0; x < S; x++) memcpy(Q + x * k, m->user_factors + (uint64_t)hr_model_user_row(m, b->cal_ids[x]) * k, k * sizeof *Q);
+    }
+    for (uint32_t x = 0; x < S; x++) {
+        memcpy(Qa + x * dim, Q + x * k, k * sizeof *Qa);
+        if (dim > k) Qa[x * dim + k] = 1.0f;
+    }
+    /* exact top CAL_K over this rank's items, then over all ranks */
+    hr_topkey *keys = hr_malloc((size_t)S * 2 * CAL_K * sizeof *keys);
+    hr_topbuf *sel = hr_malloc((size_t)S * sizeof *sel);
+    for (uint32_t x = 0; x < S; x++) hr_topbuf_init(&sel[x], keys + (size_t)x * 2 * CAL_K, CAL_K, 2 * CAL_K);
+    hr_ivf_exact_topk(b->A, b->cols, b->dim, b->lo, b->nloc, Qa, S, self, sel);
+    cand *mine = hr_malloc((size_t)S * CAL_K * sizeof *mine);
+    uint64_t nm = 0;
+    uint32_t idx[CAL_K];
+    float sc[CAL_K];
+    for (uint32_t x = 0; x < S; x++) {
+        uint32_t got = hr_topbuf_sorted(&sel[x], idx, sc);
+        for (uint32_t r = 0; r < got; r++) mine[nm++] = (cand){ sc[r], idx[r], b->list[idx[r] - b->lo], x };
+    }
+    void *all = NULL;
+    uint64_t *cnt = hr_malloc((size_t)job->size * sizeof *cnt), total = 0;
+    if (rc == 0) rc = hr_comm_allgatherv(job->comm, mine, nm, sizeof *mine, &all, cnt, &total);
+    if (rc == 0) {
+        cand *c = all;
+        qsort(c, total, sizeof *c, cmp_cand);
+        /* every query's order of lists */
+        hr_ivf_quantizer qz;
+        hr_ivf_quantizer_init(&qz, b->C, nl, b->k, b->dim);
+        uint32_t *order = hr_malloc((size_t)S * nl * sizeof *order), *rank = hr_malloc((size_t)nl * sizeof *rank);
+        hr_ivf_probe(&qz, Q, S, nl, order);
+        uint64_t *hist = hr_calloc((size_t)nl + 1, sizeof *hist), found = 0;
+        for (uint64_t a = 0; a < total;) {
+            uint32_t q = c[a].q, taken = 0;
+            for (uint32_t r = 0; r < nl; r++) rank[order[(uint64_t)q * nl + r]] = r;
+            for (; a < total && c[a].q == q; a++)
+                if (taken < CAL_K) {
+                    hist[rank[c[a].list]]++;
+                    taken++;
+                }
+            found += taken;
+        }
+        uint64_t cum = 0;
+        b->cal_curve = hr_calloc((size_t)nl + 1, sizeof *b->cal_curve);
+        b->cal_pick = nl;
+        for (uint32_t p = 1; p <= nl; p++) {
+            cum += hist[p - 1];
+            b->cal_curve[p] = (double)cum / (double)(found ? found : 1);
+            if (b->cal_pick == nl && b->cal_curve[p] >= b->target - 1e-12) b->cal_pick = p;
+        }
+        hr_ivf_quantizer_free(&qz);
+        hr_free(order);
+        hr_free(rank);
+        hr_free(hist);
+    }
+    hr_free(all);
+    hr_free(cnt);
+    hr_free(mine);
+    hr_free(keys);
+    hr_free(sel);
+    hr_free(self);
+    hr_free(Q);
+    hr_free(Qa);
+    return rc;
+}
+
 /* List-size balance: min, max, max/mean, coefficient of variation, empty lists. */
 typedef struct balance { uint64_t min, max, empty; double mean, ratio, cv; } balance;
 
@@ -350,6 +507,22 @@ static json_t *manifest_of(const build_opts *o, const build *b, const hr_model *
     json_object_set_new(j, "list_sizes", json_pack("{s:I,s:I,s:f,s:f,s:f,s:I}", "min", (json_int_t)bl->min, "max", (json_int_t)bl->max,
                                                    "mean", bl->mean, "max_over_mean", bl->ratio, "cv", bl->cv, "empty",
                                                    (json_int_t)bl->empty));
+    if (b->cal_curve) {
+        json_t *curve = json_object();
+        char key[16];
+        for (uint32_t p = 1; p <= b->nlist; p *= 2) {
+            snprintf(key, sizeof key, "%u", p);
+            json_object_set_new(curve, key, json_real(b->cal_curve[p]));
+            if (p > b->nlist / 2 && p != b->nlist) {
+                snprintf(key, sizeof key, "%u", b->nlist);
+                json_object_set_new(curve, key, json_real(b->cal_curve[b->nlist]));
+            }
+        }
+        json_object_set_new(j, "calibration", json_pack("{s:i,s:s,s:i,s:f,s:i,s:f,s:o}", "queries", b->ncal, "from",
+                                                        b->cal_items ? "items" : "users", "k", CAL_K, "target_recall", b->target,
+                                                        "probe_for_target", b->cal_pick, "recall_at_probe", b->cal_curve[o->probe],
+                                                        "recall_by_probe", curve));
+    }
     char name[32];
     hr_manifest_add_file(j, HR_INDEX_QUANTIZER, by[o->parts], xx[o->parts]);
     for (uint32_t p = 0; p < (uint32_t)o->parts; p++) {
@@ -382,6 +555,7 @@ int hr_index_build(hr_job *job, int argc, char **argv)
         rc = hr_error_set(&job->err, HR_ERR_ARG, "--parts %lld: more parts than the model's %llu items", (long long)o.parts,
                           (unsigned long long)m.n_items);
     if (rc == 0) defaults(&o, m.n_items);
+    if (rc == 0) calib_plan(&o, &m, &b);
     if (rc == 0 && o.probe > o.lists)
         rc = hr_error_set(&job->err, HR_ERR_ARG, "--probe %lld: more than the %lld lists", (long long)o.probe, (long long)o.lists);
     rc = hr_comm_agree(job->comm, rc, &job->err);
@@ -389,12 +563,17 @@ int hr_index_build(hr_job *job, int argc, char **argv)
     b.n = m.n_items;
     b.k = m.k;
     b.nlist = (uint32_t)o.lists;
+    b.target = o.target;
     rc = load_rows(job, &o, &m, &b);
     if (rc == 0) rc = sample(job, &o, &b);
     if (rc == 0) rc = kmeans(job, &o, &b, &t_kmeans);
     double t_assign = hr_now();
     if (rc == 0) rc = assign_all(job, &b);
     t_assign = hr_now() - t_assign;
+    double t_cal = hr_now();
+    if (rc == 0) rc = calibrate(job, &m, &b);
+    t_cal = hr_now() - t_cal;
+    if (rc == 0 && !o.probe) o.probe = b.cal_pick;
     if (rc < 0) goto done;
     double t_write = hr_now();
     xx = hr_calloc((size_t)o.parts + 1, sizeof *xx);
@@ -435,6 +614,14 @@ int hr_index_build(hr_job *job, int argc, char **argv)
     hr_job_set_real(job, "seconds_kmeans", t_kmeans);
     hr_job_set_real(job, "seconds_assign", t_assign);
     hr_job_set_real(job, "seconds_write", t_write);
+    hr_job_set_real(job, "seconds_calibrate", t_cal);
+    if (b.cal_curve) {
+        hr_job_set_real(job, "calibrated_recall", b.cal_curve[o.probe]);
+        hr_job_set_int(job, "calibration_queries", b.ncal);
+        hr_job_set_int(job, "probe_for_target", b.cal_pick);
+        hr_progress("index      calibration: %u %s queries, recall@%d %.4f at probe %lld (target %.2f reached at probe %u of %u)", b.ncal,
+                    b.cal_items ? "item" : "user", CAL_K, b.cal_curve[o.probe], (long long)o.probe, b.target, b.cal_pick, b.nlist);
+    }
     hr_progress("index      built %s: %llu items x %d (%s), %u lists (sizes %llu..%llu, mean %.1f, max/mean %.2f, cv %.2f, %llu empty), "
                 "%lld parts, probe %lld; %.2fs (k-means %.2fs, assign %.2fs, write %.2fs); peak memory per rank %.0f MB (mean %.0f)",
                 o.out, (unsigned long long)b.n, b.k, hr_metric_name(o.metric), b.nlist, (unsigned long long)bl.min,

@@ -192,3 +192,26 @@ uint64_t hr_ivf_scan(const hr_ivf_lists *L, const hr_ivf_groups *g, const hr_ivf
     }
     return scored;
 }
+
+/* ---- calibration ---- */
+
+void hr_ivf_exact_topk(const float *V, int ld, int dim, uint64_t lo, uint64_t n, const float *Q, uint32_t nq, const uint32_t *self,
+                       hr_topbuf *sel)
+{
+    const uint64_t W = HR_KM_WINDOW, ud = (uint64_t)dim;
+    float *win = hr_malloc(W * ud * sizeof *win), *S = hr_malloc((uint64_t)nq * W * sizeof *S);
+    uint32_t ids[HR_KM_WINDOW];
+    uint64_t x = 0;
+    while (x < n) {
+        uint64_t base = (lo + x) / W * W, s0 = lo + x - base, cnt = W - s0 < n - x ? W - s0 : n - x;
+        memset(win, 0, W * ud * sizeof *win);
+        for (uint64_t r = 0; r < cnt; r++) memcpy(win + (s0 + r) * ud, V + (x + r) * (uint64_t)ld, ud * sizeof *win);
+        for (uint64_t s = 0; s < W; s++) ids[s] = (uint32_t)(base + s);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)W, dim, 1.0f, Q, dim, win, dim, 0.0f, S, (int)W);
+        for (uint32_t q = 0; q < nq; q++)
+            hr_topbuf_push_ids(&sel[q], S + (uint64_t)q * W + s0, ids + s0, (uint32_t)cnt, self ? &self[q] : NULL, self ? 1 : 0, NULL);
+        x += cnt;
+    }
+    hr_free(win);
+    hr_free(S);
+}

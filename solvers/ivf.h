@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "solvers/kmeans.h"
 #include "solvers/mips.h"
 #include "solvers/topk.h"
 
@@ -96,5 +97,14 @@ size_t hr_ivf_scan_work_floats(int k);
 /* Every probed (query, row) pair of L: scores q . y (+ b) by SGEMM, pushed into the query's
  * selection unless excluded.  Returns the number of scores computed (2k FLOP each). */
 uint64_t hr_ivf_scan(const hr_ivf_lists *L, const hr_ivf_groups *g, const hr_ivf_batch *b, float *work);
+
+/* ---- calibration: the recall of every probe setting, measured without searching ---- */
+/* The exact best items of queries Q (nq x dim, the same on every rank) among items lo..lo+n-1
+ * (rows V, n x ld floats of which the first dim are multiplied: the index vectors), pushed into
+ * the queries' selections sel[nq] (pushable).  Items go
+ * through SGEMM in windows aligned on their id (solvers/kmeans.h), so a score does not depend
+ * on which rank or block holds the item.  self: per query an item id never to return, or NULL. */
+void hr_ivf_exact_topk(const float *V, int ld, int dim, uint64_t lo, uint64_t n, const float *Q, uint32_t nq, const uint32_t *self,
+                       hr_topbuf *sel);
 
 #endif
