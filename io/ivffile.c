@@ -12,7 +12,7 @@
 #include "io/input.h"
 #include "io/manifest.h"
 #include "io/output.h"
-#include "io/shard.h"
+#include "io/fileverify.h"
 
 #define QMAGIC "HRIVFQ01"
 #define PMAGIC "HRIVFP01"
