@@ -623,7 +623,7 @@ int hr_index_build(hr_job *job, int argc, char **argv)
                     b.cal_items ? "item" : "user", CAL_K, b.cal_curve[o.probe], (long long)o.probe, b.target, b.cal_pick, b.nlist);
     }
     hr_progress("index      built %s: %llu items x %d (%s), %u lists (sizes %llu..%llu, mean %.1f, max/mean %.2f, cv %.2f, %llu empty), "
-                "%lld parts, probe %lld; %.2fs (k-means %.2fs, assign %.2fs, write %.2fs); peak memory per rank %.0f MB (mean %.0f)",
+                "%lld part(s), probe %lld; %.2fs (k-means %.2fs, assign %.2fs, write %.2fs); peak memory per rank %.0f MB (mean %.0f)",
                 o.out, (unsigned long long)b.n, b.k, hr_metric_name(o.metric), b.nlist, (unsigned long long)bl.min,
                 (unsigned long long)bl.max, bl.mean, bl.ratio, bl.cv, (unsigned long long)bl.empty, (long long)o.parts,
                 (long long)o.probe, hr_now() - t0, t_kmeans, t_assign, t_write, max_rss, mean_rss);

@@ -148,12 +148,12 @@ static int ring_round(hr_job *job, hr_index *ix, void **blk, void **nxt, size_t 
     return rc;
 }
 
-static void probe_all(hr_index *ix, round_q *rq, int k, hr_index_stats *st)
+/* Every query's lists, once per round (nprobe per query: the round's). */
+static void probe_all(hr_index *ix, round_q *rq, hr_index_stats *st)
 {
     double t = hr_now();
     rq->probes = hr_malloc((rq->n * rq->nprobe + 1) * sizeof *rq->probes);
     hr_ivf_probe(&ix->q, rq->Q, rq->n, rq->nprobe, rq->probes);
-    (void)k;
     st->seconds_probe += hr_now() - t;
 }
 
@@ -186,7 +186,7 @@ int hr_index_score(hr_job *job, hr_index *ix, const float *items, const float *b
 
     /* round 1: every query with the requested probe */
     round_q rq = { q->nq, q->Q, q->heaps, q->excl, q->nexcl, ix->nprobe, NULL };
-    probe_all(ix, &rq, k, &st);
+    probe_all(ix, &rq, &st);
     float *Qw = NULL;
     hr_topbuf *hw = NULL;
     uint32_t **ew = NULL, *nw = NULL;
@@ -237,7 +237,7 @@ int hr_index_score(hr_job *job, hr_index *ix, const float *items, const float *b
         }
         hr_free(rq.probes);
         rq = (round_q){ nshort, Qw, hw, q->excl ? ew : NULL, q->excl ? nw : NULL, np, NULL };
-        probe_all(ix, &rq, k, &st);
+        probe_all(ix, &rq, &st);
     }
     hr_free(rq.probes);
     hr_free(Qw);

@@ -348,6 +348,7 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
         hr_job_set_int(job, "lines", (int64_t)tot[1]);
         hr_job_set_int(job, "top", top);
         hr_job_set_str(job, "measure", source);
+        hr_job_set_real(job, "seconds_scoring", t_score);
         hr_progress("similar    %llu items, top %lld by %s: %llu lines in %s; %.2fs", (unsigned long long)tot[0], (long long)top,
                     source, (unsigned long long)tot[1], out, hr_now() - t0);
     }

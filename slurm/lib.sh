@@ -16,7 +16,8 @@ HR_KEYS=(HPCREC_BIN DATA_ROOT MODEL_ROOT WORK_ROOT
          SIGNAL_LEAD MAX_REQUEUES JOB_NAME SBATCH_ARGS
          MODULES LAUNCHER SRUN_ARGS MPIRUN_ARGS ENV
          WINDOW_DAYS INGEST_ARGS SPLIT_ARGS ALGO FACTORS ITERS TRAIN_ARGS CHECKPOINT_EVERY WARM_START
-         EVAL_K GATE GATE_METRIC GATE_TOLERANCE RECOMMEND_TOP RECOMMEND_ARGS SIMILAR SIMILAR_TOP CLEAN_WORK)
+         EVAL_K GATE GATE_METRIC GATE_TOLERANCE RECOMMEND_TOP RECOMMEND_ARGS SIMILAR SIMILAR_TOP CLEAN_WORK
+         INDEX_MIN_ITEMS)
 declare -A CONF=(
     [HPCREC_BIN]=$HR_LIB_DIR/../bin/hpcrec [DATA_ROOT]=/tmp/hpcrec-local/logs
     [MODEL_ROOT]=/tmp/hpcrec-local/models [WORK_ROOT]=/tmp/hpcrec-local/work
@@ -27,7 +28,7 @@ declare -A CONF=(
     [WINDOW_DAYS]=1 [INGEST_ARGS]="" [SPLIT_ARGS]="--last 1" [ALGO]=ials [FACTORS]=32 [ITERS]=10
     [TRAIN_ARGS]="" [CHECKPOINT_EVERY]=2 [WARM_START]=yes [EVAL_K]=10,20 [GATE]=yes
     [GATE_METRIC]=ndcg@10 [GATE_TOLERANCE]=0.01 [RECOMMEND_TOP]=20 [RECOMMEND_ARGS]=""
-    [SIMILAR]=auto [SIMILAR_TOP]=20 [CLEAN_WORK]=yes)
+    [SIMILAR]=auto [SIMILAR_TOP]=20 [CLEAN_WORK]=yes [INDEX_MIN_ITEMS]=500000)
 HR_CONFIG=""          # the configuration file read (absolute), after hr_conf_load
 HR_OVERRIDES=()       # KEY=VALUE from the command line, applied in order
 HR_SHIFT=0
@@ -137,7 +138,7 @@ hr_conf_check() {
     for k in NODES RANKS_PER_NODE CPUS_PER_RANK THREADS_PER_RANK WINDOW_DAYS FACTORS ITERS RECOMMEND_TOP SIMILAR_TOP; do
         [[ ${CONF[$k]} =~ ^[1-9][0-9]{0,8}$ ]] || hr_die 2 "$k must be a whole number >= 1, got '${CONF[$k]}'"
     done
-    for k in SIGNAL_LEAD MAX_REQUEUES CHECKPOINT_EVERY; do
+    for k in SIGNAL_LEAD MAX_REQUEUES CHECKPOINT_EVERY INDEX_MIN_ITEMS; do
         [[ ${CONF[$k]} =~ ^[0-9]{1,9}$ ]] || hr_die 2 "$k must be a whole number >= 0, got '${CONF[$k]}'"
     done
     [[ ${CONF[GATE_TOLERANCE]} =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]] ||
