@@ -91,6 +91,27 @@ int hr_index_meta_parse(json_t *j, const char *path, hr_index_meta *out, hr_erro
     out->probe = (uint32_t)v;
     HR_TRY(get_int(j, path, "seed", 0, INT64_MAX, &v, err));
     out->seed = (uint64_t)v;
+    json_t *pd = json_object_get(json_object_get(j, "calibration"), "probe_for_depth"), *pv;
+    const char *dk;
+    if (pd && (!json_is_object(pd) || json_object_size(pd) > HR_INDEX_MAX_DEPTHS))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: \"calibration\".\"probe_for_depth\" must be an object of at most %d depths", path,
+                            HR_INDEX_MAX_DEPTHS);
+    json_object_foreach(pd, dk, pv) {
+        char *end;
+        unsigned long dv = strtoul(dk, &end, 10);
+        if (*end || dv < 1 || dv > 1000000 || !json_is_integer(pv) || json_integer_value(pv) < 1 ||
+            json_integer_value(pv) > (json_int_t)out->nlist)
+            return hr_error_set(err, HR_ERR_FORMAT, "%s: \"probe_for_depth\" needs depths 1..1000000 with probes 1..%u", path, out->nlist);
+        uint32_t at = out->ndepth++;   /* insertion sort by depth */
+        while (at > 0 && out->depth[at - 1] > dv) {
+            out->depth[at] = out->depth[at - 1];
+            out->depth_probe[at] = out->depth_probe[at - 1];
+            at--;
+        }
+        if (at > 0 && out->depth[at - 1] == dv) return hr_error_set(err, HR_ERR_FORMAT, "%s: depth %lu twice", path, dv);
+        out->depth[at] = (uint32_t)dv;
+        out->depth_probe[at] = (uint32_t)json_integer_value(pv);
+    }
     const char *id = json_string_value(json_object_get(json_object_get(j, "model"), "manifest_xxh3"));
     if (!id || strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16)
         return hr_error_set(err, HR_ERR_FORMAT, "%s: \"model\".\"manifest_xxh3\" must be 16 hex digits", path);

@@ -2,7 +2,8 @@
  *
  * An index is a directory:
  *   manifest.json         written last: format, version, metric, k, dim, item_bias, lists, items,
- *                         parts, probe (the default --probe), seed, the model it was built from
+ *                         parts, probe (the default --probe), seed, calibration (with
+ *                         probe_for_depth {"D": probe}: optional), the model it was built from
  *                         ({path, manifest_xxh3, algo, k, items}), list-size balance, build
  *                         figures, and "files" {name: {bytes, xxh3}} for every other file
  *   quantizer.bin.zst     "HRIVFQ01" | u32 version=1 | u32 lists | u32 cols | u32 0 |
@@ -38,11 +39,15 @@
 #define HR_INDEX_FORMAT "hpcrec-index"
 #define HR_INDEX_VERSION 1
 #define HR_INDEX_QUANTIZER "quantizer.bin.zst"
+#define HR_INDEX_MAX_DEPTHS 8
 
 typedef struct hr_index_meta {
     hr_metric metric;
     int k, dim, has_bias;           /* dim = k + 1 when the index vectors carry item biases */
     uint32_t nlist, nparts, probe;  /* probe: the default number of lists a query scans */
+    /* calibrated probes for deeper windows: depth[j] best items (recall@depth) need probe
+     * depth_probe[j]; depth ascending, ndepth 0 when the manifest has none */
+    uint32_t ndepth, depth[HR_INDEX_MAX_DEPTHS], depth_probe[HR_INDEX_MAX_DEPTHS];
     uint64_t n_items, seed;
     char model_xxh3[17];            /* identity of the model (hr_index_model_id) */
     uint64_t quant_xxh3, quant_bytes;

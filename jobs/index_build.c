@@ -121,6 +121,7 @@ typedef struct build {
     double target;      /* --target-recall */
     double *cal_curve;  /* nlist + 1: recall@CAL_K at probe p (p = 1..nlist) */
     uint32_t cal_pick;  /* the smallest probe reaching the target */
+    uint32_t depth_probe[8];  /* the same for recall@cal_depths[j] (0: not measured) */
 } build;
 
 static void build_free(build *b)
@@ -335,11 +336,15 @@ static int write_files(hr_job *job, const build_opts *o, build *b, const char *t
 
 /* ---- calibration: the recall of every --probe, measured at build time ----
  * A fixed sample of queries (the model's users for ip, items for cosine; chosen by (seed, id))
- * gets its exact top CAL_K items (solvers/ivf.h: windows aligned on item ids, so the same on any
- * P) and its order of lists from the quantizer; an item is found at --probe p when its list is
- * among the first p, so one pass gives the recall of every p.  The default probe is the
- * smallest whose recall reaches --target-recall. */
-enum { CAL_K = 10 };
+ * gets its exact top CAL_DEPTH items (solvers/ivf.h: windows aligned on item ids, so the same on
+ * any P) and its order of lists from the quantizer; an item is found at --probe p when its list
+ * is among the first p, so one pass gives the recall of every p.  The default probe is the
+ * smallest whose recall@10 reaches --target-recall.  The same is recorded for deeper windows
+ * (recall@20 .. @500): a user who has seen s items wants the best N of the rest, which sit up to
+ * N + s deep in its ranking, so recommend probes by that depth (jobs/indexscore.c). */
+enum { CAL_K = 10, CAL_DEPTH = 500 };
+static const uint32_t cal_depths[] = { 10, 20, 50, 100, 200, 500 };
+#define NDEPTH (sizeof cal_depths / sizeof cal_depths[0])
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -414,19 +419,22 @@ static int calibrate(hr_job *job, const hr_model *m, build *b)
         memcpy(Qa + x * dim, Q + x * k, k * sizeof *Qa);
         if (dim > k) Qa[x * dim + k] = 1.0f;
     }
-    /* exact top CAL_K over this rank's items, then over all ranks */
-    hr_topkey *keys = hr_malloc((size_t)S * 2 * CAL_K * sizeof *keys);
+    /* exact top CAL_DEPTH over this rank's items, then over all ranks */
+    const uint32_t KD = (uint32_t)(b->n - (self ? 1 : 0) < CAL_DEPTH ? b->n - (self ? 1 : 0) : CAL_DEPTH);
+    hr_topkey *keys = hr_malloc(((size_t)S * 2 * KD + 1) * sizeof *keys);
     hr_topbuf *sel = hr_malloc((size_t)S * sizeof *sel);
-    for (uint32_t x = 0; x < S; x++) hr_topbuf_init(&sel[x], keys + (size_t)x * 2 * CAL_K, CAL_K, 2 * CAL_K);
+    for (uint32_t x = 0; x < S; x++) hr_topbuf_init(&sel[x], keys + (size_t)x * 2 * KD, KD, 2 * KD);
     hr_ivf_exact_topk(b->A, b->cols, b->dim, b->lo, b->nloc, Qa, S, self, sel);
-    cand *mine = hr_malloc((size_t)S * CAL_K * sizeof *mine);
+    cand *mine = hr_malloc(((size_t)S * KD + 1) * sizeof *mine);
     uint64_t nm = 0;
-    uint32_t idx[CAL_K];
-    float sc[CAL_K];
+    uint32_t *idx = hr_malloc(((size_t)KD + 1) * sizeof *idx);
+    float *sc = hr_malloc(((size_t)KD + 1) * sizeof *sc);
     for (uint32_t x = 0; x < S; x++) {
         uint32_t got = hr_topbuf_sorted(&sel[x], idx, sc);
         for (uint32_t r = 0; r < got; r++) mine[nm++] = (cand){ sc[r], idx[r], b->list[idx[r] - b->lo], x };
     }
+    hr_free(idx);
+    hr_free(sc);
     void *all = NULL;
     uint64_t *cnt = hr_malloc((size_t)job->size * sizeof *cnt), total = 0;
     if (rc == 0) rc = hr_comm_allgatherv(job->comm, mine, nm, sizeof *mine, &all, cnt, &total);
@@ -437,26 +445,33 @@ static int calibrate(hr_job *job, const hr_model *m, build *b)
         hr_ivf_quantizer qz;
         hr_ivf_quantizer_init(&qz, b->C, nl, b->k, b->dim);
         uint32_t *order = hr_malloc((size_t)S * nl * sizeof *order), *rank = hr_malloc((size_t)nl * sizeof *rank);
-        hr_ivf_probe(&qz, Q, S, nl, order);
-        uint64_t *hist = hr_calloc((size_t)nl + 1, sizeof *hist), found = 0;
+        hr_ivf_probe(&qz, Q, NULL, S, nl, order);
+        /* hist[j][r]: items among a query's best cal_depths[j] whose list is its r-th */
+        uint64_t *hist = hr_calloc(NDEPTH * ((size_t)nl + 1), sizeof *hist), found[NDEPTH] = { 0 };
         for (uint64_t a = 0; a < total;) {
             uint32_t q = c[a].q, taken = 0;
             for (uint32_t r = 0; r < nl; r++) rank[order[(uint64_t)q * nl + r]] = r;
-            for (; a < total && c[a].q == q; a++)
-                if (taken < CAL_K) {
-                    hist[rank[c[a].list]]++;
-                    taken++;
-                }
-            found += taken;
+            for (; a < total && c[a].q == q; a++, taken++)
+                for (size_t j = 0; j < NDEPTH; j++)
+                    if (taken < cal_depths[j] && taken < KD) {
+                        hist[j * ((size_t)nl + 1) + rank[c[a].list]]++;
+                        found[j]++;
+                    }
         }
-        uint64_t cum = 0;
         b->cal_curve = hr_calloc((size_t)nl + 1, sizeof *b->cal_curve);
-        b->cal_pick = nl;
-        for (uint32_t p = 1; p <= nl; p++) {
-            cum += hist[p - 1];
-            b->cal_curve[p] = (double)cum / (double)(found ? found : 1);
-            if (b->cal_pick == nl && b->cal_curve[p] >= b->target - 1e-12) b->cal_pick = p;
+        for (size_t j = 0; j < NDEPTH; j++) {
+            if (j > 0 && cal_depths[j] > KD) continue;   /* a catalogue too small for that depth */
+            uint64_t cum = 0;
+            uint32_t pick = nl;
+            for (uint32_t p = 1; p <= nl; p++) {
+                cum += hist[j * ((size_t)nl + 1) + p - 1];
+                double r = (double)cum / (double)(found[j] ? found[j] : 1);
+                if (j == 0) b->cal_curve[p] = r;
+                if (pick == nl && r >= b->target - 1e-12) pick = p;
+            }
+            b->depth_probe[j] = pick;
         }
+        b->cal_pick = b->depth_probe[0];
         hr_ivf_quantizer_free(&qz);
         hr_free(order);
         hr_free(rank);
@@ -495,8 +510,17 @@ static balance list_balance(const build *b)
 static json_t *manifest_of(const build_opts *o, const build *b, const hr_model *m, const balance *bl, const uint64_t *xx,
                            const uint64_t *by)
 {
-    hr_index_meta mt = { o->metric, b->k, b->dim, b->has_bias, b->nlist, (uint32_t)o->parts, (uint32_t)o->probe, b->n,
-                         (uint64_t)o->seed, "", 0, 0, NULL, NULL, NULL };
+    hr_index_meta mt;
+    memset(&mt, 0, sizeof mt);
+    mt.metric = o->metric;
+    mt.k = b->k;
+    mt.dim = b->dim;
+    mt.has_bias = b->has_bias;
+    mt.nlist = b->nlist;
+    mt.nparts = (uint32_t)o->parts;
+    mt.probe = (uint32_t)o->probe;
+    mt.n_items = b->n;
+    mt.seed = (uint64_t)o->seed;
     json_t *j = hr_index_manifest_new(&mt);
     char id[17];
     hr_index_model_id(m->manifest, id);
@@ -518,10 +542,16 @@ static json_t *manifest_of(const build_opts *o, const build *b, const hr_model *
                 json_object_set_new(curve, key, json_real(b->cal_curve[b->nlist]));
             }
         }
-        json_object_set_new(j, "calibration", json_pack("{s:i,s:s,s:i,s:f,s:i,s:f,s:o}", "queries", b->ncal, "from",
+        json_t *depth = json_object();
+        for (size_t d = 0; d < NDEPTH; d++)
+            if (b->depth_probe[d]) {
+                snprintf(key, sizeof key, "%u", cal_depths[d]);
+                json_object_set_new(depth, key, json_integer(b->depth_probe[d]));
+            }
+        json_object_set_new(j, "calibration", json_pack("{s:i,s:s,s:i,s:f,s:i,s:f,s:o,s:o}", "queries", b->ncal, "from",
                                                         b->cal_items ? "items" : "users", "k", CAL_K, "target_recall", b->target,
                                                         "probe_for_target", b->cal_pick, "recall_at_probe", b->cal_curve[o->probe],
-                                                        "recall_by_probe", curve));
+                                                        "recall_by_probe", curve, "probe_for_depth", depth));
     }
     char name[32];
     hr_manifest_add_file(j, HR_INDEX_QUANTIZER, by[o->parts], xx[o->parts]);

@@ -13,12 +13,12 @@
 struct hr_index {
     hr_index_meta meta;
     hr_ivf_quantizer q;
-    uint32_t nprobe;
+    uint32_t nprobe;    /* --probe, or the index's default */
+    int fixed;          /* --probe given: every query probes nprobe lists */
     char dir[4096];
 };
 
 const hr_index_meta *hr_index_info(const hr_index *ix) { return &ix->meta; }
-uint32_t hr_index_nprobe(const hr_index *ix) { return ix->nprobe; }
 
 void hr_index_close(hr_index *ix)
 {
@@ -67,6 +67,7 @@ int hr_index_open(hr_job *job, const char *dir, const hr_model *m, const char *m
     if (rc == 0) {
         hr_ivf_quantizer_init(&ix->q, cent, ix->meta.nlist, ix->meta.k, ix->meta.dim);
         ix->nprobe = probe ? probe : ix->meta.probe;
+        ix->fixed = probe != 0;
     }
     hr_free(cent);
     hr_free(sizes);
@@ -79,17 +80,15 @@ int hr_index_open(hr_job *job, const char *dir, const hr_model *m, const char *m
     return 0;
 }
 
-/* The queries of one round: rows, selections and exclusions (the caller's arrays in round 1,
- * gathered copies of the widened ones later) with their probe lists. */
-typedef struct round_q {
+/* Queries scanned with the same number of lists: all of the caller's (which == NULL) or those
+ * listed in which (indices into the caller's arrays: rows, selections, exclusions are never
+ * copied). */
+typedef struct qclass {
     uint64_t n;
-    const float *Q;
-    hr_topbuf *heaps;
-    uint32_t *const *excl;
-    const uint32_t *nexcl;
     uint32_t nprobe;
+    uint32_t *which;    /* n indices, or NULL: 0..n-1 */
     uint32_t *probes;   /* n x nprobe */
-} round_q;
+} qclass;
 
 /* Queries per batch: large enough that a list's group of queries makes a reasonable SGEMM
  * (about 256 rows on average), small enough that the borrowed selection buffers stay modest. */
@@ -103,33 +102,48 @@ static uint64_t batch_size(uint32_t nlist, uint32_t nprobe, uint32_t wcap)
     return b;
 }
 
-/* One pass of the ring: every block scanned once for every query of rq. */
-static int ring_round(hr_job *job, hr_index *ix, void **blk, void **nxt, size_t cap, const round_q *rq, const uint8_t *banned,
-                      int k, hr_index_stats *st)
+/* Scan one block for the queries of one class, batch by batch. */
+static void scan_class(const hr_ivf_lists *L, const qclass *c, const hr_ring_query *q, const uint8_t *banned, int k,
+                       hr_index_stats *st)
 {
-    const uint32_t nlist = ix->meta.nlist;
     uint32_t wcap = 0;
-    for (uint64_t x = 0; x < rq->n; x++) wcap = rq->heaps[x].n > wcap ? rq->heaps[x].n : wcap;
+    for (uint64_t x = 0; x < c->n; x++) {
+        uint32_t qi = c->which ? c->which[x] : (uint32_t)x;
+        wcap = q->heaps[qi].n > wcap ? q->heaps[qi].n : wcap;
+    }
     wcap *= 2;
-    uint64_t QB = batch_size(nlist, rq->nprobe, wcap);
-    if (QB > rq->n) QB = rq->n ? rq->n : 1;
+    uint64_t QB = batch_size(L->nlist, c->nprobe, wcap);
+    if (QB > c->n) QB = c->n ? c->n : 1;
     hr_topkey *work = hr_malloc((QB * wcap + 1) * sizeof *work);
-    hr_ivf_groups g = { nlist, hr_malloc(((size_t)nlist + 1) * sizeof(uint32_t)), hr_malloc((QB * rq->nprobe + 1) * sizeof(uint32_t)) };
+    hr_ivf_groups g = { L->nlist, hr_malloc(((size_t)L->nlist + 1) * sizeof(uint32_t)), hr_malloc((QB * c->nprobe + 1) * sizeof(uint32_t)) };
     float *sw = hr_malloc(hr_ivf_scan_work_floats(k) * sizeof *sw);
+    for (uint64_t x0 = 0; x0 < c->n; x0 += QB) {
+        uint32_t nb = (uint32_t)(c->n - x0 < QB ? c->n - x0 : QB);
+        const uint32_t *map = c->which ? c->which + x0 : NULL;
+        for (uint32_t x = 0; x < nb; x++)
+            hr_topbuf_borrow(&q->heaps[map ? map[x] : x0 + x], work + (uint64_t)x * wcap, wcap);
+        hr_ivf_group(&g, c->probes + x0 * c->nprobe, nb, c->nprobe);
+        hr_ivf_batch b = { map ? q->Q : q->Q + x0 * (uint64_t)k, map ? q->heaps : q->heaps + x0,
+                           q->excl ? (map ? q->excl : q->excl + x0) : NULL, q->excl ? (map ? q->nexcl : q->nexcl + x0) : NULL, banned, map };
+        st->scores += hr_ivf_scan(L, &g, &b, sw);
+        for (uint32_t x = 0; x < nb; x++) hr_topbuf_return(&q->heaps[map ? map[x] : x0 + x]);
+    }
+    hr_free(work);
+    hr_free(g.off);
+    hr_free(g.q);
+    hr_free(sw);
+}
+
+/* One pass of the ring: every block scanned once for every query of every class. */
+static int ring_round(hr_job *job, void **blk, void **nxt, size_t cap, const qclass *cls, int ncls, const hr_ring_query *q,
+                      const uint8_t *banned, int k, hr_index_stats *st)
+{
     int rc = 0, P = job->size;
     for (int step = 0; step < P && rc == 0; step++) {
         double ts = hr_now();
         hr_ivf_lists L;
         hr_ivf_lists_view(*blk, &L);
-        for (uint64_t x0 = 0; x0 < rq->n; x0 += QB) {
-            uint32_t nb = (uint32_t)(rq->n - x0 < QB ? rq->n - x0 : QB);
-            for (uint32_t x = 0; x < nb; x++) hr_topbuf_borrow(&rq->heaps[x0 + x], work + (uint64_t)x * wcap, wcap);
-            hr_ivf_group(&g, rq->probes + x0 * rq->nprobe, nb, rq->nprobe);
-            hr_ivf_batch b = { rq->Q + x0 * (uint64_t)k, rq->heaps + x0, rq->excl ? rq->excl + x0 : NULL,
-                               rq->excl ? rq->nexcl + x0 : NULL, banned };
-            st->scores += hr_ivf_scan(&L, &g, &b, sw);
-            for (uint32_t x = 0; x < nb; x++) hr_topbuf_return(&rq->heaps[x0 + x]);
-        }
+        for (int c = 0; c < ncls; c++) scan_class(&L, &cls[c], q, banned, k, st);
         st->seconds_scan += hr_now() - ts;
         if (step + 1 < P) {
             double tc = hr_now();
@@ -141,20 +155,60 @@ static int ring_round(hr_job *job, hr_index *ix, void **blk, void **nxt, size_t 
             st->seconds_comm += hr_now() - tc;
         }
     }
-    hr_free(work);
-    hr_free(g.off);
-    hr_free(g.q);
-    hr_free(sw);
     return rc;
 }
 
-/* Every query's lists, once per round (nprobe per query: the round's). */
-static void probe_all(hr_index *ix, round_q *rq, hr_index_stats *st)
+/* The lists a query probes by default: --probe when given, else the calibrated probe for the
+ * depth of its window (its N plus its excluded items: the best N allowed items sit at most that
+ * deep in its ranking), else the index's default. */
+static uint32_t probe_for(const hr_index *ix, uint64_t depth)
+{
+    const hr_index_meta *m = &ix->meta;
+    if (ix->fixed || !m->ndepth) return ix->nprobe;
+    for (uint32_t j = 0; j < m->ndepth; j++)
+        if (m->depth[j] >= depth) return m->depth_probe[j];
+    return m->depth_probe[m->ndepth - 1];
+}
+
+/* Queries grouped into classes by their number of probes np[x] (x over `which`, or 0..n-1),
+ * each class probed.  Returns the number of classes (at most 33: probes are 1..2^32). */
+static int make_classes(hr_index *ix, const hr_ring_query *q, const uint32_t *which, const uint32_t *np, uint64_t n, qclass *cls,
+                        hr_index_stats *st)
 {
     double t = hr_now();
-    rq->probes = hr_malloc((rq->n * rq->nprobe + 1) * sizeof *rq->probes);
-    hr_ivf_probe(&ix->q, rq->Q, rq->n, rq->nprobe, rq->probes);
+    int ncls = 0;
+    uint32_t vals[64];
+    for (uint64_t x = 0; x < n; x++) {
+        int f = 0;
+        for (int c = 0; c < ncls; c++) f |= vals[c] == np[x];
+        if (!f && ncls < 64) vals[ncls++] = np[x];
+    }
+    for (int c = 0; c < ncls; c++) {
+        qclass *k = &cls[c];
+        memset(k, 0, sizeof *k);
+        k->nprobe = vals[c];
+        uint64_t cnt = 0;
+        for (uint64_t x = 0; x < n; x++) cnt += np[x] == vals[c];
+        if (ncls > 1 || which) {
+            k->which = hr_malloc((cnt + 1) * sizeof *k->which);
+            for (uint64_t x = 0; x < n; x++)
+                if (np[x] == vals[c]) k->which[k->n++] = which ? which[x] : (uint32_t)x;
+        } else {
+            k->n = cnt;
+        }
+        k->probes = hr_malloc((k->n * k->nprobe + 1) * sizeof *k->probes);
+        hr_ivf_probe(&ix->q, q->Q, k->which, k->n, k->nprobe, k->probes);
+    }
     st->seconds_probe += hr_now() - t;
+    return ncls;
+}
+
+static void free_classes(qclass *cls, int ncls)
+{
+    for (int c = 0; c < ncls; c++) {
+        hr_free(cls[c].which);
+        hr_free(cls[c].probes);
+    }
 }
 
 int hr_index_score(hr_job *job, hr_index *ix, const float *items, const float *bias, const uint8_t *banned, uint64_t n, int k,
@@ -164,14 +218,15 @@ int hr_index_score(hr_job *job, hr_index *ix, const float *items, const float *b
     hr_index_stats st;
     memset(&st, 0, sizeof st);
     int P = job->size, rc = 0;
-    if (n != mt->n_items || k != mt->k || (mt->has_bias && !bias))
-        rc = hr_error_set(&job->err, HR_ERR_STATE, "%s: index of %llu items x %d%s used with %llu items x %d%s", ix->dir,
+    if (n != mt->n_items || k != mt->k || (mt->has_bias && !bias) || q->nq > UINT32_MAX)
+        rc = hr_error_set(&job->err, HR_ERR_STATE, "%s: index of %llu items x %d%s used with %llu items x %d%s (%llu queries on a rank)", ix->dir,
                           (unsigned long long)mt->n_items, mt->k, mt->has_bias ? " with biases" : "", (unsigned long long)n, k,
-                          bias ? " with biases" : "");
+                          bias ? " with biases" : "", (unsigned long long)q->nq);
     HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
     const uint64_t lo = (uint64_t)job->rank * n / (uint64_t)P, hi = (uint64_t)(job->rank + 1) * n / (uint64_t)P;
     const uint64_t maxb = (n + (uint64_t)P - 1) / (uint64_t)P;
     const int hb = mt->has_bias;
+    double t_load = hr_now();
     uint32_t *assign = hr_malloc((hi - lo + 1) * sizeof *assign);
     rc = hr_index_assign_read(ix->dir, mt, lo, hi, assign, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
@@ -183,82 +238,63 @@ int hr_index_score(hr_job *job, hr_index *ix, const float *items, const float *b
     void *blk = hr_malloc(cap), *nxt = hr_malloc(cap);
     hr_ivf_lists_pack(blk, mt->metric, items, hb ? bias : NULL, assign, lo, hi - lo, mt->nlist, k);
     hr_free(assign);
+    st.seconds_load = hr_now() - t_load;
 
-    /* round 1: every query with the requested probe */
-    round_q rq = { q->nq, q->Q, q->heaps, q->excl, q->nexcl, ix->nprobe, NULL };
-    probe_all(ix, &rq, &st);
-    float *Qw = NULL;
-    hr_topbuf *hw = NULL;
-    uint32_t **ew = NULL, *nw = NULL;
-    uint64_t *which = NULL;
+    /* round 1: each query with the probe of its depth */
+    uint32_t *np = hr_malloc((q->nq + 1) * sizeof *np);
+    for (uint64_t x = 0; x < q->nq; x++) {
+        np[x] = probe_for(ix, (uint64_t)q->heaps[x].n + (q->excl ? q->nexcl[x] : 0));
+        st.probes += np[x];
+    }
+    qclass cls[64];
+    int ncls = make_classes(ix, q, NULL, np, q->nq, cls, &st);
+    uint32_t *sh = hr_malloc((q->nq + 1) * sizeof *sh);
     for (;;) {
         st.rounds++;
-        rc = ring_round(job, ix, &blk, &nxt, cap, &rq, banned, k, &st);
+        rc = ring_round(job, &blk, &nxt, cap, cls, ncls, q, banned, k, &st);
         if (rc < 0) break;
-        /* back into the caller's selections (later rounds work on copies) */
-        if (which)
-            for (uint64_t x = 0; x < rq.n; x++) q->heaps[which[x]] = hw[x];
-        /* queries whose probed lists held fewer than N allowed items */
-        uint64_t nshort = 0;
-        uint64_t *sh = hr_malloc((q->nq + 1) * sizeof *sh);
-        if (rq.nprobe < mt->nlist)
-            for (uint64_t x = 0; x < rq.n; x++) {
-                uint64_t qi = which ? which[x] : x;
-                if (q->heaps[qi].size < q->heaps[qi].n) sh[nshort++] = qi;
+        /* queries whose probed lists held fewer than N allowed items: 4x the lists, emptied selections */
+        uint64_t nshort = 0, nexh = 0;
+        for (int c = 0; c < ncls; c++) {
+            if (cls[c].nprobe >= mt->nlist) continue;
+            uint32_t wide = cls[c].nprobe > mt->nlist / 4 ? mt->nlist : cls[c].nprobe * 4;
+            for (uint64_t x = 0; x < cls[c].n; x++) {
+                uint32_t qi = cls[c].which ? cls[c].which[x] : (uint32_t)x;
+                hr_topbuf *h = &q->heaps[qi];
+                if (h->size >= h->n) continue;
+                hr_topbuf_init(h, h->home, h->n, h->homecap);
+                sh[nshort] = qi;
+                np[nshort++] = wide;
+                nexh += wide == mt->nlist;
             }
+        }
         uint64_t any = nshort;
         rc = hr_comm_allreduce_max_u64(job->comm, &any, 1);
-        if (rc < 0 || any == 0) {
-            hr_free(sh);
-            break;
-        }
+        if (rc < 0 || any == 0) break;
         if (st.rounds == 1) st.queries_widened = nshort;
-        /* widen: 4x the lists (all of them at most), emptied selections, gathered copies */
-        uint32_t np = rq.nprobe > mt->nlist / 4 ? mt->nlist : rq.nprobe * 4;
-        if (np == mt->nlist) st.queries_exhaustive += nshort;
-        hr_free(which);
-        which = sh;
-        hr_free(Qw);
-        hr_free(hw);
-        hr_free(ew);
-        hr_free(nw);
-        Qw = hr_malloc((nshort * (uint64_t)k + 1) * sizeof *Qw);
-        hw = hr_malloc((nshort + 1) * sizeof *hw);
-        ew = hr_malloc((nshort + 1) * sizeof *ew);
-        nw = hr_malloc((nshort + 1) * sizeof *nw);
-        for (uint64_t x = 0; x < nshort; x++) {
-            uint64_t qi = which[x];
-            memcpy(Qw + x * (uint64_t)k, q->Q + qi * (uint64_t)k, (size_t)k * sizeof *Qw);
-            hr_topbuf *h = &q->heaps[qi];
-            hr_topbuf_init(h, h->home, h->n, h->homecap);
-            hw[x] = *h;
-            ew[x] = q->excl ? q->excl[qi] : NULL;
-            nw[x] = q->excl ? q->nexcl[qi] : 0;
-        }
-        hr_free(rq.probes);
-        rq = (round_q){ nshort, Qw, hw, q->excl ? ew : NULL, q->excl ? nw : NULL, np, NULL };
-        probe_all(ix, &rq, &st);
+        st.queries_exhaustive += nexh;
+        free_classes(cls, ncls);
+        ncls = make_classes(ix, q, sh, np, nshort, cls, &st);
     }
-    hr_free(rq.probes);
-    hr_free(Qw);
-    hr_free(hw);
-    hr_free(ew);
-    hr_free(nw);
-    hr_free(which);
+    free_classes(cls, ncls);
+    hr_free(np);
+    hr_free(sh);
     hr_free(blk);
     hr_free(nxt);
     rc = hr_comm_agree(job->comm, rc, &job->err);
-    uint64_t cnt[4] = { st.scores, st.queries_widened, st.queries_exhaustive, q->nq };
-    double sec[3] = { st.seconds_probe, st.seconds_scan, st.seconds_comm };
-    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, cnt, 4);
-    if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, sec, 3);
+    uint64_t cnt[5] = { st.scores, st.queries_widened, st.queries_exhaustive, q->nq, st.probes };
+    double sec[4] = { st.seconds_probe, st.seconds_scan, st.seconds_comm, st.seconds_load };
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, cnt, 5);
+    if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, sec, 4);
     st.scores = cnt[0];
     st.queries_widened = cnt[1];
     st.queries_exhaustive = cnt[2];
     st.queries = cnt[3];
+    st.probes = cnt[4];
     st.seconds_probe = sec[0];
     st.seconds_scan = sec[1];
     st.seconds_comm = sec[2];
+    st.seconds_load = sec[3];
     if (st_out) *st_out = st;
     return rc;
 }
@@ -270,10 +306,13 @@ void hr_index_report(hr_job *job, const hr_index *ix, const hr_index_stats *st)
     hr_job_set_str(job, "index_metric", hr_metric_name(ix->meta.metric));
     hr_job_set_int(job, "index_lists", ix->meta.nlist);
     hr_job_set_int(job, "index_probe", ix->nprobe);
+    hr_job_set_int(job, "index_probe_fixed", ix->fixed);
+    hr_job_set_real(job, "index_probe_mean", st->queries ? (double)st->probes / (double)st->queries : 0);
     hr_job_set_int(job, "index_rounds", st->rounds);
     hr_job_set_int(job, "index_scores", (int64_t)st->scores);
     hr_job_set_int(job, "queries_widened", (int64_t)st->queries_widened);
     hr_job_set_int(job, "queries_exhaustive", (int64_t)st->queries_exhaustive);
+    hr_job_set_real(job, "index_seconds_load", st->seconds_load);
     hr_job_set_real(job, "index_seconds_probe", st->seconds_probe);
     hr_job_set_real(job, "index_seconds_scan", st->seconds_scan);
     hr_job_set_real(job, "index_seconds_comm", st->seconds_comm);
@@ -294,8 +333,9 @@ int hr_index_ring_score(hr_job *job, const char *dir, uint32_t probe, const hr_m
         *t_score = st.seconds_probe + st.seconds_scan;
         *t_comm = st.seconds_comm;
         *scores = st.scores;
-        hr_progress("%-10s index %s: probe %u of %u lists, %.3g scores (%.2f%% of exhaustive), %llu queries widened (%llu to every list), %u round(s)",
-                    what, dir, ix->nprobe, ix->meta.nlist, (double)st.scores,
+        hr_progress("%-10s index %s: %s%.1f of %u lists probed per query, %.3g scores (%.2f%% of exhaustive), %llu queries widened (%llu to every list), %u round(s)",
+                    what, dir, ix->fixed ? "" : "calibrated by depth: ", st.queries ? (double)st.probes / (double)st.queries : 0, ix->meta.nlist,
+                    (double)st.scores,
                     100.0 * (double)st.scores / ((double)n * (double)(st.queries ? st.queries : 1)),
                     (unsigned long long)st.queries_widened, (unsigned long long)st.queries_exhaustive, st.rounds);
     }

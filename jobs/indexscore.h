@@ -36,10 +36,11 @@ typedef struct hr_index hr_index;
 typedef struct hr_index_stats {
     uint64_t queries;             /* queries of all ranks */
     uint64_t scores;              /* (query, item) scores computed: 2k FLOP each */
+    uint64_t probes;              /* lists the queries probed first (before any widening) */
     uint64_t queries_widened;     /* needed more lists than --probe to fill N */
     uint64_t queries_exhaustive;  /* of those, scanned every list */
     uint32_t rounds;              /* passes of the ring (1 + widening rounds) */
-    double seconds_probe, seconds_scan, seconds_comm;
+    double seconds_load, seconds_probe, seconds_scan, seconds_comm;   /* load: lists read and packed */
 } hr_index_stats;
 
 /* Collective.  Open the index in dir for the model m (loaded with at least hr_model_load_dicts;
@@ -50,7 +51,6 @@ int hr_index_open(hr_job *job, const char *dir, const hr_model *m, const char *m
                   uint32_t probe, hr_index **out);
 void hr_index_close(hr_index *ix);   /* accepts NULL */
 const hr_index_meta *hr_index_info(const hr_index *ix);
-uint32_t hr_index_nprobe(const hr_index *ix);
 
 /* Collective; arguments as hr_ring_score: items = block `rank`'s model rows (k floats each, as
  * stored in the model: cosine normalises them itself), bias = its item biases or NULL, banned =

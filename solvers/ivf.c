@@ -34,18 +34,22 @@ void hr_ivf_quantizer_free(hr_ivf_quantizer *q)
 
 enum { PROBE_BATCH = 256 };
 
-void hr_ivf_probe(const hr_ivf_quantizer *q, const float *Q, uint64_t nq, uint32_t nprobe, uint32_t *probes)
+void hr_ivf_probe(const hr_ivf_quantizer *q, const float *Q, const uint32_t *map, uint64_t nq, uint32_t nprobe, uint32_t *probes)
 {
     assert(nprobe >= 1 && nprobe <= q->nlist);
-    const uint64_t L = q->nlist;
-    float *S = hr_malloc((size_t)PROBE_BATCH * L * sizeof *S);
+    const uint64_t L = q->nlist, uk = (uint64_t)q->k;
+    float *S = hr_malloc((size_t)PROBE_BATCH * L * sizeof *S), *G = map ? hr_malloc((size_t)PROBE_BATCH * uk * sizeof *G) : NULL;
     hr_topkey *keys = hr_malloc(2 * (size_t)nprobe * sizeof *keys);
     float *sc = hr_malloc(nprobe * sizeof *sc);
     hr_topbuf tb;
     for (uint64_t x0 = 0; x0 < nq; x0 += PROBE_BATCH) {
         uint32_t nb = (uint32_t)(nq - x0 < PROBE_BATCH ? nq - x0 : PROBE_BATCH);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)L, q->k, 1.0f, Q + x0 * (uint64_t)q->k, q->k, q->C, q->k,
-                    0.0f, S, (int)L);
+        const float *rows = Q + x0 * uk;
+        if (map) {
+            for (uint32_t x = 0; x < nb; x++) memcpy(G + x * uk, Q + (uint64_t)map[x0 + x] * uk, uk * sizeof *G);
+            rows = G;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)L, q->k, 1.0f, rows, q->k, q->C, q->k, 0.0f, S, (int)L);
         for (uint32_t x = 0; x < nb; x++) {
             float *row = S + (uint64_t)x * L;
             for (uint64_t c = 0; c < L; c++) row[c] += q->beta[c];
@@ -61,6 +65,7 @@ void hr_ivf_probe(const hr_ivf_quantizer *q, const float *Q, uint64_t nq, uint32
         }
     }
     hr_free(S);
+    hr_free(G);
     hr_free(keys);
     hr_free(sc);
 }
@@ -170,7 +175,7 @@ uint64_t hr_ivf_scan(const hr_ivf_lists *L, const hr_ivf_groups *g, const hr_ivf
         for (uint32_t q0 = 0; q0 < q_n; q0 += SCAN_Q) {
             uint32_t qc = q_n - q0 < SCAN_Q ? q_n - q0 : SCAN_Q;
             const uint32_t *qs = g->q + q_lo + q0;
-            for (uint32_t x = 0; x < qc; x++) memcpy(G + x * uk, b->Q + (uint64_t)qs[x] * uk, uk * sizeof *G);
+            for (uint32_t x = 0; x < qc; x++) memcpy(G + x * uk, b->Q + (uint64_t)(b->map ? b->map[qs[x]] : qs[x]) * uk, uk * sizeof *G);
             for (uint32_t r0 = 0; r0 < r_n; r0 += SCAN_R) {
                 uint32_t rc = r_n - r0 < SCAN_R ? r_n - r0 : SCAN_R;
                 const uint64_t at = (uint64_t)r_lo + r0;
@@ -182,7 +187,7 @@ uint64_t hr_ivf_scan(const hr_ivf_lists *L, const hr_ivf_groups *g, const hr_ivf
                         for (uint32_t r = 0; r < rc; r++) row[r] += L->bias[at + r];
                     }
                 for (uint32_t x = 0; x < qc; x++) {
-                    uint32_t qi = qs[x];
+                    uint32_t qi = b->map ? b->map[qs[x]] : qs[x];
                     hr_topbuf_push_ids(&b->heaps[qi], S + (uint64_t)x * rc, L->ids + at, rc, b->excl ? b->excl[qi] : NULL,
                                        b->excl ? b->nexcl[qi] : 0, b->banned);
                 }

@@ -49,8 +49,9 @@ typedef struct hr_ivf_quantizer {
 void hr_ivf_quantizer_init(hr_ivf_quantizer *q, const float *cent, uint32_t nlist, int k, int dim);
 void hr_ivf_quantizer_free(hr_ivf_quantizer *q);   /* accepts a zeroed struct */
 /* The nprobe (<= nlist) lists of best probe score per query, best first (ties: lower list id),
- * into probes[x * nprobe ..].  Q: nq x k query rows (hr_mips_scan_row form). */
-void hr_ivf_probe(const hr_ivf_quantizer *q, const float *Q, uint64_t nq, uint32_t nprobe, uint32_t *probes);
+ * into probes[x * nprobe ..].  Query x is row map[x] of Q (row x when map is NULL); rows are
+ * k floats in hr_mips_scan_row form. */
+void hr_ivf_probe(const hr_ivf_quantizer *q, const float *Q, const uint32_t *map, uint64_t nq, uint32_t nprobe, uint32_t *probes);
 
 /* ---- list storage: a packed block ---- */
 typedef struct hr_ivf_lists {
@@ -85,11 +86,12 @@ typedef struct hr_ivf_groups {
 void hr_ivf_group(hr_ivf_groups *g, const uint32_t *probes, uint32_t nq, uint32_t nprobe);
 
 typedef struct hr_ivf_batch {
-    const float *Q;                /* nq x k query rows */
-    hr_topbuf *heaps;              /* nq selections (pushable: a working buffer borrowed) */
+    const float *Q;                /* query rows, k floats each */
+    hr_topbuf *heaps;              /* selections (pushable: a working buffer borrowed) */
     uint32_t *const *excl;         /* per query: sorted item ids never to return, or NULL */
     const uint32_t *nexcl;
     const uint8_t *banned;         /* catalogue-wide flags, or NULL */
+    const uint32_t *map;           /* batch query x is entry map[x] of Q, heaps, excl (NULL: x) */
 } hr_ivf_batch;
 
 /* Scratch floats hr_ivf_scan needs for dimension k. */

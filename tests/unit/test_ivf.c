@@ -176,7 +176,7 @@ static void test_probe_order(void **state)
     hr_ivf_quantizer q;
     hr_ivf_quantizer_init(&q, cent, nl, k, dim);
     uint32_t *pr = hr_malloc(40 * np * sizeof *pr);
-    hr_ivf_probe(&q, Q, 40, np, pr);
+    hr_ivf_probe(&q, Q, NULL, 40, np, pr);
     for (int x = 0; x < 40; x++) {
         double prev = INFINITY;
         for (uint32_t p = 0; p < np; p++) {
@@ -193,6 +193,12 @@ static void test_probe_order(void **state)
             if (!in) assert_true(dot(Q + x * k, cc, k) + cc[k] - 0.5 * dot(cc, cc, dim + 1) <= prev + 1e-5);
         }
     }
+    /* through a map: query x is row map[x] */
+    uint32_t map[40], *pm = hr_malloc(40 * np * sizeof *pm);
+    for (uint32_t x = 0; x < 40; x++) map[x] = 39 - x;
+    hr_ivf_probe(&q, Q, map, 40, np, pm);
+    for (uint32_t x = 0; x < 40; x++) assert_memory_equal(pm + x * np, pr + (39 - x) * np, np * sizeof *pm);
+    hr_free(pm);
     hr_ivf_quantizer_free(&q);
     hr_free(cent);
     hr_free(Q);
@@ -254,7 +260,7 @@ static void test_pack_and_exhaustive_scan(void **state)
         hr_topbuf_init(&heaps[x], store + x * 2 * N, N, 2 * N);
     }
     float *work = hr_malloc(hr_ivf_scan_work_floats(k) * sizeof *work);
-    hr_ivf_batch b = { Q, heaps, excl, nexcl, banned };
+    hr_ivf_batch b = { Q, heaps, excl, nexcl, banned, NULL };
     assert_int_equal(hr_ivf_scan(&L, &g, &b, work), (uint64_t)nq * n);
     pr *all = hr_malloc(n * sizeof *all);
     uint32_t idx[15];
@@ -508,6 +514,9 @@ static void test_meta_parse_errors(void **state)
         { "model", "{\"manifest_xxh3\": \"xyz\"}", "manifest_xxh3", HR_ERR_FORMAT },
         { "files", "{}", "quantizer.bin.zst", HR_ERR_FORMAT },
         { "format", "\"hpcrec-model\"", "not an hpcrec index manifest", HR_ERR_FORMAT },
+        { "calibration", "{\"probe_for_depth\": {\"10\": 9}}", "probes 1..4", HR_ERR_FORMAT },
+        { "calibration", "{\"probe_for_depth\": {\"x\": 1}}", "depths 1..1000000", HR_ERR_FORMAT },
+        { "calibration", "{\"probe_for_depth\": [1]}", "probe_for_depth", HR_ERR_FORMAT },
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         json_t *j = json_deep_copy(good);
@@ -518,6 +527,15 @@ static void test_meta_parse_errors(void **state)
         hr_index_meta_free(&m);
         json_decref(j);
     }
+    /* depths come back sorted */
+    json_t *c = json_deep_copy(good);
+    json_object_set_new(c, "calibration", json_loads("{\"probe_for_depth\": {\"50\": 4, \"10\": 2, \"20\": 3}}", 0, NULL));
+    assert_int_equal(hr_index_meta_parse(c, "x/manifest.json", &m, &err), 0);
+    assert_int_equal(m.ndepth, 3);
+    assert_true(m.depth[0] == 10 && m.depth[1] == 20 && m.depth[2] == 50);
+    assert_true(m.depth_probe[0] == 2 && m.depth_probe[1] == 3 && m.depth_probe[2] == 4);
+    hr_index_meta_free(&m);
+    json_decref(c);
     /* a part missing from "files" */
     json_t *j = json_deep_copy(good);
     json_object_del(json_object_get(j, "files"), "part-00002.bin.zst");
