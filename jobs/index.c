@@ -61,13 +61,42 @@ static void remove_flat(const char *dir)
     rmdir(dir);
 }
 
-int hr_index_out_begin(hr_job *job, const char *out, char *tmp, size_t cap)
+/* OUT without trailing slashes (so OUT.tmp-PID is a sibling, not a child). */
+static void out_path(const char *out, char *buf, size_t cap)
 {
-    int rc = 0;
+    snprintf(buf, cap, "%s", out);
+    for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--) buf[n - 1] = '\0';
+}
+
+/* 0 when OUT is absent or an earlier output of this kind (OUT/manifest.json of `format`). */
+static int out_replaceable(hr_job *job, const char *out, const char *format, int *exists)
+{
+    struct stat st;
+    *exists = stat(out, &st) == 0;
+    if (!*exists) return 0;
+    char mp[4200];
+    snprintf(mp, sizeof mp, "%s/manifest.json", out);
+    json_t *j = S_ISDIR(st.st_mode) ? json_load_file(mp, 0, NULL) : NULL;
+    const char *f = json_string_value(json_object_get(j, "format"));
+    int same = f && !strcmp(f, format);
+    json_decref(j);
+    return same ? 0
+                : hr_error_set(&job->err, HR_ERR_ARG, "%s exists and is not an earlier output of this command (%s); remove it or choose "
+                               "another --out", out, format);
+}
+
+int hr_index_out_begin(hr_job *job, const char *out, const char *format, char *tmp, size_t cap)
+{
+    int rc = 0, exists;
     if (job->rank == 0) {
-        snprintf(tmp, cap, "%s.tmp-%d", out, (int)getpid());
-        remove_flat(tmp);
-        rc = hr_mkdirs(tmp, &job->err);
+        char o[4096];
+        out_path(out, o, sizeof o);
+        rc = out_replaceable(job, o, format, &exists);
+        snprintf(tmp, cap, "%s.tmp-%d", o, (int)getpid());
+        if (rc == 0) {
+            remove_flat(tmp);
+            rc = hr_mkdirs(tmp, &job->err);
+        }
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) rc = hr_comm_bcast(job->comm, tmp, cap, 0);
@@ -78,34 +107,23 @@ int hr_index_out_commit(hr_job *job, const char *out, const char *tmp, const cha
 {
     int rc = 0;
     if (job->rank == 0) {
-        struct stat st;
-        char old[4096] = "";
+        char o[4096], old[4200] = "";
+        int exists;
+        out_path(out, o, sizeof o);
         hr_fsync_dir(tmp);
-        if (stat(out, &st) == 0) {
-            char mp[4096];
-            snprintf(mp, sizeof mp, "%s/manifest.json", out);
-            json_t *j = S_ISDIR(st.st_mode) ? json_load_file(mp, 0, NULL) : NULL;
-            const char *f = json_string_value(json_object_get(j, "format"));
-            int same = f && !strcmp(f, format);
-            json_decref(j);
-            if (!same)
-                rc = hr_error_set(&job->err, HR_ERR_ARG, "%s exists and is not an earlier output of this command (%s); remove it or choose "
-                                  "another --out", out, format);
-            else {
-                snprintf(old, sizeof old, "%s.old-%d", out, (int)getpid());
-                if (rename(out, old) != 0) rc = hr_error_set(&job->err, HR_ERR_IO, "%s: cannot move aside: %s", out, strerror(errno));
-            }
+        rc = out_replaceable(job, o, format, &exists);
+        if (rc == 0 && exists) {
+            snprintf(old, sizeof old, "%s.old-%d", o, (int)getpid());
+            if (rename(o, old) != 0) rc = hr_error_set(&job->err, HR_ERR_IO, "%s: cannot move aside: %s", o, strerror(errno));
         }
-        if (rc == 0 && rename(tmp, out) != 0) rc = hr_error_set(&job->err, HR_ERR_IO, "%s: cannot rename into place: %s", out, strerror(errno));
+        if (rc == 0 && rename(tmp, o) != 0) rc = hr_error_set(&job->err, HR_ERR_IO, "%s: cannot rename into place: %s", o, strerror(errno));
         if (rc == 0) {
-            char parent[4096];
-            snprintf(parent, sizeof parent, "%s", out);
-            char *slash = strrchr(parent, '/');
+            char *slash = strrchr(o, '/');
             if (slash) *slash = '\0';
-            hr_fsync_dir(slash ? parent : ".");
+            hr_fsync_dir(slash ? o : ".");
             if (old[0]) remove_flat(old);
         } else {
-            if (old[0]) rename(old, out);
+            if (old[0]) rename(old, o);
             remove_flat(tmp);
         }
     }
@@ -420,7 +438,7 @@ static int cmd_query(hr_job *job, int argc, char **argv)
     t_search = hr_now() - t_search;
     double t_out = hr_now();
     uint64_t tot[2] = { 0, 0 };
-    if (rc == 0) rc = hr_index_out_begin(job, o.out, tmp, sizeof tmp);
+    if (rc == 0) rc = hr_index_out_begin(job, o.out, RESULTS_FORMAT, tmp, sizeof tmp);
     if (rc == 0) rc = write_results(job, &o, &m, &q, heaps, tmp, tot);
     if (rc == 0) rc = hr_index_out_commit(job, o.out, tmp, RESULTS_FORMAT);
     t_out = hr_now() - t_out;

@@ -589,6 +589,7 @@ int hr_index_build(hr_job *job, int argc, char **argv)
     if (rc == 0 && o.probe > o.lists)
         rc = hr_error_set(&job->err, HR_ERR_ARG, "--probe %lld: more than the %lld lists", (long long)o.probe, (long long)o.lists);
     rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0) rc = hr_index_out_begin(job, o.out, HR_INDEX_FORMAT, tmp, sizeof tmp);   /* a bad --out fails now, not after the work */
     if (rc < 0) goto done;
     b.n = m.n_items;
     b.k = m.k;
@@ -608,8 +609,7 @@ int hr_index_build(hr_job *job, int argc, char **argv)
     double t_write = hr_now();
     xx = hr_calloc((size_t)o.parts + 1, sizeof *xx);
     by = hr_calloc((size_t)o.parts + 1, sizeof *by);
-    rc = hr_index_out_begin(job, o.out, tmp, sizeof tmp);
-    if (rc == 0) rc = write_files(job, &o, &b, tmp, xx, by);
+    rc = write_files(job, &o, &b, tmp, xx, by);
     balance bl = list_balance(&b);
     double mean_rss, max_rss = hr_job_peak_rss_mb(job, &mean_rss);
     double seconds = hr_now() - t0;

@@ -208,6 +208,11 @@ case_parameters() {
     hrt 2 index query --index "$W/ix" --model "$W/m.tar" --vectors "$W/vec1.txt" --top 3 --out "$W/p3" >/dev/null || fail "replace a result"
     assert_eq "$(text "$W/p3" | awk 'NR > 1' | wc -l)" 3 "replaced result"
     [ -z "$(ls -d "$W"/p3.* 2>/dev/null)" ] || fail "temporary directories left: $(ls -d "$W"/p3.*)"
+    expect_fail 2 "m.tar exists and is not an earlier output of this command \(hpcrec-index\)" \
+        hrt 1 index build --model "$W/m.tar" --out "$W/m.tar"
+    hrt 2 index build --model "$W/m.tar" --out "$W/p9/" --lists 16 >/dev/null || fail "--out with a trailing slash"
+    hrt 1 inspect "$W/p9" >/dev/null || fail "inspect p9"
+    [ -z "$(ls -d "$W"/p9.* "$W"/p9/.tmp* 2>/dev/null)" ] || fail "temporary directories left: $(ls -d "$W"/p9.* "$W"/p9/.tmp*)"
 }
 
 tcase index-recall case_recall
