@@ -19,6 +19,7 @@ import os
 import struct
 import subprocess
 import sys
+import tarfile
 import time
 
 import numpy as np
@@ -26,17 +27,30 @@ import numpy as np
 K = 10
 
 
+def members(model, name):
+    """The decompressed members of array `name`, in order (docs/formats.md, "Model bundle"):
+    version 1 has one member NAME.zst, version 2 members NAME.000000.zst, NAME.000001.zst, ..."""
+    with tarfile.open(model) as t:
+        names = t.getnames()
+        ns = [name + ".zst"] if name + ".zst" in names else \
+            sorted(x for x in names if x.startswith(name + ".") and x[len(name) + 1:-4].isdigit() and x.endswith(".zst"))
+        assert ns, "%s: no member %s" % (model, name)
+        return [subprocess.run(["zstd", "-dcq"], input=t.extractfile(x).read(), capture_output=True, check=True).stdout for x in ns]
+
+
 def member(model, name):
-    out = subprocess.run("tar -xOf '%s' '%s.zst' | zstd -dq" % (model, name), shell=True, capture_output=True, check=True)
-    return out.stdout
+    return b"".join(members(model, name))
 
 
 def dict_ids(model, name):
-    """External ids of an integer dictionary (io/shard.h: HRDICT01 | u32 version | u32 is_int | u64 n | i64 ids[n] ...)."""
-    b = member(model, name)
-    assert b[:8] == b"HRDICT01" and struct.unpack_from("<I", b, 12)[0] == 1, "integer ids expected"
-    n = struct.unpack_from("<Q", b, 16)[0]
-    return np.frombuffer(b, dtype=np.int64, count=n, offset=24)
+    """External ids of an integer dictionary (io/shard.h: HRDICT01 | u32 version | u32 is_int | u64 n | i64 ids[n] ...);
+    a version-2 bundle holds one such dictionary per member."""
+    out = []
+    for b in members(model, name):
+        assert b[:8] == b"HRDICT01" and struct.unpack_from("<I", b, 12)[0] == 1, "integer ids expected"
+        n = struct.unpack_from("<Q", b, 16)[0]
+        out.append(np.frombuffer(b, dtype=np.int64, count=n, offset=24))
+    return np.concatenate(out)
 
 
 def exact_top(Q, Y, k=K, skip_self=None):
