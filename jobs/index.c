@@ -34,106 +34,16 @@
 #include "jobs/commands.h"
 #include "jobs/index.h"
 #include "jobs/indexscore.h"
+#include "jobs/publish.h"
 
 #define RESULTS_FORMAT "hpcrec-index-results"
+static const char *const RESULTS_FORMATS[] = { RESULTS_FORMAT, NULL };
 
 static const char usage[] =
     "hpcrec index build --model MODEL.tar --out INDEX [--lists N] [--metric ip|cosine] [--probe N] [--parts N]\n"
     "                   [--iters N] [--train-per-list N] [--seed S] [--json FILE]\n"
     "hpcrec index query --index INDEX --model MODEL.tar (--users FILE | --items FILE | --vectors FILE) --top K\n"
     "                   [--probe N] --out DIR [--zstd-level Z] [--json FILE]\n";
-
-/* ---- the output directory (one place, so the policy can change in one place) ---- */
-
-/* rm -r of a flat directory (index and result directories hold files only). */
-static void remove_flat(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char f[4096];
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.' || (e->d_name[1] && (e->d_name[1] != '.' || e->d_name[2]))) {
-            snprintf(f, sizeof f, "%s/%s", dir, e->d_name);
-            unlink(f);
-        }
-    closedir(d);
-    rmdir(dir);
-}
-
-/* OUT without trailing slashes (so OUT.tmp-PID is a sibling, not a child). */
-static void out_path(const char *out, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s", out);
-    for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--) buf[n - 1] = '\0';
-}
-
-/* 0 when OUT is absent or an earlier output of this kind (OUT/manifest.json of `format`). */
-static int out_replaceable(hr_job *job, const char *out, const char *format, int *exists)
-{
-    struct stat st;
-    *exists = stat(out, &st) == 0;
-    if (!*exists) return 0;
-    char mp[4200];
-    snprintf(mp, sizeof mp, "%s/manifest.json", out);
-    json_t *j = S_ISDIR(st.st_mode) ? json_load_file(mp, 0, NULL) : NULL;
-    const char *f = json_string_value(json_object_get(j, "format"));
-    int same = f && !strcmp(f, format);
-    json_decref(j);
-    return same ? 0
-                : hr_error_set(&job->err, HR_ERR_ARG, "%s exists and is not an earlier output of this command (%s); remove it or choose "
-                               "another --out", out, format);
-}
-
-int hr_index_out_begin(hr_job *job, const char *out, const char *format, char *tmp, size_t cap)
-{
-    int rc = 0, exists;
-    if (job->rank == 0) {
-        char o[4096];
-        out_path(out, o, sizeof o);
-        rc = out_replaceable(job, o, format, &exists);
-        snprintf(tmp, cap, "%s.tmp-%d", o, (int)getpid());
-        if (rc == 0) {
-            remove_flat(tmp);
-            rc = hr_mkdirs(tmp, &job->err);
-        }
-    }
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc == 0) rc = hr_comm_bcast(job->comm, tmp, cap, 0);
-    return rc;
-}
-
-int hr_index_out_commit(hr_job *job, const char *out, const char *tmp, const char *format)
-{
-    int rc = 0;
-    if (job->rank == 0) {
-        char o[4096], old[4200] = "";
-        int exists;
-        out_path(out, o, sizeof o);
-        hr_fsync_dir(tmp);
-        rc = out_replaceable(job, o, format, &exists);
-        if (rc == 0 && exists) {
-            snprintf(old, sizeof old, "%s.old-%d", o, (int)getpid());
-            if (rename(o, old) != 0) rc = hr_error_set(&job->err, HR_ERR_IO, "%s: cannot move aside: %s", o, strerror(errno));
-        }
-        if (rc == 0 && rename(tmp, o) != 0) rc = hr_error_set(&job->err, HR_ERR_IO, "%s: cannot rename into place: %s", o, strerror(errno));
-        if (rc == 0) {
-            char *slash = strrchr(o, '/');
-            if (slash) *slash = '\0';
-            hr_fsync_dir(slash ? o : ".");
-            if (old[0]) remove_flat(old);
-        } else {
-            if (old[0]) rename(old, o);
-            remove_flat(tmp);
-        }
-    }
-    return hr_comm_agree(job->comm, rc, &job->err);
-}
-
-void hr_index_out_abort(hr_job *job, const char *tmp)
-{
-    if (job->rank == 0) remove_flat(tmp);
-}
 
 /* ---- query ---- */
 
@@ -201,10 +111,18 @@ typedef struct ids_ctx {
 static int add_id(void *c, char *line, size_t len, uint64_t lineno, hr_error *err)
 {
     ids_ctx *x = c;
-    int64_t g = hr_dict_find(x->d, line, len);
-    if (g < 0)
-        return hr_error_set(err, HR_ERR_FORMAT, "%s:%llu: %s '%s' is not in the model %s", x->file, (unsigned long long)lineno, x->what,
-                            line, x->model);
+    char shown[1100];
+    for (size_t k = 0; k < len; k++)   /* as ingest's bad_id: no id of a model holds one */
+        if ((unsigned char)line[k] < 0x20 || line[k] == 0x7f)
+            return hr_error_set(err, HR_ERR_FORMAT, "%s:%llu: the id holds control byte 0x%02x at byte %zu",
+                                hr_escape_text(x->file, strlen(x->file), shown, sizeof shown), (unsigned long long)lineno,
+                                (unsigned char)line[k], k + 1);
+    int64_t g = hr_dict_find(x->d, line, len);   /* exact bytes */
+    if (g < 0) {
+        char id[600];
+        return hr_error_set(err, HR_ERR_FORMAT, "%s:%llu: %s '%s' is not in the model %s", hr_escape_text(x->file, strlen(x->file), shown, sizeof shown),
+                            (unsigned long long)lineno, x->what, hr_escape_text(line, len, id, sizeof id), x->model);
+    }
     if (x->n == x->cap) x->gid = hr_realloc(x->gid, (x->cap = x->cap ? 2 * x->cap : 1024) * sizeof *x->gid);
     x->gid[x->n++] = (uint64_t)g;
     return 0;
@@ -272,12 +190,15 @@ static int read_queries(hr_job *job, const query_opts *o, const hr_model *m, que
     HR_TRY(hr_index_read_ids(o->file, d, o->kind == Q_USERS ? "user" : "item", o->model, &g, &n, &job->err));
     q->ext = hr_malloc((n + 1) * sizeof *q->ext);
     q->gid = hr_malloc((n + 1) * sizeof *q->gid);
-    char key[512];
+    char key[HR_DICT_INT_CHARS];
     for (uint64_t x = 0; x < n; x++) {
         int mine = o->kind == Q_USERS ? x % (uint64_t)job->size == (uint64_t)job->rank : block_owner(g[x], m->n_items, job->size) == job->rank;
         if (!mine) continue;
-        hr_dict_format(d, g[x], key, sizeof key);
-        q->ext[q->n] = hr_strdup(key);
+        size_t kl;
+        const char *id = hr_dict_key(d, g[x], key, &kl);   /* the exact id, any length (ids hold no NUL) */
+        q->ext[q->n] = hr_malloc(kl + 1);
+        memcpy(q->ext[q->n], id, kl);
+        q->ext[q->n][kl] = '\0';
         q->gid[q->n++] = g[x];
     }
     hr_free(g);
@@ -326,7 +247,7 @@ static int write_results(hr_job *job, const query_opts *o, const hr_model *m, co
 {
     static const char *heads[] = { "", "user\trank\titem\tscore\tsource", "item\trank\tsimilar\tscore\tsource",
                                    "query\trank\titem\tscore\tsource" };
-    char path[4096], key[512];
+    char path[4096], key[HR_DICT_INT_CHARS];
     snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", dir, job->rank);
     hr_recwriter *wr;
     int rc = hr_recwriter_open(path, heads[o->kind], (int)o->level, &wr, &job->err);
@@ -336,8 +257,9 @@ static int write_results(hr_job *job, const query_opts *o, const hr_model *m, co
         uint32_t got = hr_topbuf_sorted(&heaps[x], idx, sc);
         size_t el = strlen(q->ext[x]);
         for (uint32_t r = 0; rc == 0 && r < got; r++) {
-            size_t kl = hr_dict_format(&m->items, idx[r], key, sizeof key);
-            rc = hr_recwriter_line(wr, q->ext[x], el, r + 1, key, kl, sc[r], "index", &job->err);
+            size_t kl;
+            const char *item = hr_dict_key(&m->items, idx[r], key, &kl);   /* the exact id, any length */
+            rc = hr_recwriter_line(wr, q->ext[x], el, r + 1, item, kl, sc[r], "index", &job->err);
         }
     }
     hr_free(idx);
@@ -376,6 +298,9 @@ static int cmd_query(hr_job *job, int argc, char **argv)
     int help, rc;
     HR_TRY(parse_query(job, argc, argv, &o, &help));
     if (help) return 0;
+    hr_pathspec ps[] = { { "--index", o.index, HR_IN }, { "--model", o.model, HR_IN }, { "--users/--items/--vectors", o.file, HR_IN },
+                         { "--out", o.out, HR_OUT_DIR }, { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 5));
     double t0 = hr_now();
     hr_model m;
     hr_index *ix = NULL;
@@ -384,7 +309,8 @@ static int cmd_query(hr_job *job, int argc, char **argv)
     hr_topbuf *heaps = NULL;
     hr_topkey *store = NULL;
     uint32_t **excl = NULL, *nexcl = NULL;
-    char tmp[4096] = "";
+    hr_publish pub;
+    memset(&pub, 0, sizeof pub);
     rc = hr_model_load_dicts(o.model, &m, &job->err);
     if (rc == 0 && m.kind != HR_MODEL_FACTOR) rc = hr_error_set(&job->err, HR_ERR_ARG, "%s: a %s model has no factors", o.model, m.algo);
     if (rc == 0) {
@@ -394,6 +320,7 @@ static int cmd_query(hr_job *job, int argc, char **argv)
                               (unsigned long long)avail + (o.kind == Q_ITEMS), o.kind == Q_ITEMS ? " (the query item itself is left out)" : "");
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0) rc = hr_publish_begin(job, o.out, "manifest.json", RESULTS_FORMATS, &pub);   /* a bad --out fails before the work */
     if (rc == 0) rc = hr_index_open(job, o.index, &m, o.model, 0, "index query", (uint32_t)o.probe, &ix);
     if (rc == 0) {
         rc = read_queries(job, &o, &m, &q);
@@ -438,9 +365,8 @@ static int cmd_query(hr_job *job, int argc, char **argv)
     t_search = hr_now() - t_search;
     double t_out = hr_now();
     uint64_t tot[2] = { 0, 0 };
-    if (rc == 0) rc = hr_index_out_begin(job, o.out, RESULTS_FORMAT, tmp, sizeof tmp);
-    if (rc == 0) rc = write_results(job, &o, &m, &q, heaps, tmp, tot);
-    if (rc == 0) rc = hr_index_out_commit(job, o.out, tmp, RESULTS_FORMAT);
+    if (rc == 0) rc = write_results(job, &o, &m, &q, heaps, pub.dir, tot);
+    rc = hr_publish_end(job, &pub, rc);
     t_out = hr_now() - t_out;
     if (rc < 0) goto done;
     hr_index_report(job, ix, &st);
@@ -462,7 +388,7 @@ static int cmd_query(hr_job *job, int argc, char **argv)
                 (unsigned long long)st.queries_widened, (unsigned long long)st.queries_exhaustive, (unsigned long long)tot[1], o.out,
                 hr_now() - t0);
 done:
-    if (rc < 0 && tmp[0]) hr_index_out_abort(job, tmp);
+    rc = hr_publish_end(job, &pub, rc);   /* a failed run: the temporary directory goes */
     if (excl)
         for (uint64_t x = 0; x < q.n; x++) hr_free(excl[x]);
     hr_free(excl);

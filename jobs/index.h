@@ -23,14 +23,4 @@ struct hr_dict;
 int hr_index_read_ids(const char *file, const struct hr_dict *d, const char *what, const char *model, uint64_t **gids, uint64_t *n,
                       hr_error *err);
 
-/* The output directory of a multi-rank writer, written through these three only (so that one
- * change moves every index output to another policy).  begin: rank 0 refuses an OUT that
- * exists and is not an earlier output of the same kind (OUT/manifest.json with that `format`),
- * and makes an empty temporary sibling OUT.tmp-<pid> whose name all ranks get in tmp; commit:
- * rank 0 renames it to OUT, replacing the earlier output; abort: rank 0 removes the temporary.
- * Collective. */
-int hr_index_out_begin(hr_job *job, const char *out, const char *format, char *tmp, size_t cap);
-int hr_index_out_commit(hr_job *job, const char *out, const char *tmp, const char *format);
-void hr_index_out_abort(hr_job *job, const char *tmp);
-
 #endif

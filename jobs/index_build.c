@@ -9,7 +9,8 @@
  *   3. every item assigned to its nearest centroid (its list);
  *   4. the quantizer (rank 0) and the parts (part p by rank p mod P, gathered from the ranks
  *      holding its items) are written into a temporary directory, the manifest last, and the
- *      directory renamed into place (jobs/index.c: index_out_begin / index_out_commit).
+ *      directory published by one agreed rename (jobs/publish.h: --out is checked against the
+ *      model before any work and replaced only when it is an earlier index).
  * Progress: one line per k-means iteration; a final line with the build time, the peak memory
  * per rank and the list-size balance, which --json has too. */
 #include <getopt.h>
@@ -25,9 +26,12 @@
 #include "io/manifest.h"
 #include "io/model.h"
 #include "jobs/index.h"
+#include "jobs/publish.h"
 #include "solvers/ivf.h"
 #include "solvers/kmeans.h"
 #include "solvers/mips.h"
+
+static const char *const INDEX_FORMATS[] = { HR_INDEX_FORMAT, NULL };
 
 static const char usage[] =
     "hpcrec index build --model MODEL.tar --out INDEX [--lists N] [--metric ip|cosine] [--probe N] [--parts N]\n"
@@ -568,12 +572,15 @@ int hr_index_build(hr_job *job, int argc, char **argv)
     int help, rc;
     HR_TRY(parse(job, argc, argv, &o, &help));
     if (help) return 0;
+    hr_pathspec ps[] = { { "--model", o.model, HR_IN }, { "--out", o.out, HR_OUT_DIR }, { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 3));
     double t0 = hr_now(), t_kmeans = 0;
     hr_model m;
     build b;
     memset(&b, 0, sizeof b);
     uint64_t *xx = NULL, *by = NULL;
-    char tmp[4096] = "";
+    hr_publish pub;
+    memset(&pub, 0, sizeof pub);
     rc = hr_model_load_dicts(o.model, &m, &job->err);
     if (rc == 0 && m.kind != HR_MODEL_FACTOR)
         rc = hr_error_set(&job->err, HR_ERR_ARG, "%s: a %s model has no item factors to index", o.model, m.algo);
@@ -589,7 +596,7 @@ int hr_index_build(hr_job *job, int argc, char **argv)
     if (rc == 0 && o.probe > o.lists)
         rc = hr_error_set(&job->err, HR_ERR_ARG, "--probe %lld: more than the %lld lists", (long long)o.probe, (long long)o.lists);
     rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc == 0) rc = hr_index_out_begin(job, o.out, HR_INDEX_FORMAT, tmp, sizeof tmp);   /* a bad --out fails now, not after the work */
+    if (rc == 0) rc = hr_publish_begin(job, o.out, "manifest.json", INDEX_FORMATS, &pub);   /* a bad --out fails now, not after the work */
     if (rc < 0) goto done;
     b.n = m.n_items;
     b.k = m.k;
@@ -609,7 +616,7 @@ int hr_index_build(hr_job *job, int argc, char **argv)
     double t_write = hr_now();
     xx = hr_calloc((size_t)o.parts + 1, sizeof *xx);
     by = hr_calloc((size_t)o.parts + 1, sizeof *by);
-    rc = write_files(job, &o, &b, tmp, xx, by);
+    rc = write_files(job, &o, &b, pub.dir, xx, by);
     balance bl = list_balance(&b);
     double mean_rss, max_rss = hr_job_peak_rss_mb(job, &mean_rss);
     double seconds = hr_now() - t0;
@@ -617,12 +624,11 @@ int hr_index_build(hr_job *job, int argc, char **argv)
         json_t *j = manifest_of(&o, &b, &m, &bl, xx, by);
         json_object_set_new(j, "build", json_pack("{s:i,s:f,s:f}", "ranks", job->size, "seconds", seconds, "peak_rss_mb", max_rss));
         char path[4096];
-        snprintf(path, sizeof path, "%s/manifest.json", tmp);
+        snprintf(path, sizeof path, "%s/manifest.json", pub.dir);
         rc = hr_manifest_write(path, j, &job->err);
         json_decref(j);
     }
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc == 0) rc = hr_index_out_commit(job, o.out, tmp, HR_INDEX_FORMAT);
+    rc = hr_publish_end(job, &pub, rc);
     t_write = hr_now() - t_write;
     if (rc < 0) goto done;
     hr_job_set_str(job, "index", o.out);
@@ -658,7 +664,7 @@ int hr_index_build(hr_job *job, int argc, char **argv)
                 (unsigned long long)bl.max, bl.mean, bl.ratio, bl.cv, (unsigned long long)bl.empty, (long long)o.parts,
                 (long long)o.probe, hr_now() - t0, t_kmeans, t_assign, t_write, max_rss, mean_rss);
 done:
-    if (rc < 0 && tmp[0]) hr_index_out_abort(job, tmp);
+    rc = hr_publish_end(job, &pub, rc);   /* a failed run: the temporary directory goes */
     hr_free(xx);
     hr_free(by);
     build_free(&b);

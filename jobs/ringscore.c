@@ -155,6 +155,7 @@ int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint
             double tc = hr_now();
             uint64_t got;
             rc = hr_comm_ring_shift(job->comm, blk, (hi - lo) * w * sizeof *blk, nxt, (maxb * w + 1) * sizeof *nxt, &got);
+            if (rc < 0) hr_error_set(&job->err, rc, "recommend ring: passing the item block of step %d failed (the log says why)", step);
             float *sw = blk;
             blk = nxt;
             nxt = sw;

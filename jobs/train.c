@@ -20,6 +20,7 @@
 #include "io/model.h"
 #include "jobs/checkpoint.h"
 #include "jobs/commands.h"
+#include "jobs/publish.h"
 #include "jobs/signals.h"
 #include "jobs/train.h"
 
@@ -98,7 +99,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
             else return hr_error_set(&job->err, HR_ERR_ARG, "--algo: unknown algorithm '%s' (als, ials, pop)", optarg);
             break;
         case 'k': HR_TRY(hr_opt_i64(job, "--factors", optarg, 1, HR_ALS_MAX_K, &v)); o->opts.k = (int)v; break;
-        case 'n': HR_TRY(hr_opt_i64(job, "--iters", optarg, 0, 100000, &o->iters)); break;
+        case 'n': HR_TRY(hr_opt_i64(job, "--iters", optarg, 1, 100000, &o->iters)); break;
         case 'l': HR_TRY(hr_opt_f64(job, "--lambda", optarg, 0, 1e6, &d)); o->opts.lambda = (float)d; o->have_lambda = 1; break;
         case 'A': HR_TRY(hr_opt_f64(job, "--alpha", optarg, 0, 1e9, &d)); o->opts.alpha = (float)d; break;
         case 'E': HR_TRY(hr_opt_f64(job, "--epsilon", optarg, 0, 1e9, &d)); o->opts.epsilon = (float)d; break;
@@ -174,11 +175,10 @@ static int warm_start(hr_job *job, hr_train *t, const char *path, uint64_t count
         hr_train_side *s = side == 0 ? &t->users : &t->items;
         const hr_dict *dd = side == 0 ? &t->ds->users : &t->ds->items, *md = side == 0 ? &m.users : &m.items;
         const float *mf = side == 0 ? m.user_factors : m.item_factors, *mb = side == 0 ? m.user_bias : m.item_bias;
-        char key[512];
+        uint32_t *map = hr_dict_match(dd, md, NULL);   /* exact ids: no length limit */
         for (uint64_t r = 0; r < s->block->nrows; r++) {
-            size_t len = hr_dict_format(dd, s->block->gid[r], key, sizeof key);
-            int64_t g = hr_dict_find(md, key, len);
-            if (g < 0) {
+            const uint32_t g = map[s->block->gid[r]];
+            if (g == UINT32_MAX) {
                 counts[3 * side + 1]++;
                 continue;
             }
@@ -187,11 +187,12 @@ static int warm_start(hr_job *job, hr_train *t, const char *path, uint64_t count
             counts[3 * side]++;
         }
         /* dropped: ids of the old model absent from this dataset (every rank holds both dicts) */
-        if (job->rank == 0)
-            for (uint64_t g = 0; g < md->n; g++) {
-                size_t len = hr_dict_format(md, g, key, sizeof key);
-                counts[3 * side + 2] += hr_dict_find(dd, key, len) < 0;
-            }
+        hr_free(map);
+        if (job->rank == 0) {
+            uint64_t known;
+            hr_free(hr_dict_match(md, dd, &known));
+            counts[3 * side + 2] = md->n - known;
+        }
     }
     hr_model_free(&m);
     HR_TRY(hr_comm_allreduce_sum_u64(job->comm, counts, 6));
@@ -208,6 +209,11 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     train_opts o;
     int rc = parse_opts(job, argc, argv, &o);
     if (rc != 0) return rc > 0 ? 0 : rc;
+    /* The bundle and the checkpoints never go into (or replace) what is read. */
+    hr_pathspec ps[] = { { "--data", o.data, HR_IN }, { "--init-from", o.init_from, HR_IN },
+                         { "--out", o.out, HR_OUT_FILE }, { "--checkpoint-dir", o.ckpt.dir, HR_OUT_INTO },
+                         { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 5));
     double t0 = hr_now();
     hr_dataset ds;
     hr_model m;

@@ -136,16 +136,16 @@ case_recommend() {
     [ "$(text "$W/rd" | awk -F'\t' 'NR > 1 && $5 != "model"' | wc -l)" = 0 ] || fail "source column differs from the exact path"
     recall_vs "$W/rx" "$W/rd" 10 0.95
     # similar
-    hrt 2 similar --model "$W/m.tar" --out "$W/sx" --top 10 >/dev/null || fail "exact similar"
+    hrt 2 similar --model "$W/m.tar" --out "$W/sxe" --top 10 >/dev/null || fail "exact similar"
     hrt 3 similar --model "$W/m.tar" --out "$W/si" --top 10 --index "$W/ixc" --json "$W/si.json" >/dev/null || fail "similar --index"
     [ "$(text "$W/si" | awk -F'\t' 'NR > 1 && $1 == $3' | wc -l)" = 0 ] || fail "an item is its own neighbour"
-    assert_eq "$(text "$W/si" | awk 'NR > 1' | wc -l)" "$(text "$W/sx" | awk 'NR > 1' | wc -l)" "lines of similar --index"
-    recall_vs "$W/sx" "$W/si" 10 0.95
+    assert_eq "$(text "$W/si" | awk 'NR > 1' | wc -l)" "$(text "$W/sxe" | awk 'NR > 1' | wc -l)" "lines of similar --index"
+    recall_vs "$W/sxe" "$W/si" 10 0.95
     # similar --items: the listed items only, as the full run lists them
     hrt 2 similar --model "$W/m.tar" --out "$W/sl" --top 10 --items "$W/items.txt" >/dev/null || fail "similar --items"
     assert_eq "$(text "$W/sl" | awk -F'\t' 'NR > 1 {print $1}' | sort -u | wc -l)" 2000 "items of similar --items"
     [ -z "$(diff <(text "$W/sl" | awk -F'\t' 'NR > 1 {print $1, $2, $3}' | sort) \
-                 <(text "$W/sx" | awk -F'\t' 'NR > 1 && ($1 - 1) % 3 == 0 {print $1, $2, $3}' | sort))" ] || fail "similar --items differs"
+                 <(text "$W/sxe" | awk -F'\t' 'NR > 1 && ($1 - 1) % 3 == 0 {print $1, $2, $3}' | sort))" ] || fail "similar --items differs"
 }
 
 case_damaged() {
@@ -198,21 +198,28 @@ case_parameters() {
     printf '1\n2\nnobody\n' > "$W/bad-users.txt"
     expect_fail 3 "bad-users.txt:3: user 'nobody' is not in the model" \
         hrt 2 index query --index "$W/ix" --model "$W/m.tar" --users "$W/bad-users.txt" --out "$W/p6"
+    printf '1\n\001x\n' > "$W/ctl-users.txt"   # ids are matched on their exact bytes; a control byte is no id
+    expect_fail 3 "ctl-users.txt:2: the id holds control byte 0x01 at byte 1" \
+        hrt 2 index query --index "$W/ix" --model "$W/m.tar" --users "$W/ctl-users.txt" --out "$W/p6"
     expect_fail 2 "--metric: 'l2' is not ip or cosine" hrt 1 index build --model "$W/m.tar" --out "$W/p7" --metric l2
     expect_fail 2 "say 'build' or 'query'" hrt 1 index frobnicate
     # the output directory: a previous result is replaced, anything else is refused
     mkdir -p "$W/p8" && echo keep > "$W/p8/mine.txt"
-    expect_fail 2 "p8 exists and is not an earlier output" \
+    expect_fail 2 "p8 exists and is not empty, and is not a 'hpcrec-index-results' output" \
         hrt 2 index query --index "$W/ix" --model "$W/m.tar" --vectors "$W/vec1.txt" --top 5 --out "$W/p8"
     [ -f "$W/p8/mine.txt" ] || fail "a foreign directory was touched"
     hrt 2 index query --index "$W/ix" --model "$W/m.tar" --vectors "$W/vec1.txt" --top 3 --out "$W/p3" >/dev/null || fail "replace a result"
     assert_eq "$(text "$W/p3" | awk 'NR > 1' | wc -l)" 3 "replaced result"
-    [ -z "$(ls -d "$W"/p3.* 2>/dev/null)" ] || fail "temporary directories left: $(ls -d "$W"/p3.*)"
-    expect_fail 2 "m.tar exists and is not an earlier output of this command \(hpcrec-index\)" \
+    [ -z "$(ls -d "$W"/p3.* "$W"/.p3.* 2>/dev/null)" ] || fail "temporary directories left: $(ls -d "$W"/p3.* "$W"/.p3.*)"
+    expect_fail 2 "--out .*m.tar is the input --model .*m.tar: refusing to write there" \
         hrt 1 index build --model "$W/m.tar" --out "$W/m.tar"
+    expect_fail 2 "ixb.json exists and is not a directory: refusing to replace it" \
+        hrt 1 index build --model "$W/m.tar" --out "$W/ixb.json"
+    expect_fail 2 "--out .*ix/ix is the input --index .*ix/ix: refusing to write there" \
+        hrt 2 index query --index "$W/ix" --model "$W/m.tar" --users "$W/users.txt" --top 5 --out "$W/ix"
     hrt 2 index build --model "$W/m.tar" --out "$W/p9/" --lists 16 >/dev/null || fail "--out with a trailing slash"
     hrt 1 inspect "$W/p9" >/dev/null || fail "inspect p9"
-    [ -z "$(ls -d "$W"/p9.* "$W"/p9/.tmp* 2>/dev/null)" ] || fail "temporary directories left: $(ls -d "$W"/p9.* "$W"/p9/.tmp*)"
+    [ -z "$(ls -d "$W"/p9.* "$W"/.p9.* "$W"/p9/.tmp* 2>/dev/null)" ] || fail "temporary directories left: $(ls -d "$W"/p9.* "$W"/.p9.* "$W"/p9/.tmp*)"
 }
 
 tcase index-recall case_recall
