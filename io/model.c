@@ -9,10 +9,11 @@
 #include "io/bundle.h"
 #include "io/dictbuf.h"
 #include "io/manifest.h"
+#include "io/model_impl.h"
 
 /* Keys the model writes itself; an info object may not override them. */
-static const char *const RESERVED[] = { "format", "version", "kind",     "algo",    "k",      "users",
-                                        "items",  "global_mean", "software", "created", "members" };
+static const char *const RESERVED[] = { "format", "version",  "kind",    "algo",    "k",      "users",  "items",
+                                        "global_mean", "software", "created", "members", "arrays" };
 
 /* One float array of the bundle: its member name, where it lives in the struct, its row
  * count and width.  Save and load walk the same table so the two cannot drift. */
@@ -27,7 +28,7 @@ typedef struct {
 static size_t model_arrays(hr_model *m, farray out[5])
 {
     size_t n = 0;
-    uint64_t nu = m->partial ? m->user_rows : m->n_users, ni = m->partial ? m->item_hi - m->item_lo : m->n_items;
+    uint64_t nu = m->partial ? m->user_rows : m->n_users, ni = m->partial ? m->item_rows : m->n_items;
     if (m->kind == HR_MODEL_FACTOR) {
         out[n++] = (farray){ "user_factors.f32", &m->user_factors, nu, m->k, 0 };
         out[n++] = (farray){ "item_factors.f32", &m->item_factors, ni, m->k, 0 };
@@ -38,31 +39,42 @@ static size_t model_arrays(hr_model *m, farray out[5])
     return n;
 }
 
-/* First non-finite row of a rows x width array, or UINT64_MAX. */
-static uint64_t first_bad_row(const float *a, uint64_t rows, int width)
+uint64_t hr_model_first_bad_row(const float *a, uint64_t rows, uint64_t width)
 {
-    uint64_t n = rows * (uint64_t)width;
+    uint64_t n = rows * width;
     for (uint64_t j = 0; j < n; j++)
-        if (!isfinite(a[j])) return j / (uint64_t)width;
+        if (!isfinite(a[j])) return j / width;
     return UINT64_MAX;
 }
 
-/* rows x width x 4 bytes fits in size_t. */
-static int size_ok(uint64_t rows, int width) { return width > 0 && rows <= SIZE_MAX / 4 / (uint64_t)width; }
+int hr_model_size_ok(uint64_t rows, uint64_t width) { return width > 0 && rows <= SIZE_MAX / 4 / width; }
+
+static uint64_t first_bad_row(const float *a, uint64_t rows, int width) { return hr_model_first_bad_row(a, rows, (uint64_t)width); }
+static int size_ok(uint64_t rows, int width) { return width > 0 && hr_model_size_ok(rows, (uint64_t)width); }
+
+float **hr_model_array_slot(hr_model *m, const char *name)
+{
+    if (!strcmp(name, "user_factors.f32")) return &m->user_factors;
+    if (!strcmp(name, "item_factors.f32")) return &m->item_factors;
+    if (!strcmp(name, "user_bias.f32")) return &m->user_bias;
+    if (!strcmp(name, "item_bias.f32")) return &m->item_bias;
+    if (!strcmp(name, "item_scores.f32")) return &m->item_scores;
+    return NULL;
+}
 
 static int kind_ok(const hr_model *m) { return m->kind == HR_MODEL_FACTOR || m->kind == HR_MODEL_POP; }
 
-static int check_dict(const char *path, const char *what, const hr_dict *d, uint64_t n, hr_error *err)
+static int check_dict(const char *path, const char *what, const hr_dict *d, uint64_t n, int keys, hr_error *err)
 {
     if (d->n != n)
         return hr_error_set(err, HR_ERR_ARG, "%s: %s dictionary has %llu ids but the model has %llu rows", path, what,
                             (unsigned long long)d->n, (unsigned long long)n);
-    if (d->is_int ? (n && !d->ints) : !d->offs)
+    if (keys && (d->is_int ? (n && !d->ints) : !d->offs))
         return hr_error_set(err, HR_ERR_ARG, "%s: %s dictionary has no keys", path, what);
     return 0;
 }
 
-static int validate_for_save(const char *path, const hr_model *m, json_t *info, hr_error *err)
+int hr_model_check(const char *path, const hr_model *m, json_t *info, hr_error *err)
 {
     if (!kind_ok(m)) return hr_error_set(err, HR_ERR_ARG, "%s: unknown model kind %d", path, (int)m->kind);
     if (!memchr(m->algo, '\0', sizeof m->algo) || !m->algo[0])
@@ -73,8 +85,8 @@ static int validate_for_save(const char *path, const hr_model *m, json_t *info, 
         return hr_error_set(err, HR_ERR_ARG,
                             "%s: a factor model needs 1 <= k <= %d and no item_scores; a pop model k = 0 and no factors",
                             path, HR_MODEL_MAX_K);
-    HR_TRY(check_dict(path, "user", &m->users, m->n_users, err));
-    HR_TRY(check_dict(path, "item", &m->items, m->n_items, err));
+    HR_TRY(check_dict(path, "user", &m->users, m->n_users, !m->partial, err));
+    HR_TRY(check_dict(path, "item", &m->items, m->n_items, !m->partial, err));
     if (!isfinite(m->global_mean))
         return hr_error_set(err, HR_ERR_NUMERIC, "%s: refusing to save a model whose global mean is not finite", path);
     farray arr[5];
@@ -84,7 +96,7 @@ static int validate_for_save(const char *path, const hr_model *m, json_t *info, 
         if (!size_ok(arr[i].rows, arr[i].width))
             return hr_error_set(err, HR_ERR_ARG, "%s: %s is too large", path, arr[i].name);
         if (!a) {
-            if (!arr[i].optional)
+            if (!arr[i].optional && !m->partial)
                 return hr_error_set(err, HR_ERR_ARG, "%s: a %s model needs %s", path,
                                     m->kind == HR_MODEL_FACTOR ? "factor" : "pop", arr[i].name);
             continue;
@@ -102,14 +114,14 @@ static int validate_for_save(const char *path, const hr_model *m, json_t *info, 
     return 0;
 }
 
-static json_t *model_manifest(const hr_model *m, json_t *info)
+json_t *hr_model_base_manifest(const hr_model *m, json_t *info, int version, int64_t created)
 {
     json_t *man = json_object();
     if (info) json_object_update(man, info);
     char now[32];
-    hr_manifest_now(now, sizeof now);
+    hr_manifest_time(created, now, sizeof now);
     json_object_set_new(man, "format", json_string(HR_MODEL_FORMAT));
-    json_object_set_new(man, "version", json_integer(HR_MODEL_VERSION));
+    json_object_set_new(man, "version", json_integer(version));
     json_object_set_new(man, "kind", json_string(m->kind == HR_MODEL_FACTOR ? "factor" : "pop"));
     json_object_set_new(man, "algo", json_string(m->algo));
     json_object_set_new(man, "k", json_integer(m->k));
@@ -122,41 +134,9 @@ static json_t *model_manifest(const hr_model *m, json_t *info)
     return man;
 }
 
-static int add_dict(hr_bundle_writer *w, const char *name, const hr_dict *d, hr_error *err)
-{
-    void *buf;
-    size_t len;
-    hr_dictbuf_encode(d, &buf, &len);
-    int rc = hr_bundle_add_member(w, name, buf, len, 1, err);
-    hr_free(buf);
-    return rc;
-}
-
-int hr_model_save(const char *path, const hr_model *m, json_t *info, hr_error *err)
-{
-    HR_TRY(validate_for_save(path, m, info, err));
-    hr_bundle_writer *w = hr_bundle_create_writer();
-    json_t *man = NULL;
-    int rc = 0;
-    HR_CHECK(add_dict(w, "users.dict", &m->users, err));
-    HR_CHECK(add_dict(w, "items.dict", &m->items, err));
-    farray arr[5];
-    size_t na = model_arrays((hr_model *)m, arr); /* the table is only read here */
-    for (size_t i = 0; i < na; i++)
-        if (*arr[i].slot)
-            HR_CHECK(hr_bundle_add_member(w, arr[i].name, *arr[i].slot,
-                                          (size_t)arr[i].rows * (size_t)arr[i].width * sizeof(float), 1, err));
-    man = model_manifest(m, info);
-    rc = hr_bundle_write(path, man, w, err);
-fail:
-    json_decref(man);
-    hr_bundle_free_writer(w);
-    return rc;
-}
-
 /* ---------------------------------------------------------------- load */
 
-static int load_header(const char *path, json_t *man, hr_model *m, hr_error *err)
+int hr_model_read_header(const char *path, json_t *man, hr_model *m, hr_error *err)
 {
     const char *kind = json_string_value(json_object_get(man, "kind"));
     const char *algo = json_string_value(json_object_get(man, "algo"));
@@ -223,16 +203,15 @@ static int load_array(hr_bundle *b, const farray *a, hr_error *err)
     return 0;
 }
 
-/* Header and dictionaries, plus the arrays when `arrays`; picks say what to skip. */
-static int load_whole(const char *path, hr_model *m, const hr_bundle_pick *picks, size_t npicks, int arrays,
-                      hr_error *err)
+/* Format 1: header and dictionaries, plus the arrays when `arrays`; picks say what to skip. */
+static int v1_load_whole(const char *path, hr_model *m, const hr_bundle_pick *picks, size_t npicks, int arrays,
+                         hr_error *err)
 {
-    memset(m, 0, sizeof *m);
     hr_bundle *b;
     HR_TRY(hr_bundle_open_pick(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, picks, npicks, &b, err));
     json_t *man = hr_bundle_manifest(b);
     int rc = 0;
-    HR_CHECK(load_header(path, man, m, err));
+    HR_CHECK(hr_model_read_header(path, man, m, err));
     HR_CHECK(load_dict(b, "users.dict", &m->users, m->n_users, err));
     HR_CHECK(load_dict(b, "items.dict", &m->items, m->n_items, err));
     if (arrays) {
@@ -241,51 +220,23 @@ static int load_whole(const char *path, hr_model *m, const hr_bundle_pick *picks
         for (size_t i = 0; i < na; i++) HR_CHECK(load_array(b, &arr[i], err));
     }
     m->manifest = json_incref(man);
-    hr_bundle_close(b);
-    return 0;
 fail:
     hr_bundle_close(b);
-    hr_model_free(m);
     return rc;
 }
 
-int hr_model_load_dicts(const char *path, hr_model *m, hr_error *err)
+static int v1_load_part(const char *path, hr_model *m, hr_error *err)
 {
-    const hr_bundle_pick skip[] = {
-        { "user_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 }, { "item_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
-        { "user_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },    { "item_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
-        { "item_scores.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
-    };
-    return load_whole(path, m, skip, sizeof skip / sizeof skip[0], 0, err);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part, hr_error *err)
-{
-    if (part->item_lo > part->item_hi || part->item_hi > m->n_items)
-        return hr_error_set(err, HR_ERR_ARG, "%s: item rows %llu..%llu asked of a model of %llu items", path,
-                            (unsigned long long)part->item_lo, (unsigned long long)part->item_hi,
-                            (unsigned long long)m->n_items);
-    /* the rows are read in file order: ids sorted, each once */
-    uint64_t nu = 0, *ids = hr_malloc((part->n_users + 1) * sizeof *ids);
-    if (part->n_users) memcpy(ids, part->users, part->n_users * sizeof *ids);
-    qsort(ids, part->n_users, sizeof *ids, cmp_u64);
-    for (uint64_t x = 0; x < part->n_users; x++)
-        if (nu == 0 || ids[x] != ids[nu - 1]) ids[nu++] = ids[x];
-    m->user_ids = ids;   /* owned by m from here: hr_model_free releases it on any failure */
     size_t ku = (size_t)(m->k ? m->k : 1) * sizeof(float);
+    const int by_id = m->item_ids != NULL;
     hr_bundle_pick pk[] = {
         { "users.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
         { "items.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
-        { "user_factors.f32", HR_PICK_ROWS, ku, ids, nu, 0, 0 },
-        { "user_bias.f32", HR_PICK_ROWS, sizeof(float), ids, nu, 0, 0 },
-        { "item_factors.f32", HR_PICK_RANGE, ku, NULL, 0, part->item_lo, part->item_hi },
-        { "item_bias.f32", HR_PICK_RANGE, sizeof(float), NULL, 0, part->item_lo, part->item_hi },
+        { "user_factors.f32", HR_PICK_ROWS, ku, m->user_ids, m->user_rows, 0, 0 },
+        { "user_bias.f32", HR_PICK_ROWS, sizeof(float), m->user_ids, m->user_rows, 0, 0 },
+        { "item_factors.f32", by_id ? HR_PICK_ROWS : HR_PICK_RANGE, ku, m->item_ids, m->item_rows, m->item_lo, m->item_hi },
+        { "item_bias.f32", by_id ? HR_PICK_ROWS : HR_PICK_RANGE, sizeof(float), m->item_ids, m->item_rows, m->item_lo,
+          m->item_hi },
     };
     hr_bundle *b;
     HR_TRY(hr_bundle_open_pick(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, pk, sizeof pk / sizeof pk[0], &b, err));
@@ -293,21 +244,95 @@ int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part,
     /* Same bundle as the dictionaries came from: every member's checksum is in the manifest. */
     if (!json_equal(json_object_get(hr_bundle_manifest(b), "members"), json_object_get(m->manifest, "members")))
         HR_CHECK(hr_error_set(err, HR_ERR_STATE, "%s: the model changed while it was being read; run again", path));
-    m->partial = 1;
-    m->user_rows = nu;
-    m->item_lo = part->item_lo;
-    m->item_hi = part->item_hi;
     farray arr[5];
     size_t na = model_arrays(m, arr);
     for (size_t i = 0; i < na; i++) HR_CHECK(load_array(b, &arr[i], err));
-    hr_bundle_close(b);
-    return 0;
 fail:
     hr_bundle_close(b);
     return rc;
 }
 
-int hr_model_load(const char *path, hr_model *m, hr_error *err) { return load_whole(path, m, NULL, 0, 1, err); }
+/* Open a bundle for random access and say which format version it is. */
+static int open_any(const char *path, hr_bundle_at **b, int *version, hr_error *err)
+{
+    HR_TRY(hr_bundle_at_open(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, b, err));
+    *version = (int)json_integer_value(json_object_get(hr_bundle_at_manifest(*b), "version"));
+    return 0;
+}
+
+/* what: 1 header + dictionaries, 3 also every array. */
+static int load_whole(const char *path, hr_model *m, int what, hr_error *err)
+{
+    memset(m, 0, sizeof *m);
+    hr_bundle_at *b;
+    int version, rc = 0;
+    HR_TRY(open_any(path, &b, &version, err));
+    if (version >= 2) {
+        rc = hr_model_v2_load(b, m, NULL, what, err);
+    } else {
+        static const hr_bundle_pick skip[] = {
+            { "user_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 }, { "item_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+            { "user_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },    { "item_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+            { "item_scores.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+        };
+        rc = what & 2 ? v1_load_whole(path, m, NULL, 0, 1, err) : v1_load_whole(path, m, skip, sizeof skip / sizeof skip[0], 0, err);
+    }
+    hr_bundle_at_close(b);
+    if (rc < 0) hr_model_free(m);
+    return rc;
+}
+
+int hr_model_load_dicts(const char *path, hr_model *m, hr_error *err) { return load_whole(path, m, 1, err); }
+
+int hr_model_load(const char *path, hr_model *m, hr_error *err) { return load_whole(path, m, 3, err); }
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+uint64_t *hr_model_sorted_ids(const uint64_t *ids, uint64_t *n)
+{
+    uint64_t w = 0, *out = hr_malloc((*n + 1) * sizeof *out);
+    if (*n) memcpy(out, ids, *n * sizeof *out);
+    qsort(out, *n, sizeof *out, cmp_u64);
+    for (uint64_t x = 0; x < *n; x++)
+        if (w == 0 || out[x] != out[w - 1]) out[w++] = out[x];
+    *n = w;
+    return out;
+}
+
+int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part, hr_error *err)
+{
+    if (!part->items && (part->item_lo > part->item_hi || part->item_hi > m->n_items))
+        return hr_error_set(err, HR_ERR_ARG, "%s: item rows %llu..%llu asked of a model of %llu items", path,
+                            (unsigned long long)part->item_lo, (unsigned long long)part->item_hi,
+                            (unsigned long long)m->n_items);
+    /* the rows are read in file order: ids sorted, each once; owned by m from here, so
+     * hr_model_free releases them on any failure */
+    m->user_rows = part->n_users;
+    m->user_ids = hr_model_sorted_ids(part->users, &m->user_rows);
+    if (part->items) {
+        m->item_rows = part->n_items;
+        m->item_ids = hr_model_sorted_ids(part->items, &m->item_rows);
+        m->item_lo = m->item_hi = 0;
+    } else {
+        m->item_lo = part->item_lo;
+        m->item_hi = part->item_hi;
+        m->item_rows = part->item_hi - part->item_lo;
+    }
+    m->partial = 1;
+    hr_bundle_at *b;
+    int version, rc = 0;
+    HR_TRY(open_any(path, &b, &version, err));
+    if (!json_equal(json_object_get(hr_bundle_at_manifest(b), "members"), json_object_get(m->manifest, "members")))
+        rc = hr_error_set(err, HR_ERR_STATE, "%s: the model changed while it was being read; run again", path);
+    else if (version >= 2) rc = hr_model_v2_load(b, m, part, 2, err);
+    else rc = v1_load_part(path, m, err);
+    hr_bundle_at_close(b);
+    return rc;
+}
 
 void hr_model_free(hr_model *m)
 {
@@ -320,20 +345,39 @@ void hr_model_free(hr_model *m)
     hr_free(m->item_bias);
     hr_free(m->item_scores);
     hr_free(m->user_ids);
+    hr_free(m->item_ids);
     json_decref(m->manifest);
     memset(m, 0, sizeof *m);
+}
+
+uint64_t hr_model_lower_bound(const uint64_t *a, uint64_t n, uint64_t v)
+{
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static int64_t row_in(const uint64_t *ids, uint64_t n, uint64_t v)
+{
+    uint64_t at = hr_model_lower_bound(ids, n, v);
+    return at < n && ids[at] == v ? (int64_t)at : -1;
 }
 
 int64_t hr_model_user_row(const hr_model *m, uint64_t u)
 {
     if (!m->partial) return u < m->n_users ? (int64_t)u : -1;
-    uint64_t lo = 0, hi = m->user_rows;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (m->user_ids[mid] < u) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < m->user_rows && m->user_ids[lo] == u ? (int64_t)lo : -1;
+    return row_in(m->user_ids, m->user_rows, u);
+}
+
+int64_t hr_model_item_row(const hr_model *m, uint64_t i)
+{
+    if (!m->partial) return i < m->n_items ? (int64_t)i : -1;
+    if (!m->item_ids) return i >= m->item_lo && i < m->item_hi ? (int64_t)(i - m->item_lo) : -1;
+    return row_in(m->item_ids, m->item_rows, i);
 }
 
 /* ---------------------------------------------------------------- scoring (reference) */

@@ -27,6 +27,7 @@
 #include "core/timer.h"
 #include "jobs/commands.h"
 #include "jobs/evaluate.h"
+#include "jobs/rowfetch.h"
 
 static const char usage[] =
     "hpcrec evaluate --model MODEL.tar --train DATASET --test DATASET [--k 10,20] [--baseline pop,random]\n"
@@ -36,7 +37,8 @@ static const char usage[] =
 #define HEAD_FRACTION 0.2
 
 /* This rank's share of a model: the rows of the training users it owns (test rows are aligned
- * to the same partition) and every item (each user is ranked against the whole catalogue). */
+ * to the same partition) and its block of the model's items (the ring of evaluate_ring.c
+ * brings the other blocks). */
 static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_dataset *tr)
 {
     const hr_block *b = &tr->by_user;
@@ -45,15 +47,17 @@ static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_
     for (uint64_t r = 0; r < b->nrows; r++)
         if (umap[b->gid[r]] != UINT32_MAX) ids[w++] = umap[b->gid[r]];
     hr_free(umap);
-    hr_model_part part = { ids, w, 0, m->n_items };
+    hr_model_part part = { ids, w, hr_block_lo(m->n_items, job->size, job->rank),
+                           hr_block_lo(m->n_items, job->size, job->rank + 1), NULL, 0 };
     int rc = hr_model_load_part(path, m, &part, &job->err);
     hr_free(ids);
     return rc;
 }
 
-/* A model as a scorer over the train item order (id maps, reordered rows when its item
- * dictionary is not the training set's, its own item factors for ild@K). */
-static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, const char *row, const char *prefix)
+/* A model as a scorer over the train item order (id maps both ways; a factor model's item
+ * blocks for the ring and for ild@K). */
+static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, const char *row, const char *prefix,
+                         const hr_job *job)
 {
     memset(s, 0, sizeof *s);
     s->row = row;
@@ -73,8 +77,6 @@ static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, 
                 s->umap[g] = r < 0 ? UINT32_MAX : (uint32_t)r;
             }
     s->imap = hr_dict_match(&tr->items, &m->items, NULL);
-    s->ident = m->n_items == tr->items.n;
-    for (uint64_t i = 0; s->ident && i < tr->items.n; i++) s->ident = s->imap[i] == i;
     s->rating = m->kind == HR_MODEL_FACTOR && m->user_bias != NULL;
     const uint64_t n = tr->items.n;
     if (m->kind == HR_MODEL_POP) {
@@ -82,18 +84,18 @@ static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, 
         for (uint64_t i = 0; i < n; i++) s->pop_row[i] = s->imap[i] != UINT32_MAX ? m->item_scores[s->imap[i]] : NAN;
         return;
     }
-    s->ild_k = (uint32_t)m->k;
-    if (s->ident) {
-        s->ild = m->item_factors;
-        return;
-    }
-    /* Items the model does not know get a zero row: cosine 0 with everything (metrics.h). */
-    s->ild_owned = hr_calloc((n ? n : 1) * (size_t)m->k, sizeof *s->ild_owned);
+    ev_items *it = &s->items;
+    it->m = m;
+    it->n = m->n_items;
+    it->lo = hr_block_lo(m->n_items, job->size, job->rank);
+    it->hi = hr_block_lo(m->n_items, job->size, job->rank + 1);
+    it->k = m->k;
+    it->imap = s->imap;
+    it->inv = hr_malloc((m->n_items ? m->n_items : 1) * sizeof *it->inv);
+    for (uint64_t j = 0; j < m->n_items; j++) it->inv[j] = UINT32_MAX;
     for (uint64_t i = 0; i < n; i++)
-        if (s->imap[i] != UINT32_MAX)
-            memcpy(s->ild_owned + i * (size_t)m->k, m->item_factors + (uint64_t)s->imap[i] * (uint64_t)m->k,
-                   (size_t)m->k * sizeof *s->ild_owned);
-    s->ild = s->ild_owned;
+        if (s->imap[i] != UINT32_MAX) it->inv[s->imap[i]] = (uint32_t)i;
+    s->ild = it;
 }
 
 static void scorer_free(ev_scorer *s)
@@ -101,7 +103,7 @@ static void scorer_free(ev_scorer *s)
     hr_free(s->umap);
     hr_free(s->imap);
     hr_free(s->pop_row);
-    hr_free(s->ild_owned);
+    hr_free(s->items.inv);
     memset(s, 0, sizeof *s);
 }
 
@@ -371,22 +373,18 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         d.vmax = (float)json_number_value(json_object_get(val, "max"));
     }
 
-    model_scorer(&sc[nsc++], &m, &tr, "model", "");
+    model_scorer(&sc[nsc++], &m, &tr, "model", "", job);
     sc[0].keep_users = compare != NULL;
     if (compare) {
-        model_scorer(&sc[nsc], &m2, &tr, "model2", "model2.");
+        model_scorer(&sc[nsc], &m2, &tr, "model2", "model2.", job);
         sc[nsc].keep_users = 1;
-        if (!sc[nsc].ild) {
-            sc[nsc].ild = sc[0].ild;
-            sc[nsc].ild_k = sc[0].ild_k;
-        }
+        if (!sc[nsc].ild) sc[nsc].ild = sc[0].ild;
         nsc++;
     }
     /* Scorers without item factors of their own (pop models, baselines) have their ild@K
      * measured with the main model's, so every list is compared in one embedding space. */
-    if (want_pop) sc[nsc++] = (ev_scorer){ .row = "pop", .prefix = "pop.", .kind = EV_POP, .ild = sc[0].ild, .ild_k = sc[0].ild_k };
-    if (want_random)
-        sc[nsc++] = (ev_scorer){ .row = "random", .prefix = "random.", .kind = EV_RANDOM, .ild = sc[0].ild, .ild_k = sc[0].ild_k };
+    if (want_pop) sc[nsc++] = (ev_scorer){ .row = "pop", .prefix = "pop.", .kind = EV_POP, .ild = sc[0].ild };
+    if (want_random) sc[nsc++] = (ev_scorer){ .row = "random", .prefix = "random.", .kind = EV_RANDOM, .ild = sc[0].ild };
     for (uint32_t s = 0; s < nsc && rc == 0; s++) {
         double ts = hr_now();
         rc = ev_run(job, &d, &sc[s], &res[s]);

@@ -329,7 +329,7 @@ static int cmd_query(hr_job *job, int argc, char **argv)
     const int P = job->size, k = m.k;
     const uint64_t n = m.n_items, lo = (uint64_t)job->rank * n / (uint64_t)P, hi = (uint64_t)(job->rank + 1) * n / (uint64_t)P;
     if (rc == 0) {
-        hr_model_part part = { o.kind == Q_USERS ? q.gid : NULL, o.kind == Q_USERS ? q.n : 0, lo, hi };
+        hr_model_part part = { o.kind == Q_USERS ? q.gid : NULL, o.kind == Q_USERS ? q.n : 0, lo, hi, NULL, 0 };
         rc = hr_model_load_part(o.model, &m, &part, &job->err);
         rc = hr_comm_agree(job->comm, rc, &job->err);
     }

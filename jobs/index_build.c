@@ -148,7 +148,7 @@ static int load_rows(hr_job *job, const build_opts *o, hr_model *m, build *b)
     b->lo = (uint64_t)job->rank * b->n / (uint64_t)P;
     b->hi = (uint64_t)(job->rank + 1) * b->n / (uint64_t)P;
     b->nloc = b->hi - b->lo;
-    hr_model_part part = { b->cal_items ? NULL : b->cal_ids, b->cal_items ? 0 : b->ncal, b->lo, b->hi };
+    hr_model_part part = { b->cal_items ? NULL : b->cal_ids, b->cal_items ? 0 : b->ncal, b->lo, b->hi, NULL, 0 };
     int rc = hr_model_load_part(o->model, m, &part, &job->err);
     HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
     uint64_t hb = m->item_bias != NULL;

@@ -264,12 +264,17 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     HR_CHECK(hr_publish_begin(job, o.out, "manifest.json", HR_DATASET_FORMATS, &pub));
     HR_CHECK(hr_dataset_prepare_dir(job, pub.dir));
 
+    /* each progress line ends with rank 0's page faults and kernel seconds in that phase */
+    hr_phase ph;
+    double pf, ps;
+    hr_phase_start(&ph);
     HR_CHECK(hr_ingest_parse(job, &r, &files));
     uint64_t g[4] = { r.rows_read, r.header_lines, r.blank_lines, r.bytes_in };
     HR_CHECK(hr_comm_allreduce_sum_u64(job->comm, g, 4));
     double tp = hr_now() - t0;
-    hr_progress("parse      %llu rows from %llu files (%.1f MB) in %.2fs: %.2fM rows/s", (unsigned long long)g[0],
-                (unsigned long long)files.n, g[3] / 1e6, tp, g[0] / tp / 1e6);
+    hr_phase_next(&ph, &pf, &ps);
+    hr_progress("parse      %llu rows from %llu files (%.1f MB) in %.2fs: %.2fM rows/s (%.0f faults, %.2fs sys)",
+                (unsigned long long)g[0], (unsigned long long)files.n, g[3] / 1e6, tp, g[0] / tp / 1e6, pf, ps);
 
     HR_CHECK(hr_ingest_fix_sources(job, &r, &names, &nnames));
     HR_CHECK(build_dict(job, r.users, &users, &umap));
@@ -281,9 +286,10 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     hr_intern_free(r.users);
     hr_intern_free(r.items);
     r.users = r.items = NULL;
-    hr_progress("dictionary %llu users, %llu items (%s / %s ids) %.2fs", (unsigned long long)users.n,
+    hr_phase_next(&ph, &pf, &ps);
+    hr_progress("dictionary %llu users, %llu items (%s / %s ids) %.2fs (%.0f faults, %.2fs sys)", (unsigned long long)users.n,
                 (unsigned long long)items.n, users.is_int ? "integer" : "string", items.is_int ? "integer" : "string",
-                hr_now() - t0);
+                hr_now() - t0, pf, ps);
 
     /* The policy needs all events of a user on one rank: group them, once, under the dataset's
      * final user partition (weights: events per user before the policy). */
@@ -360,8 +366,9 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
                           (unsigned long long)g[0], pub.dir, o.out);
         goto fail;
     }
-    hr_progress("validate   %llu accepted, %llu rejected (%s) %.2fs", (unsigned long long)accepted,
-                (unsigned long long)rejected, rejected ? "see rejects/" : "none", hr_now() - t0);
+    hr_phase_next(&ph, &pf, &ps);
+    hr_progress("validate   %llu accepted, %llu rejected (%s) %.2fs (%.0f faults, %.2fs sys)", (unsigned long long)accepted,
+                (unsigned long long)rejected, rejected ? "see rejects/" : "none", hr_now() - t0, pf, ps);
 
     /* Summary and manifest section. */
     json_t *summary = json_object();
@@ -388,9 +395,13 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
                              .lineage = lineage, .extra = json_pack("{s:O}", "ingest", summary), .user_part = &hp };
     uint64_t nusers = users.n, nitems = items.n;
     rc = hr_dataset_write(job, &spec, &users, &items, &r.t, &r.n);
+    hr_phase_next(&ph, &pf, &ps);
     rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {
+        hr_progress("write      (%.0f faults, %.2fs sys)", pf, ps);
         json_object_update(job->summary, summary);
+        hr_job_set_real(job, "seconds_parse", tp);
+        hr_job_set_real(job, "parse_rows_per_second", g[0] / tp);
         hr_job_set_int(job, "users", (int64_t)nusers);
         hr_job_set_int(job, "items", (int64_t)nitems);
         hr_job_set_int(job, "interactions", (int64_t)accepted);

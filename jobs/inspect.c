@@ -152,15 +152,17 @@ static int inspect_dataset(hr_job *job, const char *dir)
     return rc;
 }
 
-/* A model bundle: opening it verifies every member's checksum (io/bundle.h); rank 0 reads it. */
+/* A model bundle: rank 0 streams it through hr_bundle_verify (every member's checksum and
+ * decompression, and for format 2 each member's listed place), holding one chunk at a time. */
 static int inspect_model(hr_job *job, const char *path)
 {
     int rc = 0;
     if (job->rank == 0) {
-        hr_bundle *b = NULL;
-        rc = hr_bundle_open(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, &b, &job->err);
+        json_t *m = NULL;
+        size_t nmem = 0;
+        rc = hr_bundle_verify(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, &m, &nmem, &job->err);
         if (rc == 0) {
-            json_t *m = hr_bundle_manifest(b), *lin = json_object_get(m, "lineage"), *par = json_object_get(m, "params");
+            json_t *lin = json_object_get(m, "lineage"), *par = json_object_get(m, "params");
             printf("model      %s (format %s v%lld, written by %s at %s)\n", path, HR_MODEL_FORMAT,
                    (long long)json_integer_value(json_object_get(m, "version")), json_string_value(json_object_get(m, "software")),
                    json_string_value(json_object_get(m, "created")));
@@ -174,15 +176,23 @@ static int inspect_model(hr_job *job, const char *path)
                        json_number_value(json_object_get(par, "alpha")), json_number_value(json_object_get(par, "epsilon")),
                        json_string_value(json_object_get(par, "solver")), (long long)json_integer_value(json_object_get(par, "seed")));
             if (lin) printf("lineage    dataset %s\n", json_string_value(json_object_get(lin, "dataset")));
-            printf("checksums  %zu members verified\n", hr_bundle_count(b));
+            json_t *arrays = json_object_get(m, "arrays");
+            const char *key;
+            json_t *a;
+            json_object_foreach(arrays, key, a)
+                printf("array      %-17s %lld x %lld in %lld members of %lld rows\n", key,
+                       (long long)json_integer_value(json_object_get(a, "rows")), (long long)json_integer_value(json_object_get(a, "cols")),
+                       (long long)json_integer_value(json_object_get(a, "members")), (long long)json_integer_value(json_object_get(a, "block")));
+            printf("checksums  %zu members verified\n", nmem);
             fflush(stdout);
             hr_job_set_str(job, "kind", "model");
             hr_job_set_str(job, "algo", json_string_value(json_object_get(m, "algo")));
             hr_job_set_int(job, "users", json_integer_value(json_object_get(m, "users")));
             hr_job_set_int(job, "items", json_integer_value(json_object_get(m, "items")));
-            hr_job_set_int(job, "members_verified", (int64_t)hr_bundle_count(b));
+            hr_job_set_int(job, "format_version", json_integer_value(json_object_get(m, "version")));
+            hr_job_set_int(job, "members_verified", (int64_t)nmem);
         }
-        hr_bundle_close(b);
+        json_decref(m);
     }
     return hr_comm_agree(job->comm, rc, &job->err);
 }

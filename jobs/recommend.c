@@ -7,7 +7,9 @@
  * Excluded: items the user has in the dataset (unless --include-seen), items in --exclude FILE.
  * Users the model does not know get the most popular items they have not seen, marked
  * "popular" in the source column.  --diversify L re-ranks 5N candidates by maximal marginal
- * relevance on item factors: pick argmax (1-L) * relevance - L * max cosine to items picked.
+ * relevance on item factors: pick argmax (1-L) * relevance - L * max cosine to items picked;
+ * the candidates' factor rows are fetched by id from the ranks holding their blocks
+ * (jobs/rowfetch.h), a batch of users at a time, so no rank holds the item matrix.
  * Output: DIR/part-RRRRR.tsv.zst (user, rank, item, score, source) + DIR/manifest.json. */
 #include <getopt.h>
 #include <math.h>
@@ -30,6 +32,7 @@
 #include "jobs/indexscore.h"
 #include "jobs/publish.h"
 #include "jobs/ringscore.h"
+#include "jobs/rowfetch.h"
 #include "solvers/score.h"
 #include "solvers/topk.h"
 
@@ -97,13 +100,21 @@ static int read_id_file(const char *path, char ***ids, uint64_t *n, hr_error *er
     return 0;
 }
 
-/* Maximal marginal relevance: reorder cand (best first, nc entries) into out (n entries). */
-static uint32_t mmr(const hr_model *m, const uint32_t *cand, const float *score, uint32_t nc, uint32_t n, float lambda,
-                    uint32_t *out, float *out_score, float *maxsim, uint8_t *used)
+/* The factor row of item i among rows fetched for ids[0..nids) (sorted, distinct). */
+static const float *row_of(const uint32_t *ids, uint64_t nids, const float *rows, int k, uint32_t i)
+{
+    const uint32_t *at = bsearch(&i, ids, nids, sizeof i, cmp_u32);
+    return rows + (uint64_t)(at - ids) * (uint64_t)k;
+}
+
+/* Maximal marginal relevance: reorder cand (best first, nc entries) into out (n entries); the
+ * candidates' factor rows are among the fetched ones. */
+static uint32_t mmr(const uint32_t *ids, uint64_t nids, const float *rows, int k, const uint32_t *cand,
+                    const float *score, uint32_t nc, uint32_t n, float lambda, uint32_t *out, float *out_score,
+                    float *maxsim, uint8_t *used)
 {
     if (nc == 0) return 0;
     float hi = score[0], lo = score[nc - 1], span = hi - lo > 0 ? hi - lo : 1;
-    int k = m->k;
     for (uint32_t c = 0; c < nc; c++) { maxsim[c] = 0; used[c] = 0; }
     uint32_t got = 0;
     while (got < n && got < nc) {
@@ -118,12 +129,12 @@ static uint32_t mmr(const hr_model *m, const uint32_t *cand, const float *score,
         out[got] = cand[best];
         out_score[got] = score[best];
         got++;
-        const float *y = m->item_factors + (uint64_t)cand[best] * (uint64_t)k;
+        const float *y = row_of(ids, nids, rows, k, cand[best]);
         double ny = 0;
         for (int j = 0; j < k; j++) ny += (double)y[j] * y[j];
         for (uint32_t c = 0; c < nc; c++) {
             if (used[c]) continue;
-            const float *z = m->item_factors + (uint64_t)cand[c] * (uint64_t)k;
+            const float *z = row_of(ids, nids, rows, k, cand[c]);
             double d = 0, nz = 0;
             for (int j = 0; j < k; j++) { d += (double)y[j] * z[j]; nz += (double)z[j] * z[j]; }
             float cs = ny > 0 && nz > 0 ? (float)(d / sqrt(ny * nz)) : 0.0f;
@@ -131,6 +142,51 @@ static uint32_t mmr(const hr_model *m, const uint32_t *cand, const float *score,
         }
     }
     return got;
+}
+
+/* --diversify, per batch of targets: each model target's candidates (its selection, best
+ * first) and the factor rows of the batch's distinct candidates, fetched from the ranks that
+ * hold their item blocks (jobs/rowfetch.h).  Collective: every rank runs as many batches. */
+typedef struct div_batch {
+    uint32_t M;
+    uint64_t users;           /* targets per batch: candidates asked at once stay below DIV_ROWS
+                               * (or one item block, if larger) */
+    uint32_t *cand, *ncand;   /* users x M, users */
+    float *csco;              /* users x M */
+    uint32_t *ids;            /* distinct candidates, sorted */
+    uint64_t nids, cap;
+    float *rows;              /* their factor rows (cap rows) */
+} div_batch;
+#define DIV_ROWS 65536
+
+static int div_prepare(hr_job *job, const hr_model *m, const target *tg, uint64_t b0, uint64_t b1, hr_topbuf *heaps,
+                       uint64_t *hx, div_batch *db)
+{
+    const uint32_t M = db->M;
+    uint64_t nid = 0;
+    for (uint64_t x = b0; x < b1; x++) {
+        uint32_t *c = db->cand + (x - b0) * M;
+        float *sc = db->csco + (x - b0) * M;
+        uint32_t got = 0;
+        if (tg[x].model_uid != UINT32_MAX) {
+            got = hr_topbuf_sorted(&heaps[(*hx)++], c, sc);
+            while (got > 0 && !isfinite(sc[got - 1])) got--;   /* banned items only filled a short heap */
+        }
+        db->ncand[x - b0] = got;
+        memcpy(db->ids + nid, c, got * sizeof *c);
+        nid += got;
+    }
+    qsort(db->ids, nid, sizeof *db->ids, cmp_u32);
+    uint64_t u = 0;
+    for (uint64_t t = 0; t < nid; t++)
+        if (u == 0 || db->ids[t] != db->ids[u - 1]) db->ids[u++] = db->ids[t];
+    db->nids = u;
+    if (u > db->cap) {
+        hr_free(db->rows);
+        db->cap = u;
+        db->rows = hr_malloc(u * (size_t)m->k * sizeof *db->rows);
+    }
+    return hr_fetch_rows(job, m->item_factors, m->n_items, m->k, db->ids, u, db->rows);
 }
 
 int hr_cmd_recommend(hr_job *job, int argc, char **argv)
@@ -257,14 +313,13 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             qsort(t->seen, t->nseen, sizeof *t->seen, cmp_u32);
         }
     }
-    /* This rank's rows of the model: its users' factors and its block of the catalogue (the
-     * whole catalogue when --diversify needs every candidate's factors). */
+    /* This rank's rows of the model: its users' factors and its block of the catalogue
+     * (--diversify fetches the candidates' rows from the other blocks' ranks afterwards). */
     {
         uint64_t nu = 0, *uids = hr_malloc((nt + 1) * sizeof *uids);
         for (uint64_t x = 0; x < nt; x++)
             if (tg[x].model_uid != UINT32_MAX) uids[nu++] = tg[x].model_uid;
-        hr_model_part part = { uids, nu, diversify > 0 ? 0 : (uint64_t)job->rank * ni / (uint64_t)P,
-                               diversify > 0 ? ni : (uint64_t)(job->rank + 1) * ni / (uint64_t)P };
+        hr_model_part part = { uids, nu, hr_block_lo(ni, P, job->rank), hr_block_lo(ni, P, job->rank + 1), NULL, 0 };
         rc = hr_model_load_part(model_path, &m, &part, &job->err);
         /* targets now point at rows of the part */
         for (uint64_t x = 0; rc == 0 && x < nt; x++)
@@ -310,12 +365,11 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             nexcl[x] = tg[mod[x]].nseen;
         }
         hr_ring_query rq = { nmod, U, excl, nexcl, heaps };
-        uint64_t off = (uint64_t)job->rank * ni / (uint64_t)P - m.item_lo;   /* block `rank` within what is held */
         if (index)   /* candidates from the index's probed lists only (jobs/indexscore.h) */
-            rc = hr_index_ring_score(job, index, (uint32_t)probe, &m, model_path, HR_METRIC_IP, "recommend", m.item_factors + off * (uint64_t)k,
-                                     m.item_bias ? m.item_bias + off : NULL, nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm, &iscores);
+            rc = hr_index_ring_score(job, index, (uint32_t)probe, &m, model_path, HR_METRIC_IP, "recommend", m.item_factors, m.item_bias,
+                                     nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm, &iscores);
         else
-            rc = hr_ring_score(job, m.item_factors + off * (uint64_t)k, m.item_bias ? m.item_bias + off : NULL,
+            rc = hr_ring_score(job, m.item_factors, m.item_bias,
                                nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm);
         hr_free(excl);
         hr_free(nexcl);
@@ -349,31 +403,62 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         memcpy(itext + ioff[i], id, len);
     }
     uint64_t hx = 0, nfallback = 0, short_lists = 0;
-    for (uint64_t x = 0; rc == 0 && x < nt; x++) {
-        target *t = &tg[x];
-        uint32_t n = 0;
-        const char *source;
-        if (t->model_uid != UINT32_MAX) {
-            uint32_t got = hr_topbuf_sorted(&heaps[hx++], idx, sco);
-            while (got > 0 && !isfinite(sco[got - 1])) got--;  /* banned items only filled a short heap */
-            if (diversify > 0) n = mmr(&m, idx, sco, got, (uint32_t)top, (float)diversify, fin, fsc, maxsim, used);
-            else { n = got < top ? got : (uint32_t)top; memcpy(fin, idx, n * sizeof *fin); memcpy(fsc, sco, n * sizeof *fsc); }
-            source = "model";
-        } else {
-            for (uint64_t p = 0; p < ni && n < top; p++) {
-                uint32_t i = popular[p];
-                if (banned[i] || (t->nseen && bsearch(&i, t->seen, t->nseen, sizeof i, cmp_u32))) continue;
-                fin[n] = i;
-                fsc[n++] = pop[i];
-            }
-            source = t->known ? "model" : "popular";
-            nfallback += !t->known;
-        }
-        short_lists += n < top;
-        for (uint32_t r = 0; rc == 0 && r < n; r++)
-            rc = hr_recwriter_line(wr, t->ext, t->ext_len, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r], source,
-                                   &job->err);
+    /* --diversify works in batches of targets whose candidates' rows are fetched together; the
+     * batches are collective, so every rank runs as many and a failed write only stops the
+     * writing */
+    div_batch db = { M, 0, NULL, NULL, NULL, NULL, 0, 0, NULL };
+    uint64_t block_rows = hr_block_lo(ni, P, 1), nbatch = 1;
+    db.users = (block_rows > DIV_ROWS ? block_rows : DIV_ROWS) / (M ? M : 1);
+    if (db.users < 1) db.users = 1;
+    if (diversify > 0) {
+        nbatch = (nt + db.users - 1) / db.users;
+        rc = hr_comm_agree(job->comm, rc, &job->err);
+        int arc = hr_comm_allreduce_max_u64(job->comm, &nbatch, 1);
+        if (rc == 0) rc = arc;
+        db.cand = hr_malloc((db.users * M + 1) * sizeof *db.cand);
+        db.csco = hr_malloc((db.users * M + 1) * sizeof *db.csco);
+        db.ncand = hr_malloc((db.users + 1) * sizeof *db.ncand);
+        db.ids = hr_malloc((db.users * M + 1) * sizeof *db.ids);
     }
+    for (uint64_t bi = 0; bi < nbatch && (rc == 0 || diversify > 0); bi++) {
+        const uint64_t b0 = diversify > 0 ? (bi * db.users < nt ? bi * db.users : nt) : 0;
+        const uint64_t b1 = diversify > 0 ? (b0 + db.users < nt ? b0 + db.users : nt) : nt;
+        if (diversify > 0 && k) {
+            int frc = div_prepare(job, &m, tg, b0, b1, heaps, &hx, &db);
+            if (rc == 0) rc = frc;
+        }
+        for (uint64_t x = b0; rc == 0 && x < b1; x++) {
+            target *t = &tg[x];
+            uint32_t n = 0;
+            const char *source;
+            if (t->model_uid != UINT32_MAX && diversify > 0) {
+                n = mmr(db.ids, db.nids, db.rows, k, db.cand + (x - b0) * M, db.csco + (x - b0) * M, db.ncand[x - b0],
+                        (uint32_t)top, (float)diversify, fin, fsc, maxsim, used);
+                source = "model";
+            } else if (t->model_uid != UINT32_MAX) {
+                uint32_t got = hr_topbuf_sorted(&heaps[hx++], idx, sco);
+                while (got > 0 && !isfinite(sco[got - 1])) got--;  /* banned items only filled a short heap */
+                n = got < top ? got : (uint32_t)top;
+                memcpy(fin, idx, n * sizeof *fin);
+                memcpy(fsc, sco, n * sizeof *fsc);
+                source = "model";
+            } else {
+                for (uint64_t p = 0; p < ni && n < top; p++) {
+                    uint32_t i = popular[p];
+                    if (banned[i] || (t->nseen && bsearch(&i, t->seen, t->nseen, sizeof i, cmp_u32))) continue;
+                    fin[n] = i;
+                    fsc[n++] = pop[i];
+                }
+                source = t->known ? "model" : "popular";
+                nfallback += !t->known;
+            }
+            short_lists += n < top;
+            for (uint32_t r = 0; rc == 0 && r < n; r++)
+                rc = hr_recwriter_line(wr, t->ext, t->ext_len, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r], source,
+                                       &job->err);
+        }
+    }
+    hr_free(db.cand); hr_free(db.csco); hr_free(db.ncand); hr_free(db.ids); hr_free(db.rows);
     hr_free(itext);
     hr_free(ioff);
     hr_free(idx); hr_free(fin); hr_free(sco); hr_free(fsc); hr_free(maxsim); hr_free(used); hr_free(pop); hr_free(mod);

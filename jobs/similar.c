@@ -94,7 +94,7 @@ static int from_model(hr_job *job, const model_src *src, uint32_t top, hr_dict *
     int k = m.k;
     /* This rank's block of item rows is both its queries and its first block of the ring. */
     uint64_t lo = (uint64_t)job->rank * n / (uint64_t)job->size, hi = (uint64_t)(job->rank + 1) * n / (uint64_t)job->size;
-    hr_model_part part = { NULL, 0, lo, hi };
+    hr_model_part part = { NULL, 0, lo, hi, NULL, 0 };
     rc = hr_model_load_part(path, &m, &part, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) {

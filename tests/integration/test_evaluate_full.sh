@@ -299,7 +299,8 @@ case_lfm_full() {
     python3 - "$HR_TMP/lfm-1.json" "$HR_TMP/lfm-3.json" <<'EOF' || fail "1 vs 3 ranks differ"
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:])
-skip = {"ranks", "seconds", "peak_rss_mb", "peak_rss_mb_mean"}
+skip = {"ranks", "seconds", "peak_rss_mb", "peak_rss_mb_mean", "minor_faults", "minor_faults_max", "system_seconds",
+        "system_seconds_max", "user_seconds", "peak_alloc_mb", "peak_alloc_mb_rank0", "peak_alloc_mb_others", "peak_alloc_mb_min"}
 bad = [(k, a[k], b.get(k)) for k in a if k not in skip and
        (b.get(k) is None or (abs(a[k] - b[k]) > 1e-6 if isinstance(a[k], float) else a[k] != b[k]))]
 assert set(a) == set(b), set(a) ^ set(b)
