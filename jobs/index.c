@@ -41,7 +41,7 @@ static const char *const RESULTS_FORMATS[] = { RESULTS_FORMAT, NULL };
 
 static const char usage[] =
     "hpcrec index build --model MODEL.tar --out INDEX [--lists N] [--metric ip|cosine] [--probe N] [--parts N]\n"
-    "                   [--iters N] [--train-per-list N] [--seed S] [--json FILE]\n"
+    "                   [--iters N] [--train-per-list N] [--target-recall R] [--calibrate N] [--seed S] [--json FILE]\n"
     "hpcrec index query --index INDEX --model MODEL.tar (--users FILE | --items FILE | --vectors FILE) --top K\n"
     "                   [--probe N] --out DIR [--zstd-level Z] [--json FILE]\n";
 
