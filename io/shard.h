@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "io/fileverify.h"
 #include "partition/block.h"
 #include "partition/dict.h"
 
@@ -27,10 +28,5 @@ int hr_shard_read(const char *path, uint64_t expect_checksum, uint64_t n_rows_gl
 int hr_dictfile_write(const char *path, const hr_dict *d, int zstd_level, uint64_t *checksum,
                       uint64_t *bytes, hr_error *err);
 int hr_dictfile_read(const char *path, uint64_t expect_checksum, hr_dict *d, hr_error *err);
-
-/* Verify a file against its manifest entry: size first (expect_bytes; UINT64_MAX when the
- * caller has none), so a cut file is reported as truncated, then the checksum.
- * HR_ERR_CHECKSUM for either; HR_ERR_IO when it cannot be read. */
-int hr_file_verify(const char *path, uint64_t expect_checksum, uint64_t expect_bytes, hr_error *err);
 
 #endif

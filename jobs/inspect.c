@@ -9,12 +9,14 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "io/bundle.h"
+#include "io/ivffile.h"
 #include "io/manifest.h"
 #include "io/model.h"
 #include "io/output.h"
 #include "io/shard.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/index.h"
 #include "jobs/publish.h"
 
 static int verify_files(hr_job *job, json_t *m, const char *dir, uint64_t *nfiles, uint64_t *nbad)
@@ -232,12 +234,12 @@ int hr_cmd_inspect(hr_job *job, int argc, char **argv)
         if (!strcmp(argv[k], "--json") && k + 1 < argc) job->json_path = argv[++k];
         else if (!strcmp(argv[k], "--dump") && k + 1 < argc) dump = argv[++k];
         else if (!strcmp(argv[k], "--help")) {
-            if (job->rank == 0) puts("hpcrec inspect DATASET|MODEL.tar [--json FILE] [--dump PREFIX]");
+            if (job->rank == 0) puts("hpcrec inspect DATASET|MODEL.tar|CHECKPOINT|INDEX [--json FILE] [--dump PREFIX]");
             return 0;
         } else if (!target && argv[k][0] != '-') target = argv[k];
         else return hr_error_set(&job->err, HR_ERR_ARG, "inspect: unexpected argument '%s'", argv[k]);
     }
-    if (!target) return hr_error_set(&job->err, HR_ERR_ARG, "usage: hpcrec inspect DATASET|MODEL.tar|CHECKPOINT [--json FILE]");
+    if (!target) return hr_error_set(&job->err, HR_ERR_ARG, "usage: hpcrec inspect DATASET|MODEL.tar|CHECKPOINT|INDEX [--json FILE]");
     char part0[4200];
     snprintf(part0, sizeof part0, "%s.00000.tsv", dump ? dump : "");
     hr_pathspec ps[] = { { "DATASET", target, HR_IN }, { "--dump", dump ? part0 : NULL, HR_OUT_FILE },
@@ -250,9 +252,10 @@ int hr_cmd_inspect(hr_job *job, int argc, char **argv)
     if (S_ISDIR(st.st_mode) && stat(mpath, &st) == 0) {
         json_t *probe = json_load_file(mpath, 0, NULL);
         const char *fmt = json_string_value(json_object_get(probe, "format"));
-        int is_ckpt = fmt && !strcmp(fmt, "hpcrec-checkpoint");
+        int is_ckpt = fmt && !strcmp(fmt, "hpcrec-checkpoint"), is_index = fmt && !strcmp(fmt, HR_INDEX_FORMAT);
         json_decref(probe);
         if (is_ckpt) return inspect_checkpoint(job, target);
+        if (is_index) return hr_index_inspect(job, target);
         HR_TRY(inspect_dataset(job, target));
         return dump ? dump_dataset(job, target, dump) : 0;
     }

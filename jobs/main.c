@@ -19,6 +19,7 @@ static const struct {
     { "evaluate", hr_cmd_evaluate, "offline metrics of a model on a train/test split" },
     { "recommend", hr_cmd_recommend, "top-N recommendations for every user" },
     { "similar", hr_cmd_similar, "the most similar items of every item (factors or co-occurrence)" },
+    { "index", hr_cmd_index, "build or query an ANN index over a model's item factors" },
     { "inspect", hr_cmd_inspect, "summarize a dataset, model or checkpoint and verify checksums" },
 };
 

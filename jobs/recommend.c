@@ -29,6 +29,7 @@
 #include "io/recwriter.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/indexscore.h"
 #include "jobs/publish.h"
 #include "jobs/ringscore.h"
 #include "jobs/rowfetch.h"
@@ -39,7 +40,7 @@ static const char *const REC_FORMATS[] = { "hpcrec-recommendations", NULL };
 
 static const char usage[] =
     "hpcrec recommend --model MODEL.tar --data DATASET --out DIR [--top N] [--include-seen] [--exclude FILE]\n"
-    "                 [--users FILE] [--diversify L] [--zstd-level Z (default 1)] [--json FILE]\n";
+    "                 [--users FILE] [--diversify L] [--index INDEX [--probe N]] [--zstd-level Z (default 1)] [--json FILE]\n";
 
 
 typedef struct {
@@ -195,9 +196,10 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         { "top", required_argument, 0, 'n' }, { "exclude-seen", no_argument, 0, 's' }, { "include-seen", no_argument, 0, 'S' },
         { "exclude", required_argument, 0, 'x' }, { "users", required_argument, 0, 'u' },
         { "diversify", required_argument, 0, 'D' }, { "zstd-level", required_argument, 0, 'z' },
+        { "index", required_argument, 0, 'I' }, { "probe", required_argument, 0, 'p' },
         { "json", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-    const char *model_path = NULL, *data = NULL, *out = NULL, *exclude = NULL, *users_file = NULL;
-    int64_t top = 10, level = 1;
+    const char *model_path = NULL, *data = NULL, *out = NULL, *exclude = NULL, *users_file = NULL, *index = NULL;
+    int64_t top = 10, level = 1, probe = 0;
     double diversify = 0;
     int exclude_seen = 1, c;
     optind = 1;
@@ -214,15 +216,19 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         case 'u': users_file = optarg; break;
         case 'D': HR_TRY(hr_opt_f64(job, "--diversify", optarg, 0, 1, &diversify)); break;
         case 'z': HR_TRY(hr_opt_i64(job, "--zstd-level", optarg, -7, 19, &level)); break;
+        case 'I': index = optarg; break;
+        case 'p': HR_TRY(hr_opt_i64(job, "--probe", optarg, 1, UINT32_MAX, &probe)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
         }
     }
     if (!model_path || !data || !out) return hr_error_set(&job->err, HR_ERR_ARG, "--model, --data and --out are required\n%s", usage);
+    if (probe && !index) return hr_error_set(&job->err, HR_ERR_ARG, "--probe needs --index");
     hr_pathspec ps[] = { { "--model", model_path, HR_IN }, { "--data", data, HR_IN }, { "--users", users_file, HR_IN },
-                         { "--exclude", exclude, HR_IN }, { "--out", out, HR_OUT_DIR }, { "--json", job->json_path, HR_OUT_FILE } };
-    HR_TRY(hr_publish_check(job, ps, 6));
+                         { "--exclude", exclude, HR_IN }, { "--index", index, HR_IN }, { "--out", out, HR_OUT_DIR },
+                         { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 7));
     double t0 = hr_now();
     int P = job->size, rc;
     hr_model m;
@@ -242,6 +248,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     memset(&pub, 0, sizeof pub);
     /* Dictionaries now; factor rows once the targets are known (only this rank's share). */
     rc = hr_model_load_dicts(model_path, &m, &job->err);
+    if (rc == 0 && index && m.kind != HR_MODEL_FACTOR)
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "--index: %s is a %s model, it has no item factors to search", model_path, m.algo);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) rc = hr_dataset_load(job, data, HR_LOAD_BY_USER, &ds);
     if (rc < 0) goto done;
@@ -349,6 +357,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     hr_free(m.user_factors);   /* U holds them in target order */
     m.user_factors = NULL;
     double t_score = 0, t_comm = 0, t_ring = hr_now();
+    uint64_t iscores = 0;
     if (k) {
         uint32_t **excl = hr_malloc((nmod ? nmod : 1) * sizeof *excl), *nexcl = hr_malloc((nmod ? nmod : 1) * sizeof *nexcl);
         for (uint64_t x = 0; x < nmod; x++) {
@@ -356,8 +365,12 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             nexcl[x] = tg[mod[x]].nseen;
         }
         hr_ring_query rq = { nmod, U, excl, nexcl, heaps };
-        rc = hr_ring_score(job, m.item_factors, m.item_bias,
-                           nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm);
+        if (index)   /* candidates from the index's probed lists only (jobs/indexscore.h) */
+            rc = hr_index_ring_score(job, index, (uint32_t)probe, &m, model_path, HR_METRIC_IP, "recommend", m.item_factors, m.item_bias,
+                                     nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm, &iscores);
+        else
+            rc = hr_ring_score(job, m.item_factors, m.item_bias,
+                               nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm);
         hr_free(excl);
         hr_free(nexcl);
     }
@@ -485,7 +498,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {
         /* only users ranked by the factors were scored; popularity lists cost no flops */
-        double flops = 2.0 * (double)tot[4] * (double)ni * (double)(k ? k : 0);
+        double flops = index ? 2.0 * (double)iscores * k : 2.0 * (double)tot[4] * (double)ni * (double)(k ? k : 0);
         hr_job_set_int(job, "users", (int64_t)tot[0]);
         hr_job_set_int(job, "users_fallback", (int64_t)tot[1]);
         hr_job_set_int(job, "users_scored", (int64_t)tot[4]);

@@ -26,6 +26,8 @@
 #include "io/recwriter.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/index.h"
+#include "jobs/indexscore.h"
 #include "jobs/publish.h"
 #include "jobs/ringscore.h"
 #include "solvers/topk.h"
@@ -33,7 +35,7 @@
 static const char *const SIM_FORMATS[] = { "hpcrec-similar", NULL };
 
 static const char usage[] =
-    "hpcrec similar --model MODEL.tar --out DIR [--top K]\n"
+    "hpcrec similar --model MODEL.tar --out DIR [--top K] [--items FILE] [--index INDEX [--probe N]]\n"
     "hpcrec similar --data DATASET --out DIR [--top K] [--measure cosine|jaccard] [--min-support S]\n"
     "  [--zstd-level Z] [--json FILE]\n";
 
@@ -68,9 +70,17 @@ static int write_lists(hr_job *job, const char *out, const hr_dict *items, const
     return hr_recwriter_close(wr, &info[0], &info[1], &info[2], &job->err);
 }
 
-static int from_model(hr_job *job, const char *path, uint32_t top, hr_dict *items_out, uint32_t **qid, uint64_t *nq,
+/* Where the item queries come from: every item, or the items listed in a file; candidates from
+ * the whole catalogue or from an index (jobs/indexscore.h). */
+typedef struct model_src {
+    const char *path, *items_file, *index;
+    uint32_t probe;
+} model_src;
+
+static int from_model(hr_job *job, const model_src *src, uint32_t top, hr_dict *items_out, uint32_t **qid, uint64_t *nq,
                       hr_topbuf **heaps, hr_topkey **store, double *t_score)
 {
+    const char *path = src->path;
     hr_model m;
     int rc = hr_model_load_dicts(path, &m, &job->err);
     if (rc == 0 && m.kind != HR_MODEL_FACTOR)
@@ -99,22 +109,39 @@ static int from_model(hr_job *job, const char *path, uint32_t top, hr_dict *item
         float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
         for (int j = 0; j < k; j++) N[i * (uint64_t)k + (uint64_t)j] = y[j] * inv;
     }
-    *nq = hi - lo;
-    *qid = hr_malloc((*nq + 1) * sizeof **qid);
+    /* queries: the block's items, or those of the listed ones that are in the block */
+    uint64_t *listed = NULL, nlisted = 0;
+    if (src->items_file) rc = hr_index_read_ids(src->items_file, &m.items, "item", path, &listed, &nlisted, &job->err);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    *nq = 0;
+    *qid = hr_malloc(((src->items_file ? nlisted : hi - lo) + 1) * sizeof **qid);
+    for (uint64_t x = 0; rc == 0 && x < (src->items_file ? nlisted : hi - lo); x++) {
+        uint64_t g = src->items_file ? listed[x] : lo + x;
+        if (g >= lo && g < hi) (*qid)[(*nq)++] = (uint32_t)g;
+    }
+    hr_free(listed);
+    float *Q = src->items_file ? hr_malloc((*nq * (uint64_t)k + 1) * sizeof *Q) : N;
+    if (src->items_file)
+        for (uint64_t x = 0; x < *nq; x++) memcpy(Q + x * (uint64_t)k, N + ((*qid)[x] - lo) * (uint64_t)k, (size_t)k * sizeof *Q);
     uint32_t **excl = hr_malloc((*nq + 1) * sizeof *excl), *nexcl = hr_malloc((*nq + 1) * sizeof *nexcl);
     *heaps = hr_malloc((*nq + 1) * sizeof **heaps);
     *store = hr_malloc((*nq * top + 1) * sizeof **store);
     for (uint64_t x = 0; x < *nq; x++) {
-        (*qid)[x] = (uint32_t)(lo + x);
         excl[x] = &(*qid)[x];   /* itself */
         nexcl[x] = 1;
         hr_topbuf_init(&(*heaps)[x], *store + x * top, top, top);   /* the ring lends 2 * top while it pushes */
     }
-    hr_ring_query q = { *nq, N, excl, nexcl, *heaps };
+    hr_ring_query q = { *nq, Q, excl, nexcl, *heaps };
     double t_comm;
-    rc = hr_ring_score(job, N, NULL, NULL, n, k, &q, t_score, &t_comm);
+    uint64_t iscores;
+    if (rc == 0 && src->index)   /* the index normalises the model's rows itself, exactly as N was */
+        rc = hr_index_ring_score(job, src->index, src->probe, &m, path, HR_METRIC_COSINE, "similar", m.item_factors, NULL, NULL, n, k,
+                                 &q, t_score, &t_comm, &iscores);
+    else if (rc == 0)
+        rc = hr_ring_score(job, N, NULL, NULL, n, k, &q, t_score, &t_comm);
     hr_free(excl);
     hr_free(nexcl);
+    if (Q != N) hr_free(Q);
     hr_free(N);
     *items_out = m.items;
     memset(&m.items, 0, sizeof m.items);
@@ -245,9 +272,10 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
         { "model", required_argument, 0, 'm' }, { "data", required_argument, 0, 'd' }, { "out", required_argument, 0, 'o' },
         { "top", required_argument, 0, 'n' }, { "measure", required_argument, 0, 'M' },
         { "min-support", required_argument, 0, 's' }, { "zstd-level", required_argument, 0, 'z' },
+        { "items", required_argument, 0, 'i' }, { "index", required_argument, 0, 'I' }, { "probe", required_argument, 0, 'p' },
         { "json", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-    const char *model = NULL, *data = NULL, *out = NULL, *measure = "cosine";
-    int64_t top = 20, min_support = 1, level = 1;
+    const char *model = NULL, *data = NULL, *out = NULL, *measure = "cosine", *items_file = NULL, *index = NULL;
+    int64_t top = 20, min_support = 1, level = 1, probe = 0;
     int c;
     optind = 1;
     opterr = 0;
@@ -260,6 +288,9 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
         case 'M': measure = optarg; break;
         case 's': HR_TRY(hr_opt_i64(job, "--min-support", optarg, 1, INT64_MAX, &min_support)); break;
         case 'z': HR_TRY(hr_opt_i64(job, "--zstd-level", optarg, 1, 19, &level)); break;
+        case 'i': items_file = optarg; break;
+        case 'I': index = optarg; break;
+        case 'p': HR_TRY(hr_opt_i64(job, "--probe", optarg, 1, UINT32_MAX, &probe)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
@@ -267,9 +298,11 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     }
     if (!out || (!model) == (!data))
         return hr_error_set(&job->err, HR_ERR_ARG, "give --out and exactly one of --model or --data\n%s", usage);
-    hr_pathspec ps[] = { { "--model", model, HR_IN }, { "--data", data, HR_IN }, { "--out", out, HR_OUT_DIR },
-                         { "--json", job->json_path, HR_OUT_FILE } };
-    HR_TRY(hr_publish_check(job, ps, 4));
+    if ((items_file || index) && !model) return hr_error_set(&job->err, HR_ERR_ARG, "--items and --index need --model");
+    if (probe && !index) return hr_error_set(&job->err, HR_ERR_ARG, "--probe needs --index");
+    hr_pathspec ps[] = { { "--model", model, HR_IN }, { "--data", data, HR_IN }, { "--items", items_file, HR_IN },
+                         { "--index", index, HR_IN }, { "--out", out, HR_OUT_DIR }, { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 6));
     int jaccard = 0;
     if (!strcasecmp(measure, "jaccard")) jaccard = 1;
     else if (strcasecmp(measure, "cosine") != 0)
@@ -285,7 +318,8 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     int rc;
     const char *source = model ? "factors" : jaccard ? "jaccard" : "cosine";
     if (model) {
-        rc = from_model(job, model, (uint32_t)top, &items, &qid, &nq, &heaps, &store, &t_score);
+        model_src src = { model, items_file, index, (uint32_t)probe };
+        rc = from_model(job, &src, (uint32_t)top, &items, &qid, &nq, &heaps, &store, &t_score);
     } else {
         rc = hr_dataset_load(job, data, HR_LOAD_BY_USER | HR_LOAD_BY_ITEM, &ds);
         if (rc == 0) rc = from_data(job, &ds, jaccard, (uint64_t)min_support, (uint32_t)top, &qid, &nq, &heaps, &store, &t_score);
@@ -324,6 +358,7 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
         hr_job_set_int(job, "lines", (int64_t)tot[1]);
         hr_job_set_int(job, "top", top);
         hr_job_set_str(job, "measure", source);
+        hr_job_set_real(job, "seconds_scoring", t_score);
         hr_progress("similar    %llu items, top %lld by %s: %llu lines in %s; %.2fs", (unsigned long long)tot[0], (long long)top,
                     source, (unsigned long long)tot[1], out, hr_now() - t0);
     }

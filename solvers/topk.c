@@ -488,6 +488,41 @@ void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index,
     topbuf_range(b, scores, first_index, pos, count);
 }
 
+/* One candidate of hr_topbuf_push_ids: the key first (cheap, usually decides), then the
+ * exclusions, which only the few candidates that would enter pay for. */
+static inline void admit_id(hr_topbuf *b, float s, uint32_t id, const uint32_t *excluded, size_t n_excluded,
+                            const uint8_t *banned)
+{
+    hr_topkey key = make_key(s, id);
+    if (key >= b->thr_key || (banned && banned[id])) return;
+    if (n_excluded) {
+        size_t x = first_excluded(excluded, n_excluded, id);
+        if (x < n_excluded && excluded[x] == id) return;
+    }
+    topbuf_add(b, key);
+}
+
+void hr_topbuf_push_ids(hr_topbuf *b, const float *scores, const uint32_t *ids, uint32_t count,
+                        const uint32_t *excluded, size_t n_excluded, const uint8_t *banned)
+{
+    assert(b->n == 0 || b->bufcap >= 2 * b->n);
+    if (b->n == 0 || count == 0) return;
+    uint32_t j = 0;
+    for (;;) {
+        uint32_t mask = 0;
+        j = skip_below(scores, j, count, b->thr, &mask);
+        if (j + 16 > count) break;
+        while (mask) {
+            uint32_t jj = j + (uint32_t)__builtin_ctz(mask);
+            mask &= mask - 1;
+            admit_id(b, scores[jj], ids[jj], excluded, n_excluded, banned);
+        }
+        j += 16;
+    }
+    for (; j < count; j++)
+        if (scores[j] >= b->thr) admit_id(b, scores[j], ids[j], excluded, n_excluded, banned);
+}
+
 void hr_topbuf_seed(hr_topbuf *b, const float *scores, const uint32_t *idx, uint32_t count, float slack,
                     const uint32_t *excluded, size_t n_excluded)
 {

@@ -96,6 +96,11 @@ void hr_topbuf_push(hr_topbuf *b, float score, uint32_t index);
 /* As hr_topk_push_row. */
 void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index, uint32_t count,
                         const uint32_t *excluded, size_t n_excluded);
+/* As push_row for items that are not consecutive (an index list): scores[j] is item ids[j].  A
+ * score that passes the bar is still dropped when its item is in `excluded` (sorted; binary
+ * search) or banned[id] != 0 (banned: catalogue-wide flags, or NULL). */
+void hr_topbuf_push_ids(hr_topbuf *b, const float *scores, const uint32_t *ids, uint32_t count,
+                        const uint32_t *excluded, size_t n_excluded, const uint8_t *banned);
 /* Best first into out_idx / out_score (may be NULL); returns min(n, candidates); empties b. */
 uint32_t hr_topbuf_sorted(hr_topbuf *b, uint32_t *out_idx, float *out_score);
 /* Raise the bar before any push from a probe: scores[0..count) of items idx[0..count)

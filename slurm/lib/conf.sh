@@ -92,6 +92,7 @@ hr_key RECOMMEND_ARGS   words     ""
 hr_key SIMILAR          choice:auto/yes/no auto
 hr_key SIMILAR_TOP      count     20
 hr_key CLEAN_WORK       choice:yes/no yes
+hr_key INDEX_MIN_ITEMS  uint      500000
 
 # ENV names that are refused: the shell's and the dynamic loader's own variables, Slurm's
 # option variables, the library's prefixes, the thread counts THREADS_PER_RANK sets, and the

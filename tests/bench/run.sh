@@ -2,7 +2,7 @@
 # make bench — end-to-end benchmarks on this machine; each line says what ran, the numbers, and
 # PASSED/FAILED against the target.  Scratch in BENCH_DIR (default /tmp/hpcrec-bench).
 #   BENCH_ROWS      ingest rows (default 10000000)
-#   BENCH_ONLY      ingest | als | ials | quality | recommend | big | scaling | netshape   (default: all)
+#   BENCH_ONLY      ingest | als | ials | quality | recommend | big | scaling | netshape | ann   (default: all but netshape)
 #   BENCH_BIG=0     skip the 100M-interaction memory run (about 4 minutes)
 #   BENCH_ROUNDS    hpcrec / implicit alternations in the iALS comparison (default 2)
 #   HR_IMPLICIT     a folder holding a build of the `implicit` library (package implicit/, run by
@@ -246,6 +246,125 @@ if { [ "$ONLY" = all ] && [ "${BENCH_BIG:-1}" = 1 ]; } || [ "$ONLY" = big ]; the
     m=$(jget "$D/big.json" peak_rss_mb)
     printf 'bench train-ials-100m interactions=100M users=1M items=200k k=64 ranks=2 %.2fs/iter peak-memory-per-rank %.0f MB (x2 ranks = %.1f GiB) git=%s target: fits 24 GiB %s\n' \
         "$(jget "$D/big.json" seconds_per_iteration)" "$m" "$(python3 -c "print(2*$m/1024)")" "$GIT" "$(verdict "2 * $m < 24 * 1024")"
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = ann ]; then
+    # ANN index (hpcrec index, recommend/similar --index) against hnswlib and Faiss on the same
+    # vectors, 2 threads each, in the same run.  The peers are Debian packages run by
+    # tests/bench/ann_peers.py under /usr/bin/python3, installed here when missing; a peer that
+    # is absent is reported as skipped.  BENCH_ANN_ITEMS / BENCH_ANN_BIG_ITEMS shrink the runs.
+    PY=/usr/bin/python3
+    if ! $PY -c 'import numpy, hnswlib, faiss' 2>/dev/null && [ "$(id -u)" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends \
+            python3-numpy python3-hnswlib python3-faiss >/tmp/hpcrec-bench-apt.log 2>&1 || echo "bench ann: peers not installed (see /tmp/hpcrec-bench-apt.log)"
+    fi
+    if ! $PY -c 'import numpy' 2>/dev/null; then
+        echo "bench ann skipped: /usr/bin/python3 has no numpy (python3-numpy) for the ground truth"
+    else
+    peak
+    AN=${BENCH_ANN_ITEMS:-204000}
+    # (1) item factors of an iALS model on generated data (Zipf popularity): ~200k items x 64
+    dataset ann-$AN $((AN / 2)) "$AN" $((AN * 25)) counts
+    [ -s "$D/ann-$AN.tar" ] || hr 2 train --data "$D/ann-$AN" --out "$D/ann-$AN.tar" --algo ials --factors 64 --iters 8 >/dev/null || exit 1
+    A=$D/ann-$AN.peer
+    [ -s "$A/gt.npy" ] || $PY tests/bench/ann_peers.py prep "$D/ann-$AN.tar" "$A" 10000 || exit 1
+    /usr/bin/time -f '%e s %R faults %S sys' -o "$D/ann-build.time" mpirun --oversubscribe --bind-to none -np 2 ${HR_BENCH_BIN:-bin/hpcrec} index build \
+        --model "$D/ann-$AN.tar" --out "$D/ann-$AN.ix" --json "$D/ann-build.json" > "$D/ann-build.log" 2>&1 || { cat "$D/ann-build.log"; exit 1; }
+    L=$(jget "$D/ann-build.json" lists); NI=$(jget "$D/ann-build.json" items); CP=$(jget "$D/ann-build.json" probe)
+    printf 'bench ann-build items=%d k=64 lists=%d ranks=2 %.1fs (k-means %.1fs, assign %.1fs, calibrate %.1fs) list max/mean %.2f cv %.2f; calibrated probe %d (recall %.3f); %s; peak-memory-per-rank %.0f MB git=%s\n' \
+        "$NI" "$L" "$(jget "$D/ann-build.json" seconds_build)" "$(jget "$D/ann-build.json" seconds_kmeans)" "$(jget "$D/ann-build.json" seconds_assign)" \
+        "$(jget "$D/ann-build.json" seconds_calibrate)" "$(jget "$D/ann-build.json" list_balance)" "$(jget "$D/ann-build.json" list_size_cv)" "$CP" \
+        "$(jget "$D/ann-build.json" calibrated_recall)" "$(cat "$D/ann-build.time")" "$(jget "$D/ann-build.json" peak_rss_mb)" "$GIT"
+    echo "bench ann-curve hpcrec (index query, 10k users, top 10; queries/s of the search (probe + scan + ring, as a peer's knn_query), with the reading of the lists, and of the whole job)"
+    best=0
+    for p in 1 2 4 8 16 32 64 "$CP"; do
+        hr 2 index query --index "$D/ann-$AN.ix" --model "$D/ann-$AN.tar" --users "$A/queries.txt" --top 10 --probe "$p" \
+            --out "$D/ann-q" --json "$D/ann-q.json" > "$D/ann-q.log" 2>&1 || { cat "$D/ann-q.log"; exit 1; }
+        r=$($PY tests/bench/ann_peers.py recall "$A" "$D/ann-q" | sed 's/recall=//')
+        q=$(jget "$D/ann-q.json" queries_per_second)
+        printf '  hpcrec probe=%-4s recall=%.4f qps=%8.0f (with loading %6.0f, job %6.0f q/s) scan %.1f GFLOP/s, %5d queries widened (fewer than 10 items in their lists) peak-memory-per-rank %.0f MB\n' \
+            "$p" "$r" "$q" "$(jget "$D/ann-q.json" queries_per_second_with_load)" "$(python3 -c "print(10000/$(jget "$D/ann-q.json" seconds))")" "$(jget "$D/ann-q.json" index_scan_gflops)" \
+            "$(jget "$D/ann-q.json" queries_widened)" "$(jget "$D/ann-q.json" peak_rss_mb)"
+        if python3 -c "import sys; sys.exit(0 if $r >= 0.95 and $q > $best else 1)"; then best=$q; fi
+        [ "$p" = "$CP" ] && cp "$D/ann-q.json" "$D/ann-qcal.json"
+    done
+    $PY tests/bench/ann_peers.py peers "$A" 2 "$L" > "$D/ann-peers.log" 2>&1
+    sed 's/^/  /' "$D/ann-peers.log"
+    hb=$(awk '/^peer hnswlib/ {sub("build_s=", "", $3); print $3; exit}' "$D/ann-peers.log")
+    hq=$(awk '/^peer hnswlib/ {r = $5; q = $6; sub("recall=", "", r); sub("qps=", "", q); if (r + 0 >= 0.95 && q + 0 > b + 0) b = q + 0} END {print b + 0}' "$D/ann-peers.log")
+    if [ -n "$hb" ]; then
+        printf 'bench ann-target1 items=%d k=64 queries=10k threads=2: hpcrec best q/s at recall>=0.95 %.0f vs hnswlib %.0f (%.2fx) %s; build %.1fs vs hnswlib %.1fs %s git=%s\n' \
+            "$NI" "$best" "$hq" "$(python3 -c "print($best / max($hq, 1))")" "$(verdict "$best >= $hq and $best > 0")" \
+            "$(jget "$D/ann-build.json" seconds_build)" "$hb" "$(verdict "$(jget "$D/ann-build.json" seconds_build) <= $hb")" "$GIT"
+    else
+        echo "bench ann-target1 hnswlib skipped ($(grep 'hnswlib skipped' "$D/ann-peers.log")): hpcrec best q/s at recall>=0.95 $best"
+    fi
+    # (2) a 1M-item catalogue: recommend --index for 200k users, similar --index for every item,
+    # against the exact commands measured on a fixed sample of 10k users / items and scaled
+    # (setup once, the per-query phases x the sample factor)
+    # (gen's 1.3M items with 10.4M Zipf interactions leave 1.04M items with interactions, the
+    # catalogue; 1.05M left 890k)
+    BN=${BENCH_ANN_BIG_ITEMS:-1300000}
+    dataset ann-big-$BN $((BN * 2 / 13)) "$BN" $((BN * 8)) counts
+    [ -s "$D/ann-big-$BN.tar" ] || hr 2 train --data "$D/ann-big-$BN" --out "$D/ann-big-$BN.tar" --algo ials --factors 64 --iters 5 >/dev/null || exit 1
+    M=$D/ann-big-$BN.tar
+    for metric in ip cosine; do
+        hr 2 index build --model "$M" --out "$D/ann-big.$metric" --metric $metric --json "$D/ann-big-$metric.json" > "$D/ann-big-build.log" 2>&1 ||
+            { cat "$D/ann-big-build.log"; exit 1; }
+        printf 'bench ann-build-1m metric=%s items=%d lists=%d %.1fs probe %d (calibrated recall %.3f) peak-memory-per-rank %.0f MB\n' "$metric" \
+            "$(jget "$D/ann-big-$metric.json" items)" "$(jget "$D/ann-big-$metric.json" lists)" "$(jget "$D/ann-big-$metric.json" seconds_build)" \
+            "$(jget "$D/ann-big-$metric.json" probe)" "$(jget "$D/ann-big-$metric.json" calibrated_recall)" "$(jget "$D/ann-big-$metric.json" peak_rss_mb)"
+    done
+    BU=$(jget "$D/ann-big-$BN-ingest.json" users); BI=$(jget "$D/ann-big-ip.json" items)
+    $PY - "$M" "$D/ann-big-users.txt" "$D/ann-big-items.txt" <<'PYEOF' || exit 1
+import sys
+sys.path.insert(0, "tests/bench")
+import ann_peers
+u, i = ann_peers.dict_ids(sys.argv[1], "users.dict"), ann_peers.dict_ids(sys.argv[1], "items.dict")
+open(sys.argv[2], "w").write("".join("%d\n" % x for x in u[::max(1, len(u) // 10000)][:10000]))
+open(sys.argv[3], "w").write("".join("%d\n" % x for x in i[::max(1, len(i) // 10000)][:10000]))
+PYEOF
+    hr 2 recommend --model "$M" --data "$D/ann-big-$BN" --out "$D/ann-big-rx" --top 10 --users "$D/ann-big-users.txt" --json "$D/ann-big-rx.json" >/dev/null || exit 1
+    hr 2 recommend --model "$M" --data "$D/ann-big-$BN" --out "$D/ann-big-ri" --top 10 --index "$D/ann-big.ip" --json "$D/ann-big-ri.json" >/dev/null || exit 1
+    fu=$(python3 -c "print($BU / 10000)")
+    ex=$(python3 -c "j='$D/ann-big-rx.json'; import json; a=json.load(open(j)); print(a['seconds_setup'] + $fu * (a['seconds'] - a['seconds_setup']))")
+    ix=$(jget "$D/ann-big-ri.json" seconds)
+    rr=$($PY tests/bench/ann_peers.py compare "$D/ann-big-rx" "$D/ann-big-ri" | sed 's/compare recall=\([0-9.]*\).*/\1/')
+    printf 'bench ann-recommend users=%d items=%d k=64 top=10 seen-excluded ranks=2: --index %.1fs (probe %d, %s widened) vs exact %.1fs (10k sample %.1fs scaled x%.0f) -> %.1fx %s; recall@10 vs exact %.4f %s; peak-memory-per-rank %.0f MB (exact %.0f) git=%s\n' \
+        "$BU" "$BI" "$ix" "$(jget "$D/ann-big-ri.json" index_probe)" "$(jget "$D/ann-big-ri.json" queries_widened)" "$ex" "$(jget "$D/ann-big-rx.json" seconds)" "$fu" \
+        "$(python3 -c "print($ex / $ix)")" "$(verdict "$ex >= 10 * $ix")" "$rr" "$(verdict "$rr >= 0.95")" "$(jget "$D/ann-big-ri.json" peak_rss_mb)" \
+        "$(jget "$D/ann-big-rx.json" peak_rss_mb)" "$GIT"
+    hr 2 similar --model "$M" --out "$D/ann-big-sx" --top 10 --items "$D/ann-big-items.txt" --json "$D/ann-big-sx.json" >/dev/null || exit 1
+    hr 2 similar --model "$M" --out "$D/ann-big-si" --top 10 --index "$D/ann-big.cosine" --json "$D/ann-big-si.json" >/dev/null || exit 1
+    fi_=$(python3 -c "print($BI / 10000)")
+    ex=$(python3 -c "import json; a=json.load(open('$D/ann-big-sx.json')); print((a['seconds'] - a['seconds_scoring']) + $fi_ * a['seconds_scoring'])")
+    ix=$(jget "$D/ann-big-si.json" seconds)
+    sr=$($PY tests/bench/ann_peers.py compare "$D/ann-big-sx" "$D/ann-big-si" | sed 's/compare recall=\([0-9.]*\).*/\1/')
+    printf 'bench ann-similar items=%d k=64 top=10 ranks=2: --index %.1fs (probe %d) vs exact %.1fs (10k sample scored in %.1fs, x%.0f) -> %.1fx %s; recall@10 vs exact %.4f %s; peak-memory-per-rank %.0f MB git=%s\n' \
+        "$BI" "$ix" "$(jget "$D/ann-big-si.json" index_probe)" "$ex" "$(jget "$D/ann-big-sx.json" seconds_scoring)" "$fi_" "$(python3 -c "print($ex / $ix)")" \
+        "$(verdict "$ex >= 10 * $ix")" "$sr" "$(verdict "$sr >= 0.95")" "$(jget "$D/ann-big-si.json" peak_rss_mb)" "$GIT"
+    # (3) memory per rank against docs/operations.md "ANN index": build and query
+    python3 - "$D" "$BU" "$BI" "$BN" <<'PYEOF' || status=1
+import json, sys
+d, U, I = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+P, k, MB = 2, 64, 2 ** 20
+ok = True
+for metric in ("ip", "cosine"):
+    b = json.load(open("%s/ann-big-%s.json" % (d, metric)))
+    L, T = b["lists"], min(I, 256 * b["lists"])
+    f = (40 * MB + 16 * (U + I) + I / P * (8 * k + 20) + (T / P * (4 * k + 24) if T < I else 0) + L * (12 * k + 4096)) / MB
+    good = b["peak_rss_mb"] <= 1.25 * f
+    ok &= good
+    print("bench ann-memory build-%s measured %.0f MB per rank, formula %.0f MB (%+.0f%%) %s" % (metric, b["peak_rss_mb"], f, 100 * (b["peak_rss_mb"] / f - 1), "PASSED" if good else "FAILED"))
+r = json.load(open("%s/ann-big-ri.json" % d))
+N = json.load(open("%s/ann-big-%d-ingest.json" % (d, int(sys.argv[4]))))["rows_accepted"]
+base = (40 * MB + 16 * (U + I) + U / P * (8 * 10 + 8 * k) + 24 * N / P + 12 * I / P * k) / MB
+f = base + (U / P * 4 * r["index_probe"] + I / P * 8 + min(64 * MB, 65536 * 16 * 10) + 256 * r["index_lists"] * 4) / MB
+good = r["peak_rss_mb"] <= 1.25 * f
+ok &= good
+print("bench ann-memory recommend-index measured %.0f MB per rank, formula %.0f MB (%+.0f%%) %s" % (r["peak_rss_mb"], f, 100 * (r["peak_rss_mb"] / f - 1), "PASSED" if good else "FAILED"))
+sys.exit(0 if ok else 1)
+PYEOF
+    fi
 fi
 if [ "$ONLY" = all ] || [ "$ONLY" = scaling ]; then
     # docs/scaling.md, checked: one fixed problem on 1..16 ranks (oversubscribed on this

@@ -39,6 +39,10 @@
 #                    (resumed_from_iteration > 0); its factors are bit-identical (md5 of the
 #                    tar members) to the uninterrupted job's
 #   independent      backfill.sh --independent: one array job, 2 days in parallel, cold starts
+#   index            INDEX_MIN_ITEMS below the catalogue: the day is published with an ip and a
+#                    cosine index beside the model (listed in MANIFEST, inspect verifies them),
+#                    recommend and similar took their candidates from them; the default
+#                    (500000) builds none and says so
 #   down             local-cluster.sh down leaves no process of the cluster; down again is fine
 # Skipped (one "skip" line) when not root or Slurm / munge are not installed, or the cluster
 # cannot start here.  The cluster is always torn down (trap).  Every wait is bounded.
@@ -466,6 +470,32 @@ case_independent() {
     assert_eq "$(link i current)" $D5 "current after the array"
 }
 
+# ---- ANN index ---------------------------------------------------------------------------------
+case_index() {
+    site x "INDEX_MIN_ITEMS=500"   # the test catalogue has 1000 items
+    local j m=$R/x/models/$D1 out
+    mkdir -p "$R/x/work"
+    j=$(sbatch --parsable -o "$R/x/work/day1-%j.out" "$SL/nightly.sbatch" --day $D1 --config "$R/x.conf") || fail "sbatch"
+    wait_jobs "$j"; expect_job "$j" COMPLETED 0
+    for f in index/manifest.json index/quantizer.bin.zst index-cosine/manifest.json index.json; do
+        [ -s "$m/$f" ] || fail "the published day lacks $f: $(ls -R "$m" | head -30)"
+    done
+    grep -q ' index/part-00000.bin.zst$' "$m/MANIFEST" || fail "MANIFEST does not list the index"
+    "$HR_BIN" inspect "$m/index" >/dev/null || fail "inspect of the published index"
+    assert_json "$m/index/manifest.json" metric ip
+    assert_json "$m/index-cosine/manifest.json" metric cosine
+    [ "$(json_get "$m/recommend.json" index_probe)" -ge 1 ] 2>/dev/null || fail "recommend did not use the index: $(cat "$m/recommend.json")"
+    assert_json "$m/recommend.json" users_short_list 0
+    if [ "$HAVE_SIMILAR" = 1 ]; then
+        assert_json "$m/similar.json" index_metric cosine
+    fi
+    # the default threshold (case_nightly's site): no index for this catalogue, and the log says why
+    [[ slurm-nightly-warm-start-gate-rollback =~ ${HR_SLURM_CASES:-.} ]] || return 0
+    out=$(cat "$R"/n%j/work/day1-*.out 2>/dev/null)
+    [ ! -e "$R/n%j/models/$D1/index" ] || fail "an index for a catalogue below INDEX_MIN_ITEMS"
+    grep -q "index: not built (.*INDEX_MIN_ITEMS=500000" <<<"$out" || fail "no 'index: not built' line in the nightly output"
+}
+
 case_down() {
     "$SL/local-cluster.sh" down "$CL" >"$HR_TMP/down.out" 2>&1 || fail "down: $(cat "$HR_TMP/down.out")"
     local left
@@ -489,6 +519,7 @@ scase slurm-publish-killed-before-links case_publish_killed
 scase slurm-backfill-chain-failure-resume case_backfill
 scase slurm-preempt-requeue-resume case_preempt
 scase slurm-backfill-independent case_independent
+scase slurm-nightly-index case_index
 tcase slurm-cluster-down case_down
 cat "$HR_TMP"/*.note 2>/dev/null || true
 echo "# slurm tests: $(( $(date +%s) - T0 )) s after the cluster was up"
