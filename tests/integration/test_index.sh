@@ -144,8 +144,23 @@ case_recommend() {
     # similar --items: the listed items only, as the full run lists them
     hrt 2 similar --model "$W/m.tar" --out "$W/sl" --top 10 --items "$W/items.txt" >/dev/null || fail "similar --items"
     assert_eq "$(text "$W/sl" | awk -F'\t' 'NR > 1 {print $1}' | sort -u | wc -l)" 2000 "items of similar --items"
-    [ -z "$(diff <(text "$W/sl" | awk -F'\t' 'NR > 1 {print $1, $2, $3}' | sort) \
-                 <(text "$W/sxe" | awk -F'\t' 'NR > 1 && ($1 - 1) % 3 == 0 {print $1, $2, $3}' | sort))" ] || fail "similar --items differs"
+    # the same lists as the full run, score by score; SGEMM rounds a row by its place in the block,
+    # so scores may differ in the last printed digit and near-tied neighbours may swap
+    python3 - <(text "$W/sl") <(text "$W/sxe") <<'PY' || fail "similar --items differs"
+import sys
+def load(p, keep):
+    d = {}
+    for l in open(p).read().splitlines()[1:]:
+        f = l.split("\t")
+        if keep(int(f[0])): d[(f[0], int(f[1]))] = (f[2], float(f[3]))
+    return d
+a, b = load(sys.argv[1], lambda i: True), load(sys.argv[2], lambda i: (i - 1) % 3 == 0)
+if a.keys() != b.keys(): sys.exit("different (item, rank) keys: %d vs %d" % (len(a), len(b)))
+bad = [k for k in a if abs(a[k][1] - b[k][1]) > 1e-5 * max(1.0, abs(b[k][1]))]
+swap = [k for k in a if a[k][0] != b[k][0]]   # equal scores at the same rank: a tie broken otherwise
+print("# similar --items vs full: %d scores off, %d near-tied neighbours swapped" % (len(bad), len(swap)))
+sys.exit(1 if bad else 0)
+PY
 }
 
 case_damaged() {
