@@ -48,6 +48,7 @@ enum {
     HR_STREAM_GEN = 4,
     HR_STREAM_BOOTSTRAP = 5,
     HR_STREAM_EVAL = 6,
+    HR_STREAM_SVD = 7,
 };
 
 #endif

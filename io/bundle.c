@@ -550,6 +550,22 @@ static int find_member(const hr_bundle *b, const char *name)
     return -1;
 }
 
+/* The pick for a member: an exact name first, else the longest "prefix*" that matches. */
+static const hr_bundle_pick *find_pick(const hr_bundle_pick *picks, size_t npicks, const char *name)
+{
+    const hr_bundle_pick *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < npicks; i++) {
+        size_t l = strlen(picks[i].name);
+        if (strcmp(picks[i].name, name) == 0) return &picks[i];
+        if (l > 0 && picks[i].name[l - 1] == '*' && strncmp(picks[i].name, name, l - 1) == 0 && l > best_len) {
+            best = &picks[i];
+            best_len = l;
+        }
+    }
+    return best;
+}
+
 /* Read the entry just returned by next_header into b: check it against the manifest listing,
  * verify its checksum, decompress it. */
 static int read_member(struct archive *a, struct archive_entry *e, hr_bundle *b, uint64_t fsize,
@@ -578,9 +594,8 @@ static int read_member(struct archive *a, struct archive_entry *e, hr_bundle *b,
     if (l.bytes > fsize) /* checked before allocating l.bytes */
         return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s (%llu bytes) runs past the end of the file: truncated bundle",
                             b->path, tarname, (unsigned long long)l.bytes);
-    const hr_bundle_pick *pick = NULL;
-    for (size_t i = 0; i < npicks; i++)
-        if (strcmp(picks[i].name, name) == 0) pick = &picks[i];
+    const hr_bundle_pick *pick = find_pick(picks, npicks, name);
+    if (pick && pick->kind == HR_PICK_WHOLE) pick = NULL;
     char *data = NULL;
     size_t len = 0;
     if (pick && pick->kind == HR_PICK_SKIP) {

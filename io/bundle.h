@@ -64,10 +64,13 @@ int hr_bundle_open(const char *path, const char *format, int max_version, hr_bun
 typedef enum {
     HR_PICK_SKIP = 1,  /* not read at all (nor checksummed); hr_bundle_has says 0 */
     HR_PICK_ROWS,      /* rows[0..nrows): strictly increasing row numbers */
-    HR_PICK_RANGE      /* rows lo..hi-1 */
+    HR_PICK_RANGE,     /* rows lo..hi-1 */
+    HR_PICK_WHOLE      /* read whole, as if not picked (to exempt a name from a "prefix*" pick) */
 } hr_pick_kind;
 typedef struct hr_bundle_pick {
-    const char *name;       /* logical member name */
+    const char *name;       /* logical member name, or "prefix*" for every member starting with
+                             * prefix (an exact name wins over a prefix, a longer prefix over a
+                             * shorter one) */
     hr_pick_kind kind;
     size_t row_bytes;       /* ROWS / RANGE: the member is an array of rows of this size */
     const uint64_t *rows;   /* ROWS (borrowed for the call) */

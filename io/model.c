@@ -8,11 +8,15 @@
 #include "core/alloc.h"
 #include "io/bundle.h"
 #include "io/dictbuf.h"
+#include "io/iiblock.h"
 #include "io/manifest.h"
 
 /* Keys the model writes itself; an info object may not override them. */
-static const char *const RESERVED[] = { "format", "version", "kind",     "algo",    "k",      "users",
-                                        "items",  "global_mean", "software", "created", "members" };
+static const char *const RESERVED[] = { "format", "version", "kind",     "algo",    "k",       "users",     "items",
+                                        "global_mean", "software", "created", "members", "row_weight", "fold_in",
+                                        "item_item" };
+static const char *const KIND_NAME[] = { [HR_MODEL_FACTOR] = "factor", [HR_MODEL_POP] = "pop", [HR_MODEL_ITEMITEM] = "itemitem" };
+#define II_PREFIX "item_item."
 
 /* One float array of the bundle: its member name, where it lives in the struct, its row
  * count and width.  Save and load walk the same table so the two cannot drift. */
@@ -28,6 +32,7 @@ static size_t model_arrays(hr_model *m, farray out[5])
 {
     size_t n = 0;
     uint64_t nu = m->partial ? m->user_rows : m->n_users, ni = m->partial ? m->item_hi - m->item_lo : m->n_items;
+    if (m->kind == HR_MODEL_ITEMITEM) return 0;   /* blocks, not arrays (ii_* below) */
     if (m->kind == HR_MODEL_FACTOR) {
         out[n++] = (farray){ "user_factors.f32", &m->user_factors, nu, m->k, 0 };
         out[n++] = (farray){ "item_factors.f32", &m->item_factors, ni, m->k, 0 };
@@ -50,7 +55,21 @@ static uint64_t first_bad_row(const float *a, uint64_t rows, int width)
 /* rows x width x 4 bytes fits in size_t. */
 static int size_ok(uint64_t rows, int width) { return width > 0 && rows <= SIZE_MAX / 4 / (uint64_t)width; }
 
-static int kind_ok(const hr_model *m) { return m->kind == HR_MODEL_FACTOR || m->kind == HR_MODEL_POP; }
+static int kind_ok(const hr_model *m)
+{
+    return m->kind == HR_MODEL_FACTOR || m->kind == HR_MODEL_POP || m->kind == HR_MODEL_ITEMITEM;
+}
+
+static uint64_t ii_blocks(const hr_model *m) { return m->ii_cols ? (m->n_items + m->ii_cols - 1) / m->ii_cols : 0; }
+
+void hr_model_ii_share(const hr_model *m, int r, int P, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t nb = ii_blocks(m), b0 = (uint64_t)r * nb / (uint64_t)P, b1 = (uint64_t)(r + 1) * nb / (uint64_t)P;
+    *lo = b0 * m->ii_cols < m->n_items ? b0 * m->ii_cols : m->n_items;
+    *hi = b1 * m->ii_cols < m->n_items ? b1 * m->ii_cols : m->n_items;
+}
+
+static void ii_name(uint64_t c, char *buf, size_t cap) { snprintf(buf, cap, II_PREFIX "%06llu", (unsigned long long)c); }
 
 static int check_dict(const char *path, const char *what, const hr_dict *d, uint64_t n, hr_error *err)
 {
@@ -62,7 +81,7 @@ static int check_dict(const char *path, const char *what, const hr_dict *d, uint
     return 0;
 }
 
-static int validate_for_save(const char *path, const hr_model *m, json_t *info, hr_error *err)
+static int validate_header(const char *path, const hr_model *m, hr_error *err)
 {
     if (!kind_ok(m)) return hr_error_set(err, HR_ERR_ARG, "%s: unknown model kind %d", path, (int)m->kind);
     if (!memchr(m->algo, '\0', sizeof m->algo) || !m->algo[0])
@@ -71,12 +90,37 @@ static int validate_for_save(const char *path, const hr_model *m, json_t *info, 
             ? (m->k < 1 || m->k > HR_MODEL_MAX_K || m->item_scores)
             : (m->k != 0 || m->user_factors || m->item_factors))
         return hr_error_set(err, HR_ERR_ARG,
-                            "%s: a factor model needs 1 <= k <= %d and no item_scores; a pop model k = 0 and no factors",
+                            "%s: a factor model needs 1 <= k <= %d and no item_scores; pop and item-item models k = 0 and no factors",
                             path, HR_MODEL_MAX_K);
+    if (m->kind == HR_MODEL_ITEMITEM && (m->ii_cols < 1 || m->row_weight == HR_ROWS_NONE || m->item_scores || m->fold_in))
+        return hr_error_set(err, HR_ERR_ARG, "%s: an item-item model needs a block width, a row weight and no other arrays", path);
+    if (m->kind != HR_MODEL_ITEMITEM && (m->ii || m->ii_count))
+        return hr_error_set(err, HR_ERR_ARG, "%s: only item-item models hold item-item blocks", path);
+    if (m->fold_in && (m->kind != HR_MODEL_FACTOR || m->row_weight == HR_ROWS_NONE))
+        return hr_error_set(err, HR_ERR_ARG, "%s: fold-in needs a factor model and a row weight", path);
+    if ((unsigned)m->row_weight > HR_ROWS_VALUE) return hr_error_set(err, HR_ERR_ARG, "%s: unknown row weight", path);
     HR_TRY(check_dict(path, "user", &m->users, m->n_users, err));
     HR_TRY(check_dict(path, "item", &m->items, m->n_items, err));
     if (!isfinite(m->global_mean))
         return hr_error_set(err, HR_ERR_NUMERIC, "%s: refusing to save a model whose global mean is not finite", path);
+    return 0;
+}
+
+static int validate_info(const char *path, json_t *info, hr_error *err)
+{
+    if (info && !json_is_object(info)) return hr_error_set(err, HR_ERR_ARG, "%s: model info must be a JSON object", path);
+    for (size_t i = 0; info && i < sizeof RESERVED / sizeof *RESERVED; i++)
+        if (json_object_get(info, RESERVED[i]))
+            return hr_error_set(err, HR_ERR_ARG, "%s: model info may not set '%s' (the model writes it)", path, RESERVED[i]);
+    return 0;
+}
+
+static int validate_for_save(const char *path, const hr_model *m, json_t *info, hr_error *err)
+{
+    HR_TRY(validate_header(path, m, err));
+    if (m->kind == HR_MODEL_ITEMITEM && (m->partial || m->ii_first != 0 || m->ii_count != ii_blocks(m)))
+        return hr_error_set(err, HR_ERR_ARG, "%s: saving an item-item model needs all of its %llu blocks", path,
+                            (unsigned long long)ii_blocks(m));
     farray arr[5];
     size_t na = model_arrays((hr_model *)m, arr); /* the table is only read here */
     for (size_t i = 0; i < na; i++) {
@@ -95,11 +139,7 @@ static int validate_for_save(const char *path, const hr_model *m, json_t *info, 
                                 "%s: refusing to save a model with a non-finite value in %s (row %llu): training diverged?",
                                 path, arr[i].name, (unsigned long long)bad);
     }
-    if (info && !json_is_object(info)) return hr_error_set(err, HR_ERR_ARG, "%s: model info must be a JSON object", path);
-    for (size_t i = 0; info && i < sizeof RESERVED / sizeof *RESERVED; i++)
-        if (json_object_get(info, RESERVED[i]))
-            return hr_error_set(err, HR_ERR_ARG, "%s: model info may not set '%s' (the model writes it)", path, RESERVED[i]);
-    return 0;
+    return validate_info(path, info, err);
 }
 
 static json_t *model_manifest(const hr_model *m, json_t *info)
@@ -110,7 +150,7 @@ static json_t *model_manifest(const hr_model *m, json_t *info)
     hr_manifest_now(now, sizeof now);
     json_object_set_new(man, "format", json_string(HR_MODEL_FORMAT));
     json_object_set_new(man, "version", json_integer(HR_MODEL_VERSION));
-    json_object_set_new(man, "kind", json_string(m->kind == HR_MODEL_FACTOR ? "factor" : "pop"));
+    json_object_set_new(man, "kind", json_string(KIND_NAME[m->kind]));
     json_object_set_new(man, "algo", json_string(m->algo));
     json_object_set_new(man, "k", json_integer(m->k));
     json_object_set_new(man, "users", json_integer((json_int_t)m->n_users));
@@ -119,6 +159,12 @@ static json_t *model_manifest(const hr_model *m, json_t *info)
     json_object_set_new(man, "global_mean", json_real((double)m->global_mean));
     json_object_set_new(man, "software", json_string("hpcrec " HR_VERSION));
     json_object_set_new(man, "created", json_string(now));
+    if (m->row_weight != HR_ROWS_NONE)
+        json_object_set_new(man, "row_weight", json_string(m->row_weight == HR_ROWS_BINARY ? "binary" : "value"));
+    if (m->fold_in) json_object_set_new(man, "fold_in", json_string("project"));
+    if (m->kind == HR_MODEL_ITEMITEM)
+        json_object_set_new(man, "item_item", json_pack("{s:i,s:I,s:i}", "columns_per_block", (int)m->ii_cols, "blocks",
+                                                        (json_int_t)ii_blocks(m), "top_m", (int)m->ii_topm));
     return man;
 }
 
@@ -132,29 +178,139 @@ static int add_dict(hr_bundle_writer *w, const char *name, const hr_dict *d, hr_
     return rc;
 }
 
+struct hr_model_writer {
+    char *path;
+    hr_bundle_writer *w;
+    hr_model hdr;        /* scalars of the model being written (no arrays, no dictionaries) */
+    uint64_t next;       /* next item-item block expected */
+};
+
+int hr_model_writer_open(const char *path, const hr_model *m, hr_model_writer **out, hr_error *err)
+{
+    *out = NULL;
+    HR_TRY(validate_header(path, m, err));
+    hr_model_writer *mw = hr_calloc(1, sizeof *mw);
+    mw->path = hr_strdup(path);
+    mw->w = hr_bundle_create_writer();
+    mw->hdr = *m;
+    memset(&mw->hdr.users, 0, sizeof mw->hdr.users);
+    memset(&mw->hdr.items, 0, sizeof mw->hdr.items);
+    mw->hdr.user_factors = mw->hdr.item_factors = mw->hdr.user_bias = mw->hdr.item_bias = mw->hdr.item_scores = NULL;
+    mw->hdr.ii = NULL;
+    mw->hdr.ii_bytes = NULL;
+    mw->hdr.user_ids = NULL;
+    mw->hdr.manifest = NULL;
+    int rc = add_dict(mw->w, "users.dict", &m->users, err);
+    if (rc == 0) rc = add_dict(mw->w, "items.dict", &m->items, err);
+    if (rc < 0) {
+        hr_model_writer_abort(mw);
+        return rc;
+    }
+    *out = mw;
+    return 0;
+}
+
+int hr_model_writer_add_block(hr_model_writer *mw, const hr_iiblock *b, hr_error *err)
+{
+    const hr_model *m = &mw->hdr;
+    uint64_t c0 = mw->next * m->ii_cols, c1 = c0 + m->ii_cols < m->n_items ? c0 + m->ii_cols : m->n_items;
+    if (m->kind != HR_MODEL_ITEMITEM || mw->next >= ii_blocks(m) || b->n != m->n_items || b->c0 != c0 || b->c1 != c1 ||
+        b->dense != (m->ii_topm == 0))
+        return hr_error_set(err, HR_ERR_ARG, "%s: item-item block %llu (columns %llu..%llu, %s) does not fit the model", mw->path,
+                            (unsigned long long)mw->next, (unsigned long long)b->c0, (unsigned long long)b->c1,
+                            b->dense ? "dense" : "sparse");
+    for (uint64_t c = 0; !b->dense && c < c1 - c0; c++)
+        if (b->ptr[c + 1] - b->ptr[c] > m->ii_topm)
+            return hr_error_set(err, HR_ERR_ARG, "%s: column %llu keeps more than top_m = %u entries", mw->path,
+                                (unsigned long long)(c0 + c), m->ii_topm);
+    for (uint64_t e = 0; e < b->nnz; e++)
+        if (!isfinite(b->val[e]))
+            return hr_error_set(err, HR_ERR_NUMERIC, "%s: refusing to save a non-finite item-item weight (block %llu)", mw->path,
+                                (unsigned long long)mw->next);
+    void *bytes;
+    size_t len;
+    char name[64];
+    hr_iiblock_encode(b, &bytes, &len);
+    ii_name(mw->next, name, sizeof name);
+    int rc = hr_bundle_add_member(mw->w, name, bytes, len, 1, err);
+    hr_free(bytes);
+    if (rc == 0) mw->next++;
+    return rc;
+}
+
+int hr_model_writer_close(hr_model_writer *mw, json_t *info, hr_error *err)
+{
+    int rc = validate_info(mw->path, info, err);
+    if (rc == 0 && mw->hdr.kind == HR_MODEL_ITEMITEM && mw->next != ii_blocks(&mw->hdr))
+        rc = hr_error_set(err, HR_ERR_ARG, "%s: %llu of %llu item-item blocks were added", mw->path, (unsigned long long)mw->next,
+                          (unsigned long long)ii_blocks(&mw->hdr));
+    if (rc == 0) {
+        json_t *man = model_manifest(&mw->hdr, info);
+        rc = hr_bundle_write(mw->path, man, mw->w, err);
+        json_decref(man);
+    }
+    hr_model_writer_abort(mw);
+    return rc;
+}
+
+void hr_model_writer_abort(hr_model_writer *mw)
+{
+    if (!mw) return;
+    hr_bundle_free_writer(mw->w);
+    hr_free(mw->path);
+    hr_free(mw);
+}
+
 int hr_model_save(const char *path, const hr_model *m, json_t *info, hr_error *err)
 {
     HR_TRY(validate_for_save(path, m, info, err));
-    hr_bundle_writer *w = hr_bundle_create_writer();
-    json_t *man = NULL;
+    hr_model_writer *mw;
+    HR_TRY(hr_model_writer_open(path, m, &mw, err));
     int rc = 0;
-    HR_CHECK(add_dict(w, "users.dict", &m->users, err));
-    HR_CHECK(add_dict(w, "items.dict", &m->items, err));
     farray arr[5];
     size_t na = model_arrays((hr_model *)m, arr); /* the table is only read here */
     for (size_t i = 0; i < na; i++)
         if (*arr[i].slot)
-            HR_CHECK(hr_bundle_add_member(w, arr[i].name, *arr[i].slot,
+            HR_CHECK(hr_bundle_add_member(mw->w, arr[i].name, *arr[i].slot,
                                           (size_t)arr[i].rows * (size_t)arr[i].width * sizeof(float), 1, err));
-    man = model_manifest(m, info);
-    rc = hr_bundle_write(path, man, w, err);
+    for (uint64_t c = 0; c < m->ii_count; c++) HR_CHECK(hr_model_writer_add_block(mw, &m->ii[c], err));
+    return hr_model_writer_close(mw, info, err);
 fail:
-    json_decref(man);
-    hr_bundle_free_writer(w);
+    hr_model_writer_abort(mw);
     return rc;
 }
 
 /* ---------------------------------------------------------------- load */
+
+/* row_weight, fold_in and the item-item block layout (after kind and counts). */
+static int load_row_scoring(const char *path, json_t *man, hr_model *m, hr_error *err)
+{
+    const char *rw = json_string_value(json_object_get(man, "row_weight"));
+    const char *fi = json_string_value(json_object_get(man, "fold_in"));
+    json_t *ii = json_object_get(man, "item_item");
+    m->row_weight = !rw ? HR_ROWS_NONE : !strcmp(rw, "binary") ? HR_ROWS_BINARY : !strcmp(rw, "value") ? HR_ROWS_VALUE : -1;
+    if ((int)m->row_weight < 0 || (json_object_get(man, "row_weight") && !rw))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: row_weight must be \"binary\" or \"value\"", path);
+    if (json_object_get(man, "fold_in") && (!fi || strcmp(fi, "project") != 0 || m->kind != HR_MODEL_FACTOR || !rw))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: fold_in must be \"project\", on a factor model with a row_weight", path);
+    m->fold_in = fi != NULL;
+    if ((m->kind == HR_MODEL_ITEMITEM) != (ii != NULL))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: 'item_item' belongs to, and only to, item-item models", path);
+    if (!ii) return 0;
+    int64_t w, nb, topm;
+    HR_TRY(hr_manifest_int(ii, path, "columns_per_block", &w, err));
+    HR_TRY(hr_manifest_int(ii, path, "blocks", &nb, err));
+    HR_TRY(hr_manifest_int(ii, path, "top_m", &topm, err));
+    if (w < 1 || w > (1 << 30) || topm < 0 || topm > (int64_t)UINT32_MAX || !rw)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: invalid item_item layout (columns_per_block %lld, top_m %lld) or no row_weight",
+                            path, (long long)w, (long long)topm);
+    m->ii_cols = (uint32_t)w;
+    m->ii_topm = (uint32_t)topm;
+    if ((uint64_t)nb != ii_blocks(m))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: item_item.blocks is %lld, %llu items in blocks of %lld make %llu", path,
+                            (long long)nb, (unsigned long long)m->n_items, (long long)w, (unsigned long long)ii_blocks(m));
+    return 0;
+}
 
 static int load_header(const char *path, json_t *man, hr_model *m, hr_error *err)
 {
@@ -165,10 +321,12 @@ static int load_header(const char *path, json_t *man, hr_model *m, hr_error *err
     HR_TRY(hr_manifest_int(man, path, "k", &k, err));
     HR_TRY(hr_manifest_int(man, path, "users", &nu, err));
     HR_TRY(hr_manifest_int(man, path, "items", &ni, err));
-    if (!kind || (strcmp(kind, "factor") != 0 && strcmp(kind, "pop") != 0))
-        return hr_error_set(err, HR_ERR_FORMAT, "%s: unknown model kind '%s' (this hpcrec knows factor, pop)", path,
+    m->kind = 0;
+    for (int x = HR_MODEL_FACTOR; kind && x <= HR_MODEL_ITEMITEM; x++)
+        if (strcmp(kind, KIND_NAME[x]) == 0) m->kind = (hr_model_kind)x;
+    if (!m->kind)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: unknown model kind '%s' (this hpcrec knows factor, pop, itemitem)", path,
                             kind ? kind : "(missing)");
-    m->kind = strcmp(kind, "factor") == 0 ? HR_MODEL_FACTOR : HR_MODEL_POP;
     if (!algo || !algo[0] || strlen(algo) >= sizeof m->algo)
         return hr_error_set(err, HR_ERR_FORMAT, "%s: missing or invalid 'algo'", path);
     memcpy(m->algo, algo, strlen(algo) + 1);
@@ -181,7 +339,7 @@ static int load_header(const char *path, json_t *man, hr_model *m, hr_error *err
     m->n_users = (uint64_t)nu;
     m->n_items = (uint64_t)ni;
     m->global_mean = (float)json_number_value(mu);
-    return 0;
+    return load_row_scoring(path, man, m, err);
 }
 
 static int load_dict(hr_bundle *b, const char *name, hr_dict *d, uint64_t n, hr_error *err)
@@ -223,6 +381,37 @@ static int load_array(hr_bundle *b, const farray *a, hr_error *err)
     return 0;
 }
 
+/* Item-item blocks first .. first+count-1 of b into m, each decoded and checked against the
+ * manifest's layout.  m owns what is loaded as soon as it is loaded (hr_model_free). */
+static int load_blocks(hr_bundle *b, hr_model *m, uint64_t first, uint64_t count, hr_error *err)
+{
+    const char *path = hr_bundle_path(b);
+    m->ii_first = first;
+    m->ii = hr_calloc(count + 1, sizeof *m->ii);
+    m->ii_bytes = hr_calloc(count + 1, sizeof *m->ii_bytes);
+    m->ii_count = count;
+    for (uint64_t x = 0; x < count; x++) {
+        uint64_t c = first + x, c0 = c * m->ii_cols, c1 = c0 + m->ii_cols < m->n_items ? c0 + m->ii_cols : m->n_items;
+        char name[64], what[4200];
+        ii_name(c, name, sizeof name);
+        snprintf(what, sizeof what, "%s:%s", path, name);
+        if (!hr_bundle_has(b, name)) return hr_error_set(err, HR_ERR_FORMAT, "%s: model has no member %s", path, name);
+        size_t len;
+        HR_TRY(hr_bundle_take(b, name, &m->ii_bytes[x], &len, err));
+        hr_iiblock *blk = &m->ii[x];
+        HR_TRY(hr_iiblock_decode(m->ii_bytes[x], len, m->n_items, what, blk, err));
+        if (blk->c0 != c0 || blk->c1 != c1 || blk->dense != (m->ii_topm == 0))
+            return hr_error_set(err, HR_ERR_FORMAT, "%s: holds columns %llu..%llu (%s), the manifest says %llu..%llu (%s)", what,
+                                (unsigned long long)blk->c0, (unsigned long long)blk->c1, blk->dense ? "dense" : "sparse",
+                                (unsigned long long)c0, (unsigned long long)c1, m->ii_topm ? "sparse" : "dense");
+        for (uint64_t j = 0; !blk->dense && j < c1 - c0; j++)
+            if (blk->ptr[j + 1] - blk->ptr[j] > m->ii_topm)
+                return hr_error_set(err, HR_ERR_FORMAT, "%s: column %llu holds more than top_m = %u entries", what,
+                                    (unsigned long long)(c0 + j), m->ii_topm);
+    }
+    return 0;
+}
+
 /* Header and dictionaries, plus the arrays when `arrays`; picks say what to skip. */
 static int load_whole(const char *path, hr_model *m, const hr_bundle_pick *picks, size_t npicks, int arrays,
                       hr_error *err)
@@ -239,6 +428,7 @@ static int load_whole(const char *path, hr_model *m, const hr_bundle_pick *picks
         farray arr[5];
         size_t na = model_arrays(m, arr);
         for (size_t i = 0; i < na; i++) HR_CHECK(load_array(b, &arr[i], err));
+        if (m->kind == HR_MODEL_ITEMITEM) HR_CHECK(load_blocks(b, m, 0, ii_blocks(m), err));
     }
     m->manifest = json_incref(man);
     hr_bundle_close(b);
@@ -254,7 +444,7 @@ int hr_model_load_dicts(const char *path, hr_model *m, hr_error *err)
     const hr_bundle_pick skip[] = {
         { "user_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 }, { "item_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
         { "user_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },    { "item_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
-        { "item_scores.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+        { "item_scores.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },  { II_PREFIX "*", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
     };
     return load_whole(path, m, skip, sizeof skip / sizeof skip[0], 0, err);
 }
@@ -271,6 +461,14 @@ int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part,
         return hr_error_set(err, HR_ERR_ARG, "%s: item rows %llu..%llu asked of a model of %llu items", path,
                             (unsigned long long)part->item_lo, (unsigned long long)part->item_hi,
                             (unsigned long long)m->n_items);
+    uint64_t b0 = 0, b1 = 0;   /* item-item blocks asked for */
+    if (m->kind == HR_MODEL_ITEMITEM) {
+        if (part->item_lo % m->ii_cols || (part->item_hi % m->ii_cols && part->item_hi != m->n_items))
+            return hr_error_set(err, HR_ERR_ARG, "%s: columns %llu..%llu do not fall on item-item block boundaries (%u)", path,
+                                (unsigned long long)part->item_lo, (unsigned long long)part->item_hi, m->ii_cols);
+        b0 = part->item_lo / m->ii_cols;
+        b1 = (part->item_hi + m->ii_cols - 1) / m->ii_cols;
+    }
     /* the rows are read in file order: ids sorted, each once */
     uint64_t nu = 0, *ids = hr_malloc((part->n_users + 1) * sizeof *ids);
     if (part->n_users) memcpy(ids, part->users, part->n_users * sizeof *ids);
@@ -279,17 +477,28 @@ int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part,
         if (nu == 0 || ids[x] != ids[nu - 1]) ids[nu++] = ids[x];
     m->user_ids = ids;   /* owned by m from here: hr_model_free releases it on any failure */
     size_t ku = (size_t)(m->k ? m->k : 1) * sizeof(float);
-    hr_bundle_pick pk[] = {
+    const hr_bundle_pick fixed[] = {
         { "users.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
         { "items.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
         { "user_factors.f32", HR_PICK_ROWS, ku, ids, nu, 0, 0 },
         { "user_bias.f32", HR_PICK_ROWS, sizeof(float), ids, nu, 0, 0 },
         { "item_factors.f32", HR_PICK_RANGE, ku, NULL, 0, part->item_lo, part->item_hi },
         { "item_bias.f32", HR_PICK_RANGE, sizeof(float), NULL, 0, part->item_lo, part->item_hi },
+        { II_PREFIX "*", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },   /* every block but those read whole below */
     };
+    const size_t nfixed = sizeof fixed / sizeof fixed[0];
+    hr_bundle_pick *pk = hr_malloc((nfixed + (b1 - b0)) * sizeof *pk);
+    char (*names)[24] = hr_malloc((b1 - b0 + 1) * sizeof *names);
+    memcpy(pk, fixed, sizeof fixed);
+    for (uint64_t c = b0; c < b1; c++) {
+        ii_name(c, names[c - b0], sizeof names[0]);
+        pk[nfixed + (c - b0)] = (hr_bundle_pick){ names[c - b0], HR_PICK_WHOLE, 0, NULL, 0, 0, 0 };
+    }
     hr_bundle *b;
-    HR_TRY(hr_bundle_open_pick(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, pk, sizeof pk / sizeof pk[0], &b, err));
-    int rc = 0;
+    int rc = hr_bundle_open_pick(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, pk, nfixed + (b1 - b0), &b, err);
+    hr_free(pk);
+    hr_free(names);
+    if (rc < 0) return rc;
     /* Same bundle as the dictionaries came from: every member's checksum is in the manifest. */
     if (!json_equal(json_object_get(hr_bundle_manifest(b), "members"), json_object_get(m->manifest, "members")))
         HR_CHECK(hr_error_set(err, HR_ERR_STATE, "%s: the model changed while it was being read; run again", path));
@@ -300,6 +509,7 @@ int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part,
     farray arr[5];
     size_t na = model_arrays(m, arr);
     for (size_t i = 0; i < na; i++) HR_CHECK(load_array(b, &arr[i], err));
+    if (m->kind == HR_MODEL_ITEMITEM) HR_CHECK(load_blocks(b, m, b0, b1 - b0, err));
     hr_bundle_close(b);
     return 0;
 fail:
@@ -320,6 +530,9 @@ void hr_model_free(hr_model *m)
     hr_free(m->item_bias);
     hr_free(m->item_scores);
     hr_free(m->user_ids);
+    for (uint64_t c = 0; m->ii_bytes && c < m->ii_count; c++) hr_free(m->ii_bytes[c]);
+    hr_free(m->ii_bytes);
+    hr_free(m->ii);
     json_decref(m->manifest);
     memset(m, 0, sizeof *m);
 }
@@ -359,7 +572,9 @@ int hr_model_score_items(const hr_model *m, uint64_t user, float *scores, hr_err
         if (m->n_items) memcpy(scores, m->item_scores, m->n_items * sizeof *scores);
         return 0;
     }
-    if (m->kind != HR_MODEL_FACTOR) return hr_error_set(err, HR_ERR_ARG, "cannot score: unknown model kind %d", (int)m->kind);
+    if (m->kind != HR_MODEL_FACTOR)
+        return hr_error_set(err, HR_ERR_ARG, "cannot score by user id: a %s model scores from a user's row (hr_model_score_row)",
+                            KIND_NAME[m->kind] ? KIND_NAME[m->kind] : "?");
     if (m->partial) return hr_error_set(err, HR_ERR_ARG, "cannot score: the model holds only part of its rows");
     if (user >= m->n_users)
         return hr_error_set(err, HR_ERR_ARG, "cannot score user %llu: the model has %llu users",
@@ -368,8 +583,49 @@ int hr_model_score_items(const hr_model *m, uint64_t user, float *scores, hr_err
     return 0;
 }
 
+int hr_model_score_row(const hr_model *m, const uint32_t *items, const float *vals, uint64_t len, float *scores,
+                       hr_error *err)
+{
+    if (m->partial || !(m->kind == HR_MODEL_ITEMITEM || (m->kind == HR_MODEL_FACTOR && m->fold_in)))
+        return hr_error_set(err, HR_ERR_ARG, "cannot score a row: needs a whole item-item model or a factor model with fold-in");
+    for (uint64_t e = 0; e < len; e++)
+        if (items[e] >= m->n_items) return hr_error_set(err, HR_ERR_ARG, "row item %u past the model's %llu items", items[e],
+                                                        (unsigned long long)m->n_items);
+    if (m->kind == HR_MODEL_FACTOR) {   /* q = x V, then q . y_i */
+        const int k = m->k;
+        double *q = hr_calloc((size_t)k, sizeof *q);
+        for (uint64_t e = 0; e < len; e++)
+            for (int f = 0; f < k; f++) q[f] += (double)vals[e] * m->item_factors[(uint64_t)items[e] * (uint64_t)k + (uint64_t)f];
+        for (uint64_t i = 0; i < m->n_items; i++) {
+            double s = 0;
+            for (int f = 0; f < k; f++) s += (double)(float)q[f] * m->item_factors[i * (uint64_t)k + (uint64_t)f];
+            scores[i] = (float)s;
+        }
+        hr_free(q);
+        return 0;
+    }
+    for (uint64_t c = 0; c < m->ii_count; c++) {
+        const hr_iiblock *b = &m->ii[c];
+        for (uint64_t j = b->c0; j < b->c1; j++) {
+            double s = 0;
+            if (b->dense) {
+                for (uint64_t e = 0; e < len; e++) s += (double)vals[e] * b->val[(j - b->c0) * b->n + items[e]];
+            } else {   /* merge the column's rows with the row's items (both ascending) */
+                uint64_t e = 0, f = b->ptr[j - b->c0], f1 = b->ptr[j - b->c0 + 1];
+                while (e < len && f < f1) {
+                    if (items[e] < b->row[f]) e++;
+                    else if (items[e] > b->row[f]) f++;
+                    else s += (double)vals[e++] * b->val[f++];
+                }
+            }
+            scores[j] = (float)s;
+        }
+    }
+    return 0;
+}
+
 float hr_model_predict(const hr_model *m, uint64_t u, uint64_t i)
 {
-    if (!kind_ok(m) || m->partial || u >= m->n_users || i >= m->n_items) return NAN;
+    if (!kind_ok(m) || m->kind == HR_MODEL_ITEMITEM || m->partial || u >= m->n_users || i >= m->n_items) return NAN;
     return predict_unchecked(m, u, i);
 }

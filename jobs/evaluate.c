@@ -24,6 +24,7 @@
 #include "core/timer.h"
 #include "jobs/commands.h"
 #include "jobs/evaluate.h"
+#include "jobs/ringrows.h"
 
 static const char usage[] =
     "hpcrec evaluate --model MODEL.tar --train DATASET --test DATASET [--k 10,20] [--baseline pop,random]\n"
@@ -46,7 +47,8 @@ static uint32_t *map_ids(const hr_dict *data, const hr_dict *model)
 }
 
 /* This rank's share of a model: the rows of the training users it owns (test rows are aligned
- * to the same partition) and every item (each user is ranked against the whole catalogue). */
+ * to the same partition) and every item (each user is ranked against the whole catalogue;
+ * an item-item model's column blocks travel round the ring instead: its share of them). */
 static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_dataset *tr)
 {
     const hr_block *b = &tr->by_user;
@@ -57,7 +59,8 @@ static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_
         int64_t mu = hr_dict_find(&m->users, key, len);
         if (mu >= 0) ids[w++] = (uint64_t)mu;
     }
-    hr_model_part part = { ids, w, 0, m->n_items };
+    hr_model_part part = { ids, w, 0, 0 };
+    hr_ring_item_share(m, job->rank, job->size, 1, &part.item_lo, &part.item_hi);
     int rc = hr_model_load_part(path, m, &part, &job->err);
     hr_free(ids);
     return rc;
@@ -89,6 +92,7 @@ static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, 
         for (uint64_t i = 0; i < n; i++) s->pop_row[i] = s->imap[i] != UINT32_MAX ? m->item_scores[s->imap[i]] : NAN;
         return;
     }
+    if (m->kind == HR_MODEL_ITEMITEM) return;   /* no item factors: no ild@K */
     s->ild_k = (uint32_t)m->k;
     if (s->ident) {
         s->ild = m->item_factors;

@@ -1,7 +1,10 @@
 /* jobs/evaluate_run.c — one scorer over every local test user of `hpcrec evaluate`.
  *
- * Per batch of BATCH users a factor model is scored by one SGEMM against its catalogue; other
- * scorers fill one row per user.  Per user: the candidates are the catalogue (items with
+ * Per batch of BATCH users a factor model is scored by one SGEMM against its catalogue (users it
+ * does not know but a fold-in model can project: x_u V first); an item-item model scores chunks
+ * of users from their training rows while B's column blocks travel round the ring
+ * (jobs/ringrows.h: every rank runs the same number of chunks); other scorers fill one row per
+ * user.  Per user: the candidates are the catalogue (items with
  * training interactions) minus the user's training items, held in a byte mask that is set for
  * the user's items and cleared again afterwards, so no per-user allocation or copy of the
  * catalogue is needed.  The top max(K) of the candidates feed the list metrics; the true rank
@@ -14,10 +17,12 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "jobs/evaluate.h"
+#include "jobs/ringrows.h"
 #include "solvers/score.h"
 #include "solvers/topk.h"
 
 #define BATCH 64
+#define ROWS_CHUNK_BYTES ((uint64_t)256 << 20)   /* item-item: score rows held per chunk */
 
 const char *const ev_seg_names[EV_NSEG] = {
     [EV_SEG_ALL] = "", [EV_SEG_LIGHT] = "light", [EV_SEG_MEDIUM] = "medium",
@@ -135,6 +140,71 @@ static void eval_user(const ev_data *d, const ev_scorer *s, ev_result *out, ev_s
     for (uint64_t e = tr->ptr[r]; e < tr->ptr[r + 1]; e++) w->mask[tr->idx[e]] = 0;
 }
 
+/* Score row srow (model item order) in train item order (w->row when the orders differ). */
+static const float *train_order(const ev_scorer *s, const ev_data *d, const float *mrow, ev_scratch *w)
+{
+    if (s->ident) return mrow;
+    for (uint32_t i = 0; i < d->n_items; i++) w->row[i] = s->imap[i] != UINT32_MAX ? mrow[s->imap[i]] : NAN;
+    return w->row;
+}
+
+/* An item-item model: users with a training row the model can read are scored in chunks of
+ * rows, B travelling round the ring once per chunk; the rest fall back to popularity. */
+static int run_itemitem(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out, ev_scratch *w)
+{
+    const hr_block *te = d->te, *tr = &d->tr->by_user;
+    const hr_model *m = s->m;
+    hr_ring_rows qr;
+    hr_ring_rows_init(&qr);
+    uint64_t *qrows = hr_malloc((te->nrows + 1) * sizeof *qrows), nq = 0;
+    for (uint64_t r = 0; r < te->nrows; r++) {
+        if (te->ptr[r + 1] == te->ptr[r]) continue;
+        const uint64_t len = tr->ptr[r + 1] - tr->ptr[r];
+        if (len && hr_ring_rows_add(&qr, tr->idx + tr->ptr[r], tr->val + tr->ptr[r], len, s->imap, m->row_weight) > 0) {
+            qrows[nq++] = r;
+        } else {
+            out->fallback++;
+            eval_user(d, s, out, w, r, d->popf);
+        }
+    }
+    const uint64_t nm = m->n_items ? m->n_items : 1, chunk = ROWS_CHUNK_BYTES / 4 / nm ? ROWS_CHUNK_BYTES / 4 / nm : 1;
+    uint64_t nchunks = (nq + chunk - 1) / chunk;
+    int rc = hr_comm_allreduce_max_u64(job->comm, &nchunks, 1);
+    float *S = rc == 0 ? hr_malloc((nq < chunk ? nq : chunk) * nm * sizeof *S + 1) : NULL;
+    hr_iiquery q = hr_ring_rows_query(&qr);
+    double ts = 0, tc = 0;
+    for (uint64_t c = 0; rc == 0 && c < nchunks; c++) {
+        uint64_t q0 = c * chunk < nq ? c * chunk : nq, q1 = q0 + chunk < nq ? q0 + chunk : nq;
+        rc = hr_ring_rows_ii(job, m, &q, q0, q1 - q0, S, &ts, &tc);
+        for (uint64_t x = q0; rc == 0 && x < q1; x++) eval_user(d, s, out, w, qrows[x], train_order(s, d, S + (x - q0) * nm, w));
+    }
+    hr_free(S);
+    hr_free(qrows);
+    hr_ring_rows_free(&qr);
+    return rc;
+}
+
+/* Fold-in: U row = x_u V from the whole item factors (the user's training row, model ids). */
+static int fold_in_row(const ev_scorer *s, const hr_block *tr, uint64_t r, float *u)
+{
+    const hr_model *m = s->m;
+    const int k = m->k;
+    double acc[HR_MODEL_MAX_K > 4096 ? 4096 : HR_MODEL_MAX_K];
+    if (k > (int)(sizeof acc / sizeof acc[0])) return 0;
+    int any = 0;
+    memset(acc, 0, (size_t)k * sizeof *acc);
+    for (uint64_t e = tr->ptr[r]; e < tr->ptr[r + 1]; e++) {
+        const uint32_t i = s->imap[tr->idx[e]];
+        if (i == UINT32_MAX) continue;
+        const double v = m->row_weight == HR_ROWS_VALUE ? (double)tr->val[e] : 1.0;
+        const float *y = m->item_factors + (uint64_t)i * (uint64_t)k;
+        for (int f = 0; f < k; f++) acc[f] += v * y[f];
+        any = 1;
+    }
+    for (int f = 0; f < k; f++) u[f] = (float)acc[f];
+    return any;
+}
+
 static int reduce(hr_job *job, const ev_data *d, ev_result *out)
 {
     for (int g = 0; g < EV_NSEG; g++) {
@@ -190,7 +260,9 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
     const hr_block *te = d->te;
     uint64_t rows[BATCH];
     uint8_t fb[BATCH];
-    for (uint64_t r0 = 0; r0 < te->nrows; r0 += BATCH) {
+    int rc = 0;
+    if (s->kind == EV_MODEL && m->kind == HR_MODEL_ITEMITEM) rc = run_itemitem(job, d, s, out, &w);
+    for (uint64_t r0 = 0; !(s->kind == EV_MODEL && m->kind == HR_MODEL_ITEMITEM) && r0 < te->nrows; r0 += BATCH) {
         uint32_t nb = 0;
         for (uint64_t r = r0; r < te->nrows && r < r0 + BATCH; r++) {
             if (te->ptr[r + 1] == te->ptr[r]) continue;
@@ -200,7 +272,9 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
                 /* A user without training interactions (time split) or unknown to the model has
                  * no meaningful factors: rank by popularity, as recommend does. */
                 fb[nb] = mu == UINT32_MAX || d->tr->users.nnz[gid] == 0;
-                if (fb[nb]) memset(U + (size_t)nb * k, 0, (size_t)k * sizeof *U);
+                if (mu == UINT32_MAX && m->fold_in && d->tr->users.nnz[gid] > 0)   /* PureSVD: x_u V */
+                    fb[nb] = !fold_in_row(s, &d->tr->by_user, r, U + (size_t)nb * k);
+                else if (fb[nb]) memset(U + (size_t)nb * k, 0, (size_t)k * sizeof *U);
                 else memcpy(U + (size_t)nb * k, m->user_factors + (uint64_t)mu * (uint64_t)k, (size_t)k * sizeof *U);
             }
             rows[nb++] = r;
@@ -220,12 +294,8 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
             } else if (fb[b]) {
                 srow = d->popf;
                 out->fallback++;
-            } else if (s->ident) {
-                srow = S + (uint64_t)b * nm;
             } else {
-                const float *mrow = S + (uint64_t)b * nm;
-                for (uint32_t i = 0; i < n; i++) w.row[i] = s->imap[i] != UINT32_MAX ? mrow[s->imap[i]] : NAN;
-                srow = w.row;
+                srow = train_order(s, d, S + (uint64_t)b * nm, &w);
             }
             eval_user(d, s, out, &w, r, srow);
         }
@@ -240,6 +310,7 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
     hr_free(w.mask);
     hr_free(w.work);
     hr_free(w.row);
+    HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
     return reduce(job, d, out);
 }
 

@@ -8,12 +8,29 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "io/model.h"
 #include "jobs/dataset.h"
 #include "jobs/job.h"
 #include "partition/route.h"
 #include "solvers/als.h"
 
-typedef enum { HR_ALGO_ALS, HR_ALGO_IALS, HR_ALGO_POP } hr_algo;
+typedef enum { HR_ALGO_ALS, HR_ALGO_IALS, HR_ALGO_POP, HR_ALGO_EASE, HR_ALGO_SVD } hr_algo;
+
+/* Options of the dense models on the BLACS grid (jobs/train_ease.c, jobs/train_svd.c) and of
+ * `--init svd` (jobs/train_svd.c). */
+typedef struct hr_dense_opts {
+    const char *data, *out;
+    double lambda;            /* ease --lambda; < 0: the default rule (train_ease.c) */
+    hr_row_weight weight;     /* ease --ease-weight, svd --svd-weight */
+    uint32_t topm;            /* ease --ease-topm: entries kept per column of B (0: dense) */
+    int block;                /* --block-size: ScaLAPACK block NB (0: the algorithm's default) */
+    int k;                    /* svd --factors */
+    int power_iters;          /* svd --power-iters */
+    int oversample;           /* svd --oversample: extra columns of the test matrix */
+    uint64_t seed;
+} hr_dense_opts;
 
 typedef struct hr_train_side {
     hr_block *block;          /* the dataset's by_user or by_item block */
@@ -47,6 +64,30 @@ typedef struct hr_train {
     uint64_t ckpt_count, ckpt_bytes, ckpt_raw;
     double ckpt_seconds;
 } hr_train;
+
+/* Shared by every algorithm (train.c).  The "lineage" object of a model manifest. */
+json_t *hr_train_lineage(hr_job *job, const char *data, const hr_dataset *ds, uint64_t nnz);
+/* Gather owned rows (width floats each) of one side into dictionary order on rank 0 (*out; NULL
+ * elsewhere).  Collective. */
+int hr_train_gather_rows(hr_job *job, const hr_block *b, const float *F, int width, uint64_t n, float **out);
+
+/* The dense models: load nothing themselves (ds holds the by-user block), write o->out, set the
+ * summary keys.  Collective. */
+int hr_train_ease(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t nnz);
+int hr_train_svd(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t nnz);
+/* Shared by the dense models (train_dense.c).
+ * Refuse, before allocating, a run whose estimated bytes per rank, summed over the ranks of each
+ * node, exceed what that node can give (core/sysmem.h).  what / formula name the estimate in the
+ * message.  Collective. */
+int hr_dense_check_memory(hr_job *job, uint64_t bytes, const char *what, const char *formula);
+/* A phase boundary: stop when any rank got SIGTERM / SIGUSR1 (or, in tests, at the N-th boundary
+ * of HR_TEST_STOP_AFTER_PHASE=N; *boundary counts them, from 0 per run).  Returns HR_ERR_INTERRUPT on every rank with a message saying
+ * that the dense model keeps no checkpoint and a rerun starts over.  Collective. */
+int hr_dense_stop_point(hr_job *job, int *boundary, const char *algo, const char *after);
+
+/* --init svd: replace t's initial factors by a truncated SVD of the training matrix (users
+ * U sqrt(S), items V sqrt(S); als: of the ratings minus their mean).  Collective. */
+int hr_train_init_svd(hr_train *t, const hr_dense_opts *o);
 
 int hr_train_setup(hr_train *t);
 /* One full iteration (users then items; only items when skip_user_half, after a resume from

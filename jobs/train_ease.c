@@ -1,0 +1,338 @@
+/* jobs/train_ease.c — `hpcrec train --algo ease`: EASE on the BLACS grid (solvers/ease.h).
+ *
+ * Phases, each a progress line with seconds and GFLOP/s and a stop point between them
+ * (train_dense.c):
+ *   assembly       every rank routes its users' rows to the grid processes in bounded rounds
+ *                  (one all-to-all each); the tile owners add the products into G's tiles
+ *   factorization  G + lambda I = L L^T (pdpotrf)
+ *   inversion      P = (G + lambda I)^-1 (pdpotri)
+ *   writing        for each block of HR_MODEL_II_COLS columns: the panel of P gathered to rank 0,
+ *                  B = -P_ij / P_jj (zero diagonal), dense or its top M per column, one model
+ *                  member (write_model: the one place that writes B, so it can move to a
+ *                  collective writer)
+ * No rank holds G or B whole: each holds 8 n^2 / P bytes of tiles; rank 0 one panel at a time.
+ *
+ * lambda: --lambda, or the default rule lambda = mean of diag(X^T X) = (sum of squared
+ * weights) / items (for binary weights: interactions per item), which is of the order EASE
+ * needs (10^2 - 10^3 on catalogues like MovieLens-20M) and scales with the data: docs/operations.md. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/timer.h"
+#include "jobs/train.h"
+#include "solvers/ease.h"
+
+#define EASE_NB 128                     /* ScaLAPACK block: tests/bench measures the choice */
+#define ASSEMBLY_WORDS ((uint64_t)8 << 20) /* u32 words a rank sends (and receives) per round */
+
+typedef struct phase {
+    double seconds, flops;
+} phase;
+
+static double gflops(const phase *p) { return p->seconds > 0 ? p->flops / p->seconds / 1e9 : 0; }
+
+/* Slowest rank's seconds since t0 (collective). */
+static int elapsed(hr_job *job, double t0, double *out)
+{
+    *out = hr_now() - t0;
+    return hr_comm_allreduce_max_f64(job->comm, out, 1);
+}
+
+/* G's lower triangle from every rank's users, in rounds of at most ASSEMBLY_WORDS words per
+ * rank (ASSEMBLY_WORDS / P per destination; a single user's row always goes in one round). */
+static int assemble(hr_job *job, const hr_grid *g, const hr_block *b, hr_row_weight w, hr_dmat *G, phase *ph,
+                    uint64_t *rounds)
+{
+    const int P = job->size;
+    double t0 = hr_now();
+    uint64_t maxrow = 0;
+    for (uint64_t r = 0; r < b->nrows; r++)
+        if (b->ptr[r + 1] - b->ptr[r] > maxrow) maxrow = b->ptr[r + 1] - b->ptr[r];
+    const uint64_t per_dest = ASSEMBLY_WORDS / (uint64_t)P;
+    const uint64_t one_user = 2 * (uint64_t)P + 2 * maxrow * (uint64_t)(g->nprow + g->npcol);
+    uint64_t cap = ASSEMBLY_WORDS > one_user ? ASSEMBLY_WORDS : one_user, rcap = cap;
+    uint32_t *send = hr_malloc(cap * sizeof *send), *recv = hr_malloc(rcap * sizeof *recv);
+    uint64_t *sizes = hr_calloc((size_t)P * 4, sizeof *sizes), *tmp = sizes + P, *rcounts = tmp + P, *off = rcounts + P;
+    uint32_t **out = hr_malloc((size_t)P * sizeof *out);
+    hr_ease_router *rt = hr_ease_router_create(g, maxrow);
+    uint64_t r = 0, pairs = 0;
+    int rc = 0;
+    *rounds = 0;
+    for (;;) {
+        /* this round's users: r .. r_end-1 */
+        memset(sizes, 0, (size_t)P * sizeof *sizes);
+        uint64_t r_end = r, total = 0;
+        while (r_end < b->nrows) {
+            memset(tmp, 0, (size_t)P * sizeof *tmp);
+            hr_ease_route_size(rt, b->idx + b->ptr[r_end], b->ptr[r_end + 1] - b->ptr[r_end], tmp);
+            int fits = 1;
+            for (int d = 0; d < P && fits; d++) fits = sizes[d] + tmp[d] <= per_dest;
+            if (!fits && total > 0) break;
+            for (int d = 0; d < P; d++) { sizes[d] += tmp[d]; total += tmp[d]; }
+            r_end++;
+        }
+        off[0] = 0;
+        for (int d = 0; d < P; d++) {
+            if (d) off[d] = off[d - 1] + sizes[d - 1];
+            out[d] = send + off[d];
+        }
+        for (uint64_t u = r; u < r_end; u++)
+            hr_ease_route_pack(rt, b->idx + b->ptr[u], w == HR_ROWS_VALUE ? b->val + b->ptr[u] : NULL, b->ptr[u + 1] - b->ptr[u], out);
+        r = r_end;
+        rc = hr_comm_alltoall_u64(job->comm, sizes, rcounts);
+        if (rc < 0) break;
+        uint64_t in = 0;
+        for (int s = 0; s < P; s++) in += rcounts[s];
+        if (in > rcap) {   /* only when some rank sent one very long row */
+            hr_free(recv);
+            recv = hr_malloc((rcap = in) * sizeof *recv);
+        }
+        rc = hr_comm_alltoallv_into(job->comm, send, sizes, recv, rcounts, sizeof *recv);
+        if (rc == 0) rc = hr_ease_accumulate(G, recv, in, &pairs, &job->err);
+        rc = hr_comm_agree(job->comm, rc, &job->err);
+        if (rc < 0) break;
+        ++*rounds;
+        int64_t left = r < b->nrows;
+        rc = hr_comm_allreduce_max_i64(job->comm, &left, 1);
+        if (rc < 0 || !left) break;
+    }
+    hr_ease_router_free(rt);
+    hr_free(out);
+    hr_free(sizes);
+    hr_free(send);
+    hr_free(recv);
+    HR_TRY(rc);
+    double f = 2.0 * (double)pairs;
+    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, &f, 1));
+    ph->flops = f;
+    return elapsed(job, t0, &ph->seconds);
+}
+
+/* B's column blocks into the model bundle: the one place that writes B.  For block c, every
+ * rank packs its stored entries of P's columns (and, by symmetry, rows) c0..c1-1, rank 0
+ * gathers them into a dense panel, turns it into B's columns and adds the member. */
+static int write_model(hr_job *job, const hr_grid *g, const hr_dmat *P, const double *diag, const hr_dense_opts *o,
+                       const hr_dataset *ds, json_t *info, phase *ph, uint64_t *stored)
+{
+    double t0 = hr_now();
+    const int64_t n = P->n;
+    const uint64_t W = HR_MODEL_II_COLS, nblocks = ((uint64_t)n + W - 1) / W;
+    hr_model m;
+    memset(&m, 0, sizeof m);
+    m.kind = HR_MODEL_ITEMITEM;
+    snprintf(m.algo, sizeof m.algo, "ease");
+    m.n_users = ds->users.n;
+    m.n_items = ds->items.n;
+    m.users = ds->users;   /* borrowed: the writer encodes them at open */
+    m.items = ds->items;
+    m.row_weight = o->weight;
+    m.ii_cols = (uint32_t)W;
+    m.ii_topm = o->topm;
+    hr_model_writer *w = NULL;
+    int rc = job->rank == 0 ? hr_model_writer_open(o->out, &m, &w, &job->err) : 0;
+    HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
+    /* buffers sized once for the largest block */
+    uint64_t mymax = 0, rootmax = 0;
+    uint64_t *counts = hr_calloc((size_t)job->size, sizeof *counts);
+    for (uint64_t c = 0; c < nblocks; c++) {
+        int64_t c0 = (int64_t)(c * W), c1 = c0 + (int64_t)W < n ? c0 + (int64_t)W : n;
+        uint64_t mine = hr_ease_panel_count(g, n, g->myrow, g->mycol, c0, c1), all = 0;
+        if (mine > mymax) mymax = mine;
+        for (int s = 0; job->rank == 0 && s < job->size; s++) all += hr_ease_panel_count(g, n, s / g->npcol, s % g->npcol, c0, c1);
+        if (all > rootmax) rootmax = all;
+    }
+    double *send = hr_malloc((mymax + 1) * sizeof *send), *recv = NULL, *panel = NULL;
+    float *B = NULL, *sval = NULL;
+    uint64_t *sptr = NULL;
+    uint32_t *srow = NULL;
+    if (job->rank == 0) {
+        recv = hr_malloc((rootmax + 1) * sizeof *recv);
+        panel = hr_malloc((size_t)n * W * sizeof *panel);
+        B = hr_malloc((size_t)n * W * sizeof *B);
+        if (o->topm) {
+            uint64_t keep = (uint64_t)(o->topm < (uint64_t)n ? o->topm : (uint64_t)n) * W;
+            sptr = hr_malloc((W + 1) * sizeof *sptr);
+            srow = hr_malloc((keep + 1) * sizeof *srow);
+            sval = hr_malloc((keep + 1) * sizeof *sval);
+        }
+    }
+    *stored = 0;
+    for (uint64_t c = 0; c < nblocks && rc == 0; c++) {
+        int64_t c0 = (int64_t)(c * W), c1 = c0 + (int64_t)W < n ? c0 + (int64_t)W : n;
+        uint64_t mine = hr_ease_panel_count(g, n, g->myrow, g->mycol, c0, c1);
+        hr_ease_panel_pack(P, c0, c1, send);
+        for (int s = 0; job->rank == 0 && s < job->size; s++) counts[s] = hr_ease_panel_count(g, n, s / g->npcol, s % g->npcol, c0, c1);
+        rc = hr_comm_gatherv_into(job->comm, send, mine, sizeof *send, 0, recv, counts);
+        if (rc == 0 && job->rank == 0) {
+            const double *in = recv;
+            for (int s = 0; s < job->size; s++) {
+                hr_ease_panel_unpack(g, n, s / g->npcol, s % g->npcol, c0, c1, in, panel);
+                in += counts[s];
+            }
+            hr_ease_weights(panel, n, c0, c1, diag, B);
+            hr_iiblock blk = { (uint64_t)n, (uint64_t)c0, (uint64_t)c1, (uint64_t)n * (uint64_t)(c1 - c0), 1, NULL, NULL, B };
+            if (o->topm) {
+                blk.nnz = hr_iiblock_topm(B, (uint64_t)n, (uint64_t)(c1 - c0), o->topm, sptr, srow, sval);
+                blk.dense = 0;
+                blk.ptr = sptr;
+                blk.row = srow;
+                blk.val = sval;
+            }
+            *stored += blk.nnz;
+            rc = hr_model_writer_add_block(w, &blk, &job->err);
+        }
+        rc = hr_comm_agree(job->comm, rc, &job->err);
+    }
+    if (job->rank == 0) {
+        if (rc == 0) rc = hr_model_writer_close(w, info, &job->err);
+        else hr_model_writer_abort(w);
+    }
+    hr_free(counts);
+    hr_free(send);
+    hr_free(recv);
+    hr_free(panel);
+    hr_free(B);
+    hr_free(sptr);
+    hr_free(srow);
+    hr_free(sval);
+    HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
+    HR_TRY(hr_comm_bcast(job->comm, stored, sizeof *stored, 0));
+    ph->flops = 0;
+    return elapsed(job, t0, &ph->seconds);
+}
+
+/* Bytes rank `rank` needs at its peak: its tiles, the assembly buffers, and on rank 0 the
+ * writer's panel, B block and the compressed model it keeps until the bundle is written. */
+static uint64_t memory_estimate(const hr_grid *g, uint64_t n, uint64_t maxrow, const hr_dense_opts *o, int rank)
+{
+    uint64_t W = HR_MODEL_II_COLS < n ? HR_MODEL_II_COLS : n;
+    uint64_t one_user = 2 * (uint64_t)g->size + 2 * maxrow * (uint64_t)(g->nprow + g->npcol);
+    uint64_t words = ASSEMBLY_WORDS > one_user ? ASSEMBLY_WORDS : one_user;
+    uint64_t bytes = hr_dmat_bytes(g, (int64_t)n, (int64_t)n) + 2 * 4 * words + 8 * n;
+    uint64_t pack = 8 * n * W / (uint64_t)g->size + 8 * W * W;
+    if (rank != 0) return bytes + pack;
+    uint64_t model = o->topm ? 8 * n * (o->topm < n ? o->topm : n) : 4 * n * n;
+    return bytes + pack + 8 * n * W /* gathered */ + 8 * n * W /* panel */ + 2 * 4 * n * W /* B, encoded */ + model;
+}
+
+int hr_train_ease(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t nnz)
+{
+    double t0 = hr_now();
+    const hr_block *b = &ds->by_user;
+    const uint64_t n = ds->items.n;
+    if (n >= (uint64_t)INT_MAX)
+        return hr_error_set(&job->err, HR_ERR_ARG, "%s: %llu items: EASE's ScaLAPACK indexing stops at 2^31 - 1", o->data,
+                            (unsigned long long)n);
+    hr_grid *g = NULL;
+    hr_dmat G;
+    memset(&G, 0, sizeof G);
+    double *diag = NULL;
+    json_t *info = NULL;
+    int rc = hr_grid_create(job->comm, 0, 0, o->block ? o->block : EASE_NB, o->block ? o->block : EASE_NB, &g, &job->err);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) return rc;
+    int stops = 0;
+    uint64_t maxrow = 0, sent0 = hr_comm_bytes_sent(job->comm), stored = 0, rounds = 0;
+    for (uint64_t r = 0; r < b->nrows; r++)
+        if (b->ptr[r + 1] - b->ptr[r] > maxrow) maxrow = b->ptr[r + 1] - b->ptr[r];
+    HR_CHECK(hr_comm_allreduce_max_u64(job->comm, &maxrow, 1));
+    char what[128];
+    snprintf(what, sizeof what, "EASE on %llu items (%d x %d grid)", (unsigned long long)n, g->nprow, g->npcol);
+    HR_CHECK(hr_dense_check_memory(job, memory_estimate(g, n, maxrow, o, job->rank), what, "8 n^2 / P + buffers"));
+    rc = hr_dmat_create(&G, g, (int64_t)n, (int64_t)n, &job->err);
+    HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
+
+    /* lambda: given, or the mean of diag(G) (sum of squared weights over items) */
+    double lambda = o->lambda, sq = 0;
+    for (uint64_t e = 0; e < b->nnz; e++) sq += o->weight == HR_ROWS_VALUE ? (double)b->val[e] * b->val[e] : 1.0;
+    HR_CHECK(hr_comm_allreduce_sum_f64(job->comm, &sq, 1));
+    if (lambda < 0) lambda = sq / (double)n;
+
+    phase pa, pf, pi, pw;
+    HR_CHECK(assemble(job, g, b, o->weight, &G, &pa, &rounds));
+    hr_progress("ease       assembly: G = X^T X of %llu items (%s weights) on a %d x %d grid, NB %d, from %llu interactions in %llu "
+                "round%s: %.2fs, %.2f GFLOP/s",
+                (unsigned long long)n, o->weight == HR_ROWS_VALUE ? "value" : "binary", g->nprow, g->npcol, g->nb,
+                (unsigned long long)nnz, (unsigned long long)rounds, rounds == 1 ? "" : "s", pa.seconds, gflops(&pa));
+    HR_CHECK(hr_dense_stop_point(job, &stops, "ease", "the Gram assembly"));
+
+    double tf = hr_now();
+    hr_ease_regularize(&G, lambda);
+    int64_t bad = -1;
+    rc = hr_ease_factor(&G, &bad, &job->err);
+    if (rc == HR_ERR_NUMERIC && bad >= 0) {
+        char key[512];
+        hr_dict_format(&ds->items, (uint64_t)bad, key, sizeof key);
+        rc = hr_error_set(&job->err, HR_ERR_NUMERIC,
+                          "G + lambda I is not positive definite (lambda = %g): the leading minor fails at item '%s' (%lld of %llu, "
+                          "%llu training interactions); raise --lambda (EASE needs a lambda of the order of the interactions per "
+                          "item, 10^2 - 10^3 on large catalogues)",
+                          lambda, key, (long long)bad + 1, (unsigned long long)n, (unsigned long long)ds->items.nnz[bad]);
+    }
+    HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
+    HR_CHECK(elapsed(job, tf, &pf.seconds));
+    pf.flops = hr_ease_factor_flops((int64_t)n);
+    hr_progress("ease       factorization: G + lambda I = L L^T (pdpotrf, lambda %g): %.2fs, %.2f GFLOP/s", lambda, pf.seconds, gflops(&pf));
+    HR_CHECK(hr_dense_stop_point(job, &stops, "ease", "the factorization"));
+
+    double ti = hr_now();
+    rc = hr_ease_invert(&G, &job->err);
+    HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
+    HR_CHECK(elapsed(job, ti, &pi.seconds));
+    pi.flops = hr_ease_invert_flops((int64_t)n);
+    hr_progress("ease       inversion: P = (G + lambda I)^-1 (pdpotri): %.2fs, %.2f GFLOP/s", pi.seconds, gflops(&pi));
+    HR_CHECK(hr_dense_stop_point(job, &stops, "ease", "the inversion"));
+
+    diag = hr_malloc((n + 1) * sizeof *diag);
+    HR_CHECK(hr_ease_diag(&G, diag));
+    char grid[32];
+    snprintf(grid, sizeof grid, "%dx%d", g->nprow, g->npcol);
+    info = json_pack("{s:{s:f,s:s,s:s,s:i,s:i,s:s},s:o,s:i,s:i}", "params", "lambda", lambda, "lambda_rule",
+                     o->lambda < 0 ? "mean diag(X^T X)" : "given", "ease_weight", o->weight == HR_ROWS_VALUE ? "value" : "binary",
+                     "top_m", (int)o->topm, "block_size", g->nb, "grid", grid, "lineage", hr_train_lineage(job, o->data, ds, nnz),
+                     "iterations", 1, "ranks", job->size);
+    HR_CHECK(write_model(job, g, &G, diag, o, ds, info, &pw, &stored));
+    hr_progress("ease       B: %llu column blocks of %d (%s, %llu weights stored) written to %s: %.2fs",
+                (unsigned long long)((n + HR_MODEL_II_COLS - 1) / HR_MODEL_II_COLS), HR_MODEL_II_COLS,
+                o->topm ? "top-M per column" : "dense", (unsigned long long)stored, o->out, pw.seconds);
+
+    double total = hr_now() - t0, bytes = (double)(hr_comm_bytes_sent(job->comm) - sent0);
+    HR_CHECK(hr_comm_allreduce_max_f64(job->comm, &total, 1));
+    HR_CHECK(hr_comm_allreduce_sum_f64(job->comm, &bytes, 1));
+    double mean_rss, max_rss = hr_job_peak_rss_mb(job, &mean_rss);
+    hr_job_set_str(job, "algo", "ease");
+    hr_job_set_int(job, "factors", 0);
+    hr_job_set_int(job, "iterations", 1);
+    hr_job_set_real(job, "seconds_per_iteration", total);
+    hr_job_set_real(job, "gflops", total > 0 ? (pa.flops + pf.flops + pi.flops) / total / 1e9 : 0);
+    hr_job_set_real(job, "bytes_exchanged_per_iteration", bytes);
+    hr_job_set_int(job, "users", (int64_t)ds->users.n);
+    hr_job_set_int(job, "items", (int64_t)n);
+    hr_job_set_int(job, "interactions", (int64_t)nnz);
+    hr_job_set_real(job, "lambda", lambda);
+    hr_job_set_str(job, "ease_weight", o->weight == HR_ROWS_VALUE ? "value" : "binary");
+    hr_job_set_int(job, "ease_topm", o->topm);
+    hr_job_set_int(job, "ease_weights_stored", (int64_t)stored);
+    hr_job_set_int(job, "grid_rows", g->nprow);
+    hr_job_set_int(job, "grid_cols", g->npcol);
+    hr_job_set_int(job, "block_size", g->nb);
+    hr_job_set_int(job, "assembly_rounds", (int64_t)rounds);
+    hr_job_set_real(job, "assembly_seconds", pa.seconds);
+    hr_job_set_real(job, "assembly_gflops", gflops(&pa));
+    hr_job_set_real(job, "factorization_seconds", pf.seconds);
+    hr_job_set_real(job, "factorization_gflops", gflops(&pf));
+    hr_job_set_real(job, "inversion_seconds", pi.seconds);
+    hr_job_set_real(job, "inversion_gflops", gflops(&pi));
+    hr_job_set_real(job, "write_seconds", pw.seconds);
+    hr_progress("train      ease done: %.2fs total; peak memory per rank %.0f MB (mean %.0f)", total, max_rss, mean_rss);
+fail:
+    json_decref(info);
+    hr_free(diag);
+    hr_dmat_free(&G);
+    hr_grid_free(g);
+    return rc;
+}
