@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 static _Atomic uint64_t live_bytes, peak_bytes;
@@ -53,6 +54,19 @@ void *hr_try_malloc(size_t n)
 {
     if (should_fail()) return NULL;
     void *p = malloc(n ? n : 1);
+    account(p, 1);
+    return p;
+}
+
+void *hr_try_malloc_huge(size_t n)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (n < 2 * huge) return hr_try_malloc(n);
+    if (should_fail()) return NULL;
+    void *p = NULL;
+    size_t len = (n + huge - 1) / huge * huge;
+    if (posix_memalign(&p, huge, len) != 0) return NULL;
+    madvise(p, len, MADV_HUGEPAGE);   /* advice only: without THP it is plain memory */
     account(p, 1);
     return p;
 }

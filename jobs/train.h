@@ -15,6 +15,8 @@
 #include "jobs/job.h"
 #include "partition/route.h"
 #include "solvers/als.h"
+#include "solvers/dmat.h"
+#include "solvers/svd.h"
 
 typedef enum { HR_ALGO_ALS, HR_ALGO_IALS, HR_ALGO_POP, HR_ALGO_EASE, HR_ALGO_SVD } hr_algo;
 
@@ -84,6 +86,19 @@ int hr_dense_check_memory(hr_job *job, uint64_t bytes, const char *what, const c
  * of HR_TEST_STOP_AFTER_PHASE=N; *boundary counts them, from 0 per run).  Returns HR_ERR_INTERRUPT on every rank with a message saying
  * that the dense model keeps no checkpoint and a rerun starts over.  Collective. */
 int hr_dense_stop_point(hr_job *job, int *boundary, const char *algo, const char *after);
+
+/* EASE's Gram assembly (train_ease.c): the lower triangle of G = X^T X of every rank's block b
+ * added into G's tiles, in bounded rounds.  seconds / flops: slowest rank, all ranks.
+ * Collective. */
+int hr_ease_assemble(hr_job *job, const hr_grid *g, const hr_block *b, hr_row_weight w, hr_dmat *G, double *seconds,
+                     double *flops, uint64_t *rounds);
+
+/* The randomized truncated SVD (train_svd.c) of the matrix whose rows x are spread over the
+ * ranks: n_items columns (key[i]: the item's stable key for the test matrix), n_users rows in
+ * all.  K triplets; V (n_items x K row-major) and S on every rank, the rank's rows of U S^p in
+ * F (rows x K row-major).  Collective. */
+int hr_svd_run(hr_job *job, const hr_dense_opts *o, const hr_svd_rows *x, uint64_t n_items, const uint64_t *key,
+               uint64_t n_users, int K, double p, double **V, double **S, float *F);
 
 /* --init svd: replace t's initial factors by a truncated SVD of the training matrix (users
  * U sqrt(S), items V sqrt(S); als: of the ratings minus their mean).  Collective. */

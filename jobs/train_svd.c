@@ -77,12 +77,11 @@ static int range(hr_job *job, const hr_svd_rows *x, const double *Z, int l, hr_d
     return hr_comm_agree(job->comm, rc, &job->err);
 }
 
-/* The randomized SVD of this rank's rows x (ds's by-user block), K singular triplets. */
-static int svd_compute(hr_job *job, const hr_dense_opts *o, const hr_dataset *ds, const hr_svd_rows *x, int K, int *stops,
-                       svd_run *s)
+/* The randomized SVD of this rank's rows x, K singular triplets. */
+static int svd_compute(hr_job *job, const hr_dense_opts *o, uint64_t n, const uint64_t *keys, uint64_t users,
+                       const hr_svd_rows *x, int K, int *stops, svd_run *s)
 {
     memset(s, 0, sizeof *s);
-    const uint64_t n = ds->items.n, users = ds->users.n;
     const uint64_t lim = n < users ? n : users;
     if ((uint64_t)K > lim)
         return hr_error_set(&job->err, HR_ERR_ARG, "--factors %d: a truncated SVD of %llu users x %llu items has at most %llu factors",
@@ -105,9 +104,7 @@ static int svd_compute(hr_job *job, const hr_dense_opts *o, const hr_dataset *ds
     rc = hr_dmat_create(&s->Q, s->g, (int64_t)mb * job->size, l, &job->err);
     HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
     double *Z = hr_malloc(n * (uint64_t)l * sizeof *Z);
-    uint64_t *keys = item_keys(&ds->items);
     hr_svd_gaussian(o->seed, keys, n, l, Z);
-    hr_free(keys);
     rc = range(job, x, Z, l, &s->Q, s);
     for (int it = 1; rc == 0 && it <= o->power_iters; it++) {
         double t0 = hr_now();
@@ -170,7 +167,9 @@ int hr_train_svd(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t n
     memset(&m, 0, sizeof m);
     float *U = NULL;
     json_t *info = NULL, *sv = NULL;
-    int stops = 0, rc = svd_compute(job, o, ds, &x, o->k, &stops, &s);
+    uint64_t *keys = item_keys(&ds->items);
+    int stops = 0, rc = svd_compute(job, o, ds->items.n, keys, ds->users.n, &x, o->k, &stops, &s);
+    hr_free(keys);
     HR_CHECK(rc);
     const int K = s.K;
     hr_progress("svd        K %d (l %d, %d power iterations, %s weights): sparse products %.2fs %.2f GFLOP/s, distributed QR %.2fs "
@@ -244,7 +243,9 @@ int hr_train_init_svd(hr_train *t, const hr_dense_opts *o)
     hr_svd_rows x = { &t->ds->by_user, o->weight == HR_ROWS_VALUE, t->algo == HR_ALGO_ALS ? (double)t->mu : 0.0 };
     svd_run s;
     int stops = 0;
-    int rc = svd_compute(job, o, t->ds, &x, k, &stops, &s);
+    uint64_t *keys = item_keys(&t->ds->items);
+    int rc = svd_compute(job, o, t->ds->items.n, keys, t->ds->users.n, &x, k, &stops, &s);
+    hr_free(keys);
     if (rc == 0) {
         user_rows(&s, t->users.block->nrows, 0.5, t->users.F);
         const hr_block *ib = t->items.block;
@@ -254,6 +255,21 @@ int hr_train_init_svd(hr_train *t, const hr_dense_opts *o)
         hr_progress("init svd   K %d from a truncated SVD (%s%s weights, %d power iterations): %.2fs; singular values %.4g .. %.4g",
                     k, x.value ? "value" : "binary", x.shift != 0 ? " minus the mean" : "", o->power_iters, hr_now() - t0, s.S[0],
                     s.S[k - 1]);
+    }
+    svd_free(&s);
+    return rc;
+}
+
+int hr_svd_run(hr_job *job, const hr_dense_opts *o, const hr_svd_rows *x, uint64_t n_items, const uint64_t *key,
+               uint64_t n_users, int K, double p, double **V, double **S, float *F)
+{
+    svd_run s;
+    int stops = 0, rc = svd_compute(job, o, n_items, key, n_users, x, K, &stops, &s);
+    if (rc == 0) {
+        user_rows(&s, x->b->nrows, p, F);
+        *V = s.V;
+        *S = s.S;
+        s.V = s.S = NULL;
     }
     svd_free(&s);
     return rc;

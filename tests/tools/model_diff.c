@@ -6,7 +6,8 @@
  * dictionaries (same external ids in the same order) and the same set of arrays present;
  * otherwise (or when either fails to load) the exit status is 2.
  *
- * For each array present (user_factors, item_factors, user_bias, item_bias, item_scores) and
+ * For each array present (user_factors, item_factors, user_bias, item_bias, item_scores; the
+ * weights B of an item-item model, as a dense n x n matrix whatever the blocks' layout) and
  * for global_mean it prints one line with the relative difference
  *
  *     rel(A, B) = max_i |A_i - B_i| / max(max_i |A_i|, max_i |B_i|)
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "io/model.h"
 
@@ -68,6 +70,25 @@ static double rel_diff(const float *a, const float *b, uint64_t n, uint64_t *ndi
     if (isinf(maxd)) return INFINITY;
     if (maxd == 0) return 0;
     return scale > 0 ? maxd / scale : INFINITY;
+}
+
+/* An item-item model's B as a dense column-major n x n matrix (entries a sparse block does not
+ * keep are 0). */
+static float *dense_weights(const hr_model *m)
+{
+    uint64_t n = m->n_items;
+    float *B = hr_calloc(n * n + 1, sizeof *B);
+    for (uint64_t c = 0; c < m->ii_count; c++) {
+        const hr_iiblock *b = &m->ii[c];
+        for (uint64_t j = b->c0; j < b->c1; j++) {
+            if (b->dense) {
+                memcpy(B + j * n, b->val + (j - b->c0) * n, n * sizeof *B);
+                continue;
+            }
+            for (uint64_t e = b->ptr[j - b->c0]; e < b->ptr[j - b->c0 + 1]; e++) B[j * n + b->row[e]] = b->val[e];
+        }
+    }
+    return B;
 }
 
 int main(int argc, char **argv)
@@ -118,6 +139,8 @@ int main(int argc, char **argv)
     else if (!a.user_factors != !b.user_factors || !a.item_factors != !b.item_factors || !a.user_bias != !b.user_bias ||
              !a.item_bias != !b.item_bias || !a.item_scores != !b.item_scores)
         why = "set of arrays";
+    else if (a.row_weight != b.row_weight || a.fold_in != b.fold_in || a.ii_cols != b.ii_cols || a.ii_topm != b.ii_topm)
+        why = "row weight, fold-in or item-item layout";
     if (why) {
         fprintf(stderr, "model_diff: %s and %s differ in %s (algo %s/%s, k %d/%d, users %llu/%llu, items %llu/%llu)\n", pa, pb,
                 why, a.algo, b.algo, a.k, b.k, (unsigned long long)a.n_users, (unsigned long long)b.n_users,
@@ -125,7 +148,9 @@ int main(int argc, char **argv)
         status = 2;
         goto done;
     }
+    float *Ba = a.kind == HR_MODEL_ITEMITEM ? dense_weights(&a) : NULL, *Bb = Ba ? dense_weights(&b) : NULL;
     struct { const char *name; const float *x, *y; uint64_t n; int width; } arr[] = {
+        { "item_item", Ba, Bb, a.n_items * a.n_items, (int)(a.n_items ? a.n_items : 1) },
         { "user_factors", a.user_factors, b.user_factors, a.n_users * (uint64_t)a.k, a.k },
         { "item_factors", a.item_factors, b.item_factors, a.n_items * (uint64_t)a.k, a.k },
         { "user_bias", a.user_bias, b.user_bias, a.n_users, 1 },
@@ -155,6 +180,8 @@ int main(int argc, char **argv)
         status = worst <= rtol ? 0 : 1;
         if (status) printf("exceeds rtol %.3e\n", rtol);
     }
+    hr_free(Ba);
+    hr_free(Bb);
 done:
     hr_model_free(&a);
     hr_model_free(&b);
