@@ -213,14 +213,17 @@ static int write_model(hr_job *job, const hr_grid *g, const hr_dmat *P, const do
     return elapsed(job, t0, &ph->seconds);
 }
 
-/* Bytes rank `rank` needs at its peak: its tiles, the assembly buffers, and on rank 0 the
- * writer's panel, B block and the compressed model it keeps until the bundle is written. */
-static uint64_t memory_estimate(const hr_grid *g, uint64_t n, uint64_t maxrow, const hr_dense_opts *o, int rank)
+/* Bytes rank `rank` needs at its peak: the process and its dataset block, its tiles, the
+ * assembly buffers, and on rank 0 the writer's panel, B block and the compressed model it keeps
+ * until the bundle is written (docs/operations.md has the formula). */
+#define PROCESS_BASELINE ((uint64_t)32 << 20)   /* MPI, libraries, dictionaries of a small run */
+static uint64_t memory_estimate(const hr_grid *g, const hr_block *b, uint64_t n, uint64_t maxrow, const hr_dense_opts *o,
+                                int rank)
 {
     uint64_t W = HR_MODEL_II_COLS < n ? HR_MODEL_II_COLS : n;
     uint64_t one_user = 2 * (uint64_t)g->size + 2 * maxrow * (uint64_t)(g->nprow + g->npcol);
     uint64_t words = ASSEMBLY_WORDS > one_user ? ASSEMBLY_WORDS : one_user;
-    uint64_t bytes = hr_dmat_bytes(g, (int64_t)n, (int64_t)n) + 2 * 4 * words + 8 * n;
+    uint64_t bytes = PROCESS_BASELINE + b->nnz * 16 + b->nrows * 12 + hr_dmat_bytes(g, (int64_t)n, (int64_t)n) + 2 * 4 * words + 8 * n;
     uint64_t pack = 8 * n * W / (uint64_t)g->size + 8 * W * W;
     if (rank != 0) return bytes + pack;
     uint64_t model = o->topm ? 8 * n * (o->topm < n ? o->topm : n) : 4 * n * n;
@@ -250,7 +253,10 @@ int hr_train_ease(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t 
     HR_CHECK(hr_comm_allreduce_max_u64(job->comm, &maxrow, 1));
     char what[128];
     snprintf(what, sizeof what, "EASE on %llu items (%d x %d grid)", (unsigned long long)n, g->nprow, g->npcol);
-    HR_CHECK(hr_dense_check_memory(job, memory_estimate(g, n, maxrow, o, job->rank), what, "8 n^2 / P + buffers"));
+    const uint64_t est = memory_estimate(g, b, n, maxrow, o, job->rank);
+    uint64_t est_all[2] = { job->rank == 0 ? est : 0, job->rank == 0 ? 0 : est };   /* rank 0, the largest other */
+    HR_CHECK(hr_comm_allreduce_max_u64(job->comm, est_all, 2));
+    HR_CHECK(hr_dense_check_memory(job, est, what, "8 n^2 / P + buffers"));
     rc = hr_dmat_create(&G, g, (int64_t)n, (int64_t)n, &job->err);
     HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
 
@@ -337,6 +343,8 @@ int hr_train_ease(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t 
     hr_job_set_real(job, "inversion_seconds", pi.seconds);
     hr_job_set_real(job, "inversion_gflops", gflops(&pi));
     hr_job_set_real(job, "write_seconds", pw.seconds);
+    hr_job_set_real(job, "memory_estimate_mb_rank0", (double)est_all[0] / 1048576.0);
+    hr_job_set_real(job, "memory_estimate_mb_other", (double)est_all[1] / 1048576.0);
     hr_progress("train      ease done: %.2fs total; peak memory per rank %.0f MB (mean %.0f)", total, max_rss, mean_rss);
 fail:
     json_decref(info);

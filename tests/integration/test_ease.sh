@@ -233,15 +233,15 @@ case_errors() {
     expect_fail 1 "no interactions" hrt $NP train --data "$W/empty" --out "$W/bad.tar" --algo ease
     expect_fail 1 "no interactions" hrt $NP train --data "$W/empty" --out "$W/bad.tar" --algo svd
     # too large: for the Slurm allocation (8 n^2 / P of 20k items on 2 ranks > 2000 MB) and for
-    # MemAvailable (a catalogue of ~100k items: 80 GB)
-    hrt $NP gen --out "$W/wide-raw" --users 2000 --items 20000 --interactions 60000 --kind counts --seed 4 >/dev/null || fail "gen wide"
-    hrt $NP ingest --input "$W/wide-raw" --out "$W/wide" >/dev/null || fail "ingest wide"
+    # MemAvailable (120k items: 115 GB)
+    awk 'BEGIN { print "user,item"; for (i = 0; i < 20000; i++) print i % 50 "," i }' > "$W/wide.csv"
+    hrt $NP ingest --input "$W/wide.csv" --out "$W/wide" >/dev/null || fail "ingest wide"
     local t0=$SECONDS
     expect_fail 4 "EASE on [0-9]+ items.*Slurm allocation \(SLURM_MEM_PER_NODE\)" \
         env SLURM_MEM_PER_NODE=2000 timeout -k 5 "$TO" mpirun --oversubscribe --bind-to none -np 2 -x SLURM_MEM_PER_NODE \
         "$HR_BIN" train --data "$W/wide" --out "$W/bad.tar" --algo ease
-    hrt $NP gen --out "$W/huge-raw" --users 3000 --items 400000 --interactions 200000 --kind counts --seed 4 >/dev/null || fail "gen huge"
-    hrt $NP ingest --input "$W/huge-raw" --out "$W/huge" >/dev/null || fail "ingest huge"
+    awk 'BEGIN { print "user,item"; for (i = 0; i < 120000; i++) print i % 50 "," i }' > "$W/huge.csv"
+    hrt $NP ingest --input "$W/huge.csv" --out "$W/huge" >/dev/null || fail "ingest huge"
     expect_fail 4 "EASE on [0-9]+ items.*(MemAvailable|cgroup)" hrt $NP train --data "$W/huge" --out "$W/bad.tar" --algo ease
     [ $((SECONDS - t0)) -lt 50 ] || fail "refusing took $((SECONDS - t0)) s"
     [ ! -e "$W/bad.tar" ] || fail "a model was written"
@@ -269,8 +269,9 @@ case_signals() {
         "$HR_BIN" train --data "$W/tr" --out "$W/stop.tar" --algo svd --factors 8 >/dev/null 2>&1
     assert_eq "$?" 75 "svd stopped after a power iteration"
     # a real SIGUSR1 while a 4000-item factorization runs
-    hrt $NP gen --out "$W/mid-raw" --users 20000 --items 4000 --interactions 200000 --kind counts --seed 6 >/dev/null || fail "gen mid"
-    hrt $NP ingest --input "$W/mid-raw" --out "$W/mid" >/dev/null || fail "ingest mid"
+    awk 'BEGIN { srand(6); print "user,item"; for (u = 0; u < 3000; u++) for (k = 0; k < 40; k++) print u "," int(4000 * rand() ^ 2) }' \
+        > "$W/mid.csv"
+    hrt $NP ingest --input "$W/mid.csv" --out "$W/mid" >/dev/null || fail "ingest mid"
     ( timeout -k 5 "$TO" mpirun --oversubscribe --bind-to none -np $NP "$HR_BIN" train --data "$W/mid" --out "$W/mid.tar" --algo ease \
         > "$W/mid.log" 2>&1; echo $? > "$W/mid.rc" ) &
     local bg=$! i
