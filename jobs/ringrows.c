@@ -188,17 +188,7 @@ typedef struct topn_ctx {
     float *S;
 } topn_ctx;
 
-/* First position in the sorted list ex[0..n) not below v. */
-static size_t lower(const uint32_t *ex, size_t n, uint64_t v)
-{
-    size_t a = 0, b = n;
-    while (a < b) {
-        size_t mid = a + (b - a) / 2;
-        if (ex[mid] < v) a = mid + 1;
-        else b = mid;
-    }
-    return a;
-}
+static size_t lower(const uint32_t *ids, size_t n, uint64_t v) { return hr_topk_first_excluded(ids, n, (uint32_t)v); }
 
 static int topn_block(void *vctx, const hr_iiblock *b, const hr_iirows *t)
 {
