@@ -71,6 +71,13 @@ void *hr_try_malloc_huge(size_t n)
     return p;
 }
 
+void *hr_malloc_huge(size_t n)
+{
+    void *p = hr_try_malloc_huge(n);
+    if (!p) oom(n);
+    return p;
+}
+
 void *hr_malloc(size_t n)
 {
     void *p = malloc(n ? n : 1);

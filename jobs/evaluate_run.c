@@ -170,7 +170,7 @@ static int run_itemitem(hr_job *job, const ev_data *d, const ev_scorer *s, ev_re
     const uint64_t nm = m->n_items ? m->n_items : 1, chunk = ROWS_CHUNK_BYTES / 4 / nm ? ROWS_CHUNK_BYTES / 4 / nm : 1;
     uint64_t nchunks = (nq + chunk - 1) / chunk;
     int rc = hr_comm_allreduce_max_u64(job->comm, &nchunks, 1);
-    float *S = rc == 0 ? hr_malloc((nq < chunk ? nq : chunk) * nm * sizeof *S + 1) : NULL;
+    float *S = rc == 0 ? hr_malloc_huge((nq < chunk ? nq : chunk) * nm * sizeof *S + 1) : NULL;
     hr_iiquery q = hr_ring_rows_query(&qr);
     double ts = 0, tc = 0;
     for (uint64_t c = 0; rc == 0 && c < nchunks; c++) {

@@ -138,7 +138,7 @@ static int ring_blocks(hr_job *job, const hr_model *m, block_fn fn, void *ctx, d
     for (uint64_t c = 0; c < m->ii_count; c++)
         if (!m->ii[c].dense && m->ii[c].nnz > lim[2]) lim[2] = m->ii[c].nnz;
     HR_TRY(hr_comm_allreduce_max_u64(job->comm, lim, 3));
-    char *blk = hr_malloc(lim[0] + 8), *nxt = hr_malloc(lim[0] + 8);
+    char *blk = hr_malloc_huge(lim[0] + 8), *nxt = hr_malloc_huge(lim[0] + 8);   /* a share can be GBs: few page faults */
     hr_iiblock *views = hr_malloc((lim[1] + 1) * sizeof *views);
     hr_iirows t = { hr_malloc((m->n_items + 1) * sizeof *t.rptr), hr_malloc((lim[2] + 1) * sizeof *t.rcol),
                     hr_malloc((lim[2] + 1) * sizeof *t.rval) };

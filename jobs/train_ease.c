@@ -153,14 +153,14 @@ static int write_model(hr_job *job, const hr_grid *g, const hr_dmat *P, const do
         for (int s = 0; job->rank == 0 && s < job->size; s++) all += hr_ease_panel_count(g, n, s / g->npcol, s % g->npcol, c0, c1);
         if (all > rootmax) rootmax = all;
     }
-    double *send = hr_malloc((mymax + 1) * sizeof *send), *recv = NULL, *panel = NULL;
+    double *send = hr_malloc_huge((mymax + 1) * sizeof *send), *recv = NULL, *panel = NULL;
     float *B = NULL, *sval = NULL;
     uint64_t *sptr = NULL;
     uint32_t *srow = NULL;
     if (job->rank == 0) {
-        recv = hr_malloc((rootmax + 1) * sizeof *recv);
-        panel = hr_malloc((size_t)n * W * sizeof *panel);
-        B = hr_malloc((size_t)n * W * sizeof *B);
+        recv = hr_malloc_huge((rootmax + 1) * sizeof *recv);
+        panel = hr_malloc_huge((size_t)n * W * sizeof *panel);
+        B = hr_malloc_huge((size_t)n * W * sizeof *B);
         if (o->topm) {
             uint64_t keep = (uint64_t)(o->topm < (uint64_t)n ? o->topm : (uint64_t)n) * W;
             sptr = hr_malloc((W + 1) * sizeof *sptr);
