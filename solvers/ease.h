@@ -45,7 +45,7 @@ void hr_ease_route_pack(hr_ease_router *r, const uint32_t *items, const float *v
 /* Add the records in words[0..nwords) to the lower triangle of G; *pairs += products added. */
 int hr_ease_accumulate(hr_dmat *G, const uint32_t *words, uint64_t nwords, uint64_t *pairs, hr_error *err);
 
-/* ---- factorisation (collective) */
+/* ---- factorisation (collective; on a 1 x 1 grid plain LAPACK) */
 /* G += lambda I (local). */
 void hr_ease_regularize(hr_dmat *G, double lambda);
 /* Cholesky factor in place (lower); HR_ERR_NUMERIC with *bad_item when not positive definite. */
