@@ -1,6 +1,7 @@
 #include "core/alloc.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +18,99 @@ static void (*fatal_hook)(void);
 void hr_alloc_set_fatal_hook(void (*hook)(void)) { fatal_hook = hook; }
 void hr_alloc_set_rank(int rank) { alloc_rank = rank; }
 
-static void account(void *p, long sign)
+/* ---- big blocks: mappings of their own, backed by transparent huge pages ------------------
+ * Big arrays (triples, blocks, exchange buffers) are written once in full right after they
+ * are allocated, so on 4 KiB pages every 4 KiB of them costs a page fault (about 10 us in a
+ * virtual machine): 320 MB of triples, 80,000 faults.  Asking for transparent huge pages
+ * (madvise MADV_HUGEPAGE: the kernel's "madvise" THP mode, the common default, honours it for
+ * the region asked) makes that 160 faults of 2 MiB.  A block of at least BIG_MIN bytes is
+ * therefore its own anonymous mapping, 2 MiB-aligned, advised, grown in place by mremap; the
+ * freed ones are kept (up to CACHE_MAX blocks, CACHE_BYTES in all) for the next big request
+ * they fit, so a phase that frees a buffer and the next that allocates one of about the same
+ * size reuse memory that is already mapped and faulted.  Where the kernel has THP off the
+ * advice is ignored and only the reuse remains. */
+enum { BIG_MIN = 1 << 21, HUGE_PAGE = 1 << 21, CACHE_MAX = 4 };
+static const size_t CACHE_BYTES = (size_t)1 << 30;
+
+typedef struct big { void *p; size_t len; } big;   /* len: mapped bytes */
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
+static big *live_big;                               /* live big blocks (a small table) */
+static size_t nlive, caplive;
+static big cache[CACHE_MAX];
+static size_t ncache;
+
+static size_t round_huge(size_t n) { return (n + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE; }
+
+/* A fresh 2 MiB-aligned mapping of len bytes (a multiple of 2 MiB), advised for huge pages. */
+static void *map_big(size_t len)
 {
-    if (!p) return;
-    uint64_t n = malloc_usable_size(p);
+    size_t want = len + HUGE_PAGE;
+    char *raw = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    char *p = (char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (p > raw) munmap(raw, (size_t)(p - raw));
+    if (raw + want > p + len) munmap(p + len, (size_t)(raw + want - (p + len)));
+    madvise(p, len, MADV_HUGEPAGE);
+    return p;
+}
+
+static int live_find(const void *p)
+{
+    for (size_t i = 0; i < nlive; i++)
+        if (live_big[i].p == p) return (int)i;
+    return -1;
+}
+
+static void live_add(void *p, size_t len)
+{
+    if (nlive == caplive) {
+        size_t cap = caplive ? caplive * 2 : 64;
+        big *t = realloc(live_big, cap * sizeof *t);
+        if (!t) abort();
+        live_big = t;
+        caplive = cap;
+    }
+    live_big[nlive++] = (big){ p, len };
+}
+
+/* A big block of at least n bytes: the smallest cached one that fits without wasting more than
+ * half of it, or a new mapping.  *len: its mapped size.  Called with big_lock held. */
+static void *big_get(size_t n, size_t *len, int *zeroed)
+{
+    size_t best = CACHE_MAX;
+    for (size_t i = 0; i < ncache; i++)
+        if (cache[i].len >= n && cache[i].len / 2 <= n && (best == CACHE_MAX || cache[i].len < cache[best].len)) best = i;
+    if (best != CACHE_MAX) {
+        big b = cache[best];
+        cache[best] = cache[--ncache];
+        *len = b.len;
+        *zeroed = 0;
+        return b.p;
+    }
+    *len = round_huge(n);
+    *zeroed = 1;
+    return map_big(*len);
+}
+
+/* Retire a big block: into the cache (evicting the oldest when full) or unmapped.  The cache
+ * holds at most half as much as is live (and CACHE_BYTES), so a job's resident memory stays
+ * within half again its live memory, and drains as the job frees its arrays. */
+static void big_put(void *p, size_t len)
+{
+    size_t held = len, limit = (size_t)(atomic_load(&live_bytes) / 2);
+    if (limit > CACHE_BYTES) limit = CACHE_BYTES;
+    for (size_t i = 0; i < ncache; i++) held += cache[i].len;
+    while (ncache > 0 && (ncache == CACHE_MAX || held > limit)) {
+        held -= cache[0].len;
+        munmap(cache[0].p, cache[0].len);
+        memmove(cache, cache + 1, --ncache * sizeof *cache);
+    }
+    if (len <= limit) cache[ncache++] = (big){ p, len };
+    else munmap(p, len);
+}
+
+static void account_n(uint64_t n, long sign)
+{
     if (sign > 0) {
         uint64_t now = atomic_fetch_add(&live_bytes, n) + n;
         uint64_t peak = atomic_load(&peak_bytes);
@@ -29,6 +119,52 @@ static void account(void *p, long sign)
         atomic_fetch_sub(&live_bytes, n);
     }
 }
+
+static void account(void *p, long sign)
+{
+    if (p) account_n(malloc_usable_size(p), sign);
+}
+
+static void *big_alloc(size_t n, int zero)
+{
+    pthread_mutex_lock(&big_lock);
+    size_t len;
+    int zeroed;
+    void *p = big_get(n, &len, &zeroed);
+    if (p) live_add(p, len);
+    pthread_mutex_unlock(&big_lock);
+    if (!p) return NULL;
+    if (zero && !zeroed) memset(p, 0, n);
+    account_n(len, 1);
+    return p;
+}
+
+/* 1 and the block's mapped size when p is a big block, else 0. */
+static int big_size(const void *p, size_t *len)
+{
+    pthread_mutex_lock(&big_lock);
+    int i = p ? live_find(p) : -1;
+    if (i >= 0) *len = live_big[i].len;
+    pthread_mutex_unlock(&big_lock);
+    return i >= 0;
+}
+
+static int big_free(void *p)
+{
+    pthread_mutex_lock(&big_lock);
+    int i = p ? live_find(p) : -1;
+    size_t len = 0;
+    if (i >= 0) {
+        len = live_big[i].len;
+        live_big[i] = live_big[--nlive];
+        account_n(len, -1);
+        big_put(p, len);
+    }
+    pthread_mutex_unlock(&big_lock);
+    return i >= 0;
+}
+
+/* ---- the API ------------------------------------------------------------------------------ */
 
 static int should_fail(void)
 {
@@ -50,52 +186,64 @@ static void oom(size_t n)
     abort();
 }
 
+static void *any_alloc(size_t n, int zero)
+{
+    if (n >= BIG_MIN) return big_alloc(n, zero);
+    void *p = zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
+    account(p, 1);
+    return p;
+}
+
 void *hr_try_malloc(size_t n)
 {
     if (should_fail()) return NULL;
-    void *p = malloc(n ? n : 1);
-    account(p, 1);
-    return p;
-}
-
-void *hr_try_malloc_huge(size_t n)
-{
-    const size_t huge = (size_t)2 << 20;
-    if (n < 2 * huge) return hr_try_malloc(n);
-    if (should_fail()) return NULL;
-    void *p = NULL;
-    size_t len = (n + huge - 1) / huge * huge;
-    if (posix_memalign(&p, huge, len) != 0) return NULL;
-    madvise(p, len, MADV_HUGEPAGE);   /* advice only: without THP it is plain memory */
-    account(p, 1);
-    return p;
-}
-
-void *hr_malloc_huge(size_t n)
-{
-    void *p = hr_try_malloc_huge(n);
-    if (!p) oom(n);
-    return p;
+    return any_alloc(n, 0);
 }
 
 void *hr_malloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
+    void *p = any_alloc(n, 0);
     if (!p) oom(n);
-    account(p, 1);
     return p;
 }
 
 void *hr_calloc(size_t count, size_t size)
 {
-    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (size && count > SIZE_MAX / size) oom(SIZE_MAX);
+    void *p = any_alloc(count * size, 1);
     if (!p) oom(count * size);
-    account(p, 1);
     return p;
 }
 
 void *hr_realloc(void *p, size_t n)
 {
+    size_t len;
+    if (big_size(p, &len)) {
+        /* a big block grows (or shrinks) where its pages are: mremap, no copy */
+        size_t want = round_huge(n ? n : 1);
+        if (want == len) return p;
+        pthread_mutex_lock(&big_lock);
+        void *q = mremap(p, len, want, MREMAP_MAYMOVE);
+        if (q != MAP_FAILED) {
+            int i = live_find(p);
+            live_big[i] = (big){ q, want };
+            if (want > len) madvise((char *)q + len, want - len, MADV_HUGEPAGE);
+        }
+        pthread_mutex_unlock(&big_lock);
+        if (q == MAP_FAILED) oom(n);
+        account_n(len, -1);
+        account_n(want, 1);
+        return q;
+    }
+    if (n >= BIG_MIN) {   /* a small block outgrows the heap */
+        void *q = big_alloc(n, 0);
+        if (!q) oom(n);
+        if (p) {
+            memcpy(q, p, malloc_usable_size(p));
+            hr_free(p);
+        }
+        return q;
+    }
     account(p, -1);
     void *q = realloc(p, n ? n : 1);
     if (!q) oom(n);
@@ -113,6 +261,7 @@ char *hr_strdup(const char *s)
 
 void hr_free(void *p)
 {
+    if (!p || big_free(p)) return;
     account(p, -1);
     free(p);
 }

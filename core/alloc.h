@@ -15,11 +15,6 @@ void *hr_malloc(size_t n);                 /* aborts on failure; n == 0 returns 
 void *hr_calloc(size_t count, size_t size);
 void *hr_realloc(void *p, size_t n);
 void *hr_try_malloc(size_t n);             /* returns NULL on failure (large optional buffers) */
-/* hr_try_malloc for a large array filled right away (a dense matrix's tiles): 2 MiB aligned and,
- * where the kernel gives transparent huge pages on request (THP "madvise" mode), backed by
- * them, so touching 1 GB costs ~500 page faults instead of ~250,000.  Freed with hr_free. */
-void *hr_try_malloc_huge(size_t n);
-void *hr_malloc_huge(size_t n);            /* the same, aborting on failure like hr_malloc */
 char *hr_strdup(const char *s);
 void  hr_free(void *p);
 

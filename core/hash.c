@@ -12,6 +12,8 @@
 
 uint64_t hr_hash_bytes(const void *p, size_t n, uint64_t seed) { return XXH3_64bits_withSeed(p, n, seed); }
 
+uint64_t hr_hash_checksum(const void *p, size_t n) { return XXH3_64bits(p, n); }
+
 void hr_checksum_init(hr_checksum *c)
 {
     c->state = XXH3_createState();

@@ -25,6 +25,8 @@ void     hr_checksum_init(hr_checksum *c);
 void     hr_checksum_update(hr_checksum *c, const void *p, size_t n);
 uint64_t hr_checksum_final(hr_checksum *c);  /* also frees the state */
 void     hr_checksum_hex(uint64_t h, char out[17]);
+/* The checksum of one buffer (XXH3-64, the same value as the streaming form). */
+uint64_t hr_hash_checksum(const void *p, size_t n);
 /* Checksum of a whole file; returns 0 or HR_ERR_IO (with err). */
 struct hr_error;
 int hr_checksum_file(const char *path, uint64_t *out, uint64_t *bytes, struct hr_error *err);

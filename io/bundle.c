@@ -15,6 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/hash.h"
+#include "io/bundlefmt.h"
 #include "io/manifest.h"
 #include "io/output.h"
 
@@ -47,15 +48,11 @@ struct hr_bundle {
     json_t *manifest;
     rmember *m;
     size_t n;
+    int verify;           /* hr_bundle_verify: check every member, keep none */
+    uint64_t data_start;  /* where member offsets count from (after the manifest member) */
 };
 
-static uint64_t checksum_of(const void *p, size_t n)
-{
-    hr_checksum c;
-    hr_checksum_init(&c);
-    hr_checksum_update(&c, p, n);
-    return hr_checksum_final(&c);
-}
+static uint64_t checksum_of(const void *p, size_t n) { return hr_hash_checksum(p, n); }
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -156,10 +153,14 @@ static json_t *member_table(const hr_bundle_writer *w)
 
 static int write_error(struct archive *a, const char *path, hr_error *err)
 {
+    /* libarchive says only "Write error" for a failed write(2): the errno says why (a full
+     * disk must read "No space left on device"). */
     int e = archive_errno(a);
     const char *s = archive_error_string(a);
-    return hr_error_set(err, e == ENOSPC ? HR_ERR_NOSPACE : HR_ERR_IO, "%s: writing bundle failed: %s", path,
-                        s ? s : strerror(e));
+    if (e > 0)
+        return hr_error_set(err, e == ENOSPC ? HR_ERR_NOSPACE : HR_ERR_IO, "%s: writing bundle failed: %s%s%s", path, strerror(e),
+                            s && strcmp(s, strerror(e)) ? " - " : "", s && strcmp(s, strerror(e)) ? s : "");
+    return hr_error_set(err, HR_ERR_IO, "%s: writing bundle failed: %s", path, s ? s : "unknown libarchive error");
 }
 
 static int add_entry(struct archive *a, const char *path, const char *tarname, const void *data, size_t len,
@@ -362,7 +363,7 @@ static int check_format(json_t *m, const char *path, const char *format, int max
 }
 
 static int read_manifest(struct archive *a, const char *path, uint64_t fsize, const char *format, int max_version,
-                         json_t **out, hr_error *err)
+                         json_t **out, uint64_t *msize, hr_error *err)
 {
     struct archive_entry *e;
     int r = archive_read_next_header(a, &e);
@@ -377,6 +378,7 @@ static int read_manifest(struct archive *a, const char *path, uint64_t fsize, co
         return hr_error_set(err, HR_ERR_FORMAT, "%s: %s has an implausible size (%lld bytes)", path, HR_BUNDLE_MANIFEST,
                             (long long)size);
     char *text;
+    *msize = (uint64_t)size;
     HR_TRY(read_entry(a, path, HR_BUNDLE_MANIFEST, (uint64_t)size, &text, err));
     json_error_t je;
     json_t *m = json_loadb(text, (size_t)size, JSON_REJECT_DUPLICATES, &je);
@@ -391,7 +393,7 @@ static int read_manifest(struct archive *a, const char *path, uint64_t fsize, co
     return 0;
 }
 
-typedef struct { uint64_t bytes, raw, xxh3; int zstd; } listing;
+typedef struct { uint64_t bytes, raw, xxh3; int zstd; int64_t offset; /* -1: not listed */ } listing;
 
 static int parse_listing(json_t *members, const char *path, const char *name, listing *l, hr_error *err)
 {
@@ -406,6 +408,11 @@ static int parse_listing(json_t *members, const char *path, const char *name, li
     l->raw = (uint64_t)json_integer_value(r);
     l->zstd = json_is_true(z);
     l->xxh3 = strtoull(hex, NULL, 16);
+    json_t *o = json_object_get(e, "offset");
+    l->offset = -1;
+    if (o && (!json_is_integer(o) || json_integer_value(o) < 0 || json_integer_value(o) % HR_TAR_BLOCK != 0))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: invalid offset in the manifest entry for member %s", path, name);
+    if (o) l->offset = json_integer_value(o);
     return 0;
 }
 
@@ -451,12 +458,35 @@ static void keep_rows(const hr_bundle_pick *p, const char *chunk, uint64_t c0, s
     }
 }
 
-/* Read a picked array member as a stream: checksum the stored bytes, decompress them chunk by
- * chunk, keep the picked rows.  The whole member is never in memory. */
-static int read_picked(struct archive *a, const char *path, const char *tarname, const listing *l, int zst,
-                       const hr_bundle_pick *p, char **data, size_t *len, hr_error *err)
+/* Where a streamed member's stored bytes come from: the tar stream (libarchive), or pread at
+ * a known offset (random access).  Returns bytes read (0 at a premature end) or a negative
+ * status with err set. */
+typedef struct stream_src {
+    struct archive *a;     /* tar stream, or NULL */
+    int fd;                /* random access: file and next offset */
+    uint64_t off;
+} stream_src;
+
+static int64_t src_read(stream_src *s, char *buf, size_t want, const char *path, hr_error *err)
 {
-    uint64_t rb = p->row_bytes, keep = 0;
+    if (s->a) {
+        la_ssize_t k = archive_read_data(s->a, buf, want);
+        return k < 0 ? read_error(s->a, path, err) : (int64_t)k;
+    }
+    for (;;) {
+        ssize_t k = pread(s->fd, buf, want, (off_t)s->off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return hr_error_set(err, HR_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+        s->off += (uint64_t)k;
+        return k;
+    }
+}
+
+/* Check a pick against a member of l->raw bytes; *keep: the rows it keeps. */
+static int pick_check(const char *path, const char *tarname, const listing *l, const hr_bundle_pick *p, uint64_t *keep,
+                      hr_error *err)
+{
+    uint64_t rb = p->row_bytes;
     if (rb == 0 || l->raw % rb != 0)
         return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %llu bytes, not a whole number of %zu-byte rows", path,
                             tarname, (unsigned long long)l->raw, (size_t)rb);
@@ -465,19 +495,23 @@ static int read_picked(struct archive *a, const char *path, const char *tarname,
         if (p->lo > p->hi || p->hi > nrow)
             return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %llu rows, rows %llu..%llu were asked for", path,
                                 tarname, (unsigned long long)nrow, (unsigned long long)p->lo, (unsigned long long)p->hi);
-        keep = p->hi - p->lo;
-    } else {
-        for (uint64_t i = 0; i < p->nrows; i++)
-            if (p->rows[i] >= nrow || (i > 0 && p->rows[i] <= p->rows[i - 1]))
-                return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %llu rows, row %llu was asked for%s", path,
-                                    tarname, (unsigned long long)nrow, (unsigned long long)p->rows[i],
-                                    p->rows[i] < nrow ? " out of order" : "");
-        keep = p->nrows;
+        *keep = p->hi - p->lo;
+        return 0;
     }
-    char *out = hr_try_malloc(keep ? (size_t)(keep * rb) : 1);
-    if (!out)
-        return hr_error_set(err, HR_ERR_NOMEM, "%s: cannot allocate %llu bytes for member %s", path,
-                            (unsigned long long)(keep * rb), tarname);
+    for (uint64_t i = 0; i < p->nrows; i++)
+        if (p->rows[i] >= nrow || (i > 0 && p->rows[i] <= p->rows[i - 1]))
+            return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has %llu rows, row %llu was asked for%s", path, tarname,
+                                (unsigned long long)nrow, (unsigned long long)p->rows[i],
+                                p->rows[i] < nrow ? " out of order" : "");
+    *keep = p->nrows;
+    return 0;
+}
+
+/* Stream a picked array member: checksum the stored bytes, decompress them chunk by chunk,
+ * keep the picked rows in out (packed, in order).  The whole member is never in memory. */
+static int stream_pick(stream_src *src, const char *path, const char *tarname, const listing *l, int zst,
+                       const hr_bundle_pick *p, char *out, hr_error *err)
+{
     const size_t CHUNK = (size_t)1 << 20;
     char *in = hr_malloc(CHUNK), *dec = zst ? hr_malloc(ZSTD_DStreamOutSize()) : NULL;
     ZSTD_DStream *ds = zst ? ZSTD_createDStream() : NULL;
@@ -490,8 +524,8 @@ static int read_picked(struct archive *a, const char *path, const char *tarname,
                                * damaged frame should be reported as the checksum mismatch it is */
     while (rc == 0 && got < l->bytes) {
         size_t want = l->bytes - got < CHUNK ? (size_t)(l->bytes - got) : CHUNK;
-        la_ssize_t k = archive_read_data(a, in, want);
-        if (k < 0) rc = read_error(a, path, err);
+        int64_t k = src_read(src, in, want, path, err);
+        if (k < 0) rc = (int)k;
         else if (k == 0)
             rc = hr_error_set(err, HR_ERR_FORMAT, "%s: member %s is truncated (%llu of %llu bytes)", path, tarname,
                               (unsigned long long)got, (unsigned long long)l->bytes);
@@ -507,8 +541,15 @@ static int read_picked(struct archive *a, const char *path, const char *tarname,
         }
         ZSTD_inBuffer zi = { in, (size_t)k, 0 };
         ZSTD_outBuffer zo;
-        do {   /* until the input is used up and the decoder has nothing more to flush */
+        const int last = got == l->bytes;
+        int progress;
+        /* Until the input is used up and the decoder has nothing more to flush.  The decoder may
+         * stop at a block boundary with room left in the output while it still holds decoded
+         * bytes (a small, very compressible member expands to many blocks): after the last
+         * input, keep calling while the frame is unfinished and calls make progress. */
+        do {
             zo = (ZSTD_outBuffer){ dec, ZSTD_DStreamOutSize(), 0 };
+            size_t before = zi.pos;
             zr = ZSTD_decompressStream(ds, &zo, &zi);
             if (ZSTD_isError(zr) || pos + zo.pos > l->raw) {
                 bad = ZSTD_isError(zr) ? ZSTD_getErrorName(zr) : "more bytes than the manifest lists";
@@ -516,7 +557,9 @@ static int read_picked(struct archive *a, const char *path, const char *tarname,
             }
             keep_rows(p, dec, pos, zo.pos, out, &ri);
             pos += zo.pos;
-        } while (zi.pos < zi.size || zo.pos == zo.size);
+            progress = zo.pos > 0 || zi.pos > before;
+        } while (zr != 0 && (zi.pos < zi.size || zo.pos == zo.size || (last && progress)));
+        if (!bad && zr == 0 && (zi.pos < zi.size || !last)) bad = "bytes after the zstd frame";
     }
     uint64_t h = hr_checksum_final(&c);
     if (rc == 0 && h != l->xxh3) {
@@ -534,36 +577,35 @@ static int read_picked(struct archive *a, const char *path, const char *tarname,
     hr_free(in);
     hr_free(dec);
     ZSTD_freeDStream(ds);
+    return rc;
+}
+
+static int read_picked(struct archive *a, const char *path, const char *tarname, const listing *l, int zst,
+                       const hr_bundle_pick *p, char **data, size_t *len, hr_error *err)
+{
+    uint64_t keep = 0;
+    HR_TRY(pick_check(path, tarname, l, p, &keep, err));
+    char *out = hr_try_malloc(keep ? (size_t)(keep * p->row_bytes) : 1);
+    if (!out)
+        return hr_error_set(err, HR_ERR_NOMEM, "%s: cannot allocate %llu bytes for member %s", path,
+                            (unsigned long long)(keep * p->row_bytes), tarname);
+    stream_src src = { a, -1, 0 };
+    int rc = stream_pick(&src, path, tarname, l, zst, p, out, err);
     if (rc < 0) {
         hr_free(out);
         return rc;
     }
     *data = out;
-    *len = (size_t)(keep * rb);
+    *len = (size_t)(keep * p->row_bytes);
     return 0;
 }
+
 
 static int find_member(const hr_bundle *b, const char *name)
 {
     for (size_t i = 0; i < b->n; i++)
         if (strcmp(b->m[i].name, name) == 0) return (int)i;
     return -1;
-}
-
-/* The pick for a member: an exact name first, else the longest "prefix*" that matches. */
-static const hr_bundle_pick *find_pick(const hr_bundle_pick *picks, size_t npicks, const char *name)
-{
-    const hr_bundle_pick *best = NULL;
-    size_t best_len = 0;
-    for (size_t i = 0; i < npicks; i++) {
-        size_t l = strlen(picks[i].name);
-        if (strcmp(picks[i].name, name) == 0) return &picks[i];
-        if (l > 0 && picks[i].name[l - 1] == '*' && strncmp(picks[i].name, name, l - 1) == 0 && l > best_len) {
-            best = &picks[i];
-            best_len = l;
-        }
-    }
-    return best;
 }
 
 /* Read the entry just returned by next_header into b: check it against the manifest listing,
@@ -585,8 +627,12 @@ static int read_member(struct archive *a, struct archive_entry *e, hr_bundle *b,
     name[nl] = '\0';
     if (!name_ok(name)) return hr_error_set(err, HR_ERR_FORMAT, "%s: invalid member name '%s'", b->path, tarname);
     if (find_member(b, name) >= 0) return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s appears twice", b->path, tarname);
-    listing l = { 0, 0, 0, 0 };
+    listing l = { 0, 0, 0, 0, -1 };
     HR_TRY(parse_listing(json_object_get(b->manifest, "members"), b->path, name, &l, err));
+    if (l.offset >= 0 && (uint64_t)archive_read_header_position(a) != b->data_start + (uint64_t)l.offset)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s is at byte %lld, the manifest says %llu", b->path, tarname,
+                            (long long)archive_read_header_position(a),
+                            (unsigned long long)(b->data_start + (uint64_t)l.offset));
     la_int64_t size = archive_entry_size(e);
     if (l.zstd != zst || size < 0 || (uint64_t)size != l.bytes || (!zst && l.raw != l.bytes))
         return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s does not match its manifest entry (size or compression)",
@@ -594,8 +640,12 @@ static int read_member(struct archive *a, struct archive_entry *e, hr_bundle *b,
     if (l.bytes > fsize) /* checked before allocating l.bytes */
         return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s (%llu bytes) runs past the end of the file: truncated bundle",
                             b->path, tarname, (unsigned long long)l.bytes);
-    const hr_bundle_pick *pick = find_pick(picks, npicks, name);
-    if (pick && pick->kind == HR_PICK_WHOLE) pick = NULL;
+    const hr_bundle_pick *pick = NULL;
+    for (size_t i = 0; i < npicks; i++)
+        if (strcmp(picks[i].name, name) == 0) pick = &picks[i];
+    /* verifying: stream it through the checksum and the decoder, keep no row */
+    const hr_bundle_pick none = { name, HR_PICK_RANGE, 1, NULL, 0, 0, 0 };
+    if (b->verify) pick = &none;
     char *data = NULL;
     size_t len = 0;
     if (pick && pick->kind == HR_PICK_SKIP) {
@@ -636,14 +686,15 @@ int hr_bundle_open(const char *path, const char *format, int max_version, hr_bun
     return hr_bundle_open_pick(path, format, max_version, NULL, 0, out, err);
 }
 
-int hr_bundle_open_pick(const char *path, const char *format, int max_version, const hr_bundle_pick *picks,
-                        size_t npicks, hr_bundle **out, hr_error *err)
+static int open_impl(const char *path, const char *format, int max_version, const hr_bundle_pick *picks,
+                     size_t npicks, int verify, hr_bundle **out, hr_error *err)
 {
     *out = NULL;
-    uint64_t fsize = 0;
+    uint64_t fsize = 0, msize = 0;
     HR_TRY(check_tail(path, &fsize, err));
     hr_bundle *b = hr_calloc(1, sizeof *b);
     b->path = hr_strdup(path);
+    b->verify = verify;
     int rc = 0;
     struct archive *a = archive_read_new();
     if (!a) {
@@ -655,7 +706,8 @@ int hr_bundle_open_pick(const char *path, const char *format, int max_version, c
         rc = read_error(a, path, err);
         goto fail;
     }
-    HR_CHECK(read_manifest(a, path, fsize, format, max_version, &b->manifest, err));
+    HR_CHECK(read_manifest(a, path, fsize, format, max_version, &b->manifest, &msize, err));
+    b->data_start = HR_TAR_BLOCK + hr_tar_round(msize);
     for (;;) {
         struct archive_entry *e;
         int r = archive_read_next_header(a, &e);
@@ -683,6 +735,23 @@ fail:
     if (a) archive_read_free(a);
     hr_bundle_close(b);
     return rc;
+}
+
+int hr_bundle_open_pick(const char *path, const char *format, int max_version, const hr_bundle_pick *picks,
+                        size_t npicks, hr_bundle **out, hr_error *err)
+{
+    return open_impl(path, format, max_version, picks, npicks, 0, out, err);
+}
+
+int hr_bundle_verify(const char *path, const char *format, int max_version, json_t **manifest, size_t *members,
+                     hr_error *err)
+{
+    hr_bundle *b;
+    HR_TRY(open_impl(path, format, max_version, NULL, 0, 1, &b, err));
+    *manifest = json_incref(b->manifest);
+    *members = b->n;
+    hr_bundle_close(b);
+    return 0;
 }
 
 json_t *hr_bundle_manifest(const hr_bundle *b) { return b->manifest; }
@@ -727,6 +796,178 @@ void hr_bundle_close(hr_bundle *b)
     }
     hr_free(b->m);
     json_decref(b->manifest);
+    hr_free(b->path);
+    hr_free(b);
+}
+
+/* ---------------------------------------------------------------- random access */
+
+struct hr_bundle_at {
+    char *path;
+    int fd;
+    uint64_t fsize, data_start;
+    json_t *manifest;
+    char *zbuf, *out;      /* stored bytes and decompressed bytes of the last member read */
+    size_t zcap, ocap;
+};
+
+static int pread_all(int fd, void *buf, size_t n, uint64_t off, const char *path, hr_error *err)
+{
+    char *p = buf;
+    while (n > 0) {
+        ssize_t k = pread(fd, p, n, (off_t)off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return hr_error_set(err, HR_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+        if (k == 0) return hr_error_set(err, HR_ERR_FORMAT, "%s: truncated bundle (a member runs past the end)", path);
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return 0;
+}
+
+static int grow(char **buf, size_t *cap, size_t need, const char *path, hr_error *err)
+{
+    if (need <= *cap) return 0;
+    size_t c = *cap ? *cap : 1 << 16;
+    while (c < need) c *= 2;
+    char *b = hr_try_malloc(c);
+    if (!b) return hr_error_set(err, HR_ERR_NOMEM, "%s: cannot allocate %zu bytes to read a member", path, c);
+    hr_free(*buf);
+    *buf = b;
+    *cap = c;
+    return 0;
+}
+
+int hr_bundle_at_open(const char *path, const char *format, int max_version, hr_bundle_at **out, hr_error *err)
+{
+    *out = NULL;
+    uint64_t fsize;
+    HR_TRY(check_tail(path, &fsize, err));
+    hr_bundle_at *b = hr_calloc(1, sizeof *b);
+    b->fd = -1;
+    b->path = hr_strdup(path);
+    b->fsize = fsize;
+    int rc = 0;
+    unsigned char h[HR_TAR_BLOCK];
+    char name[101];
+    uint64_t msize = 0;
+    if ((b->fd = open(path, O_RDONLY)) < 0) {
+        rc = hr_error_set(err, HR_ERR_IO, "%s: cannot open bundle: %s", path, strerror(errno));
+        goto fail;
+    }
+    HR_CHECK(pread_all(b->fd, h, sizeof h, 0, path, err));
+    if (!hr_tar_parse(h, name, &msize) || strcmp(name, HR_BUNDLE_MANIFEST) != 0) {
+        rc = hr_error_set(err, HR_ERR_FORMAT, "%s: not an hpcrec bundle (the first member is not a plain %s)", path,
+                          HR_BUNDLE_MANIFEST);
+        goto fail;
+    }
+    if (msize > MANIFEST_MAX || msize > fsize - HR_TAR_BLOCK) {
+        rc = hr_error_set(err, HR_ERR_FORMAT, "%s: %s has an implausible size (%llu bytes)", path, HR_BUNDLE_MANIFEST,
+                          (unsigned long long)msize);
+        goto fail;
+    }
+    HR_CHECK(grow(&b->zbuf, &b->zcap, (size_t)msize + 1, path, err));
+    HR_CHECK(pread_all(b->fd, b->zbuf, (size_t)msize, HR_TAR_BLOCK, path, err));
+    json_error_t je;
+    b->manifest = json_loadb(b->zbuf, (size_t)msize, JSON_REJECT_DUPLICATES, &je);
+    if (!b->manifest) {
+        rc = hr_error_set(err, HR_ERR_FORMAT, "%s: %s:%d: invalid JSON: %s", path, HR_BUNDLE_MANIFEST, je.line, je.text);
+        goto fail;
+    }
+    HR_CHECK(check_format(b->manifest, path, format, max_version, err));
+    b->data_start = HR_TAR_BLOCK + hr_tar_round(msize);
+    *out = b;
+    return 0;
+fail:
+    hr_bundle_at_close(b);
+    return rc;
+}
+
+json_t *hr_bundle_at_manifest(const hr_bundle_at *b) { return b->manifest; }
+
+const char *hr_bundle_at_path(const hr_bundle_at *b) { return b->path; }
+
+/* Find member `name`, check the tar header at its listed place; *l its listing, *at where its
+ * stored bytes start, want its tar name. */
+static int at_locate(hr_bundle_at *b, const char *name, listing *l, uint64_t *at, char want[NAME_MAX_LEN + sizeof ZST],
+                     hr_error *err)
+{
+    json_t *members = json_object_get(b->manifest, "members");
+    if (!json_object_get(members, name)) return hr_error_set(err, HR_ERR_FORMAT, "%s: bundle has no member %s", b->path, name);
+    HR_TRY(parse_listing(members, b->path, name, l, err));
+    if (l->offset < 0) return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s has no offset in the manifest", b->path, name);
+    uint64_t h0 = b->data_start + (uint64_t)l->offset;
+    if (h0 > b->fsize || hr_tar_span(l->bytes) > b->fsize - h0)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s (%llu bytes at %llu) runs past the end of the file: truncated bundle",
+                            b->path, name, (unsigned long long)l->bytes, (unsigned long long)h0);
+    if (!l->zstd && l->raw != l->bytes)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s does not match its manifest entry (size)", b->path, name);
+    unsigned char h[HR_TAR_BLOCK];
+    char tname[101];
+    uint64_t tsize;
+    snprintf(want, NAME_MAX_LEN + sizeof ZST, "%s%s", name, l->zstd ? ZST : "");
+    HR_TRY(pread_all(b->fd, h, sizeof h, h0, b->path, err));
+    if (!hr_tar_parse(h, tname, &tsize) || strcmp(tname, want) != 0 || tsize != l->bytes)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: no tar header of member %s (%llu bytes) at byte %llu: the bundle is damaged",
+                            b->path, want, (unsigned long long)l->bytes, (unsigned long long)h0);
+    *at = h0 + HR_TAR_BLOCK;
+    return 0;
+}
+
+int hr_bundle_at_read(hr_bundle_at *b, const char *name, const void **data, size_t *len, hr_error *err)
+{
+    listing l = { 0, 0, 0, 0, -1 };
+    uint64_t at;
+    char want[NAME_MAX_LEN + sizeof ZST];
+    HR_TRY(at_locate(b, name, &l, &at, want, err));
+    HR_TRY(grow(&b->zbuf, &b->zcap, l.bytes ? (size_t)l.bytes : 1, b->path, err));
+    HR_TRY(pread_all(b->fd, b->zbuf, (size_t)l.bytes, at, b->path, err));
+    uint64_t hsum = checksum_of(b->zbuf, (size_t)l.bytes);
+    if (hsum != l.xxh3) {
+        char got[17], wh[17];
+        hr_checksum_hex(hsum, got);
+        hr_checksum_hex(l.xxh3, wh);
+        return hr_error_set(err, HR_ERR_CHECKSUM, "%s: member %s: checksum mismatch (stored %s, manifest %s): the bundle is corrupted",
+                            b->path, want, got, wh);
+    }
+    if (!l.zstd) {
+        *data = b->zbuf;
+        *len = (size_t)l.bytes;
+        return 0;
+    }
+    if (l.raw > SIZE_MAX / 2 || ZSTD_findFrameCompressedSize(b->zbuf, (size_t)l.bytes) != l.bytes ||
+        ZSTD_getFrameContentSize(b->zbuf, (size_t)l.bytes) != l.raw)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s is not one zstd frame of %llu bytes", b->path, want,
+                            (unsigned long long)l.raw);
+    HR_TRY(grow(&b->out, &b->ocap, l.raw ? (size_t)l.raw : 1, b->path, err));
+    size_t r = ZSTD_decompress(b->out, (size_t)l.raw, b->zbuf, (size_t)l.bytes);
+    if (ZSTD_isError(r) || r != l.raw)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: member %s does not decompress: %s", b->path, want,
+                            ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size");
+    *data = b->out;
+    *len = (size_t)l.raw;
+    return 0;
+}
+
+int hr_bundle_at_pick(hr_bundle_at *b, const hr_bundle_pick *p, void *out, hr_error *err)
+{
+    listing l = { 0, 0, 0, 0, -1 };
+    uint64_t at, keep = 0;
+    char want[NAME_MAX_LEN + sizeof ZST];
+    HR_TRY(at_locate(b, p->name, &l, &at, want, err));
+    HR_TRY(pick_check(b->path, want, &l, p, &keep, err));
+    stream_src src = { NULL, b->fd, at };
+    return stream_pick(&src, b->path, want, &l, l.zstd, p, out, err);
+}
+
+void hr_bundle_at_close(hr_bundle_at *b)
+{
+    if (!b) return;
+    if (b->fd >= 0) close(b->fd);
+    json_decref(b->manifest);
+    hr_free(b->zbuf);
+    hr_free(b->out);
     hr_free(b->path);
     hr_free(b);
 }

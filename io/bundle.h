@@ -64,13 +64,10 @@ int hr_bundle_open(const char *path, const char *format, int max_version, hr_bun
 typedef enum {
     HR_PICK_SKIP = 1,  /* not read at all (nor checksummed); hr_bundle_has says 0 */
     HR_PICK_ROWS,      /* rows[0..nrows): strictly increasing row numbers */
-    HR_PICK_RANGE,     /* rows lo..hi-1 */
-    HR_PICK_WHOLE      /* read whole, as if not picked (to exempt a name from a "prefix*" pick) */
+    HR_PICK_RANGE      /* rows lo..hi-1 */
 } hr_pick_kind;
 typedef struct hr_bundle_pick {
-    const char *name;       /* logical member name, or "prefix*" for every member starting with
-                             * prefix (an exact name wins over a prefix, a longer prefix over a
-                             * shorter one) */
+    const char *name;       /* logical member name */
     hr_pick_kind kind;
     size_t row_bytes;       /* ROWS / RANGE: the member is an array of rows of this size */
     const uint64_t *rows;   /* ROWS (borrowed for the call) */
@@ -97,5 +94,35 @@ const char *hr_bundle_name(const hr_bundle *b, size_t i);
 /* The path the bundle was opened from, for messages. */
 const char *hr_bundle_path(const hr_bundle *b);
 void hr_bundle_close(hr_bundle *b); /* accepts NULL */
+
+/* Verify a whole bundle as a stream, holding one chunk at a time: every member's checksum,
+ * that compressed members decompress to their listed size, that no member is missing or
+ * unlisted, and for members listed with an "offset" (below) that they sit there.  *manifest
+ * (a new reference) and *members (how many were verified) on success.  Errors as
+ * hr_bundle_open. */
+int hr_bundle_verify(const char *path, const char *format, int max_version, json_t **manifest, size_t *members,
+                     hr_error *err);
+
+/* ---- Random access (bundles whose manifest gives each member's place) ----------------------
+ * A writer that knows every member's stored size before writing (io/bundlefmt.h, model format
+ * 2) lists "offset" for each member: where its tar header starts, counted from the end of the
+ * manifest member (512 + the manifest's size rounded up to 512 bytes into the file).  A reader
+ * then opens the bundle, reads the manifest, and fetches just the members it needs with pread:
+ * a rank reading its share of a large model touches only that share.  Each member read checks
+ * the tar header at that place (it must name the member and give its listed size), the stored
+ * bytes' checksum, and that a compressed member is one zstd frame of raw_bytes. */
+typedef struct hr_bundle_at hr_bundle_at;
+/* Reads the manifest only (and checks format, version and the end-of-archive marker). */
+int hr_bundle_at_open(const char *path, const char *format, int max_version, hr_bundle_at **out, hr_error *err);
+json_t *hr_bundle_at_manifest(const hr_bundle_at *b);   /* borrowed */
+const char *hr_bundle_at_path(const hr_bundle_at *b);
+/* Member `name` (logical).  *data points into a buffer of b, valid until the next read or the
+ * close.  HR_ERR_FORMAT when it is not listed or has no offset, HR_ERR_CHECKSUM, HR_ERR_IO. */
+int hr_bundle_at_read(hr_bundle_at *b, const char *name, const void **data, size_t *len, hr_error *err);
+/* Stream member p->name (an array of p->row_bytes rows) through the checksum and the decoder,
+ * keeping the rows p picks (ROWS or RANGE, as for hr_bundle_open_pick) packed into out: a
+ * member is never whole in memory.  Errors as hr_bundle_at_read. */
+int hr_bundle_at_pick(hr_bundle_at *b, const hr_bundle_pick *p, void *out, hr_error *err);
+void hr_bundle_at_close(hr_bundle_at *b);   /* accepts NULL */
 
 #endif

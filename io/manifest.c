@@ -84,9 +84,22 @@ int hr_manifest_int(json_t *obj, const char *mpath, const char *key, int64_t *ou
     return 0;
 }
 
-void hr_manifest_now(char *buf, size_t cap)
+void hr_manifest_now(char *buf, size_t cap) { hr_manifest_time((int64_t)time(NULL), buf, cap); }
+
+int64_t hr_manifest_epoch(void)
 {
-    time_t t = time(NULL);
+    const char *s = getenv("SOURCE_DATE_EPOCH");
+    if (s && *s) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (*end == '\0' && v >= 0) return (int64_t)v;
+    }
+    return (int64_t)time(NULL);
+}
+
+void hr_manifest_time(int64_t t64, char *buf, size_t cap)
+{
+    time_t t = (time_t)t64;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);

@@ -33,5 +33,11 @@ int hr_manifest_int(json_t *obj, const char *manifest_path, const char *key, int
 
 /* UTC timestamp "2026-11-23T15:04:05Z" into buf (>= 21 bytes). */
 void hr_manifest_now(char *buf, size_t cap);
+/* The same for Unix time t. */
+void hr_manifest_time(int64_t t, char *buf, size_t cap);
+/* "Now" for things that should be reproducible (model bundles): SOURCE_DATE_EPOCH when the
+ * environment sets it to a non-negative integer (the reproducible-builds convention), else
+ * the current time. */
+int64_t hr_manifest_epoch(void);
 
 #endif

@@ -10,13 +10,13 @@
 #include "io/dictbuf.h"
 #include "io/iiblock.h"
 #include "io/manifest.h"
+#include "io/model_impl.h"
 
 /* Keys the model writes itself; an info object may not override them. */
-static const char *const RESERVED[] = { "format", "version", "kind",     "algo",    "k",       "users",     "items",
-                                        "global_mean", "software", "created", "members", "row_weight", "fold_in",
-                                        "item_item" };
+static const char *const RESERVED[] = { "format",  "version", "kind",    "algo",       "k",       "users",
+                                        "items",   "global_mean", "software", "created", "members", "arrays",
+                                        "row_weight", "fold_in", "item_item" };
 static const char *const KIND_NAME[] = { [HR_MODEL_FACTOR] = "factor", [HR_MODEL_POP] = "pop", [HR_MODEL_ITEMITEM] = "itemitem" };
-#define II_PREFIX "item_item."
 
 /* One float array of the bundle: its member name, where it lives in the struct, its row
  * count and width.  Save and load walk the same table so the two cannot drift. */
@@ -31,7 +31,7 @@ typedef struct {
 static size_t model_arrays(hr_model *m, farray out[5])
 {
     size_t n = 0;
-    uint64_t nu = m->partial ? m->user_rows : m->n_users, ni = m->partial ? m->item_hi - m->item_lo : m->n_items;
+    uint64_t nu = m->partial ? m->user_rows : m->n_users, ni = m->partial ? m->item_rows : m->n_items;
     if (m->kind == HR_MODEL_ITEMITEM) return 0;   /* blocks, not arrays (ii_* below) */
     if (m->kind == HR_MODEL_FACTOR) {
         out[n++] = (farray){ "user_factors.f32", &m->user_factors, nu, m->k, 0 };
@@ -43,17 +43,28 @@ static size_t model_arrays(hr_model *m, farray out[5])
     return n;
 }
 
-/* First non-finite row of a rows x width array, or UINT64_MAX. */
-static uint64_t first_bad_row(const float *a, uint64_t rows, int width)
+uint64_t hr_model_first_bad_row(const float *a, uint64_t rows, uint64_t width)
 {
-    uint64_t n = rows * (uint64_t)width;
+    uint64_t n = rows * width;
     for (uint64_t j = 0; j < n; j++)
-        if (!isfinite(a[j])) return j / (uint64_t)width;
+        if (!isfinite(a[j])) return j / width;
     return UINT64_MAX;
 }
 
-/* rows x width x 4 bytes fits in size_t. */
-static int size_ok(uint64_t rows, int width) { return width > 0 && rows <= SIZE_MAX / 4 / (uint64_t)width; }
+int hr_model_size_ok(uint64_t rows, uint64_t width) { return width > 0 && rows <= SIZE_MAX / 4 / width; }
+
+static uint64_t first_bad_row(const float *a, uint64_t rows, int width) { return hr_model_first_bad_row(a, rows, (uint64_t)width); }
+static int size_ok(uint64_t rows, int width) { return width > 0 && hr_model_size_ok(rows, (uint64_t)width); }
+
+float **hr_model_array_slot(hr_model *m, const char *name)
+{
+    if (!strcmp(name, "user_factors.f32")) return &m->user_factors;
+    if (!strcmp(name, "item_factors.f32")) return &m->item_factors;
+    if (!strcmp(name, "user_bias.f32")) return &m->user_bias;
+    if (!strcmp(name, "item_bias.f32")) return &m->item_bias;
+    if (!strcmp(name, "item_scores.f32")) return &m->item_scores;
+    return NULL;
+}
 
 static int kind_ok(const hr_model *m)
 {
@@ -69,19 +80,36 @@ void hr_model_ii_share(const hr_model *m, int r, int P, uint64_t *lo, uint64_t *
     *hi = b1 * m->ii_cols < m->n_items ? b1 * m->ii_cols : m->n_items;
 }
 
-static void ii_name(uint64_t c, char *buf, size_t cap) { snprintf(buf, cap, II_PREFIX "%06llu", (unsigned long long)c); }
+int hr_model_ii_check(const hr_model *m, uint64_t c, const hr_iiblock *b, const char *what, int code, hr_error *err)
+{
+    uint64_t c0 = c * m->ii_cols, c1 = c0 + m->ii_cols < m->n_items ? c0 + m->ii_cols : m->n_items;
+    if (b->n != m->n_items || b->c0 != c0 || b->c1 != c1 || b->dense != (m->ii_topm == 0))
+        return hr_error_set(err, code, "%s: holds columns %llu..%llu of %llu items (%s), the model's block %llu is %llu..%llu of %llu (%s)",
+                            what, (unsigned long long)b->c0, (unsigned long long)b->c1, (unsigned long long)b->n,
+                            b->dense ? "dense" : "sparse", (unsigned long long)c, (unsigned long long)c0, (unsigned long long)c1,
+                            (unsigned long long)m->n_items, m->ii_topm ? "sparse" : "dense");
+    for (uint64_t j = 0; !b->dense && j < c1 - c0; j++)
+        if (b->ptr[j + 1] - b->ptr[j] > m->ii_topm)
+            return hr_error_set(err, code, "%s: column %llu holds more than top_m = %u entries", what, (unsigned long long)(c0 + j),
+                                m->ii_topm);
+    for (uint64_t e = 0; e < b->nnz; e++)
+        if (!isfinite(b->val[e]))
+            return hr_error_set(err, code == HR_ERR_FORMAT ? code : HR_ERR_NUMERIC, "%s: a non-finite item-item weight in column %llu", what,
+                                (unsigned long long)(b->dense ? c0 + e / b->n : c0));
+    return 0;
+}
 
-static int check_dict(const char *path, const char *what, const hr_dict *d, uint64_t n, hr_error *err)
+static int check_dict(const char *path, const char *what, const hr_dict *d, uint64_t n, int keys, hr_error *err)
 {
     if (d->n != n)
         return hr_error_set(err, HR_ERR_ARG, "%s: %s dictionary has %llu ids but the model has %llu rows", path, what,
                             (unsigned long long)d->n, (unsigned long long)n);
-    if (d->is_int ? (n && !d->ints) : !d->offs)
+    if (keys && (d->is_int ? (n && !d->ints) : !d->offs))
         return hr_error_set(err, HR_ERR_ARG, "%s: %s dictionary has no keys", path, what);
     return 0;
 }
 
-static int validate_header(const char *path, const hr_model *m, hr_error *err)
+int hr_model_check(const char *path, const hr_model *m, json_t *info, hr_error *err)
 {
     if (!kind_ok(m)) return hr_error_set(err, HR_ERR_ARG, "%s: unknown model kind %d", path, (int)m->kind);
     if (!memchr(m->algo, '\0', sizeof m->algo) || !m->algo[0])
@@ -92,35 +120,28 @@ static int validate_header(const char *path, const hr_model *m, hr_error *err)
         return hr_error_set(err, HR_ERR_ARG,
                             "%s: a factor model needs 1 <= k <= %d and no item_scores; pop and item-item models k = 0 and no factors",
                             path, HR_MODEL_MAX_K);
-    if (m->kind == HR_MODEL_ITEMITEM && (m->ii_cols < 1 || m->row_weight == HR_ROWS_NONE || m->item_scores || m->fold_in))
+    if (m->kind == HR_MODEL_ITEMITEM &&
+        (m->ii_cols < 1 || m->row_weight == HR_ROWS_NONE || m->item_scores || m->fold_in || m->user_bias || m->item_bias))
         return hr_error_set(err, HR_ERR_ARG, "%s: an item-item model needs a block width, a row weight and no other arrays", path);
     if (m->kind != HR_MODEL_ITEMITEM && (m->ii || m->ii_count))
         return hr_error_set(err, HR_ERR_ARG, "%s: only item-item models hold item-item blocks", path);
     if (m->fold_in && (m->kind != HR_MODEL_FACTOR || m->row_weight == HR_ROWS_NONE))
         return hr_error_set(err, HR_ERR_ARG, "%s: fold-in needs a factor model and a row weight", path);
     if ((unsigned)m->row_weight > HR_ROWS_VALUE) return hr_error_set(err, HR_ERR_ARG, "%s: unknown row weight", path);
-    HR_TRY(check_dict(path, "user", &m->users, m->n_users, err));
-    HR_TRY(check_dict(path, "item", &m->items, m->n_items, err));
+    if (m->kind == HR_MODEL_ITEMITEM && !m->partial) {
+        if (m->ii_first != 0 || m->ii_count != ii_blocks(m))
+            return hr_error_set(err, HR_ERR_ARG, "%s: saving an item-item model needs all of its %llu blocks", path,
+                                (unsigned long long)ii_blocks(m));
+        for (uint64_t c = 0; c < m->ii_count; c++) {
+            char what[4200];
+            snprintf(what, sizeof what, "%s: item-item block %llu", path, (unsigned long long)c);
+            HR_TRY(hr_model_ii_check(m, c, &m->ii[c], what, HR_ERR_ARG, err));
+        }
+    }
+    HR_TRY(check_dict(path, "user", &m->users, m->n_users, !m->partial, err));
+    HR_TRY(check_dict(path, "item", &m->items, m->n_items, !m->partial, err));
     if (!isfinite(m->global_mean))
         return hr_error_set(err, HR_ERR_NUMERIC, "%s: refusing to save a model whose global mean is not finite", path);
-    return 0;
-}
-
-static int validate_info(const char *path, json_t *info, hr_error *err)
-{
-    if (info && !json_is_object(info)) return hr_error_set(err, HR_ERR_ARG, "%s: model info must be a JSON object", path);
-    for (size_t i = 0; info && i < sizeof RESERVED / sizeof *RESERVED; i++)
-        if (json_object_get(info, RESERVED[i]))
-            return hr_error_set(err, HR_ERR_ARG, "%s: model info may not set '%s' (the model writes it)", path, RESERVED[i]);
-    return 0;
-}
-
-static int validate_for_save(const char *path, const hr_model *m, json_t *info, hr_error *err)
-{
-    HR_TRY(validate_header(path, m, err));
-    if (m->kind == HR_MODEL_ITEMITEM && (m->partial || m->ii_first != 0 || m->ii_count != ii_blocks(m)))
-        return hr_error_set(err, HR_ERR_ARG, "%s: saving an item-item model needs all of its %llu blocks", path,
-                            (unsigned long long)ii_blocks(m));
     farray arr[5];
     size_t na = model_arrays((hr_model *)m, arr); /* the table is only read here */
     for (size_t i = 0; i < na; i++) {
@@ -128,7 +149,7 @@ static int validate_for_save(const char *path, const hr_model *m, json_t *info, 
         if (!size_ok(arr[i].rows, arr[i].width))
             return hr_error_set(err, HR_ERR_ARG, "%s: %s is too large", path, arr[i].name);
         if (!a) {
-            if (!arr[i].optional)
+            if (!arr[i].optional && !m->partial)
                 return hr_error_set(err, HR_ERR_ARG, "%s: a %s model needs %s", path,
                                     m->kind == HR_MODEL_FACTOR ? "factor" : "pop", arr[i].name);
             continue;
@@ -139,17 +160,21 @@ static int validate_for_save(const char *path, const hr_model *m, json_t *info, 
                                 "%s: refusing to save a model with a non-finite value in %s (row %llu): training diverged?",
                                 path, arr[i].name, (unsigned long long)bad);
     }
-    return validate_info(path, info, err);
+    if (info && !json_is_object(info)) return hr_error_set(err, HR_ERR_ARG, "%s: model info must be a JSON object", path);
+    for (size_t i = 0; info && i < sizeof RESERVED / sizeof *RESERVED; i++)
+        if (json_object_get(info, RESERVED[i]))
+            return hr_error_set(err, HR_ERR_ARG, "%s: model info may not set '%s' (the model writes it)", path, RESERVED[i]);
+    return 0;
 }
 
-static json_t *model_manifest(const hr_model *m, json_t *info)
+json_t *hr_model_base_manifest(const hr_model *m, json_t *info, int version, int64_t created)
 {
     json_t *man = json_object();
     if (info) json_object_update(man, info);
     char now[32];
-    hr_manifest_now(now, sizeof now);
+    hr_manifest_time(created, now, sizeof now);
     json_object_set_new(man, "format", json_string(HR_MODEL_FORMAT));
-    json_object_set_new(man, "version", json_integer(HR_MODEL_VERSION));
+    json_object_set_new(man, "version", json_integer(version));
     json_object_set_new(man, "kind", json_string(KIND_NAME[m->kind]));
     json_object_set_new(man, "algo", json_string(m->algo));
     json_object_set_new(man, "k", json_integer(m->k));
@@ -166,118 +191,6 @@ static json_t *model_manifest(const hr_model *m, json_t *info)
         json_object_set_new(man, "item_item", json_pack("{s:i,s:I,s:i}", "columns_per_block", (int)m->ii_cols, "blocks",
                                                         (json_int_t)ii_blocks(m), "top_m", (int)m->ii_topm));
     return man;
-}
-
-static int add_dict(hr_bundle_writer *w, const char *name, const hr_dict *d, hr_error *err)
-{
-    void *buf;
-    size_t len;
-    hr_dictbuf_encode(d, &buf, &len);
-    int rc = hr_bundle_add_member(w, name, buf, len, 1, err);
-    hr_free(buf);
-    return rc;
-}
-
-struct hr_model_writer {
-    char *path;
-    hr_bundle_writer *w;
-    hr_model hdr;        /* scalars of the model being written (no arrays, no dictionaries) */
-    uint64_t next;       /* next item-item block expected */
-};
-
-int hr_model_writer_open(const char *path, const hr_model *m, hr_model_writer **out, hr_error *err)
-{
-    *out = NULL;
-    HR_TRY(validate_header(path, m, err));
-    hr_model_writer *mw = hr_calloc(1, sizeof *mw);
-    mw->path = hr_strdup(path);
-    mw->w = hr_bundle_create_writer();
-    mw->hdr = *m;
-    memset(&mw->hdr.users, 0, sizeof mw->hdr.users);
-    memset(&mw->hdr.items, 0, sizeof mw->hdr.items);
-    mw->hdr.user_factors = mw->hdr.item_factors = mw->hdr.user_bias = mw->hdr.item_bias = mw->hdr.item_scores = NULL;
-    mw->hdr.ii = NULL;
-    mw->hdr.ii_bytes = NULL;
-    mw->hdr.user_ids = NULL;
-    mw->hdr.manifest = NULL;
-    int rc = add_dict(mw->w, "users.dict", &m->users, err);
-    if (rc == 0) rc = add_dict(mw->w, "items.dict", &m->items, err);
-    if (rc < 0) {
-        hr_model_writer_abort(mw);
-        return rc;
-    }
-    *out = mw;
-    return 0;
-}
-
-int hr_model_writer_add_block(hr_model_writer *mw, const hr_iiblock *b, hr_error *err)
-{
-    const hr_model *m = &mw->hdr;
-    uint64_t c0 = mw->next * m->ii_cols, c1 = c0 + m->ii_cols < m->n_items ? c0 + m->ii_cols : m->n_items;
-    if (m->kind != HR_MODEL_ITEMITEM || mw->next >= ii_blocks(m) || b->n != m->n_items || b->c0 != c0 || b->c1 != c1 ||
-        b->dense != (m->ii_topm == 0))
-        return hr_error_set(err, HR_ERR_ARG, "%s: item-item block %llu (columns %llu..%llu, %s) does not fit the model", mw->path,
-                            (unsigned long long)mw->next, (unsigned long long)b->c0, (unsigned long long)b->c1,
-                            b->dense ? "dense" : "sparse");
-    for (uint64_t c = 0; !b->dense && c < c1 - c0; c++)
-        if (b->ptr[c + 1] - b->ptr[c] > m->ii_topm)
-            return hr_error_set(err, HR_ERR_ARG, "%s: column %llu keeps more than top_m = %u entries", mw->path,
-                                (unsigned long long)(c0 + c), m->ii_topm);
-    for (uint64_t e = 0; e < b->nnz; e++)
-        if (!isfinite(b->val[e]))
-            return hr_error_set(err, HR_ERR_NUMERIC, "%s: refusing to save a non-finite item-item weight (block %llu)", mw->path,
-                                (unsigned long long)mw->next);
-    void *bytes;
-    size_t len;
-    char name[64];
-    hr_iiblock_encode(b, &bytes, &len);
-    ii_name(mw->next, name, sizeof name);
-    int rc = hr_bundle_add_member(mw->w, name, bytes, len, 1, err);
-    hr_free(bytes);
-    if (rc == 0) mw->next++;
-    return rc;
-}
-
-int hr_model_writer_close(hr_model_writer *mw, json_t *info, hr_error *err)
-{
-    int rc = validate_info(mw->path, info, err);
-    if (rc == 0 && mw->hdr.kind == HR_MODEL_ITEMITEM && mw->next != ii_blocks(&mw->hdr))
-        rc = hr_error_set(err, HR_ERR_ARG, "%s: %llu of %llu item-item blocks were added", mw->path, (unsigned long long)mw->next,
-                          (unsigned long long)ii_blocks(&mw->hdr));
-    if (rc == 0) {
-        json_t *man = model_manifest(&mw->hdr, info);
-        rc = hr_bundle_write(mw->path, man, mw->w, err);
-        json_decref(man);
-    }
-    hr_model_writer_abort(mw);
-    return rc;
-}
-
-void hr_model_writer_abort(hr_model_writer *mw)
-{
-    if (!mw) return;
-    hr_bundle_free_writer(mw->w);
-    hr_free(mw->path);
-    hr_free(mw);
-}
-
-int hr_model_save(const char *path, const hr_model *m, json_t *info, hr_error *err)
-{
-    HR_TRY(validate_for_save(path, m, info, err));
-    hr_model_writer *mw;
-    HR_TRY(hr_model_writer_open(path, m, &mw, err));
-    int rc = 0;
-    farray arr[5];
-    size_t na = model_arrays((hr_model *)m, arr); /* the table is only read here */
-    for (size_t i = 0; i < na; i++)
-        if (*arr[i].slot)
-            HR_CHECK(hr_bundle_add_member(mw->w, arr[i].name, *arr[i].slot,
-                                          (size_t)arr[i].rows * (size_t)arr[i].width * sizeof(float), 1, err));
-    for (uint64_t c = 0; c < m->ii_count; c++) HR_CHECK(hr_model_writer_add_block(mw, &m->ii[c], err));
-    return hr_model_writer_close(mw, info, err);
-fail:
-    hr_model_writer_abort(mw);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- load */
@@ -312,7 +225,7 @@ static int load_row_scoring(const char *path, json_t *man, hr_model *m, hr_error
     return 0;
 }
 
-static int load_header(const char *path, json_t *man, hr_model *m, hr_error *err)
+int hr_model_read_header(const char *path, json_t *man, hr_model *m, hr_error *err)
 {
     const char *kind = json_string_value(json_object_get(man, "kind"));
     const char *algo = json_string_value(json_object_get(man, "algo"));
@@ -381,73 +294,90 @@ static int load_array(hr_bundle *b, const farray *a, hr_error *err)
     return 0;
 }
 
-/* Item-item blocks first .. first+count-1 of b into m, each decoded and checked against the
- * manifest's layout.  m owns what is loaded as soon as it is loaded (hr_model_free). */
-static int load_blocks(hr_bundle *b, hr_model *m, uint64_t first, uint64_t count, hr_error *err)
+/* Format 1: header and dictionaries, plus the arrays when `arrays`; picks say what to skip. */
+static int v1_load_whole(const char *path, hr_model *m, const hr_bundle_pick *picks, size_t npicks, int arrays,
+                         hr_error *err)
 {
-    const char *path = hr_bundle_path(b);
-    m->ii_first = first;
-    m->ii = hr_calloc(count + 1, sizeof *m->ii);
-    m->ii_bytes = hr_calloc(count + 1, sizeof *m->ii_bytes);
-    m->ii_count = count;
-    for (uint64_t x = 0; x < count; x++) {
-        uint64_t c = first + x, c0 = c * m->ii_cols, c1 = c0 + m->ii_cols < m->n_items ? c0 + m->ii_cols : m->n_items;
-        char name[64], what[4200];
-        ii_name(c, name, sizeof name);
-        snprintf(what, sizeof what, "%s:%s", path, name);
-        if (!hr_bundle_has(b, name)) return hr_error_set(err, HR_ERR_FORMAT, "%s: model has no member %s", path, name);
-        size_t len;
-        HR_TRY(hr_bundle_take(b, name, &m->ii_bytes[x], &len, err));
-        hr_iiblock *blk = &m->ii[x];
-        HR_TRY(hr_iiblock_decode(m->ii_bytes[x], len, m->n_items, what, blk, err));
-        if (blk->c0 != c0 || blk->c1 != c1 || blk->dense != (m->ii_topm == 0))
-            return hr_error_set(err, HR_ERR_FORMAT, "%s: holds columns %llu..%llu (%s), the manifest says %llu..%llu (%s)", what,
-                                (unsigned long long)blk->c0, (unsigned long long)blk->c1, blk->dense ? "dense" : "sparse",
-                                (unsigned long long)c0, (unsigned long long)c1, m->ii_topm ? "sparse" : "dense");
-        for (uint64_t j = 0; !blk->dense && j < c1 - c0; j++)
-            if (blk->ptr[j + 1] - blk->ptr[j] > m->ii_topm)
-                return hr_error_set(err, HR_ERR_FORMAT, "%s: column %llu holds more than top_m = %u entries", what,
-                                    (unsigned long long)(c0 + j), m->ii_topm);
-    }
-    return 0;
-}
-
-/* Header and dictionaries, plus the arrays when `arrays`; picks say what to skip. */
-static int load_whole(const char *path, hr_model *m, const hr_bundle_pick *picks, size_t npicks, int arrays,
-                      hr_error *err)
-{
-    memset(m, 0, sizeof *m);
     hr_bundle *b;
     HR_TRY(hr_bundle_open_pick(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, picks, npicks, &b, err));
     json_t *man = hr_bundle_manifest(b);
     int rc = 0;
-    HR_CHECK(load_header(path, man, m, err));
+    HR_CHECK(hr_model_read_header(path, man, m, err));
+    if (m->kind == HR_MODEL_ITEMITEM)
+        HR_CHECK(hr_error_set(err, HR_ERR_FORMAT, "%s: an item-item model in a format 1 bundle (they are written as format 2 only)", path));
     HR_CHECK(load_dict(b, "users.dict", &m->users, m->n_users, err));
     HR_CHECK(load_dict(b, "items.dict", &m->items, m->n_items, err));
     if (arrays) {
         farray arr[5];
         size_t na = model_arrays(m, arr);
         for (size_t i = 0; i < na; i++) HR_CHECK(load_array(b, &arr[i], err));
-        if (m->kind == HR_MODEL_ITEMITEM) HR_CHECK(load_blocks(b, m, 0, ii_blocks(m), err));
     }
     m->manifest = json_incref(man);
-    hr_bundle_close(b);
-    return 0;
 fail:
     hr_bundle_close(b);
-    hr_model_free(m);
     return rc;
 }
 
-int hr_model_load_dicts(const char *path, hr_model *m, hr_error *err)
+static int v1_load_part(const char *path, hr_model *m, hr_error *err)
 {
-    const hr_bundle_pick skip[] = {
-        { "user_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 }, { "item_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
-        { "user_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },    { "item_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
-        { "item_scores.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },  { II_PREFIX "*", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+    size_t ku = (size_t)(m->k ? m->k : 1) * sizeof(float);
+    const int by_id = m->item_ids != NULL;
+    hr_bundle_pick pk[] = {
+        { "users.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+        { "items.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+        { "user_factors.f32", HR_PICK_ROWS, ku, m->user_ids, m->user_rows, 0, 0 },
+        { "user_bias.f32", HR_PICK_ROWS, sizeof(float), m->user_ids, m->user_rows, 0, 0 },
+        { "item_factors.f32", by_id ? HR_PICK_ROWS : HR_PICK_RANGE, ku, m->item_ids, m->item_rows, m->item_lo, m->item_hi },
+        { "item_bias.f32", by_id ? HR_PICK_ROWS : HR_PICK_RANGE, sizeof(float), m->item_ids, m->item_rows, m->item_lo,
+          m->item_hi },
     };
-    return load_whole(path, m, skip, sizeof skip / sizeof skip[0], 0, err);
+    hr_bundle *b;
+    HR_TRY(hr_bundle_open_pick(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, pk, sizeof pk / sizeof pk[0], &b, err));
+    int rc = 0;
+    /* Same bundle as the dictionaries came from: every member's checksum is in the manifest. */
+    if (!json_equal(json_object_get(hr_bundle_manifest(b), "members"), json_object_get(m->manifest, "members")))
+        HR_CHECK(hr_error_set(err, HR_ERR_STATE, "%s: the model changed while it was being read; run again", path));
+    farray arr[5];
+    size_t na = model_arrays(m, arr);
+    for (size_t i = 0; i < na; i++) HR_CHECK(load_array(b, &arr[i], err));
+fail:
+    hr_bundle_close(b);
+    return rc;
 }
+
+/* Open a bundle for random access and say which format version it is. */
+static int open_any(const char *path, hr_bundle_at **b, int *version, hr_error *err)
+{
+    HR_TRY(hr_bundle_at_open(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, b, err));
+    *version = (int)json_integer_value(json_object_get(hr_bundle_at_manifest(*b), "version"));
+    return 0;
+}
+
+/* what: 1 header + dictionaries, 3 also every array. */
+static int load_whole(const char *path, hr_model *m, int what, hr_error *err)
+{
+    memset(m, 0, sizeof *m);
+    hr_bundle_at *b;
+    int version, rc = 0;
+    HR_TRY(open_any(path, &b, &version, err));
+    if (version >= 2) {
+        rc = hr_model_v2_load(b, m, NULL, what, err);
+    } else {
+        static const hr_bundle_pick skip[] = {
+            { "user_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 }, { "item_factors.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+            { "user_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },    { "item_bias.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+            { "item_scores.f32", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
+        };
+        rc = what & 2 ? v1_load_whole(path, m, NULL, 0, 1, err) : v1_load_whole(path, m, skip, sizeof skip / sizeof skip[0], 0, err);
+    }
+    hr_bundle_at_close(b);
+    if (rc < 0) hr_model_free(m);
+    return rc;
+}
+
+int hr_model_load_dicts(const char *path, hr_model *m, hr_error *err) { return load_whole(path, m, 1, err); }
+
+int hr_model_load(const char *path, hr_model *m, hr_error *err) { return load_whole(path, m, 3, err); }
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -455,69 +385,51 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+uint64_t *hr_model_sorted_ids(const uint64_t *ids, uint64_t *n)
+{
+    uint64_t w = 0, *out = hr_malloc((*n + 1) * sizeof *out);
+    if (*n) memcpy(out, ids, *n * sizeof *out);
+    qsort(out, *n, sizeof *out, cmp_u64);
+    for (uint64_t x = 0; x < *n; x++)
+        if (w == 0 || out[x] != out[w - 1]) out[w++] = out[x];
+    *n = w;
+    return out;
+}
+
 int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part, hr_error *err)
 {
-    if (part->item_lo > part->item_hi || part->item_hi > m->n_items)
+    if (!part->items && (part->item_lo > part->item_hi || part->item_hi > m->n_items))
         return hr_error_set(err, HR_ERR_ARG, "%s: item rows %llu..%llu asked of a model of %llu items", path,
                             (unsigned long long)part->item_lo, (unsigned long long)part->item_hi,
                             (unsigned long long)m->n_items);
-    uint64_t b0 = 0, b1 = 0;   /* item-item blocks asked for */
-    if (m->kind == HR_MODEL_ITEMITEM) {
-        if (part->item_lo % m->ii_cols || (part->item_hi % m->ii_cols && part->item_hi != m->n_items))
-            return hr_error_set(err, HR_ERR_ARG, "%s: columns %llu..%llu do not fall on item-item block boundaries (%u)", path,
-                                (unsigned long long)part->item_lo, (unsigned long long)part->item_hi, m->ii_cols);
-        b0 = part->item_lo / m->ii_cols;
-        b1 = (part->item_hi + m->ii_cols - 1) / m->ii_cols;
+    if (m->kind == HR_MODEL_ITEMITEM &&
+        (part->items || part->item_lo % m->ii_cols || (part->item_hi % m->ii_cols && part->item_hi != m->n_items)))
+        return hr_error_set(err, HR_ERR_ARG, "%s: columns %llu..%llu do not fall on item-item block boundaries (%u)", path,
+                            (unsigned long long)part->item_lo, (unsigned long long)part->item_hi, m->ii_cols);
+    /* the rows are read in file order: ids sorted, each once; owned by m from here, so
+     * hr_model_free releases them on any failure */
+    m->user_rows = part->n_users;
+    m->user_ids = hr_model_sorted_ids(part->users, &m->user_rows);
+    if (part->items) {
+        m->item_rows = part->n_items;
+        m->item_ids = hr_model_sorted_ids(part->items, &m->item_rows);
+        m->item_lo = m->item_hi = 0;
+    } else {
+        m->item_lo = part->item_lo;
+        m->item_hi = part->item_hi;
+        m->item_rows = part->item_hi - part->item_lo;
     }
-    /* the rows are read in file order: ids sorted, each once */
-    uint64_t nu = 0, *ids = hr_malloc((part->n_users + 1) * sizeof *ids);
-    if (part->n_users) memcpy(ids, part->users, part->n_users * sizeof *ids);
-    qsort(ids, part->n_users, sizeof *ids, cmp_u64);
-    for (uint64_t x = 0; x < part->n_users; x++)
-        if (nu == 0 || ids[x] != ids[nu - 1]) ids[nu++] = ids[x];
-    m->user_ids = ids;   /* owned by m from here: hr_model_free releases it on any failure */
-    size_t ku = (size_t)(m->k ? m->k : 1) * sizeof(float);
-    const hr_bundle_pick fixed[] = {
-        { "users.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
-        { "items.dict", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },
-        { "user_factors.f32", HR_PICK_ROWS, ku, ids, nu, 0, 0 },
-        { "user_bias.f32", HR_PICK_ROWS, sizeof(float), ids, nu, 0, 0 },
-        { "item_factors.f32", HR_PICK_RANGE, ku, NULL, 0, part->item_lo, part->item_hi },
-        { "item_bias.f32", HR_PICK_RANGE, sizeof(float), NULL, 0, part->item_lo, part->item_hi },
-        { II_PREFIX "*", HR_PICK_SKIP, 0, NULL, 0, 0, 0 },   /* every block but those read whole below */
-    };
-    const size_t nfixed = sizeof fixed / sizeof fixed[0];
-    hr_bundle_pick *pk = hr_malloc((nfixed + (b1 - b0)) * sizeof *pk);
-    char (*names)[24] = hr_malloc((b1 - b0 + 1) * sizeof *names);
-    memcpy(pk, fixed, sizeof fixed);
-    for (uint64_t c = b0; c < b1; c++) {
-        ii_name(c, names[c - b0], sizeof names[0]);
-        pk[nfixed + (c - b0)] = (hr_bundle_pick){ names[c - b0], HR_PICK_WHOLE, 0, NULL, 0, 0, 0 };
-    }
-    hr_bundle *b;
-    int rc = hr_bundle_open_pick(path, HR_MODEL_FORMAT, HR_MODEL_VERSION, pk, nfixed + (b1 - b0), &b, err);
-    hr_free(pk);
-    hr_free(names);
-    if (rc < 0) return rc;
-    /* Same bundle as the dictionaries came from: every member's checksum is in the manifest. */
-    if (!json_equal(json_object_get(hr_bundle_manifest(b), "members"), json_object_get(m->manifest, "members")))
-        HR_CHECK(hr_error_set(err, HR_ERR_STATE, "%s: the model changed while it was being read; run again", path));
     m->partial = 1;
-    m->user_rows = nu;
-    m->item_lo = part->item_lo;
-    m->item_hi = part->item_hi;
-    farray arr[5];
-    size_t na = model_arrays(m, arr);
-    for (size_t i = 0; i < na; i++) HR_CHECK(load_array(b, &arr[i], err));
-    if (m->kind == HR_MODEL_ITEMITEM) HR_CHECK(load_blocks(b, m, b0, b1 - b0, err));
-    hr_bundle_close(b);
-    return 0;
-fail:
-    hr_bundle_close(b);
+    hr_bundle_at *b;
+    int version, rc = 0;
+    HR_TRY(open_any(path, &b, &version, err));
+    if (!json_equal(json_object_get(hr_bundle_at_manifest(b), "members"), json_object_get(m->manifest, "members")))
+        rc = hr_error_set(err, HR_ERR_STATE, "%s: the model changed while it was being read; run again", path);
+    else if (version >= 2) rc = hr_model_v2_load(b, m, part, 2, err);
+    else rc = v1_load_part(path, m, err);
+    hr_bundle_at_close(b);
     return rc;
 }
-
-int hr_model_load(const char *path, hr_model *m, hr_error *err) { return load_whole(path, m, NULL, 0, 1, err); }
 
 void hr_model_free(hr_model *m)
 {
@@ -530,6 +442,7 @@ void hr_model_free(hr_model *m)
     hr_free(m->item_bias);
     hr_free(m->item_scores);
     hr_free(m->user_ids);
+    hr_free(m->item_ids);
     for (uint64_t c = 0; m->ii_bytes && c < m->ii_count; c++) hr_free(m->ii_bytes[c]);
     hr_free(m->ii_bytes);
     hr_free(m->ii);
@@ -537,16 +450,34 @@ void hr_model_free(hr_model *m)
     memset(m, 0, sizeof *m);
 }
 
+uint64_t hr_model_lower_bound(const uint64_t *a, uint64_t n, uint64_t v)
+{
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static int64_t row_in(const uint64_t *ids, uint64_t n, uint64_t v)
+{
+    uint64_t at = hr_model_lower_bound(ids, n, v);
+    return at < n && ids[at] == v ? (int64_t)at : -1;
+}
+
 int64_t hr_model_user_row(const hr_model *m, uint64_t u)
 {
     if (!m->partial) return u < m->n_users ? (int64_t)u : -1;
-    uint64_t lo = 0, hi = m->user_rows;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (m->user_ids[mid] < u) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < m->user_rows && m->user_ids[lo] == u ? (int64_t)lo : -1;
+    return row_in(m->user_ids, m->user_rows, u);
+}
+
+int64_t hr_model_item_row(const hr_model *m, uint64_t i)
+{
+    if (!m->partial) return i < m->n_items ? (int64_t)i : -1;
+    if (!m->item_ids) return i >= m->item_lo && i < m->item_hi ? (int64_t)(i - m->item_lo) : -1;
+    return row_in(m->item_ids, m->item_rows, i);
 }
 
 /* ---------------------------------------------------------------- scoring (reference) */

@@ -1,6 +1,6 @@
-/* io/model.h — the model bundle (format "hpcrec-model", version 1) and the reference scorer.
+/* io/model.h — the model bundle (format "hpcrec-model") and the reference scorer.
  *
- * A model is an io/bundle.h tar: manifest.json, then zstd-compressed members
+ * A model is an io/bundle.h tar: manifest.json, then zstd-compressed members.  Its arrays:
  *   users.dict, items.dict             dictionaries (io/dictbuf.h = the io/shard.h dict layout)
  *   user_factors.f32, item_factors.f32 factor models: n x k float32, row-major, little-endian,
  *                                      rows in dictionary (global id) order
@@ -8,19 +8,30 @@
  *   item_scores.f32                    popularity models: n_items float32
  *   item_item.NNNNNN                   item-item models: block NNNNNN of B's columns
  *                                      (io/iiblock.h), columns NNNNNN*W .. NNNNNN*W+W-1
+ * Version 1 stores each array as one member of that name.  Version 2 (written now; both are
+ * read) cuts every array into members of a FIXED number of rows, "NAME.000000", "NAME.000001",
+ * ... (member j holds rows j*block .. (j+1)*block - 1; a dictionary member is a self-contained
+ * dictionary of its ids; an item-item member W whole columns of B), and the manifest lists each
+ * member's offset, so
+ *   - many ranks write one bundle together (jobs/modelwrite.c: each rank packs members of the
+ *     rows it holds, MPI-IO puts them at offsets every rank can compute), and the bytes depend
+ *     only on the model, never on the rank count (block depends only on the array's width);
+ *   - a rank reads just the members holding its rows (hr_model_load_part, random access).
+ * Item-item models exist in version 2 only.  Exact layout and rules: docs/formats.md, "Model
+ * bundle".
  * Manifest: format, version, kind ("factor"/"pop"/"itemitem"), algo, k, users, items,
- * global_mean, software ("hpcrec X.Y.Z"), created (UTC), members (io/bundle.h), plus every key
- * of the `info` object given at save (hyper-parameters, lineage, iterations, final loss,
- * ranks, ...).  Models that score a user from the user's interaction row add row_weight
- * ("binary"/"value"); a factor model that projects users it does not know (PureSVD) adds
- * fold_in: "project"; an item-item model adds item_item: {columns_per_block W, blocks, top_m}.
- * Reading it needs nothing but tar, zstd and a JSON parser.
+ * global_mean, software ("hpcrec X.Y.Z"), created (UTC), members (io/bundle.h), arrays
+ * (version 2), plus every key of the `info` object given at save (hyper-parameters, lineage,
+ * iterations, final loss, ranks, ...).  Models that score a user from the user's interaction
+ * row add row_weight ("binary"/"value"); a factor model that projects users it does not know
+ * (PureSVD) adds fold_in: "project"; an item-item model adds item_item: {columns_per_block W,
+ * blocks, top_m}.  Reading it needs nothing but tar, zstd and a JSON parser.
  *
  * Ownership: an hr_model owns its arrays, dictionaries and manifest reference; hr_model_free
  * releases them.  hr_model_save only reads m (the caller keeps everything).
  * Errors: hr_model_save: HR_ERR_ARG (inconsistent struct: sizes, missing arrays, a key of info
  * that the model itself writes), HR_ERR_NUMERIC (a NaN/Inf value: a diverged model is never
- * written), plus those of hr_bundle_write.  hr_model_load: HR_ERR_FORMAT (sizes inconsistent
+ * written), plus those of writing a file.  hr_model_load: HR_ERR_FORMAT (sizes inconsistent
  * with users/items/k, a non-finite value — naming the member and row — a missing member or
  * field), HR_ERR_VERSION, HR_ERR_CHECKSUM, HR_ERR_IO, as hr_bundle_open. */
 #ifndef HR_IO_MODEL_H
@@ -34,9 +45,18 @@
 #include "solvers/itemitem.h"
 
 #define HR_MODEL_FORMAT "hpcrec-model"
-#define HR_MODEL_VERSION 1
+#define HR_MODEL_VERSION 2            /* written; every version from 1 is read */
 /* Bound on k, so n x k size arithmetic cannot overflow for any plausible n. */
 #define HR_MODEL_MAX_K 65536
+/* Version 2 member sizes, functions of the array's shape only (never of the rank count):
+ * a float array's member holds max(1, floor(B / row bytes)) rows, where B starts at
+ * BLOCK_BYTES and doubles while the array would need more than MAX_MEMBERS members; a
+ * dictionary's member DICT_BLOCK ids, doubled the same way.  Small members keep the writer's
+ * buffers (about three members per rank) small next to a rank's share; the cap keeps the
+ * manifest small for huge models (3052 members of 16 MiB for 100M users at k = 128). */
+#define HR_MODEL_BLOCK_BYTES ((uint64_t)1 << 20)
+#define HR_MODEL_DICT_BLOCK ((uint64_t)1 << 16)
+#define HR_MODEL_MAX_MEMBERS ((uint64_t)4096)
 
 typedef enum { HR_MODEL_FACTOR = 1 /* als, ials, svd */, HR_MODEL_POP = 2, HR_MODEL_ITEMITEM = 3 /* ease */ } hr_model_kind;
 /* How a user's interaction row enters a model that scores from it: 1 per item, or its value. */
@@ -69,11 +89,13 @@ typedef struct hr_model {
     void **ii_bytes;
     json_t *manifest;       /* after load: the full manifest (owned reference); ignored by save */
     /* After hr_model_load_part only: the user arrays hold user_rows rows, those of the users
-     * user_ids[0..user_rows) (increasing); the item arrays rows item_lo..item_hi-1 (item-item:
-     * the blocks of columns item_lo..item_hi-1).  Scoring needs a whole model. */
+     * user_ids[0..user_rows) (increasing); the item arrays item_rows rows: items
+     * item_lo..item_hi-1, or (when item_ids is set) those of item_ids[0..item_rows)
+     * (increasing); item-item models the blocks of columns item_lo..item_hi-1.  Scoring needs a
+     * whole model. */
     int partial;
-    uint64_t user_rows, item_lo, item_hi;
-    uint64_t *user_ids;
+    uint64_t user_rows, item_lo, item_hi, item_rows;
+    uint64_t *user_ids, *item_ids;
 } hr_model;
 
 /* A model spread over ranks (recommend, similar): memory per rank follows its share, not the
@@ -83,23 +105,14 @@ typedef struct hr_model {
 typedef struct hr_model_part {
     const uint64_t *users;   /* user ids (dictionary order) whose rows to keep: any order, repeats allowed */
     uint64_t n_users;
-    uint64_t item_lo, item_hi; /* item-item models: block boundaries (multiples of ii_cols, or n_items) */
+    uint64_t item_lo, item_hi;   /* item-item models: block boundaries (multiples of ii_cols, or n_items) */
+    const uint64_t *items;   /* when not NULL: these item ids (any order, repeats allowed) instead
+                              * of the range item_lo..item_hi-1 (not for item-item models) */
+    uint64_t n_items;
 } hr_model_part;
 /* Block range [*lo, *hi) (columns, block aligned) that rank r of P holds of an item-item model:
  * blocks r*nb/P .. (r+1)*nb/P - 1 of its nb blocks (local). */
 void hr_model_ii_share(const hr_model *m, int r, int P, uint64_t *lo, uint64_t *hi);
-
-/* Streaming save, for models whose arrays never sit whole in one place (item-item blocks
- * produced one at a time): open with the header and dictionaries of m (its arrays are not
- * read), add blocks 0, 1, ... in order, close writes the bundle (info as hr_model_save) and
- * frees the writer, abort frees it without writing.  Each block is compressed when added, so
- * the writer holds compressed bytes only.  Errors as hr_model_save; HR_ERR_ARG for a block out
- * of order or not matching the model (size, dense vs top_m). */
-typedef struct hr_model_writer hr_model_writer;
-int hr_model_writer_open(const char *path, const hr_model *m, hr_model_writer **out, hr_error *err);
-int hr_model_writer_add_block(hr_model_writer *w, const hr_iiblock *b, hr_error *err);
-int hr_model_writer_close(hr_model_writer *w, json_t *info, hr_error *err);
-void hr_model_writer_abort(hr_model_writer *w); /* accepts NULL */
 
 /* info (borrowed, may be NULL): an object merged into the manifest. */
 int hr_model_save(const char *path, const hr_model *m, json_t *info, hr_error *err);
@@ -109,6 +122,8 @@ void hr_model_free(hr_model *m); /* accepts NULL; leaves *m zeroed */
 /* The row of user id u in a partial model's user arrays (u itself in a whole model), or -1
  * when the part does not hold it. */
 int64_t hr_model_user_row(const hr_model *m, uint64_t u);
+/* The same for item id i. */
+int64_t hr_model_item_row(const hr_model *m, uint64_t i);
 /* Header, manifest and dictionaries; no arrays (kind, k, counts set). */
 int hr_model_load_dicts(const char *path, hr_model *m, hr_error *err);
 /* Adds the part's rows to m (loaded by hr_model_load_dicts from the same path): the user arrays
@@ -134,5 +149,55 @@ int hr_model_score_row(const hr_model *m, const uint32_t *items, const float *va
 /* Rating prediction mu + b_u + b_i (+ x_u . y_i for factor models).  Requires u < n_users,
  * i < n_items and a whole model; returns NaN otherwise. */
 float hr_model_predict(const hr_model *m, uint64_t u, uint64_t i);
+
+/* ---- Version 2 layout, for writers that produce the members themselves --------------------
+ * The arrays of a model in bundle order, each cut into members of `block` rows.  Member
+ * indices run over the whole bundle (after the manifest) in that order. */
+typedef enum {
+    HR_MARRAY_DICT = 1,
+    HR_MARRAY_F32 = 2,
+    HR_MARRAY_IIBLK = 3   /* item-item: a member per `block` columns of B (io/iiblock.h bytes) */
+} hr_marray_type;
+typedef struct hr_marray {
+    const char *name;          /* "users.dict", "user_factors.f32", ... */
+    hr_marray_type type;
+    int side;                  /* 0: a row per user, 1: a row per item */
+    uint64_t rows, cols;       /* dictionaries: cols = 1; item-item: rows = cols = items */
+    uint64_t block;            /* rows per member (item-item: columns of B per member) */
+    uint64_t members, first;   /* how many members; index of the first */
+} hr_marray;
+typedef struct hr_model_layout {
+    hr_marray a[8];
+    int n;
+    uint64_t members;
+} hr_model_layout;
+
+/* The layout of a model of this kind and size (pop models: k = 0). */
+void hr_model_layout_build(hr_model_layout *L, hr_model_kind kind, int k, uint64_t n_users, uint64_t n_items,
+                           int user_bias, int item_bias);
+/* Item-item models: append the item_item array, blocks of `cols` columns of B (after
+ * hr_model_layout_build of an HR_MODEL_ITEMITEM model). */
+void hr_model_layout_item_item(hr_model_layout *L, uint64_t n_items, uint64_t cols);
+/* Array index of member j and its rows lo..hi-1 within that array. */
+int hr_model_layout_member(const hr_model_layout *L, uint64_t j, uint64_t *lo, uint64_t *hi);
+/* Member j's logical name, e.g. "user_factors.f32.000003" (cap >= 64). */
+void hr_model_member_name(const hr_model_layout *L, uint64_t j, char *buf, size_t cap);
+/* Check what hr_model_save would refuse (kind, k, dictionaries, info keys, non-finite values
+ * in its arrays, item-item blocks that do not fit the model).  A distributed writer calls it
+ * on rank 0 with a header-only m marked partial (user_rows = item_rows = 0, no item-item
+ * blocks): then only the header, the dictionaries' sizes and info count. */
+int hr_model_check(const char *path, const hr_model *m, json_t *info, hr_error *err);
+/* The version-2 manifest as the bytes stored in the bundle (text + newline; free with free()).
+ * m gives the header fields and the dictionaries' kinds; per member: stored bytes, raw bytes,
+ * XXH3.  created: Unix time (hr_manifest_epoch). */
+char *hr_model_manifest_text(const hr_model *m, json_t *info, const hr_model_layout *L, const uint64_t *stored,
+                             const uint64_t *raw, const uint64_t *xxh3, int64_t created, size_t *len);
+/* Check item-item block b against column block c of model m (columns, n, dense exactly when
+ * top_m is 0, at most top_m entries a column, finite weights); `what` names it in errors
+ * (HR_ERR_FORMAT when reading, the caller picks: code). */
+int hr_model_ii_check(const hr_model *m, uint64_t c, const hr_iiblock *b, const char *what, int code, hr_error *err);
+/* A dictionary member's raw bytes: ids lo..hi-1 of d as a dictionary of their own
+ * (hr_malloc'd). */
+void hr_model_dict_member(const hr_dict *d, uint64_t lo, uint64_t hi, void **out, size_t *len);
 
 #endif

@@ -56,6 +56,7 @@ void hr_fsync_dir(const char *path)
 
 int hr_output_open(const char *path, int zstd_level, int workers, hr_output **out, hr_error *err)
 {
+    *out = NULL;   /* so a caller's abort after a failed open is a no-op */
     hr_output *o = hr_calloc(1, sizeof *o);
     o->path = hr_strdup(path);
     size_t n = strlen(path) + 32;
@@ -199,3 +200,24 @@ int hr_output_write_file(const char *path, const void *p, size_t n, int zstd_lev
     }
     return hr_output_commit(o, checksum, bytes, err);
 }
+
+int hr_file_install(const char *tmp, const char *path, hr_error *err)
+{
+    if (rename(tmp, path) != 0)
+        return hr_error_set(err, errno == ENOSPC ? HR_ERR_NOSPACE : HR_ERR_IO, "%s: rename from %s failed: %s", path, tmp,
+                            strerror(errno));
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        hr_fsync_dir(".");
+        return 0;
+    }
+    char dir[4096];
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir) n = sizeof dir - 1;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    hr_fsync_dir(dir);
+    return 0;
+}
+
+void hr_file_discard(const char *tmp) { unlink(tmp); }

@@ -33,5 +33,10 @@ int hr_output_write_file(const char *path, const void *p, size_t n, int zstd_lev
 int hr_mkdirs(const char *path, hr_error *err);
 /* fsync a directory (after renames inside it). */
 void hr_fsync_dir(const char *path);
+/* Move a finished file written elsewhere (the collective model writer's PATH.tmp-<pid>) into
+ * place: rename, then fsync the directory.  HR_ERR_IO / HR_ERR_NOSPACE naming both paths. */
+int hr_file_install(const char *tmp, const char *path, hr_error *err);
+/* Remove a temporary after a failed write (errors ignored). */
+void hr_file_discard(const char *tmp);
 
 #endif

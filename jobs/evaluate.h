@@ -2,6 +2,9 @@
  *
  *   evaluate.c          options, loading, id mapping, the global item / user context, order
  *   evaluate_run.c      one scorer over every local test user: ranking, accumulation, reduction
+ *   evaluate_ring.c     factor models: the item blocks travel round the ring (no rank holds the
+ *                       item matrix); item rows for ild@K fetched by id (jobs/rowfetch.h);
+ *                       item-item models and fold-in use the ring of jobs/ringrows.h
  *   evaluate_report.c   the --json keys and the stdout tables
  *   evaluate_compare.c  --compare: per-user values gathered in global user order, bootstrap
  *
@@ -18,6 +21,7 @@
 #include "jobs/dataset.h"
 #include "jobs/job.h"
 #include "solvers/metrics.h"
+#include "solvers/topk.h"
 
 /* Ranking-metric segments: all users, activity terciles, relevant items restricted to head or
  * tail items.  The exposure / beyond-accuracy arrays exist for the first EV_NEXPO only (the
@@ -48,17 +52,28 @@ typedef struct ev_data {
 
 typedef enum { EV_MODEL = 0, EV_POP = 1, EV_RANDOM = 2 } ev_kind;
 
+/* A factor model's item side, spread over the ranks: rank r holds the model's items
+ * hr_block_lo(n, P, r) .. hr_block_lo(n, P, r + 1) - 1 (jobs/rowfetch.h), the blocks that
+ * travel round the ring.  [global] but for the rows themselves. */
+typedef struct ev_items {
+    const hr_model *m;        /* partial load: item rows lo..hi-1 (model ids), biases too */
+    uint64_t n, lo, hi;       /* model items; this rank's block [local] */
+    int k;
+    const uint32_t *imap;     /* train gid -> model gid, UINT32_MAX when unknown */
+    uint32_t *inv;            /* model gid -> train gid, UINT32_MAX when not a train item (owned) */
+} ev_items;
+
 typedef struct ev_scorer {
     const char *row;          /* table row: "model", "model2", "pop", "random" */
     const char *prefix;       /* key prefix: "", "model2.", "pop.", "random." */
     ev_kind kind;
     const hr_model *m;        /* EV_MODEL only */
-    uint32_t *umap, *imap;    /* EV_MODEL: train gid -> model gid, UINT32_MAX if unknown (owned) */
-    int ident;                /* imap is the identity: model rows are already in train order */
+    uint32_t *umap, *imap;    /* EV_MODEL: train gid -> model user row / model item gid, UINT32_MAX
+                               * if unknown (owned) */
     float *pop_row;           /* EV_MODEL of kind pop: its item scores in train order (owned) */
-    const float *ild;         /* item factors in train order for ild@K, or NULL (no ild keys) */
-    float *ild_owned;         /* set when ild had to be reordered */
-    uint32_t ild_k;
+    ev_items items;           /* EV_MODEL of kind factor: its item blocks */
+    const ev_items *ild;      /* item factors for ild@K (this scorer's, or the main model's for
+                               * scorers without factors), or NULL (no ild keys) */
     int rating;               /* rmse / mae */
     int keep_users;           /* keep per-user values for --compare */
 } ev_scorer;
@@ -84,8 +99,32 @@ typedef struct ev_result {
 } ev_result;
 
 /* Collective.  Rank every local test user with s, accumulate, reduce.  out is zeroed first;
- * free it with ev_result_free (also after an error). */
+ * free it with ev_result_free (also after an error).  Users go in chunks whose working memory
+ * stays within EV_CHUNK_BYTES (heaps, exclusion lists, ild rows); every rank runs as many
+ * chunks as the rank with the most users. */
+#define EV_CHUNK_BYTES ((uint64_t)64 << 20)
 int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out);
+
+/* One chunk's users ranked against a factor model's item blocks (evaluate_ring.c). */
+typedef struct ev_chunk {
+    uint32_t n;               /* users */
+    const uint64_t *rows;     /* their local rows (train and test) */
+    hr_topk_entry *heap;      /* n x kmax */
+    uint32_t *len;            /* per user: entries ranked (after ev_ring_rank: best first in idx) */
+    uint32_t *idx;            /* n x kmax train item ids, best first */
+    uint64_t *rk;             /* n x 2: rank of the best head / tail relevant item (0: none) */
+    double *user_sq;          /* n: squared rating errors of the user (rating models) */
+    uint64_t *user_n;         /* n: their count */
+    const float *fold;        /* fold-in models: n x k projected rows x_u V of the users ... */
+    const uint8_t *folded;    /* ... flagged here (the model does not know them), or NULL */
+} ev_chunk;
+/* Collective: two trips of s's item blocks round the ring (top-K and the best relevant items,
+ * then the rank of those among all candidates), ratings predicted on the way (out->rating).
+ * Users whose factors are unknown are skipped (the caller ranks them by popularity). */
+int ev_ring_rank(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c, ev_result *out);
+/* Collective: rows[x] = src's factor row of train item ids[x] (zeros when the model does not
+ * know it), via hr_fetch_rows. */
+int ev_fetch_items(hr_job *job, const ev_items *src, const uint32_t *ids, uint64_t n, float *rows);
 void ev_result_free(ev_result *r);
 
 /* Rows of the stdout tables, collected while reporting and printed once at the end. */

@@ -1,12 +1,15 @@
 /* jobs/gen.c — `hpcrec gen`: synthetic, date-partitioned interaction logs from the planted
  * model of solvers/synth.h, optionally with faulty rows and bot users.
  *
- * Layout written under --out DIR (which must be absent or empty):
+ * Layout written under --out DIR (absent, empty, or an earlier gen output, which is replaced
+ * whole: the files are written into a temporary directory published by rename, jobs/publish.h):
  *   DIR/YYYY-MM-DD/part-RRRRR.csv.zst   one per day and rank (header only when empty):
  *                                        "user,item,rating,timestamp" (or count); ids 1-based,
  *                                        timestamps in Unix seconds
  *   DIR/_planted/items.tsv.zst           rank 0: item, cluster, weight (weights sum to 1)
  *   DIR/_planted/users-RRRRR.tsv.zst     each rank its normal users: user, p_0 .. p_{R-1}
+ *   DIR/_planted/model.tar               the planted model as a model bundle, written by
+ *                                        every rank together (write_planted_model)
  *   DIR/gen.json                         rank 0: parameters, counts, every file's size,
  *                                        XXH3 and rows (format "hpcrec-gen", version 1);
  *                                        written last, so a directory without it is incomplete
@@ -19,8 +22,6 @@
  * (1.3 MiB at level 1, ~90 MiB at 19), so when --days at this level would exceed
  * STREAM_BUDGET_MIB the days are written in windows, regenerating the users per window
  * (cheap next to compression). */
-#include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,6 +35,8 @@
 #include "io/output.h"
 #include "io/rowparse.h"
 #include "jobs/commands.h"
+#include "jobs/modelwrite.h"
+#include "jobs/publish.h"
 #include "solvers/synth.h"
 
 #define GEN_FORMAT "hpcrec-gen"
@@ -278,46 +281,63 @@ static int write_items(gen_run *g)
     return commit_file(g, out, TAG_ITEMS, p->items);
 }
 
-/* The planted model as an hpcrec model bundle (DIR/_planted/model.tar, rank 0): user factors
- * are the affinities p_u, item factors w_i * e_c(i), so x_u . y_i = p_u[c(i)] w_i, which is
+/* The planted model as an hpcrec model bundle (DIR/_planted/model.tar): user factors are the
+ * affinities p_u, item factors w_i * e_c(i), so x_u . y_i = p_u[c(i)] w_i, which is
  * proportional to P(i | u).  `hpcrec evaluate` then measures the recall of the truth itself,
- * the ceiling a trained model is compared with. */
+ * the ceiling a trained model is compared with.  Any rank can compute any row from the seed,
+ * so every rank packs its share of the members (jobs/modelwrite.h) and no rank holds the
+ * model. */
+static void fill_ids(void *ctx, int side, uint64_t lo, uint64_t hi, int64_t *out)
+{
+    (void)ctx;
+    (void)side;
+    for (uint64_t g = lo; g < hi; g++) out[g - lo] = (int64_t)g + 1;
+}
+
+static void fill_users(void *ctx, uint64_t lo, uint64_t hi, float *out)
+{
+    const hr_synth_model *m = ctx;
+    const int R = hr_synth_model_params(m)->factors;
+    double aff[HR_SYNTH_MAX_FACTORS];
+    for (uint64_t u = lo; u < hi; u++) {
+        hr_synth_user_affinity(m, u, aff);
+        for (int c = 0; c < R; c++) out[(u - lo) * (uint64_t)R + (uint64_t)c] = (float)aff[c];
+    }
+}
+
+static void fill_items(void *ctx, uint64_t lo, uint64_t hi, float *out)
+{
+    const hr_synth_model *m = ctx;
+    const int R = hr_synth_model_params(m)->factors;
+    memset(out, 0, (size_t)(hi - lo) * (size_t)R * sizeof *out);
+    for (uint64_t i = lo; i < hi; i++)
+        out[(i - lo) * (uint64_t)R + (uint64_t)hr_synth_item_cluster(m, i)] = (float)hr_synth_item_weight(m, i);
+}
+
 static int write_planted_model(gen_run *g)
 {
     const hr_synth_params *p = hr_synth_model_params(g->m);
-    const int R = p->factors;
-    const uint64_t nu = p->users, ni = p->items;
     hr_model md;
     memset(&md, 0, sizeof md);
     md.kind = HR_MODEL_FACTOR;
     snprintf(md.algo, sizeof md.algo, "planted");
-    md.k = R;
-    md.n_users = nu;
-    md.n_items = ni;
+    md.k = p->factors;
+    md.n_users = p->users;
+    md.n_items = p->items;
     md.users.is_int = md.items.is_int = 1;
-    md.users.n = nu;
-    md.items.n = ni;
-    md.users.ints = hr_malloc((nu ? nu : 1) * sizeof *md.users.ints);
-    md.items.ints = hr_malloc((ni ? ni : 1) * sizeof *md.items.ints);
-    md.user_factors = hr_malloc((nu ? nu : 1) * (size_t)R * sizeof *md.user_factors);
-    md.item_factors = hr_calloc((ni ? ni : 1) * (size_t)R, sizeof *md.item_factors);
-    double *aff = hr_malloc((size_t)R * sizeof *aff);
-    for (uint64_t u = 0; u < nu; u++) {
-        md.users.ints[u] = (int64_t)u + 1;
-        hr_synth_user_affinity(g->m, u, aff);
-        for (int c = 0; c < R; c++) md.user_factors[u * (uint64_t)R + (uint64_t)c] = (float)aff[c];
-    }
-    for (uint64_t i = 0; i < ni; i++) {
-        md.items.ints[i] = (int64_t)i + 1;
-        md.item_factors[i * (uint64_t)R + (uint64_t)hr_synth_item_cluster(g->m, i)] = (float)hr_synth_item_weight(g->m, i);
-    }
-    hr_free(aff);
+    md.users.n = p->users;
+    md.items.n = p->items;
+    md.partial = 1;   /* a header: the rows come from the fills */
+    hr_model_src src;
+    memset(&src, 0, sizeof src);
+    src.ids_fill = fill_ids;
+    src.user_factors = (hr_rows_src){ NULL, NULL, fill_users, (void *)g->m };
+    src.item_factors = (hr_rows_src){ NULL, NULL, fill_items, (void *)g->m };
     char path[4200];
     snprintf(path, sizeof path, "%s/_planted/model.tar", g->o->out);
     json_t *info = json_pack("{s:s}", "note", "planted generator model of hpcrec gen (the truth, not a trained model)");
-    int rc = hr_model_save(path, &md, info, &g->job->err);
+    int rc = hr_model_write(g->job, path, &md, &src, info, NULL);
     json_decref(info);
-    hr_model_free(&md);
     return rc;
 }
 
@@ -551,25 +571,6 @@ static int parse_options(hr_job *job, int argc, char **argv, gen_opts *o, int *h
     return hr_synth_params_check(&o->sp, &job->err);
 }
 
-/* Rank 0 refuses a non-empty --out, so stale part files of another rank count never mix in. */
-static int check_out_dir(hr_job *job, const char *out)
-{
-    int rc = 0;
-    if (job->rank == 0) {
-        DIR *d = opendir(out);
-        if (d) {
-            struct dirent *e;
-            while (rc == 0 && (e = readdir(d)))
-                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-                    rc = hr_error_set(&job->err, HR_ERR_ARG, "--out %s exists and is not empty; remove it or choose another directory", out);
-            closedir(d);
-        } else if (errno != ENOENT) {
-            rc = hr_error_set(&job->err, HR_ERR_IO, "--out %s: %s", out, strerror(errno));
-        }
-    }
-    return hr_comm_agree(job->comm, rc, &job->err);
-}
-
 /* ---- manifest and summary ---- */
 
 static int write_manifest(gen_run *g, const gen_file *all, const uint64_t *counts, const uint64_t *tot)
@@ -677,10 +678,16 @@ int hr_cmd_gen(hr_job *job, int argc, char **argv)
         if (job->rank == 0) fputs(USAGE, stdout);
         return 0;
     }
-    HR_TRY(check_out_dir(job, o.out));
+    hr_pathspec ps[] = { { "--out", o.out, HR_OUT_DIR }, { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 2));
+    static const char *const formats[] = { GEN_FORMAT, NULL };
+    hr_publish pub;
+    HR_TRY(hr_publish_begin(job, o.out, "gen.json", formats, &pub));
+    o.out = pub.dir;   /* every file goes into the temporary directory */
     const double t0 = hr_now();
     hr_synth_model *m;
-    HR_TRY(hr_synth_model_create(&o.sp, &m, &job->err));
+    int rc = hr_synth_model_create(&o.sp, &m, &job->err);
+    if (rc < 0) return hr_publish_end(job, &pub, rc);
     hr_progress("gen: model: %" PRIu64 " users (+%" PRIu64 " bots), %" PRIu64 " items, %d clusters, "
                 "max %u events/user, %.2fs",
                 o.sp.users, o.sp.bots, o.sp.items, o.sp.factors, hr_synth_max_user_events(m), hr_now() - t0);
@@ -689,11 +696,12 @@ int hr_cmd_gen(hr_job *job, int argc, char **argv)
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/_planted", o.out);
     const double t_gen = hr_now();
-    int rc = hr_mkdirs(dir, &job->err);
+    rc = hr_mkdirs(dir, &job->err);
     if (rc == 0) rc = generate(&g, t_gen);
-    if (rc == 0 && job->rank == 0) rc = write_planted_model(&g);
     rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0) rc = write_planted_model(&g);
     if (rc == 0) rc = finish(&g, t_gen);
+    rc = hr_publish_end(job, &pub, rc);
     hr_free(g.files);
     hr_synth_model_free(m);
     return rc;

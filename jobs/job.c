@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/timer.h"
@@ -60,10 +62,69 @@ double hr_job_peak_rss_mb(hr_job *job, double *mean_out)
     return mx;
 }
 
+void hr_phase_start(hr_phase *p)
+{
+    struct rusage ru;
+    memset(p, 0, sizeof *p);
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        p->faults = (double)ru.ru_minflt;
+        p->sys = (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+    }
+}
+
+void hr_phase_next(hr_phase *p, double *faults, double *sys)
+{
+    hr_phase now;
+    hr_phase_start(&now);
+    *faults = now.faults - p->faults;
+    *sys = now.sys - p->sys;
+    *p = now;
+}
+
+void hr_job_usage(hr_job *job, hr_job_usage_t *u)
+{
+    struct rusage ru;
+    memset(u, 0, sizeof *u);
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        u->minor_faults = (double)ru.ru_minflt;
+        u->system_seconds = (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+        u->user_seconds = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec;
+    }
+    double sum[3] = { u->minor_faults, u->system_seconds, u->user_seconds };
+    double mx[2] = { u->minor_faults, u->system_seconds };
+    double peak[2] = { (double)hr_alloc_peak_bytes() / (1 << 20), job->rank == 0 ? 0 : (double)hr_alloc_peak_bytes() / (1 << 20) };
+    u->peak_alloc_mb_rank0 = job->rank == 0 ? peak[0] : 0;
+    hr_comm_allreduce_sum_f64(job->comm, sum, 3);
+    hr_comm_allreduce_max_f64(job->comm, mx, 2);
+    hr_comm_allreduce_max_f64(job->comm, peak, 2);
+    hr_comm_allreduce_max_f64(job->comm, &u->peak_alloc_mb_rank0, 1);
+    double pmin = (double)hr_alloc_peak_bytes() / (1 << 20);
+    hr_comm_allreduce_min_f64(job->comm, &pmin, 1);
+    u->minor_faults = sum[0];
+    u->system_seconds = sum[1];
+    u->user_seconds = sum[2];
+    u->minor_faults_max = mx[0];
+    u->system_seconds_max = mx[1];
+    u->peak_alloc_mb = peak[0];
+    u->peak_alloc_mb_others = peak[1];
+    u->peak_alloc_mb_min = pmin;
+}
+
 int hr_job_write_summary(hr_job *job)
 {
     double mean_rss, max_rss = hr_job_peak_rss_mb(job, &mean_rss);
+    hr_job_usage_t u;
+    hr_job_usage(job, &u);
     if (job->rank != 0 || !job->json_path) return 0;
+    hr_job_set_real(job, "minor_faults", u.minor_faults);
+    hr_job_set_real(job, "minor_faults_max", u.minor_faults_max);
+    hr_job_set_real(job, "system_seconds", u.system_seconds);
+    hr_job_set_real(job, "system_seconds_max", u.system_seconds_max);
+    hr_job_set_real(job, "user_seconds", u.user_seconds);
+    hr_job_set_real(job, "peak_alloc_mb", u.peak_alloc_mb);
+    hr_job_set_real(job, "peak_alloc_mb_rank0", u.peak_alloc_mb_rank0);
+    hr_job_set_real(job, "peak_alloc_mb_others", u.peak_alloc_mb_others);
+    hr_job_set_real(job, "peak_alloc_mb_min", u.peak_alloc_mb_min);
     hr_job_set_str(job, "command", job->name);
     hr_job_set_str(job, "version", HR_VERSION);
     hr_job_set_int(job, "schema", HR_SUMMARY_SCHEMA);
@@ -73,8 +134,13 @@ int hr_job_write_summary(hr_job *job)
     hr_job_set_real(job, "peak_rss_mb_mean", mean_rss);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", job->json_path);
-    if (json_dump_file(job->summary, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, job->json_path) != 0)
-        return hr_error_set(&job->err, HR_ERR_IO, "%s: cannot write JSON summary: %s", job->json_path, strerror(errno));
+    errno = 0;
+    if (json_dump_file(job->summary, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, job->json_path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return hr_error_set(&job->err, e == ENOSPC ? HR_ERR_NOSPACE : HR_ERR_IO, "%s: cannot write JSON summary: %s", job->json_path,
+                            e ? strerror(e) : "write failed");
+    }
     return 0;
 }
 

@@ -48,7 +48,12 @@ void hr_job_set_int(hr_job *job, const char *key, int64_t v);
 void hr_job_set_real(hr_job *job, const char *key, double v);
 void hr_job_set_str(hr_job *job, const char *key, const char *v);
 /* Write the summary to job->json_path (if set) on rank 0, with "command", "version",
- * "schema" (summary schema version), "ranks", "seconds", "peak_rss_mb" added. */
+ * "schema" (summary schema version), "ranks", "seconds", "peak_rss_mb" added, and the
+ * process costs of hr_job_usage: "minor_faults" and "system_seconds" (SUMS over ranks: the
+ * whole job's page faults and kernel CPU seconds), "minor_faults_max" and
+ * "system_seconds_max" (the largest rank's), "user_seconds" (sum), and the allocator's own
+ * peak (core/alloc.h, live bytes, not RSS) in MiB: "peak_alloc_mb" (largest rank),
+ * "peak_alloc_mb_rank0", "peak_alloc_mb_others" (largest rank but 0), "peak_alloc_mb_min". */
 int hr_job_write_summary(hr_job *job);
 
 /* Option parsing helpers: parse a number or fail with a message naming the option. */
@@ -56,6 +61,19 @@ int hr_opt_i64(hr_job *job, const char *opt, const char *s, int64_t lo, int64_t 
 int hr_opt_f64(hr_job *job, const char *opt, const char *s, double lo, double hi, double *out);
 /* Report an unknown option / missing argument from getopt_long. */
 int hr_opt_usage(hr_job *job, const char *usage);
+
+/* Process costs since the start, reduced over ranks (collective; see hr_job_write_summary). */
+typedef struct hr_job_usage_t {
+    double minor_faults, minor_faults_max, system_seconds, system_seconds_max, user_seconds;
+    double peak_alloc_mb, peak_alloc_mb_rank0, peak_alloc_mb_others, peak_alloc_mb_min;
+} hr_job_usage_t;
+void hr_job_usage(hr_job *job, hr_job_usage_t *u);
+
+/* This rank's page faults and kernel seconds per phase (local; for progress lines): mark the
+ * start, then hr_phase_next fills *faults / *sys with what the phase took and starts the next. */
+typedef struct hr_phase { double faults, sys; } hr_phase;
+void hr_phase_start(hr_phase *p);
+void hr_phase_next(hr_phase *p, double *faults, double *sys);
 
 /* Maximum peak RSS over ranks, in MiB (collective). */
 double hr_job_peak_rss_mb(hr_job *job, double *mean_out);

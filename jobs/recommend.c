@@ -10,7 +10,9 @@
  * Excluded: items the user has in the dataset (unless --include-seen), items in --exclude FILE.
  * Users the model does not know get the most popular items they have not seen, marked
  * "popular" in the source column.  --diversify L re-ranks 5N candidates by maximal marginal
- * relevance on item factors: pick argmax (1-L) * relevance - L * max cosine to items picked.
+ * relevance on item factors: pick argmax (1-L) * relevance - L * max cosine to items picked;
+ * the candidates' factor rows are fetched by id from the ranks holding their blocks
+ * (jobs/rowfetch.h), a batch of users at a time, so no rank holds the item matrix.
  * Output: DIR/part-RRRRR.tsv.zst (user, rank, item, score, source) + DIR/manifest.json. */
 #include <getopt.h>
 #include <math.h>
@@ -30,10 +32,14 @@
 #include "io/recwriter.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/publish.h"
 #include "jobs/ringrows.h"
 #include "jobs/ringscore.h"
+#include "jobs/rowfetch.h"
 #include "solvers/score.h"
 #include "solvers/topk.h"
+
+static const char *const REC_FORMATS[] = { "hpcrec-recommendations", NULL };
 
 static const char usage[] =
     "hpcrec recommend --model MODEL.tar --data DATASET --out DIR [--top N] [--include-seen] [--exclude FILE]\n"
@@ -47,7 +53,8 @@ typedef struct {
     uint32_t model_uid;  /* factor row to score; FROM_ROW: its query row; UINT32_MAX: by popularity */
     uint64_t qrow;       /* FROM_ROW: its row in the query rows */
     int known;           /* the model knows the user (a pop model ranks everyone by popularity) */
-    char *ext;           /* external id */
+    char *ext;           /* external id (NUL-terminated copy) */
+    size_t ext_len;
     uint32_t *seen;      /* model item ids, sorted */
     uint32_t nseen;
 } target;
@@ -75,22 +82,45 @@ static int read_id_file(const char *path, char ***ids, uint64_t *n, hr_error *er
         while ((rc = hr_lines_next(l, &line, &len, err)) == 1) {
             while (len && (line[len - 1] == ' ' || line[len - 1] == '\t')) line[--len] = '\0';
             if (!len) continue;
+            for (size_t k = 0; k < len; k++)   /* as ingest's bad_id: no TSV output could hold it */
+                if ((unsigned char)line[k] < 0x20 || line[k] == 0x7f) {
+                    char shown[1100];
+                    hr_escape_text(path, strlen(path), shown, sizeof shown);
+                    rc = hr_error_set(err, HR_ERR_FORMAT, "%s:%llu: the id holds control byte 0x%02x at byte %zu", shown,
+                                      (unsigned long long)hr_lines_lineno(l), (unsigned char)line[k], k + 1);
+                    break;
+                }
+            if (rc < 0) break;
             if (*n == cap) *ids = hr_realloc(*ids, (cap *= 2) * sizeof **ids);
             (*ids)[(*n)++] = hr_strdup(line);
         }
         hr_lines_free(l);
     }
     hr_input_close(in);
-    return rc < 0 ? rc : 0;
+    if (rc < 0) {   /* nothing half-read is handed back */
+        for (uint64_t x = 0; x < *n; x++) hr_free((*ids)[x]);
+        HR_FREE(ids);
+        *n = 0;
+        return rc;
+    }
+    return 0;
 }
 
-/* Maximal marginal relevance: reorder cand (best first, nc entries) into out (n entries). */
-static uint32_t mmr(const hr_model *m, const uint32_t *cand, const float *score, uint32_t nc, uint32_t n, float lambda,
-                    uint32_t *out, float *out_score, float *maxsim, uint8_t *used)
+/* The factor row of item i among rows fetched for ids[0..nids) (sorted, distinct). */
+static const float *row_of(const uint32_t *ids, uint64_t nids, const float *rows, int k, uint32_t i)
+{
+    const uint32_t *at = bsearch(&i, ids, nids, sizeof i, cmp_u32);
+    return rows + (uint64_t)(at - ids) * (uint64_t)k;
+}
+
+/* Maximal marginal relevance: reorder cand (best first, nc entries) into out (n entries); the
+ * candidates' factor rows are among the fetched ones. */
+static uint32_t mmr(const uint32_t *ids, uint64_t nids, const float *rows, int k, const uint32_t *cand,
+                    const float *score, uint32_t nc, uint32_t n, float lambda, uint32_t *out, float *out_score,
+                    float *maxsim, uint8_t *used)
 {
     if (nc == 0) return 0;
     float hi = score[0], lo = score[nc - 1], span = hi - lo > 0 ? hi - lo : 1;
-    int k = m->k;
     for (uint32_t c = 0; c < nc; c++) { maxsim[c] = 0; used[c] = 0; }
     uint32_t got = 0;
     while (got < n && got < nc) {
@@ -105,12 +135,12 @@ static uint32_t mmr(const hr_model *m, const uint32_t *cand, const float *score,
         out[got] = cand[best];
         out_score[got] = score[best];
         got++;
-        const float *y = m->item_factors + (uint64_t)cand[best] * (uint64_t)k;
+        const float *y = row_of(ids, nids, rows, k, cand[best]);
         double ny = 0;
         for (int j = 0; j < k; j++) ny += (double)y[j] * y[j];
         for (uint32_t c = 0; c < nc; c++) {
             if (used[c]) continue;
-            const float *z = m->item_factors + (uint64_t)cand[c] * (uint64_t)k;
+            const float *z = row_of(ids, nids, rows, k, cand[c]);
             double d = 0, nz = 0;
             for (int j = 0; j < k; j++) { d += (double)y[j] * z[j]; nz += (double)z[j] * z[j]; }
             float cs = ny > 0 && nz > 0 ? (float)(d / sqrt(ny * nz)) : 0.0f;
@@ -118,6 +148,51 @@ static uint32_t mmr(const hr_model *m, const uint32_t *cand, const float *score,
         }
     }
     return got;
+}
+
+/* --diversify, per batch of targets: each model target's candidates (its selection, best
+ * first) and the factor rows of the batch's distinct candidates, fetched from the ranks that
+ * hold their item blocks (jobs/rowfetch.h).  Collective: every rank runs as many batches. */
+typedef struct div_batch {
+    uint32_t M;
+    uint64_t users;           /* targets per batch: candidates asked at once stay below DIV_ROWS
+                               * (or one item block, if larger) */
+    uint32_t *cand, *ncand;   /* users x M, users */
+    float *csco;              /* users x M */
+    uint32_t *ids;            /* distinct candidates, sorted */
+    uint64_t nids, cap;
+    float *rows;              /* their factor rows (cap rows) */
+} div_batch;
+#define DIV_ROWS 65536
+
+static int div_prepare(hr_job *job, const hr_model *m, const target *tg, uint64_t b0, uint64_t b1, hr_topbuf *heaps,
+                       uint64_t *hx, div_batch *db)
+{
+    const uint32_t M = db->M;
+    uint64_t nid = 0;
+    for (uint64_t x = b0; x < b1; x++) {
+        uint32_t *c = db->cand + (x - b0) * M;
+        float *sc = db->csco + (x - b0) * M;
+        uint32_t got = 0;
+        if (tg[x].model_uid != UINT32_MAX) {
+            got = hr_topbuf_sorted(&heaps[(*hx)++], c, sc);
+            while (got > 0 && !isfinite(sc[got - 1])) got--;   /* banned items only filled a short heap */
+        }
+        db->ncand[x - b0] = got;
+        memcpy(db->ids + nid, c, got * sizeof *c);
+        nid += got;
+    }
+    qsort(db->ids, nid, sizeof *db->ids, cmp_u32);
+    uint64_t u = 0;
+    for (uint64_t t = 0; t < nid; t++)
+        if (u == 0 || db->ids[t] != db->ids[u - 1]) db->ids[u++] = db->ids[t];
+    db->nids = u;
+    if (u > db->cap) {
+        hr_free(db->rows);
+        db->cap = u;
+        db->rows = hr_malloc(u * (size_t)m->k * sizeof *db->rows);
+    }
+    return hr_fetch_rows(job, m->item_factors, m->n_items, m->k, db->ids, u, db->rows);
 }
 
 int hr_cmd_recommend(hr_job *job, int argc, char **argv)
@@ -152,6 +227,9 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         }
     }
     if (!model_path || !data || !out) return hr_error_set(&job->err, HR_ERR_ARG, "--model, --data and --out are required\n%s", usage);
+    hr_pathspec ps[] = { { "--model", model_path, HR_IN }, { "--data", data, HR_IN }, { "--users", users_file, HR_IN },
+                         { "--exclude", exclude, HR_IN }, { "--out", out, HR_OUT_DIR }, { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 6));
     double t0 = hr_now();
     int P = job->size, rc;
     hr_model m;
@@ -169,6 +247,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     hr_ring_rows_init(&qr);
     char **listed = NULL;
     uint64_t nlisted = 0;
+    hr_publish pub;
+    memset(&pub, 0, sizeof pub);
     /* Dictionaries now; factor rows once the targets are known (only this rank's share). */
     rc = hr_model_load_dicts(model_path, &m, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
@@ -196,24 +276,17 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) goto done;
-    imap = hr_malloc((ds.items.n ? ds.items.n : 1) * sizeof *imap);
+    imap = hr_dict_match(&ds.items, &m.items, NULL);
     float *pop = hr_calloc(ni ? ni : 1, sizeof *pop);
-    {
-        char key[512];
-        for (uint64_t g = 0; g < ds.items.n; g++) {
-            size_t len = hr_dict_format(&ds.items, g, key, sizeof key);
-            int64_t mi = hr_dict_find(&m.items, key, len);
-            imap[g] = mi < 0 ? UINT32_MAX : (uint32_t)mi;
-            if (mi >= 0) pop[mi] = (float)ds.items.nnz[g];
-        }
-    }
+    for (uint64_t g = 0; g < ds.items.n; g++)
+        if (imap[g] != UINT32_MAX) pop[imap[g]] = (float)ds.items.nnz[g];
     /* Targets: this rank's users (all, or those listed). */
     if (users_file) rc = read_id_file(users_file, &listed, &nlisted, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) { hr_free(pop); goto done; }
     const hr_block *b = &ds.by_user;
     tg = hr_calloc((users_file ? nlisted : b->nrows) + 1, sizeof *tg);
-    char key[512];
+    char key[HR_DICT_INT_CHARS];
     for (uint64_t x = 0; x < (users_file ? nlisted : b->nrows); x++) {
         int64_t row = -1, dg = -1;
         if (users_file) {
@@ -227,8 +300,14 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         }
         target *t = &tg[nt++];
         t->data_gid = dg >= 0 ? (uint32_t)dg : UINT32_MAX;
-        t->ext = hr_strdup(users_file ? listed[x] : (hr_dict_format(&ds.users, (uint64_t)dg, key, sizeof key), key));
-        int64_t mu = hr_dict_find(&m.users, t->ext, strlen(t->ext));
+        const char *ext = listed ? listed[x] : NULL;
+        size_t el = listed ? strlen(ext) : 0;
+        if (!users_file) ext = hr_dict_key(&ds.users, (uint64_t)dg, key, &el);
+        t->ext = hr_malloc(el + 1);   /* the whole id, whatever its length */
+        memcpy(t->ext, ext, el);
+        t->ext[el] = '\0';
+        t->ext_len = el;
+        int64_t mu = hr_dict_find(&m.users, t->ext, el);
         t->known = mu >= 0;
         t->model_uid = mu >= 0 && m.kind == HR_MODEL_FACTOR ? (uint32_t)mu : UINT32_MAX;
         /* item-item models score everyone from their row; fold-in models the users they lack */
@@ -248,14 +327,14 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             qsort(t->seen, t->nseen, sizeof *t->seen, cmp_u32);
         }
     }
-    /* This rank's rows of the model: its users' factors and its block of the catalogue (the
-     * whole catalogue when --diversify needs every candidate's factors). */
+    /* This rank's rows of the model: its users' factors and its block of the catalogue
+     * (--diversify fetches the candidates' rows from the other blocks' ranks afterwards). */
     {
         uint64_t nu = 0, *uids = hr_malloc((nt + 1) * sizeof *uids);
         for (uint64_t x = 0; x < nt; x++)
             if (tg[x].model_uid < FROM_ROW) uids[nu++] = tg[x].model_uid;
-        hr_model_part part = { uids, nu, 0, 0 };
-        hr_ring_item_share(&m, job->rank, P, diversify > 0, &part.item_lo, &part.item_hi);
+        hr_model_part part = { uids, nu, 0, 0, NULL, 0 };
+        hr_ring_item_share(&m, job->rank, P, &part.item_lo, &part.item_hi);
         rc = hr_model_load_part(model_path, &m, &part, &job->err);
         /* targets now point at rows of the part */
         for (uint64_t x = 0; rc == 0 && x < nt; x++)
@@ -297,9 +376,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     /* queries from rows, in target order: their positions among the model-scored targets */
     hr_iiquery q = hr_ring_rows_query(&qr);
     if (k && m.fold_in) {   /* x_u V for the users the model lacks, then scored as factor rows */
-        uint64_t off = (uint64_t)job->rank * ni / (uint64_t)P - m.item_lo;
         float *F = hr_malloc((qr.n * (uint64_t)k + 1) * sizeof *F);
-        rc = hr_ring_project(job, m.item_factors + off * (uint64_t)k, ni, k, &q, qr.n, F);
+        rc = hr_ring_project(job, m.item_factors, ni, k, &q, qr.n, F);
         for (uint64_t x = 0; x < nmod; x++)
             if (tg[mod[x]].model_uid == FROM_ROW)
                 memcpy(U + x * (uint64_t)k, F + tg[mod[x]].qrow * (uint64_t)k, (size_t)k * sizeof *U);
@@ -322,8 +400,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             nexcl[x] = tg[mod[x]].nseen;
         }
         hr_ring_query rq = { nmod, U, excl, nexcl, heaps };
-        uint64_t off = (uint64_t)job->rank * ni / (uint64_t)P - m.item_lo;   /* block `rank` within what is held */
-        rc = hr_ring_score(job, m.item_factors + off * (uint64_t)k, m.item_bias ? m.item_bias + off : NULL,
+        rc = hr_ring_score(job, m.item_factors, m.item_bias,
                            nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm);
         hr_free(excl);
         hr_free(nexcl);
@@ -333,48 +410,86 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     /* Write this rank's part in target order. */
     double t_out = hr_now();
     char path[4096];
-    rc = hr_mkdirs(out, &job->err);
-    snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", out, job->rank);
+    rc = hr_publish_begin(job, out, "manifest.json", REC_FORMATS, &pub);
+    if (rc < 0) { hr_free(pop); hr_free(mod); goto done; }
+    snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", pub.dir, job->rank);
     hr_recwriter *wr = NULL;
     if (rc == 0) rc = hr_recwriter_open(path, "user\trank\titem\tscore\tsource", (int)level, &wr, &job->err);
     uint32_t *idx = hr_malloc((M + top + 1) * sizeof *idx), *fin = hr_malloc((top + 1) * sizeof *fin);
     float *sco = hr_malloc((M + 1) * sizeof *sco), *fsc = hr_malloc((top + 1) * sizeof *fsc), *maxsim = hr_malloc((M + 1) * sizeof *maxsim);
     uint8_t *used = hr_malloc(M + 1);
-    /* Item ids as text once (formatting them per line would cost more than the scoring). */
-    uint64_t *ioff = hr_malloc((ni + 1) * sizeof *ioff), icap = ni * 8 + 64;
-    char *itext = hr_malloc(icap);
+    /* Item ids as text once (formatting them per line would cost more than the scoring),
+     * whole: sized from the exact id lengths, not from a guess. */
+    uint64_t *ioff = hr_malloc((ni + 1) * sizeof *ioff);
     ioff[0] = 0;
     for (uint64_t i = 0; i < ni; i++) {
-        if (ioff[i] + 512 > icap) itext = hr_realloc(itext, icap *= 2);
-        ioff[i + 1] = ioff[i] + hr_dict_format(&m.items, i, itext + ioff[i], 512);
+        size_t len;
+        hr_dict_key(&m.items, i, key, &len);
+        ioff[i + 1] = ioff[i] + len;
+    }
+    char *itext = hr_malloc(ioff[ni] + 1);
+    for (uint64_t i = 0; i < ni; i++) {
+        size_t len;
+        const char *id = hr_dict_key(&m.items, i, key, &len);
+        memcpy(itext + ioff[i], id, len);
     }
     uint64_t hx = 0, nfallback = 0, short_lists = 0;
-    for (uint64_t x = 0; rc == 0 && x < nt; x++) {
-        target *t = &tg[x];
-        uint32_t n = 0;
-        const char *source;
-        if (t->model_uid != UINT32_MAX) {
-            uint32_t got = hr_topbuf_sorted(&heaps[hx++], idx, sco);
-            while (got > 0 && !isfinite(sco[got - 1])) got--;  /* banned items only filled a short heap */
-            if (diversify > 0) n = mmr(&m, idx, sco, got, (uint32_t)top, (float)diversify, fin, fsc, maxsim, used);
-            else { n = got < top ? got : (uint32_t)top; memcpy(fin, idx, n * sizeof *fin); memcpy(fsc, sco, n * sizeof *fsc); }
-            source = "model";
-        } else {
-            for (uint64_t p = 0; p < ni && n < top; p++) {
-                uint32_t i = popular[p];
-                if (banned[i] || (t->nseen && bsearch(&i, t->seen, t->nseen, sizeof i, cmp_u32))) continue;
-                fin[n] = i;
-                fsc[n++] = pop[i];
-            }
-            source = t->known ? "model" : "popular";
-            nfallback += !t->known;
-        }
-        short_lists += n < top;
-        size_t el = strlen(t->ext);
-        for (uint32_t r = 0; rc == 0 && r < n; r++)
-            rc = hr_recwriter_line(wr, t->ext, el, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r], source,
-                                   &job->err);
+    /* --diversify works in batches of targets whose candidates' rows are fetched together; the
+     * batches are collective, so every rank runs as many and a failed write only stops the
+     * writing */
+    div_batch db = { M, 0, NULL, NULL, NULL, NULL, 0, 0, NULL };
+    uint64_t block_rows = hr_block_lo(ni, P, 1), nbatch = 1;
+    db.users = (block_rows > DIV_ROWS ? block_rows : DIV_ROWS) / (M ? M : 1);
+    if (db.users < 1) db.users = 1;
+    if (diversify > 0) {
+        nbatch = (nt + db.users - 1) / db.users;
+        rc = hr_comm_agree(job->comm, rc, &job->err);
+        int arc = hr_comm_allreduce_max_u64(job->comm, &nbatch, 1);
+        if (rc == 0) rc = arc;
+        db.cand = hr_malloc((db.users * M + 1) * sizeof *db.cand);
+        db.csco = hr_malloc((db.users * M + 1) * sizeof *db.csco);
+        db.ncand = hr_malloc((db.users + 1) * sizeof *db.ncand);
+        db.ids = hr_malloc((db.users * M + 1) * sizeof *db.ids);
     }
+    for (uint64_t bi = 0; bi < nbatch && (rc == 0 || diversify > 0); bi++) {
+        const uint64_t b0 = diversify > 0 ? (bi * db.users < nt ? bi * db.users : nt) : 0;
+        const uint64_t b1 = diversify > 0 ? (b0 + db.users < nt ? b0 + db.users : nt) : nt;
+        if (diversify > 0 && k) {
+            int frc = div_prepare(job, &m, tg, b0, b1, heaps, &hx, &db);
+            if (rc == 0) rc = frc;
+        }
+        for (uint64_t x = b0; rc == 0 && x < b1; x++) {
+            target *t = &tg[x];
+            uint32_t n = 0;
+            const char *source;
+            if (t->model_uid != UINT32_MAX && diversify > 0) {
+                n = mmr(db.ids, db.nids, db.rows, k, db.cand + (x - b0) * M, db.csco + (x - b0) * M, db.ncand[x - b0],
+                        (uint32_t)top, (float)diversify, fin, fsc, maxsim, used);
+                source = "model";
+            } else if (t->model_uid != UINT32_MAX) {
+                uint32_t got = hr_topbuf_sorted(&heaps[hx++], idx, sco);
+                while (got > 0 && !isfinite(sco[got - 1])) got--;  /* banned items only filled a short heap */
+                n = got < top ? got : (uint32_t)top;
+                memcpy(fin, idx, n * sizeof *fin);
+                memcpy(fsc, sco, n * sizeof *fsc);
+                source = "model";
+            } else {
+                for (uint64_t p = 0; p < ni && n < top; p++) {
+                    uint32_t i = popular[p];
+                    if (banned[i] || (t->nseen && bsearch(&i, t->seen, t->nseen, sizeof i, cmp_u32))) continue;
+                    fin[n] = i;
+                    fsc[n++] = pop[i];
+                }
+                source = t->known ? "model" : "popular";
+                nfallback += !t->known;
+            }
+            short_lists += n < top;
+            for (uint32_t r = 0; rc == 0 && r < n; r++)
+                rc = hr_recwriter_line(wr, t->ext, t->ext_len, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r], source,
+                                       &job->err);
+        }
+    }
+    hr_free(db.cand); hr_free(db.csco); hr_free(db.ncand); hr_free(db.ids); hr_free(db.rows);
     hr_free(itext);
     hr_free(ioff);
     hr_free(idx); hr_free(fin); hr_free(sco); hr_free(fsc); hr_free(maxsim); hr_free(used); hr_free(pop); hr_free(mod);
@@ -406,12 +521,12 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             snprintf(path, sizeof path, "part-%05d.tsv.zst", r);
             hr_manifest_add_file(mf, path, all[3 * r + 1], all[3 * r]);
         }
-        snprintf(path, sizeof path, "%s/manifest.json", out);
+        snprintf(path, sizeof path, "%s/manifest.json", pub.dir);
         rc = hr_manifest_write(path, mf, &job->err);
         json_decref(mf);
     }
     hr_free(all);
-    rc = hr_comm_agree(job->comm, rc, &job->err);
+    rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {
         double flops = 2.0 * (double)tot[0] * (double)ni * (double)(k ? k : 0);
         hr_job_set_int(job, "users", (int64_t)tot[0]);
@@ -430,6 +545,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
                     ts_max > 0 ? flops / ts_max / 1e9 : 0, phase[1], phase[2], hr_now() - t0);
     }
 done:
+    rc = hr_publish_end(job, &pub, rc);   /* a failed run: the temporary directory goes */
     for (uint64_t x = 0; x < nt; x++) { hr_free(tg[x].ext); hr_free(tg[x].seen); }
     for (uint64_t x = 0; x < nlisted; x++) hr_free(listed[x]);
     hr_free(listed);

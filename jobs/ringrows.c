@@ -7,20 +7,18 @@
 #include "core/alloc.h"
 #include "core/timer.h"
 #include "io/iiblock.h"
+#include "jobs/rowfetch.h"
 
 #define RR_QUERIES 256   /* queries per batch: their rows and selections stay in cache */
 #define RR_COLS 1024     /* columns per score tile: 256 x 1024 floats = 1 MB */
 
-void hr_ring_item_share(const hr_model *m, int rank, int P, int whole, uint64_t *lo, uint64_t *hi)
+void hr_ring_item_share(const hr_model *m, int rank, int P, uint64_t *lo, uint64_t *hi)
 {
     if (m->kind == HR_MODEL_ITEMITEM) {
         hr_model_ii_share(m, rank, P, lo, hi);
-    } else if (whole) {
-        *lo = 0;
-        *hi = m->n_items;
     } else {
-        *lo = (uint64_t)rank * m->n_items / (uint64_t)P;
-        *hi = (uint64_t)(rank + 1) * m->n_items / (uint64_t)P;
+        *lo = hr_block_lo(m->n_items, P, rank);
+        *hi = hr_block_lo(m->n_items, P, rank + 1);
     }
 }
 
@@ -138,7 +136,7 @@ static int ring_blocks(hr_job *job, const hr_model *m, block_fn fn, void *ctx, d
     for (uint64_t c = 0; c < m->ii_count; c++)
         if (!m->ii[c].dense && m->ii[c].nnz > lim[2]) lim[2] = m->ii[c].nnz;
     HR_TRY(hr_comm_allreduce_max_u64(job->comm, lim, 3));
-    char *blk = hr_malloc_huge(lim[0] + 8), *nxt = hr_malloc_huge(lim[0] + 8);   /* a share can be GBs: few page faults */
+    char *blk = hr_malloc(lim[0] + 8), *nxt = hr_malloc(lim[0] + 8);   /* a share can be GBs: few page faults */
     hr_iiblock *views = hr_malloc((lim[1] + 1) * sizeof *views);
     hr_iirows t = { hr_malloc((m->n_items + 1) * sizeof *t.rptr), hr_malloc((lim[2] + 1) * sizeof *t.rcol),
                     hr_malloc((lim[2] + 1) * sizeof *t.rval) };

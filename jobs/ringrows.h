@@ -26,9 +26,9 @@
 #include "solvers/topk.h"
 
 /* Model rows rank `rank` of P reads for scoring (local): a factor model's item block rank
- * (every item when whole), an item-item model's share of column blocks (never whole: B
- * travels). */
-void hr_ring_item_share(const hr_model *m, int rank, int P, int whole, uint64_t *lo, uint64_t *hi);
+ * (hr_block_lo, as the item ring expects), an item-item model's share of column blocks (B
+ * travels too). */
+void hr_ring_item_share(const hr_model *m, int rank, int P, uint64_t *lo, uint64_t *hi);
 
 /* Query rows, owned. */
 typedef struct hr_ring_rows {

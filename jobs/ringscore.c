@@ -92,6 +92,17 @@ static void probe_seed(const probe *p, const hr_ring_query *q, int k, uint64_t u
     }
 }
 
+int hr_ring_step(hr_job *job, float **blk, float **nxt, uint64_t bytes, uint64_t cap, int *cur)
+{
+    uint64_t got;
+    int rc = hr_comm_ring_shift(job->comm, *blk, bytes, *nxt, cap, &got);
+    float *sw = *blk;
+    *blk = *nxt;
+    *nxt = sw;
+    *cur = (*cur + job->size - 1) % job->size;
+    return rc;
+}
+
 int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint8_t *banned, uint64_t n, int k,
                   const hr_ring_query *q, double *t_score, double *t_comm)
 {
@@ -153,12 +164,8 @@ int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint
         *t_score += hr_now() - ts;
         if (step + 1 < P) {
             double tc = hr_now();
-            uint64_t got;
-            rc = hr_comm_ring_shift(job->comm, blk, (hi - lo) * w * sizeof *blk, nxt, (maxb * w + 1) * sizeof *nxt, &got);
-            float *sw = blk;
-            blk = nxt;
-            nxt = sw;
-            cur = (cur + P - 1) % P;
+            rc = hr_ring_step(job, &blk, &nxt, (hi - lo) * w * sizeof *blk, (maxb * w + 1) * sizeof *nxt, &cur);
+            if (rc < 0) hr_error_set(&job->err, rc, "recommend ring: passing the item block of step %d failed (the log says why)", step);
             *t_comm += hr_now() - tc;
         }
     }

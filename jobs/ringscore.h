@@ -33,4 +33,9 @@ typedef struct hr_ring_query {
 int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint8_t *banned, uint64_t n, int k,
                   const hr_ring_query *q, double *t_score, double *t_comm);
 
+/* One step of a ring of blocks: send the block held (bytes) to rank + 1, receive the next from
+ * rank - 1 into *nxt (cap bytes), swap the two buffers; *cur becomes the block now held.
+ * Collective (jobs that move other blocks round the same ring: evaluate_ring.c). */
+int hr_ring_step(hr_job *job, float **blk, float **nxt, uint64_t bytes, uint64_t cap, int *cur);
+
 #endif

@@ -28,9 +28,12 @@
 #include "io/recwriter.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/publish.h"
 #include "jobs/ringrows.h"
 #include "jobs/ringscore.h"
 #include "solvers/topk.h"
+
+static const char *const SIM_FORMATS[] = { "hpcrec-similar", NULL };
 
 static const char usage[] =
     "hpcrec similar --model MODEL.tar --out DIR [--top K]\n"
@@ -42,7 +45,6 @@ static int write_lists(hr_job *job, const char *out, const hr_dict *items, const
                        uint32_t top, const char *source, int level, uint64_t info[3])
 {
     char path[4096];
-    HR_TRY(hr_mkdirs(out, &job->err));
     snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", out, job->rank);
     hr_recwriter *wr;
     HR_TRY(hr_recwriter_open(path, "item\trank\tsimilar\tscore\tsource", level, &wr, &job->err));
@@ -50,12 +52,13 @@ static int write_lists(hr_job *job, const char *out, const hr_dict *items, const
     float *sc = hr_malloc((top + 1) * sizeof *sc);
     int rc = 0;
     for (uint64_t x = 0; rc == 0 && x < nq; x++) {
-        char a[512], b[512];
-        size_t al = hr_dict_format(items, qid[x], a, sizeof a);
+        char ta[HR_DICT_INT_CHARS], tb[HR_DICT_INT_CHARS];
+        size_t al, bl;
+        const char *a = hr_dict_key(items, qid[x], ta, &al);
         uint32_t got = hr_topbuf_sorted(&heaps[x], idx, sc);
         for (uint32_t r = 0; rc == 0 && r < got; r++) {
             if (!isfinite(sc[r])) break;
-            size_t bl = hr_dict_format(items, idx[r], b, sizeof b);
+            const char *b = hr_dict_key(items, idx[r], tb, &bl);
             rc = hr_recwriter_line(wr, a, al, r + 1, b, bl, sc[r], source, &job->err);
         }
     }
@@ -73,8 +76,8 @@ static int from_columns(hr_job *job, const char *path, hr_model *m, uint32_t top
                         hr_topbuf **heaps, hr_topkey **store, double *t_score)
 {
     double t0 = hr_now();
-    hr_model_part part = { NULL, 0, 0, 0 };
-    hr_ring_item_share(m, job->rank, job->size, 0, &part.item_lo, &part.item_hi);
+    hr_model_part part = { NULL, 0, 0, 0, NULL, 0 };
+    hr_ring_item_share(m, job->rank, job->size, &part.item_lo, &part.item_hi);
     int rc = hr_model_load_part(path, m, &part, &job->err);
     HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
     *nq = part.item_hi - part.item_lo;
@@ -124,7 +127,7 @@ static int from_model(hr_job *job, const char *path, uint32_t top, hr_dict *item
     int k = m.k;
     /* This rank's block of item rows is both its queries and its first block of the ring. */
     uint64_t lo = (uint64_t)job->rank * n / (uint64_t)job->size, hi = (uint64_t)(job->rank + 1) * n / (uint64_t)job->size;
-    hr_model_part part = { NULL, 0, lo, hi };
+    hr_model_part part = { NULL, 0, lo, hi, NULL, 0 };
     rc = hr_model_load_part(path, &m, &part, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) {
@@ -307,6 +310,9 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     }
     if (!out || (!model) == (!data))
         return hr_error_set(&job->err, HR_ERR_ARG, "give --out and exactly one of --model or --data\n%s", usage);
+    hr_pathspec ps[] = { { "--model", model, HR_IN }, { "--data", data, HR_IN }, { "--out", out, HR_OUT_DIR },
+                         { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 4));
     int jaccard = 0;
     if (!strcasecmp(measure, "jaccard")) jaccard = 1;
     else if (strcasecmp(measure, "cosine") != 0)
@@ -328,7 +334,11 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
         if (rc == 0) rc = from_data(job, &ds, jaccard, (uint64_t)min_support, (uint32_t)top, &qid, &nq, &heaps, &store, &t_score);
     }
     uint64_t info[3] = { 0 };
-    if (rc == 0) rc = write_lists(job, out, model ? &items : &ds.items, qid, nq, heaps, (uint32_t)top, source, (int)level, info);
+    hr_publish pub;
+    memset(&pub, 0, sizeof pub);
+    rc = hr_comm_agree(job->comm, rc, &job->err);   /* hr_publish_begin is collective */
+    if (rc == 0) rc = hr_publish_begin(job, out, "manifest.json", SIM_FORMATS, &pub);
+    if (rc == 0) rc = write_lists(job, pub.dir, model ? &items : &ds.items, qid, nq, heaps, (uint32_t)top, source, (int)level, info);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     uint64_t tot[2] = { nq, info[2] };
     uint64_t *all = hr_calloc((size_t)job->size * 3, sizeof *all);
@@ -347,11 +357,11 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
             snprintf(path, sizeof path, "part-%05d.tsv.zst", r);
             hr_manifest_add_file(mf, path, all[3 * r + 1], all[3 * r]);
         }
-        snprintf(path, sizeof path, "%s/manifest.json", out);
+        snprintf(path, sizeof path, "%s/manifest.json", pub.dir);
         rc = hr_manifest_write(path, mf, &job->err);
         json_decref(mf);
     }
-    rc = hr_comm_agree(job->comm, rc, &job->err);
+    rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {
         hr_job_set_int(job, "items", (int64_t)tot[0]);
         hr_job_set_int(job, "lines", (int64_t)tot[1]);

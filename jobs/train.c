@@ -5,9 +5,10 @@
  *   pop   popularity baseline: item scores = interactions per item
  *   ease  closed-form item-item model on the BLACS grid (train_ease.c)
  *   svd   randomized truncated SVD, a factor model (train_svd.c)
- * The distributed ALS loop is in train_loop.c; this file parses options, loads the dataset, and
- * gathers the factor blocks into the bundle (in dictionary order, so models load on any
- * rank count). */
+ * The distributed loop is in train_loop.c; this file parses options, loads the dataset, and
+ * has every rank write its own factor rows into the bundle (jobs/modelwrite.h: members of
+ * fixed row ranges in dictionary order, so the bundle is the same on any rank count and no
+ * rank gathers the model). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +23,8 @@
 #include "io/model.h"
 #include "jobs/checkpoint.h"
 #include "jobs/commands.h"
+#include "jobs/modelwrite.h"
+#include "jobs/publish.h"
 #include "jobs/signals.h"
 #include "jobs/train.h"
 
@@ -132,7 +135,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
             o->init_svd = 1;
             break;
         case 'k': HR_TRY(hr_opt_i64(job, "--factors", optarg, 1, HR_ALS_MAX_K, &v)); o->opts.k = (int)v; break;
-        case 'n': HR_TRY(hr_opt_i64(job, "--iters", optarg, 0, 100000, &o->iters)); break;
+        case 'n': HR_TRY(hr_opt_i64(job, "--iters", optarg, 1, 100000, &o->iters)); break;
         case 'l': HR_TRY(hr_opt_f64(job, "--lambda", optarg, 0, 1e6, &d)); o->opts.lambda = (float)d; o->have_lambda = 1; break;
         case 'A': HR_TRY(hr_opt_f64(job, "--alpha", optarg, 0, 1e9, &d)); o->opts.alpha = (float)d; break;
         case 'E': HR_TRY(hr_opt_f64(job, "--epsilon", optarg, 0, 1e9, &d)); o->opts.epsilon = (float)d; break;
@@ -177,72 +180,104 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     return hr_als_check_opts(&o->opts, &job->err);
 }
 
-/* Gather owned rows (width floats each) of one side into dictionary order on rank 0, which
- * writes the bundle (the other ranks never hold the whole model: *out stays NULL there). */
-int hr_train_gather_rows(hr_job *job, const hr_block *b, const float *F, int width, uint64_t n, float **out)
+/* Popularity scores: every rank holds the item counts, so any rank packs any member. */
+static void fill_pop(void *ctx, uint64_t lo, uint64_t hi, float *out)
 {
-    uint64_t *counts = hr_malloc((size_t)job->size * sizeof *counts), total = 0;
-    void *gids = NULL, *rows = NULL;
-    int rc = hr_comm_gatherv(job->comm, b->gid, b->nrows, sizeof(uint32_t), 0, &gids, counts, &total);
-    if (rc == 0) rc = hr_comm_gatherv(job->comm, F, b->nrows, (size_t)width * sizeof(float), 0, &rows, counts, &total);
-    hr_free(counts);
-    *out = NULL;
-    if (rc == 0 && job->rank == 0) {
-        float *o = hr_calloc(n ? n * (uint64_t)width : 1, sizeof *o);
-        const uint32_t *g = gids;
-        for (uint64_t r = 0; r < total; r++)
-            memcpy(o + (uint64_t)g[r] * (uint64_t)width, (float *)rows + r * (uint64_t)width, (size_t)width * sizeof(float));
-        *out = o;
+    const uint64_t *nnz = ctx;
+    for (uint64_t i = lo; i < hi; i++) out[i - lo] = (float)nnz[i];
+}
+
+/* The training scratch (exchange buffers, packing space, solver workspace) is not needed to
+ * write the model: released first, so the writer's buffers never raise the peak. */
+static void release_scratch(hr_train *t)
+{
+    hr_train_side *sides[2] = { &t->users, &t->items };
+    for (int s = 0; s < 2; s++) {
+        HR_FREE(&sides[s]->recv);
+        HR_FREE(&sides[s]->recv_bias);
+        HR_FREE(&sides[s]->send);
+        HR_FREE(&sides[s]->col);
     }
-    hr_free(gids);
-    hr_free(rows);
-    return rc;
+    hr_als_free_work(t->work);
+    t->work = NULL;
 }
 
 /* Warm start: rows whose external id the old model knows start from its factors (and biases);
- * the rest keep their fresh initialisation.  Counts are global. */
+ * the rest keep their fresh initialisation.  Each rank reads only the old model's rows of the
+ * users and items it owns (io/model.h part load).  Counts are global. */
 static int warm_start(hr_job *job, hr_train *t, const char *path, uint64_t counts[6])
 {
     hr_model m;
-    int rc = hr_model_load(path, &m, &job->err);
+    int rc = hr_model_load_dicts(path, &m, &job->err);
     if (rc == 0 && (m.kind != HR_MODEL_FACTOR || m.k != t->opts.k))
         rc = hr_error_set(&job->err, HR_ERR_STATE, "%s: a %s model with k=%d cannot warm-start %s with --factors %d", path, m.algo,
                           m.k, t->algo == HR_ALGO_ALS ? "als" : "ials", t->opts.k);
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc < 0) {
-        hr_model_free(&m);
-        return rc;
+    /* the old model's id of each owned row (or -1) */
+    int64_t *mid[2] = { NULL, NULL };
+    uint64_t *want[2] = { NULL, NULL }, nwant[2] = { 0, 0 };
+    for (int side = 0; rc == 0 && side < 2; side++) {
+        hr_train_side *s = side == 0 ? &t->users : &t->items;
+        const hr_dict *dd = side == 0 ? &t->ds->users : &t->ds->items, *md = side == 0 ? &m.users : &m.items;
+        mid[side] = hr_malloc((s->block->nrows + 1) * sizeof *mid[side]);
+        want[side] = hr_malloc((s->block->nrows + 1) * sizeof *want[side]);
+        uint32_t *map = hr_dict_match(dd, md, NULL);   /* exact ids: no length limit */
+        for (uint64_t r = 0; r < s->block->nrows; r++) {
+            const uint32_t g = map[s->block->gid[r]];
+            mid[side][r] = g == UINT32_MAX ? -1 : (int64_t)g;
+            if (g != UINT32_MAX) want[side][nwant[side]++] = g;
+        }
+        hr_free(map);
     }
+    if (rc == 0) {
+        hr_model_part part = { want[0], nwant[0], 0, 0, want[1], nwant[1] };
+        rc = hr_model_load_part(path, &m, &part, &job->err);
+    }
+    rc = hr_comm_agree(job->comm, rc, &job->err);
     memset(counts, 0, 6 * sizeof *counts);
-    for (int side = 0; side < 2; side++) {
+    for (int side = 0; rc == 0 && side < 2; side++) {
         hr_train_side *s = side == 0 ? &t->users : &t->items;
         const hr_dict *dd = side == 0 ? &t->ds->users : &t->ds->items, *md = side == 0 ? &m.users : &m.items;
         const float *mf = side == 0 ? m.user_factors : m.item_factors, *mb = side == 0 ? m.user_bias : m.item_bias;
-        char key[512];
         for (uint64_t r = 0; r < s->block->nrows; r++) {
-            size_t len = hr_dict_format(dd, s->block->gid[r], key, sizeof key);
-            int64_t g = hr_dict_find(md, key, len);
-            if (g < 0) {
+            if (mid[side][r] < 0) {
                 counts[3 * side + 1]++;
                 continue;
             }
-            memcpy(s->F + r * (uint64_t)m.k, mf + (uint64_t)g * (uint64_t)m.k, (size_t)m.k * sizeof(float));
-            if (mb && t->algo == HR_ALGO_ALS) s->bias[r] = mb[g];
+            int64_t row = side == 0 ? hr_model_user_row(&m, (uint64_t)mid[side][r]) : hr_model_item_row(&m, (uint64_t)mid[side][r]);
+            memcpy(s->F + r * (uint64_t)m.k, mf + (uint64_t)row * (uint64_t)m.k, (size_t)m.k * sizeof(float));
+            if (mb && t->algo == HR_ALGO_ALS) s->bias[r] = mb[row];
             counts[3 * side]++;
         }
         /* dropped: ids of the old model absent from this dataset (every rank holds both dicts) */
-        if (job->rank == 0)
-            for (uint64_t g = 0; g < md->n; g++) {
-                size_t len = hr_dict_format(md, g, key, sizeof key);
-                counts[3 * side + 2] += hr_dict_find(dd, key, len) < 0;
-            }
+        if (job->rank == 0) {
+            uint64_t known;
+            hr_free(hr_dict_match(md, dd, &known));
+            counts[3 * side + 2] = md->n - known;
+        }
+    }
+    for (int side = 0; side < 2; side++) {
+        hr_free(mid[side]);
+        hr_free(want[side]);
     }
     hr_model_free(&m);
+    HR_TRY(rc);
     HR_TRY(hr_comm_allreduce_sum_u64(job->comm, counts, 6));
     hr_progress("warm start from %s: users %llu known, %llu new, %llu dropped; items %llu known, %llu new, %llu dropped", path,
                 (unsigned long long)counts[0], (unsigned long long)counts[1], (unsigned long long)counts[2],
                 (unsigned long long)counts[3], (unsigned long long)counts[4], (unsigned long long)counts[5]);
     return 0;
+}
+
+/* Per iteration, both halves: rows moved by the needed and the allgather exchange [global],
+ * the needed rows in bytes, and the largest rank's receive buffers in MiB. */
+static void exchange_figures(hr_train *t, double x[4])
+{
+    const double row = (double)t->opts.k * 4.0;
+    x[0] = (double)(t->users.route.volume_needed + t->items.route.volume_needed);
+    x[1] = (double)(t->users.route.volume_allgather + t->items.route.volume_allgather);
+    x[2] = x[0] * row;
+    x[3] = (double)(t->users.route.nrecv + t->items.route.nrecv) * row / (1 << 20);
+    hr_comm_allreduce_max_f64(t->job->comm, &x[3], 1);
 }
 
 static const char *algo_name(hr_algo a)
@@ -270,13 +305,20 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     train_opts o;
     int rc = parse_opts(job, argc, argv, &o);
     if (rc != 0) return rc > 0 ? 0 : rc;
+    /* The bundle and the checkpoints never go into (or replace) what is read. */
+    hr_pathspec ps[] = { { "--data", o.data, HR_IN }, { "--init-from", o.init_from, HR_IN },
+                         { "--out", o.out, HR_OUT_FILE }, { "--checkpoint-dir", o.ckpt.dir, HR_OUT_INTO },
+                         { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 5));
     double t0 = hr_now();
     hr_dataset ds;
     hr_model m;
+    hr_model_src src;
     hr_train t;
     json_t *identity = NULL;
     int stop_sig = 0;
     memset(&m, 0, sizeof m);
+    memset(&src, 0, sizeof src);
     memset(&t, 0, sizeof t);
     /* Before the (long) dataset load, resume and warm start: a SIGTERM / SIGUSR1 arriving then
      * must not kill the rank with the default action; it stops the run after its first
@@ -306,7 +348,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     t.iters = o.iters;
     t.seed = (uint64_t)o.seed;
     t.exchange = o.exchange;
-    double secs_iter = 0, gflops = 0, bytes_iter = 0, imbalance = 1;
+    double secs_iter = 0, gflops = 0, bytes_iter = 0, imbalance = 1, secs_exchange = 0, xfig[4] = { 0, 0, 0, 0 };
     if (o.algo != HR_ALGO_POP) {
         HR_CHECK(hr_train_setup(&t));
         if (o.init_svd) HR_CHECK(hr_train_init_svd(&t, &o.dense));
@@ -327,7 +369,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
             goto fail;
         }
         hr_job_set_int(job, "resumed_from_iteration", done);
-        double sum_s = 0, sum_f = 0, sum_b = 0, sum_i = 0;
+        double sum_s = 0, sum_f = 0, sum_b = 0, sum_i = 0, sum_c = 0;
         int64_t ran = 0, last = done;
         for (int64_t it = done + 1; it <= o.iters && rc == 0; it++) {
             int stopped = 0;
@@ -339,6 +381,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
                 break;
             }
             sum_s += t.seconds;
+            sum_c += t.seconds * t.comm_pct / 100.0;
             sum_f += t.gflops * t.seconds;
             sum_b += (double)t.bytes;
             sum_i += t.imbalance;
@@ -362,30 +405,35 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
             gflops = sum_s > 0 ? sum_f / sum_s : 0;
             bytes_iter = sum_b / (double)ran;
             imbalance = sum_i / (double)ran;
+            secs_exchange = sum_c / (double)ran;
         }
         if (rc == 0) {
+            /* every rank's owned rows go straight into the bundle (jobs/modelwrite.h) */
+            release_scratch(&t);
             m.kind = HR_MODEL_FACTOR;
             m.k = o.opts.k;
-            rc = hr_train_gather_rows(job, &ds.by_user, t.users.F, o.opts.k, ds.users.n, &m.user_factors);
-            if (rc == 0) rc = hr_train_gather_rows(job, &ds.by_item, t.items.F, o.opts.k, ds.items.n, &m.item_factors);
-            if (rc == 0 && o.algo == HR_ALGO_ALS) {
-                rc = hr_train_gather_rows(job, &ds.by_user, t.users.bias, 1, ds.users.n, &m.user_bias);
-                if (rc == 0) rc = hr_train_gather_rows(job, &ds.by_item, t.items.bias, 1, ds.items.n, &m.item_bias);
+            src.user_factors = (hr_rows_src){ &ds.upart, t.users.F, NULL, NULL };
+            src.item_factors = (hr_rows_src){ &ds.ipart, t.items.F, NULL, NULL };
+            if (o.algo == HR_ALGO_ALS) {
+                src.user_bias = (hr_rows_src){ &ds.upart, t.users.bias, NULL, NULL };
+                src.item_bias = (hr_rows_src){ &ds.ipart, t.items.bias, NULL, NULL };
                 m.global_mean = t.mu;
             }
         }
     } else {
         m.kind = HR_MODEL_POP;
-        m.item_scores = hr_malloc((ds.items.n ? ds.items.n : 1) * sizeof *m.item_scores);
-        for (uint64_t i = 0; i < ds.items.n; i++) m.item_scores[i] = (float)ds.items.nnz[i];
+        src.item_scores = (hr_rows_src){ NULL, NULL, fill_pop, ds.items.nnz };
     }
     if (rc == 0) {
         snprintf(m.algo, sizeof m.algo, "%s", algo_name(o.algo));
         m.n_users = ds.users.n;
         m.n_items = ds.items.n;
-        /* The bundle owns copies of the dictionaries; the dataset keeps its own. */
+        /* A header for the writer: the dictionaries are the dataset's (borrowed). */
         m.users = ds.users;
         m.items = ds.items;
+        m.partial = 1;
+        src.users = &ds.users;
+        src.items = &ds.items;
         json_t *info = json_pack("{s:{s:i,s:f,s:f,s:f,s:s,s:i,s:I,s:s},s:I,s:f,s:f,s:i,s:f,s:o}",
                                  "params", "factors", o.opts.k, "lambda", (double)o.opts.lambda, "alpha", (double)o.opts.alpha,
                                  "epsilon", (double)o.opts.epsilon, "solver", o.opts.solver == HR_ALS_CG ? "cg" : "cholesky",
@@ -394,10 +442,19 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
                                  "final_loss", o.algo == HR_ALGO_POP ? 0.0 : t.loss,
                                  "train_rmse", o.algo == HR_ALGO_ALS ? t.rmse : 0.0, "ranks", job->size,
                                  "seconds_per_iteration", secs_iter, "lineage", hr_train_lineage(job, o.data, &ds, nnz));
-        if (rc == 0 && job->rank == 0) rc = hr_model_save(o.out, &m, info, &job->err);
+        rc = hr_comm_agree(job->comm, rc, &job->err);
+        hr_model_write_stats ws = { 0, 0, 0, 0 };
+        if (rc == 0) rc = hr_model_write(job, o.out, &m, &src, info, &ws);
         json_decref(info);
         memset(&m.users, 0, sizeof m.users);
         memset(&m.items, 0, sizeof m.items);
+        if (rc == 0) {
+            hr_job_set_real(job, "seconds_write_model", ws.seconds);
+            hr_job_set_int(job, "model_bytes", (int64_t)ws.bytes);
+            hr_job_set_int(job, "model_members", (int64_t)ws.members);
+            hr_progress("model      %s: %llu members, %.1f MB, written by %d ranks in %.2fs", o.out,
+                        (unsigned long long)ws.members, (double)ws.bytes / 1e6, job->size, ws.seconds);
+        }
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) {
@@ -408,6 +465,14 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
         hr_job_set_real(job, "gflops", gflops);
         hr_job_set_real(job, "bytes_exchanged_per_iteration", bytes_iter);
         hr_job_set_real(job, "load_imbalance", imbalance);
+        /* the exchange against its floor (docs/scaling.md): rows each half moves either way,
+         * the needed-rows bound in bytes, and the largest rank's receive buffers */
+        if (o.algo != HR_ALGO_POP) exchange_figures(&t, xfig);
+        hr_job_set_real(job, "seconds_exchange_per_iteration", secs_exchange);
+        hr_job_set_int(job, "exchange_rows_needed", (int64_t)xfig[0]);
+        hr_job_set_int(job, "exchange_rows_allgather", (int64_t)xfig[1]);
+        hr_job_set_real(job, "exchange_bytes_lower_bound", xfig[2]);
+        hr_job_set_real(job, "exchange_buffer_mb", xfig[3]);
         hr_job_set_real(job, "final_loss", o.algo == HR_ALGO_POP ? 0.0 : t.loss);
         if (o.algo == HR_ALGO_ALS) hr_job_set_real(job, "train_rmse", t.rmse);
         hr_job_set_int(job, "cholesky_retries", (int64_t)t.retries);
@@ -425,13 +490,8 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
                     algo_name(o.algo), (long long)(o.algo == HR_ALGO_POP ? 0 : o.iters), secs_iter, gflops, bytes_iter / 1e6,
                     o.out, hr_now() - t0, max_rss);
     }
-    hr_free(m.user_factors);
-    hr_free(m.item_factors);
-    hr_free(m.user_bias);
-    hr_free(m.item_bias);
 fail:
     if (identity) json_decref(identity);
-    hr_free(m.item_scores);
     hr_train_free(&t);
     hr_dataset_free(&ds);
     return rc;

@@ -69,9 +69,6 @@ typedef struct hr_train {
 
 /* Shared by every algorithm (train.c).  The "lineage" object of a model manifest. */
 json_t *hr_train_lineage(hr_job *job, const char *data, const hr_dataset *ds, uint64_t nnz);
-/* Gather owned rows (width floats each) of one side into dictionary order on rank 0 (*out; NULL
- * elsewhere).  Collective. */
-int hr_train_gather_rows(hr_job *job, const hr_block *b, const float *F, int width, uint64_t n, float **out);
 
 /* The dense models: load nothing themselves (ds holds the by-user block), write o->out, set the
  * summary keys.  Collective. */

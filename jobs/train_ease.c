@@ -6,11 +6,11 @@
  *                  (one all-to-all each); the tile owners add the products into G's tiles
  *   factorization  G + lambda I = L L^T (pdpotrf)
  *   inversion      P = (G + lambda I)^-1 (pdpotri)
- *   writing        for each block of HR_MODEL_II_COLS columns: the panel of P gathered to rank 0,
- *                  B = -P_ij / P_jj (zero diagonal), dense or its top M per column, one model
- *                  member (write_model: the one place that writes B, so it can move to a
- *                  collective writer)
- * No rank holds G or B whole: each holds 8 n^2 / P bytes of tiles; rank 0 one panel at a time.
+ *   writing        the model bundle (format 2) written by every rank together
+ *                  (jobs/modelwrite.h): block c of HR_MODEL_II_COLS columns is made by rank
+ *                  c mod P, which receives that panel of P from the tile owners and turns it
+ *                  into B = -P_ij / P_jj (zero diagonal), dense or its top M per column
+ * No rank holds G, P or B whole: each holds 8 n^2 / P bytes of tiles and one panel per round.
  *
  * lambda: --lambda, or the default rule (docs/operations.md)
  *     lambda = 200 * mean(diag(X^T X)) / sqrt(users with an interaction)
@@ -27,6 +27,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/timer.h"
+#include "jobs/modelwrite.h"
 #include "jobs/train.h"
 #include "solvers/ease.h"
 
@@ -120,114 +121,171 @@ int hr_ease_assemble(hr_job *job, const hr_grid *g, const hr_block *b, hr_row_we
     return elapsed(job, t0, seconds);
 }
 
-/* B's column blocks into the model bundle: the one place that writes B.  For block c, every
- * rank packs its stored entries of P's columns (and, by symmetry, rows) c0..c1-1, rank 0
- * gathers them into a dense panel, turns it into B's columns and adds the member. */
+/* B's column blocks, made for the collective writer (jobs/modelwrite.h): in each round rank q
+ * packs block blocks[q]; every rank sends each packer its stored entries of P's columns (and,
+ * by symmetry, rows) of that block, the packer assembles the dense panel of P, turns it into
+ * B's columns (B_ij = -P_ij / P_jj, zero diagonal) and, with --ease-topm, keeps the M largest
+ * per column.  The one place that makes B. */
+typedef struct ease_out {
+    hr_job *job;
+    const hr_grid *g;
+    const hr_dmat *P;
+    const double *diag;
+    uint32_t topm;
+    int64_t n, W;
+    double *send, *recv, *panel;
+    float *B, *sval;
+    uint64_t *sptr, *scount, *rcount;
+    uint32_t *srow;
+    uint64_t stored;     /* weights of the blocks this rank made, each counted once */
+    int64_t counted;     /* the last block counted (blocks come in increasing order per pass) */
+} ease_out;
+
+static void block_cols(const ease_out *e, uint64_t c, int64_t *c0, int64_t *c1)
+{
+    *c0 = (int64_t)c * e->W;
+    *c1 = *c0 + e->W < e->n ? *c0 + e->W : e->n;
+}
+
+static int ease_make(void *ctx, const uint64_t *blocks, hr_iiblock *out, hr_error *err)
+{
+    ease_out *e = ctx;
+    const hr_grid *g = e->g;
+    const int P = e->job->size, me = e->job->rank;
+    int64_t c0, c1;
+    double *s = e->send;
+    for (int q = 0; q < P; q++) {   /* my entries for each packer */
+        e->scount[q] = 0;
+        if (blocks[q] == UINT64_MAX) continue;
+        block_cols(e, blocks[q], &c0, &c1);
+        e->scount[q] = hr_ease_panel_count(g, e->n, g->myrow, g->mycol, c0, c1);
+        hr_ease_panel_pack(e->P, c0, c1, s);
+        s += e->scount[q];
+    }
+    for (int q = 0; q < P; q++) {
+        e->rcount[q] = 0;
+        if (blocks[me] == UINT64_MAX) continue;
+        block_cols(e, blocks[me], &c0, &c1);
+        e->rcount[q] = hr_ease_panel_count(g, e->n, q / g->npcol, q % g->npcol, c0, c1);
+    }
+    HR_TRY(hr_comm_alltoallv_into(e->job->comm, e->send, e->scount, e->recv, e->rcount, sizeof *e->recv));
+    if (blocks[me] == UINT64_MAX) return 0;
+    block_cols(e, blocks[me], &c0, &c1);
+    const double *in = e->recv;
+    for (int q = 0; q < P; q++) {
+        hr_ease_panel_unpack(g, e->n, q / g->npcol, q % g->npcol, c0, c1, in, e->panel);
+        in += e->rcount[q];
+    }
+    hr_ease_weights(e->panel, e->n, c0, c1, e->diag, e->B);
+    *out = (hr_iiblock){ (uint64_t)e->n, (uint64_t)c0, (uint64_t)c1, (uint64_t)e->n * (uint64_t)(c1 - c0), 1, NULL, NULL, e->B };
+    if (e->topm) {
+        out->nnz = hr_iiblock_topm(e->B, (uint64_t)e->n, (uint64_t)(c1 - c0), e->topm, e->sptr, e->srow, e->sval);
+        out->dense = 0;
+        out->ptr = e->sptr;
+        out->row = e->srow;
+        out->val = e->sval;
+    }
+    if ((int64_t)blocks[me] > e->counted) {
+        e->stored += out->nnz;
+        e->counted = (int64_t)blocks[me];
+    }
+    (void)err;
+    return 0;
+}
+
+/* The model: dictionaries and B's blocks, written by every rank together (format 2). */
 static int write_model(hr_job *job, const hr_grid *g, const hr_dmat *P, const double *diag, const hr_dense_opts *o,
-                       const hr_dataset *ds, json_t *info, phase *ph, uint64_t *stored)
+                       const hr_dataset *ds, json_t *info, phase *ph, uint64_t *stored, uint64_t *bytes)
 {
     double t0 = hr_now();
-    const int64_t n = P->n;
-    const uint64_t W = HR_MODEL_II_COLS, nblocks = ((uint64_t)n + W - 1) / W;
+    const int64_t n = P->n, W = HR_MODEL_II_COLS;
+    const uint64_t nblocks = ((uint64_t)n + (uint64_t)W - 1) / (uint64_t)W;
     hr_model m;
     memset(&m, 0, sizeof m);
     m.kind = HR_MODEL_ITEMITEM;
     snprintf(m.algo, sizeof m.algo, "ease");
     m.n_users = ds->users.n;
     m.n_items = ds->items.n;
-    m.users = ds->users;   /* borrowed: the writer encodes them at open */
+    m.users = ds->users;   /* borrowed: a header for the writer */
     m.items = ds->items;
+    m.partial = 1;
     m.row_weight = o->weight;
     m.ii_cols = (uint32_t)W;
     m.ii_topm = o->topm;
-    hr_model_writer *w = NULL;
-    int rc = job->rank == 0 ? hr_model_writer_open(o->out, &m, &w, &job->err) : 0;
-    HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
-    /* buffers sized once for the largest block */
-    uint64_t mymax = 0, rootmax = 0;
-    uint64_t *counts = hr_calloc((size_t)job->size, sizeof *counts);
-    for (uint64_t c = 0; c < nblocks; c++) {
-        int64_t c0 = (int64_t)(c * W), c1 = c0 + (int64_t)W < n ? c0 + (int64_t)W : n;
-        uint64_t mine = hr_ease_panel_count(g, n, g->myrow, g->mycol, c0, c1), all = 0;
-        if (mine > mymax) mymax = mine;
-        for (int s = 0; job->rank == 0 && s < job->size; s++) all += hr_ease_panel_count(g, n, s / g->npcol, s % g->npcol, c0, c1);
-        if (all > rootmax) rootmax = all;
-    }
-    double *send = hr_malloc_huge((mymax + 1) * sizeof *send), *recv = NULL, *panel = NULL;
-    float *B = NULL, *sval = NULL;
-    uint64_t *sptr = NULL;
-    uint32_t *srow = NULL;
-    if (job->rank == 0) {
-        recv = hr_malloc_huge((rootmax + 1) * sizeof *recv);
-        panel = hr_malloc_huge((size_t)n * W * sizeof *panel);
-        B = hr_malloc_huge((size_t)n * W * sizeof *B);
-        if (o->topm) {
-            uint64_t keep = (uint64_t)(o->topm < (uint64_t)n ? o->topm : (uint64_t)n) * W;
-            sptr = hr_malloc((W + 1) * sizeof *sptr);
-            srow = hr_malloc((keep + 1) * sizeof *srow);
-            sval = hr_malloc((keep + 1) * sizeof *sval);
+    ease_out e;
+    memset(&e, 0, sizeof e);
+    e.job = job;
+    e.g = g;
+    e.P = P;
+    e.diag = diag;
+    e.topm = o->topm;
+    e.n = n;
+    e.W = W;
+    e.counted = -1;
+    /* buffers sized once for the largest round: what this rank sends, and receives as a packer */
+    uint64_t smax = 0, rmax = 0;
+    for (uint64_t t = 0; t * (uint64_t)job->size < nblocks; t++) {
+        uint64_t snd = 0;
+        for (int q = 0; q < job->size; q++) {
+            uint64_t c = t * (uint64_t)job->size + (uint64_t)q, rcv = 0;
+            if (c >= nblocks) break;
+            int64_t c0, c1;
+            block_cols(&e, c, &c0, &c1);
+            snd += hr_ease_panel_count(g, n, g->myrow, g->mycol, c0, c1);
+            for (int s = 0; q == job->rank && s < job->size; s++) rcv += hr_ease_panel_count(g, n, s / g->npcol, s % g->npcol, c0, c1);
+            if (rcv > rmax) rmax = rcv;
         }
+        if (snd > smax) smax = snd;
     }
-    *stored = 0;
-    for (uint64_t c = 0; c < nblocks && rc == 0; c++) {
-        int64_t c0 = (int64_t)(c * W), c1 = c0 + (int64_t)W < n ? c0 + (int64_t)W : n;
-        uint64_t mine = hr_ease_panel_count(g, n, g->myrow, g->mycol, c0, c1);
-        hr_ease_panel_pack(P, c0, c1, send);
-        for (int s = 0; job->rank == 0 && s < job->size; s++) counts[s] = hr_ease_panel_count(g, n, s / g->npcol, s % g->npcol, c0, c1);
-        rc = hr_comm_gatherv_into(job->comm, send, mine, sizeof *send, 0, recv, counts);
-        if (rc == 0 && job->rank == 0) {
-            const double *in = recv;
-            for (int s = 0; s < job->size; s++) {
-                hr_ease_panel_unpack(g, n, s / g->npcol, s % g->npcol, c0, c1, in, panel);
-                in += counts[s];
-            }
-            hr_ease_weights(panel, n, c0, c1, diag, B);
-            hr_iiblock blk = { (uint64_t)n, (uint64_t)c0, (uint64_t)c1, (uint64_t)n * (uint64_t)(c1 - c0), 1, NULL, NULL, B };
-            if (o->topm) {
-                blk.nnz = hr_iiblock_topm(B, (uint64_t)n, (uint64_t)(c1 - c0), o->topm, sptr, srow, sval);
-                blk.dense = 0;
-                blk.ptr = sptr;
-                blk.row = srow;
-                blk.val = sval;
-            }
-            *stored += blk.nnz;
-            rc = hr_model_writer_add_block(w, &blk, &job->err);
-        }
-        rc = hr_comm_agree(job->comm, rc, &job->err);
+    const int64_t w = W < n ? W : n;
+    e.send = hr_malloc((smax + 1) * sizeof *e.send);
+    e.recv = hr_malloc((rmax + 1) * sizeof *e.recv);
+    e.panel = hr_malloc(((size_t)n * (size_t)w + 1) * sizeof *e.panel);
+    e.B = hr_malloc(((size_t)n * (size_t)w + 1) * sizeof *e.B);
+    e.scount = hr_calloc((size_t)job->size, sizeof *e.scount);
+    e.rcount = hr_calloc((size_t)job->size, sizeof *e.rcount);
+    if (o->topm) {
+        uint64_t keep = (uint64_t)(o->topm < (uint64_t)n ? o->topm : (uint64_t)n) * (uint64_t)w;
+        e.sptr = hr_malloc(((size_t)w + 1) * sizeof *e.sptr);
+        e.srow = hr_malloc((keep + 1) * sizeof *e.srow);
+        e.sval = hr_malloc((keep + 1) * sizeof *e.sval);
     }
-    if (job->rank == 0) {
-        if (rc == 0) rc = hr_model_writer_close(w, info, &job->err);
-        else hr_model_writer_abort(w);
-    }
-    hr_free(counts);
-    hr_free(send);
-    hr_free(recv);
-    hr_free(panel);
-    hr_free(B);
-    hr_free(sptr);
-    hr_free(srow);
-    hr_free(sval);
-    HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
-    HR_TRY(hr_comm_bcast(job->comm, stored, sizeof *stored, 0));
+    hr_model_src src;
+    memset(&src, 0, sizeof src);
+    src.users = &ds->users;
+    src.items = &ds->items;
+    src.item_item = (hr_ii_src){ ease_make, &e };
+    hr_model_write_stats ws = { 0, 0, 0, 0 };
+    int rc = hr_model_write(job, o->out, &m, &src, info, &ws);
+    *stored = e.stored;
+    hr_free(e.send);
+    hr_free(e.recv);
+    hr_free(e.panel);
+    hr_free(e.B);
+    hr_free(e.scount);
+    hr_free(e.rcount);
+    hr_free(e.sptr);
+    hr_free(e.srow);
+    hr_free(e.sval);
+    HR_TRY(rc);
+    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, stored, 1));
+    *bytes = ws.bytes;
     ph->flops = 0;
     return elapsed(job, t0, &ph->seconds);
 }
 
-/* Bytes rank `rank` needs at its peak: the process and its dataset block, its tiles, the
- * assembly buffers, and on rank 0 the writer's panel, B block and the compressed model it keeps
- * until the bundle is written (docs/operations.md has the formula). */
+/* Bytes a rank needs at its peak: the process and its dataset block, its tiles, the assembly
+ * buffers, and the writer's round (docs/operations.md has the formula): what it sends and
+ * receives of P's panels (8 n W each), the panel (8 n W), B's block (4 n W), its encoding and
+ * its compressed form (4 n W each).  The same on every rank: no rank gathers the model. */
 #define PROCESS_BASELINE ((uint64_t)32 << 20)   /* MPI, libraries, dictionaries of a small run */
-static uint64_t memory_estimate(const hr_grid *g, const hr_block *b, uint64_t n, uint64_t maxrow, const hr_dense_opts *o,
-                                int rank)
+static uint64_t memory_estimate(const hr_grid *g, const hr_block *b, uint64_t n, uint64_t maxrow)
 {
     uint64_t W = HR_MODEL_II_COLS < n ? HR_MODEL_II_COLS : n;
     uint64_t one_user = 2 * (uint64_t)g->size + 2 * maxrow * (uint64_t)(g->nprow + g->npcol);
     uint64_t words = ASSEMBLY_WORDS > one_user ? ASSEMBLY_WORDS : one_user;
     uint64_t bytes = PROCESS_BASELINE + b->nnz * 16 + b->nrows * 12 + hr_dmat_bytes(g, (int64_t)n, (int64_t)n) + 2 * 4 * words + 8 * n;
-    uint64_t pack = 8 * n * W / (uint64_t)g->size + 8 * W * W;
-    if (rank != 0) return bytes + pack;
-    uint64_t model = o->topm ? 8 * n * (o->topm < n ? o->topm : n) : 4 * n * n;
-    return bytes + pack + 8 * n * W /* gathered */ + 8 * n * W /* panel */ + 2 * 4 * n * W /* B, encoded */ + model;
+    return bytes + 36 * n * W;
 }
 
 int hr_train_ease(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t nnz)
@@ -253,8 +311,9 @@ int hr_train_ease(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t 
     HR_CHECK(hr_comm_allreduce_max_u64(job->comm, &maxrow, 1));
     char what[128];
     snprintf(what, sizeof what, "EASE on %llu items (%d x %d grid)", (unsigned long long)n, g->nprow, g->npcol);
-    const uint64_t est = memory_estimate(g, b, n, maxrow, o, job->rank);
+    const uint64_t est = memory_estimate(g, b, n, maxrow);
     uint64_t est_all[2] = { job->rank == 0 ? est : 0, job->rank == 0 ? 0 : est };   /* rank 0, the largest other */
+    uint64_t model_bytes = 0;
     HR_CHECK(hr_comm_allreduce_max_u64(job->comm, est_all, 2));
     HR_CHECK(hr_dense_check_memory(job, est, what, "8 n^2 / P + buffers"));
     rc = hr_dmat_create(&G, g, (int64_t)n, (int64_t)n, &job->err);
@@ -310,10 +369,11 @@ int hr_train_ease(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t 
                      o->lambda < 0 ? "200 mean diag(X^T X) / sqrt(users)" : "given", "ease_weight", o->weight == HR_ROWS_VALUE ? "value" : "binary",
                      "top_m", (int)o->topm, "block_size", g->nb, "grid", grid, "lineage", hr_train_lineage(job, o->data, ds, nnz),
                      "iterations", 1, "ranks", job->size);
-    HR_CHECK(write_model(job, g, &G, diag, o, ds, info, &pw, &stored));
-    hr_progress("ease       B: %llu column blocks of %d (%s, %llu weights stored) written to %s: %.2fs",
+    HR_CHECK(write_model(job, g, &G, diag, o, ds, info, &pw, &stored, &model_bytes));
+    hr_progress("ease       B: %llu column blocks of %d (%s, %llu weights stored) written to %s by %d ranks (%.1f MB): %.2fs",
                 (unsigned long long)((n + HR_MODEL_II_COLS - 1) / HR_MODEL_II_COLS), HR_MODEL_II_COLS,
-                o->topm ? "top-M per column" : "dense", (unsigned long long)stored, o->out, pw.seconds);
+                o->topm ? "top-M per column" : "dense", (unsigned long long)stored, o->out, job->size, (double)model_bytes / 1e6,
+                pw.seconds);
 
     double total = hr_now() - t0, bytes = (double)(hr_comm_bytes_sent(job->comm) - sent0);
     HR_CHECK(hr_comm_allreduce_max_f64(job->comm, &total, 1));
@@ -343,6 +403,7 @@ int hr_train_ease(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t 
     hr_job_set_real(job, "inversion_seconds", pi.seconds);
     hr_job_set_real(job, "inversion_gflops", gflops(&pi));
     hr_job_set_real(job, "write_seconds", pw.seconds);
+    hr_job_set_int(job, "model_bytes", (int64_t)model_bytes);
     hr_job_set_real(job, "memory_estimate_mb_rank0", (double)est_all[0] / 1048576.0);
     hr_job_set_real(job, "memory_estimate_mb_other", (double)est_all[1] / 1048576.0);
     hr_progress("train      ease done: %.2fs total; peak memory per rank %.0f MB (mean %.0f)", total, max_rss, mean_rss);

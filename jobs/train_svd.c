@@ -19,6 +19,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/timer.h"
+#include "jobs/modelwrite.h"
 #include "jobs/train.h"
 #include "solvers/svd.h"
 
@@ -156,6 +157,14 @@ static void user_rows(const svd_run *s, uint64_t nrows, double p, float *F)
 
 static double g_of(double f, double s) { return s > 0 ? f / s / 1e9 : 0; }
 
+/* Item factors for the collective writer: every rank holds V (double), so any rank packs any
+ * member. */
+static void fill_v(void *ctx, uint64_t lo, uint64_t hi, float *out)
+{
+    const svd_run *s = ctx;
+    for (uint64_t q = lo * (uint64_t)s->K; q < hi * (uint64_t)s->K; q++) out[q - lo * (uint64_t)s->K] = (float)s->V[q];
+}
+
 int hr_train_svd(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t nnz)
 {
     double t0 = hr_now();
@@ -185,23 +194,27 @@ int hr_train_svd(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t n
     m.n_items = ds->items.n;
     m.row_weight = o->weight;
     m.fold_in = 1;
-    HR_CHECK(hr_train_gather_rows(job, b, U, K, ds->users.n, &m.user_factors));
-    if (job->rank == 0) {
-        m.item_factors = hr_malloc((ds->items.n * (uint64_t)K + 1) * sizeof *m.item_factors);
-        for (uint64_t q = 0; q < ds->items.n * (uint64_t)K; q++) m.item_factors[q] = (float)s.V[q];
-        m.users = ds->users;
-        m.items = ds->items;
-        sv = json_array();
-        for (int c = 0; c < K; c++) json_array_append_new(sv, json_real(s.S[c]));
-        info = json_pack("{s:{s:i,s:i,s:i,s:s,s:i,s:I},s:o,s:i,s:i,s:o}", "params", "factors", K, "power_iters", o->power_iters,
-                         "oversample", s.l - K, "svd_weight", x.value ? "value" : "binary", "block_size", s.g->nb, "seed",
-                         (json_int_t)o->seed, "lineage", hr_train_lineage(job, o->data, ds, nnz), "iterations", o->power_iters,
-                         "ranks", job->size, "singular_values", sv);
-        rc = hr_model_save(o->out, &m, info, &job->err);
-        memset(&m.users, 0, sizeof m.users);
-        memset(&m.items, 0, sizeof m.items);
-    }
-    HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
+    /* every rank writes its users' rows of U S and any members of V (jobs/modelwrite.h) */
+    m.partial = 1;
+    m.users = ds->users;   /* borrowed: a header for the writer */
+    m.items = ds->items;
+    hr_model_src src;
+    memset(&src, 0, sizeof src);
+    src.users = &ds->users;
+    src.items = &ds->items;
+    src.user_factors = (hr_rows_src){ &ds->upart, U, NULL, NULL };
+    src.item_factors = (hr_rows_src){ NULL, NULL, fill_v, &s };
+    sv = json_array();
+    for (int c = 0; c < K; c++) json_array_append_new(sv, json_real(s.S[c]));
+    info = json_pack("{s:{s:i,s:i,s:i,s:s,s:i,s:I},s:o,s:i,s:i,s:O}", "params", "factors", K, "power_iters", o->power_iters,
+                     "oversample", s.l - K, "svd_weight", x.value ? "value" : "binary", "block_size", s.g->nb, "seed",
+                     (json_int_t)o->seed, "lineage", hr_train_lineage(job, o->data, ds, nnz), "iterations", o->power_iters,
+                     "ranks", job->size, "singular_values", sv);
+    hr_model_write_stats ws = { 0, 0, 0, 0 };
+    rc = hr_model_write(job, o->out, &m, &src, info, &ws);
+    memset(&m.users, 0, sizeof m.users);
+    memset(&m.items, 0, sizeof m.items);
+    HR_CHECK(rc);
     double total = hr_now() - t0, bytes = (double)(hr_comm_bytes_sent(job->comm) - sent0);
     HR_CHECK(hr_comm_allreduce_max_f64(job->comm, &total, 1));
     HR_CHECK(hr_comm_allreduce_sum_f64(job->comm, &bytes, 1));
@@ -227,9 +240,8 @@ int hr_train_svd(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t n
     hr_progress("train      svd done: %.2fs total, model %s; peak memory per rank %.0f MB (mean %.0f)", total, o->out, max_rss, mean_rss);
 fail:
     json_decref(info);
+    json_decref(sv);
     hr_free(U);
-    hr_free(m.user_factors);
-    hr_free(m.item_factors);
     svd_free(&s);
     return rc;
 }

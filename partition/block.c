@@ -40,11 +40,19 @@ void hr_triples_sort(hr_triple *t, uint64_t n, const hr_part *p, int rank, int b
     uint64_t ncnt = (rows > nother ? rows : nother) + 1;
     uint64_t *cnt = hr_malloc(ncnt * sizeof *cnt);
     hr_triple *tmp = hr_malloc((n ? n : 1) * sizeof *tmp);
-    /* pass 1: by other gid, t -> tmp */
-    memset(cnt, 0, (nother + 1) * sizeof *cnt);
-    for (uint64_t k = 0; k < n; k++) cnt[(by_item ? t[k].u : t[k].i) + 1]++;
-    for (uint64_t x = 0; x < nother; x++) cnt[x + 1] += cnt[x];
-    for (uint64_t k = 0; k < n; k++) tmp[cnt[by_item ? t[k].u : t[k].i]++] = t[k];
+    /* pass 1: by other gid, t -> tmp.  Triples that arrive in that order already (a by-item
+     * shuffle of by-user blocks under a balanced partition: each source's users are one
+     * ascending range) need a copy only, not a scatter over the whole array. */
+    int sorted = 1;
+    for (uint64_t k = 1; k < n && sorted; k++) sorted = (by_item ? t[k - 1].u <= t[k].u : t[k - 1].i <= t[k].i);
+    if (sorted) {
+        if (n) memcpy(tmp, t, n * sizeof *tmp);
+    } else {
+        memset(cnt, 0, (nother + 1) * sizeof *cnt);
+        for (uint64_t k = 0; k < n; k++) cnt[(by_item ? t[k].u : t[k].i) + 1]++;
+        for (uint64_t x = 0; x < nother; x++) cnt[x + 1] += cnt[x];
+        for (uint64_t k = 0; k < n; k++) tmp[cnt[by_item ? t[k].u : t[k].i]++] = t[k];
+    }
     /* pass 2: by local row, tmp -> t */
     memset(cnt, 0, (rows + 1) * sizeof *cnt);
     for (uint64_t k = 0; k < n; k++) cnt[p->local[by_item ? tmp[k].i : tmp[k].u] + 1]++;
@@ -93,6 +101,18 @@ void hr_block_from_triples(hr_block *b, const hr_triple *t, uint64_t n, const ui
         e++;
     }
     for (uint64_t r = 0; r < rows; r++) b->ptr[r + 1] += b->ptr[r];
+}
+
+void hr_block_add_rows(hr_block *b, const uint32_t *gids, uint64_t nrows)
+{
+    uint64_t n = b->nrows + nrows;
+    b->gid = hr_realloc(b->gid, (n ? n : 1) * sizeof *b->gid);
+    b->ptr = hr_realloc(b->ptr, (n + 1) * sizeof *b->ptr);
+    for (uint64_t r = 0; r < nrows; r++) {
+        b->gid[b->nrows + r] = gids[r];
+        b->ptr[b->nrows + r + 1] = b->nnz;
+    }
+    b->nrows = n;
 }
 
 hr_triple *hr_block_to_triples(const hr_block *b, int by_item, uint64_t *n)

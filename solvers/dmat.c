@@ -26,7 +26,7 @@ int hr_dmat_create(hr_dmat *A, const hr_grid *g, int64_t m, int64_t n, hr_error 
     A->lld = lld_of(g, m);
     HR_TRY(hr_grid_desc(g, m, n, A->lld, A->desc, err));
     size_t bytes = (size_t)A->lld * (size_t)(A->nloc ? A->nloc : 1) * sizeof(double);
-    A->a = hr_try_malloc_huge(bytes);
+    A->a = hr_try_malloc(bytes);
     if (!A->a)
         return hr_error_set(err, HR_ERR_NOMEM, "rank %d: cannot allocate %.1f MB for its tiles of a %lld x %lld matrix", g->rank,
                             (double)bytes / 1e6, (long long)m, (long long)n);

@@ -311,7 +311,7 @@ void hr_metrics_add_beyond(hr_beyond_acc *acc, const hr_item_stats *st, const ui
             nov += log2_users - log2((double)(p > 0 ? p : 1));
             arp += (double)p;
             if (st->is_head && !st->is_head[item]) tail++;
-            if (with_ild) sum_sq += add_unit_row(st->factors, st->k, item, work);
+            if (with_ild) sum_sq += add_unit_row(st->factors, st->k, st->list_rows ? r - 1 : item, work);
             /* The item is in the top-K of every cutoff not yet closed (cutoffs ascend). */
             if (exposure)
                 for (uint32_t cc = c; cc < nc; cc++)

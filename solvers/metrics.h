@@ -206,6 +206,8 @@ typedef struct hr_item_stats {
     const uint8_t  *is_head;   /* n_items, 1 = head (hr_metrics_mark_head); NULL: no tail@K */
     const float    *factors;   /* n_items x k row-major item factors; NULL: no ild@K */
     uint32_t        k;
+    int             list_rows; /* 1: factors holds just the ranked items' rows, row r for
+                                * ranked[r] (a model spread over ranks fetches only those) */
 } hr_item_stats;
 
 typedef struct hr_beyond_means {

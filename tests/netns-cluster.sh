@@ -12,6 +12,7 @@
 #   nsrun HOST CMD...      run CMD on HOST (its network namespace, hostname HOST)
 #   kill-host HOST         SIGKILL every process on HOST (a node dies)
 #   cut HOST / heal HOST   take HOST's link down / up (a network partition)
+#   shape HOST RATE|off    limit what HOST sends to RATE (tc tbf, e.g. 1gbit) / remove it
 # DIR/env.sh points Open MPI at them (agent, hostfile, the eth0 interfaces) and sets TCP
 # keepalive so that a lost host ends a job in seconds instead of hanging.
 # Namespace names: hrn-sw, hrn-h1.. (HR_NETNS_PREFIX); addresses 10.231.47.x (HR_NETNS_NET).
@@ -108,6 +109,14 @@ cat >"$D/bin/heal" <<EOF
 #!/bin/sh
 . "$D/bin/_host"
 exec ip -n $sw link set "v\$i" up
+EOF
+cat >"$D/bin/shape" <<EOF
+#!/bin/sh
+. "$D/bin/_host"
+ip netns exec "\$ns" tc qdisc del dev eth0 root 2>/dev/null
+[ "\$2" = off ] && exit 0
+# burst: a few ms at the rate, so that the bucket, not the scheduler tick, sets the pace
+exec ip netns exec "\$ns" tc qdisc add dev eth0 root tbf rate "\$2" burst 4mb latency 500ms
 EOF
 chmod 755 "$D"/bin/*
 mkdir -p "/dev/shm/hpcrec-netns-$prefix"

@@ -9,7 +9,7 @@
  * tests/tools/fuzz_replay_model.c, as a plain replay driver for the checked-in corpus.
  * An item-item model's part is a block-aligned range of columns (the second third of its blocks)
  * and must hold the same blocks, byte for byte.
- * fuzz-sources: core io/model.c io/bundle.c io/dictbuf.c io/iiblock.c io/manifest.c io/output.c partition/dict.c
+ * fuzz-sources: core io/model.c io/model_v2.c io/bundle.c io/bundlefmt.c io/dictbuf.c io/iiblock.c io/manifest.c io/output.c partition/dict.c
  * fuzz-max-len: 65536 */
 #include <fcntl.h>
 #include <math.h>
@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (prc == 0) {
         uint64_t users[2] = { 0, part.n_users ? part.n_users - 1 : 0 };
         uint64_t nu = part.n_users >= 2 ? 2 : part.n_users;
-        hr_model_part pick = { users, nu, part.n_items / 3, part.n_items / 2 };
+        hr_model_part pick = { users, nu, part.n_items / 3, part.n_items / 2, NULL, 0 };
         if (part.kind == HR_MODEL_ITEMITEM) hr_model_ii_share(&part, 1, 3, &pick.item_lo, &pick.item_hi);
         prc = hr_model_load_part(path, &part, &pick, &err);
         check_error(prc, &err);

@@ -31,14 +31,15 @@ TO=${HR_TIMEOUT:-60}
 # A failing run otherwise costs ~2 s of mpirun teardown (the ranks have agreed on the error).
 # The SIGKILL case runs with Open MPI's default instead.
 
-# members ALGO MODEL.tar: md5 of each factor (and bias) member, one line.
+# members ALGO MODEL.tar: md5 of each factor (and bias) array's members, one line.
 members() {
     local m out=""
     local list="user_factors item_factors"
     [ "$1" = als ] && list="$list user_bias item_bias"
-    for m in $list; do
-        tar -tf "$2" | grep -qx "$m.f32.zst" || fail "$2 lacks $m.f32.zst"
-        out="$out $m=$(tar -xOf "$2" "$m.f32.zst" | md5sum | cut -c1-32)"
+    for m in $list; do   # an array's members, in order (format 2: NAME.f32.000000.zst, ...)
+        local names
+        names=$(tar -tf "$2" | grep -E "^$m\.f32\.[0-9]+\.zst\$") || fail "$2 lacks $m.f32 members"
+        out="$out $m=$(for n in $names; do tar -xOf "$2" "$n"; done | md5sum | cut -c1-32)"
     done
     echo "$out"
 }

@@ -10,6 +10,8 @@
 #   top-M      --ease-topm: sparse blocks (at most M per column), smaller model, brute-force lists;
 #              its recall next to the dense model's is printed
 #   similar    similar of an ease model = the largest weights of B's columns (checked in Python)
+#   bundle     the model written by 4 ranks together (format 2): rank 0 no heavier than the
+#              others, inspect verifies it, the same bytes as the single-process writer
 #   quality    MovieLens 100K u1: ease, svd, ials and popularity side by side (recall@10/20,
 #              ndcg@10, printed as a table): ease >= ials on recall@20, svd > popularity
 #   fold-in    an svd model scores a user it does not know from the user's row (x V) V^T, on 1 and
@@ -132,7 +134,7 @@ t = tarfile.open(sys.argv[1]); man = json.load(t.extractfile("manifest.json")); 
 def member(stem):
     name = [x for x in t.getnames() if x.split(".zst")[0] == stem][0]
     return subprocess.run(["zstd", "-dc"], input=t.extractfile(name).read(), capture_output=True, check=True).stdout
-raw = member("items.dict")
+raw = member("items.dict.000000")   # one dictionary member below 65536 ids (format 2: NAME.NNNNNN)
 ids = struct.unpack("<%dq" % n, raw[24:24 + 8 * n])   # integer dictionary (io/shard.h layout)
 cols = {}
 for c in range(man["item_item"]["blocks"]):
@@ -303,10 +305,36 @@ EOF
     done
 }
 
+# The bundle of an item-item model is written by every rank together (format 2): on 4 ranks a
+# catalogue of 4 blocks (each rank makes one), rank 0's peak allocation within 15% of the
+# others' (it used to gather every block and keep the whole compressed model), inspect verifies
+# every member, and the single-process hr_model_save of the same model gives the same bytes.
+case_collective_bundle() {
+    local j="$W/big.json"
+    hrt 2 gen --out "$W/big-raw" --users 3000 --items 3500 --interactions 60000 --kind counts --factors 4 --seed 4 >/dev/null \
+        || fail "gen"
+    hrt 2 ingest --input "$W/big-raw" --out "$W/big" >/dev/null || fail "ingest"
+    SOURCE_DATE_EPOCH=1790000000 hrt 4 train --data "$W/big" --out "$W/big.tar" --algo ease --json "$j" >/dev/null || fail "ease on 4 ranks"
+    python3 - "$j" <<'PY' || fail "rank 0 holds more than the others"
+import json, sys
+j = json.load(open(sys.argv[1]))
+r0, oth = j["peak_alloc_mb_rank0"], j["peak_alloc_mb_others"]
+print("# ease %d items on 4 ranks: model %.1f MB; peak allocation rank 0 %.1f MB, other ranks up to %.1f MB (ratio %.3f); estimate %.0f MB"
+      % (j["items"], j["model_bytes"] / 1e6, r0, oth, r0 / oth, j["memory_estimate_mb_rank0"]))
+assert j["items"] > 3 * 1024, j["items"]
+sys.exit(0 if r0 <= 1.15 * oth else 1)
+PY
+    hrt 2 inspect "$W/big.tar" --json "$W/big-inspect.json" >/dev/null || fail "inspect"
+    jtrue 'a["format_version"] == 2 and a["members_verified"] == 6' "$W/big-inspect.json"
+    SOURCE_DATE_EPOCH=1790000000 "$TOOLS/model_diff" --resave "$W/big.tar" "$W/big-serial.tar" || fail "resave"
+    cmp "$W/big.tar" "$W/big-serial.tar" || fail "the bundle written by 4 ranks differs from hr_model_save's"
+}
+
 tcase ease-lapack-reference case_lapack_reference
 tcase ease-ranks case_ranks
 tcase ease-topm case_topm
 tcase ease-similar case_similar
+tcase ease-collective-bundle case_collective_bundle
 tcase ease-svd-quality-ml100k case_quality_ml100k
 tcase svd-ranks-foldin case_svd_ranks_foldin
 tcase ease-svd-errors case_errors

@@ -100,10 +100,10 @@ case_pop() {
 import io, json, struct, subprocess, sys, tarfile
 t = tarfile.open(sys.argv[1])
 names = t.getnames()
-def member(stem):
-    n = [x for x in names if x.split(".zst")[0] == stem][0]
-    raw = t.extractfile(n).read()
-    return subprocess.run(["zstd", "-dc"], input=raw, capture_output=True, check=True).stdout if n.endswith(".zst") else raw
+def member(stem):   # an array: its members (format 2: STEM.000000.zst, ...) in order
+    ns = sorted(x for x in names if x.startswith(stem + "."))
+    raw = b"".join(t.extractfile(n).read() for n in ns)
+    return subprocess.run(["zstd", "-dc"], input=raw, capture_output=True, check=True).stdout
 man = json.load(t.extractfile("manifest.json"))
 scores = struct.unpack("<%df" % man["items"], member("item_scores.f32"))
 assert len(scores) == man["items"] and all(s >= 0 and s == int(s) for s in scores), "scores are counts"
@@ -127,25 +127,32 @@ path, algo, summ = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
 t = tarfile.open(path)
 names = t.getnames()
 man = json.load(t.extractfile("manifest.json"))
-assert man["format"] == "hpcrec-model" and man["version"] == 1, (man["format"], man["version"])
+assert man["format"] == "hpcrec-model" and man["version"] == 2, (man["format"], man["version"])
 assert man["algo"] == algo and man["kind"] == "factor" and man["k"] == 8, man
 assert man["users"] == summ["users"] and man["items"] == summ["items"], (man["users"], man["items"], summ)
 want = {"users.dict", "items.dict", "user_factors.f32", "item_factors.f32"}
 if algo == "als":
     want |= {"user_bias.f32", "item_bias.f32"}
-stems = {n[:-4] if n.endswith(".zst") else n for n in names[1:]}
-assert stems == want, ("members", sorted(stems), sorted(want))
-assert set(man["members"]) == want, ("manifest members", sorted(man["members"]))
+assert set(man["arrays"]) == want, ("arrays", sorted(man["arrays"]), sorted(want))
+# members: ARRAY.NNNNNN.zst in array order, each listed with its offset after the manifest
+listed = [n[:-4] for n in names[1:]]
+assert set(listed) == set(man["members"]), ("manifest members", sorted(man["members"]))
+order = ["users.dict", "items.dict", "user_factors.f32", "item_factors.f32", "user_bias.f32", "item_bias.f32"]
+assert listed == sorted(listed, key=lambda n: (order.index(n.rsplit(".", 1)[0]), n)), listed
+start = t.getmember("manifest.json").offset_data + (t.getmember("manifest.json").size + 511) // 512 * 512
+for n in names[1:]:
+    assert t.getmember(n).offset == start + man["members"][n[:-4]]["offset"], n
 rows = {"user_factors.f32": man["users"] * 8, "item_factors.f32": man["items"] * 8,
         "user_bias.f32": man["users"], "item_bias.f32": man["items"]}
-for n in names[1:]:
-    stem = n[:-4] if n.endswith(".zst") else n
-    raw = t.extractfile(n).read()
-    if n.endswith(".zst"):
-        raw = subprocess.run(["zstd", "-dc"], input=raw, capture_output=True, check=True).stdout
-    assert len(raw) == man["members"][stem]["raw_bytes"], (n, len(raw), man["members"][stem])
-    if stem in rows:
-        assert len(raw) == 4 * rows[stem], (n, len(raw), rows[stem])
+for a, e in man["arrays"].items():
+    raw = b""
+    for j in range(e["members"]):
+        n = "%s.%06d" % (a, j)
+        part = subprocess.run(["zstd", "-dc"], input=t.extractfile(n + ".zst").read(), capture_output=True, check=True).stdout
+        assert len(part) == man["members"][n]["raw_bytes"], (n, len(part), man["members"][n])
+        raw += part
+    if a in rows:
+        assert len(raw) == 4 * rows[a], (a, len(raw), rows[a])
 EOF
     done
 }

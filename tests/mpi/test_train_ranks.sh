@@ -154,7 +154,8 @@ eval_pair() {
     python3 - "$HR_TMP/$tag-eval1.json" "$HR_TMP/$tag-eval3.json" <<'EOF' || fail "$tag: metrics differ between 1 and 3 ranks"
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:])
-skip = {"seconds", "ranks", "peak_rss_mb", "peak_rss_mb_mean"}
+skip = {"seconds", "ranks", "peak_rss_mb", "peak_rss_mb_mean", "minor_faults", "minor_faults_max", "system_seconds",
+        "system_seconds_max", "user_seconds", "peak_alloc_mb", "peak_alloc_mb_rank0", "peak_alloc_mb_others", "peak_alloc_mb_min"}
 keys = [k for k, v in a.items() if isinstance(v, (int, float)) and k not in skip]
 assert set(keys) == {k for k, v in b.items() if isinstance(v, (int, float)) and k not in skip}, "different keys"
 assert "recall@10" in keys and "pop.recall@10" in keys and a["users_evaluated"] > 0

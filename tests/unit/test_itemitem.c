@@ -269,10 +269,10 @@ static void test_model_itemitem(void **state)
     assert_true(lo == 16 && hi == 20);
     hr_model_ii_share(&p, 0, 5, &lo, &hi);   /* more ranks than blocks: rank 0 holds none */
     assert_true(lo == hi);
-    hr_model_part bad = { NULL, 0, 3, 16 };
+    hr_model_part bad = { NULL, 0, 3, 16, NULL, 0 };
     assert_int_equal(hr_model_load_part(path, &p, &bad, &err), HR_ERR_ARG);
     assert_msg_has(&err, "block boundaries");
-    hr_model_part part = { NULL, 0, 8, 20 };
+    hr_model_part part = { NULL, 0, 8, 20, NULL, 0 };
     assert_int_equal(hr_model_load_part(path, &p, &part, &err), 0);
     assert_true(p.partial && p.ii_first == 1 && p.ii_count == 2 && p.ii[1].c0 == 16 && p.ii[1].c1 == 20);
     assert_memory_equal(p.ii[1].val, B + 16 * n, 4 * n * sizeof(float));
@@ -302,35 +302,30 @@ static void test_model_itemitem_rejects(void **state)
     /* top_m: a sparse layout is required and no column may keep more than M */
     m.ii_topm = 2;
     assert_int_equal(hr_model_save(path, &m, NULL, &err), HR_ERR_ARG);
-    hr_model_writer *w;
-    assert_int_equal(hr_model_writer_open(path, &m, &w, &err), 0);
+    hr_iiblock *dense = m.ii;
     uint64_t ptr[9] = { 0, 3, 3, 3, 3, 3, 3, 3, 3 };
     uint32_t row[3] = { 0, 1, 2 };
     float val[3] = { 1, 2, 3 };
-    hr_iiblock s = { 12, 0, 8, 3, 0, ptr, row, val };
-    assert_int_equal(hr_model_writer_add_block(w, &s, &err), HR_ERR_ARG);
+    uint64_t p2[5] = { 0, 0, 0, 0, 0 };
+    hr_iiblock sparse[2] = { { 12, 0, 8, 3, 0, ptr, row, val }, { 12, 8, 12, 0, 0, p2, row, val } };
+    m.ii = sparse;
+    assert_int_equal(hr_model_save(path, &m, NULL, &err), HR_ERR_ARG);
     assert_msg_has(&err, "top_m");
-    /* a block whose rows run past the catalogue is written (the writer checks sizes, not rows)
-     * and refused at load, naming the member */
+    /* a block whose rows run past the catalogue is written (save checks sizes, not rows) and
+     * refused at load, naming the member */
     ptr[1] = 2;
     row[1] = 40;
-    s.nnz = 2;
+    sparse[0].nnz = 2;
     for (int c = 2; c < 9; c++) ptr[c] = 2;
-    assert_int_equal(hr_model_writer_add_block(w, &s, &err), 0);
-    uint64_t p2[5] = { 0, 0, 0, 0, 0 };
-    hr_iiblock s2 = { 12, 8, 12, 0, 0, p2, row, val };
-    assert_int_equal(hr_model_writer_add_block(w, &s2, &err), 0);
-    assert_int_equal(hr_model_writer_close(w, NULL, &err), 0);
+    assert_int_equal(hr_model_save(path, &m, NULL, &err), 0);
     hr_model r;
     assert_int_equal(hr_model_load(path, &r, &err), HR_ERR_FORMAT);
     assert_msg_has(&err, "item_item.000000");
-    /* out of order / incomplete writers */
-    m.ii_topm = 0;
-    assert_int_equal(hr_model_writer_open(path, &m, &w, &err), 0);
-    assert_int_equal(hr_model_writer_add_block(w, &m.ii[1], &err), HR_ERR_ARG);
-    assert_int_equal(hr_model_writer_add_block(w, &m.ii[0], &err), 0);
-    assert_int_equal(hr_model_writer_close(w, NULL, &err), HR_ERR_ARG);
-    assert_msg_has(&err, "1 of 2");
+    /* blocks that do not fit the model: columns, or dense under top_m */
+    sparse[1].c0 = 7;
+    assert_int_equal(hr_model_save(path, &m, NULL, &err), HR_ERR_ARG);
+    assert_msg_has(&err, "block 1");
+    m.ii = dense;
     free_ii(&m, B);
 }
 

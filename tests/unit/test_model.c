@@ -1,6 +1,8 @@
 /* tests/unit/test_model.c — model bundles (io/model.h): save/load bit-identity for factor and
- * popularity models, what save and load refuse (non-finite factors, inconsistent sizes, missing
- * members, versions), partial (per-rank) loads, and the reference scorer. */
+ * popularity models (format 2 as written, format 1 as older hpcrec wrote it), what save and load
+ * refuse (non-finite factors, inconsistent sizes, missing members, versions), partial
+ * (per-rank) loads from either format, and the reference scorer.  Format-2 specifics (layout,
+ * member reads, byte identity): test_model_v2.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,112 +20,12 @@
 #include "io/dictbuf.h"
 #include "io/model.h"
 #include "tests/unit/testutil.h"
-
-static void dict_ints(hr_dict *d, uint64_t n)
-{
-    memset(d, 0, sizeof *d);
-    d->is_int = 1;
-    d->n = n;
-    d->ints = hr_malloc((n ? n : 1) * sizeof *d->ints);
-    d->nnz = hr_malloc((n ? n : 1) * sizeof *d->nnz);
-    for (uint64_t i = 0; i < n; i++) {
-        d->ints[i] = (int64_t)i * 10 - 5;
-        d->nnz[i] = i + 1;
-    }
-}
-
-static void dict_strings(hr_dict *d, uint64_t n)
-{
-    memset(d, 0, sizeof *d);
-    d->n = n;
-    d->offs = hr_malloc((n + 1) * sizeof *d->offs);
-    d->bytes = hr_malloc(n * 8 + 1);
-    d->offs[0] = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        /* "k0000", "k0001", ... sorted bytewise; every third one longer */
-        int w = snprintf(d->bytes + d->offs[i], 9, "k%04llu%s", (unsigned long long)i, i % 3 ? "" : "x");
-        d->offs[i + 1] = d->offs[i] + (uint64_t)w;
-    }
-}
-
-static float *rand_floats(uint64_t n, unsigned seed)
-{
-    float *a = hr_malloc((n ? n : 1) * sizeof *a);
-    uint64_t s = seed * 2654435761u + 1;
-    for (uint64_t i = 0; i < n; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        a[i] = (float)((double)(s >> 40) / (double)(1ull << 24) - 0.5) * 3.0f;
-    }
-    return a;
-}
-
-static void make_factor(hr_model *m, int k, uint64_t nu, uint64_t ni, int biases, int string_ids)
-{
-    memset(m, 0, sizeof *m);
-    m->kind = HR_MODEL_FACTOR;
-    snprintf(m->algo, sizeof m->algo, "als");
-    m->k = k;
-    m->n_users = nu;
-    m->n_items = ni;
-    if (string_ids) {
-        dict_strings(&m->users, nu);
-        dict_strings(&m->items, ni);
-    } else {
-        dict_ints(&m->users, nu);
-        dict_ints(&m->items, ni);
-    }
-    m->user_factors = rand_floats(nu * (uint64_t)k, 1);
-    m->item_factors = rand_floats(ni * (uint64_t)k, 2);
-    if (biases) {
-        m->user_bias = rand_floats(nu, 3);
-        m->item_bias = rand_floats(ni, 4);
-        m->global_mean = 3.5812f;
-    }
-}
-
-static void assert_floats_identical(const float *a, const float *b, uint64_t n)
-{
-    if (!a || !b) {
-        assert_true(a == b);
-        return;
-    }
-    assert_memory_equal(a, b, n * sizeof *a);
-}
-
-static void assert_dicts_identical(const hr_dict *a, const hr_dict *b)
-{
-    assert_int_equal(a->is_int, b->is_int);
-    assert_int_equal(a->n, b->n);
-    if (a->is_int) {
-        if (a->n) assert_memory_equal(a->ints, b->ints, a->n * 8);
-    } else {
-        assert_memory_equal(a->offs, b->offs, (a->n + 1) * 8);
-        if (a->offs[a->n]) assert_memory_equal(a->bytes, b->bytes, a->offs[a->n]);
-    }
-    for (uint64_t i = 0; i < a->n; i++) assert_int_equal(a->nnz ? a->nnz[i] : 0, b->nnz[i]);
-}
-
-static void assert_models_identical(const hr_model *a, const hr_model *b)
-{
-    assert_int_equal(a->kind, b->kind);
-    assert_string_equal(a->algo, b->algo);
-    assert_int_equal(a->k, b->k);
-    assert_int_equal(a->n_users, b->n_users);
-    assert_int_equal(a->n_items, b->n_items);
-    assert_memory_equal(&a->global_mean, &b->global_mean, sizeof a->global_mean);
-    assert_dicts_identical(&a->users, &b->users);
-    assert_dicts_identical(&a->items, &b->items);
-    assert_floats_identical(a->user_factors, b->user_factors, a->n_users * (uint64_t)a->k);
-    assert_floats_identical(a->item_factors, b->item_factors, a->n_items * (uint64_t)a->k);
-    assert_floats_identical(a->user_bias, b->user_bias, a->n_users);
-    assert_floats_identical(a->item_bias, b->item_bias, a->n_items);
-    assert_floats_identical(a->item_scores, b->item_scores, a->n_items);
-}
+#include "tests/unit/modelutil.h"
 
 static void roundtrip(const hr_model *m, const char *name)
 {
-    char p[512];
-    snprintf(p, sizeof p, "%s", hr_test_path(name));
+    char p[520];
+    snprintf(p, 512, "%s", hr_test_path(name));
     hr_error err = { 0 };
     json_t *info = json_pack("{s:{s:f,s:i},s:i,s:f,s:{s:s}}", "params", "lambda", 0.05, "factors", m->k, "iterations",
                              12, "final_loss", 1234.5, "lineage", "dataset", "/data/x");
@@ -140,10 +42,19 @@ static void roundtrip(const hr_model *m, const char *name)
     assert_int_equal(strlen(json_string_value(json_object_get(man, "created"))), 20);
     assert_int_equal(json_integer_value(json_object_get(man, "iterations")), 12);
     assert_string_equal(json_string_value(json_object_get(json_object_get(man, "lineage"), "dataset")), "/data/x");
-    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(man, "members"), "users.dict"), "zstd")));
+    if (m->n_users)
+        assert_true(json_is_true(json_object_get(json_object_get(json_object_get(man, "members"), "users.dict.000000"), "zstd")));
+    assert_true(json_is_object(json_object_get(json_object_get(man, "arrays"), "users.dict")));
     hr_model_free(&r);
     hr_model_free(&r); /* idempotent */
     hr_model_free(NULL);
+    /* the same model as format 1 (what hpcrec wrote before) loads the same */
+    strcat(p, ".v1");
+    save_v1(p, m);
+    if (hr_model_load(p, &r, &err) != 0) fail_msg("load v1: %s", err.msg);
+    assert_models_identical(m, &r);
+    assert_int_equal(json_integer_value(json_object_get(r.manifest, "version")), 1);
+    hr_model_free(&r);
 }
 
 static void test_model_factor_roundtrip(void **state)
@@ -186,7 +97,7 @@ static void test_model_pop_roundtrip(void **state)
         size_t len;
         char *list = hr_test_read_file(hr_test_path("pop.list"), &len);
         list[len] = '\0';
-        assert_non_null(strstr(list, "manifest.json\nusers.dict.zst\nitems.dict.zst\nitem_scores.f32.zst\n"));
+        assert_non_null(strstr(list, "manifest.json\nusers.dict.000000.zst\nitems.dict.000000.zst\nitem_scores.f32.000000.zst\n"));
         hr_free(list);
     }
     hr_model_free(&m);
@@ -245,6 +156,8 @@ static void rewrite_model(const char *src, const char *dst, const char *name, co
     hr_bundle_close(b);
 }
 
+/* Format-1 bundles that load refuses (rewritten with the generic bundle writer; the same checks
+ * on format 2: test_model_v2.c). */
 static void test_model_load_rejects(void **state)
 {
     (void)state;
@@ -254,7 +167,7 @@ static void test_model_load_rejects(void **state)
     snprintf(good, sizeof good, "%s", hr_test_path("good.tar"));
     snprintf(bad, sizeof bad, "%s", hr_test_path("bad.tar"));
     make_factor(&m, 4, 6, 7, 1, 0);
-    assert_int_equal(hr_model_save(good, &m, NULL, &err), 0);
+    save_v1(good, &m);
     /* a NaN factor */
     float *uf = hr_malloc(6 * 4 * sizeof *uf);
     memcpy(uf, m.user_factors, 6 * 4 * sizeof *uf);
@@ -321,7 +234,7 @@ static void test_model_version(void **state)
     snprintf(good, sizeof good, "%s", hr_test_path("ver.tar"));
     snprintf(bad, sizeof bad, "%s", hr_test_path("ver2.tar"));
     make_factor(&m, 2, 3, 3, 0, 0);
-    assert_int_equal(hr_model_save(good, &m, NULL, &err), 0);
+    save_v1(good, &m);
     hr_bundle *b;
     assert_int_equal(hr_bundle_open(good, HR_MODEL_FORMAT, 1, &b, &err), 0);
     hr_bundle_writer *w = hr_bundle_create_writer();
@@ -354,9 +267,8 @@ static void test_model_version(void **state)
 
 /* hr_model_load_dicts + hr_model_load_part keep exactly the asked rows of a full load.  k = 37
  * makes 148-byte rows that straddle the streaming chunks; 30000 users make several chunks. */
-static void test_model_part(void **state)
+static void model_part(int version)
 {
-    (void)state;
     char p[512];
     snprintf(p, sizeof p, "%s", hr_test_path("part.tar"));
     hr_error err = { 0 };
@@ -364,7 +276,8 @@ static void test_model_part(void **state)
     const int k = 37;
     const uint64_t nu = 30000, ni = 5000;
     make_factor(&m, k, nu, ni, 1, 0);
-    if (hr_model_save(p, &m, NULL, &err) != 0) fail_msg("save: %s", err.msg);
+    if (version == 1) save_v1(p, &m);
+    else if (hr_model_save(p, &m, NULL, &err) != 0) fail_msg("save: %s", err.msg);
     assert_int_equal(hr_model_user_row(&m, 17), 17);   /* a whole model: the id itself */
     assert_int_equal(hr_model_user_row(&m, nu), -1);
     uint64_t *rows = hr_malloc(nu * sizeof *rows), nr = 0;
@@ -378,7 +291,7 @@ static void test_model_part(void **state)
         assert_null(r.item_factors);
         assert_dicts_identical(&m.users, &r.users);
         assert_dicts_identical(&m.items, &r.items);
-        hr_model_part part = { rows, cases[c].nrows, cases[c].lo, cases[c].hi };
+        hr_model_part part = { rows, cases[c].nrows, cases[c].lo, cases[c].hi, NULL, 0 };
         if (hr_model_load_part(p, &r, &part, &err) != 0) fail_msg("part: %s", err.msg);
         assert_true(r.partial);
         for (uint64_t x = 0; x < part.n_users; x++) assert_int_equal(hr_model_user_row(&r, rows[x]), (int64_t)x);
@@ -400,7 +313,7 @@ static void test_model_part(void **state)
     /* ids in any order, repeated: held once each, in id order */
     hr_model r;
     uint64_t unsorted[] = { 9, 4, 9, nu - 1 }, past[] = { 5, nu };
-    hr_model_part any = { unsorted, 4, 0, 0 }, bad1 = { past, 2, 0, 0 }, bad3 = { NULL, 0, 10, ni + 1 };
+    hr_model_part any = { unsorted, 4, 0, 0, NULL, 0 }, bad1 = { past, 2, 0, 0, NULL, 0 }, bad3 = { NULL, 0, 10, ni + 1, NULL, 0 };
     assert_int_equal(hr_model_load_dicts(p, &r, &err), 0);
     assert_int_equal(hr_model_load_part(p, &r, &any, &err), 0);
     assert_int_equal(r.user_rows, 3);
@@ -423,9 +336,15 @@ static void test_model_part(void **state)
     assert_int_equal(hr_model_load_dicts(p, &r, &err), 0);
     size_t len;
     char *buf = hr_test_read_file(p, &len);
-    buf[len / 2] ^= 0x5a;   /* inside user_factors, the largest member */
+    if (version == 1) {
+        buf[len / 2] ^= 0x5a;   /* inside user_factors, the largest member */
+    } else {                    /* inside the member holding the rows asked for */
+        char *h = memmem(buf, len, "user_factors.f32.000000.zst", 27);
+        assert_non_null(h);
+        h[512 + 1000] ^= 0x5a;
+    }
     hr_test_write_file(p, buf, len);
-    hr_model_part few = { rows, 2, 0, 1 };
+    hr_model_part few = { rows, 2, 0, 1, NULL, 0 };
     assert_int_equal(hr_model_load_part(p, &r, &few, &err), HR_ERR_CHECKSUM);
     assert_msg_has(&err, "user_factors");
     hr_model_free(&r);
@@ -443,6 +362,13 @@ static void test_model_part(void **state)
     hr_free(buf);
     hr_free(rows);
     hr_model_free(&m);
+}
+
+static void test_model_part(void **state)
+{
+    (void)state;
+    model_part(2);
+    model_part(1);
 }
 
 static void test_scoring(void **state)

@@ -1,0 +1,28 @@
+/* io/model_impl.h — shared by io/model.c (the API, format 1) and io/model_v2.c (format 2);
+ * not an interface for other modules. */
+#ifndef HR_IO_MODEL_IMPL_H
+#define HR_IO_MODEL_IMPL_H
+
+#include "io/bundle.h"
+#include "io/model.h"
+
+/* First non-finite row of a rows x width array, or UINT64_MAX. */
+uint64_t hr_model_first_bad_row(const float *a, uint64_t rows, uint64_t width);
+/* rows x width x 4 bytes fits in size_t. */
+int hr_model_size_ok(uint64_t rows, uint64_t width);
+/* kind, algo, k, users, items, global_mean of a manifest into m. */
+int hr_model_read_header(const char *path, json_t *man, hr_model *m, hr_error *err);
+/* The manifest keys a model writes itself (info + header), created = Unix time. */
+json_t *hr_model_base_manifest(const hr_model *m, json_t *info, int version, int64_t created);
+/* The float array of m that a layout array names (NULL slot for dictionaries). */
+float **hr_model_array_slot(hr_model *m, const char *name);
+/* First position of a sorted array whose value is >= v. */
+uint64_t hr_model_lower_bound(const uint64_t *a, uint64_t n, uint64_t v);
+/* Sorted, de-duplicated copy of ids (hr_malloc'd, *n updated). */
+uint64_t *hr_model_sorted_ids(const uint64_t *ids, uint64_t *n);
+
+/* Format 2 readers (io/model_v2.c), on a bundle opened for random access.  what: 1 = header +
+ * dictionaries, 2 = arrays (part NULL: whole), 3 = both.  Failure leaves m to the caller. */
+int hr_model_v2_load(hr_bundle_at *b, hr_model *m, const hr_model_part *part, int what, hr_error *err);
+
+#endif
