@@ -49,6 +49,7 @@ enum {
     HR_STREAM_BOOTSTRAP = 5,
     HR_STREAM_EVAL = 6,
     HR_STREAM_INDEX = 7,   /* index build: k-means seeds and training sample (solvers/kmeans.h) */
+    HR_STREAM_SVD = 8,     /* randomized SVD: the Gaussian test matrix */
 };
 
 #endif

@@ -8,12 +8,15 @@
 #include "core/alloc.h"
 #include "io/bundle.h"
 #include "io/dictbuf.h"
+#include "io/iiblock.h"
 #include "io/manifest.h"
 #include "io/model_impl.h"
 
 /* Keys the model writes itself; an info object may not override them. */
-static const char *const RESERVED[] = { "format", "version",  "kind",    "algo",    "k",      "users",  "items",
-                                        "global_mean", "software", "created", "members", "arrays" };
+static const char *const RESERVED[] = { "format",  "version", "kind",    "algo",       "k",       "users",
+                                        "items",   "global_mean", "software", "created", "members", "arrays",
+                                        "row_weight", "fold_in", "item_item" };
+static const char *const KIND_NAME[] = { [HR_MODEL_FACTOR] = "factor", [HR_MODEL_POP] = "pop", [HR_MODEL_ITEMITEM] = "itemitem" };
 
 /* One float array of the bundle: its member name, where it lives in the struct, its row
  * count and width.  Save and load walk the same table so the two cannot drift. */
@@ -29,6 +32,7 @@ static size_t model_arrays(hr_model *m, farray out[5])
 {
     size_t n = 0;
     uint64_t nu = m->partial ? m->user_rows : m->n_users, ni = m->partial ? m->item_rows : m->n_items;
+    if (m->kind == HR_MODEL_ITEMITEM) return 0;   /* blocks, not arrays (ii_* below) */
     if (m->kind == HR_MODEL_FACTOR) {
         out[n++] = (farray){ "user_factors.f32", &m->user_factors, nu, m->k, 0 };
         out[n++] = (farray){ "item_factors.f32", &m->item_factors, ni, m->k, 0 };
@@ -62,7 +66,38 @@ float **hr_model_array_slot(hr_model *m, const char *name)
     return NULL;
 }
 
-static int kind_ok(const hr_model *m) { return m->kind == HR_MODEL_FACTOR || m->kind == HR_MODEL_POP; }
+static int kind_ok(const hr_model *m)
+{
+    return m->kind == HR_MODEL_FACTOR || m->kind == HR_MODEL_POP || m->kind == HR_MODEL_ITEMITEM;
+}
+
+static uint64_t ii_blocks(const hr_model *m) { return m->ii_cols ? (m->n_items + m->ii_cols - 1) / m->ii_cols : 0; }
+
+void hr_model_ii_share(const hr_model *m, int r, int P, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t nb = ii_blocks(m), b0 = (uint64_t)r * nb / (uint64_t)P, b1 = (uint64_t)(r + 1) * nb / (uint64_t)P;
+    *lo = b0 * m->ii_cols < m->n_items ? b0 * m->ii_cols : m->n_items;
+    *hi = b1 * m->ii_cols < m->n_items ? b1 * m->ii_cols : m->n_items;
+}
+
+int hr_model_ii_check(const hr_model *m, uint64_t c, const hr_iiblock *b, const char *what, int code, hr_error *err)
+{
+    uint64_t c0 = c * m->ii_cols, c1 = c0 + m->ii_cols < m->n_items ? c0 + m->ii_cols : m->n_items;
+    if (b->n != m->n_items || b->c0 != c0 || b->c1 != c1 || b->dense != (m->ii_topm == 0))
+        return hr_error_set(err, code, "%s: holds columns %llu..%llu of %llu items (%s), the model's block %llu is %llu..%llu of %llu (%s)",
+                            what, (unsigned long long)b->c0, (unsigned long long)b->c1, (unsigned long long)b->n,
+                            b->dense ? "dense" : "sparse", (unsigned long long)c, (unsigned long long)c0, (unsigned long long)c1,
+                            (unsigned long long)m->n_items, m->ii_topm ? "sparse" : "dense");
+    for (uint64_t j = 0; !b->dense && j < c1 - c0; j++)
+        if (b->ptr[j + 1] - b->ptr[j] > m->ii_topm)
+            return hr_error_set(err, code, "%s: column %llu holds more than top_m = %u entries", what, (unsigned long long)(c0 + j),
+                                m->ii_topm);
+    for (uint64_t e = 0; e < b->nnz; e++)
+        if (!isfinite(b->val[e]))
+            return hr_error_set(err, code == HR_ERR_FORMAT ? code : HR_ERR_NUMERIC, "%s: a non-finite item-item weight in column %llu", what,
+                                (unsigned long long)(b->dense ? c0 + e / b->n : c0));
+    return 0;
+}
 
 static int check_dict(const char *path, const char *what, const hr_dict *d, uint64_t n, int keys, hr_error *err)
 {
@@ -83,8 +118,26 @@ int hr_model_check(const char *path, const hr_model *m, json_t *info, hr_error *
             ? (m->k < 1 || m->k > HR_MODEL_MAX_K || m->item_scores)
             : (m->k != 0 || m->user_factors || m->item_factors))
         return hr_error_set(err, HR_ERR_ARG,
-                            "%s: a factor model needs 1 <= k <= %d and no item_scores; a pop model k = 0 and no factors",
+                            "%s: a factor model needs 1 <= k <= %d and no item_scores; pop and item-item models k = 0 and no factors",
                             path, HR_MODEL_MAX_K);
+    if (m->kind == HR_MODEL_ITEMITEM &&
+        (m->ii_cols < 1 || m->row_weight == HR_ROWS_NONE || m->item_scores || m->fold_in || m->user_bias || m->item_bias))
+        return hr_error_set(err, HR_ERR_ARG, "%s: an item-item model needs a block width, a row weight and no other arrays", path);
+    if (m->kind != HR_MODEL_ITEMITEM && (m->ii || m->ii_count))
+        return hr_error_set(err, HR_ERR_ARG, "%s: only item-item models hold item-item blocks", path);
+    if (m->fold_in && (m->kind != HR_MODEL_FACTOR || m->row_weight == HR_ROWS_NONE))
+        return hr_error_set(err, HR_ERR_ARG, "%s: fold-in needs a factor model and a row weight", path);
+    if ((unsigned)m->row_weight > HR_ROWS_VALUE) return hr_error_set(err, HR_ERR_ARG, "%s: unknown row weight", path);
+    if (m->kind == HR_MODEL_ITEMITEM && !m->partial) {
+        if (m->ii_first != 0 || m->ii_count != ii_blocks(m))
+            return hr_error_set(err, HR_ERR_ARG, "%s: saving an item-item model needs all of its %llu blocks", path,
+                                (unsigned long long)ii_blocks(m));
+        for (uint64_t c = 0; c < m->ii_count; c++) {
+            char what[4200];
+            snprintf(what, sizeof what, "%s: item-item block %llu", path, (unsigned long long)c);
+            HR_TRY(hr_model_ii_check(m, c, &m->ii[c], what, HR_ERR_ARG, err));
+        }
+    }
     HR_TRY(check_dict(path, "user", &m->users, m->n_users, !m->partial, err));
     HR_TRY(check_dict(path, "item", &m->items, m->n_items, !m->partial, err));
     if (!isfinite(m->global_mean))
@@ -122,7 +175,7 @@ json_t *hr_model_base_manifest(const hr_model *m, json_t *info, int version, int
     hr_manifest_time(created, now, sizeof now);
     json_object_set_new(man, "format", json_string(HR_MODEL_FORMAT));
     json_object_set_new(man, "version", json_integer(version));
-    json_object_set_new(man, "kind", json_string(m->kind == HR_MODEL_FACTOR ? "factor" : "pop"));
+    json_object_set_new(man, "kind", json_string(KIND_NAME[m->kind]));
     json_object_set_new(man, "algo", json_string(m->algo));
     json_object_set_new(man, "k", json_integer(m->k));
     json_object_set_new(man, "users", json_integer((json_int_t)m->n_users));
@@ -131,10 +184,46 @@ json_t *hr_model_base_manifest(const hr_model *m, json_t *info, int version, int
     json_object_set_new(man, "global_mean", json_real((double)m->global_mean));
     json_object_set_new(man, "software", json_string("hpcrec " HR_VERSION));
     json_object_set_new(man, "created", json_string(now));
+    if (m->row_weight != HR_ROWS_NONE)
+        json_object_set_new(man, "row_weight", json_string(m->row_weight == HR_ROWS_BINARY ? "binary" : "value"));
+    if (m->fold_in) json_object_set_new(man, "fold_in", json_string("project"));
+    if (m->kind == HR_MODEL_ITEMITEM)
+        json_object_set_new(man, "item_item", json_pack("{s:i,s:I,s:i}", "columns_per_block", (int)m->ii_cols, "blocks",
+                                                        (json_int_t)ii_blocks(m), "top_m", (int)m->ii_topm));
     return man;
 }
 
 /* ---------------------------------------------------------------- load */
+
+/* row_weight, fold_in and the item-item block layout (after kind and counts). */
+static int load_row_scoring(const char *path, json_t *man, hr_model *m, hr_error *err)
+{
+    const char *rw = json_string_value(json_object_get(man, "row_weight"));
+    const char *fi = json_string_value(json_object_get(man, "fold_in"));
+    json_t *ii = json_object_get(man, "item_item");
+    m->row_weight = !rw ? HR_ROWS_NONE : !strcmp(rw, "binary") ? HR_ROWS_BINARY : !strcmp(rw, "value") ? HR_ROWS_VALUE : -1;
+    if ((int)m->row_weight < 0 || (json_object_get(man, "row_weight") && !rw))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: row_weight must be \"binary\" or \"value\"", path);
+    if (json_object_get(man, "fold_in") && (!fi || strcmp(fi, "project") != 0 || m->kind != HR_MODEL_FACTOR || !rw))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: fold_in must be \"project\", on a factor model with a row_weight", path);
+    m->fold_in = fi != NULL;
+    if ((m->kind == HR_MODEL_ITEMITEM) != (ii != NULL))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: 'item_item' belongs to, and only to, item-item models", path);
+    if (!ii) return 0;
+    int64_t w, nb, topm;
+    HR_TRY(hr_manifest_int(ii, path, "columns_per_block", &w, err));
+    HR_TRY(hr_manifest_int(ii, path, "blocks", &nb, err));
+    HR_TRY(hr_manifest_int(ii, path, "top_m", &topm, err));
+    if (w < 1 || w > (1 << 30) || topm < 0 || topm > (int64_t)UINT32_MAX || !rw)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: invalid item_item layout (columns_per_block %lld, top_m %lld) or no row_weight",
+                            path, (long long)w, (long long)topm);
+    m->ii_cols = (uint32_t)w;
+    m->ii_topm = (uint32_t)topm;
+    if ((uint64_t)nb != ii_blocks(m))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: item_item.blocks is %lld, %llu items in blocks of %lld make %llu", path,
+                            (long long)nb, (unsigned long long)m->n_items, (long long)w, (unsigned long long)ii_blocks(m));
+    return 0;
+}
 
 int hr_model_read_header(const char *path, json_t *man, hr_model *m, hr_error *err)
 {
@@ -145,10 +234,12 @@ int hr_model_read_header(const char *path, json_t *man, hr_model *m, hr_error *e
     HR_TRY(hr_manifest_int(man, path, "k", &k, err));
     HR_TRY(hr_manifest_int(man, path, "users", &nu, err));
     HR_TRY(hr_manifest_int(man, path, "items", &ni, err));
-    if (!kind || (strcmp(kind, "factor") != 0 && strcmp(kind, "pop") != 0))
-        return hr_error_set(err, HR_ERR_FORMAT, "%s: unknown model kind '%s' (this hpcrec knows factor, pop)", path,
+    m->kind = 0;
+    for (int x = HR_MODEL_FACTOR; kind && x <= HR_MODEL_ITEMITEM; x++)
+        if (strcmp(kind, KIND_NAME[x]) == 0) m->kind = (hr_model_kind)x;
+    if (!m->kind)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: unknown model kind '%s' (this hpcrec knows factor, pop, itemitem)", path,
                             kind ? kind : "(missing)");
-    m->kind = strcmp(kind, "factor") == 0 ? HR_MODEL_FACTOR : HR_MODEL_POP;
     if (!algo || !algo[0] || strlen(algo) >= sizeof m->algo)
         return hr_error_set(err, HR_ERR_FORMAT, "%s: missing or invalid 'algo'", path);
     memcpy(m->algo, algo, strlen(algo) + 1);
@@ -161,7 +252,7 @@ int hr_model_read_header(const char *path, json_t *man, hr_model *m, hr_error *e
     m->n_users = (uint64_t)nu;
     m->n_items = (uint64_t)ni;
     m->global_mean = (float)json_number_value(mu);
-    return 0;
+    return load_row_scoring(path, man, m, err);
 }
 
 static int load_dict(hr_bundle *b, const char *name, hr_dict *d, uint64_t n, hr_error *err)
@@ -212,6 +303,8 @@ static int v1_load_whole(const char *path, hr_model *m, const hr_bundle_pick *pi
     json_t *man = hr_bundle_manifest(b);
     int rc = 0;
     HR_CHECK(hr_model_read_header(path, man, m, err));
+    if (m->kind == HR_MODEL_ITEMITEM)
+        HR_CHECK(hr_error_set(err, HR_ERR_FORMAT, "%s: an item-item model in a format 1 bundle (they are written as format 2 only)", path));
     HR_CHECK(load_dict(b, "users.dict", &m->users, m->n_users, err));
     HR_CHECK(load_dict(b, "items.dict", &m->items, m->n_items, err));
     if (arrays) {
@@ -309,6 +402,10 @@ int hr_model_load_part(const char *path, hr_model *m, const hr_model_part *part,
         return hr_error_set(err, HR_ERR_ARG, "%s: item rows %llu..%llu asked of a model of %llu items", path,
                             (unsigned long long)part->item_lo, (unsigned long long)part->item_hi,
                             (unsigned long long)m->n_items);
+    if (m->kind == HR_MODEL_ITEMITEM &&
+        (part->items || part->item_lo % m->ii_cols || (part->item_hi % m->ii_cols && part->item_hi != m->n_items)))
+        return hr_error_set(err, HR_ERR_ARG, "%s: columns %llu..%llu do not fall on item-item block boundaries (%u)", path,
+                            (unsigned long long)part->item_lo, (unsigned long long)part->item_hi, m->ii_cols);
     /* the rows are read in file order: ids sorted, each once; owned by m from here, so
      * hr_model_free releases them on any failure */
     m->user_rows = part->n_users;
@@ -346,6 +443,9 @@ void hr_model_free(hr_model *m)
     hr_free(m->item_scores);
     hr_free(m->user_ids);
     hr_free(m->item_ids);
+    for (uint64_t c = 0; m->ii_bytes && c < m->ii_count; c++) hr_free(m->ii_bytes[c]);
+    hr_free(m->ii_bytes);
+    hr_free(m->ii);
     json_decref(m->manifest);
     memset(m, 0, sizeof *m);
 }
@@ -403,7 +503,9 @@ int hr_model_score_items(const hr_model *m, uint64_t user, float *scores, hr_err
         if (m->n_items) memcpy(scores, m->item_scores, m->n_items * sizeof *scores);
         return 0;
     }
-    if (m->kind != HR_MODEL_FACTOR) return hr_error_set(err, HR_ERR_ARG, "cannot score: unknown model kind %d", (int)m->kind);
+    if (m->kind != HR_MODEL_FACTOR)
+        return hr_error_set(err, HR_ERR_ARG, "cannot score by user id: a %s model scores from a user's row (hr_model_score_row)",
+                            KIND_NAME[m->kind] ? KIND_NAME[m->kind] : "?");
     if (m->partial) return hr_error_set(err, HR_ERR_ARG, "cannot score: the model holds only part of its rows");
     if (user >= m->n_users)
         return hr_error_set(err, HR_ERR_ARG, "cannot score user %llu: the model has %llu users",
@@ -412,8 +514,49 @@ int hr_model_score_items(const hr_model *m, uint64_t user, float *scores, hr_err
     return 0;
 }
 
+int hr_model_score_row(const hr_model *m, const uint32_t *items, const float *vals, uint64_t len, float *scores,
+                       hr_error *err)
+{
+    if (m->partial || !(m->kind == HR_MODEL_ITEMITEM || (m->kind == HR_MODEL_FACTOR && m->fold_in)))
+        return hr_error_set(err, HR_ERR_ARG, "cannot score a row: needs a whole item-item model or a factor model with fold-in");
+    for (uint64_t e = 0; e < len; e++)
+        if (items[e] >= m->n_items) return hr_error_set(err, HR_ERR_ARG, "row item %u past the model's %llu items", items[e],
+                                                        (unsigned long long)m->n_items);
+    if (m->kind == HR_MODEL_FACTOR) {   /* q = x V, then q . y_i */
+        const int k = m->k;
+        double *q = hr_calloc((size_t)k, sizeof *q);
+        for (uint64_t e = 0; e < len; e++)
+            for (int f = 0; f < k; f++) q[f] += (double)vals[e] * m->item_factors[(uint64_t)items[e] * (uint64_t)k + (uint64_t)f];
+        for (uint64_t i = 0; i < m->n_items; i++) {
+            double s = 0;
+            for (int f = 0; f < k; f++) s += (double)(float)q[f] * m->item_factors[i * (uint64_t)k + (uint64_t)f];
+            scores[i] = (float)s;
+        }
+        hr_free(q);
+        return 0;
+    }
+    for (uint64_t c = 0; c < m->ii_count; c++) {
+        const hr_iiblock *b = &m->ii[c];
+        for (uint64_t j = b->c0; j < b->c1; j++) {
+            double s = 0;
+            if (b->dense) {
+                for (uint64_t e = 0; e < len; e++) s += (double)vals[e] * b->val[(j - b->c0) * b->n + items[e]];
+            } else {   /* merge the column's rows with the row's items (both ascending) */
+                uint64_t e = 0, f = b->ptr[j - b->c0], f1 = b->ptr[j - b->c0 + 1];
+                while (e < len && f < f1) {
+                    if (items[e] < b->row[f]) e++;
+                    else if (items[e] > b->row[f]) f++;
+                    else s += (double)vals[e++] * b->val[f++];
+                }
+            }
+            scores[j] = (float)s;
+        }
+    }
+    return 0;
+}
+
 float hr_model_predict(const hr_model *m, uint64_t u, uint64_t i)
 {
-    if (!kind_ok(m) || m->partial || u >= m->n_users || i >= m->n_items) return NAN;
+    if (!kind_ok(m) || m->kind == HR_MODEL_ITEMITEM || m->partial || u >= m->n_users || i >= m->n_items) return NAN;
     return predict_unchecked(m, u, i);
 }

@@ -16,6 +16,7 @@
 #include "core/hash.h"
 #include "io/bundlefmt.h"
 #include "io/dictbuf.h"
+#include "io/iiblock.h"
 #include "io/manifest.h"
 #include "io/model_impl.h"
 #include "io/output.h"
@@ -61,6 +62,14 @@ void hr_model_layout_build(hr_model_layout *L, hr_model_kind kind, int k, uint64
     if (kind == HR_MODEL_POP) add_array(L, "item_scores.f32", HR_MARRAY_F32, 1, n_items, 1);
 }
 
+void hr_model_layout_item_item(hr_model_layout *L, uint64_t n_items, uint64_t cols)
+{
+    hr_marray *a = &L->a[L->n++];
+    *a = (hr_marray){ "item_item", HR_MARRAY_IIBLK, 1, n_items, n_items, cols ? cols : 1, 0, L->members };
+    a->members = ceil_div(n_items, a->block);
+    L->members += a->members;
+}
+
 int hr_model_layout_member(const hr_model_layout *L, uint64_t j, uint64_t *lo, uint64_t *hi)
 {
     int x = 0;
@@ -104,9 +113,11 @@ char *hr_model_manifest_text(const hr_model *m, json_t *info, const hr_model_lay
            *members = json_object();
     for (int x = 0; x < L->n; x++) {
         const hr_marray *a = &L->a[x];
-        json_t *e = json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:I}", "type", a->type == HR_MARRAY_DICT ? "dict" : "f32", "side",
-                              a->side ? "items" : "users", "rows", (json_int_t)a->rows, "cols", (json_int_t)a->cols,
-                              "order", "row", "block", (json_int_t)a->block, "members", (json_int_t)a->members);
+        const char *type = a->type == HR_MARRAY_DICT ? "dict" : a->type == HR_MARRAY_F32 ? "f32" : "iiblock";
+        json_t *e = json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:I}", "type", type, "side", a->side ? "items" : "users", "rows",
+                              (json_int_t)a->rows, "cols", (json_int_t)a->cols, "order",
+                              a->type == HR_MARRAY_IIBLK ? "col" : "row", "block", (json_int_t)a->block, "members",
+                              (json_int_t)a->members);
         if (a->type == HR_MARRAY_DICT)
             json_object_set_new(e, "ids", json_string((a->side ? m->items.is_int : m->users.is_int) ? "integer" : "string"));
         json_object_set_new(arrays, a->name, e);
@@ -145,6 +156,11 @@ static void member_raw(const hr_model *m, const hr_model_layout *L, uint64_t j, 
         *raw = *owned;
         return;
     }
+    if (a->type == HR_MARRAY_IIBLK) {
+        hr_iiblock_encode(&m->ii[j - a->first], owned, len);
+        *raw = *owned;
+        return;
+    }
     const float *base = *hr_model_array_slot((hr_model *)m, a->name);
     *raw = base + lo * a->cols;
     *len = (size_t)((hi - lo) * a->cols * sizeof(float));
@@ -155,6 +171,7 @@ int hr_model_save(const char *path, const hr_model *m, json_t *info, hr_error *e
     HR_TRY(hr_model_check(path, m, info, err));
     hr_model_layout L;
     hr_model_layout_build(&L, m->kind, m->k, m->n_users, m->n_items, m->user_bias != NULL, m->item_bias != NULL);
+    if (m->kind == HR_MODEL_ITEMITEM) hr_model_layout_item_item(&L, m->n_items, m->ii_cols);
     const int64_t mtime = hr_manifest_epoch();
     uint64_t nm = L.members ? L.members : 1;
     uint64_t *stored = hr_calloc(nm, sizeof *stored), *raw = hr_calloc(nm, sizeof *raw), *xxh3 = hr_calloc(nm, sizeof *xxh3);
@@ -217,8 +234,9 @@ fail:
  * and against the member table (each member listed, nothing else). */
 static int read_layout(const char *path, json_t *man, const hr_model *m, hr_model_layout *L, hr_error *err)
 {
-    static const char *const names[] = { "users.dict", "items.dict", "user_factors.f32", "item_factors.f32",
-                                          "user_bias.f32", "item_bias.f32", "item_scores.f32" };
+    static const char *const names[] = { "users.dict",    "items.dict",    "user_factors.f32", "item_factors.f32",
+                                          "user_bias.f32", "item_bias.f32", "item_scores.f32",  "item_item" };
+    const char *kname = m->kind == HR_MODEL_FACTOR ? "factor" : m->kind == HR_MODEL_POP ? "pop" : "item-item";
     json_t *arrays = json_object_get(man, "arrays"), *members = json_object_get(man, "members");
     if (!json_is_object(arrays)) return hr_error_set(err, HR_ERR_FORMAT, "%s: model manifest has no 'arrays' table", path);
     memset(L, 0, sizeof *L);
@@ -229,32 +247,35 @@ static int read_layout(const char *path, json_t *man, const hr_model *m, hr_mode
         for (size_t x = 0; x < sizeof names / sizeof *names; x++) known |= !strcmp(key, names[x]);
         if (!known)
             return hr_error_set(err, HR_ERR_FORMAT, "%s: unknown array '%s' in a %s model (a newer hpcrec wrote it?)", path,
-                                key, m->kind == HR_MODEL_FACTOR ? "factor" : "pop");
+                                key, kname);
     }
     for (size_t x = 0; x < sizeof names / sizeof *names; x++) {
         json_t *e = json_object_get(arrays, names[x]);
-        int dict = x < 2, side = x == 0 || x == 2 || x == 4 ? 0 : 1;
-        int need = dict || (m->kind == HR_MODEL_FACTOR ? x == 2 || x == 3 : x == 6);
-        int allowed = need || x == 4 || x == 5;
+        int dict = x < 2, side = x == 0 || x == 2 || x == 4 ? 0 : 1, ii = x == 7;
+        int need = dict || (m->kind == HR_MODEL_FACTOR ? x == 2 || x == 3 : m->kind == HR_MODEL_POP ? x == 6 : ii);
+        int allowed = need || ((x == 4 || x == 5) && m->kind != HR_MODEL_ITEMITEM);
         if (!e) {
             if (need) return hr_error_set(err, HR_ERR_FORMAT, "%s: model has no array %s", path, names[x]);
             continue;
         }
-        if (!allowed) return hr_error_set(err, HR_ERR_FORMAT, "%s: a %s model may not have %s", path, m->kind == HR_MODEL_FACTOR ? "factor" : "pop", names[x]);
+        if (!allowed) return hr_error_set(err, HR_ERR_FORMAT, "%s: a %s model may not have %s", path, kname, names[x]);
         const char *type = json_string_value(json_object_get(e, "type")), *order = json_string_value(json_object_get(e, "order"));
         json_t *jr = json_object_get(e, "rows"), *jc = json_object_get(e, "cols"), *jb = json_object_get(e, "block"),
                *jm = json_object_get(e, "members");
-        uint64_t rows = side ? m->n_items : m->n_users, cols = dict || x >= 4 ? 1 : (uint64_t)m->k;
-        if (!type || strcmp(type, dict ? "dict" : "f32") || !order || strcmp(order, "row") || !json_is_integer(jr) ||
+        uint64_t rows = side ? m->n_items : m->n_users, cols = ii ? m->n_items : dict || x >= 4 ? 1 : (uint64_t)m->k;
+        const char *want = dict ? "dict" : ii ? "iiblock" : "f32";
+        if (!type || strcmp(type, want) || !order || strcmp(order, ii ? "col" : "row") || !json_is_integer(jr) ||
             !json_is_integer(jc) || !json_is_integer(jb) || !json_is_integer(jm) || (uint64_t)json_integer_value(jr) != rows ||
             (uint64_t)json_integer_value(jc) != cols || json_integer_value(jb) < 1 ||
-            (uint64_t)json_integer_value(jm) != ceil_div(rows, (uint64_t)json_integer_value(jb)))
+            (uint64_t)json_integer_value(jm) != ceil_div(rows, (uint64_t)json_integer_value(jb)) ||
+            (ii && (uint64_t)json_integer_value(jb) != m->ii_cols))
             return hr_error_set(err, HR_ERR_FORMAT,
-                                "%s: array %s: entry does not fit the model (type %s, order row, %llu rows of %llu, "
-                                "members = rows / block rounded up)", path, names[x], dict ? "dict" : "f32",
-                                (unsigned long long)rows, (unsigned long long)cols);
+                                "%s: array %s: entry does not fit the model (type %s, order %s, %llu rows of %llu, "
+                                "members = rows / block rounded up%s)", path, names[x], want, ii ? "col" : "row",
+                                (unsigned long long)rows, (unsigned long long)cols,
+                                ii ? ", block = item_item.columns_per_block" : "");
         hr_marray *a = &L->a[L->n++];
-        *a = (hr_marray){ names[x], dict ? HR_MARRAY_DICT : HR_MARRAY_F32, side, rows, cols,
+        *a = (hr_marray){ names[x], dict ? HR_MARRAY_DICT : ii ? HR_MARRAY_IIBLK : HR_MARRAY_F32, side, rows, cols,
                           (uint64_t)json_integer_value(jb), (uint64_t)json_integer_value(jm), L->members };
         L->members += a->members;
     }
@@ -402,6 +423,31 @@ static int load_f32(hr_bundle_at *b, const hr_model_layout *L, const hr_marray *
     return 0;
 }
 
+/* Item-item blocks first .. first+count-1 (of array a) into m, each decoded and checked against
+ * the manifest's layout.  m owns what is loaded as soon as it is loaded (hr_model_free). */
+static int load_blocks(hr_bundle_at *b, const hr_model_layout *L, const hr_marray *a, hr_model *m, uint64_t first,
+                       uint64_t count, hr_error *err)
+{
+    const char *path = hr_bundle_at_path(b);
+    m->ii_first = first;
+    m->ii = hr_calloc(count + 1, sizeof *m->ii);
+    m->ii_bytes = hr_calloc(count + 1, sizeof *m->ii_bytes);
+    m->ii_count = count;
+    for (uint64_t x = 0; x < count; x++) {
+        char name[80], what[4200];
+        hr_model_member_name(L, a->first + first + x, name, sizeof name);
+        snprintf(what, sizeof what, "%s:%s", path, name);
+        const void *p;
+        size_t len;
+        HR_TRY(hr_bundle_at_read(b, name, &p, &len, err));
+        m->ii_bytes[x] = hr_malloc(len ? len : 1);   /* a copy: the reader's buffer is reused */
+        if (len) memcpy(m->ii_bytes[x], p, len);
+        HR_TRY(hr_iiblock_decode(m->ii_bytes[x], len, m->n_items, what, &m->ii[x], err));
+        HR_TRY(hr_model_ii_check(m, first + x, &m->ii[x], what, HR_ERR_FORMAT, err));
+    }
+    return 0;
+}
+
 int hr_model_v2_load(hr_bundle_at *b, hr_model *m, const hr_model_part *part, int what, hr_error *err)
 {
     const char *path = hr_bundle_at_path(b);
@@ -425,6 +471,11 @@ int hr_model_v2_load(hr_bundle_at *b, hr_model *m, const hr_model_part *part, in
             continue;
         }
         if (!(what & 2)) continue;
+        if (a->type == HR_MARRAY_IIBLK) {
+            uint64_t b0 = part ? m->item_lo / a->block : 0, b1 = part ? ceil_div(m->item_hi, a->block) : a->members;
+            HR_TRY(load_blocks(b, &L, a, m, b0, b1 > b0 ? b1 - b0 : 0, err));
+            continue;
+        }
         row_sel s = { 1, NULL, 0, 0, 0 };
         if (part && !strcmp(a->name, "item_scores.f32")) {
             /* popularity scores stay whole: every rank ranks every item by them */

@@ -27,6 +27,7 @@
 #include "core/timer.h"
 #include "jobs/commands.h"
 #include "jobs/evaluate.h"
+#include "jobs/ringrows.h"
 #include "jobs/rowfetch.h"
 
 static const char usage[] =
@@ -38,7 +39,8 @@ static const char usage[] =
 
 /* This rank's share of a model: the rows of the training users it owns (test rows are aligned
  * to the same partition) and its block of the model's items (the ring of evaluate_ring.c
- * brings the other blocks). */
+ * brings the other blocks; an item-item model's share of column blocks, which travel round
+ * the ring of jobs/ringrows.h). */
 static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_dataset *tr)
 {
     const hr_block *b = &tr->by_user;
@@ -47,8 +49,8 @@ static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_
     for (uint64_t r = 0; r < b->nrows; r++)
         if (umap[b->gid[r]] != UINT32_MAX) ids[w++] = umap[b->gid[r]];
     hr_free(umap);
-    hr_model_part part = { ids, w, hr_block_lo(m->n_items, job->size, job->rank),
-                           hr_block_lo(m->n_items, job->size, job->rank + 1), NULL, 0 };
+    hr_model_part part = { ids, w, 0, 0, NULL, 0 };
+    hr_ring_item_share(m, job->rank, job->size, &part.item_lo, &part.item_hi);
     int rc = hr_model_load_part(path, m, &part, &job->err);
     hr_free(ids);
     return rc;
@@ -84,6 +86,7 @@ static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, 
         for (uint64_t i = 0; i < n; i++) s->pop_row[i] = s->imap[i] != UINT32_MAX ? m->item_scores[s->imap[i]] : NAN;
         return;
     }
+    if (m->kind == HR_MODEL_ITEMITEM) return;   /* no item factors: no ild@K */
     ev_items *it = &s->items;
     it->m = m;
     it->n = m->n_items;

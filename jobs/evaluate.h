@@ -3,7 +3,8 @@
  *   evaluate.c          options, loading, id mapping, the global item / user context, order
  *   evaluate_run.c      one scorer over every local test user: ranking, accumulation, reduction
  *   evaluate_ring.c     factor models: the item blocks travel round the ring (no rank holds the
- *                       item matrix); item rows for ild@K fetched by id (jobs/rowfetch.h)
+ *                       item matrix); item rows for ild@K fetched by id (jobs/rowfetch.h);
+ *                       item-item models and fold-in use the ring of jobs/ringrows.h
  *   evaluate_report.c   the --json keys and the stdout tables
  *   evaluate_compare.c  --compare: per-user values gathered in global user order, bootstrap
  *
@@ -114,6 +115,8 @@ typedef struct ev_chunk {
     uint64_t *rk;             /* n x 2: rank of the best head / tail relevant item (0: none) */
     double *user_sq;          /* n: squared rating errors of the user (rating models) */
     uint64_t *user_n;         /* n: their count */
+    const float *fold;        /* fold-in models: n x k projected rows x_u V of the users ... */
+    const uint8_t *folded;    /* ... flagged here (the model does not know them), or NULL */
 } ev_chunk;
 /* Collective: two trips of s's item blocks round the ring (top-K and the best relevant items,
  * then the rank of those among all candidates), ratings predicted on the way (out->rating).

@@ -72,6 +72,7 @@ static void users_build(const ev_data *d, const ev_scorer *s, const ev_chunk *c,
         const uint32_t gid = (uint32_t)te->gid[r], mu = s->umap[gid];
         /* as in evaluate_run.c: no factors, or no training interactions: popularity */
         ru->x[u] = mu == UINT32_MAX || d->tr->users.nnz[gid] == 0 ? NULL : m->user_factors + (uint64_t)mu * (uint64_t)m->k;
+        if (mu == UINT32_MAX && c->folded && c->folded[u]) ru->x[u] = c->fold + (uint64_t)u * (uint64_t)m->k;   /* x_u V */
         ru->xo[u] = nx;
         for (uint64_t e = tr->ptr[r]; e < tr->ptr[r + 1]; e++)
             if (s->imap[tr->idx[e]] != UINT32_MAX) ru->excl[nx++] = s->imap[tr->idx[e]];

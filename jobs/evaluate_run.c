@@ -2,8 +2,12 @@
  *
  * Users go in chunks of bounded working memory.  A factor model ranks a chunk against its item
  * blocks as they travel round the ring (evaluate_ring.c: top-K and the rank of the best
- * relevant item, no rank holding the item matrix); other scorers (popularity, random, pop
- * models, and users a factor model cannot score) fill one row per user.  ild@K takes the
+ * relevant item, no rank holding the item matrix); users it does not know but a fold-in model
+ * can project get x_u V first (jobs/ringrows.h, the item blocks round the ring once per chunk).
+ * An item-item model scores a chunk's users from their training rows into whole score rows
+ * while B's column blocks travel round the ring (jobs/ringrows.h; chunks small enough for
+ * those rows).  Other scorers (popularity, random, pop models, and users a model cannot score)
+ * fill one row per user.  ild@K takes the
  * factor rows of each user's top-K items from the ranks holding them (one fetch per chunk).
  * On the row path the candidates are the catalogue (items with training interactions) minus
  * the user's training items, held in a byte mask that is set for the user's items and cleared
@@ -18,7 +22,10 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "jobs/evaluate.h"
+#include "jobs/ringrows.h"
 #include "solvers/topk.h"
+
+#define ROWS_CHUNK_BYTES ((uint64_t)256 << 20)   /* item-item: whole score rows held per chunk */
 
 const char *const ev_seg_names[EV_NSEG] = {
     [EV_SEG_ALL] = "", [EV_SEG_LIGHT] = "light", [EV_SEG_MEDIUM] = "medium",
@@ -146,6 +153,40 @@ static void eval_user(const ev_data *d, const ev_scorer *s, ev_result *out, ev_s
     }
 }
 
+/* Score row mrow (model item order) in train item order (w->row when the orders differ). */
+static const float *train_order(const ev_scorer *s, const ev_data *d, const float *mrow, float *row)
+{
+    if (d->n_items == s->m->n_items) {
+        uint32_t i = 0;
+        while (i < d->n_items && s->imap[i] == i) i++;
+        if (i == d->n_items) return mrow;
+    }
+    for (uint32_t i = 0; i < d->n_items; i++) row[i] = s->imap[i] != UINT32_MAX ? mrow[s->imap[i]] : NAN;
+    return row;
+}
+
+/* Query rows (jobs/ringrows.h) of the chunk users scored from their training row: all with a
+ * row the model can read (item-item), or those the model does not know (fold-in).  fold[x] = 1
+ * for them, their query index in qat[x]. */
+static void chunk_queries(const ev_data *d, const ev_scorer *s, const ev_chunk *c, int item_item, hr_ring_rows *qr,
+                          uint8_t *fold, uint64_t *qat)
+{
+    const hr_block *tr = &d->tr->by_user;
+    hr_ring_rows_free(qr);
+    hr_ring_rows_init(qr);
+    for (uint32_t x = 0; x < c->n; x++) {
+        const uint64_t r = c->rows[x];
+        const uint32_t gid = (uint32_t)d->te->gid[r];
+        const uint64_t len = tr->ptr[r + 1] - tr->ptr[r];
+        fold[x] = 0;
+        if (!len || (!item_item && s->umap[gid] != UINT32_MAX)) continue;
+        if (hr_ring_rows_add(qr, tr->idx + tr->ptr[r], tr->val + tr->ptr[r], len, s->imap, s->m->row_weight) > 0) {
+            fold[x] = 1;
+            qat[x] = qr->n - 1;
+        }
+    }
+}
+
 static int reduce(hr_job *job, const ev_data *d, ev_result *out)
 {
     for (int g = 0; g < EV_NSEG; g++) {
@@ -179,6 +220,8 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
         out->ugid = hr_malloc((d->n_eval_local ? d->n_eval_local : 1) * sizeof *out->ugid);
     }
     const int ring = s->kind == EV_MODEL && s->m->kind == HR_MODEL_FACTOR;
+    const int ii = s->kind == EV_MODEL && s->m->kind == HR_MODEL_ITEMITEM, fold_in = ring && s->m->fold_in;
+    const uint64_t nm = ii && s->m->n_items ? s->m->n_items : 1;
     const uint32_t ik = s->ild ? (uint32_t)s->ild->k : 0;
     const size_t maxrel = d->max_test_row ? d->max_test_row : 1;
     ev_scratch w;
@@ -199,14 +242,22 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
         if (te->ptr[r + 1] > te->ptr[r]) users[nl++] = r;
     const uint64_t per_user = (uint64_t)kmax * (sizeof(hr_topk_entry) + 4 + 4 * (uint64_t)ik) + 64;
     uint64_t C = EV_CHUNK_BYTES / per_user;
+    if (ii && C > ROWS_CHUNK_BYTES / 4 / nm) C = ROWS_CHUNK_BYTES / 4 / nm;   /* the chunk's score rows */
     if (C < 1) C = 1;
     if (C > nl) C = nl ? nl : 1;
     uint64_t nchunks = (nl + C - 1) / C;
     int rc = hr_comm_allreduce_max_u64(job->comm, &nchunks, 1);
     ev_chunk ch = { 0, NULL, hr_malloc((C * kmax + 1) * sizeof *ch.heap), hr_malloc((C + 1) * sizeof *ch.len),
                     hr_malloc((C * kmax + 1) * sizeof *ch.idx), hr_calloc(2 * C + 2, sizeof *ch.rk),
-                    hr_calloc(C + 1, sizeof *ch.user_sq), hr_calloc(C + 1, sizeof *ch.user_n) };
-    uint8_t *fb = hr_malloc(C + 1);
+                    hr_calloc(C + 1, sizeof *ch.user_sq), hr_calloc(C + 1, sizeof *ch.user_n), NULL, NULL };
+    uint8_t *fb = hr_malloc(C + 1), *fold = hr_calloc(C + 1, 1);
+    uint64_t *qat = hr_malloc((C + 1) * sizeof *qat);
+    float *S = ii ? hr_malloc(C * nm * sizeof *S + 1) : NULL, *F = fold_in ? hr_malloc((C * (uint64_t)s->m->k + 1) * sizeof *F) : NULL;
+    hr_ring_rows qr;
+    hr_ring_rows_init(&qr);
+    double ts = 0, tc = 0;
+    ch.fold = F;
+    ch.folded = fold_in ? fold : NULL;
     float *ild_rows = NULL;
     uint64_t ild_cap = 0, ild_block = ik && s->ild->n ? (s->ild->n + (uint64_t)job->size - 1) / (uint64_t)job->size : 0;
     uint64_t ild_group = ik ? (ild_block > 4096 ? ild_block : 4096) / kmax : C;   /* without ild: the chunk */
@@ -215,7 +266,17 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
     for (uint64_t c0 = 0; rc == 0 && c0 < nchunks * C; c0 += C) {
         ch.rows = users + (c0 < nl ? c0 : nl);
         ch.n = (uint32_t)(c0 < nl ? (nl - c0 < C ? nl - c0 : C) : 0);
-        if (ring) rc = ev_ring_rank(job, d, s, &ch, out);
+        if (ii || fold_in) {
+            chunk_queries(d, s, &ch, ii, &qr, fold, qat);
+            hr_iiquery q = hr_ring_rows_query(&qr);
+            if (ii) rc = hr_ring_rows_ii(job, s->m, &q, 0, qr.n, S, &ts, &tc);
+            else rc = hr_ring_project(job, s->m->item_factors, s->m->n_items, s->m->k, &q, qr.n, F);
+            /* projections to chunk order: qat[x] <= x, so from the last user down nothing is
+             * overwritten before it is moved */
+            for (uint32_t x = ch.n; rc == 0 && fold_in && x-- > 0;)
+                if (fold[x] && qat[x] != x) memcpy(F + (uint64_t)x * s->m->k, F + qat[x] * s->m->k, (size_t)s->m->k * sizeof *F);
+        }
+        if (rc == 0 && ring) rc = ev_ring_rank(job, d, s, &ch, out);
         if (rc < 0) break;
         for (uint32_t x = 0; x < ch.n; x++) {
             const uint64_t r = ch.rows[x];
@@ -227,9 +288,16 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
             } else if (s->kind == EV_RANDOM) {
                 random_row(d->seed, gid, n, w.row);
                 srow = w.row;
+            } else if (ii && fold[x]) {
+                srow = train_order(s, d, S + qat[x] * nm, w.row);
+            } else if (ii) {
+                /* no training row the model can read: ranked by popularity, as recommend does */
+                srow = d->popf;
+                fb[x] = 1;
+                out->fallback++;
             } else if (!ring) {
                 srow = s->pop_row;
-            } else if (s->umap[gid] == UINT32_MAX || d->tr->users.nnz[gid] == 0) {
+            } else if ((s->umap[gid] == UINT32_MAX && !(fold_in && fold[x])) || d->tr->users.nnz[gid] == 0) {
                 /* no meaningful factors (unknown to the model, or no training interactions: a
                  * time split): ranked by popularity, as recommend does */
                 srow = d->popf;
@@ -282,6 +350,11 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
     hr_free(ch.user_sq);
     hr_free(ch.user_n);
     hr_free(fb);
+    hr_free(fold);
+    hr_free(qat);
+    hr_free(S);
+    hr_free(F);
+    hr_ring_rows_free(&qr);
     hr_free(ild_rows);
     hr_free(ild_ids);
     hr_free(w.heap);

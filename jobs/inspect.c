@@ -171,10 +171,18 @@ static int inspect_model(hr_job *job, const char *path)
                    (long long)json_integer_value(json_object_get(m, "k")), (long long)json_integer_value(json_object_get(m, "users")),
                    (long long)json_integer_value(json_object_get(m, "items")), (long long)json_integer_value(json_object_get(m, "iterations")),
                    json_number_value(json_object_get(m, "final_loss")), (long long)json_integer_value(json_object_get(m, "ranks")));
-            if (par)
-                printf("params     lambda %g, alpha %g, epsilon %g, solver %s, seed %lld\n", json_number_value(json_object_get(par, "lambda")),
-                       json_number_value(json_object_get(par, "alpha")), json_number_value(json_object_get(par, "epsilon")),
-                       json_string_value(json_object_get(par, "solver")), (long long)json_integer_value(json_object_get(par, "seed")));
+            if (par) {   /* every hyper-parameter the algorithm recorded, in the manifest's order */
+                const char *key, *sep = "";
+                json_t *v;
+                printf("params     ");
+                json_object_foreach(par, key, v) {
+                    if (json_is_string(v)) printf("%s%s %s", sep, key, json_string_value(v));
+                    else if (json_is_integer(v)) printf("%s%s %lld", sep, key, (long long)json_integer_value(v));
+                    else if (json_is_number(v)) printf("%s%s %g", sep, key, json_number_value(v));
+                    sep = ", ";
+                }
+                printf("\n");
+            }
             if (lin) printf("lineage    dataset %s\n", json_string_value(json_object_get(lin, "dataset")));
             json_t *arrays = json_object_get(m, "arrays");
             const char *key;

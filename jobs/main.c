@@ -15,7 +15,7 @@ static const struct {
     { "gen", hr_cmd_gen, "generate synthetic interaction logs (date-partitioned, zstd)" },
     { "ingest", hr_cmd_ingest, "validate raw logs into a sharded dataset" },
     { "split", hr_cmd_split, "split a dataset into train and test" },
-    { "train", hr_cmd_train, "train a model (als, ials, pop) and write a model bundle" },
+    { "train", hr_cmd_train, "train a model (als, ials, pop, ease, svd) and write a model bundle" },
     { "evaluate", hr_cmd_evaluate, "offline metrics of a model on a train/test split" },
     { "recommend", hr_cmd_recommend, "top-N recommendations for every user" },
     { "similar", hr_cmd_similar, "the most similar items of every item (factors or co-occurrence)" },

@@ -12,6 +12,7 @@
 #include "io/bundle.h"
 #include "io/bundlefmt.h"
 #include "io/dictbuf.h"
+#include "io/iiblock.h"
 #include "io/manifest.h"
 #include "io/output.h"
 #include "mpi/pfile.h"
@@ -63,7 +64,9 @@ static void assign_writers(mw *w)
         const hr_rows_src *rs = a->type == HR_MARRAY_F32 ? rows_src(w, a->name) : NULL;
         for (uint64_t j = a->first; j < a->first + a->members; j++) {
             uint64_t lo = (j - a->first) * a->block;
-            w->writer[j] = rs && rs->part ? rs->part->owner[lo] : (uint32_t)(j % (uint64_t)w->P);
+            w->writer[j] = rs && rs->part ? rs->part->owner[lo]
+                           : a->type == HR_MARRAY_IIBLK ? (uint32_t)((j - a->first) % (uint64_t)w->P)   /* the contract of make */
+                                                        : (uint32_t)(j % (uint64_t)w->P);
         }
     }
 }
@@ -139,6 +142,20 @@ static void member_bytes(mw *w, const hr_marray *a, uint64_t j, const void **raw
     *len = (size_t)((hi - lo) * a->cols * sizeof(float));
 }
 
+/* The raw bytes of item-item member j: block *b encoded into w->mbuf. */
+static void ii_member_bytes(mw *w, const hr_iiblock *b, const void **raw, size_t *len)
+{
+    size_t need = hr_iiblock_size(b);
+    if (need > w->mcap) {
+        hr_free(w->mbuf);
+        w->mbuf = hr_malloc(need);
+        w->mcap = need;
+    }
+    hr_iiblock_encode_into(b, w->mbuf);
+    *raw = w->mbuf;
+    *len = need;
+}
+
 /* A diverged model is never written (as hr_model_save refuses it): checked member by member. */
 static int check_finite(mw *w, const hr_marray *a, uint64_t j, const void *raw, size_t len)
 {
@@ -183,7 +200,15 @@ static int run_pass(mw *w)
         }
         for (uint64_t t = 0; t < rounds && rc == 0; t++) {
             for (int q = 0; q < w->P; q++) round_member[q] = cnt[q] + t < cnt[q + 1] ? list[cnt[q] + t] : UINT64_MAX;
+            hr_iiblock blk;
             if (dist) rc = exchange_rows(w, a, rs, round_member);
+            if (a->type == HR_MARRAY_IIBLK) {
+                for (int q = 0; q < w->P; q++)   /* member -> column block */
+                    if (round_member[q] != UINT64_MAX) round_member[q] -= a->first;
+                rc = w->src->item_item.make(w->src->item_item.ctx, round_member, &blk, &job->err);
+                for (int q = 0; q < w->P; q++)
+                    if (round_member[q] != UINT64_MAX) round_member[q] += a->first;
+            }
             rc = hr_comm_agree(job->comm, rc, &job->err);
             if (rc < 0) break;
             const uint64_t j = round_member[w->me];
@@ -194,9 +219,12 @@ static int run_pass(mw *w)
                 size_t len;
                 void *owned;
                 char name[80];
-                member_bytes(w, a, j, &raw, &len, &owned);
+                owned = NULL;
+                if (a->type == HR_MARRAY_IIBLK) ii_member_bytes(w, &blk, &raw, &len);
+                else member_bytes(w, a, j, &raw, &len, &owned);
                 hr_model_member_name(&w->L, j, name, sizeof name);
                 if (w->pass == 0 && a->type == HR_MARRAY_F32) rc = check_finite(w, a, j, raw, len);
+                if (w->pass == 0 && a->type == HR_MARRAY_IIBLK) rc = hr_model_ii_check(w->hdr, j - a->first, &blk, name, HR_ERR_ARG, &job->err);
                 strcat(name, ".zst");
                 uint64_t st, h;
                 if (rc == 0) rc = hr_packer_pack(w->pk, raw, len, name, w->mtime, &piece, &plen, &st, &h, &job->err);
@@ -251,6 +279,7 @@ int hr_model_write(hr_job *job, const char *path, const hr_model *hdr, const hr_
     w.me = job->rank;
     hr_model_layout_build(&w.L, hdr->kind, hdr->k, hdr->n_users, hdr->n_items,
                           src->user_bias.part || src->user_bias.fill, src->item_bias.part || src->item_bias.fill);
+    if (hdr->kind == HR_MODEL_ITEMITEM) hr_model_layout_item_item(&w.L, hdr->n_items, hdr->ii_cols);
     int rc = 0;
     char *text = NULL;
     size_t tlen = 0;

@@ -19,6 +19,14 @@
  *                rank's rows in local order (width = the array's columns): train's factors;
  *   fill         any rank can compute any rows (gen's planted model; popularity counts every
  *                rank holds): fill(ctx, lo, hi, out) writes rows lo..hi-1 (width floats each).
+ *   item_item    item-item models (hdr->kind HR_MODEL_ITEMITEM, hdr->ii_cols, ii_topm,
+ *                row_weight set): B's column blocks come from make(ctx, blocks, out, err), a
+ *                COLLECTIVE call made once per round by every rank: blocks[q] is the column
+ *                block rank q packs in this round (block c goes to rank c mod P, so round t
+ *                packs blocks tP .. tP + P - 1), UINT64_MAX when q packs none; make fills *out
+ *                with this rank's block (valid until the next call).  Both passes make every
+ *                block, in the same rounds, and must get the same block both times.  So no
+ *                rank holds more of B than the blocks of one round (EASE: a panel of P each).
  * Dictionaries come whole from hdr->users / hdr->items (every rank holds them), or, for
  * integer ids, from ids_fill(ctx, side, lo, hi, out) when the dictionary pointer is NULL.
  *
@@ -41,12 +49,18 @@ typedef struct hr_rows_src {
     void *ctx;
 } hr_rows_src;
 
+typedef struct hr_ii_src {
+    int (*make)(void *ctx, const uint64_t *blocks, hr_iiblock *out, hr_error *err);
+    void *ctx;
+} hr_ii_src;
+
 typedef struct hr_model_src {
     const hr_dict *users, *items;   /* whole dictionaries, or NULL with ids_fill */
     void (*ids_fill)(void *ctx, int side, uint64_t lo, uint64_t hi, int64_t *out);
     void *ids_ctx;
     /* absent arrays: part == NULL and fill == NULL */
     hr_rows_src user_factors, item_factors, user_bias, item_bias, item_scores;
+    hr_ii_src item_item;     /* item-item models only */
 } hr_model_src;
 
 typedef struct hr_model_write_stats {

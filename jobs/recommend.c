@@ -1,9 +1,12 @@
 /* hpcrec recommend — top-N items for every user (or the users listed in --users FILE).
  *
  * Distribution: each rank scores the users it owns in the dataset against the catalogue, which
- * travels round the ring in blocks (jobs/ringscore.h: blocked SGEMM + bounded top-N).  A rank
- * reads only its share of the model: its users' factor rows and its own block of item factors
- * (io/model.h partial load), so memory per rank shrinks with the number of ranks.
+ * travels round the ring in blocks (jobs/ringscore.h: blocked SGEMM + bounded top-N; item-item
+ * models: B's column blocks, jobs/ringrows.h).  A rank reads only its share of the model: its
+ * users' factor rows and its own block of item factors or of B's columns (io/model.h partial
+ * load), so memory per rank shrinks with the number of ranks.  Models that score from a user's
+ * row (item-item; factor models with fold-in, for users they do not know) get the user's row
+ * of --data, weighted as the model says.
  * Excluded: items the user has in the dataset (unless --include-seen), items in --exclude FILE.
  * Users the model does not know get the most popular items they have not seen, marked
  * "popular" in the source column.  --diversify L re-ranks 5N candidates by maximal marginal
@@ -31,6 +34,7 @@
 #include "jobs/dataset.h"
 #include "jobs/indexscore.h"
 #include "jobs/publish.h"
+#include "jobs/ringrows.h"
 #include "jobs/ringscore.h"
 #include "jobs/rowfetch.h"
 #include "solvers/score.h"
@@ -43,9 +47,12 @@ static const char usage[] =
     "                 [--users FILE] [--diversify L] [--index INDEX [--probe N]] [--zstd-level Z (default 1)] [--json FILE]\n";
 
 
+#define FROM_ROW (UINT32_MAX - 1)   /* model_uid of a user scored from its --data row */
+
 typedef struct {
     uint32_t data_gid;   /* row in the dataset (UINT32_MAX: listed user not in the dataset) */
-    uint32_t model_uid;  /* factor row to score; UINT32_MAX: ranked by popularity */
+    uint32_t model_uid;  /* factor row to score; FROM_ROW: its query row; UINT32_MAX: by popularity */
+    uint64_t qrow;       /* FROM_ROW: its row in the query rows */
     int known;           /* the model knows the user (a pop model ranks everyone by popularity) */
     char *ext;           /* external id (NUL-terminated copy) */
     size_t ext_len;
@@ -242,6 +249,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     hr_topbuf *heaps = NULL;
     hr_topkey *store = NULL;
     float *U = NULL;
+    hr_ring_rows qr;
+    hr_ring_rows_init(&qr);
     char **listed = NULL;
     uint64_t nlisted = 0;
     hr_publish pub;
@@ -255,6 +264,10 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     if (rc < 0) goto done;
     const uint64_t ni = m.n_items;
     const int k = m.kind == HR_MODEL_FACTOR ? m.k : 0;
+    if (diversify > 0 && !k) {
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "--diversify compares item factors: a %s model has none", m.algo);
+        goto done;
+    }
     /* Global exclusions and the popularity order (model item ids). */
     banned = hr_calloc(ni ? ni : 1, 1);
     uint64_t nbanned = 0;
@@ -305,6 +318,15 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         int64_t mu = hr_dict_find(&m.users, t->ext, el);
         t->known = mu >= 0;
         t->model_uid = mu >= 0 && m.kind == HR_MODEL_FACTOR ? (uint32_t)mu : UINT32_MAX;
+        /* item-item models score everyone from their row; fold-in models the users they lack */
+        if (row >= 0 && (m.kind == HR_MODEL_ITEMITEM || (m.fold_in && mu < 0))) {
+            t->known = hr_ring_rows_add(&qr, b->idx + b->ptr[row], b->val + b->ptr[row], b->ptr[row + 1] - b->ptr[row], imap,
+                                        m.row_weight) > 0;
+            t->qrow = qr.n - 1;
+            t->model_uid = t->known ? FROM_ROW : UINT32_MAX;
+        } else if (m.kind == HR_MODEL_ITEMITEM) {
+            t->known = 0;   /* no row in --data: nothing to score from */
+        }
         if (row >= 0 && exclude_seen) {
             uint64_t n = b->ptr[row + 1] - b->ptr[row];
             t->seen = hr_malloc((n ? n : 1) * sizeof *t->seen);
@@ -318,12 +340,13 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     {
         uint64_t nu = 0, *uids = hr_malloc((nt + 1) * sizeof *uids);
         for (uint64_t x = 0; x < nt; x++)
-            if (tg[x].model_uid != UINT32_MAX) uids[nu++] = tg[x].model_uid;
-        hr_model_part part = { uids, nu, hr_block_lo(ni, P, job->rank), hr_block_lo(ni, P, job->rank + 1), NULL, 0 };
+            if (tg[x].model_uid < FROM_ROW) uids[nu++] = tg[x].model_uid;
+        hr_model_part part = { uids, nu, 0, 0, NULL, 0 };
+        hr_ring_item_share(&m, job->rank, P, &part.item_lo, &part.item_hi);
         rc = hr_model_load_part(model_path, &m, &part, &job->err);
         /* targets now point at rows of the part */
         for (uint64_t x = 0; rc == 0 && x < nt; x++)
-            if (tg[x].model_uid != UINT32_MAX) tg[x].model_uid = (uint32_t)hr_model_user_row(&m, tg[x].model_uid);
+            if (tg[x].model_uid < FROM_ROW) tg[x].model_uid = (uint32_t)hr_model_user_row(&m, tg[x].model_uid);
         hr_free(uids);
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
@@ -353,12 +376,33 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     for (uint64_t x = 0; x < nmod; x++) hr_topbuf_init(&heaps[x], store + x * (uint64_t)M, M, M);
     U = hr_malloc((nmod ? nmod : 1) * (size_t)(k ? k : 1) * sizeof *U);
     for (uint64_t x = 0; x < nmod; x++)
-        memcpy(U + x * (uint64_t)k, m.user_factors + (uint64_t)tg[mod[x]].model_uid * (uint64_t)k, (size_t)k * sizeof *U);
+        if (tg[mod[x]].model_uid != FROM_ROW)
+            memcpy(U + x * (uint64_t)k, m.user_factors + (uint64_t)tg[mod[x]].model_uid * (uint64_t)k, (size_t)k * sizeof *U);
     hr_free(m.user_factors);   /* U holds them in target order */
     m.user_factors = NULL;
     double t_score = 0, t_comm = 0, t_ring = hr_now();
     uint64_t iscores = 0;
-    if (k) {
+    /* queries from rows, in target order: their positions among the model-scored targets */
+    hr_iiquery q = hr_ring_rows_query(&qr);
+    if (k && m.fold_in) {   /* x_u V for the users the model lacks, then scored as factor rows */
+        float *F = hr_malloc((qr.n * (uint64_t)k + 1) * sizeof *F);
+        rc = hr_ring_project(job, m.item_factors, ni, k, &q, qr.n, F);
+        for (uint64_t x = 0; x < nmod; x++)
+            if (tg[mod[x]].model_uid == FROM_ROW)
+                memcpy(U + x * (uint64_t)k, F + tg[mod[x]].qrow * (uint64_t)k, (size_t)k * sizeof *U);
+        hr_free(F);
+    }
+    if (rc == 0 && m.kind == HR_MODEL_ITEMITEM) {
+        uint32_t **excl = hr_malloc((nmod ? nmod : 1) * sizeof *excl), *nexcl = hr_malloc((nmod ? nmod : 1) * sizeof *nexcl);
+        for (uint64_t x = 0; x < nmod; x++) {
+            excl[x] = tg[mod[x]].seen;
+            nexcl[x] = tg[mod[x]].nseen;
+        }
+        /* every model-scored target has a row, in target order: the query rows are theirs */
+        rc = hr_ring_topn_ii(job, &m, &q, nmod, excl, nexcl, nbanned ? banned : NULL, heaps, &t_score, &t_comm);
+        hr_free(excl);
+        hr_free(nexcl);
+    } else if (rc == 0 && k) {
         uint32_t **excl = hr_malloc((nmod ? nmod : 1) * sizeof *excl), *nexcl = hr_malloc((nmod ? nmod : 1) * sizeof *nexcl);
         for (uint64_t x = 0; x < nmod; x++) {
             excl[x] = tg[mod[x]].seen;
@@ -520,6 +564,7 @@ done:
     for (uint64_t x = 0; x < nt; x++) { hr_free(tg[x].ext); hr_free(tg[x].seen); }
     for (uint64_t x = 0; x < nlisted; x++) hr_free(listed[x]);
     hr_free(listed);
+    hr_ring_rows_free(&qr);
     hr_free(tg); hr_free(banned); hr_free(imap); hr_free(popular); hr_free(heaps); hr_free(store);
     hr_free(U);
     hr_model_free(&m);

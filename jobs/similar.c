@@ -2,7 +2,9 @@
  *
  * From a model (--model M.tar): cosine of item factors.  Each rank takes a contiguous block of
  * items as queries (normalised factor rows) and scores them against the catalogue with the
- * same ring of blocked SGEMM as recommend (jobs/ringscore.h).
+ * same ring of blocked SGEMM as recommend (jobs/ringscore.h).  An item-item model's neighbours
+ * of item j are the largest weights of B's column j (the items that most raise j's score); each
+ * rank reads its share of the column blocks and needs no exchange.
  * From data (--data DATASET --measure cosine|jaccard [--min-support S]): item-item
  * co-occurrence C_ij = users who have both i and j, computed where item i lives: its rank asks
  * the owners of i's users for their rows (two all-to-alls: row lengths, then items), then
@@ -29,6 +31,7 @@
 #include "jobs/index.h"
 #include "jobs/indexscore.h"
 #include "jobs/publish.h"
+#include "jobs/ringrows.h"
 #include "jobs/ringscore.h"
 #include "solvers/topk.h"
 
@@ -70,6 +73,55 @@ static int write_lists(hr_job *job, const char *out, const hr_dict *items, const
     return hr_recwriter_close(wr, &info[0], &info[1], &info[2], &job->err);
 }
 
+/* An item-item model: the largest weights of each column this rank holds, for every item or for
+ * the listed ones (m: dictionaries). */
+static int from_columns(hr_job *job, const char *path, const char *items_file, hr_model *m, uint32_t top, uint32_t **qid,
+                        uint64_t *nq, hr_topbuf **heaps, hr_topkey **store, double *t_score)
+{
+    double t0 = hr_now();
+    hr_model_part part = { NULL, 0, 0, 0, NULL, 0 };
+    hr_ring_item_share(m, job->rank, job->size, &part.item_lo, &part.item_hi);
+    int rc = hr_model_load_part(path, m, &part, &job->err);
+    uint64_t *listed = NULL, nlisted = 0, lo = part.item_lo, hi = part.item_hi;
+    if (rc == 0 && items_file) rc = hr_index_read_ids(items_file, &m->items, "item", path, &listed, &nlisted, &job->err);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) {
+        hr_free(listed);
+        return rc;
+    }
+    /* wanted[j - lo]: column j is a query (every column when no list is given) */
+    unsigned char *wanted = hr_malloc(hi - lo + 1);
+    memset(wanted, items_file ? 0 : 1, hi - lo + 1);
+    for (uint64_t x = 0; x < nlisted; x++)
+        if (listed[x] >= lo && listed[x] < hi) wanted[listed[x] - lo] = 1;
+    hr_free(listed);
+    *nq = 0;
+    for (uint64_t j = lo; j < hi; j++) *nq += wanted[j - lo];
+    *qid = hr_malloc((*nq + 1) * sizeof **qid);
+    *heaps = hr_malloc((*nq + 1) * sizeof **heaps);
+    *store = hr_malloc((*nq * 2 * top + 1) * sizeof **store);
+    for (uint64_t c = 0, x = 0; c < m->ii_count; c++) {
+        const hr_iiblock *b = &m->ii[c];
+        for (uint64_t j = b->c0; j < b->c1; j++) {
+            if (!wanted[j - lo]) continue;
+            uint32_t self = (uint32_t)j;
+            (*qid)[x] = self;
+            hr_topbuf *h = &(*heaps)[x];
+            hr_topbuf_init(h, *store + x * 2 * top, top, 2 * top);
+            if (b->dense) {
+                hr_topbuf_push_row(h, b->val + (j - b->c0) * b->n, 0, (uint32_t)b->n, &self, 1);
+            } else {
+                for (uint64_t e = b->ptr[j - b->c0]; e < b->ptr[j - b->c0 + 1]; e++)
+                    if (b->row[e] != self) hr_topbuf_push(h, b->val[e], b->row[e]);
+            }
+            x++;
+        }
+    }
+    hr_free(wanted);
+    *t_score = hr_now() - t0;
+    return 0;
+}
+
 /* Where the item queries come from: every item, or the items listed in a file; candidates from
  * the whole catalogue or from an index (jobs/indexscore.h). */
 typedef struct model_src {
@@ -78,11 +130,21 @@ typedef struct model_src {
 } model_src;
 
 static int from_model(hr_job *job, const model_src *src, uint32_t top, hr_dict *items_out, uint32_t **qid, uint64_t *nq,
-                      hr_topbuf **heaps, hr_topkey **store, double *t_score)
+                      hr_topbuf **heaps, hr_topkey **store, double *t_score, const char **source)
 {
     const char *path = src->path;
     hr_model m;
     int rc = hr_model_load_dicts(path, &m, &job->err);
+    if (rc == 0 && m.kind == HR_MODEL_ITEMITEM && src->index)
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "--index: %s is an item-item model, it has no item factors to search", path);
+    if (rc == 0 && m.kind == HR_MODEL_ITEMITEM) {
+        *source = "itemitem";
+        rc = from_columns(job, path, src->items_file, &m, top, qid, nq, heaps, store, t_score);
+        *items_out = m.items;
+        memset(&m.items, 0, sizeof m.items);
+        hr_model_free(&m);
+        return rc;
+    }
     if (rc == 0 && m.kind != HR_MODEL_FACTOR)
         rc = hr_error_set(&job->err, HR_ERR_STATE, "%s: a %s model has no item factors; use --data for co-occurrence", path, m.algo);
     rc = hr_comm_agree(job->comm, rc, &job->err);
@@ -319,7 +381,7 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     const char *source = model ? "factors" : jaccard ? "jaccard" : "cosine";
     if (model) {
         model_src src = { model, items_file, index, (uint32_t)probe };
-        rc = from_model(job, &src, (uint32_t)top, &items, &qid, &nq, &heaps, &store, &t_score);
+        rc = from_model(job, &src, (uint32_t)top, &items, &qid, &nq, &heaps, &store, &t_score, &source);
     } else {
         rc = hr_dataset_load(job, data, HR_LOAD_BY_USER | HR_LOAD_BY_ITEM, &ds);
         if (rc == 0) rc = from_data(job, &ds, jaccard, (uint64_t)min_support, (uint32_t)top, &qid, &nq, &heaps, &store, &t_score);

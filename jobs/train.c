@@ -3,6 +3,8 @@
  *   als   explicit ALS-WR with global mean and user/item biases (ratings)
  *   ials  implicit ALS (Hu–Koren–Volinsky), Cholesky or conjugate-gradient solves (counts)
  *   pop   popularity baseline: item scores = interactions per item
+ *   ease  closed-form item-item model on the BLACS grid (train_ease.c)
+ *   svd   randomized truncated SVD, a factor model (train_svd.c)
  * The distributed loop is in train_loop.c; this file parses options, loads the dataset, and
  * has every rank write its own factor rows into the bundle (jobs/modelwrite.h: members of
  * fixed row ranges in dictionary order, so the bundle is the same on any rank count and no
@@ -27,10 +29,17 @@
 #include "jobs/train.h"
 
 static const char usage[] =
-    "hpcrec train --data DATASET --out MODEL.tar --algo als|ials|pop [options]\n"
+    "hpcrec train --data DATASET --out MODEL.tar --algo als|ials|pop|ease|svd [options]\n"
     "  --factors K        latent factors (default 64)\n"
     "  --iters N          iterations (default 15)\n"
-    "  --lambda L         regularisation (als: scaled by each row's count; default als 0.12, ials 0.1)\n"
+    "  --lambda L         regularisation (als: scaled by each row's count; default als 0.12, ials 0.1;\n"
+    "                     ease: added to diag(X^T X), default from the data (docs/operations.md))\n"
+    "  --ease-weight W    ease: binary (default) | value: how an interaction enters X\n"
+    "  --ease-topm M      ease: keep the M largest |B_ij| of each column (default 0: B dense)\n"
+    "  --svd-weight W     svd, --init svd: binary | value (default binary; als --init svd: value)\n"
+    "  --power-iters Q    svd: power iterations (default 2); --oversample P extra columns (default 10)\n"
+    "  --block-size NB    ease, svd: ScaLAPACK block size (default 128)\n"
+    "  --init svd         als, ials: start from a truncated SVD of the data instead of random factors\n"
     "  --alpha A          ials confidence slope (default 1)\n"
     "  --epsilon E        ials confidence c = 1 + A*log(1 + r/E) when E > 0 (default 1); 0: c = 1 + A*r\n"
     "                     (ials: a stored value of 0 is an unobserved cell, like a missing one)\n"
@@ -53,10 +62,11 @@ typedef struct {
     hr_ckpt_opts ckpt;
     int resume;
     hr_algo algo;
-    int have_lambda;
+    int have_lambda, init_svd, have_weight;
     hr_als_opts opts;
     int64_t iters, seed;
     hr_exchange exchange;
+    hr_dense_opts dense;
 } train_opts;
 
 static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
@@ -72,7 +82,11 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
         { "checkpoint-dir", required_argument, 0, 'D' }, { "checkpoint-every", required_argument, 0, 'N' },
         { "keep", required_argument, 0, 'K' }, { "checkpoint-level", required_argument, 0, 'L' },
         { "checkpoint-threads", required_argument, 0, 'T' }, { "resume", no_argument, 0, 'R' },
-        { "force-resume", no_argument, 0, 'F' }, { "init-from", required_argument, 0, 'I' }, { 0, 0, 0, 0 } };
+        { "force-resume", no_argument, 0, 'F' }, { "init-from", required_argument, 0, 'I' },
+        { "ease-weight", required_argument, 0, 'w' }, { "svd-weight", required_argument, 0, 'W' },
+        { "ease-topm", required_argument, 0, 'M' }, { "power-iters", required_argument, 0, 'q' },
+        { "oversample", required_argument, 0, 'O' }, { "block-size", required_argument, 0, 'B' },
+        { "init", required_argument, 0, 'i' }, { 0, 0, 0, 0 } };
     memset(o, 0, sizeof *o);
     hr_als_default_opts(&o->opts);
     o->opts.k = 64;
@@ -86,6 +100,9 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     o->ckpt.keep = 2;
     o->ckpt.level = 1;
     o->ckpt.workers = 1;
+    o->dense.weight = HR_ROWS_BINARY;
+    o->dense.power_iters = 2;
+    o->dense.oversample = 10;
     optind = 1;
     opterr = 0;
     int c;
@@ -99,7 +116,24 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
             if (!strcasecmp(optarg, "als")) o->algo = HR_ALGO_ALS;
             else if (!strcasecmp(optarg, "ials")) o->algo = HR_ALGO_IALS;
             else if (!strcasecmp(optarg, "pop")) o->algo = HR_ALGO_POP;
-            else return hr_error_set(&job->err, HR_ERR_ARG, "--algo: unknown algorithm '%s' (als, ials, pop)", optarg);
+            else if (!strcasecmp(optarg, "ease")) o->algo = HR_ALGO_EASE;
+            else if (!strcasecmp(optarg, "svd")) o->algo = HR_ALGO_SVD;
+            else return hr_error_set(&job->err, HR_ERR_ARG, "--algo: unknown algorithm '%s' (als, ials, pop, ease, svd)", optarg);
+            break;
+        case 'w':
+        case 'W':
+            if (!strcasecmp(optarg, "binary")) o->dense.weight = HR_ROWS_BINARY;
+            else if (!strcasecmp(optarg, "value")) o->dense.weight = HR_ROWS_VALUE;
+            else return hr_error_set(&job->err, HR_ERR_ARG, "--%s-weight: '%s' is not binary or value", c == 'w' ? "ease" : "svd", optarg);
+            o->have_weight = 1;
+            break;
+        case 'M': HR_TRY(hr_opt_i64(job, "--ease-topm", optarg, 0, UINT32_MAX, &v)); o->dense.topm = (uint32_t)v; break;
+        case 'q': HR_TRY(hr_opt_i64(job, "--power-iters", optarg, 0, 100, &v)); o->dense.power_iters = (int)v; break;
+        case 'O': HR_TRY(hr_opt_i64(job, "--oversample", optarg, 0, 10000, &v)); o->dense.oversample = (int)v; break;
+        case 'B': HR_TRY(hr_opt_i64(job, "--block-size", optarg, 1, 4096, &v)); o->dense.block = (int)v; break;
+        case 'i':
+            if (strcasecmp(optarg, "svd") != 0) return hr_error_set(&job->err, HR_ERR_ARG, "--init: '%s' is not svd", optarg);
+            o->init_svd = 1;
             break;
         case 'k': HR_TRY(hr_opt_i64(job, "--factors", optarg, 1, HR_ALS_MAX_K, &v)); o->opts.k = (int)v; break;
         case 'n': HR_TRY(hr_opt_i64(job, "--iters", optarg, 1, 100000, &o->iters)); break;
@@ -133,6 +167,16 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     if (!o->data || !o->out || (int)o->algo < 0)
         return hr_error_set(&job->err, HR_ERR_ARG, "--data, --out and --algo are required\n%s", usage);
     if (o->resume && !o->ckpt.dir) return hr_error_set(&job->err, HR_ERR_ARG, "--resume needs --checkpoint-dir");
+    if (o->init_svd && o->algo != HR_ALGO_ALS && o->algo != HR_ALGO_IALS)
+        return hr_error_set(&job->err, HR_ERR_ARG, "--init svd applies to als and ials");
+    if (o->init_svd && o->init_from) return hr_error_set(&job->err, HR_ERR_ARG, "--init svd and --init-from exclude each other");
+    o->dense.data = o->data;
+    o->dense.out = o->out;
+    o->dense.k = o->opts.k;
+    o->dense.seed = (uint64_t)o->seed;
+    o->dense.lambda = o->have_lambda ? (double)o->opts.lambda : -1.0;
+    if (o->algo == HR_ALGO_ALS && o->init_svd && !o->have_weight) o->dense.weight = HR_ROWS_VALUE;
+    if (o->algo == HR_ALGO_EASE || o->algo == HR_ALGO_SVD) return 0;
     if (!o->have_lambda) o->opts.lambda = o->algo == HR_ALGO_IALS ? 0.1f : 0.12f;
     return hr_als_check_opts(&o->opts, &job->err);
 }
@@ -237,7 +281,25 @@ static void exchange_figures(hr_train *t, double x[4])
     hr_comm_allreduce_max_f64(t->job->comm, &x[3], 1);
 }
 
-static const char *algo_name(hr_algo a) { return a == HR_ALGO_ALS ? "als" : a == HR_ALGO_IALS ? "ials" : "pop"; }
+static const char *algo_name(hr_algo a)
+{
+    static const char *const names[] = { [HR_ALGO_ALS] = "als", [HR_ALGO_IALS] = "ials", [HR_ALGO_POP] = "pop",
+                                         [HR_ALGO_EASE] = "ease", [HR_ALGO_SVD] = "svd" };
+    return names[a];
+}
+
+json_t *hr_train_lineage(hr_job *job, const char *data, const hr_dataset *ds, uint64_t nnz)
+{
+    char mpath[4096], hex[17];
+    uint64_t mcs = 0;
+    hr_dataset_manifest_path(data, mpath, sizeof mpath);
+    /* the dataset was just loaded and verified: an unreadable manifest now leaves the checksum 0 */
+    if (hr_checksum_file(mpath, &mcs, NULL, &job->err) < 0) mcs = 0;
+    hr_checksum_hex(mcs, hex);
+    return json_pack("{s:s,s:s,s:I,s:I,s:I}", "dataset", data, "dataset_manifest_xxh3", hex, "interactions", (json_int_t)nnz,
+                     "users_fingerprint", (json_int_t)(hr_dict_fingerprint(&ds->users) >> 1),
+                     "items_fingerprint", (json_int_t)(hr_dict_fingerprint(&ds->items) >> 1));
+}
 
 int hr_cmd_train(hr_job *job, int argc, char **argv)
 {
@@ -263,7 +325,8 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
      * must not kill the rank with the default action; it stops the run after its first
      * half-iteration, with a checkpoint (exit 75). */
     if (o.algo != HR_ALGO_POP) hr_signals_install();
-    rc = hr_dataset_load(job, o.data, HR_LOAD_BY_USER | HR_LOAD_BY_ITEM, &ds);
+    const int dense = o.algo == HR_ALGO_EASE || o.algo == HR_ALGO_SVD;
+    rc = hr_dataset_load(job, o.data, dense ? HR_LOAD_BY_USER : HR_LOAD_BY_USER | HR_LOAD_BY_ITEM, &ds);
     if (rc < 0) {
         hr_dataset_free(&ds);
         return rc;
@@ -272,6 +335,11 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     HR_CHECK(hr_comm_allreduce_sum_u64(job->comm, &nnz, 1));
     if (nnz == 0) {
         rc = hr_error_set(&job->err, HR_ERR_STATE, "%s: the dataset has no interactions; nothing to train", o.data);
+        goto fail;
+    }
+    if (dense) {
+        if (o.resume) hr_progress("train      %s keeps no checkpoints: --resume trains from the start", algo_name(o.algo));
+        rc = o.algo == HR_ALGO_EASE ? hr_train_ease(job, &o.dense, &ds, nnz) : hr_train_svd(job, &o.dense, &ds, nnz);
         goto fail;
     }
     t.job = job;
@@ -286,6 +354,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     int64_t ran_iters = 0;
     if (o.algo != HR_ALGO_POP) {
         HR_CHECK(hr_train_setup(&t));
+        if (o.init_svd) HR_CHECK(hr_train_init_svd(&t, &o.dense));
         if (o.init_from) {
             uint64_t wc[6];
             HR_CHECK(warm_start(job, &t, o.init_from, wc));
@@ -370,22 +439,14 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
         m.partial = 1;
         src.users = &ds.users;
         src.items = &ds.items;
-        char mpath[4096], hex[17];
-        uint64_t mcs = 0;
-        hr_dataset_manifest_path(o.data, mpath, sizeof mpath);
-        rc = hr_checksum_file(mpath, &mcs, NULL, &job->err);
-        hr_checksum_hex(mcs, hex);
-        json_t *info = json_pack("{s:{s:i,s:f,s:f,s:f,s:s,s:i,s:I,s:s},s:I,s:f,s:f,s:i,s:f,s:{s:s,s:s,s:I,s:I,s:I}}",
+        json_t *info = json_pack("{s:{s:i,s:f,s:f,s:f,s:s,s:i,s:I,s:s},s:I,s:f,s:f,s:i,s:f,s:o}",
                                  "params", "factors", o.opts.k, "lambda", (double)o.opts.lambda, "alpha", (double)o.opts.alpha,
                                  "epsilon", (double)o.opts.epsilon, "solver", o.opts.solver == HR_ALS_CG ? "cg" : "cholesky",
                                  "cg_steps", o.opts.cg_steps, "seed", (json_int_t)o.seed, "exchange", hr_exchange_name(o.exchange),
                                  "iterations", (json_int_t)(o.algo == HR_ALGO_POP ? 0 : o.iters),
                                  "final_loss", o.algo == HR_ALGO_POP ? 0.0 : t.loss,
                                  "train_rmse", o.algo == HR_ALGO_ALS ? t.rmse : 0.0, "ranks", job->size,
-                                 "seconds_per_iteration", secs_iter,
-                                 "lineage", "dataset", o.data, "dataset_manifest_xxh3", hex, "interactions", (json_int_t)nnz,
-                                 "users_fingerprint", (json_int_t)(hr_dict_fingerprint(&ds.users) >> 1),
-                                 "items_fingerprint", (json_int_t)(hr_dict_fingerprint(&ds.items) >> 1));
+                                 "seconds_per_iteration", secs_iter, "lineage", hr_train_lineage(job, o.data, &ds, nnz));
         rc = hr_comm_agree(job->comm, rc, &job->err);
         hr_model_write_stats ws = { 0, 0, 0, 0 };
         if (rc == 0) rc = hr_model_write(job, o.out, &m, &src, info, &ws);

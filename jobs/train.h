@@ -8,12 +8,31 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "io/model.h"
 #include "jobs/dataset.h"
 #include "jobs/job.h"
 #include "partition/route.h"
 #include "solvers/als.h"
+#include "solvers/dmat.h"
+#include "solvers/svd.h"
 
-typedef enum { HR_ALGO_ALS, HR_ALGO_IALS, HR_ALGO_POP } hr_algo;
+typedef enum { HR_ALGO_ALS, HR_ALGO_IALS, HR_ALGO_POP, HR_ALGO_EASE, HR_ALGO_SVD } hr_algo;
+
+/* Options of the dense models on the BLACS grid (jobs/train_ease.c, jobs/train_svd.c) and of
+ * `--init svd` (jobs/train_svd.c). */
+typedef struct hr_dense_opts {
+    const char *data, *out;
+    double lambda;            /* ease --lambda; < 0: the default rule (train_ease.c) */
+    hr_row_weight weight;     /* ease --ease-weight, svd --svd-weight */
+    uint32_t topm;            /* ease --ease-topm: entries kept per column of B (0: dense) */
+    int block;                /* --block-size: ScaLAPACK block NB (0: the algorithm's default) */
+    int k;                    /* svd --factors */
+    int power_iters;          /* svd --power-iters */
+    int oversample;           /* svd --oversample: extra columns of the test matrix */
+    uint64_t seed;
+} hr_dense_opts;
 
 /* Phases of an iteration: the solvers' (HR_ALS_PH_*), then these two. */
 enum { HR_TRAIN_PH_EXCHANGE = HR_ALS_NPHASE, HR_TRAIN_PH_LOSS, HR_TRAIN_NPHASE };
@@ -52,6 +71,40 @@ typedef struct hr_train {
     uint64_t ckpt_count, ckpt_bytes, ckpt_raw;
     double ckpt_seconds;
 } hr_train;
+
+/* Shared by every algorithm (train.c).  The "lineage" object of a model manifest. */
+json_t *hr_train_lineage(hr_job *job, const char *data, const hr_dataset *ds, uint64_t nnz);
+
+/* The dense models: load nothing themselves (ds holds the by-user block), write o->out, set the
+ * summary keys.  Collective. */
+int hr_train_ease(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t nnz);
+int hr_train_svd(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t nnz);
+/* Shared by the dense models (train_dense.c).
+ * Refuse, before allocating, a run whose estimated bytes per rank, summed over the ranks of each
+ * node, exceed what that node can give (core/sysmem.h).  what / formula name the estimate in the
+ * message.  Collective. */
+int hr_dense_check_memory(hr_job *job, uint64_t bytes, const char *what, const char *formula);
+/* A phase boundary: stop when any rank got SIGTERM / SIGUSR1 (or, in tests, at the N-th boundary
+ * of HR_TEST_STOP_AFTER_PHASE=N; *boundary counts them, from 0 per run).  Returns HR_ERR_INTERRUPT on every rank with a message saying
+ * that the dense model keeps no checkpoint and a rerun starts over.  Collective. */
+int hr_dense_stop_point(hr_job *job, int *boundary, const char *algo, const char *after);
+
+/* EASE's Gram assembly (train_ease.c): the lower triangle of G = X^T X of every rank's block b
+ * added into G's tiles, in bounded rounds.  seconds / flops: slowest rank, all ranks.
+ * Collective. */
+int hr_ease_assemble(hr_job *job, const hr_grid *g, const hr_block *b, hr_row_weight w, hr_dmat *G, double *seconds,
+                     double *flops, uint64_t *rounds);
+
+/* The randomized truncated SVD (train_svd.c) of the matrix whose rows x are spread over the
+ * ranks: n_items columns (key[i]: the item's stable key for the test matrix), n_users rows in
+ * all.  K triplets; V (n_items x K row-major) and S on every rank, the rank's rows of U S^p in
+ * F (rows x K row-major).  Collective. */
+int hr_svd_run(hr_job *job, const hr_dense_opts *o, const hr_svd_rows *x, uint64_t n_items, const uint64_t *key,
+               uint64_t n_users, int K, double p, double **V, double **S, float *F);
+
+/* --init svd: replace t's initial factors by a truncated SVD of the training matrix (users
+ * U sqrt(S), items V sqrt(S); als: of the ratings minus their mean).  Collective. */
+int hr_train_init_svd(hr_train *t, const hr_dense_opts *o);
 
 int hr_train_setup(hr_train *t);
 /* One full iteration (users then items; only items when skip_user_half, after a resume from

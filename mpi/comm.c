@@ -412,3 +412,56 @@ int hr_comm_gatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_size, 
     if (ntotal) *ntotal = c->rank == root ? total : 0;
     return 0;
 }
+
+int hr_comm_alltoall_u64(hr_comm *c, const uint64_t *send, uint64_t *recv)
+{
+    MPI_OK(MPI_Alltoall(send, 1, MPI_UINT64_T, recv, 1, MPI_UINT64_T, c->comm));
+    c->bytes_sent += 8u * (uint64_t)(c->size - 1);
+    return 0;
+}
+
+int hr_comm_gatherv_into(hr_comm *c, const void *send, uint64_t n, size_t elem_size, int root, void *recv,
+                         const uint64_t *counts)
+{
+    int P = c->size, rc = 0;
+    MPI_Datatype t;
+    HR_TRY(make_type(elem_size, &t));
+    int *cn = NULL, *dp = NULL;
+    if (c->rank == root) {
+        cn = hr_malloc(2 * sizeof(int) * (size_t)P);
+        dp = cn + P;
+        uint64_t total = 0;
+        for (int r = 0; r < P; r++) {
+            if (counts[r] > (uint64_t)INT_MAX || total > (uint64_t)INT_MAX) rc = HR_ERR_ARG;
+            cn[r] = (int)counts[r];
+            dp[r] = (int)total;
+            total += counts[r];
+        }
+    }
+    if (n > (uint64_t)INT_MAX) rc = HR_ERR_ARG;
+    /* a bad count on one rank must not leave the others in the gather */
+    int64_t bad = rc < 0;
+    HR_TRY(hr_comm_allreduce_max_i64(c, &bad, 1));
+    if (bad) {
+        rc = HR_ERR_ARG;
+        hr_log_error("gatherv: a block exceeds %d elements", INT_MAX);
+    } else {
+        int m = MPI_Gatherv(send, (int)n, t, recv, cn, dp, t, root, c->comm);
+        if (m != MPI_SUCCESS) rc = mpi_fail("MPI_Gatherv", m);
+    }
+    if (c->rank != root) c->bytes_sent += n * elem_size;
+    MPI_Type_free(&t);
+    hr_free(cn);
+    return rc;
+}
+
+int hr_comm_node_sum_u64(hr_comm *c, uint64_t v, uint64_t *sum, int *nlocal)
+{
+    MPI_Comm node;
+    MPI_OK(MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node));
+    int rc = 0, m = MPI_Allreduce(&v, sum, 1, MPI_UINT64_T, MPI_SUM, node);
+    if (m != MPI_SUCCESS) rc = mpi_fail("MPI_Allreduce", m);
+    if (rc == 0) MPI_Comm_size(node, nlocal);
+    MPI_Comm_free(&node);
+    return rc;
+}

@@ -85,6 +85,16 @@ int hr_comm_gatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_size, 
 int hr_comm_allgatherv_into(hr_comm *c, const void *send, uint64_t n, void *recv,
                             const uint64_t *counts, size_t elem_size);
 
+/* One u64 to and from every rank: recv[s] = what rank s put in send[rank] (MPI_Alltoall). */
+int hr_comm_alltoall_u64(hr_comm *c, const uint64_t *send, uint64_t *recv);
+/* hr_comm_gatherv into a caller buffer on root, whose per-rank counts root already knows
+ * (counts[r] elements from rank r, in rank order; ignored elsewhere; each below INT_MAX). */
+int hr_comm_gatherv_into(hr_comm *c, const void *send, uint64_t n, size_t elem_size, int root, void *recv,
+                         const uint64_t *counts);
+/* Sum of v over the ranks that share this rank's node (one shared-memory domain), and how many
+ * they are: per-node memory checks. */
+int hr_comm_node_sum_u64(hr_comm *c, uint64_t v, uint64_t *sum, int *nlocal);
+
 /* Ring step: send `bytes` of send to rank+1, receive up to `cap` bytes from rank-1 into recv
  * (*got: bytes received).  Blocks travel around the ring in P-1 steps (MPI_Sendrecv).  [local]
  * bytes and cap.  When the block arriving at any rank exceeds its cap, every rank returns

@@ -1,10 +1,12 @@
-/* solvers/blas.h — the one shim between hpcrec and BLAS / LAPACK (/ ScaLAPACK later).
+/* solvers/blas.h — the one shim between hpcrec and BLAS / LAPACK / ScaLAPACK.
  *
  * How to use: include this header, never <cblas.h> or a Fortran prototype elsewhere.  It gives
  *   - the CBLAS interface from OpenBLAS (<cblas.h>: cblas_sgemm, cblas_ssyrk, ..., and
  *     openblas_set_num_threads), and
- *   - the LAPACK routines hpcrec calls, declared here because Debian ships no C header for the
- *     reference Fortran interface.
+ *   - the LAPACK and ScaLAPACK routines hpcrec calls, declared here because Debian ships no C
+ *     header for the reference Fortran interfaces (libscalapack-openmpi-dev has none either).
+ *     The BLACS C calls that make and free a process grid are mpi/grid.c's business (they take
+ *     an MPI communicator); everything below takes a grid's context only through a descriptor.
  *
  * Fortran calling convention (why the prototypes look like this): every argument is passed by
  * pointer; a CHARACTER argument adds a hidden length argument at the END of the list, passed by
@@ -40,5 +42,47 @@ void spotrs_(const char *uplo, const hr_blas_int *n, const hr_blas_int *nrhs, co
 void dpotrs_(const char *uplo, const hr_blas_int *n, const hr_blas_int *nrhs, const double *a,
              const hr_blas_int *lda, double *b, const hr_blas_int *ldb, hr_blas_int *info,
              size_t uplo_len);
+
+/* QR of an m x n matrix (dgeqrf_) and the explicit Q of its first k reflectors (dorgqr_);
+ * lwork = -1 asks for the optimal workspace size in work[0]. */
+void dgeqrf_(const hr_blas_int *m, const hr_blas_int *n, double *a, const hr_blas_int *lda, double *tau,
+             double *work, const hr_blas_int *lwork, hr_blas_int *info);
+void dorgqr_(const hr_blas_int *m, const hr_blas_int *n, const hr_blas_int *k, double *a, const hr_blas_int *lda,
+             const double *tau, double *work, const hr_blas_int *lwork, hr_blas_int *info);
+/* Thin SVD by divide and conquer (jobz "S": the first min(m,n) singular vectors). */
+void dgesdd_(const char *jobz, const hr_blas_int *m, const hr_blas_int *n, double *a, const hr_blas_int *lda,
+             double *s, double *u, const hr_blas_int *ldu, double *vt, const hr_blas_int *ldvt, double *work,
+             const hr_blas_int *lwork, hr_blas_int *iwork, hr_blas_int *info, size_t jobz_len);
+/* Inverse from the Cholesky factor (single-rank reference of the distributed path). */
+void dpotri_(const char *uplo, const hr_blas_int *n, double *a, const hr_blas_int *lda, hr_blas_int *info,
+             size_t uplo_len);
+
+/* ---- ScaLAPACK (libscalapack-openmpi) ---------------------------------------------------------
+ * A distributed matrix is a local column-major array plus a descriptor of 9 ints
+ * (HR_DESC_*: type 1, BLACS context, global rows/cols, block rows/cols, source process
+ * row/col, local leading dimension), filled by descinit_.  Global indices ia/ja are 1-based.
+ * Every routine below is collective over the grid of the descriptor's context; `info` is the
+ * same on every process of it (negative: argument -info was illegal). */
+enum { HR_DESC_CTXT = 1, HR_DESC_M = 2, HR_DESC_N = 3, HR_DESC_MB = 4, HR_DESC_NB = 5, HR_DESC_LLD = 8, HR_DESC_LEN = 9 };
+
+/* Rows (or columns) of an n-long dimension in blocks of nb that process iproc of nprocs holds
+ * when the first block is on process isrc. */
+hr_blas_int numroc_(const hr_blas_int *n, const hr_blas_int *nb, const hr_blas_int *iproc, const hr_blas_int *isrc,
+                    const hr_blas_int *nprocs);
+void descinit_(hr_blas_int *desc, const hr_blas_int *m, const hr_blas_int *n, const hr_blas_int *mb,
+               const hr_blas_int *nb, const hr_blas_int *irsrc, const hr_blas_int *icsrc, const hr_blas_int *ictxt,
+               const hr_blas_int *lld, hr_blas_int *info);
+/* Cholesky factor of sub(A) (info > 0: the leading minor of order info is not positive
+ * definite), and the inverse from that factor (info > 0: a zero on the factor's diagonal). */
+void pdpotrf_(const char *uplo, const hr_blas_int *n, double *a, const hr_blas_int *ia, const hr_blas_int *ja,
+              const hr_blas_int *desca, hr_blas_int *info, size_t uplo_len);
+void pdpotri_(const char *uplo, const hr_blas_int *n, double *a, const hr_blas_int *ia, const hr_blas_int *ja,
+              const hr_blas_int *desca, hr_blas_int *info, size_t uplo_len);
+/* Householder QR of an m x n sub(A) and the explicit m x n Q of its first k reflectors. */
+void pdgeqrf_(const hr_blas_int *m, const hr_blas_int *n, double *a, const hr_blas_int *ia, const hr_blas_int *ja,
+              const hr_blas_int *desca, double *tau, double *work, const hr_blas_int *lwork, hr_blas_int *info);
+void pdorgqr_(const hr_blas_int *m, const hr_blas_int *n, const hr_blas_int *k, double *a, const hr_blas_int *ia,
+              const hr_blas_int *ja, const hr_blas_int *desca, const double *tau, double *work,
+              const hr_blas_int *lwork, hr_blas_int *info);
 
 #endif

@@ -119,7 +119,7 @@ static void push_range(hr_topk *h, const float *scores, uint32_t first_index, ui
 
 /* First position in the sorted exclusion list at or after `first` (binary search): a row is
  * then scanned in runs between its excluded items, so the inner loops stay branch-light. */
-static size_t first_excluded(const uint32_t *excluded, size_t n_excluded, uint32_t first)
+size_t hr_topk_first_excluded(const uint32_t *excluded, size_t n_excluded, uint32_t first)
 {
     size_t lo = 0, hi = n_excluded;
     while (lo < hi) {
@@ -136,7 +136,7 @@ void hr_topk_push_row(hr_topk *h, const float *scores, uint32_t first_index, uin
     assert((uint64_t)first_index + count <= (uint64_t)UINT32_MAX + 1);
     if (h->cap == 0 || count == 0) return;
 
-    size_t lo = first_excluded(excluded, n_excluded, first_index);
+    size_t lo = hr_topk_first_excluded(excluded, n_excluded, first_index);
     uint64_t end = (uint64_t)first_index + count;
     uint32_t pos = 0;
     for (size_t x = lo; x < n_excluded && excluded[x] < end; x++) {
@@ -460,7 +460,7 @@ void hr_topbuf_push_row(hr_topbuf *b, const float *scores, uint32_t first_index,
 {
     assert(b->n == 0 || b->bufcap >= 2 * b->n);
     if (b->n == 0 || count == 0) return;
-    size_t lo = first_excluded(excluded, n_excluded, first_index);
+    size_t lo = hr_topk_first_excluded(excluded, n_excluded, first_index);
     uint64_t end = (uint64_t)first_index + count;
     /* The first row seen, and plenty of it: its n-th best allowed score becomes the bar (the
      * final n-th best can only be higher), so the scan admits about n candidates instead of
@@ -496,7 +496,7 @@ static inline void admit_id(hr_topbuf *b, float s, uint32_t id, const uint32_t *
     hr_topkey key = make_key(s, id);
     if (key >= b->thr_key || (banned && banned[id])) return;
     if (n_excluded) {
-        size_t x = first_excluded(excluded, n_excluded, id);
+        size_t x = hr_topk_first_excluded(excluded, n_excluded, id);
         if (x < n_excluded && excluded[x] == id) return;
     }
     topbuf_add(b, key);

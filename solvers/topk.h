@@ -51,6 +51,9 @@ void hr_topk_push(hr_topk *h, float score, uint32_t index);
 void hr_topk_push_row(hr_topk *h, const float *scores, uint32_t first_index, uint32_t count,
                       const uint32_t *excluded, size_t n_excluded);
 
+/* First position in a sorted id list (excluded items, a query row) at or after `first`. */
+size_t hr_topk_first_excluded(const uint32_t *excluded, size_t n_excluded, uint32_t first);
+
 /* Same, with a byte mask instead: mask[j] != 0 excludes item first_index + j (mask is indexed
  * like scores, length count; NULL excludes nothing). */
 void hr_topk_push_row_masked(hr_topk *h, const float *scores, uint32_t first_index,

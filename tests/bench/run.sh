@@ -2,11 +2,13 @@
 # make bench — end-to-end benchmarks on this machine; each line says what ran, the numbers, and
 # PASSED/FAILED against the target.  Scratch in BENCH_DIR (default /tmp/hpcrec-bench).
 #   BENCH_ROWS      ingest rows (default 10000000)
-#   BENCH_ONLY      ingest | als | ials | quality | recommend | big | scaling | netshape | ann   (default: all but netshape)
+#   BENCH_ONLY      ingest | als | ials | quality | recommend | big | scaling | netshape | ann | potri | ease
+#                   (default: all but netshape; quality: the ALS RMSE runs and the EASE/SVD tables)
 #   BENCH_BIG=0     skip the 100M-interaction memory run (about 4 minutes)
 #   BENCH_ROUNDS    hpcrec / implicit alternations in the iALS comparison (default 2)
 #   HR_IMPLICIT     a folder holding a build of the `implicit` library (package implicit/, run by
 #                   /usr/bin/python3 with numpy and scipy): the iALS peer; "skipped" when unset
+#   BENCH_POTRI_N   order of the pdpotrf + pdpotri benchmark (default 8192); BENCH_NBS its block sizes
 # Rates are useful FLOP/s by the formulas of solvers/als.h (explicit: 2 nnz k^2 + (U+I) k^3/3
 # per iteration) as a fraction of the 2-thread SGEMM peak measured right before and after the
 # run (their mean); sys time and minor page faults are the whole mpirun's (/usr/bin/time).
@@ -454,5 +456,121 @@ print("bench netshape-train ials k=64 3 hosts link=%s: %.1f MB sent per rank per
 EOF
     done
     bash tests/netns-cluster.sh down "$NSD"
+fi
+# ---- dense models on ScaLAPACK (EASE, truncated SVD) ------------------------------------------
+initsvd() {  # name algo dataset: iterations --init svd needs to reach the cold run's final loss (15 iterations)
+    local name=$1 a=$2 ds=$3
+    hr 2 train --data "$ds" --out "$D/quality/cold.tar" --algo "$a" > "$D/quality/cold.log" 2>&1 || exit 1
+    hr 2 train --data "$ds" --out "$D/quality/init.tar" --algo "$a" --init svd > "$D/quality/init.log" 2>&1 || exit 1
+    python3 - "$name" "$a" "$D/quality/cold.log" "$D/quality/init.log" <<'PY'
+import re, sys
+def losses(f): return [float(m.group(1)) for m in re.finditer(r"iter +\d+ +loss ([0-9.e+-]+)", open(f).read())]
+cold, init = losses(sys.argv[3]), losses(sys.argv[4])
+first = next((i + 1 for i, l in enumerate(init) if l <= cold[-1]), None)
+print("bench init-svd %s %s: cold final loss %.6g after %d iterations; --init svd reaches it after %s (loss after iteration 1: %.6g vs cold %.6g)"
+      % (sys.argv[1], sys.argv[2], cold[-1], len(cold), "%d iterations: fewer" % first if first and first < len(cold) else "no fewer iterations", init[0], cold[0]))
+PY
+}
+dpeak() {  # DGEMM peak of the whole machine (2 threads) and of one core, measured now; C1: per CPU-second of one core
+    local one
+    D2=$(build/tools/dgemm_peak 2 4096 | sed 's/.*gflops=//'); one=$(build/tools/dgemm_peak 1 4096)
+    D1=$(echo "$one" | sed 's/.*gflops=//'); C1=$(echo "$one" | sed 's/.*cpu_gflops_per_core=\([0-9.]*\).*/\1/')
+    echo "bench dgemm-peak 2-threads ${D2} GFLOP/s, 1-thread ${D1} GFLOP/s (${C1} per CPU-second)"
+}
+pot() {  # ranks nb nprow npcol -> the potri_bench line; G = its total GFLOP/s, GC its rate per CPU-second (per core)
+    POT=$(mpirun --oversubscribe --bind-to none -np "$1" build/tools/potri_bench "$PN" "$2" "$3" "$4") || { echo "$POT"; exit 1; }
+    G=$(echo "$POT" | sed 's/.* total [0-9.]*s \([0-9.]*\) GFLOP\/s.*/\1/')
+    GC=$(echo "$POT" | sed 's/.* cpu [0-9.]*s \([0-9.]*\) GFLOP\/s per core.*/\1/')
+}
+if [ "$ONLY" = all ] || [ "$ONLY" = potri ]; then
+    # EASE's factorization + inversion (pdpotrf + pdpotri, n^3/3 + 2n^3/3 flops) on a 1x2 grid
+    # against the 2-thread DGEMM peak measured right before each run; NB swept, the best one
+    # also on 1x1 (1 rank, against the 1-thread peak) and 2x2 (4 ranks on the 2 cores).
+    PN=${BENCH_POTRI_N:-8192}; bestg=0; bestnb=128
+    for nb in ${BENCH_NBS:-64 128 256}; do
+        dpeak
+        pot 2 "$nb" 1 2
+        printf '%s = %.0f%% of 2-thread DGEMM peak; per core %.0f%% of DGEMM per CPU-second git=%s\n' "$POT" "$(python3 -c "print(100*$G/$D2)")" \
+            "$(python3 -c "print(100*$GC/$C1)")" "$GIT"
+        if python3 -c "import sys; sys.exit(0 if $G / $D2 > $bestg else 1)"; then bestg=$(python3 -c "print($G/$D2)"); bestnb=$nb; fi
+    done
+    printf 'bench ease-potrf+potri n=%d ranks=2 grid=1x2 best NB=%d: %.0f%% of the same-run 2-thread DGEMM peak git=%s target>=50%% %s\n' \
+        "$PN" "$bestnb" "$(python3 -c "print(100*$bestg)")" "$GIT" "$(verdict "$bestg >= 0.5")"
+    dpeak
+    pot 1 "$bestnb" 1 1
+    printf '%s = %.0f%% of 1-thread DGEMM peak; per core %.0f%% git=%s\n' "$POT" "$(python3 -c "print(100*$G/$D1)")" "$(python3 -c "print(100*$GC/$C1)")" "$GIT"
+    dpeak
+    pot 4 "$bestnb" 2 2
+    printf '%s = %.0f%% of 2-thread DGEMM peak (4 ranks on 2 cores); per core %.0f%% git=%s\n' "$POT" "$(python3 -c "print(100*$G/$D2)")" \
+        "$(python3 -c "print(100*$GC/$C1)")" "$GIT"
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = ease ]; then
+    # EASE on a generated 20k-item catalogue on 4 ranks: fits 24 GiB, memory per rank against the
+    # formula of docs/operations.md (8 n^2 / P + buffers; rank 0 also holds one panel of P and
+    # the compressed model), with the timing of each phase.
+    dataset ease-20k 200000 20000 4000000 counts
+    hr 4 train --data "$D/ease-20k" --out "$D/ease-20k.tar" --algo ease --json "$D/ease-20k.json" > "$D/ease-20k.log" 2>&1 || { cat "$D/ease-20k.log"; exit 1; }
+    grep -E 'ease       |memory     ' "$D/ease-20k.log"
+    j="$D/ease-20k.json"; m=$(jget "$j" peak_rss_mb); mm=$(jget "$j" peak_rss_mb_mean)
+    e0=$(jget "$j" memory_estimate_mb_rank0); e1=$(jget "$j" memory_estimate_mb_other)
+    printf 'bench ease items=%d ranks=4 grid=%sx%s NB=%s lambda %.1f: assembly %.1fs, factorization %.1fs %.1f GFLOP/s, inversion %.1fs %.1f GFLOP/s, write %.1fs; peak memory per rank %.0f MB (max), %.0f MB (mean), predicted %.0f MB (rank 0) / %.0f MB (others): measured/predicted %.2f (max vs rank 0); sum over 4 ranks %.1f GiB git=%s target: fits 24 GiB %s\n' \
+        "$(jget "$j" items)" "$(jget "$j" grid_rows)" "$(jget "$j" grid_cols)" "$(jget "$j" block_size)" "$(jget "$j" lambda)" \
+        "$(jget "$j" assembly_seconds)" "$(jget "$j" factorization_seconds)" "$(jget "$j" factorization_gflops)" \
+        "$(jget "$j" inversion_seconds)" "$(jget "$j" inversion_gflops)" "$(jget "$j" write_seconds)" "$m" "$mm" "$e0" "$e1" \
+        "$(python3 -c "print($m/$e0)")" "$(python3 -c "print(4*$mm/1024)")" "$GIT" "$(verdict "4 * $mm < 24 * 1024")"
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = quality ]; then
+    # ease, svd, ials and popularity side by side on the splits of the ALS tests (MovieLens 100K
+    # u1; Last.fm 2K random 20% seed 1); M's effect of --ease-topm; --init svd against random
+    # starts.  Needs HR_DATA (default ../shared/data).
+    DATA=${HR_DATA:-../shared/data}
+    q="$D/quality"; mkdir -p "$q"
+    svd_vs_pop() {  # name evaluate.json
+        local ok
+        ok=$(python3 -c "import json; a=json.load(open('$2')); print(all(a[m] > a['pop.' + m] for m in ('recall@10', 'recall@20', 'ndcg@10')))")
+        printf 'bench quality %s svd beats pop on recall@10, recall@20 and ndcg@10 git=%s %s\n' "$1" "$GIT" "$(verdict "$ok")"
+    }
+    table() {  # name files... : one row per model
+        python3 - "$@" <<'PY'
+import json, sys
+name, files = sys.argv[1], sys.argv[2:]
+rows = [(f.rsplit("-", 1)[1][:-5], json.load(open(f))) for f in files]
+rows.append(("pop", {k[4:]: v for k, v in rows[0][1].items() if k.startswith("pop.")}))
+print("bench quality %s (%d users)  recall@10 recall@20 ndcg@10" % (name, rows[0][1]["users_evaluated"]))
+for n, s in rows:
+    print("bench quality %s %-5s  %.4f    %.4f    %.4f" % (name, n, s["recall@10"], s["recall@20"], s["ndcg@10"]))
+PY
+    }
+    if [ -d "$DATA/ml-100k" ]; then
+        hr 2 ingest --input "$DATA/ml-100k/u1.base" --out "$q/ml-base" > /dev/null && hr 2 ingest --input "$DATA/ml-100k/u1.test" --out "$q/ml-test" > /dev/null || exit 1
+        for a in ease svd ials; do
+            hr 2 train --data "$q/ml-base" --out "$q/ml-$a.tar" --algo $a > "$q/ml-$a.log" 2>&1 || { cat "$q/ml-$a.log"; exit 1; }
+            hr 2 evaluate --model "$q/ml-$a.tar" --train "$q/ml-base" --test "$q/ml-test" --k 10,20 --baseline pop --json "$q/ml-$a.json" > /dev/null || exit 1
+        done
+        table ml-100k-u1 "$q"/ml-{ease,svd,ials}.json
+        printf 'bench quality ml-100k-u1 ease recall@20 %.4f vs ials %.4f git=%s target: ease >= ials %s\n' "$(jget "$q/ml-ease.json" recall@20)" \
+            "$(jget "$q/ml-ials.json" recall@20)" "$GIT" "$(verdict "$(jget "$q/ml-ease.json" recall@20) >= $(jget "$q/ml-ials.json" recall@20)")"
+        svd_vs_pop ml-100k-u1 "$q/ml-svd.json"
+        for M in 0 50 100 200; do
+            hr 2 train --data "$q/ml-base" --out "$q/ml-top$M.tar" --algo ease --ease-topm $M > /dev/null || exit 1
+            hr 2 evaluate --model "$q/ml-top$M.tar" --train "$q/ml-base" --test "$q/ml-test" --k 10,20 --json "$q/ml-top$M.json" > /dev/null || exit 1
+            printf 'bench ease-topm ml-100k-u1 M=%s (0 = dense): model %.2f MB, recall@10 %.4f, recall@20 %.4f, ndcg@10 %.4f\n' "$M" \
+                "$(python3 -c "import os; print(os.path.getsize('$q/ml-top$M.tar')/1e6)")" "$(jget "$q/ml-top$M.json" recall@10)" \
+                "$(jget "$q/ml-top$M.json" recall@20)" "$(jget "$q/ml-top$M.json" ndcg@10)"
+        done
+        initsvd ml-100k-u1 als "$q/ml-base"
+    fi
+    if [ -d "$DATA/hetrec2011-lastfm-2k" ]; then
+        hr 2 ingest --input "$DATA/hetrec2011-lastfm-2k/user_artists.dat" --out "$q/lfm" > /dev/null || exit 1
+        hr 2 split --data "$q/lfm" --train "$q/lfm-train" --test "$q/lfm-test" --random 0.2 --seed 1 > /dev/null || exit 1
+        for a in ease svd ials; do
+            hr 2 train --data "$q/lfm-train" --out "$q/lfm-$a.tar" --algo $a --json "$q/lfm-$a-train.json" > "$q/lfm-$a.log" 2>&1 || { cat "$q/lfm-$a.log"; exit 1; }
+            hr 2 evaluate --model "$q/lfm-$a.tar" --train "$q/lfm-train" --test "$q/lfm-test" --k 10,20 --baseline pop --json "$q/lfm-$a.json" > /dev/null || exit 1
+        done
+        grep -E 'ease       ' "$q/lfm-ease.log"
+        table lastfm-2k "$q"/lfm-{ease,svd,ials}.json
+        svd_vs_pop lastfm-2k "$q/lfm-svd.json"
+        initsvd lastfm-2k ials "$q/lfm-train"
+    fi
 fi
 exit $status

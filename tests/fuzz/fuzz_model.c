@@ -7,7 +7,9 @@
  * bytes then succeeds too and holds exactly the same rows.
  * Built by tests/fuzz/run.sh (clang -fsanitize=fuzzer) and, through
  * tests/tools/fuzz_replay_model.c, as a plain replay driver for the checked-in corpus.
- * fuzz-sources: core io/model.c io/model_v2.c io/bundle.c io/bundlefmt.c io/dictbuf.c io/manifest.c io/output.c partition/dict.c
+ * An item-item model's part is a block-aligned range of columns (the second third of its blocks)
+ * and must hold the same blocks, byte for byte.
+ * fuzz-sources: core io/model.c io/model_v2.c io/bundle.c io/bundlefmt.c io/dictbuf.c io/iiblock.c io/manifest.c io/output.c partition/dict.c
  * fuzz-max-len: 65536 */
 #include <fcntl.h>
 #include <math.h>
@@ -73,6 +75,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (whole.kind == HR_MODEL_FACTOR) {
             FUZZ_CHECK(all_finite(whole.user_factors, whole.n_users * k));
             FUZZ_CHECK(all_finite(whole.item_factors, whole.n_items * k));
+        } else if (whole.kind == HR_MODEL_ITEMITEM) {
+            FUZZ_CHECK(whole.ii_first == 0 && whole.ii_cols > 0);
+            FUZZ_CHECK(whole.ii_count == (whole.n_items + whole.ii_cols - 1) / whole.ii_cols);
+            for (uint64_t c = 0; c < whole.ii_count; c++) FUZZ_CHECK(all_finite(whole.ii[c].val, whole.ii[c].nnz));
         } else {
             FUZZ_CHECK(whole.item_scores && all_finite(whole.item_scores, whole.n_items));
         }
@@ -84,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t users[2] = { 0, part.n_users ? part.n_users - 1 : 0 };
         uint64_t nu = part.n_users >= 2 ? 2 : part.n_users;
         hr_model_part pick = { users, nu, part.n_items / 3, part.n_items / 2, NULL, 0 };
+        if (part.kind == HR_MODEL_ITEMITEM) hr_model_ii_share(&part, 1, 3, &pick.item_lo, &pick.item_hi);
         prc = hr_model_load_part(path, &part, &pick, &err);
         check_error(prc, &err);
         if (rc == 0) FUZZ_CHECK(prc == 0);   /* the same bytes loaded whole */
@@ -95,6 +102,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint64_t span = pick.item_hi - pick.item_lo;
             if (span)
                 FUZZ_CHECK(memcmp(part.item_factors, whole.item_factors + pick.item_lo * (uint64_t)whole.k, span * row) == 0);
+        }
+        if (rc == 0 && prc == 0 && whole.kind == HR_MODEL_ITEMITEM) {
+            for (uint64_t c = 0; c < part.ii_count; c++) {
+                const hr_iiblock *a = &part.ii[c], *w = &whole.ii[part.ii_first + c];
+                FUZZ_CHECK(a->c0 == w->c0 && a->c1 == w->c1 && a->nnz == w->nnz && a->dense == w->dense);
+                FUZZ_CHECK(memcmp(a->val, w->val, a->nnz * sizeof *a->val) == 0);
+            }
         }
     }
     hr_model_free(&part);
