@@ -20,6 +20,7 @@ static const struct {
     { "recommend", hr_cmd_recommend, "top-N recommendations for every user" },
     { "similar", hr_cmd_similar, "the most similar items of every item (factors or co-occurrence)" },
     { "inspect", hr_cmd_inspect, "summarize a dataset, model or checkpoint and verify checksums" },
+    { "export", hr_cmd_export, "a model as .npy/TSV files, recommendations as an SQLite database" },
 };
 
 static void usage(FILE *f)
