@@ -400,8 +400,8 @@ static int recs_to_sqlite(hr_job *job, const export_opts *o, uint64_t *rows_out,
     if (lstat(o->out, &st) == 0)
         return hr_error_set(err, HR_ERR_ARG, "--out %s already exists; export never overwrites a database (remove it first, "
                                              "or choose a new name)", o->out);
-    HR_TRY(hr_manifest_read(o->recs, "hpcrec-recommendations", 1, &man, err));
     snprintf(mpath, sizeof mpath, "%s/manifest.json", o->recs);
+    HR_TRY(hr_manifest_read(mpath, "hpcrec-recommendations", 1, &man, err));
     uint64_t mh, mb;
     HR_CHECK(hr_checksum_file(mpath, &mh, &mb, err));
     /* Column types: the id kinds recommend records; TEXT for folders that predate them. */
