@@ -5,6 +5,7 @@
 #         jansson (JSON manifests/summaries), xxhash (checksums), cmocka (unit tests)
 #   slurm: Slurm daemons and munge, for the slurm/ scripts and their tests
 #   tools: clang + libFuzzer runtime (fuzz targets), python3 (pandas-free output checks)
+#   export: libsqlite3 (export --recs), python3-numpy (the model reader test of export)
 set -euo pipefail
 PKGS=(build-essential pkg-config gfortran clang libclang-rt-14-dev
       libopenmpi-dev openmpi-bin libopenblas-dev libscalapack-openmpi-dev
