@@ -10,7 +10,7 @@ set -euo pipefail
 PKGS=(build-essential pkg-config gfortran clang libclang-rt-14-dev
       libopenmpi-dev openmpi-bin libopenblas-dev libscalapack-openmpi-dev
       libzstd-dev zstd libarchive-dev libarchive-tools gzip xz-utils zip
-      libjansson-dev libxxhash-dev libcmocka-dev libsqlite3-dev python3-numpy
+      libjansson-dev libxxhash-dev libcmocka-dev libsqlite3-dev sqlite3 python3-numpy
       slurm-wlm slurmctld slurmd slurm-client munge
       iproute2 util-linux procps)
 missing=()
