@@ -28,6 +28,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +409,12 @@ static int recs_to_sqlite(hr_job *job, const export_opts *o, uint64_t *rows_out,
     const char *uk = json_string_value(json_object_get(man, "user_ids")), *ik = json_string_value(json_object_get(man, "item_ids"));
     const int user_int = uk && !strcmp(uk, "integer"), item_int = ik && !strcmp(ik, "integer");
     split_path(o->out, dir, sizeof dir, &base);
+    /* temporaries of killed runs into the same FILE go first (a run's own name has its pid) */
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp-*", dir, base);
+    glob_t g;
+    if (glob(tmp, GLOB_NOSORT, NULL, &g) == 0)
+        for (size_t x = 0; x < g.gl_pathc; x++) unlink(g.gl_pathv[x]);
+    globfree(&g);
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", dir, base, (long)getpid());
     HR_CHECK(hr_recsdb_create(tmp, user_int, item_int, &db, err));
     json_t *files = json_object_get(man, "files");

@@ -99,6 +99,10 @@ case_refusals() {
     echo old >"$d/r.sqlite"
     expect_fail 2 "r.sqlite already exists" hrt $NP export --recs "$d/r" --out "$d/r.sqlite"
     assert_eq "$(cat "$d/r.sqlite")" "old" "existing file untouched"
+    # the temporary of a killed run into the same file is removed by the next run
+    echo partial >"$d/.r2.sqlite.tmp-999"
+    hrt $NP export --recs "$d/r" --out "$d/r2.sqlite" >/dev/null || fail "export --recs"
+    [ ! -e "$d/.r2.sqlite.tmp-999" ] || fail "a killed run's temporary survived"
     # a bundle of a later version: the manifest says 3
     $PY - "$W/als.tar" "$d/v3.tar" <<'PY' || fail "make v3"
 import io, json, sys, tarfile
