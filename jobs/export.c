@@ -361,8 +361,12 @@ static int export_model(hr_job *job, const export_opts *o)
     n = model_tables(r, o->tsv, t);
     uint64_t total = 0;
     for (int x = 0; x < n && rc == 0; x++) {
+        const double t1 = hr_now();
         rc = write_table(job, r, tmp, &t[x], o->tsv);
         total += t[x].bytes;
+        if (rc == 0)
+            hr_progress("export     %-16s %llu rows x %llu from %s: %.1f MB in %.2fs", t[x].file, (unsigned long long)t[x].rows,
+                        (unsigned long long)t[x].cols, t[x].array, t[x].bytes / 1e6, hr_now() - t1);
     }
     if (rc == 0 && job->rank == 0) rc = write_model_json(job, o, r, tmp, t, n);
     rc = publish_dir(job, o->out, tmp, rc);
