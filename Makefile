@@ -12,12 +12,12 @@ CC        := mpicc
 BUILD     ?= build
 SAN       ?=
 OPT       ?= -O2
-PKGS      := libzstd libarchive jansson libxxhash sqlite3
+PKGS      := libzstd libarchive jansson libxxhash zlib liblzma sqlite3
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wformat=2 -Wno-format-truncation
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -I. $(SAN) \
              -DHR_VERSION=\"$(VERSION)\" -DHR_GIT=\"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)\" \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lscalapack-openmpi -lopenblas -llapack -lm
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lscalapack-openmpi -lopenblas -llapack -lm
 LDFLAGS   += $(SAN)
 
 MODULES   := core mpi partition solvers io jobs

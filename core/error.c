@@ -55,3 +55,45 @@ const char *hr_strerror(int code)
     default: return "unknown error";
     }
 }
+
+/* One byte's escape into e (at most 5 bytes); returns its length. */
+static size_t escape_byte(unsigned char c, char *e)
+{
+    static const char hex[] = "0123456789abcdef";
+    switch (c) {
+    case '\\': e[0] = '\\', e[1] = '\\'; return 2;
+    case '\t': e[0] = '\\', e[1] = 't'; return 2;
+    case '\n': e[0] = '\\', e[1] = 'n'; return 2;
+    case '\r': e[0] = '\\', e[1] = 'r'; return 2;
+    default: break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+        e[0] = '\\', e[1] = 'x', e[2] = hex[c >> 4], e[3] = hex[c & 15];
+        return 4;
+    }
+    e[0] = (char)c;
+    return 1;
+}
+
+size_t hr_escape_size(const char *s, size_t len)
+{
+    char e[8];
+    size_t n = 1;
+    for (size_t i = 0; i < len; i++) n += escape_byte((unsigned char)s[i], e);
+    return n;
+}
+
+char *hr_escape_text(const char *s, size_t len, char *buf, size_t cap)
+{
+    if (!cap) return buf;
+    size_t k = 0;
+    char e[8];
+    for (size_t i = 0; i < len; i++) {
+        size_t m = escape_byte((unsigned char)s[i], e);
+        if (k + m + 1 > cap) break;
+        memcpy(buf + k, e, m);
+        k += m;
+    }
+    buf[k] = '\0';
+    return buf;
+}

@@ -8,6 +8,7 @@
 #define HR_CORE_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum {
     HR_OK            = 0,
@@ -36,6 +37,14 @@ int hr_error_set(hr_error *err, int code, const char *fmt, ...) __attribute__((f
 int hr_error_wrap(hr_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hr_error_clear(hr_error *err);
 const char *hr_strerror(int code);
+
+/* Text made safe for a one-line message or a TSV field: a backslash becomes "\\", tab "\t",
+ * newline "\n", carriage return "\r", other bytes below 0x20 and 0x7f "\xHH"; everything
+ * else is kept.  Writes at most cap bytes with the NUL, never cutting an escape; returns buf.
+ * Used for input paths (any byte but NUL) and raw rows (any byte). */
+char *hr_escape_text(const char *s, size_t len, char *buf, size_t cap);
+/* Bytes hr_escape_text needs for s (with the NUL). */
+size_t hr_escape_size(const char *s, size_t len);
 
 /* Propagation: HR_TRY(expr) returns the negative status of expr to the caller. */
 #define HR_TRY(expr)                                  \

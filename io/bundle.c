@@ -153,10 +153,14 @@ static json_t *member_table(const hr_bundle_writer *w)
 
 static int write_error(struct archive *a, const char *path, hr_error *err)
 {
+    /* libarchive says only "Write error" for a failed write(2): the errno says why (a full
+     * disk must read "No space left on device"). */
     int e = archive_errno(a);
     const char *s = archive_error_string(a);
-    return hr_error_set(err, e == ENOSPC ? HR_ERR_NOSPACE : HR_ERR_IO, "%s: writing bundle failed: %s", path,
-                        s ? s : strerror(e));
+    if (e > 0)
+        return hr_error_set(err, e == ENOSPC ? HR_ERR_NOSPACE : HR_ERR_IO, "%s: writing bundle failed: %s%s%s", path, strerror(e),
+                            s && strcmp(s, strerror(e)) ? " - " : "", s && strcmp(s, strerror(e)) ? s : "");
+    return hr_error_set(err, HR_ERR_IO, "%s: writing bundle failed: %s", path, s ? s : "unknown libarchive error");
 }
 
 static int add_entry(struct archive *a, const char *path, const char *tarname, const void *data, size_t len,

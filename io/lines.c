@@ -11,8 +11,9 @@ struct hr_lines {
     int eof;
     uint64_t lineno;
     /* range handling: pos = absolute offset of buf[beg] */
-    int ranged, skip_first;
+    int ranged, skip_first, from_start;
     uint64_t pos, limit;
+    int at_start;          /* the next line is the first of its member: drop a UTF-8 BOM */
 };
 
 hr_lines *hr_lines_new(hr_input *in)
@@ -21,6 +22,8 @@ hr_lines *hr_lines_new(hr_input *in)
     l->in = in;
     l->cap = 1 << 20;
     l->buf = hr_malloc(l->cap + 1);
+    l->from_start = 1;
+    l->at_start = 1;
     return l;
 }
 
@@ -30,6 +33,8 @@ void hr_lines_set_range(hr_lines *l, uint64_t start, uint64_t len)
     l->skip_first = start > 0;
     l->pos = start > 0 ? start - 1 : 0;
     l->limit = start + len;
+    l->from_start = start == 0;
+    l->at_start = l->from_start;
 }
 
 void hr_lines_reset(hr_lines *l)
@@ -37,6 +42,7 @@ void hr_lines_reset(hr_lines *l)
     l->beg = l->end = 0;
     l->eof = 0;
     l->lineno = 0;
+    l->at_start = l->from_start;
 }
 
 uint64_t hr_lines_lineno(const hr_lines *l) { return l->lineno; }
@@ -101,6 +107,13 @@ int hr_lines_next(hr_lines *l, char **line, size_t *len, hr_error *err)
     if (r <= 0) return r;
     if (n > 0 && s[n - 1] == '\r') n--;
     s[n] = '\0';  /* safe: the '\n' or the spare byte at buf[cap] */
+    if (l->at_start) {
+        l->at_start = 0;
+        if (n >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) {
+            s += 3;   /* a UTF-8 byte-order mark is not part of the first field */
+            n -= 3;
+        }
+    }
     l->lineno++;
     *line = s;
     *len = n;

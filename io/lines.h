@@ -1,7 +1,8 @@
 /* io/lines.h — split a member of an hr_input into lines.
  *
  * LF or CRLF endings (the CR is removed), last line with or without a newline, lines of any
- * length (the buffer grows).  Line numbers count from 1 in the member.
+ * length (the buffer grows).  Line numbers count from 1 in the member.  A UTF-8 byte-order
+ * mark (EF BB BF) at the start of a member is dropped (spreadsheet exports write one).
  *
  * Byte ranges (parallel reading of one plain file): a line belongs to the range in which it
  * starts.  A reader over range [start, start+len) is opened on an input positioned at

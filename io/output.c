@@ -56,6 +56,7 @@ void hr_fsync_dir(const char *path)
 
 int hr_output_open(const char *path, int zstd_level, int workers, hr_output **out, hr_error *err)
 {
+    *out = NULL;   /* so a caller's abort after a failed open is a no-op */
     hr_output *o = hr_calloc(1, sizeof *o);
     o->path = hr_strdup(path);
     size_t n = strlen(path) + 32;

@@ -69,7 +69,22 @@ int hr_recwriter_line(hr_recwriter *w, const char *key, size_t key_len, uint32_t
     if (w->len + need > BUF) {
         HR_TRY(hr_output_write(w->out, w->buf, w->len, err));
         w->len = 0;
-        if (need > BUF) return hr_error_set(err, HR_ERR_ARG, "recommendation line too long");
+        if (need > BUF) {   /* ids of megabytes: straight through, in pieces (ids have no length limit) */
+            char mid[64], tail[96];
+            size_t nm = 0, nt = 0;
+            mid[nm++] = '\t';
+            nm += hr_fmt_u64(mid + nm, rank);
+            mid[nm++] = '\t';
+            tail[nt++] = '\t';
+            nt += hr_fmt_score(tail + nt, score);
+            nt += (size_t)snprintf(tail + nt, sizeof tail - nt, "\t%.*s\n", 32, source);
+            HR_TRY(hr_output_write(w->out, key, key_len, err));
+            HR_TRY(hr_output_write(w->out, mid, nm, err));
+            HR_TRY(hr_output_write(w->out, item, item_len, err));
+            HR_TRY(hr_output_write(w->out, tail, nt, err));
+            w->lines++;
+            return 0;
+        }
     }
     char *p = w->buf + w->len;
     memcpy(p, key, key_len);

@@ -27,6 +27,7 @@ static const char *const reject_names[HR_REJECT__COUNT] = {
     [HR_REJECT_DUPLICATE] = "duplicate",
     [HR_REJECT_CONFLICT] = "conflict",
     [HR_REJECT_BOT] = "bot_user",
+    [HR_REJECT_BAD_ID] = "bad_id",
 };
 
 const char *hr_reject_name(hr_reject r)
@@ -198,6 +199,9 @@ hr_reject hr_row_parse(const hr_rowfmt *f, char *line, size_t len, hr_row *row, 
         return reject(detail, detail_cap, HR_REJECT_UNPARSABLE, "field %d bad quoting: unterminated quote", bad);
     if (rc == SPLIT_AFTER_QUOTE)
         return reject(detail, detail_cap, HR_REJECT_UNPARSABLE, "field %d bad quoting: text after closing quote", bad);
+    if (nf == 1 && f->ncols > 1)   /* most often the wrong --format: say which separator is missing */
+        return reject(detail, detail_cap, HR_REJECT_COLUMNS, "1 field, expected %d: no %s in the line", f->ncols,
+                      f->sep_len == 2 ? "'::'" : f->sep[0] == '\t' ? "tab" : f->sep[0] == ' ' ? "space" : "','");
     if (nf != f->ncols)
         return reject(detail, detail_cap, HR_REJECT_COLUMNS, "%d fields, expected %d", nf, f->ncols);
 
@@ -218,6 +222,14 @@ hr_reject hr_row_parse(const hr_rowfmt *f, char *line, size_t len, hr_row *row, 
         return reject(detail, detail_cap, HR_REJECT_MISSING_ID, "user field %d is empty", iu + 1);
     if (fld[ii].len == 0)
         return reject(detail, detail_cap, HR_REJECT_MISSING_ID, "item field %d is empty", ii + 1);
+    for (int side = 0; side < 2; side++) {
+        const int c = side ? ii : iu;
+        const unsigned char *p = (const unsigned char *)line + fld[c].off;
+        for (size_t k = 0; k < fld[c].len; k++)
+            if (p[k] < 0x20 || p[k] == 0x7f)
+                return reject(detail, detail_cap, HR_REJECT_BAD_ID, "%s field %d holds control byte 0x%02x at byte %zu",
+                              side ? "item" : "user", c + 1, p[k], k + 1);
+    }
 
     double value = 1.0;
     if (iv >= 0) {

@@ -6,7 +6,7 @@
  * each position is user, item, value, time or skipped ('-').
  *
  * IDs are returned as byte spans into the (possibly rewritten) line; they may be integers or
- * arbitrary strings (ingest decides).  Surrounding spaces are trimmed from unquoted fields
+ * arbitrary strings (ingest decides) without control bytes (HR_REJECT_BAD_ID).  Surrounding spaces are trimmed from unquoted fields
  * when the separator is not a space.  Values are finite doubles; times are Unix seconds,
  * parsed from integers (Unix seconds) or ISO-8601 dates / date-times (see hr_parse_time).
  *
@@ -33,6 +33,9 @@ typedef enum {
     HR_REJECT_DUPLICATE,   /* "duplicate": exact copy of an accepted event (set by ingest) */
     HR_REJECT_CONFLICT,    /* "conflict": same user and item, another value; older one dropped (ingest) */
     HR_REJECT_BOT,         /* "bot_user": user above --max-user-events (ingest) */
+    HR_REJECT_BAD_ID,      /* "bad_id": a user or item id holding a control byte (0x00-0x1f, 0x7f:
+                              NUL, tab, CR...), which no TSV output could carry; checked after
+                              missing_id (the value is appended: values never change) */
     HR_REJECT__COUNT
 } hr_reject;
 

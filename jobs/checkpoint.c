@@ -268,8 +268,11 @@ int hr_ckpt_write(hr_train *t, const hr_ckpt_opts *o, json_t *identity, int64_t 
     return rc;
 }
 
-/* Read this rank's share of one side's files and send every row to its owner. */
-static int load_side(hr_train *t, const char *cdir, json_t *m, const char *name, hr_train_side *s, const hr_part *p)
+/* Read this rank's share of one side's files and send every row to its owner, which puts it
+ * into F (and bias, for ALS): scratch arrays shaped like the side's, so that a checkpoint that
+ * fails half-way leaves the run's factors untouched. */
+static int load_side(hr_train *t, const char *cdir, json_t *m, const char *name, const hr_train_side *s, const hr_part *p,
+                     float *F, float *bias)
 {
     hr_job *job = t->job;
     json_t *list = json_object_get(m, name);
@@ -339,39 +342,92 @@ static int load_side(hr_train *t, const char *cdir, json_t *m, const char *name,
         const char *x = (const char *)in + r * rec;
         memcpy(&g, x, 4);
         uint32_t l = p->local[g];
-        memcpy(s->F + l * k, x + 4, 4 * k);
-        if (w > k) memcpy(&s->bias[l], x + 4 + 4 * k, 4);
+        memcpy(F + l * k, x + 4, 4 * k);
+        if (w > k) memcpy(&bias[l], x + 4 + 4 * k, 4);
     }
     hr_free(in);
     return hr_comm_agree(job->comm, rc, &job->err);
 }
 
-/* Rank 0 checks the manifest (format, version, identity); result agreed. */
+/* Rank 0 reads the manifest and checks it (format, version, identity); every rank gets rank 0's
+ * verdict and rank 0's manifest (its text broadcast), never its own reading of the directory:
+ * on a shared file system with stale caches ranks could otherwise see different files. */
 static int check_manifest(hr_train *t, const hr_ckpt_opts *o, const char *cdir, json_t *identity, json_t **out, int *foreign)
 {
     hr_job *job = t->job;
-    char mpath[4096];
-    snprintf(mpath, sizeof mpath, "%s/manifest.json", cdir);
     json_t *m = NULL;
-    int rc = hr_manifest_read(mpath, CKPT_FORMAT, CKPT_VERSION, &m, &job->err);
-    *foreign = 0;
-    if (rc == 0 && !json_equal(json_object_get(m, "identity"), identity)) {
-        char *a = json_dumps(json_object_get(m, "identity"), JSON_COMPACT | JSON_SORT_KEYS), *b = json_dumps(identity, JSON_COMPACT | JSON_SORT_KEYS);
-        if (!o->force) {
-            rc = hr_error_set(&job->err, HR_ERR_STATE,
-                              "%s belongs to another run: it has %s, this run %s (other dataset or hyper-parameters; use --force-resume to use it anyway)",
-                              cdir, a ? a : "?", b ? b : "?");
-            *foreign = 1;
-        } else if (job->rank == 0) {
-            hr_warn("%s: identity differs (%s vs %s); resuming anyway (--force-resume)", cdir, a ? a : "?", b ? b : "?");
+    int rc = 0;
+    int64_t f = 0;
+    char *text = NULL;
+    uint64_t len = 0;
+    if (job->rank == 0) {
+        char mpath[4096];
+        snprintf(mpath, sizeof mpath, "%s/manifest.json", cdir);
+        rc = hr_manifest_read(mpath, CKPT_FORMAT, CKPT_VERSION, &m, &job->err);
+        if (rc == 0 && !json_equal(json_object_get(m, "identity"), identity)) {
+            char *a = json_dumps(json_object_get(m, "identity"), JSON_COMPACT | JSON_SORT_KEYS), *b = json_dumps(identity, JSON_COMPACT | JSON_SORT_KEYS);
+            if (!o->force) {
+                rc = hr_error_set(&job->err, HR_ERR_STATE,
+                                  "%s belongs to another run: it has %s, this run %s (other dataset or hyper-parameters; use --force-resume to use it anyway)",
+                                  cdir, a ? a : "?", b ? b : "?");
+                f = 1;
+            } else {
+                hr_warn("%s: identity differs (%s vs %s); resuming anyway (--force-resume)", cdir, a ? a : "?", b ? b : "?");
+            }
+            free(a);
+            free(b);
         }
-        free(a);
-        free(b);
+        if (rc == 0) {
+            text = json_dumps(m, JSON_COMPACT);
+            len = text ? strlen(text) + 1 : 0;
+            if (!text) rc = hr_error_set(&job->err, HR_ERR_NOMEM, "%s: cannot serialise the manifest", cdir);
+        }
     }
-    int f = *foreign;
-    HR_TRY(hr_comm_allreduce_max_i64(job->comm, (int64_t[]){ f }, 1));
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    HR_TRY(hr_comm_bcast(job->comm, &f, sizeof f, 0));
+    *foreign = (int)f;
+    if (rc == 0) rc = hr_comm_bcast(job->comm, &len, sizeof len, 0);
+    if (rc == 0 && job->rank != 0) text = hr_malloc(len);
+    if (rc == 0) rc = hr_comm_bcast(job->comm, text, len, 0);
+    if (rc == 0 && job->rank != 0) {
+        m = json_loads(text, 0, NULL);
+        if (!m) rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: the manifest broadcast by rank 0 does not parse", cdir);
+    }
+    if (job->rank == 0) free(text);
+    else hr_free(text);
     *out = m;
     return rc;
+}
+
+/* Rank 0 lists the candidates, newest first with LATEST's first of all, and every rank tries
+ * that list: ranks never read the directory or LATEST themselves. */
+static int64_t *candidates(hr_job *job, const char *dir, int64_t *n)
+{
+    int64_t *its = NULL;
+    *n = 0;
+    if (job->rank == 0) {
+        int m = 0;
+        its = list_ckpts(dir, &m);
+        *n = m;
+        char latest[4096], line[80] = "";
+        snprintf(latest, sizeof latest, "%s/LATEST", dir);
+        FILE *f = fopen(latest, "r");
+        long long lit = -1;
+        if (f) {
+            if (fgets(line, sizeof line, f)) sscanf(line, "ckpt-%lld", &lit);
+            fclose(f);
+        }
+        for (int k = 0; k < m; k++)
+            if (its[k] == lit) {
+                memmove(its + 1, its, (size_t)k * sizeof *its);
+                its[0] = lit;
+                break;
+            }
+    }
+    if (hr_comm_bcast(job->comm, n, sizeof *n, 0) < 0) *n = -1;
+    if (*n > 0 && job->rank != 0) its = hr_malloc((size_t)*n * sizeof *its);
+    if (*n > 0 && hr_comm_bcast(job->comm, its, (size_t)*n * sizeof *its, 0) < 0) *n = -1;
+    return its;
 }
 
 int hr_ckpt_resume(hr_train *t, const hr_ckpt_opts *o, json_t *identity, int64_t *it, int *half)
@@ -379,36 +435,44 @@ int hr_ckpt_resume(hr_train *t, const hr_ckpt_opts *o, json_t *identity, int64_t
     hr_job *job = t->job;
     *it = 0;
     *half = 0;
-    int n = 0;
-    int64_t *its = list_ckpts(o->dir, &n);
-    /* LATEST first when it names an existing checkpoint. */
-    char latest[4096], line[80] = "";
-    snprintf(latest, sizeof latest, "%s/LATEST", o->dir);
-    FILE *f = fopen(latest, "r");
-    long long lit = -1;
-    if (f) {
-        if (fgets(line, sizeof line, f)) sscanf(line, "ckpt-%lld", &lit);
-        fclose(f);
+    int64_t n;
+    int64_t *its = candidates(job, o->dir, &n);
+    if (n < 0) {
+        hr_free(its);
+        return hr_error_set(&job->err, HR_ERR_MPI, "resume: broadcasting the checkpoint list failed");
     }
-    for (int k = 0; k < n; k++)
-        if (its[k] == lit) {
-            memmove(its + 1, its, (size_t)k * sizeof *its);
-            its[0] = lit;
-            break;
+    /* Scratch factors: a checkpoint is committed only once both sides loaded. */
+    const uint64_t k = (uint64_t)t->opts.k, nu = t->users.block->nrows, ni = t->items.block->nrows;
+    const int bias = t->algo == HR_ALGO_ALS;
+    float *uF = NULL, *iF = NULL, *uB = NULL, *iB = NULL;
+    if (n > 0) {
+        uF = hr_malloc((nu * k + 1) * sizeof *uF);
+        iF = hr_malloc((ni * k + 1) * sizeof *iF);
+        if (bias) {
+            uB = hr_malloc((nu + 1) * sizeof *uB);
+            iB = hr_malloc((ni + 1) * sizeof *iB);
         }
-    int rc = 0;
-    for (int k = 0; k < n; k++) {
+    }
+    int rc = 0, loaded = 0;
+    for (int64_t c = 0; c < n; c++) {
         char cdir[4096];
-        snprintf(cdir, sizeof cdir, "%s/ckpt-%06lld", o->dir, (long long)its[k]);
+        snprintf(cdir, sizeof cdir, "%s/ckpt-%06lld", o->dir, (long long)its[c]);
         json_t *m = NULL;
         int foreign = 0;
         rc = check_manifest(t, o, cdir, identity, &m, &foreign);
         rc = hr_comm_agree(job->comm, rc, &job->err);
-        if (rc == 0) rc = load_side(t, cdir, m, "users", &t->users, &t->ds->upart);
-        if (rc == 0) rc = load_side(t, cdir, m, "items", &t->items, &t->ds->ipart);
+        if (rc == 0) rc = load_side(t, cdir, m, "users", &t->users, &t->ds->upart, uF, uB);
+        if (rc == 0) rc = load_side(t, cdir, m, "items", &t->items, &t->ds->ipart, iF, iB);
         if (rc == 0) {
+            memcpy(t->users.F, uF, nu * k * sizeof *uF);
+            memcpy(t->items.F, iF, ni * k * sizeof *iF);
+            if (bias) {
+                memcpy(t->users.bias, uB, nu * sizeof *uB);
+                memcpy(t->items.bias, iB, ni * sizeof *iB);
+            }
             *it = json_integer_value(json_object_get(m, "iteration"));
             *half = (int)json_integer_value(json_object_get(m, "half"));
+            loaded = 1;
             hr_progress("resume     from %s: iteration %lld%s, written on %lld ranks, loaded on %d", cdir, (long long)*it,
                         *half ? " (+ user half)" : "", (long long)json_integer_value(json_object_get(m, "ranks")), job->size);
         }
@@ -419,8 +483,13 @@ int hr_ckpt_resume(hr_train *t, const hr_ckpt_opts *o, json_t *identity, int64_t
         rc = 0;
     }
     hr_free(its);
-    if (rc == 0 && *it == 0 && !*half && n > 0)
-        hr_progress("resume     no usable checkpoint in %s: starting from iteration 1", o->dir);
+    hr_free(uF);
+    hr_free(iF);
+    hr_free(uB);
+    hr_free(iB);
+    if (rc == 0 && !loaded && n > 0)
+        hr_progress("resume     no usable checkpoint among the %lld in %s (each named above): starting from iteration 1 with "
+                    "freshly initialised factors (or the --init-from model's)", (long long)n, o->dir);
     else if (rc == 0 && n == 0)
         hr_progress("resume     no checkpoint in %s yet: starting from iteration 1", o->dir);
     return rc;

@@ -11,8 +11,11 @@
  * the run identity (algorithm, hyper-parameters, seed, dataset fingerprint) and per-file
  * checksums.  Randomness is counter-based (core/rng.h): the seed is the whole RNG state.
  * Resume tries LATEST, then older checkpoints; a truncated or corrupted one is named and
- * skipped; one of another run identity is refused unless forced.  Rows carry global ids, so a
- * checkpoint loads on any rank count. */
+ * skipped; one of another run identity is refused unless forced.  Rank 0 alone reads the
+ * directory, LATEST and the manifests and broadcasts them (ranks never choose on their own
+ * view of a shared file system); a candidate is committed only when both sides loaded, so when
+ * every one fails the factors are those before the resume (fresh, or warm-started).  Rows carry
+ * global ids, so a checkpoint loads on any rank count. */
 #ifndef HR_JOBS_CHECKPOINT_H
 #define HR_JOBS_CHECKPOINT_H
 

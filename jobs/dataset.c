@@ -12,6 +12,8 @@
 #include "io/output.h"
 #include "io/shard.h"
 
+const char *const HR_DATASET_FORMATS[] = { HR_DATASET_FORMAT, NULL };
+
 void hr_dataset_manifest_path(const char *dir, char *buf, size_t cap) { snprintf(buf, cap, "%s/manifest.json", dir); }
 
 void hr_dataset_free(hr_dataset *ds)
@@ -31,13 +33,10 @@ void hr_dataset_free(hr_dataset *ds)
 int hr_dataset_prepare_dir(hr_job *job, const char *dir)
 {
     int rc = 0;
-    char mp[4096], sub[4096];
+    char sub[4096];
     if (job->rank == 0) {
-        rc = hr_mkdirs(dir, &job->err);
-        hr_dataset_manifest_path(dir, mp, sizeof mp);
-        if (rc == 0) unlink(mp);
         snprintf(sub, sizeof sub, "%s/by-user", dir);
-        if (rc == 0) rc = hr_mkdirs(sub, &job->err);
+        rc = hr_mkdirs(sub, &job->err);
         snprintf(sub, sizeof sub, "%s/by-item", dir);
         if (rc == 0) rc = hr_mkdirs(sub, &job->err);
         snprintf(sub, sizeof sub, "%s/rejects", dir);
@@ -165,12 +164,30 @@ int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, h
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0)
         hr_progress("write      %s: %llu interactions, %llu users, %llu items in %d blocks (%s; imbalance users %.2f items %.2f) %.2fs",
-                    spec->dir, (unsigned long long)total, (unsigned long long)users->n, (unsigned long long)items->n, P,
+                    spec->name ? spec->name : spec->dir, (unsigned long long)total, (unsigned long long)users->n, (unsigned long long)items->n, P,
                     hr_part_scheme_name(spec->scheme), hr_part_imbalance(&up), hr_part_imbalance(&ip), hr_now() - t0);
     hr_free(all);
     if (!spec->user_part) hr_part_free(&up);
     hr_part_free(&ip);
     return rc;
+}
+
+/* The manifest's shard lists against its own record of the partition: as many shards per
+ * side as blocks, and an interaction total. */
+static int check_coverage(json_t *m, const char *mpath, hr_error *err)
+{
+    json_t *part = json_object_get(m, "partition"), *sh = json_object_get(m, "shards");
+    json_t *blocks = json_object_get(part, "blocks"), *total = json_object_get(m, "interactions");
+    if (!json_is_integer(blocks) || json_integer_value(blocks) < 1 || !json_is_integer(total) || json_integer_value(total) < 0)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: no valid partition.blocks or interactions", mpath);
+    static const char *const side[2] = { "by_user", "by_item" };
+    for (int k = 0; k < 2; k++) {
+        size_t n = json_array_size(json_object_get(sh, side[k]));
+        if ((json_int_t)n != json_integer_value(blocks))
+            return hr_error_set(err, HR_ERR_FORMAT, "%s: lists %zu %s shards, but the partition has %lld blocks", mpath, n, side[k],
+                                (long long)json_integer_value(blocks));
+    }
+    return 0;
 }
 
 /* Load one side: own shard when the block count matches, else round-robin + shuffle. */
@@ -275,6 +292,7 @@ int hr_dataset_load(hr_job *job, const char *dir, int what, hr_dataset *ds)
         if (!s || hr_part_scheme_parse(s, &scheme) != 0)
             rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: unknown partition scheme", mpath);
     }
+    if (rc == 0) rc = check_coverage(ds->manifest, mpath, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) {
         hr_error_wrap(&job->err, "loading dataset %s", dir);
@@ -290,7 +308,21 @@ int hr_dataset_load(hr_job *job, const char *dir, int what, hr_dataset *ds)
         rc = load_side(job, ds, mpath, 1, &ds->by_item);
         ds->has_by_item = rc == 0;
     }
-    if (rc < 0) return rc;
+    /* The shards must hold every interaction the manifest records (a hand-edited shard list,
+     * a shard cut short in a way its checksum was recomputed for). */
+    for (int side = 0; rc == 0 && side < 2; side++) {
+        if (!(what & (side ? HR_LOAD_BY_ITEM : HR_LOAD_BY_USER))) continue;
+        uint64_t nnz = side ? ds->by_item.nnz : ds->by_user.nnz;
+        rc = hr_comm_allreduce_sum_u64(job->comm, &nnz, 1);
+        int64_t want = json_integer_value(json_object_get(ds->manifest, "interactions"));
+        if (rc == 0 && (int64_t)nnz != want)
+            rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: the %s shards hold %llu interactions, the manifest records %lld",
+                              mpath, side ? "by-item" : "by-user", (unsigned long long)nnz, (long long)want);
+    }
+    if (rc < 0) {
+        hr_error_wrap(&job->err, "loading dataset %s", dir);
+        return rc;
+    }
     hr_progress("load       %s: %llu users, %llu items, %lld interactions on %d ranks in %.2fs", dir,
                 (unsigned long long)ds->users.n, (unsigned long long)ds->items.n,
                 (long long)json_integer_value(json_object_get(ds->manifest, "interactions")), job->size, hr_now() - t0);

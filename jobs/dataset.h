@@ -10,8 +10,11 @@
  * A dataset written on P ranks loads on Q ranks: when Q == P each rank reads its own shard and
  * the partition is the one the shards record (their row gids); otherwise shards are read
  * round-robin and rows shuffled to their owners under a partition rebuilt for Q from the
- * interaction counts in the dictionaries.  A directory without manifest.json is not a dataset (the manifest is written
- * last and removed first when a dataset is overwritten). */
+ * interaction counts in the dictionaries.  A directory without manifest.json is not a dataset.
+ * Writers write into a temporary directory (jobs/publish.h) that replaces the dataset's
+ * directory only when complete, so a reader sees the old dataset or the new one, whole.
+ * The loader checks that the shards cover the manifest: as many shard blocks as the
+ * partition records, and their interactions summing to the recorded total. */
 #ifndef HR_JOBS_DATASET_H
 #define HR_JOBS_DATASET_H
 
@@ -39,8 +42,12 @@ void hr_dataset_free(hr_dataset *ds);
 /* Path of DIR/manifest.json into buf. */
 void hr_dataset_manifest_path(const char *dir, char *buf, size_t cap);
 
+/* The manifest formats a dataset writer may replace (NULL-terminated; io/outdir.h). */
+extern const char *const HR_DATASET_FORMATS[];
+
 typedef struct hr_dataset_spec {
-    const char *dir;
+    const char *dir;   /* where to write: the temporary directory of hr_publish_begin */
+    const char *name;  /* the dataset as the user named it (progress line); NULL: dir */
     hr_part_scheme scheme;
     int zstd_level;
     json_t *lineage;   /* reference stolen: {"command":..., "inputs" or "parents": [...]} */
@@ -56,8 +63,8 @@ typedef struct hr_dataset_spec {
 int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, hr_dict *items,
                      hr_triple **t, uint64_t *n);
 
-/* Remove DIR/manifest.json (rank 0) so a partly rewritten directory is never taken for a
- * dataset, and create the sub-directories (every rank).  Collective. */
+/* Create the sub-directories of a dataset under DIR (a fresh temporary directory from
+ * hr_publish_begin): rank 0 creates, all agree.  Collective. */
 int hr_dataset_prepare_dir(hr_job *job, const char *dir);
 
 #endif

@@ -10,9 +10,12 @@
  * users with the same rules.  Definitions: docs/evaluation.md; math: solvers/metrics.h.
  *
  * Train and test may share dictionaries (one `split`) or be ingested separately (mapped by
- * external id; test events of users/items unknown to train are counted, not scored).  Users
- * with no training interactions (a time split) are ranked by popularity and counted; items
- * with none are not candidates, so their test events are misses, also counted. */
+ * exact external id; test events of items unknown to train are counted, not scored; users
+ * unknown to train are ranked by popularity, as recommend serves them).  Users with no
+ * training interactions (a time split) are ranked by popularity and counted; items with none
+ * are not candidates, so their test events are misses, also counted.  For an implicit model
+ * a test event of value 0 is not relevant.  Nothing to evaluate is an error (exit 3) with no
+ * metric written. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,32 +36,17 @@ static const char usage[] =
 /* Head items: the most popular items that together hold this share of training interactions. */
 #define HEAD_FRACTION 0.2
 
-/* Dataset gid -> model gid (UINT32_MAX when the model does not know the id). */
-static uint32_t *map_ids(const hr_dict *data, const hr_dict *model)
-{
-    uint32_t *map = hr_malloc((data->n ? data->n : 1) * sizeof *map);
-    char key[512];
-    for (uint64_t g = 0; g < data->n; g++) {
-        size_t len = hr_dict_format(data, g, key, sizeof key);
-        int64_t m = hr_dict_find(model, key, len);
-        map[g] = m < 0 ? UINT32_MAX : (uint32_t)m;
-    }
-    return map;
-}
-
 /* This rank's share of a model: the rows of the training users it owns (test rows are aligned
  * to the same partition) and its block of the model's items (the ring of evaluate_ring.c
  * brings the other blocks). */
 static int load_model_part(hr_job *job, const char *path, hr_model *m, const hr_dataset *tr)
 {
     const hr_block *b = &tr->by_user;
+    uint32_t *umap = hr_dict_match(&tr->users, &m->users, NULL);
     uint64_t w = 0, *ids = hr_malloc((b->nrows + 1) * sizeof *ids);
-    char key[512];
-    for (uint64_t r = 0; r < b->nrows; r++) {
-        size_t len = hr_dict_format(&tr->users, b->gid[r], key, sizeof key);
-        int64_t mu = hr_dict_find(&m->users, key, len);
-        if (mu >= 0) ids[w++] = (uint64_t)mu;
-    }
+    for (uint64_t r = 0; r < b->nrows; r++)
+        if (umap[b->gid[r]] != UINT32_MAX) ids[w++] = umap[b->gid[r]];
+    hr_free(umap);
     hr_model_part part = { ids, w, hr_block_lo(m->n_items, job->size, job->rank),
                            hr_block_lo(m->n_items, job->size, job->rank + 1), NULL, 0 };
     int rc = hr_model_load_part(path, m, &part, &job->err);
@@ -76,14 +64,19 @@ static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, 
     s->prefix = prefix;
     s->kind = EV_MODEL;
     s->m = m;
-    s->umap = map_ids(&tr->users, &m->users);
+    s->umap = hr_dict_match(&tr->users, &m->users, NULL);
+    /* test users absent from train (ids >= tr->users.n, align_test): no factors, popularity */
+    if (tr->upart.n > tr->users.n) {
+        s->umap = hr_realloc(s->umap, tr->upart.n * sizeof *s->umap);
+        for (uint64_t g = tr->users.n; g < tr->upart.n; g++) s->umap[g] = UINT32_MAX;
+    }
     if (m->partial)   /* model user id -> row of this rank's part (users of other ranks: none) */
         for (uint64_t g = 0; g < tr->users.n; g++)
             if (s->umap[g] != UINT32_MAX) {
                 int64_t r = hr_model_user_row(m, s->umap[g]);
                 s->umap[g] = r < 0 ? UINT32_MAX : (uint32_t)r;
             }
-    s->imap = map_ids(&tr->items, &m->items);
+    s->imap = hr_dict_match(&tr->items, &m->items, NULL);
     s->rating = m->kind == HR_MODEL_FACTOR && m->user_bias != NULL;
     const uint64_t n = tr->items.n;
     if (m->kind == HR_MODEL_POP) {
@@ -115,28 +108,56 @@ static void scorer_free(ev_scorer *s)
 }
 
 /* Test rows in train ids and under the train partition, so local row r is the same user in
- * both.  A test set ingested on its own is mapped by external id; test events of users or
- * items the training data never saw cannot be ranked and are counted instead. */
-static int align_test(hr_job *job, hr_dataset *tr, hr_dataset *te, uint64_t unknown[2])
+ * both.  A test set ingested on its own is mapped by external id.  Test events of items the
+ * training data never saw cannot be ranked: counted (drop[1]), not scored.  Test users the
+ * training data never saw get the documented fallback, as in recommend: they are ranked by
+ * popularity with no training items, like a cold user.  They become extra train user ids
+ * n..n+v-1 with no interactions (rows appended to the partition and to train's by-user block,
+ * zeros appended to train's user counts); their events are counted in drop[0] and scored.
+ * With `implicit`, a test event of value 0 (an impression without a click) is not relevant,
+ * as training treats it as unobserved: counted in drop[2] and left out. */
+static int align_test(hr_job *job, hr_dataset *tr, hr_dataset *te, int implicit, uint64_t drop[3])
 {
-    uint64_t n;
+    uint64_t n, v = 0;
     hr_triple *t = hr_block_to_triples(&te->by_user, 0, &n);
     int same = hr_dict_fingerprint(&tr->users) == hr_dict_fingerprint(&te->users) &&
                hr_dict_fingerprint(&tr->items) == hr_dict_fingerprint(&te->items);
+    uint32_t *tu = NULL, *ti = NULL;
     if (!same) {
-        uint32_t *tu = map_ids(&te->users, &tr->users), *ti = map_ids(&te->items, &tr->items);
-        uint64_t w = 0;
-        for (uint64_t k = 0; k < n; k++) {
-            if (tu[t[k].u] == UINT32_MAX) { unknown[0]++; continue; }
-            if (ti[t[k].i] == UINT32_MAX) { unknown[1]++; continue; }
-            t[w] = t[k];
-            t[w].u = tu[t[k].u];
-            t[w].i = ti[t[k].i];
-            w++;
+        tu = hr_dict_match(&te->users, &tr->users, NULL);
+        ti = hr_dict_match(&te->items, &tr->items, NULL);
+        /* the same extra ids on every rank: test dictionary order */
+        for (uint64_t g = 0; g < te->users.n; g++)
+            if (tu[g] == UINT32_MAX) tu[g] = (uint32_t)(tr->users.n + v++);
+    }
+    uint64_t w = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        if (implicit && t[k].v == 0.0f) { drop[2]++; continue; }
+        if (!same) {
+            if (ti[t[k].i] == UINT32_MAX) { drop[1]++; continue; }
+            drop[0] += tu[t[k].u] >= tr->users.n;
+            t[k].u = tu[t[k].u];
+            t[k].i = ti[t[k].i];
         }
-        n = w;
-        hr_free(tu);
-        hr_free(ti);
+        t[w++] = t[k];
+    }
+    n = w;
+    hr_free(tu);
+    hr_free(ti);
+    if (v) {
+        const uint64_t n0 = tr->users.n;
+        if (n0 + v >= UINT32_MAX) {
+            hr_free(t);
+            return hr_error_set(&job->err, HR_ERR_ARG, "%s: train and test users together reach 2^32 - 1", te->dir);
+        }
+        hr_part_append(&tr->upart, v);
+        uint64_t mine = 0;
+        uint32_t *gids = hr_malloc((v / (uint64_t)job->size + 1) * sizeof *gids);
+        for (uint64_t j = (uint64_t)job->rank; j < v; j += (uint64_t)job->size) gids[mine++] = (uint32_t)(n0 + j);
+        hr_block_add_rows(&tr->by_user, gids, mine);
+        hr_free(gids);
+        tr->users.nnz = hr_realloc(tr->users.nnz, (n0 + v) * sizeof *tr->users.nnz);
+        memset(tr->users.nnz + n0, 0, v * sizeof *tr->users.nnz);
     }
     int rc = hr_part_shuffle(job->comm, &tr->upart, 0, &t, &n);
     if (rc == 0) {
@@ -145,13 +166,13 @@ static int align_test(hr_job *job, hr_dataset *tr, hr_dataset *te, uint64_t unkn
         hr_block_from_triples(&te->by_user, t, n, NULL, &tr->upart, job->rank, 0);
     }
     hr_free(t);
-    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, unknown, 2);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, drop, 3);
     return rc;
 }
 
 /* Item context (catalogue, head/tail) and user context (activity terciles, cold users). */
 static int build_context(hr_job *job, const hr_dataset *tr, const hr_block *te, ev_data *d, float **popf,
-                         uint8_t **cold, uint8_t **head, uint64_t counts[4])
+                         uint8_t **cold, uint8_t **head, uint64_t counts[5])
 {
     const uint32_t n = d->n_items;
     *popf = hr_malloc((n ? n : 1) * sizeof **popf);
@@ -169,7 +190,8 @@ static int build_context(hr_job *job, const hr_dataset *tr, const hr_block *te, 
     d->cold = *cold;
     d->is_head = *head;
 
-    /* counts: users_cold, test events on cold items, distinct cold items in test (below). */
+    /* counts: users_cold, test events on cold items, distinct cold items in test (below),
+     * users absent from train (ids appended by align_test), users evaluated. */
     uint64_t *item_seen = hr_calloc(n ? n : 1, sizeof *item_seen);
     for (uint64_t r = 0; r < te->nrows; r++) {
         uint64_t len = te->ptr[r + 1] - te->ptr[r];
@@ -177,13 +199,20 @@ static int build_context(hr_job *job, const hr_dataset *tr, const hr_block *te, 
         d->n_eval_local++;
         if (len > d->max_test_row) d->max_test_row = len;
         counts[0] += tr->users.nnz[te->gid[r]] == 0;
+        counts[3] += te->gid[r] >= tr->users.n;
         for (uint64_t e = te->ptr[r]; e < te->ptr[r + 1]; e++)
             if ((*cold)[te->idx[e]]) { counts[1]++; item_seen[te->idx[e]] = 1; }
     }
+    counts[4] = d->n_eval_local;
     int rc = hr_comm_allreduce_max_u64(job->comm, item_seen, n);
     for (uint32_t i = 0; rc == 0 && i < n; i++) counts[2] += item_seen[i];
     hr_free(item_seen);
-    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, counts, 2);
+    uint64_t sum[4] = { counts[0], counts[1], counts[3], counts[4] };
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, sum, 4);
+    counts[0] = sum[0];
+    counts[1] = sum[1];
+    counts[3] = sum[2];
+    counts[4] = sum[3];
 
     /* Activity terciles of the training users (those with >= 1 training interaction), each
      * counted by the rank that owns it: a histogram summed across ranks gives the same cut
@@ -288,7 +317,7 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     memset(sc, 0, sizeof sc);
     memset(res, 0, sizeof res);
     uint32_t nsc = 0;
-    uint64_t unknown[2] = { 0, 0 }, counts[4] = { 0, 0, 0, 0 };
+    uint64_t unknown[3] = { 0, 0, 0 }, counts[5] = { 0, 0, 0, 0, 0 };
     float *popf = NULL;
     uint8_t *cold = NULL, *head = NULL;
     ev_table *table = hr_calloc(1, sizeof *table);
@@ -304,7 +333,10 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     if (rc == 0 && (!tr.users.nnz || !tr.items.nnz))
         rc = hr_error_set(&job->err, HR_ERR_FORMAT, "%s: dictionaries without interaction counts", train);
     if (rc == 0 && tr.items.n >= UINT32_MAX) rc = hr_error_set(&job->err, HR_ERR_ARG, "%s: 2^32 - 1 items or more", train);
-    if (rc == 0) rc = align_test(job, &tr, &te, unknown);
+    /* Implicit feedback (ials): a test event of value 0 is not relevant (training treats a 0
+     * as unobserved).  Decided by the main model, for every scorer of the run alike. */
+    const int implicit = rc == 0 && strcmp(m.algo, "ials") == 0;
+    if (rc == 0) rc = align_test(job, &tr, &te, implicit, unknown);
     if (rc < 0) goto done;
     d.n_items = (uint32_t)tr.items.n;
     d.n_users = tr.users.n ? tr.users.n : 1;
@@ -312,6 +344,27 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     d.te = &te.by_user;
     rc = build_context(job, &tr, &te.by_user, &d, &popf, &cold, &head, counts);
     if (rc < 0) goto done;
+    hr_job_set_str(job, "model", model);
+    hr_job_set_str(job, "algo", m.algo);
+    hr_job_set_int(job, "users_cold", (int64_t)counts[0]);
+    hr_job_set_int(job, "users_unknown", (int64_t)counts[3]);
+    hr_job_set_int(job, "test_events_cold_item", (int64_t)counts[1]);
+    hr_job_set_int(job, "items_cold", (int64_t)counts[2]);
+    hr_job_set_int(job, "test_events_unknown_user", (int64_t)unknown[0]);
+    hr_job_set_int(job, "test_events_unknown_item", (int64_t)unknown[1]);
+    hr_job_set_int(job, "test_events_not_relevant", (int64_t)unknown[2]);
+    if (counts[4] == 0) {
+        /* Nothing to measure: no metric is written (a 0 would read as a measured value), the
+         * summary says why, and the exit code is 3 so a gate refuses the day. */
+        hr_job_set_int(job, "users_evaluated", 0);
+        rc = hr_comm_agree(job->comm, hr_job_write_summary(job), &job->err);
+        if (rc == 0)
+            rc = hr_error_set(&job->err, HR_ERR_FORMAT,
+                              "%s: nothing evaluated: no test event can be scored against %s (%llu test events of items "
+                              "absent from train, %llu of value 0, not relevant for an implicit model); no metrics written",
+                              test, train, (unsigned long long)unknown[1], (unsigned long long)unknown[2]);
+        goto done;
+    }
     d.vmin = -INFINITY;
     d.vmax = INFINITY;
     json_t *val = json_object_get(tr.manifest, "value");
@@ -345,13 +398,6 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
                     w->at[0][EV_COL_R], w->mrr);
     }
     if (rc < 0) goto done;
-    hr_job_set_str(job, "model", model);
-    hr_job_set_str(job, "algo", m.algo);
-    hr_job_set_int(job, "users_cold", (int64_t)counts[0]);
-    hr_job_set_int(job, "test_events_cold_item", (int64_t)counts[1]);
-    hr_job_set_int(job, "items_cold", (int64_t)counts[2]);
-    hr_job_set_int(job, "test_events_unknown_user", (int64_t)unknown[0]);
-    hr_job_set_int(job, "test_events_unknown_item", (int64_t)unknown[1]);
     hr_job_set_int(job, "catalogue_items", d.n_cand);
     hr_job_set_int(job, "head_items", d.n_head);
     hr_job_set_real(job, "head_fraction", HEAD_FRACTION);
@@ -361,9 +407,12 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     ev_table_print(job, &d, table);
     if (compare) rc = ev_compare(job, &d, model, compare, &res[0], &res[1], sc[0].rating && sc[1].rating);
     if (rc < 0) goto done;
-    if (unknown[0] || unknown[1])
-        hr_progress("evaluate   %llu test events of users and %llu of items absent from %s were not scored",
-                    (unsigned long long)unknown[0], (unsigned long long)unknown[1], train);
+    if (unknown[0])
+        hr_progress("evaluate   %llu test users (%llu test events) absent from %s were ranked by popularity", (unsigned long long)counts[3],
+                    (unsigned long long)unknown[0], train);
+    if (unknown[1] || unknown[2])
+        hr_progress("evaluate   not scored: %llu test events of items absent from %s, %llu of value 0 (not relevant for an implicit model)",
+                    (unsigned long long)unknown[1], train, (unsigned long long)unknown[2]);
     if (counts[0] || counts[1])
         hr_progress("evaluate   %llu test users had no training interactions (ranked by popularity); %llu test events on "
                     "%llu items without training interactions cannot be hit",

@@ -111,7 +111,7 @@ void ev_report(hr_job *job, const ev_data *d, const ev_scorer *s, const ev_resul
         set_int(job, p, seg, "users_evaluated", rm.users_evaluated);
     }
     if (s->kind == EV_MODEL && s->m->kind == HR_MODEL_FACTOR) set_int(job, p, "", "users_fallback", r->fallback);
-    if (s->rating) {
+    if (s->rating && r->rating.count > 0) {   /* no rating predicted: no rmse (0 would read as perfect) */
         double rmse, mae;
         hr_metrics_finalize_rating(&r->rating, &rmse, &mae);
         set_real(job, p, "", "rmse", 0, rmse);

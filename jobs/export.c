@@ -20,11 +20,13 @@
  *     as an SQLite database (io/recsdb.h).  SQLite has one writer: rank 0 loads every part;
  *     the other ranks wait for the agreed outcome.
  *
- * Outputs are never half-written: DIR is built in a temporary directory next to it and
- * renamed into place; FILE.sqlite is written as .NAME.tmp-PID beside FILE and renamed.  What
- * may be replaced: DIR when it is absent, empty, or an earlier export (its model.json says
- * "hpcrec-export"); FILE never (an existing file is refused, exit 2: export does not guess
- * whether a database is still being served).  A failed run leaves the old output as it was. */
+ * Outputs are never half-written and never overlap the inputs (jobs/publish.h, io/outdir.h,
+ * docs/outputs.md): DIR is built in a temporary directory beside it and published by one
+ * rename once every rank has written its chunks; it replaces only an absent or empty directory
+ * or an earlier export (its model.json says "hpcrec-export").  FILE.sqlite is written as
+ * .NAME.tmp-PID beside FILE and renamed; an existing FILE is never replaced (exit 2: export
+ * does not guess whether a database is still being served).  A failed run leaves the old
+ * output as it was. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -45,6 +47,7 @@
 #include "io/recsdb.h"
 #include "io/tables.h"
 #include "jobs/commands.h"
+#include "jobs/publish.h"
 #include "mpi/pfile.h"
 
 #define HR_EXPORT_FORMAT "hpcrec-export"
@@ -109,98 +112,6 @@ static void split_path(const char *path, char *dir, size_t dcap, const char **ba
         snprintf(dir, dcap, "%.*s", s == path ? 1 : (int)(s - path), path);
         *base = s + 1;
     }
-}
-
-/* Rank 0: may DIR be replaced by an export?  Absent, empty, or an earlier export. */
-static int out_dir_ok(const char *out, hr_error *err)
-{
-    struct stat st;
-    if (lstat(out, &st) != 0) return errno == ENOENT ? 0 : hr_error_set(err, HR_ERR_IO, "--out %s: %s", out, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return hr_error_set(err, HR_ERR_ARG, "--out %s exists and is not a directory; export writes a directory there and "
-                                             "replaces only an empty one or an earlier export", out);
-    DIR *d = opendir(out);
-    if (!d) return hr_error_set(err, HR_ERR_IO, "--out %s: %s", out, strerror(errno));
-    int empty = 1;
-    for (struct dirent *e; (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
-    closedir(d);
-    if (empty) return 0;
-    char mpath[4200];
-    snprintf(mpath, sizeof mpath, "%s/model.json", out);
-    json_t *m = json_load_file(mpath, 0, NULL);
-    const char *f = json_string_value(json_object_get(m, "format"));
-    int ours = f && !strcmp(f, HR_EXPORT_FORMAT);
-    json_decref(m);
-    if (!ours)
-        return hr_error_set(err, HR_ERR_ARG, "--out %s is a directory that is not empty and not an earlier export (no model.json "
-                                             "of format %s); export replaces only an empty directory or an earlier export",
-                            out, HR_EXPORT_FORMAT);
-    return 0;
-}
-
-/* rm -r of a temporary directory this command created (plain files only). */
-static void remove_tmp_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        char p[4400];
-        for (struct dirent *e; (e = readdir(d));) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
-/* Collective: check --out, create the temporary directory (rank 0), agree on its name. */
-static int stage_dir(hr_job *job, const char *out, char *tmp, size_t cap)
-{
-    int rc = 0;
-    if (job->rank == 0) {
-        char dir[4096];
-        const char *base;
-        split_path(out, dir, sizeof dir, &base);
-        rc = out_dir_ok(out, &job->err);
-        if (rc == 0) {
-            snprintf(tmp, cap, "%s/.%s.tmp-%ld", dir, base, (long)getpid());
-            remove_tmp_dir(tmp);
-            if (mkdir(tmp, 0777) != 0)
-                rc = hr_error_set(&job->err, errno == ENOSPC ? HR_ERR_NOSPACE : HR_ERR_IO, "cannot create %s: %s", tmp,
-                                  strerror(errno));
-        }
-    }
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc == 0) rc = hr_comm_bcast(job->comm, tmp, cap, 0);
-    return rc;
-}
-
-/* Collective: publish the temporary directory as out when every rank succeeded, else remove it. */
-static int publish_dir(hr_job *job, const char *out, const char *tmp, int rc)
-{
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (job->rank == 0) {
-        if (rc == 0) {
-            char old[4400];
-            snprintf(old, sizeof old, "%s.old", tmp);
-            int had = rename(out, old) == 0;
-            hr_fsync_dir(tmp);
-            if (rename(tmp, out) != 0) {
-                rc = hr_error_set(&job->err, HR_ERR_IO, "cannot rename %s to %s: %s", tmp, out, strerror(errno));
-                if (had) rename(old, out);
-            } else {
-                char dir[4096];
-                const char *base;
-                split_path(out, dir, sizeof dir, &base);
-                hr_fsync_dir(dir);
-                if (had) remove_tmp_dir(old);
-            }
-        }
-        if (rc < 0) remove_tmp_dir(tmp);
-    }
-    return hr_comm_agree(job->comm, rc, &job->err);
 }
 
 /* ---------------------------------------------------------------- model export */
@@ -351,25 +262,29 @@ static int export_model(hr_job *job, const export_opts *o)
 {
     const double t0 = hr_now();
     hr_model_reader *r = NULL;
-    char tmp[4200] = { 0 };
     table t[8];
     int n = 0;
+    static const char *const formats[] = { HR_EXPORT_FORMAT, NULL };
+    const hr_pathspec ps[] = { { "--model", o->model, HR_IN }, { "--out", o->out, HR_OUT_DIR },
+                               { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 3));
     int rc = hr_model_reader_open(o->model, &r, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) goto done;
-    HR_CHECK(stage_dir(job, o->out, tmp, sizeof tmp));
+    hr_publish pub;
+    HR_CHECK(hr_publish_begin(job, o->out, "model.json", formats, &pub));
     n = model_tables(r, o->tsv, t);
     uint64_t total = 0;
     for (int x = 0; x < n && rc == 0; x++) {
         const double t1 = hr_now();
-        rc = write_table(job, r, tmp, &t[x], o->tsv);
+        rc = write_table(job, r, pub.dir, &t[x], o->tsv);
         total += t[x].bytes;
         if (rc == 0)
             hr_progress("export     %-16s %llu rows x %llu from %s: %.1f MB in %.2fs", t[x].file, (unsigned long long)t[x].rows,
                         (unsigned long long)t[x].cols, t[x].array, t[x].bytes / 1e6, hr_now() - t1);
     }
-    if (rc == 0 && job->rank == 0) rc = write_model_json(job, o, r, tmp, t, n);
-    rc = publish_dir(job, o->out, tmp, rc);
+    if (rc == 0 && job->rank == 0) rc = write_model_json(job, o, r, pub.dir, t, n);
+    rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {
         const hr_model *h = hr_model_reader_header(r);
         hr_job_set_str(job, "out", o->out);
@@ -475,6 +390,9 @@ static int export_recs(hr_job *job, const export_opts *o)
 {
     const double t0 = hr_now();
     uint64_t rows = 0, parts = 0;
+    const hr_pathspec ps[] = { { "--recs", o->recs, HR_IN }, { "--out", o->out, HR_OUT_FILE },
+                               { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 3));
     int rc = job->rank == 0 ? recs_to_sqlite(job, o, &rows, &parts) : 0;
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) {

@@ -1,7 +1,8 @@
 /* jobs/gen.c — `hpcrec gen`: synthetic, date-partitioned interaction logs from the planted
  * model of solvers/synth.h, optionally with faulty rows and bot users.
  *
- * Layout written under --out DIR (which must be absent or empty):
+ * Layout written under --out DIR (absent, empty, or an earlier gen output, which is replaced
+ * whole: the files are written into a temporary directory published by rename, jobs/publish.h):
  *   DIR/YYYY-MM-DD/part-RRRRR.csv.zst   one per day and rank (header only when empty):
  *                                        "user,item,rating,timestamp" (or count); ids 1-based,
  *                                        timestamps in Unix seconds
@@ -21,8 +22,6 @@
  * (1.3 MiB at level 1, ~90 MiB at 19), so when --days at this level would exceed
  * STREAM_BUDGET_MIB the days are written in windows, regenerating the users per window
  * (cheap next to compression). */
-#include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,6 +36,7 @@
 #include "io/rowparse.h"
 #include "jobs/commands.h"
 #include "jobs/modelwrite.h"
+#include "jobs/publish.h"
 #include "solvers/synth.h"
 
 #define GEN_FORMAT "hpcrec-gen"
@@ -571,25 +571,6 @@ static int parse_options(hr_job *job, int argc, char **argv, gen_opts *o, int *h
     return hr_synth_params_check(&o->sp, &job->err);
 }
 
-/* Rank 0 refuses a non-empty --out, so stale part files of another rank count never mix in. */
-static int check_out_dir(hr_job *job, const char *out)
-{
-    int rc = 0;
-    if (job->rank == 0) {
-        DIR *d = opendir(out);
-        if (d) {
-            struct dirent *e;
-            while (rc == 0 && (e = readdir(d)))
-                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-                    rc = hr_error_set(&job->err, HR_ERR_ARG, "--out %s exists and is not empty; remove it or choose another directory", out);
-            closedir(d);
-        } else if (errno != ENOENT) {
-            rc = hr_error_set(&job->err, HR_ERR_IO, "--out %s: %s", out, strerror(errno));
-        }
-    }
-    return hr_comm_agree(job->comm, rc, &job->err);
-}
-
 /* ---- manifest and summary ---- */
 
 static int write_manifest(gen_run *g, const gen_file *all, const uint64_t *counts, const uint64_t *tot)
@@ -697,10 +678,16 @@ int hr_cmd_gen(hr_job *job, int argc, char **argv)
         if (job->rank == 0) fputs(USAGE, stdout);
         return 0;
     }
-    HR_TRY(check_out_dir(job, o.out));
+    hr_pathspec ps[] = { { "--out", o.out, HR_OUT_DIR }, { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 2));
+    static const char *const formats[] = { GEN_FORMAT, NULL };
+    hr_publish pub;
+    HR_TRY(hr_publish_begin(job, o.out, "gen.json", formats, &pub));
+    o.out = pub.dir;   /* every file goes into the temporary directory */
     const double t0 = hr_now();
     hr_synth_model *m;
-    HR_TRY(hr_synth_model_create(&o.sp, &m, &job->err));
+    int rc = hr_synth_model_create(&o.sp, &m, &job->err);
+    if (rc < 0) return hr_publish_end(job, &pub, rc);
     hr_progress("gen: model: %" PRIu64 " users (+%" PRIu64 " bots), %" PRIu64 " items, %d clusters, "
                 "max %u events/user, %.2fs",
                 o.sp.users, o.sp.bots, o.sp.items, o.sp.factors, hr_synth_max_user_events(m), hr_now() - t0);
@@ -709,11 +696,12 @@ int hr_cmd_gen(hr_job *job, int argc, char **argv)
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/_planted", o.out);
     const double t_gen = hr_now();
-    int rc = hr_mkdirs(dir, &job->err);
+    rc = hr_mkdirs(dir, &job->err);
     if (rc == 0) rc = generate(&g, t_gen);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) rc = write_planted_model(&g);
     if (rc == 0) rc = finish(&g, t_gen);
+    rc = hr_publish_end(job, &pub, rc);
     hr_free(g.files);
     hr_synth_model_free(m);
     return rc;

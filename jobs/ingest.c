@@ -19,6 +19,7 @@
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
 #include "jobs/ingest_read.h"
+#include "jobs/publish.h"
 #include "partition/dedupe.h"
 #include "partition/dict.h"
 
@@ -34,6 +35,8 @@ static const char usage[] =
     "  --partition S         balanced (default: equal interactions per rank) | hash\n"
     "  --split-bytes N       cut plain files larger than N bytes into ranges read in parallel (default 64M)\n"
     "  --zstd-level L        shard compression level (default 1)\n"
+    "  --max-expansion R     refuse a compressed input that expands more than R times (default 1000; 0 = no limit)\n"
+    "  --max-input-bytes N   refuse a compressed input larger than N bytes decompressed (default 0 = no limit)\n"
     "  --json FILE           machine-readable summary\n";
 
 typedef struct {
@@ -42,8 +45,8 @@ typedef struct {
     const char *out, *format, *columns;
     hr_header_mode header;
     int skip_bad, zstd_level;
-    int64_t max_user_events, split_bytes;
-    double vmin, vmax;
+    int64_t max_user_events, split_bytes, max_input_bytes;
+    double vmin, vmax, max_expansion;
     hr_part_scheme scheme;
 } ingest_opts;
 
@@ -56,6 +59,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
         { "max-user-events", required_argument, 0, 'm' }, { "value-range", required_argument, 0, 'v' },
         { "partition", required_argument, 0, 'p' }, { "split-bytes", required_argument, 0, 's' },
         { "zstd-level", required_argument, 0, 'z' }, { "json", required_argument, 0, 'j' },
+        { "max-expansion", required_argument, 0, 'X' }, { "max-input-bytes", required_argument, 0, 'B' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     memset(o, 0, sizeof *o);
     o->format = "auto";
@@ -63,6 +67,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
     o->vmax = 1e9;
     o->zstd_level = 1;
     o->split_bytes = 64 << 20;
+    o->max_expansion = 1000;   /* real logs compress 10-30x; a bomb far more (docs/ingest.md) */
     o->inputs = hr_malloc((size_t)argc * sizeof *o->inputs);
     optind = 1;
     opterr = 0;
@@ -95,7 +100,10 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
             lo_s[colon - optarg] = '\0';
             snprintf(hi_s, sizeof hi_s, "%s", colon + 1);
             HR_TRY(hr_opt_f64(job, "--value-range (low)", lo_s, -1e30, 1e30, &o->vmin));
-            HR_TRY(hr_opt_f64(job, "--value-range (high)", hi_s, o->vmin, 1e30, &o->vmax));
+            HR_TRY(hr_opt_f64(job, "--value-range (high)", hi_s, -1e30, 1e30, &o->vmax));
+            if (o->vmin > o->vmax)
+                return hr_error_set(&job->err, HR_ERR_ARG, "--value-range %s: the low end %g is above the high end %g (LO:HI, e.g. %g:%g)",
+                                    optarg, o->vmin, o->vmax, o->vmax, o->vmin);
             break;
         }
         case 'p':
@@ -104,6 +112,8 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
             break;
         case 's': HR_TRY(hr_opt_i64(job, "--split-bytes", optarg, 1 << 16, INT64_MAX, &o->split_bytes)); break;
         case 'z': HR_TRY(hr_opt_i64(job, "--zstd-level", optarg, 1, 19, &v)); o->zstd_level = (int)v; break;
+        case 'X': HR_TRY(hr_opt_f64(job, "--max-expansion", optarg, 0, 1e12, &o->max_expansion)); break;
+        case 'B': HR_TRY(hr_opt_i64(job, "--max-input-bytes", optarg, 0, INT64_MAX, &o->max_input_bytes)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 1;
         default: return hr_opt_usage(job, usage);
@@ -153,24 +163,33 @@ static int write_rejects(hr_job *job, const char *dir, const hr_ingest_read *r, 
     hr_output *o;
     HR_TRY(hr_output_open(path, 0, 1, &o, &job->err));
     int rc = hr_output_printf(o, &job->err, "source\tline\treason\tdetail\trow\n");
+    /* Every field escaped (hr_escape_text): a raw row may hold tabs (a TSV row with too many
+     * fields), a CR or NUL bytes; names are escaped when read (ingest_read.c). */
+    size_t ecap = 16384;
+    char *esc = hr_malloc(ecap);
     for (uint64_t k = 0; rc == 0 && k < r->rejects.n; k++) {
         const char *txt = r->rejects.text + r->rejects.text_off[k];
-        int len = (int)(r->rejects.text_off[k + 1] - r->rejects.text_off[k]);
-        rc = hr_output_printf(o, &job->err, "%s\t%llu\t%s\t%.*s\n", names[r->rejects.src[k]],
-                              (unsigned long long)r->rejects.line[k], hr_reject_name(r->rejects.reason[k]), len, txt);
+        size_t len = r->rejects.text_off[k + 1] - r->rejects.text_off[k];
+        const char *tab = memchr(txt, '\t', len);   /* "detail\trow": the detail never holds a tab */
+        size_t dl = tab ? (size_t)(tab - txt) : len, need = hr_escape_size(txt, len);
+        if (need > ecap) esc = hr_realloc(esc, ecap = need);
+        hr_escape_text(tab ? tab + 1 : txt + len, tab ? len - dl - 1 : 0, esc, ecap);
+        rc = hr_output_printf(o, &job->err, "%s\t%llu\t%s\t%.*s\t%s\n", names[r->rejects.src[k]],
+                              (unsigned long long)r->rejects.line[k], hr_reject_name(r->rejects.reason[k]), (int)dl, txt, esc);
     }
     for (uint64_t k = 0; rc == 0 && k < n; k++) {
         if (!reason[k]) continue;
-        char u[256], i[256];
-        hr_dict_format(users, t[k].u, u, sizeof u);
-        hr_dict_format(items, t[k].i, i, sizeof i);
+        char tu[HR_DICT_INT_CHARS], ti[HR_DICT_INT_CHARS];
+        size_t ul, il;
+        const char *u = hr_dict_key(users, t[k].u, tu, &ul), *i = hr_dict_key(items, t[k].i, ti, &il);
         const char *why = reason[k] == HR_REJECT_DUPLICATE ? "exact copy of an earlier event"
                         : reason[k] == HR_REJECT_CONFLICT  ? "same user and item as a later event (keep-latest)"
                                                            : "user above --max-user-events";
-        rc = hr_output_printf(o, &job->err, "%s\t%llu\t%s\t%s\t%s,%s,%.9g,%lld\n", names[t[k].src],
-                              (unsigned long long)t[k].line, hr_reject_name(reason[k]), why, u, i, (double)t[k].v,
+        rc = hr_output_printf(o, &job->err, "%s\t%llu\t%s\t%s\t%.*s,%.*s,%.9g,%lld\n", names[t[k].src],
+                              (unsigned long long)t[k].line, hr_reject_name(reason[k]), why, (int)ul, u, (int)il, i, (double)t[k].v,
                               (long long)t[k].ts);
     }
+    hr_free(esc);
     if (rc < 0) {
         hr_output_abort(o);
         return rc;
@@ -217,18 +236,33 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     uint8_t *reason = NULL;
     hr_part hp;
     int have_hp = 0;
+    hr_publish pub;
+    memset(&pub, 0, sizeof pub);
 
     rc = hr_paths_expand(o.inputs, o.ninputs, &files, &job->err);
     HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
+    {   /* --out must not be, contain or lie inside what is read (every walked root) */
+        hr_pathspec *ps = hr_malloc((files.nroot + 2) * sizeof *ps);
+        size_t n = 0;
+        ps[n++] = (hr_pathspec){ "--out", o.out, HR_OUT_DIR };
+        ps[n++] = (hr_pathspec){ "--json", job->json_path, HR_OUT_FILE };
+        for (uint64_t k = 0; k < files.nroot; k++) ps[n++] = (hr_pathspec){ "--input", files.root[k], HR_IN };
+        rc = hr_publish_check(job, ps, n);
+        hr_free(ps);
+        HR_CHECK(rc);
+    }
     hr_rowfmt_init(&r.fmt);
     r.fmt.value_min = o.vmin;
     r.fmt.value_max = o.vmax;
     r.header = o.header;
     r.skip_bad = o.skip_bad;
+    r.max_expansion = o.max_expansion;
+    r.max_input_bytes = (uint64_t)o.max_input_bytes;
     rc = hr_ingest_plan(job, &r, &files, (uint64_t)o.split_bytes);
     HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
     HR_CHECK(hr_ingest_detect_format(job, &r, &files, o.format, o.columns));
-    HR_CHECK(hr_dataset_prepare_dir(job, o.out));
+    HR_CHECK(hr_publish_begin(job, o.out, "manifest.json", HR_DATASET_FORMATS, &pub));
+    HR_CHECK(hr_dataset_prepare_dir(job, pub.dir));
 
     /* each progress line ends with rank 0's page faults and kernel seconds in that phase */
     hr_phase ph;
@@ -271,7 +305,7 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     reason = hr_calloc(r.n ? r.n : 1, 1);
     uint64_t kept = hr_dedupe(r.t, r.n, (uint64_t)o.max_user_events, reason, r.counts);
     uint64_t nrej;
-    rc = write_rejects(job, o.out, &r, names, r.t, reason, r.n, &users, &items, &nrej);
+    rc = write_rejects(job, pub.dir, &r, names, r.t, reason, r.n, &users, &items, &nrej);
     HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
     uint64_t w = 0;
     for (uint64_t k = 0; k < r.n; k++)
@@ -319,10 +353,17 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
                           (unsigned long long)g[0], (unsigned long long)accepted, (unsigned long long)rejected);
         goto fail;
     }
+    if (accepted == 0 && g[0] == 0) {
+        rc = hr_error_set(&job->err, HR_ERR_FORMAT, "no row accepted: the %llu input file(s) hold %llu header line(s), %llu blank line(s) and no data row",
+                          (unsigned long long)files.n, (unsigned long long)g[1], (unsigned long long)g[2]);
+        goto fail;
+    }
     if (accepted == 0) {
-        rc = hr_error_set(&job->err, HR_ERR_FORMAT, "no row accepted: %llu read, %llu rejected (see %s/rejects/)%s",
-                          (unsigned long long)g[0], (unsigned long long)rejected, o.out,
-                          g[0] ? "" : "; are the inputs empty, or is every line a header?");
+        /* The rejects are what the operator needs now: the temporary directory stays (the next
+         * run into --out removes it). */
+        pub.keep_failed = 1;
+        rc = hr_error_set(&job->err, HR_ERR_FORMAT, "no row accepted: all %llu rows read were rejected (see %s/rejects/; %s was not written)",
+                          (unsigned long long)g[0], pub.dir, o.out);
         goto fail;
     }
     hr_phase_next(&ph, &pf, &ps);
@@ -350,10 +391,12 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
         goto fail;
     }
     json_t *lineage = json_pack("{s:s,s:o}", "command", "ingest", "inputs", inputs);
-    hr_dataset_spec spec = { o.out, o.scheme, o.zstd_level, lineage, json_pack("{s:O}", "ingest", summary), &hp };
+    hr_dataset_spec spec = { .dir = pub.dir, .name = o.out, .scheme = o.scheme, .zstd_level = o.zstd_level,
+                             .lineage = lineage, .extra = json_pack("{s:O}", "ingest", summary), .user_part = &hp };
     uint64_t nusers = users.n, nitems = items.n;
     rc = hr_dataset_write(job, &spec, &users, &items, &r.t, &r.n);
     hr_phase_next(&ph, &pf, &ps);
+    rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {
         hr_progress("write      (%.0f faults, %.2fs sys)", pf, ps);
         json_object_update(job->summary, summary);
@@ -372,6 +415,7 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     }
     json_decref(summary);
 fail:
+    rc = hr_publish_end(job, &pub, rc);   /* a failed run: the temporary directory goes */
     if (have_hp) hr_part_free(&hp);
     hr_free(reason);
     hr_free(umap);

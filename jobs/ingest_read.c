@@ -62,6 +62,7 @@ void hr_ingest_read_free(hr_ingest_read *r)
     hr_free(r->src_global);
     hr_free(r->units);
     hr_free(r->unit_lines);
+    hr_free(r->hdr);
     hr_reject_log_free(&r->rejects);
     memset(r, 0, sizeof *r);
 }
@@ -127,59 +128,124 @@ static void default_columns(hr_rowfmt *f, int nfields)
     for (int k = 0; k < nfields && k < 4; k++) f->cols[k] = four[k];
 }
 
+/* First non-blank line of one file (any member): 1 found (*line hr_malloc'd), 0 none, < 0 error. */
+static int first_line_of(const char *path, const hr_ingest_read *r, char **line_out, size_t *len_out, hr_error *err)
+{
+    hr_input *in = NULL;
+    const char *name;
+    int rc = hr_input_open(path, &in, err), got = 0;
+    if (rc == 0) hr_input_limit(in, r->max_expansion, r->max_input_bytes);   /* a first "line" of a bomb */
+    while (rc == 0 && !got && (rc = hr_input_next(in, &name, err)) == 1) {
+        rc = 0;
+        hr_lines *l = hr_lines_new(in);
+        char *line;
+        size_t len;
+        int k;
+        while ((k = hr_lines_next(l, &line, &len, err)) == 1)
+            if (len > 0) {
+                *line_out = hr_malloc(len + 1);
+                memcpy(*line_out, line, len + 1);
+                *len_out = len;
+                got = 1;
+                break;
+            }
+        if (k < 0) rc = k;
+        hr_lines_free(l);
+    }
+    hr_input_close(in);
+    return rc < 0 ? rc : got;
+}
+
+static const char *sep_word(const char *sep) { return !strcmp(sep, "::") ? "'::'" : sep[0] == '\t' ? "tab" : sep[0] == ' ' ? "space" : "comma"; }
+
 int hr_ingest_detect_format(hr_job *job, hr_ingest_read *r, const hr_pathlist *files, const char *format,
                             const char *columns)
 {
     hr_rowfmt *f = &r->fmt;
     int rc = 0, nfields = 0;
-    char first[4096] = "";
+    char *first = NULL;
+    uint64_t meta[2] = { 0, 0 };   /* bytes of the line, index of its file */
     if (job->rank == 0) {
-        /* First non-empty line of the first file. */
-        hr_input *in = NULL;
-        const char *name;
-        rc = hr_input_open(files->path[0], &in, &job->err);
-        if (rc == 0 && (rc = hr_input_next(in, &name, &job->err)) == 1) {
-            hr_lines *l = hr_lines_new(in);
-            char *line;
-            size_t len;
-            while ((rc = hr_lines_next(l, &line, &len, &job->err)) == 1)
-                if (len > 0) {
-                    snprintf(first, sizeof first, "%s", line);
-                    break;
-                }
-            hr_lines_free(l);
-            if (rc >= 0) rc = 0;
-        } else if (rc == 0) {
-            rc = 0; /* empty archive: the parse phase reports nothing to read */
+        for (uint64_t k = 0; rc == 0 && k < files->n && !first; k++) {
+            size_t len = 0;
+            rc = first_line_of(files->path[k], r, &first, &len, &job->err);
+            if (rc == 1) {
+                meta[0] = len;
+                meta[1] = k;
+                rc = 0;
+            }
         }
-        hr_input_close(in);
+        if (rc == 0 && !first)
+            rc = hr_error_set(&job->err, HR_ERR_FORMAT, "no data: the %llu input file(s) are empty or hold only blank lines",
+                              (unsigned long long)files->n);
     }
     HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
-    HR_TRY(hr_comm_bcast(job->comm, first, sizeof first, 0));
-    hr_rowfmt_sniff(f, first, strlen(first), &nfields);
+    HR_TRY(hr_comm_bcast(job->comm, meta, sizeof meta, 0));
+    if (job->rank != 0) first = hr_malloc(meta[0] + 1);
+    rc = hr_comm_bcast(job->comm, first, meta[0] + 1, 0);
+    if (rc < 0) {
+        hr_free(first);
+        return rc;
+    }
+    size_t flen = meta[0];
+    char where[1200], shown[200];
+    hr_escape_text(files->path[meta[1]], strlen(files->path[meta[1]]), where, sizeof where);
+    hr_escape_text(first, flen < 60 ? flen : 60, shown, sizeof shown);
+    hr_rowfmt_sniff(f, first, flen, &nfields);
+    const char *sniffed = sep_word(f->sep);
     if (strcasecmp(format, "auto") != 0) {
         const char *sep = !strcasecmp(format, "csv") ? "," : !strcasecmp(format, "tsv") ? "\t"
                         : !strcasecmp(format, "space") ? " " : !strcasecmp(format, "movielens") ? "::" : NULL;
-        if (!sep)
+        if (!sep) {
+            hr_free(first);
             return hr_error_set(&job->err, HR_ERR_ARG, "--format: '%s' is not one of auto, csv, tsv, space, movielens", format);
+        }
+        if (!memmem(first, flen, sep, strlen(sep))) {
+            rc = hr_error_set(&job->err, HR_ERR_ARG, "--format %s: the first line of %s ('%s%s') has no %s; it looks %s-separated (try --format auto)",
+                              format, where, shown, flen > 60 ? "..." : "", sep_word(sep), sniffed);
+            hr_free(first);
+            return rc;
+        }
         memcpy(f->sep, sep, strlen(sep) + 1);
         f->sep_len = (int)strlen(sep);
         f->quoted = sep[0] == ',';
         hr_rowfmt tmp = *f;
-        hr_rowfmt_sniff(&tmp, first, strlen(first), &nfields);  /* field count under the guessed separator */
+        hr_rowfmt_sniff(&tmp, first, flen, &nfields);  /* field count under the guessed separator */
         if (tmp.sep_len != f->sep_len || memcmp(tmp.sep, f->sep, (size_t)f->sep_len) != 0) nfields = 0;
     }
     if (columns) {
         char msg[256];
-        if (hr_rowfmt_set_columns(f, columns, msg, sizeof msg) != 0)
+        if (hr_rowfmt_set_columns(f, columns, msg, sizeof msg) != 0) {
+            hr_free(first);
             return hr_error_set(&job->err, HR_ERR_ARG, "--columns: %s", msg);
+        }
     } else if (nfields >= 2 && nfields <= 4) {
         default_columns(f, nfields);
     } else {
-        return hr_error_set(&job->err, HR_ERR_ARG,
-                            "%s: first line has %d fields; name them with --columns (e.g. user,item,-,-,rating,timestamp)",
-                            files->path[0], nfields);
+        if (nfields == 1)
+            rc = hr_error_set(&job->err, HR_ERR_FORMAT,
+                              "%s: the first line ('%s%s') has one field: no comma, tab, space or '::' separates a user from an item",
+                              where, shown, flen > 60 ? "..." : "");
+        else
+            rc = hr_error_set(&job->err, HR_ERR_ARG,
+                              "%s: the first line has %d fields (%s-separated); name them with --columns (e.g. user,item,-,-,rating,timestamp)",
+                              where, nfields, sep_word(f->sep));
+        hr_free(first);
+        return rc;
     }
+    /* The header: the first line, when it does not parse because a value or time is text. */
+    if (r->header == HR_HEADER_AUTO) {
+        char *copy = hr_malloc(flen + 1), detail[200];
+        memcpy(copy, first, flen + 1);
+        hr_row row;
+        if (hr_row_parse(f, copy, flen, &row, detail, sizeof detail) == HR_REJECT_UNPARSABLE) {
+            r->hdr = first;
+            r->hdr_len = flen;
+            first = NULL;
+        }
+        hr_free(copy);
+    }
+    hr_free(first);
     return 0;
 }
 
@@ -191,7 +257,10 @@ static uint32_t add_source(hr_ingest_read *r, const char *name, uint32_t unit, u
         r->src_unit = hr_realloc(r->src_unit, r->src_cap * sizeof *r->src_unit);
         r->src_ord = hr_realloc(r->src_ord, r->src_cap * sizeof *r->src_ord);
     }
-    r->src_name[r->nsrc] = hr_strdup(name);
+    /* names go into one-line messages and the rejects TSV: escaped (a path may hold a tab) */
+    size_t n = hr_escape_size(name, strlen(name));
+    r->src_name[r->nsrc] = hr_malloc(n);
+    hr_escape_text(name, strlen(name), r->src_name[r->nsrc], n);
     r->src_unit[r->nsrc] = unit;
     r->src_ord[r->nsrc] = ord;
     return r->nsrc++;
@@ -234,6 +303,7 @@ static int parse_unit(hr_job *job, hr_ingest_read *r, const hr_pathlist *files, 
     int rc = un->ranged ? hr_input_open_at(path, un->off ? un->off - 1 : 0, &in, &job->err)
                         : hr_input_open(path, &in, &job->err);
     if (rc < 0) return rc;
+    hr_input_limit(in, r->max_expansion, r->max_input_bytes);
     hr_lines *l = hr_lines_new(in);
     if (un->ranged) hr_lines_set_range(l, un->off, un->len);
     char *scratch = hr_malloc(1 << 16);
@@ -263,8 +333,11 @@ static int parse_unit(hr_job *job, hr_ingest_read *r, const hr_pathlist *files, 
             char detail[200];
             hr_reject why = hr_row_parse(&r->fmt, scratch, len, &row, detail, sizeof detail);
             if (first) {
+                /* --header auto: only the inputs' header line itself, so that a bad first row of
+                 * a later file is reported (or counted) like any other bad row */
                 first = 0;
-                if (r->header == HR_HEADER_YES || (r->header == HR_HEADER_AUTO && why == HR_REJECT_UNPARSABLE)) {
+                if (r->header == HR_HEADER_YES ||
+                    (r->header == HR_HEADER_AUTO && r->hdr && len == r->hdr_len && !memcmp(line, r->hdr, len))) {
                     r->header_lines++;
                     continue;
                 }
@@ -278,7 +351,7 @@ static int parse_unit(hr_job *job, hr_ingest_read *r, const hr_pathlist *files, 
                     r->failed = 1;
                     r->fail_unit = u;
                     r->fail_line = lineno + (un->ranged ? lines_before(path, un->off) : 0);
-                    snprintf(r->fail_msg, sizeof r->fail_msg, "%s:%llu: %s: %s", name, (unsigned long long)r->fail_line,
+                    snprintf(r->fail_msg, sizeof r->fail_msg, "%s:%llu: %s: %s", r->src_name[src], (unsigned long long)r->fail_line,
                              hr_reject_name(why), detail);
                     break;
                 }

@@ -38,7 +38,13 @@ typedef struct hr_ingest_read {
     /* settings [global] */
     hr_rowfmt fmt;
     hr_header_mode header;
+    char *hdr;            /* --header auto: the header line (the first non-blank line of the
+                             inputs when it fails to parse as 'unparsable'), or NULL; a later
+                             file's first line is a header only if it is this line exactly */
+    size_t hdr_len;
     int skip_bad;
+    double max_expansion;      /* compressed inputs: io/input.h expansion guard (0 = off) */
+    uint64_t max_input_bytes;
     /* units [global] */
     hr_unit *units;
     uint32_t nunits;
@@ -64,7 +70,10 @@ typedef struct hr_ingest_read {
 
 /* Plan units over the files (every rank computes the same plan). */
 int hr_ingest_plan(hr_job *job, hr_ingest_read *r, const hr_pathlist *files, uint64_t split_bytes);
-/* Determine the row format from the first line of the first file (rank 0 reads, all agree).
+/* Determine the row format from the first non-blank line of the inputs (rank 0 reads the files
+ * in order until it finds one, all agree), and the header line (r->hdr).  Inputs without any
+ * non-blank line are an error ("no data").  A forced --format whose separator the line lacks
+ * is an error naming the separator the line seems to use.
  * format: auto|csv|tsv|space|movielens; columns may be NULL. */
 int hr_ingest_detect_format(hr_job *job, hr_ingest_read *r, const hr_pathlist *files, const char *format,
                             const char *columns);

@@ -15,6 +15,7 @@
 #include "io/shard.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/publish.h"
 
 static int verify_files(hr_job *job, json_t *m, const char *dir, uint64_t *nfiles, uint64_t *nbad)
 {
@@ -53,7 +54,11 @@ static int verification_result(hr_job *job, const char *kind, const char *path, 
 }
 
 /* --dump PREFIX: every interaction as text, PREFIX.RRRRR.tsv per rank (user, item, value,
- * timestamp in external ids), so datasets can be compared and exported. */
+ * timestamp in external ids), so datasets can be compared and exported.  The folder of PREFIX
+ * is created if missing.  Each part file is committed whole (io/output.h); once every rank has
+ * written its part, rank 0 removes the parts of an earlier dump that this one did not write
+ * (PREFIX.RRRRR.tsv for RRRRR >= ranks); after a failure it removes every part, so no mix of
+ * an old and a new dump is left. */
 static int dump_dataset(hr_job *job, const char *dir, const char *prefix)
 {
     hr_dataset ds;
@@ -63,22 +68,38 @@ static int dump_dataset(hr_job *job, const char *dir, const char *prefix)
         return rc;
     }
     char path[4096];
+    if (job->rank == 0) {
+        snprintf(path, sizeof path, "%s", prefix);
+        char *slash = strrchr(path, '/');
+        if (slash && slash != path) {
+            *slash = '\0';
+            rc = hr_mkdirs(path, &job->err);
+        }
+    }
+    rc = hr_comm_agree(job->comm, rc, &job->err);
     snprintf(path, sizeof path, "%s.%05d.tsv", prefix, job->rank);
-    hr_output *o;
-    rc = hr_output_open(path, 0, 1, &o, &job->err);
+    hr_output *o = NULL;
+    if (rc == 0) rc = hr_output_open(path, 0, 1, &o, &job->err);
     const hr_block *b = &ds.by_user;
     for (uint64_t r = 0; rc == 0 && r < b->nrows; r++) {
-        char u[256], i[256];
-        hr_dict_format(&ds.users, b->gid[r], u, sizeof u);
+        char tu[HR_DICT_INT_CHARS], ti[HR_DICT_INT_CHARS];
+        size_t ul, il;
+        const char *u = hr_dict_key(&ds.users, b->gid[r], tu, &ul);
         for (uint64_t e = b->ptr[r]; rc == 0 && e < b->ptr[r + 1]; e++) {
-            hr_dict_format(&ds.items, b->idx[e], i, sizeof i);
-            rc = hr_output_printf(o, &job->err, "%s\t%s\t%.9g\t%lld\n", u, i, (double)b->val[e], (long long)b->ts[e]);
+            const char *i = hr_dict_key(&ds.items, b->idx[e], ti, &il);
+            /* ids as bytes, whole (any length, any byte) */
+            rc = hr_output_write(o, u, ul, &job->err);
+            if (rc == 0) rc = hr_output_write(o, "\t", 1, &job->err);
+            if (rc == 0) rc = hr_output_write(o, i, il, &job->err);
+            if (rc == 0) rc = hr_output_printf(o, &job->err, "\t%.9g\t%lld\n", (double)b->val[e], (long long)b->ts[e]);
         }
     }
     if (rc == 0) rc = hr_output_commit(o, NULL, NULL, &job->err);
-    else hr_output_abort(o);
+    else if (o) hr_output_abort(o);   /* o is unset when the open failed */
     hr_dataset_free(&ds);
-    return hr_comm_agree(job->comm, rc, &job->err);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (job->rank == 0) hr_outdir_prune_parts(prefix, ".tsv", rc == 0 ? (uint64_t)job->size : 0);
+    return rc;
 }
 
 static int inspect_dataset(hr_job *job, const char *dir)
@@ -217,6 +238,11 @@ int hr_cmd_inspect(hr_job *job, int argc, char **argv)
         else return hr_error_set(&job->err, HR_ERR_ARG, "inspect: unexpected argument '%s'", argv[k]);
     }
     if (!target) return hr_error_set(&job->err, HR_ERR_ARG, "usage: hpcrec inspect DATASET|MODEL.tar|CHECKPOINT [--json FILE]");
+    char part0[4200];
+    snprintf(part0, sizeof part0, "%s.00000.tsv", dump ? dump : "");
+    hr_pathspec ps[] = { { "DATASET", target, HR_IN }, { "--dump", dump ? part0 : NULL, HR_OUT_FILE },
+                         { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 3));
     struct stat st;
     if (stat(target, &st) != 0) return hr_error_set(&job->err, HR_ERR_IO, "%s: no such file or directory", target);
     char mpath[4096];

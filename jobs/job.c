@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/timer.h"
@@ -133,8 +134,13 @@ int hr_job_write_summary(hr_job *job)
     hr_job_set_real(job, "peak_rss_mb_mean", mean_rss);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", job->json_path);
-    if (json_dump_file(job->summary, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, job->json_path) != 0)
-        return hr_error_set(&job->err, HR_ERR_IO, "%s: cannot write JSON summary: %s", job->json_path, strerror(errno));
+    errno = 0;
+    if (json_dump_file(job->summary, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, job->json_path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return hr_error_set(&job->err, e == ENOSPC ? HR_ERR_NOSPACE : HR_ERR_IO, "%s: cannot write JSON summary: %s", job->json_path,
+                            e ? strerror(e) : "write failed");
+    }
     return 0;
 }
 

@@ -58,7 +58,15 @@ int main(int argc, char **argv)
     status = hr_comm_agree(comm, status, &job.err);
     if (status == 0) status = hr_comm_agree(comm, hr_job_write_summary(&job), &job.err);
     if (status < 0 && job.rank == 0) {
-        fprintf(stderr, "hpcrec %s: error: %s\n", job.name, job.err.msg);
+        /* One line per error (usage texts keep their newlines): a control byte that came in
+         * with a path or an id is shown escaped, never raw. */
+        char shown[sizeof job.err.msg * 4], *o = shown;
+        for (const char *p = job.err.msg; *p; p++) {
+            if (*p == '\n' || ((unsigned char)*p >= 0x20 && *p != 0x7f)) *o++ = *p;
+            else o += strlen(hr_escape_text(p, 1, o, 8));
+        }
+        *o = '\0';
+        fprintf(stderr, "hpcrec %s: error: %s\n", job.name, shown);
         fflush(stderr);
     }
     int code = hr_job_exit_code(status);

@@ -29,10 +29,13 @@
 #include "io/recwriter.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/publish.h"
 #include "jobs/ringscore.h"
 #include "jobs/rowfetch.h"
 #include "solvers/score.h"
 #include "solvers/topk.h"
+
+static const char *const REC_FORMATS[] = { "hpcrec-recommendations", NULL };
 
 static const char usage[] =
     "hpcrec recommend --model MODEL.tar --data DATASET --out DIR [--top N] [--include-seen] [--exclude FILE]\n"
@@ -43,7 +46,8 @@ typedef struct {
     uint32_t data_gid;   /* row in the dataset (UINT32_MAX: listed user not in the dataset) */
     uint32_t model_uid;  /* factor row to score; UINT32_MAX: ranked by popularity */
     int known;           /* the model knows the user (a pop model ranks everyone by popularity) */
-    char *ext;           /* external id */
+    char *ext;           /* external id (NUL-terminated copy) */
+    size_t ext_len;
     uint32_t *seen;      /* model item ids, sorted */
     uint32_t nseen;
 } target;
@@ -71,13 +75,28 @@ static int read_id_file(const char *path, char ***ids, uint64_t *n, hr_error *er
         while ((rc = hr_lines_next(l, &line, &len, err)) == 1) {
             while (len && (line[len - 1] == ' ' || line[len - 1] == '\t')) line[--len] = '\0';
             if (!len) continue;
+            for (size_t k = 0; k < len; k++)   /* as ingest's bad_id: no TSV output could hold it */
+                if ((unsigned char)line[k] < 0x20 || line[k] == 0x7f) {
+                    char shown[1100];
+                    hr_escape_text(path, strlen(path), shown, sizeof shown);
+                    rc = hr_error_set(err, HR_ERR_FORMAT, "%s:%llu: the id holds control byte 0x%02x at byte %zu", shown,
+                                      (unsigned long long)hr_lines_lineno(l), (unsigned char)line[k], k + 1);
+                    break;
+                }
+            if (rc < 0) break;
             if (*n == cap) *ids = hr_realloc(*ids, (cap *= 2) * sizeof **ids);
             (*ids)[(*n)++] = hr_strdup(line);
         }
         hr_lines_free(l);
     }
     hr_input_close(in);
-    return rc < 0 ? rc : 0;
+    if (rc < 0) {   /* nothing half-read is handed back */
+        for (uint64_t x = 0; x < *n; x++) hr_free((*ids)[x]);
+        HR_FREE(ids);
+        *n = 0;
+        return rc;
+    }
+    return 0;
 }
 
 /* The factor row of item i among rows fetched for ids[0..nids) (sorted, distinct). */
@@ -201,6 +220,9 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         }
     }
     if (!model_path || !data || !out) return hr_error_set(&job->err, HR_ERR_ARG, "--model, --data and --out are required\n%s", usage);
+    hr_pathspec ps[] = { { "--model", model_path, HR_IN }, { "--data", data, HR_IN }, { "--users", users_file, HR_IN },
+                         { "--exclude", exclude, HR_IN }, { "--out", out, HR_OUT_DIR }, { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 6));
     double t0 = hr_now();
     int P = job->size, rc;
     hr_model m;
@@ -216,6 +238,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     float *U = NULL;
     char **listed = NULL;
     uint64_t nlisted = 0;
+    hr_publish pub;
+    memset(&pub, 0, sizeof pub);
     /* Dictionaries now; factor rows once the targets are known (only this rank's share). */
     rc = hr_model_load_dicts(model_path, &m, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
@@ -239,24 +263,17 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) goto done;
-    imap = hr_malloc((ds.items.n ? ds.items.n : 1) * sizeof *imap);
+    imap = hr_dict_match(&ds.items, &m.items, NULL);
     float *pop = hr_calloc(ni ? ni : 1, sizeof *pop);
-    {
-        char key[512];
-        for (uint64_t g = 0; g < ds.items.n; g++) {
-            size_t len = hr_dict_format(&ds.items, g, key, sizeof key);
-            int64_t mi = hr_dict_find(&m.items, key, len);
-            imap[g] = mi < 0 ? UINT32_MAX : (uint32_t)mi;
-            if (mi >= 0) pop[mi] = (float)ds.items.nnz[g];
-        }
-    }
+    for (uint64_t g = 0; g < ds.items.n; g++)
+        if (imap[g] != UINT32_MAX) pop[imap[g]] = (float)ds.items.nnz[g];
     /* Targets: this rank's users (all, or those listed). */
     if (users_file) rc = read_id_file(users_file, &listed, &nlisted, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) { hr_free(pop); goto done; }
     const hr_block *b = &ds.by_user;
     tg = hr_calloc((users_file ? nlisted : b->nrows) + 1, sizeof *tg);
-    char key[512];
+    char key[HR_DICT_INT_CHARS];
     for (uint64_t x = 0; x < (users_file ? nlisted : b->nrows); x++) {
         int64_t row = -1, dg = -1;
         if (users_file) {
@@ -270,8 +287,14 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         }
         target *t = &tg[nt++];
         t->data_gid = dg >= 0 ? (uint32_t)dg : UINT32_MAX;
-        t->ext = hr_strdup(users_file ? listed[x] : (hr_dict_format(&ds.users, (uint64_t)dg, key, sizeof key), key));
-        int64_t mu = hr_dict_find(&m.users, t->ext, strlen(t->ext));
+        const char *ext = listed ? listed[x] : NULL;
+        size_t el = listed ? strlen(ext) : 0;
+        if (!users_file) ext = hr_dict_key(&ds.users, (uint64_t)dg, key, &el);
+        t->ext = hr_malloc(el + 1);   /* the whole id, whatever its length */
+        memcpy(t->ext, ext, el);
+        t->ext[el] = '\0';
+        t->ext_len = el;
+        int64_t mu = hr_dict_find(&m.users, t->ext, el);
         t->known = mu >= 0;
         t->model_uid = mu >= 0 && m.kind == HR_MODEL_FACTOR ? (uint32_t)mu : UINT32_MAX;
         if (row >= 0 && exclude_seen) {
@@ -343,20 +366,28 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     /* Write this rank's part in target order. */
     double t_out = hr_now();
     char path[4096];
-    rc = hr_mkdirs(out, &job->err);
-    snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", out, job->rank);
+    rc = hr_publish_begin(job, out, "manifest.json", REC_FORMATS, &pub);
+    if (rc < 0) { hr_free(pop); hr_free(mod); goto done; }
+    snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", pub.dir, job->rank);
     hr_recwriter *wr = NULL;
     if (rc == 0) rc = hr_recwriter_open(path, "user\trank\titem\tscore\tsource", (int)level, &wr, &job->err);
     uint32_t *idx = hr_malloc((M + top + 1) * sizeof *idx), *fin = hr_malloc((top + 1) * sizeof *fin);
     float *sco = hr_malloc((M + 1) * sizeof *sco), *fsc = hr_malloc((top + 1) * sizeof *fsc), *maxsim = hr_malloc((M + 1) * sizeof *maxsim);
     uint8_t *used = hr_malloc(M + 1);
-    /* Item ids as text once (formatting them per line would cost more than the scoring). */
-    uint64_t *ioff = hr_malloc((ni + 1) * sizeof *ioff), icap = ni * 8 + 64;
-    char *itext = hr_malloc(icap);
+    /* Item ids as text once (formatting them per line would cost more than the scoring),
+     * whole: sized from the exact id lengths, not from a guess. */
+    uint64_t *ioff = hr_malloc((ni + 1) * sizeof *ioff);
     ioff[0] = 0;
     for (uint64_t i = 0; i < ni; i++) {
-        if (ioff[i] + 512 > icap) itext = hr_realloc(itext, icap *= 2);
-        ioff[i + 1] = ioff[i] + hr_dict_format(&m.items, i, itext + ioff[i], 512);
+        size_t len;
+        hr_dict_key(&m.items, i, key, &len);
+        ioff[i + 1] = ioff[i] + len;
+    }
+    char *itext = hr_malloc(ioff[ni] + 1);
+    for (uint64_t i = 0; i < ni; i++) {
+        size_t len;
+        const char *id = hr_dict_key(&m.items, i, key, &len);
+        memcpy(itext + ioff[i], id, len);
     }
     uint64_t hx = 0, nfallback = 0, short_lists = 0;
     /* --diversify works in batches of targets whose candidates' rows are fetched together; the
@@ -409,9 +440,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
                 nfallback += !t->known;
             }
             short_lists += n < top;
-            size_t el = strlen(t->ext);
             for (uint32_t r = 0; rc == 0 && r < n; r++)
-                rc = hr_recwriter_line(wr, t->ext, el, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r], source,
+                rc = hr_recwriter_line(wr, t->ext, t->ext_len, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r], source,
                                        &job->err);
         }
     }
@@ -453,12 +483,12 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             snprintf(path, sizeof path, "part-%05d.tsv.zst", r);
             hr_manifest_add_file(mf, path, all[3 * r + 1], all[3 * r]);
         }
-        snprintf(path, sizeof path, "%s/manifest.json", out);
+        snprintf(path, sizeof path, "%s/manifest.json", pub.dir);
         rc = hr_manifest_write(path, mf, &job->err);
         json_decref(mf);
     }
     hr_free(all);
-    rc = hr_comm_agree(job->comm, rc, &job->err);
+    rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {
         double flops = 2.0 * (double)tot[0] * (double)ni * (double)(k ? k : 0);
         hr_job_set_int(job, "users", (int64_t)tot[0]);
@@ -477,6 +507,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
                     ts_max > 0 ? flops / ts_max / 1e9 : 0, phase[1], phase[2], hr_now() - t0);
     }
 done:
+    rc = hr_publish_end(job, &pub, rc);   /* a failed run: the temporary directory goes */
     for (uint64_t x = 0; x < nt; x++) { hr_free(tg[x].ext); hr_free(tg[x].seen); }
     for (uint64_t x = 0; x < nlisted; x++) hr_free(listed[x]);
     hr_free(listed);

@@ -165,6 +165,7 @@ int hr_ring_score(hr_job *job, const float *items, const float *bias, const uint
         if (step + 1 < P) {
             double tc = hr_now();
             rc = hr_ring_step(job, &blk, &nxt, (hi - lo) * w * sizeof *blk, (maxb * w + 1) * sizeof *nxt, &cur);
+            if (rc < 0) hr_error_set(&job->err, rc, "recommend ring: passing the item block of step %d failed (the log says why)", step);
             *t_comm += hr_now() - tc;
         }
     }

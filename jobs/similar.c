@@ -26,8 +26,11 @@
 #include "io/recwriter.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/publish.h"
 #include "jobs/ringscore.h"
 #include "solvers/topk.h"
+
+static const char *const SIM_FORMATS[] = { "hpcrec-similar", NULL };
 
 static const char usage[] =
     "hpcrec similar --model MODEL.tar --out DIR [--top K]\n"
@@ -39,7 +42,6 @@ static int write_lists(hr_job *job, const char *out, const hr_dict *items, const
                        uint32_t top, const char *source, int level, uint64_t info[3])
 {
     char path[4096];
-    HR_TRY(hr_mkdirs(out, &job->err));
     snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", out, job->rank);
     hr_recwriter *wr;
     HR_TRY(hr_recwriter_open(path, "item\trank\tsimilar\tscore\tsource", level, &wr, &job->err));
@@ -47,12 +49,13 @@ static int write_lists(hr_job *job, const char *out, const hr_dict *items, const
     float *sc = hr_malloc((top + 1) * sizeof *sc);
     int rc = 0;
     for (uint64_t x = 0; rc == 0 && x < nq; x++) {
-        char a[512], b[512];
-        size_t al = hr_dict_format(items, qid[x], a, sizeof a);
+        char ta[HR_DICT_INT_CHARS], tb[HR_DICT_INT_CHARS];
+        size_t al, bl;
+        const char *a = hr_dict_key(items, qid[x], ta, &al);
         uint32_t got = hr_topbuf_sorted(&heaps[x], idx, sc);
         for (uint32_t r = 0; rc == 0 && r < got; r++) {
             if (!isfinite(sc[r])) break;
-            size_t bl = hr_dict_format(items, idx[r], b, sizeof b);
+            const char *b = hr_dict_key(items, idx[r], tb, &bl);
             rc = hr_recwriter_line(wr, a, al, r + 1, b, bl, sc[r], source, &job->err);
         }
     }
@@ -264,6 +267,9 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     }
     if (!out || (!model) == (!data))
         return hr_error_set(&job->err, HR_ERR_ARG, "give --out and exactly one of --model or --data\n%s", usage);
+    hr_pathspec ps[] = { { "--model", model, HR_IN }, { "--data", data, HR_IN }, { "--out", out, HR_OUT_DIR },
+                         { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 4));
     int jaccard = 0;
     if (!strcasecmp(measure, "jaccard")) jaccard = 1;
     else if (strcasecmp(measure, "cosine") != 0)
@@ -285,7 +291,11 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
         if (rc == 0) rc = from_data(job, &ds, jaccard, (uint64_t)min_support, (uint32_t)top, &qid, &nq, &heaps, &store, &t_score);
     }
     uint64_t info[3] = { 0 };
-    if (rc == 0) rc = write_lists(job, out, model ? &items : &ds.items, qid, nq, heaps, (uint32_t)top, source, (int)level, info);
+    hr_publish pub;
+    memset(&pub, 0, sizeof pub);
+    rc = hr_comm_agree(job->comm, rc, &job->err);   /* hr_publish_begin is collective */
+    if (rc == 0) rc = hr_publish_begin(job, out, "manifest.json", SIM_FORMATS, &pub);
+    if (rc == 0) rc = write_lists(job, pub.dir, model ? &items : &ds.items, qid, nq, heaps, (uint32_t)top, source, (int)level, info);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     uint64_t tot[2] = { nq, info[2] };
     uint64_t *all = hr_calloc((size_t)job->size * 3, sizeof *all);
@@ -304,11 +314,11 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
             snprintf(path, sizeof path, "part-%05d.tsv.zst", r);
             hr_manifest_add_file(mf, path, all[3 * r + 1], all[3 * r]);
         }
-        snprintf(path, sizeof path, "%s/manifest.json", out);
+        snprintf(path, sizeof path, "%s/manifest.json", pub.dir);
         rc = hr_manifest_write(path, mf, &job->err);
         json_decref(mf);
     }
-    rc = hr_comm_agree(job->comm, rc, &job->err);
+    rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {
         hr_job_set_int(job, "items", (int64_t)tot[0]);
         hr_job_set_int(job, "lines", (int64_t)tot[1]);

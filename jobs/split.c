@@ -25,6 +25,7 @@
 #include "io/rowparse.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/publish.h"
 
 static const char usage[] =
     "hpcrec split --data DATASET --train OUT --test OUT (--before TIME|pNN | --last K | --random FRAC) [--seed S] [--json FILE]\n";
@@ -101,7 +102,9 @@ int hr_cmd_split(hr_job *job, int argc, char **argv)
     }
     if (!data || !train || !test || modes != 1)
         return hr_error_set(&job->err, HR_ERR_ARG, "need --data, --train, --test and exactly one of --before/--last/--random\n%s", usage);
-    if (!strcmp(train, test)) return hr_error_set(&job->err, HR_ERR_ARG, "--train and --test must differ");
+    hr_pathspec ps[] = { { "--data", data, HR_IN }, { "--train", train, HR_OUT_DIR }, { "--test", test, HR_OUT_DIR },
+                         { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 4));
     int64_t cut = 0;
     double q = -1;
     if (before) {
@@ -200,10 +203,15 @@ int hr_cmd_split(hr_job *job, int argc, char **argv)
     if (rc == 0) rc = hr_checksum_file(mpath, &mcs, NULL, &job->err);
     hr_checksum_hex(mcs, hex);
     const char *mode = before ? "before" : last > 0 ? "last" : "random";
+    /* Both sides are written, then published together: a failure leaves both old ones. */
+    hr_publish pub[2];
+    memset(pub, 0, sizeof pub);
+    rc = hr_comm_agree(job->comm, rc, &job->err);   /* hr_publish_begin is collective */
     for (int side = 0; side < 2 && rc == 0; side++) {
-        const char *out = side == 0 ? train : test;
-        rc = hr_dataset_prepare_dir(job, out);
-        if (rc < 0) break;
+        rc = hr_publish_begin(job, side == 0 ? train : test, "manifest.json", HR_DATASET_FORMATS, &pub[side]);
+        if (rc == 0) rc = hr_dataset_prepare_dir(job, pub[side].dir);
+    }
+    for (int side = 0; side < 2 && rc == 0; side++) {
         json_t *lineage = json_pack("{s:s,s:s,s:s,s:I,s:I,s:f,s:I,s:[{s:s,s:s}]}", "command", "split", "side",
                                     side == 0 ? "train" : "test", "mode", mode, "before", (json_int_t)cut, "last",
                                     (json_int_t)last, "random", frac, "seed", (json_int_t)seed, "parents", "path", data,
@@ -211,11 +219,14 @@ int hr_cmd_split(hr_job *job, int argc, char **argv)
         json_t *part = json_object_get(ds.manifest, "partition");
         hr_part_scheme scheme = HR_PART_BALANCED;
         hr_part_scheme_parse(json_string_value(json_object_get(part, "scheme")), &scheme);
-        hr_dataset_spec spec = { out, scheme, 1, lineage, NULL, NULL };
+        hr_dataset_spec spec = { .dir = pub[side].dir, .name = side == 0 ? train : test, .scheme = scheme,
+                                 .zstd_level = 1, .lineage = lineage };
         uint64_t n = side == 0 ? a : z;
         hr_triple **t = side == 0 ? &tr : &te;
         rc = hr_dataset_write(job, &spec, &ds.users, &ds.items, t, &n);
     }
+    rc = hr_publish_end(job, &pub[0], rc);
+    rc = hr_publish_end(job, &pub[1], rc);
     hr_free(tr);
     hr_free(te);
     if (rc == 0) {

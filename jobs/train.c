@@ -22,6 +22,7 @@
 #include "jobs/checkpoint.h"
 #include "jobs/commands.h"
 #include "jobs/modelwrite.h"
+#include "jobs/publish.h"
 #include "jobs/signals.h"
 #include "jobs/train.h"
 
@@ -100,7 +101,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
             else return hr_error_set(&job->err, HR_ERR_ARG, "--algo: unknown algorithm '%s' (als, ials, pop)", optarg);
             break;
         case 'k': HR_TRY(hr_opt_i64(job, "--factors", optarg, 1, HR_ALS_MAX_K, &v)); o->opts.k = (int)v; break;
-        case 'n': HR_TRY(hr_opt_i64(job, "--iters", optarg, 0, 100000, &o->iters)); break;
+        case 'n': HR_TRY(hr_opt_i64(job, "--iters", optarg, 1, 100000, &o->iters)); break;
         case 'l': HR_TRY(hr_opt_f64(job, "--lambda", optarg, 0, 1e6, &d)); o->opts.lambda = (float)d; o->have_lambda = 1; break;
         case 'A': HR_TRY(hr_opt_f64(job, "--alpha", optarg, 0, 1e9, &d)); o->opts.alpha = (float)d; break;
         case 'E': HR_TRY(hr_opt_f64(job, "--epsilon", optarg, 0, 1e9, &d)); o->opts.epsilon = (float)d; break;
@@ -170,17 +171,18 @@ static int warm_start(hr_job *job, hr_train *t, const char *path, uint64_t count
     /* the old model's id of each owned row (or -1) */
     int64_t *mid[2] = { NULL, NULL };
     uint64_t *want[2] = { NULL, NULL }, nwant[2] = { 0, 0 };
-    char key[512];
     for (int side = 0; rc == 0 && side < 2; side++) {
         hr_train_side *s = side == 0 ? &t->users : &t->items;
         const hr_dict *dd = side == 0 ? &t->ds->users : &t->ds->items, *md = side == 0 ? &m.users : &m.items;
         mid[side] = hr_malloc((s->block->nrows + 1) * sizeof *mid[side]);
         want[side] = hr_malloc((s->block->nrows + 1) * sizeof *want[side]);
+        uint32_t *map = hr_dict_match(dd, md, NULL);   /* exact ids: no length limit */
         for (uint64_t r = 0; r < s->block->nrows; r++) {
-            size_t len = hr_dict_format(dd, s->block->gid[r], key, sizeof key);
-            mid[side][r] = hr_dict_find(md, key, len);
-            if (mid[side][r] >= 0) want[side][nwant[side]++] = (uint64_t)mid[side][r];
+            const uint32_t g = map[s->block->gid[r]];
+            mid[side][r] = g == UINT32_MAX ? -1 : (int64_t)g;
+            if (g != UINT32_MAX) want[side][nwant[side]++] = g;
         }
+        hr_free(map);
     }
     if (rc == 0) {
         hr_model_part part = { want[0], nwant[0], 0, 0, want[1], nwant[1] };
@@ -203,11 +205,11 @@ static int warm_start(hr_job *job, hr_train *t, const char *path, uint64_t count
             counts[3 * side]++;
         }
         /* dropped: ids of the old model absent from this dataset (every rank holds both dicts) */
-        if (job->rank == 0)
-            for (uint64_t g = 0; g < md->n; g++) {
-                size_t len = hr_dict_format(md, g, key, sizeof key);
-                counts[3 * side + 2] += hr_dict_find(dd, key, len) < 0;
-            }
+        if (job->rank == 0) {
+            uint64_t known;
+            hr_free(hr_dict_match(md, dd, &known));
+            counts[3 * side + 2] = md->n - known;
+        }
     }
     for (int side = 0; side < 2; side++) {
         hr_free(mid[side]);
@@ -241,6 +243,11 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     train_opts o;
     int rc = parse_opts(job, argc, argv, &o);
     if (rc != 0) return rc > 0 ? 0 : rc;
+    /* The bundle and the checkpoints never go into (or replace) what is read. */
+    hr_pathspec ps[] = { { "--data", o.data, HR_IN }, { "--init-from", o.init_from, HR_IN },
+                         { "--out", o.out, HR_OUT_FILE }, { "--checkpoint-dir", o.ckpt.dir, HR_OUT_INTO },
+                         { "--json", job->json_path, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 5));
     double t0 = hr_now();
     hr_dataset ds;
     hr_model m;

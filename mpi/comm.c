@@ -12,6 +12,7 @@ struct hr_comm {
     MPI_Comm comm;
     int rank, size;
     uint64_t bytes_sent;
+    uint64_t limit;   /* largest count in one MPI call (INT_MAX; lowered by tests) */
 };
 
 static hr_comm *abort_comm; /* for the out-of-memory hook */
@@ -48,6 +49,7 @@ int hr_comm_create(MPI_Comm comm, hr_comm **out, hr_error *err)
     }
     /* Errors come back as codes so we can report them; the default aborts silently. */
     MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN);
+    c->limit = (uint64_t)INT_MAX;
     MPI_Comm_rank(c->comm, &c->rank);
     MPI_Comm_size(c->comm, &c->size);
     *out = c;
@@ -93,6 +95,8 @@ void hr_comm_abort(hr_comm *c, int exit_code)
     MPI_Abort(c ? c->comm : MPI_COMM_WORLD, exit_code);
     _exit(exit_code);
 }
+
+void hr_comm_set_count_limit(hr_comm *c, uint64_t limit) { c->limit = limit < 1 ? 1 : limit > (uint64_t)INT_MAX ? (uint64_t)INT_MAX : limit; }
 
 int hr_comm_barrier(hr_comm *c)
 {
@@ -160,7 +164,7 @@ int hr_comm_bcast(hr_comm *c, void *buf, size_t bytes, int root)
 {
     char *p = buf;
     while (bytes > 0) {
-        int k = bytes > (size_t)INT_MAX ? INT_MAX : (int)bytes;
+        int k = bytes > c->limit ? (int)c->limit : (int)bytes;
         MPI_OK(MPI_Bcast(p, k, MPI_BYTE, root, c->comm));
         if (c->rank == root) c->bytes_sent += (uint64_t)k * (uint64_t)(c->size - 1);
         p += k;
@@ -197,50 +201,50 @@ int hr_comm_alltoallv_into(hr_comm *c, const void *send, const uint64_t *sendcou
     HR_TRY(make_type(elem_size, &t));
     int *sc = hr_malloc(4 * sizeof(int) * (size_t)P), *sd = sc + P, *rcn = sd + P, *rd = rcn + P;
     uint64_t *soff = hr_malloc(2 * sizeof(uint64_t) * (size_t)P), *roff = soff + P;
-    uint64_t s = 0, r = 0, maxc = 0;
+    uint64_t s = 0, r = 0, m[2] = { 0, 0 };   /* largest per-peer count, larger total */
     for (int d = 0; d < P; d++) {
         soff[d] = s; s += sendcounts[d];
         roff[d] = r; r += recvcounts[d];
-        if (sendcounts[d] > maxc) maxc = sendcounts[d];
-        if (recvcounts[d] > maxc) maxc = recvcounts[d];
+        if (sendcounts[d] > m[0]) m[0] = sendcounts[d];
+        if (recvcounts[d] > m[0]) m[0] = recvcounts[d];
     }
-    uint64_t gmax = maxc;
-    if (MPI_Allreduce(&maxc, &gmax, 1, MPI_UINT64_T, MPI_MAX, c->comm) != MPI_SUCCESS) rc = HR_ERR_MPI;
-    /* Each round sends up to CHUNK elements to each peer, from a staging copy so that the
-     * displacements fit an int. */
-    uint64_t rounds = gmax == 0 ? 0 : (gmax + CHUNK - 1) / CHUNK;
-    if (rounds <= 1 && s < (uint64_t)INT_MAX && r < (uint64_t)INT_MAX) {
+    m[1] = s > r ? s : r;
+    /* The protocol is chosen from the maxima over every rank, never from this rank's own
+     * sizes: one rank in MPI_Alltoallv and another in point-to-point rounds wait for each
+     * other forever. */
+    if (MPI_Allreduce(MPI_IN_PLACE, m, 2, MPI_UINT64_T, MPI_MAX, c->comm) != MPI_SUCCESS) rc = HR_ERR_MPI;
+    const uint64_t chunk = CHUNK < c->limit ? CHUNK : c->limit;
+    uint64_t rounds = m[0] == 0 ? 0 : (m[0] + chunk - 1) / chunk;
+    if (rc == 0 && m[1] < c->limit) {   /* every count and displacement of every rank fits */
         for (int d = 0; d < P; d++) {
             sc[d] = (int)sendcounts[d]; sd[d] = (int)soff[d];
             rcn[d] = (int)recvcounts[d]; rd[d] = (int)roff[d];
         }
-        if (rc == 0 && rounds == 1) {
-            int m = MPI_Alltoallv(send, sc, sd, t, recv, rcn, rd, t, c->comm);
-            if (m != MPI_SUCCESS) rc = mpi_fail("MPI_Alltoallv", m);
+        if (rounds > 0) {
+            int e = MPI_Alltoallv(send, sc, sd, t, recv, rcn, rd, t, c->comm);
+            if (e != MPI_SUCCESS) rc = mpi_fail("MPI_Alltoallv", e);
         }
     } else if (rc == 0) {
-        /* Round-based: per round, point-to-point pieces (avoids a P*CHUNK staging buffer). */
+        /* Round-based: per round, point-to-point pieces of at most `chunk` elements per peer
+         * (no P*CHUNK staging buffer); every rank runs the same number of rounds. */
+        MPI_Request *req = hr_malloc(2 * sizeof(MPI_Request) * (size_t)P);
         for (uint64_t k = 0; k < rounds && rc == 0; k++) {
-            MPI_Request *req = hr_malloc(2 * sizeof(MPI_Request) * (size_t)P);
             int nreq = 0;
-            for (int d = 0; d < P; d++) {
-                uint64_t lo = k * CHUNK;
+            uint64_t lo = k * chunk;
+            for (int d = 0; d < P; d++)
                 if (recvcounts[d] > lo) {
-                    uint64_t n = recvcounts[d] - lo < CHUNK ? recvcounts[d] - lo : CHUNK;
+                    uint64_t n = recvcounts[d] - lo < chunk ? recvcounts[d] - lo : chunk;
                     MPI_Irecv((char *)recv + (roff[d] + lo) * elem_size, (int)n, t, d, 77, c->comm, &req[nreq++]);
                 }
-            }
-            for (int d = 0; d < P; d++) {
-                uint64_t lo = k * CHUNK;
+            for (int d = 0; d < P; d++)
                 if (sendcounts[d] > lo) {
-                    uint64_t n = sendcounts[d] - lo < CHUNK ? sendcounts[d] - lo : CHUNK;
+                    uint64_t n = sendcounts[d] - lo < chunk ? sendcounts[d] - lo : chunk;
                     MPI_Isend((const char *)send + (soff[d] + lo) * elem_size, (int)n, t, d, 77, c->comm, &req[nreq++]);
                 }
-            }
-            int m = MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
-            if (m != MPI_SUCCESS) rc = mpi_fail("MPI_Waitall", m);
-            hr_free(req);
+            int e = MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
+            if (e != MPI_SUCCESS) rc = mpi_fail("MPI_Waitall", e);
         }
+        hr_free(req);
     }
     for (int d = 0; d < P; d++)
         if (d != c->rank) c->bytes_sent += sendcounts[d] * elem_size;
@@ -283,7 +287,7 @@ int hr_comm_allgatherv_into(hr_comm *c, const void *send, uint64_t n, void *recv
     int P = c->size, rc = 0;
     uint64_t total = 0;
     for (int r = 0; r < P; r++) total += counts[r];
-    if (total < (uint64_t)INT_MAX) {
+    if (total < c->limit) {   /* counts are [global]: every rank takes the same branch */
         MPI_Datatype t;
         HR_TRY(make_type(elem_size, &t));
         int *cn = hr_malloc(2 * sizeof(int) * (size_t)P), *dp = cn + P;
@@ -327,17 +331,21 @@ int hr_comm_allgatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_siz
 int hr_comm_ring_shift(hr_comm *c, const void *send, uint64_t bytes, void *recv, uint64_t cap, uint64_t *got)
 {
     int next = (c->rank + 1) % c->size, prev = (c->rank + c->size - 1) % c->size;
-    /* Exchange sizes first, then the payload in chunks that fit an int count. */
     uint64_t in = 0;
     MPI_OK(MPI_Sendrecv(&bytes, 1, MPI_UINT64_T, next, 91, &in, 1, MPI_UINT64_T, prev, 91, c->comm, MPI_STATUS_IGNORE));
-    if (in > cap) {
+    /* Agree before the payload: the largest block anywhere fixes the number of chunks (a rank
+     * that looped fewer times than its neighbour would leave it waiting), and a receive buffer
+     * too small on one rank stops every rank here instead of leaving the others blocked. */
+    uint64_t m[2] = { bytes > in ? bytes : in, in > cap };
+    if (in > cap)
         hr_log_error("ring shift: %llu bytes arrive, buffer holds %llu", (unsigned long long)in, (unsigned long long)cap);
-        return HR_ERR_STATE;
-    }
+    MPI_OK(MPI_Allreduce(MPI_IN_PLACE, m, 2, MPI_UINT64_T, MPI_MAX, c->comm));
+    if (m[1]) return HR_ERR_STATE;
+    const uint64_t steps = (m[0] + c->limit - 1) / c->limit;
     uint64_t off_s = 0, off_r = 0;
-    while (off_s < bytes || off_r < in) {
-        int ks = bytes - off_s > (uint64_t)INT_MAX ? INT_MAX : (int)(bytes - off_s);
-        int kr = in - off_r > (uint64_t)INT_MAX ? INT_MAX : (int)(in - off_r);
+    for (uint64_t k = 0; k < steps; k++) {   /* pieces may be empty: the counts still pair up */
+        int ks = bytes - off_s > c->limit ? (int)c->limit : (int)(bytes - off_s);
+        int kr = in - off_r > c->limit ? (int)c->limit : (int)(in - off_r);
         MPI_OK(MPI_Sendrecv((const char *)send + off_s, ks, MPI_BYTE, next, 92, (char *)recv + off_r, kr, MPI_BYTE, prev, 92,
                             c->comm, MPI_STATUS_IGNORE));
         off_s += (uint64_t)ks;
@@ -351,39 +359,56 @@ int hr_comm_ring_shift(hr_comm *c, const void *send, uint64_t bytes, void *recv,
 int hr_comm_gatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_size, int root, void **recv,
                     uint64_t *counts, uint64_t *ntotal)
 {
-    MPI_OK(MPI_Gather(&n, 1, MPI_UINT64_T, counts, 1, MPI_UINT64_T, root, c->comm));
+    /* Every rank learns every count, so all take the same path: MPI_Gatherv when every count
+     * and displacement fits, else point-to-point pieces to the root. */
+    MPI_OK(MPI_Allgather(&n, 1, MPI_UINT64_T, counts, 1, MPI_UINT64_T, c->comm));
     MPI_Datatype t;
     HR_TRY(make_type(elem_size, &t));
     int P = c->size, rc = 0;
-    int *cn = NULL, *dp = NULL;
-    void *buf = NULL;
     uint64_t total = 0;
-    if (c->rank == root) {
-        cn = hr_malloc(2 * sizeof(int) * (size_t)P);
-        dp = cn + P;
-        for (int r = 0; r < P; r++) {
-            if (counts[r] > (uint64_t)INT_MAX || total > (uint64_t)INT_MAX) rc = HR_ERR_ARG;
-            cn[r] = (int)counts[r];
-            dp[r] = (int)total;
-            total += counts[r];
+    for (int r = 0; r < P; r++) total += counts[r];
+    void *buf = c->rank == root ? hr_malloc(total ? total * elem_size : 1) : NULL;
+    if (total < c->limit) {
+        int *cn = NULL, *dp = NULL;
+        if (c->rank == root) {
+            cn = hr_malloc(2 * sizeof(int) * (size_t)P);
+            dp = cn + P;
+            uint64_t off = 0;
+            for (int r = 0; r < P; r++) {
+                cn[r] = (int)counts[r];
+                dp[r] = (int)off;
+                off += counts[r];
+            }
         }
-        buf = hr_malloc(total ? total * elem_size : 1);
-    }
-    if (n > (uint64_t)INT_MAX) rc = HR_ERR_ARG;
-    if (rc == 0) {
-        int m = MPI_Gatherv(send, (int)n, t, buf, cn, dp, t, root, c->comm);
-        if (m != MPI_SUCCESS) rc = mpi_fail("MPI_Gatherv", m);
+        int e = MPI_Gatherv(send, (int)n, t, buf, cn, dp, t, root, c->comm);
+        if (e != MPI_SUCCESS) rc = mpi_fail("MPI_Gatherv", e);
+        hr_free(cn);
+    } else if (c->rank == root) {
+        uint64_t off = 0;
+        for (int r = 0; r < P && rc == 0; r++) {
+            char *dst = (char *)buf + off * elem_size;
+            if (r == root) memcpy(dst, send, n * elem_size);
+            for (uint64_t k = 0; r != root && k < counts[r] && rc == 0; k += c->limit) {
+                uint64_t m = counts[r] - k < c->limit ? counts[r] - k : c->limit;
+                int e = MPI_Recv(dst + k * elem_size, (int)m, t, r, 93, c->comm, MPI_STATUS_IGNORE);
+                if (e != MPI_SUCCESS) rc = mpi_fail("MPI_Recv", e);
+            }
+            off += counts[r];
+        }
     } else {
-        hr_log_error("gatherv: a block exceeds %d elements", INT_MAX);
+        for (uint64_t k = 0; k < n && rc == 0; k += c->limit) {
+            uint64_t m = n - k < c->limit ? n - k : c->limit;
+            int e = MPI_Send((const char *)send + k * elem_size, (int)m, t, root, 93, c->comm);
+            if (e != MPI_SUCCESS) rc = mpi_fail("MPI_Send", e);
+        }
     }
     if (c->rank != root) c->bytes_sent += n * elem_size;
     MPI_Type_free(&t);
-    hr_free(cn);
     if (rc < 0) {
         hr_free(buf);
         return rc;
     }
     *recv = buf;
-    if (ntotal) *ntotal = total;
+    if (ntotal) *ntotal = c->rank == root ? total : 0;
     return 0;
 }

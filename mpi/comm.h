@@ -35,6 +35,10 @@ void hr_comm_free(hr_comm *c);      /* accepts NULL */
 void hr_comm_finalize(void);        /* MPI_Finalize, on every rank */
 void hr_comm_abort(hr_comm *c, int exit_code) __attribute__((noreturn));
 int  hr_comm_barrier(hr_comm *c);
+/* Test hook [global]: the largest element count of one MPI call, INT_MAX normally.  Lowering it
+ * makes small data take the paths that real data takes only past 2^31 elements (chunked
+ * exchanges, point-to-point rounds), so tests exercise them in milliseconds. */
+void hr_comm_set_count_limit(hr_comm *c, uint64_t limit);
 
 /* Agreement: every rank passes its local status (0 or negative) and err.  If any rank failed,
  * all ranks return the error of the lowest failing rank and its message is copied into err on
@@ -72,8 +76,9 @@ int hr_comm_alltoallv_into(hr_comm *c, const void *send, const uint64_t *sendcou
 int hr_comm_allgatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_size,
                        void **recv, uint64_t *counts, uint64_t *ntotal);
 /* Gather variable-size blocks to `root` only: on root *recv (hr_malloc'd) holds all blocks in
- * rank order and counts[r] their sizes; elsewhere *recv is NULL.  Counts below INT_MAX
- * elements per rank. */
+ * rank order; elsewhere *recv is NULL.  counts (size() entries) gets every rank's block size on
+ * every rank.  Any sizes: past INT_MAX elements in all, the blocks travel as point-to-point
+ * pieces (every rank decides so from the same counts). */
 int hr_comm_gatherv(hr_comm *c, const void *send, uint64_t n, size_t elem_size, int root, void **recv,
                     uint64_t *counts, uint64_t *ntotal);
 /* Same into a caller buffer whose per-rank counts are known [global]. */
@@ -81,7 +86,9 @@ int hr_comm_allgatherv_into(hr_comm *c, const void *send, uint64_t n, void *recv
                             const uint64_t *counts, size_t elem_size);
 
 /* Ring step: send `bytes` of send to rank+1, receive up to `cap` bytes from rank-1 into recv
- * (*got: bytes received).  Blocks travel around the ring in P-1 steps (MPI_Sendrecv). */
+ * (*got: bytes received).  Blocks travel around the ring in P-1 steps (MPI_Sendrecv).  [local]
+ * bytes and cap.  When the block arriving at any rank exceeds its cap, every rank returns
+ * HR_ERR_STATE (the ranks agree first; the rank concerned logs the sizes). */
 int hr_comm_ring_shift(hr_comm *c, const void *send, uint64_t bytes, void *recv, uint64_t cap, uint64_t *got);
 
 #endif

@@ -103,6 +103,18 @@ void hr_block_from_triples(hr_block *b, const hr_triple *t, uint64_t n, const ui
     for (uint64_t r = 0; r < rows; r++) b->ptr[r + 1] += b->ptr[r];
 }
 
+void hr_block_add_rows(hr_block *b, const uint32_t *gids, uint64_t nrows)
+{
+    uint64_t n = b->nrows + nrows;
+    b->gid = hr_realloc(b->gid, (n ? n : 1) * sizeof *b->gid);
+    b->ptr = hr_realloc(b->ptr, (n + 1) * sizeof *b->ptr);
+    for (uint64_t r = 0; r < nrows; r++) {
+        b->gid[b->nrows + r] = gids[r];
+        b->ptr[b->nrows + r + 1] = b->nnz;
+    }
+    b->nrows = n;
+}
+
 hr_triple *hr_block_to_triples(const hr_block *b, int by_item, uint64_t *n)
 {
     hr_triple *t = hr_malloc((b->nnz ? b->nnz : 1) * sizeof *t);

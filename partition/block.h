@@ -32,6 +32,9 @@ void hr_triples_sort(hr_triple *t, uint64_t n, const hr_part *p, int rank, int b
 void hr_block_from_triples(hr_block *b, const hr_triple *t, uint64_t n, const uint8_t *keep,
                            const hr_part *p, int rank, int by_item);
 
+/* Append nrows empty rows of the given gids (ascending, above every gid already held): the
+ * rows hr_part_append gave this rank. */
+void hr_block_add_rows(hr_block *b, const uint32_t *gids, uint64_t nrows);
 /* Triples of a block (src = 0, line = 0). */
 hr_triple *hr_block_to_triples(const hr_block *b, int by_item, uint64_t *n);
 

@@ -38,12 +38,12 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-typedef struct { const char *p; uint32_t n; } span;
+typedef struct { const char *p; uint64_t n; } span;   /* 16 bytes either way */
 
 static int cmp_span(const void *a, const void *b)
 {
     const span *x = a, *y = b;
-    uint32_t m = x->n < y->n ? x->n : y->n;
+    uint64_t m = x->n < y->n ? x->n : y->n;
     int c = memcmp(x->p, y->p, m);
     if (c) return c;
     return (x->n > y->n) - (x->n < y->n);
@@ -83,7 +83,9 @@ void hr_dict_build(hr_dict *d, const char *packed, uint64_t bytes)
     span *s = hr_malloc(count * sizeof *s);
     uint64_t k = 0;
     for (uint64_t p = 0; p < bytes; k++) {
-        memcpy(&s[k].n, packed + p, 4);
+        uint32_t len;
+        memcpy(&len, packed + p, 4);
+        s[k].n = len;
         s[k].p = packed + p + 4;
         p += 4 + s[k].n;
     }
@@ -130,15 +132,15 @@ int64_t hr_dict_find(const hr_dict *d, const char *key, size_t len)
         }
         return lo < d->n && d->ints[lo] == v ? (int64_t)lo : -1;
     }
-    span k = { key, (uint32_t)len };
+    span k = { key, len };
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        span m = { d->bytes + d->offs[mid], (uint32_t)(d->offs[mid + 1] - d->offs[mid]) };
+        span m = { d->bytes + d->offs[mid], d->offs[mid + 1] - d->offs[mid] };
         if (cmp_span(&m, &k) < 0) lo = mid + 1;
         else hi = mid;
     }
     if (lo < d->n) {
-        span m = { d->bytes + d->offs[lo], (uint32_t)(d->offs[lo + 1] - d->offs[lo]) };
+        span m = { d->bytes + d->offs[lo], d->offs[lo + 1] - d->offs[lo] };
         if (cmp_span(&m, &k) == 0) return (int64_t)lo;
     }
     return -1;
@@ -156,6 +158,52 @@ size_t hr_dict_format(const hr_dict *d, uint64_t gid, char *buf, size_t cap)
     memcpy(buf, d->bytes + d->offs[gid], n);
     buf[n] = '\0';
     return n;
+}
+
+const char *hr_dict_key(const hr_dict *d, uint64_t gid, char tmp[HR_DICT_INT_CHARS], size_t *len)
+{
+    if (d->is_int) {
+        int n = snprintf(tmp, HR_DICT_INT_CHARS, "%lld", (long long)d->ints[gid]);
+        *len = n < 0 ? 0 : (size_t)n;   /* at most 20 characters: never cut */
+        return tmp;
+    }
+    *len = d->offs[gid + 1] - d->offs[gid];
+    return d->bytes + d->offs[gid];
+}
+
+uint32_t *hr_dict_match(const hr_dict *from, const hr_dict *to, uint64_t *matched)
+{
+    uint32_t *map = hr_malloc((from->n ? from->n : 1) * sizeof *map);
+    uint64_t hits = 0, j = 0;
+    if (from->is_int && to->is_int) {          /* both sorted numerically: one merge */
+        for (uint64_t g = 0; g < from->n; g++) {
+            while (j < to->n && to->ints[j] < from->ints[g]) j++;
+            map[g] = j < to->n && to->ints[j] == from->ints[g] ? (uint32_t)j : UINT32_MAX;
+            hits += map[g] != UINT32_MAX;
+        }
+    } else if (!from->is_int && !to->is_int) { /* both sorted bytewise (cmp_span): one merge */
+        for (uint64_t g = 0; g < from->n; g++) {
+            span a = { from->bytes + from->offs[g], from->offs[g + 1] - from->offs[g] };
+            int c = 1;
+            for (; j < to->n; j++) {
+                span b = { to->bytes + to->offs[j], to->offs[j + 1] - to->offs[j] };
+                if ((c = cmp_span(&b, &a)) >= 0) break;
+            }
+            map[g] = j < to->n && c == 0 ? (uint32_t)j : UINT32_MAX;
+            hits += map[g] != UINT32_MAX;
+        }
+    } else {                                   /* different orders: look each key up */
+        char tmp[HR_DICT_INT_CHARS];
+        for (uint64_t g = 0; g < from->n; g++) {
+            size_t len;
+            const char *key = hr_dict_key(from, g, tmp, &len);
+            int64_t m = hr_dict_find(to, key, len);
+            map[g] = m < 0 ? UINT32_MAX : (uint32_t)m;
+            hits += m >= 0;
+        }
+    }
+    if (matched) *matched = hits;
+    return map;
 }
 
 uint64_t hr_dict_fingerprint(const hr_dict *d)

@@ -69,6 +69,19 @@ void hr_part_from_owned(hr_part *p, hr_part_scheme scheme, int nparts, uint64_t 
         }
 }
 
+void hr_part_append(hr_part *p, uint64_t extra)
+{
+    uint64_t n = p->n + extra;
+    p->owner = hr_realloc(p->owner, (n ? n : 1) * sizeof *p->owner);
+    p->local = hr_realloc(p->local, (n ? n : 1) * sizeof *p->local);
+    for (uint64_t j = 0; j < extra; j++) {
+        uint32_t r = (uint32_t)(j % (uint64_t)p->nparts);
+        p->owner[p->n + j] = r;
+        p->local[p->n + j] = (uint32_t)p->rows[r]++;
+    }
+    p->n = n;
+}
+
 void hr_part_remap(hr_part *p, const uint32_t *map, uint64_t n_new)
 {
     uint32_t *owner = hr_malloc((n_new ? n_new : 1) * sizeof *owner), *local = hr_malloc((n_new ? n_new : 1) * sizeof *local);

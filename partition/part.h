@@ -39,6 +39,10 @@ void hr_part_from_owned(hr_part *p, hr_part_scheme scheme, int nparts, uint64_t 
 /* The same assignment after an order-preserving renumbering of gids (map: old -> new or
  * UINT32_MAX for dropped): owners keep their rows, local indices close the gaps. */
 void hr_part_remap(hr_part *p, const uint32_t *map, uint64_t n_new);
+/* Add `extra` gids n..n+extra-1 with no weight, dealt round-robin (gid n + j to rank j mod
+ * nparts), after every existing row of their owner (so rows stay ascending).  For rows that
+ * exist only for one job, such as test users unknown to training in evaluate. */
+void hr_part_append(hr_part *p, uint64_t extra);
 void hr_part_free(hr_part *p);
 const char *hr_part_scheme_name(hr_part_scheme s);
 int hr_part_scheme_parse(const char *s, hr_part_scheme *out);

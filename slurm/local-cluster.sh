@@ -6,7 +6,13 @@
 #        local-cluster.sh down   [--purge] [DIR]
 #        local-cluster.sh status [DIR]
 #   DIR        all state (config, munge key and socket, spool, TmpFS, logs, pid files);
-#              default /tmp/hpcrec-slurm; must not contain spaces (slurm.conf cannot quote)
+#              default /tmp/hpcrec-slurm; must not contain spaces (slurm.conf cannot quote).
+#              It must be root's: a missing DIR is created with mode 0711 (only root can list
+#              or write it; the execute bit for all is what munged requires on every directory
+#              above its socket, so it runs without --force); an existing DIR, and every
+#              directory above it, must be owned by root and not writable by group or others
+#              (root-owned sticky directories such as /tmp excepted), else up, down and status
+#              refuse it.  Every up writes a new munge key (umask 077), never reusing one.
 #   -n NODES   slurmd "nodes" n1..nNODES (default 2)
 #   -c CPUS    CPUs each node claims (default 2: the scheduler's view, not a reservation)
 #   -m MEM_MB  RealMemory each node claims (default 4096)
@@ -16,6 +22,7 @@
 #
 # up      starts munged (private key and socket), slurmctld and one slurmd per node, each in
 #         its own UTS namespace (hostname = node name) with its own port, spool and TmpFS.
+#         Open MPI's shared-memory files go to a new mktemp -d directory under /dev/shm.
 #         Idempotent: a cluster that is fully up is only reported; a partial one is stopped
 #         and started afresh (stale spool/TmpFS of the nodes and the controller state wiped).
 #         Writes DIR/env.sh: `source DIR/env.sh` sets SLURM_CONF and the Open MPI / PMIx
@@ -27,6 +34,8 @@
 # status  daemons, nodes (sinfo) and jobs (squeue); exit 0 only when everything is up.
 # Needs root (slurmd), util-linux unshare, Slurm 22.05 and munge (tests/deps.sh installs them).
 set -euo pipefail
+# shellcheck source=slurm/lib/trust.sh
+source "$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)/lib/trust.sh"
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 die() { echo "local-cluster: $*" >&2; exit 1; }
@@ -111,6 +120,23 @@ pids_in_uts() {
     done < <(find /proc/[0-9]*/ns/uts -maxdepth 0 -printf '%l %p\n' 2>/dev/null)
 }
 node_list() { seq 1 "$1" | sed 's/^/n/'; }
+# dir_ok: DIR is a real directory (not a symlink) that only root can write, on a trusted path
+# (lib/trust.sh as root: every directory above owned by root and not writable by others)
+dir_ok() {
+    [ ! -L "$D" ] || die "$D is a symbolic link; not using it"
+    hr_trust_path "$D" root || die "refusing the state directory: $HR_WHY"
+    [ "$(stat -c %u -- "$D")" = 0 ] || die "refusing the state directory: $D is not owned by root"
+}
+# shm_dir: the /dev/shm directory this cluster made (recorded in DIR/run, which only root can
+# write), or nothing when the record is missing or does not name such a directory
+shm_dir() {
+    local f
+    [ -f "$D/run/shmdir" ] || return 1
+    f=$(head -n 1 "$D/run/shmdir")
+    [[ $f =~ ^/dev/shm/hpcrec-slurm\.[A-Za-z0-9]{10}$ ]] && [ -d "$f" ] && [ ! -L "$f" ] &&
+        [ "$(stat -c %u -- "$f")" = 0 ] || return 1
+    printf '%s' "$f"
+}
 ctl() { SLURM_CONF=$D/slurm.conf timeout 10 "$@"; }
 
 all_up() {
@@ -125,6 +151,7 @@ all_up() {
 
 do_down() {
     [ -d "$D" ] || { echo "local-cluster: $D does not exist; nothing to stop"; return 0; }
+    dir_ok
     [ -f "$D/$MARK" ] || die "$D was not made by local-cluster.sh; not touching it"
     local stopped=0 ctld nd pid jobs rest=() sd=() left=() f _
     declare -A uts=()
@@ -167,10 +194,7 @@ do_down() {
     if [ ${#left[@]} -gt 0 ]; then stop_pids 5 "${left[@]}"; stopped=$((stopped + ${#left[@]})); fi
     mapfile -t left < <(marked_pids)
     [ ${#left[@]} -eq 0 ] || die "could not stop process(es) ${left[*]}"
-    if [ -s "$D/run/shmdir" ]; then
-        f=$(cat "$D/run/shmdir")
-        case "$f" in /dev/shm/hpcrec-slurm-[0-9]*) rm -rf -- "$f" ;; esac
-    fi
+    if f=$(shm_dir); then rm -rf -- "$f"; fi
     rm -rf -- "${D:?}/run" "${D:?}/spool" "${D:?}/tmp" "$D/munge/munge.socket" "$D/munge/munge.socket.lock"
     if [ "$purge" = 1 ]; then
         rm -rf -- "${D:?}"
@@ -181,6 +205,8 @@ do_down() {
 }
 
 do_status() {
+    [ -d "$D" ] || { echo "local-cluster: no cluster in $D"; return 1; }
+    dir_ok
     [ -f "$D/$MARK" ] || { echo "local-cluster: no cluster in $D"; return 1; }
     local n=0 nd up=1 p
     [ -s "$D/run/nodes" ] && n=$(cat "$D/run/nodes")
@@ -210,8 +236,13 @@ do_up() {
     for b in munged slurmctld slurmd sinfo scontrol squeue scancel unshare ss; do
         command -v "$b" >/dev/null || die "$b not found (install: tests/deps.sh, or apt-get install slurm-wlm munge)"
     done
-    mkdir -p "$D"
+    if [ ! -e "$D" ] && [ ! -L "$D" ]; then
+        hr_trust_missing "$D" || die "refusing to create the state directory $D: $HR_WHY"
+        mkdir -p -- "$(dirname -- "$D")"
+        mkdir -m 0711 -- "$D" || die "cannot create $D"
+    fi
     D=$(cd "$D" && pwd)
+    dir_ok
     if all_up; then
         echo "local-cluster: already running"
         do_status
@@ -239,24 +270,32 @@ do_up() {
         do_down >/dev/null 2>&1 || true
         exit 1
     }
-    rm -rf -- "${D:?}/state" "${D:?}/spool" "${D:?}/tmp" "${D:?}/run"
-    mkdir -p "$D/munge" "$D/state" "$D/spool" "$D/tmp" "$D/log" "$D/run"
+    rm -rf -- "${D:?}/state" "${D:?}/spool" "${D:?}/tmp" "${D:?}/run" "${D:?}/munge"
+    # modes munged accepts without --force: the socket directory and every directory above it
+    # executable by all (not readable, not writable); the key, pid, log and seed directories
+    # writable by root only
+    mkdir -p "$D/log"
+    mkdir -m 0700 "$D/state" "$D/run"
+    mkdir -m 0711 "$D/munge" "$D/tmp" "$D/spool"
+    chmod 0700 "$D/log"
+    chmod 0711 "$D"
     touch "$D/$MARK"
-    chmod 755 "$D" "$D/munge"
     echo "$nodes" >"$D/run/nodes"
     export HPCREC_LOCAL_SLURM=$D   # marks every process of this cluster (inherited by slurmstepd)
 
-    [ -s "$D/munge/munge.key" ] || head -c 1024 /dev/urandom >"$D/munge/munge.key"
+    # a new key on every start, never readable by anyone but root, not even while written
+    ( umask 077 && head -c 1024 /dev/urandom >"$D/munge/munge.key" ) || fail_up "cannot write the munge key"
     chmod 400 "$D/munge/munge.key"
-    munged --force --key-file="$D/munge/munge.key" --socket="$D/munge/munge.socket" \
+    munged --key-file="$D/munge/munge.key" --socket="$D/munge/munge.socket" \
         --pid-file="$D/run/munged.pid" --log-file="$D/log/munged.log" --seed-file="$D/munge/munged.seed" \
         </dev/null >>"$D/log/munged.log" 2>&1 || fail_up "munged did not start"
     for _ in $(seq 1 50); do [ -S "$D/munge/munge.socket" ] && break; sleep 0.1; done
     pid_of "$D/run/munged.pid" munged >/dev/null || fail_up "munged did not stay up"
 
-    # Open MPI's shared-memory files go to a directory of this cluster (removed by down)
-    shm=/dev/shm/hpcrec-slurm-$(printf '%s' "$D" | cksum | cut -d' ' -f1)
-    mkdir -p "$shm"
+    # Open MPI's shared-memory files go to a new directory of this cluster (removed by down);
+    # sticky and world-writable like /dev/shm itself, for jobs of any user
+    shm=$(mktemp -d /dev/shm/hpcrec-slurm.XXXXXXXXXX) || fail_up "cannot create a directory in /dev/shm"
+    chmod 1777 "$shm"
     echo "$shm" >"$D/run/shmdir"
     cat >"$D/task_prolog.sh" <<EOF
 #!/bin/sh
@@ -300,7 +339,8 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 SchedulerType=sched/backfill
 SchedulerParameters=bf_interval=5
-DependencyParameters=kill_invalid_depend
+# no DependencyParameters=kill_invalid_depend, as on most sites: jobs that must be cancelled
+# when their dependency fails ask for it (sbatch --kill-on-invalid-dep=yes)
 JobRequeue=1
 ReturnToService=2
 SlurmdParameters=config_overrides
@@ -340,7 +380,8 @@ EOF
     done
     [ "$ok" = 1 ] || fail_up "slurmctld does not answer"
     for nd in $(node_list "$nodes"); do
-        mkdir -p "$D/spool/$nd" "$D/tmp/$nd"
+        mkdir -m 0711 "$D/spool/$nd"
+        mkdir -m 1777 "$D/tmp/$nd"
         unshare --uts /bin/sh -c 'hostname "$1" && exec slurmd -f "$2" -N "$1"' sh "$nd" "$D/slurm.conf" \
             </dev/null >/dev/null 2>&1 || fail_up "slurmd $nd did not start (unshare --uts needs CAP_SYS_ADMIN)"
     done
@@ -363,6 +404,6 @@ EOF
 
 case "$cmd" in
     up) do_up ;;
-    down) [ -d "$D" ] && D=$(cd "$D" && pwd); do_down ;;
-    status) [ -d "$D" ] && D=$(cd "$D" && pwd); do_status ;;
+    down) if [ -d "$D" ]; then D=$(cd "$D" && pwd); fi; do_down ;;
+    status) if [ -d "$D" ]; then D=$(cd "$D" && pwd); fi; do_status ;;
 esac

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Install the Debian packages hpcrec builds, tests and runs with.  Idempotent: when every
 # package is present it returns at once without touching the network.  Needs root (or sudo).
-#   core: compiler, Open MPI, OpenBLAS, ScaLAPACK, zstd, libarchive,
+#   core: compiler, Open MPI, OpenBLAS, ScaLAPACK, zstd, libarchive, zlib / libbz2 / liblzma
+#         (checked decoding of .gz / .bz2 / .xz, io/decode.c),
 #         jansson (JSON manifests/summaries), xxhash (checksums), cmocka (unit tests)
 #   slurm: Slurm daemons and munge, for the slurm/ scripts and their tests
 #   tools: clang + libFuzzer runtime (fuzz targets), python3 (pandas-free output checks)
@@ -10,6 +11,7 @@ set -euo pipefail
 PKGS=(build-essential pkg-config gfortran clang libclang-rt-14-dev
       libopenmpi-dev openmpi-bin libopenblas-dev libscalapack-openmpi-dev
       libzstd-dev zstd libarchive-dev libarchive-tools gzip xz-utils zip
+      zlib1g-dev libbz2-dev liblzma-dev
       libjansson-dev libxxhash-dev libcmocka-dev libsqlite3-dev sqlite3 python3-numpy
       slurm-wlm slurmctld slurmd slurm-client munge
       iproute2 util-linux procps)

@@ -3,7 +3,7 @@
  * Input: byte 0 picks the format (bits 0-1 separator, bit 2 quoting, bits 3-5 column map,
  * bits 6-7 accepted ranges); the rest is one line.  Besides "never crashes, never reads past
  * len" (ASan), it checks the contract: spans inside the line, accepted rows have non-empty
- * ids and finite in-range values, details are short printable text, parsing is deterministic,
+ * ids without control bytes and finite in-range values, details are short printable text, parsing is deterministic,
  * and the number/time parsers agree with strtod and with the calendar inverse.
  * Built by tests/fuzz/run.sh (clang -fsanitize=fuzzer) and, through
  * tests/tools/fuzz_replay_rowparse.c, as a plain replay driver for the checked-in corpus.
@@ -80,6 +80,9 @@ static void check_row(const hr_rowfmt *f, const char *buf, size_t n, const hr_ro
     FUZZ_CHECK(row->user_len > 0 && row->item_len > 0);
     FUZZ_CHECK(row->user >= buf && row->user + row->user_len <= buf + n);
     FUZZ_CHECK(row->item >= buf && row->item + row->item_len <= buf + n);
+    /* ids never carry control bytes (bad_id): every TSV output can hold them */
+    for (size_t k = 0; k < row->user_len; k++) FUZZ_CHECK((unsigned char)row->user[k] >= 0x20 && row->user[k] != 0x7f);
+    for (size_t k = 0; k < row->item_len; k++) FUZZ_CHECK((unsigned char)row->item[k] >= 0x20 && row->item[k] != 0x7f);
     FUZZ_CHECK(row->has_value == map_has(f, HR_COL_VALUE));
     FUZZ_CHECK(row->has_time == map_has(f, HR_COL_TIME));
     if (row->has_value)
@@ -144,7 +147,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char da[96];
     memset(da, 'x', sizeof da);
     const hr_reject r = hr_row_parse(&f, a, n, &ra, da, sizeof da);
-    FUZZ_CHECK((unsigned)r <= HR_REJECT_MISSING_ID);   /* the parser never sets ingest's reasons */
+    /* the parser never sets ingest's policy reasons */
+    FUZZ_CHECK((unsigned)r <= HR_REJECT_MISSING_ID || r == HR_REJECT_BAD_ID);
     FUZZ_CHECK(a[n] == '\0');
     check_detail(da, sizeof da, r);
     if (r == HR_REJECT_NONE) check_row(&f, a, n, &ra);

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_PER=${FUZZ_SECONDS:-60}
 JOBS=${FUZZ_JOBS:-1}
 CC=${FUZZ_CC:-clang}
-PKGS="libzstd libarchive jansson libxxhash"
+PKGS="libzstd libarchive jansson libxxhash zlib liblzma"
 VERSION=$(sed -n 's/^VERSION *:= *//p' Makefile)
 FLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 FLAGS="$FLAGS -DHR_VERSION=\"$VERSION\" -DHR_GIT=\"fuzz\""
@@ -34,7 +34,7 @@ for src in tests/fuzz/fuzz_*.c; do
     maxlen=$(sed -n 's/.*fuzz-max-len: *\([0-9]*\).*/\1/p' "$src" | head -1)
     echo "== fuzz $name: building"
     # shellcheck disable=SC2086  # word splitting of the flag and source lists is intended
-    if ! $CC $FLAGS "$src" $deps $libs -lm -o "$work/fuzzer"; then
+    if ! $CC $FLAGS "$src" $deps $libs -lbz2 -lm -o "$work/fuzzer"; then
         echo "not ok fuzz-$name (build failed)"; status=1; continue
     fi
     if [ -d "tests/fuzz/corpus/$name" ]; then cp -n tests/fuzz/corpus/"$name"/* "$work/corpus/" 2>/dev/null; fi

@@ -65,17 +65,19 @@ EOF
 # Train (user: items): u1: 7 30  u2: 7 100  u3: 7 30 200  u4: 1000.  Popularity 7:3 30:2, 1 each
 # for 100 200 1000 (8 interactions).  Candidate order = popularity minus training items (ties
 # by lower id):  u1: 100 200 1000   u2: 30 200 1000   u3: 100 1000   u4: 7 30 100 200.
-# Test (scored): u1 {200}  u2 {30, 1000}  u3 {100}  u4 {100, 200}  (u5 and item 999 unknown).
-# True MRR: first relevant at rank 2, 1, 1, 3 -> (1/2 + 1 + 1 + 1/3) / 4; with --k 1 the list
-# holds only rank 1, so mrr@1 = (0 + 1 + 1 + 0) / 4 while mrr stays the full-list value.
-# Activity counts 1 2 2 3: cut points = the ceil(4/3) = 2nd and ceil(8/3) = 3rd smallest = 2, 2:
-# light (<= 2) = u1 u2 u4, medium = none, heavy (> 2) = u3.
-# Head: shortest popularity prefix with >= 0.2 * 8 interactions = {7}; no test item is 7, so
-# head has no users and tail = everyone.
-# Top-1 lists: u1 100, u2 30, u3 100, u4 7.  Exposure@1 over the 5 catalogue items: 7:1 30:1
-# 100:2 200:0 1000:0 -> coverage 3/5; Gini of sorted (0 0 1 1 2) = (2*1 + 4*2) / (5*4) = 0.5.
-# novelty@1 = mean -log2(pop / 4 users) = (2 + 1 + 2 + log2(4/3)) / 4;  arp@1 = (1 + 2 + 1 + 3) / 4;
-# tail@1 = 3/4 (only u4's 7 is head).  light.coverage@1: {100, 30, 7} = 3/5; heavy: {100} = 1/5;
+# Test (scored): u1 {200}  u2 {30, 1000}  u3 {100}  u4 {100, 200}  u5 {7} (item 999 unknown).
+# u5 is absent from train: ranked by popularity over the whole catalogue (7 30 100 200 1000), as
+# a cold user; it has no training interactions (users_cold 1) and falls in the light tercile.
+# True MRR: first relevant at rank 2, 1, 1, 3, 1 -> (1/2 + 1 + 1 + 1/3 + 1) / 5; with --k 1 the
+# list holds only rank 1, so mrr@1 = (0 + 1 + 1 + 0 + 1) / 5 while mrr stays the full-list value.
+# Activity counts 1 2 2 3 (train users): cut points = the ceil(4/3) = 2nd and ceil(8/3) = 3rd
+# smallest = 2, 2: light (<= 2) = u1 u2 u4 u5, medium = none, heavy (> 2) = u3.
+# Head: shortest popularity prefix with >= 0.2 * 8 interactions = {7}; only u5's test item is
+# head: head has u5, tail = u1..u4.
+# Top-1 lists: u1 100, u2 30, u3 100, u4 7, u5 7.  Exposure@1 over the 5 catalogue items: 7:2
+# 30:1 100:2 200:0 1000:0 -> coverage 3/5; Gini of sorted (0 0 1 2 2) = (2*2 + 4*2) / (5*5).
+# novelty@1 = mean -log2(pop / 4 users) = (2 + 1 + 2 + 2 log2(4/3)) / 5;  arp@1 = (1 + 2 + 1 + 3 + 3) / 5;
+# tail@1 = 3/5.  light.coverage@1: {100, 30, 7} = 3/5; heavy: {100} = 1/5;
 # tail.coverage@1: exposed tail items {30, 100} of 4 = 1/2; head.coverage@1: {7} of 1 = 1.
 case_hand_checked() {
     printf 'user,item,rating\n1,7,5\n1,30,4\n2,7,3\n2,100,2\n3,7,4\n3,30,5\n3,200,1\n4,1000,3\n' >"$HR_TMP/t-train.csv"
@@ -92,16 +94,16 @@ import json, math, sys
 s = json.load(open(sys.argv[1]))
 l3 = math.log2(3)
 want = {
-    "mrr": (1 / 2 + 1 + 1 + 1 / 3) / 4, "mrr@1": (0 + 1 + 1 + 0) / 4, "mrr@2": (1 / 2 + 1 + 1 + 0) / 4,
-    "users_evaluated": 4, "light.users_evaluated": 3, "medium.users_evaluated": 0, "heavy.users_evaluated": 1,
-    "head.users_evaluated": 0, "tail.users_evaluated": 4,
+    "mrr": (1 / 2 + 1 + 1 + 1 / 3 + 1) / 5, "mrr@1": (0 + 1 + 1 + 0 + 1) / 5, "mrr@2": (1 / 2 + 1 + 1 + 0 + 1) / 5,
+    "users_evaluated": 5, "light.users_evaluated": 4, "medium.users_evaluated": 0, "heavy.users_evaluated": 1,
+    "head.users_evaluated": 1, "tail.users_evaluated": 4, "users_unknown": 1,
     "activity_cut_light": 2, "activity_cut_medium": 2, "head_items": 1, "catalogue_items": 5,
     "heavy.ndcg@2": 1, "heavy.recall@1": 1, "heavy.mrr": 1,
-    "light.ndcg@2": ((1 / l3) + 1 / (1 + 1 / l3) + 0) / 3, "light.mrr": (1 / 2 + 1 + 1 / 3) / 3,
-    "tail.recall@2": (1 + 0.5 + 1 + 0) / 4, "tail.mrr": (1 / 2 + 1 + 1 + 1 / 3) / 4,
-    "coverage@1": 3 / 5, "gini@1": 0.5, "novelty@1": (2 + 1 + 2 + math.log2(4 / 3)) / 4, "arp@1": 7 / 4,
-    "tail@1": 3 / 4, "light.coverage@1": 3 / 5, "heavy.coverage@1": 1 / 5, "tail.coverage@1": 1 / 2,
-    "head.coverage@1": 1, "users_cold": 0, "items_cold": 0,
+    "light.ndcg@2": ((1 / l3) + 1 / (1 + 1 / l3) + 0 + 1) / 4, "light.mrr": (1 / 2 + 1 + 1 / 3 + 1) / 4,
+    "tail.recall@2": (1 + 0.5 + 1 + 0) / 4, "tail.mrr": (1 / 2 + 1 + 1 + 1 / 3) / 4, "head.mrr": 1,
+    "coverage@1": 3 / 5, "gini@1": 12 / 25, "novelty@1": (2 + 1 + 2 + 2 * math.log2(4 / 3)) / 5, "arp@1": 10 / 5,
+    "tail@1": 3 / 5, "light.coverage@1": 3 / 5, "heavy.coverage@1": 1 / 5, "tail.coverage@1": 1 / 2,
+    "head.coverage@1": 1, "users_cold": 1, "items_cold": 0,
 }
 bad = ["%s: got %r, expected %r" % (k, s.get(k), v) for k, v in want.items()
        if not isinstance(s.get(k), (int, float)) or abs(s[k] - v) > 1e-9]

@@ -85,7 +85,7 @@ case_refusals() {
     fixture
     local d=$W/ref
     mkdir -p "$d/notes" && echo keep >"$d/notes/a.txt"
-    expect_fail 2 "--out .*notes is a directory that is not empty and not an earlier export" \
+    expect_fail 2 "notes exists and is not empty, and is not a .hpcrec-export. output" \
         hrt $NP export --model "$W/als.tar" --out "$d/notes"
     assert_eq "$(ls "$d/notes")" "a.txt" "a refused folder is untouched"
     echo x >"$d/file"
@@ -99,6 +99,8 @@ case_refusals() {
     echo old >"$d/r.sqlite"
     expect_fail 2 "r.sqlite already exists" hrt $NP export --recs "$d/r" --out "$d/r.sqlite"
     assert_eq "$(cat "$d/r.sqlite")" "old" "existing file untouched"
+    expect_fail 2 "lies inside the input --recs" hrt $NP export --recs "$d/r" --out "$d/r/x.sqlite"
+    expect_fail 2 "contains the input --model" hrt $NP export --model "$d/e/../../als.tar" --out "$W"
     # the temporary of a killed run into the same file is removed by the next run
     echo partial >"$d/.r2.sqlite.tmp-999"
     hrt $NP export --recs "$d/r" --out "$d/r2.sqlite" >/dev/null || fail "export --recs"

@@ -1,21 +1,38 @@
 #!/bin/bash
 # tests/integration/test_slurm.sh — the Slurm jobs (slurm/) on a real local Slurm cluster
-# (issue "Slurm jobs: nightly retraining, historical backfill and preemption").
-#   cluster          slurm/local-cluster.sh up: 2 nodes idle; `up` again is a no-op; status
+# (issues "Slurm jobs: nightly retraining, historical backfill and preemption" and "Slurm jobs
+# on a shared cluster: trust boundaries, permissions, and a rollback that stays rolled back";
+# the cases of the second that need no daemon are in test_slurm_trust.sh).
+#   cluster          slurm/local-cluster.sh up: 2 nodes idle; `up` again is a no-op; status;
+#                    state directory 0711, munge key 0400, munged without --force, no
+#                    kill_invalid_depend (jobs ask for --kill-on-invalid-dep themselves)
 #   config           slurm/lib.sh parsing: quotes, comments, a value that looks like a command
 #                    stays text (nothing runs), an unknown key is refused with file:line, --set
 #                    and --key-name override; backfill --dry-run shows the sbatch options
-#   nightly          3 days one after another: day 1 through `sbatch slurm/nightly.sbatch`
-#                    (cold start, published, current -> day 1); day 2 through backfill.sh D D
-#                    (warm start: warm_users_known > 0, compared with day 1 by the gate,
-#                    current -> day 2, previous -> day 1); day 3 with TRAIN_ARGS=--lambda 1000
-#                    (a degraded model): exit 76, nothing published, current still day 2,
-#                    REFUSED and publish.log say why; rollback.sh and rollback.sh again
+#   nightly          3 days one after another, roots with a % in their path, GROUP=daemon:
+#                    day 1 through `sbatch slurm/nightly.sbatch`: first of a copy of slurm/ whose
+#                    lib.sh changed after the submission (exit 2 before any work), then of
+#                    slurm/ (cold start, published, current -> day 1; every published file 0640,
+#                    directories 2750, group daemon; hpcrec's own files in WORK_ROOT 0640);
+#                    day 2 through backfill.sh D D of the copy, held while the copy's lib.sh is
+#                    poisoned and the saved configuration rewritten to run another binary: the
+#                    job runs what was submitted; its CLEAN_WORK is held (an rm stand-in) while
+#                    the links lock is checked free (warm start: warm_users_known > 0, compared
+#                    with day 1 by the gate, current -> day 2, previous -> day 1); day 3 with
+#                    TRAIN_ARGS=--lambda 1000 (a degraded model): exit 76, nothing published,
+#                    current still day 2, REFUSED and publish.log say why; rollback.sh: day 2
+#                    blocked; a rerun of day 2 and of day 3 (whose training recorded day 2)
+#                    leave current at day 1, day 3 trains again from day 1; backfill does not
+#                    relink day 2; a second rollback.sh refuses; --unblock D2 --to D2 serves it
+#   publish-killed   the state a job killed between its rename into MODEL_ROOT and the links
+#                    leaves (day published, current older): backfill.sh links it
 #   backfill         5 days chained (afterok) with day 3's log replaced by garbage: days 1-2
 #                    published, day 3 fails with exit 3, days 4-5 never run; the log fixed, the
 #                    same backfill.sh resubmits days 3-5 only, each warm-started from the day
-#                    before; a third run submits nothing; days 1-2 bit-identical to the
-#                    nightly case's (same data, same settings, other jobs)
+#                    before; KEEP_DAYS=4 prunes day 1 only; a third run submits nothing (day 1
+#                    "pruned"); day 2 bit-identical to the nightly case's (same data, same
+#                    settings, other jobs).  The cluster has no kill_invalid_depend: days 4-5
+#                    are cancelled because backfill.sh asks for --kill-on-invalid-dep=yes
 #   preempt          a bigger day trained twice at once: one job gets `scancel --batch
 #                    --signal=USR1` mid-training -> the batch script forwards it, the training
 #                    checkpoints (exit 75), the job requeues itself and resumes
@@ -27,13 +44,16 @@
 # cannot start here.  The cluster is always torn down (trap).  Every wait is bounded.
 source "$(dirname "$0")/../lib.sh"
 SL=$HR_ROOT/slurm
-CL=$HR_TMP/cluster
+# the cluster's state directory: munged needs every directory above its socket executable by
+# all, which $HR_TMP (0700) is not
+CL=$(mktemp -d /tmp/hpcrec-slurm.XXXXXX)
 R="$HR_TMP/site root"          # data, models, work: a path with a space
 WAIT=${HR_SLURM_WAIT:-150}     # seconds any one wait for jobs may take
 D1=2026-11-01 D2=2026-11-02 D3=2026-11-03 D4=2026-11-04 D5=2026-11-05
 
 cleanup() {
-    "$SL/local-cluster.sh" down "$CL" >/dev/null 2>&1 || true
+    "$SL/local-cluster.sh" down --purge "$CL" >/dev/null 2>&1 || true
+    rm -rf "$CL"
     if [ -n "${HR_KEEP_TMP:-}" ]; then echo "# kept $HR_TMP"; else rm -rf "$HR_TMP"; fi
 }
 trap cleanup EXIT
@@ -82,15 +102,15 @@ expect_job() {
     fail "job $1: $st exit $ex, expected $2 exit $3; output:
 $(tail -n 25 "$out" 2>/dev/null)"
 }
-# site NAME [KEY=VALUE...]: a configuration for the roots "$R/NAME" (models, work) on the data
-# in $R/logs (KEY=VALUE lines appended)
+# site NAME [KEY=VALUE...]: a configuration $R/NAME.conf for the roots "$R/NAME" (models,
+# work) on the data in $R/logs (KEY=VALUE lines appended)
 site() {
     local name=$1; shift
     mkdir -p "$R/$name"
     {
         printf 'HPCREC_BIN="%s"\n' "$HR_BIN"
         printf "DATA_ROOT='%s'\n" "$R/logs"
-        printf 'MODEL_ROOT=%s/models\nWORK_ROOT=%s/work\n' "$name" "$name"
+        printf "MODEL_ROOT='%s/models'\nWORK_ROOT='%s/work'\n" "$name" "$name"
         echo "FACTORS=16"
         echo "ITERS=6              # tiny"
         echo "CHECKPOINT_EVERY=2"
@@ -125,6 +145,9 @@ case_cluster() {
     done
     grep -q '^AuthInfo=.*cred_expire=15' "$CL/slurm.conf" || fail "cred_expire"
     grep -q '^JobRequeue=1' "$CL/slurm.conf" || fail "JobRequeue"
+    ! grep -q '^DependencyParameters=.*kill_invalid_depend' "$CL/slurm.conf" || fail "kill_invalid_depend is set"
+    assert_eq "$(stat -c '%a %U' "$CL" "$CL/munge/munge.key" | tr '\n' ' ')" "711 root 400 root " "modes of the state directory and the key"
+    ! tr '\0' ' ' <"/proc/$(cat "$CL/run/munged.pid")/cmdline" | grep -q -- --force || fail "munged runs with --force"
     # each node is its own host name (own UTS namespace)
     out=$(timeout 60 srun -N 2 --ntasks-per-node=1 hostname | sort | tr '\n' ' ')
     assert_eq "$out" "n1 n2 " "srun hostname"
@@ -142,6 +165,8 @@ INGEST_ARGS='$(touch /tmp/hpcrec-pwned) `id` ; rm -rf /'
   PARTITION=gpu_a
 MODEL_ROOT=models here
 NODES=3
+DATA_ROOT=logs
+WORK_ROOT=work
 EOF
     out=$(cd "$HR_TMP" && bash -c 'source "$1/lib.sh"; HR_CONFIG=$2; hr_opt --set NODES=4 && hr_opt --ranks-per-node 2 &&
         hr_conf_load; for k in ALGO TRAIN_ARGS INGEST_ARGS PARTITION MODEL_ROOT NODES RANKS_PER_NODE; do
@@ -157,7 +182,7 @@ NODES=[4]
 RANKS_PER_NODE=[2]
 words=4" "parsed configuration"
     echo "NODE=2" >>"$c"
-    expect_fail 2 "x.conf:8: unknown key NODE" "$SL/backfill.sh" $D1 $D1 --config "$c"
+    expect_fail 2 "x.conf:10: unknown key NODE" "$SL/backfill.sh" $D1 $D1 --config "$c"
     expect_fail 2 "NODES must be a whole number" "$SL/backfill.sh" $D1 $D1 --nodes two
     expect_fail 2 "not a date" "$SL/backfill.sh" 2026-02-30 2026-03-01
     expect_fail 2 "GATE_METRIC" "$SL/backfill.sh" $D1 $D1 --set EVAL_K=20
@@ -169,14 +194,33 @@ words=4" "parsed configuration"
 }
 
 # ---- nightly -------------------------------------------------------------------------------
+# wait_file FILE WHAT: until FILE exists (bounded by $WAIT)
+wait_file() {
+    local end=$(( $(date +%s) + WAIT ))
+    until [ -e "$1" ]; do
+        [ "$(date +%s)" -lt "$end" ] || fail "no $2 after ${WAIT}s"
+        sleep 0.1
+    done
+}
 case_nightly() {
-    site n
-    local j1 j2 j3 out m=$R/n/models w=$R/n/work
-    # day 1: plain sbatch of the script, as a site crontab could do
+    site "n%j" "GROUP=daemon"
+    local j1 j1a j2 j2b j3 j3b out sub bad f m="$R/n%j/models" w="$R/n%j/work" slc=$HR_TMP/slurm-copy
+    local wo=${w//%/%%}           # $w as an sbatch --output pattern
+    cp -a "$SL" "$slc"
     mkdir -p "$w"
-    j1=$(sbatch --parsable -o "$w/day1-%j.out" "$SL/nightly.sbatch" --day $D1 --config "$R/n.conf") || fail "sbatch"
+    # day 1, first try: plain sbatch of the copy, whose lib.sh changes before the job starts
+    j1a=$(sbatch --parsable --hold -o "$wo/day1-%j.out" "$slc/nightly.sbatch" --day $D1 --config "$R/n%j.conf") || fail "sbatch"
+    sub=$(date +%s); until [ "$(date +%s)" -gt "$sub" ]; do sleep 0.1; done
+    touch "$slc/lib.sh"
+    scontrol release "$j1a" || fail "release"
+    wait_jobs "$j1a"
+    expect_job "$j1a" FAILED 2
+    grep -q "changed after job $j1a was submitted" "$w/day1-$j1a.out" || fail "no version refusal: $(cat "$w/day1-$j1a.out")"
+    [ ! -e "$w/$D1/logs/ingest.log" ] || fail "job $j1a did work"
+    # second try, from slurm/ itself (plain sbatch, as a site crontab could do)
+    j1=$(sbatch --parsable -o "$wo/day1-%j.out" "$SL/nightly.sbatch" --day $D1 --config "$R/n%j.conf") || fail "sbatch"
     wait_jobs "$j1"; expect_job "$j1" COMPLETED 0
-    assert_eq "$(link n current)" $D1 "current after day 1"
+    assert_eq "$(link "n%j" current)" $D1 "current after day 1"
     assert_json "$m/$D1/gate.json" decision publish
     assert_json "$m/$D1/train.json" resumed_from_iteration 0
     [ "$(json_get "$m/$D1/train.json" warm_users_known)" = null ] || fail "day 1 was warm-started"
@@ -185,11 +229,44 @@ case_nightly() {
     done
     "$HR_BIN" inspect "$m/$D1/model.tar" >/dev/null || fail "inspect day 1"
     [ -d "$w/$D1/ckpt" ] && fail "work dir not cleaned after publishing"
-    # day 2: the cron recipe, backfill.sh DAY DAY
-    "$SL/backfill.sh" $D2 $D2 --config "$R/n.conf" >"$HR_TMP/n2.out" || fail "backfill: $(cat "$HR_TMP/n2.out")"
+    # UMASK 027, GROUP daemon: on everything published (whoever wrote it) and on what hpcrec
+    # wrote on the nodes (srun passed the umask on); the day's work directory is private
+    bad=$(find "$m" \( -type f ! -perm 0640 \) -o \( -type d ! -perm 2750 \) -o \( ! -type l ! -group daemon \) | head -n 5)
+    [ -z "$bad" ] || fail "published with other modes or groups: $(while IFS= read -r f; do stat -c '%A %G %n' "$f"; done <<<"$bad")"
+    assert_eq "$(stat -c %a "$w/$D1" "$w/$D1/train.json" "$w/$D1/logs/train.log" "$w/day1-$j1.out" | tr '\n' ' ')" "700 640 640 640 " \
+        "modes of the work directory, hpcrec's summary, a step log and the job output"
+    # day 2: the cron recipe, backfill.sh DAY DAY, from the copy of slurm/; held while the copy's
+    # library is poisoned and the configuration saved in WORK_ROOT rewritten to run another
+    # binary: the job runs the library and configuration it was submitted with
+    cp -a "$SL/." "$slc/"
+    local evil=$HR_TMP/evil-hpcrec shim=$HR_TMP/rm-shim
+    printf '#!/bin/sh\ntouch "%s/pwned"\nexec "%s" "$@"\n' "$HR_TMP" "$HR_BIN" >"$evil"
+    chmod 755 "$evil"
+    # an rm that holds the job's CLEAN_WORK (the delete that names test/ and ckpt/) until told
+    mkdir -p "$shim"
+    printf '%s\n' '#!/bin/bash' \
+        'case " $* " in *"/test "*"/ckpt "*)' \
+        '    if [ -n "${HR_TEST_RM_GATE:-}" ]; then' \
+        '        touch "$HR_TEST_RM_GATE.waiting"' \
+        '        for _ in $(seq 1 1500); do [ -e "$HR_TEST_RM_GATE.go" ] && break; sleep 0.1; done' \
+        '    fi ;;' \
+        'esac' \
+        'exec /bin/rm "$@"' >"$shim/rm"
+    chmod 755 "$shim/rm"
+    PATH="$shim:$PATH" HR_TEST_RM_GATE=$HR_TMP/rmgate "$slc/backfill.sh" $D2 $D2 --config "$R/n%j.conf" \
+        --set SBATCH_ARGS=--hold --set EXPORT_SQLITE=yes >"$HR_TMP/n2.out" || fail "backfill: $(cat "$HR_TMP/n2.out")"
     j2=$(submitted "$HR_TMP/n2.out")
-    wait_jobs $j2; expect_job $j2 COMPLETED 0
-    assert_eq "$(link n current)/$(link n previous)" "$D2/$D1" "current/previous after day 2"
+    [ -n "$j2" ] || fail "day 2 not submitted: $(cat "$HR_TMP/n2.out")"
+    printf 'echo "poisoned library" >&2; exit 42\n' >"$slc/lib.sh"
+    for f in "$w/.backfill/"*.conf; do printf 'HPCREC_BIN=%s\n' "$evil" >"$f"; done
+    scontrol release "$j2" || fail "release"
+    wait_file "$HR_TMP/rmgate.waiting" "CLEAN_WORK of job $j2"
+    flock -n "$m/.links.lock" true || fail "the links lock is held while job $j2 deletes its work files"
+    touch "$HR_TMP/rmgate.go"
+    wait_jobs "$j2"; expect_job "$j2" COMPLETED 0
+    [ ! -e "$HR_TMP/pwned" ] || fail "the job ran the binary of a configuration rewritten after its submission"
+    cp -a "$SL/." "$slc/"
+    assert_eq "$(link "n%j" current)/$(link "n%j" previous)" "$D2/$D1" "current/previous after day 2"
     local known
     known=$(json_get "$m/$D2/train.json" warm_users_known)
     [ "$known" -gt 0 ] 2>/dev/null || fail "day 2 warm_users_known = $known"
@@ -197,14 +274,19 @@ case_nightly() {
     assert_json "$m/$D2/gate.json" decision publish
     [ "$(json_get "$m/$D2/evaluate.json" compare.ndcg@10.verdict)" != null ] || fail "day 2 evaluated without --compare"
     [ -n "$(ls "$m/$D2/recommendations")" ] || fail "no recommendations"
+    # EXPORT_SQLITE=yes on day 2 only: the database beside the TSV files, as many rows
+    [ ! -e "$m/$D1/recommendations.sqlite" ] || fail "day 1 exported without EXPORT_SQLITE"
+    assert_eq "$(sqlite3 "$m/$D2/recommendations.sqlite" 'SELECT count(*) FROM recommendations')" \
+        "$(json_get "$m/$D2/recommend.json" lines)" "rows of recommendations.sqlite"
+    assert_eq "$(sqlite3 "$m/$D2/recommendations.sqlite" "SELECT value FROM meta WHERE key='day'")" "$D2" "meta day"
     if [ "$HAVE_SIMILAR" = 1 ]; then [ -d "$m/$D2/similar" ] || fail "similar exists but did not run"
     else [ ! -e "$m/$D2/similar" ] || fail "similar output without the command"; fi
     # day 3, degraded on purpose: refused, nothing published
-    "$SL/backfill.sh" $D3 $D3 --config "$R/n.conf" --set "TRAIN_ARGS=--lambda 1000" >"$HR_TMP/n3.out" ||
+    "$SL/backfill.sh" $D3 $D3 --config "$R/n%j.conf" --set "TRAIN_ARGS=--lambda 1000" >"$HR_TMP/n3.out" ||
         fail "backfill: $(cat "$HR_TMP/n3.out")"
     j3=$(submitted "$HR_TMP/n3.out")
     wait_jobs $j3; expect_job $j3 FAILED 76
-    assert_eq "$(link n current)/$(link n previous)" "$D2/$D1" "current/previous after the refused day 3"
+    assert_eq "$(link "n%j" current)/$(link "n%j" previous)" "$D2/$D1" "current/previous after the refused day 3"
     [ ! -e "$m/$D3" ] || fail "day 3 was published"
     ! compgen -G "$m/.staging-*" >/dev/null || fail "staging directory left: $(ls -A "$m")"
     assert_json "$w/$D3/REFUSED" decision refuse
@@ -212,21 +294,57 @@ case_nightly() {
     grep -q "refuse $D3 .*ndcg@10 of the new model is worse than $D2's" "$m/publish.log" || fail "publish.log: $(cat "$m/publish.log")"
     grep -q "gate REFUSED" "$w/$D3"/slurm-*.out || fail "no refusal in the job output"
     # backfill now skips the refused day
-    out=$("$SL/backfill.sh" $D1 $D3 --config "$R/n.conf") || fail "backfill rerun: $out"
+    out=$("$SL/backfill.sh" $D1 $D3 --config "$R/n%j.conf") || fail "backfill rerun: $out"
     grep -q "$D3: refused by the gate earlier (ndcg@10 of the new model is worse" <<<"$out" || fail "rerun: $out"
     grep -q ": 0 submitted, 2 published before, 1 refused before" <<<"$out" || fail "rerun: $out"
-    # rollback and undo
-    out=$("$SL/rollback.sh" --config "$R/n.conf") || fail "rollback: $out"
-    assert_eq "$(link n current)/$(link n previous)" "$D1/$D2" "after rollback"
-    "$SL/rollback.sh" --config "$R/n.conf" >/dev/null || fail "second rollback"
-    assert_eq "$(link n current)/$(link n previous)" "$D2/$D1" "after the second rollback"
-    expect_fail 1 "cannot be served" "$SL/rollback.sh" --config "$R/n.conf" --to $D3
+    # rollback: day 2 is blocked; a rerun of day 2 and of day 3 (whose training recorded day 2
+    # as its warm start) leave current at day 1
+    out=$("$SL/rollback.sh" --config "$R/n%j.conf") || fail "rollback: $out"
+    grep -q "blocked: $D2" <<<"$out" || fail "rollback: $out"
+    assert_eq "$(link "n%j" current)/$(link "n%j" previous)" "$D1/$D2" "after rollback"
+    j2b=$(sbatch --parsable -o "$wo/day2b-%j.out" "$SL/nightly.sbatch" --day $D2 --config "$R/n%j.conf") || fail "sbatch"
+    "$SL/backfill.sh" $D3 $D3 --config "$R/n%j.conf" --retry-refused --set "TRAIN_ARGS=--lambda 1000" >"$HR_TMP/n3b.out" ||
+        fail "backfill: $(cat "$HR_TMP/n3b.out")"
+    j3b=$(submitted "$HR_TMP/n3b.out")
+    wait_jobs "$j2b" "$j3b"
+    expect_job "$j2b" COMPLETED 0
+    expect_job "$j3b" FAILED 76
+    assert_eq "$(link "n%j" current)/$(link "n%j" previous)" "$D1/$D2" "after the reruns of the rolled-back day and the next"
+    grep -q "$D2 is blocked by a rollback" "$w/day2b-$j2b.out" || fail "rerun of day 2: $(cat "$w/day2b-$j2b.out")"
+    grep -q "recorded warm-start model $D2 was rolled back" "$w/$D3/slurm-$j3b.out" || fail "rerun of day 3: $(cat "$w/$D3/slurm-$j3b.out")"
+    assert_json "$w/$D3/REFUSED" previous_day $D1
+    out=$("$SL/backfill.sh" $D1 $D3 --config "$R/n%j.conf") || fail "backfill after the rollback: $out"
+    grep -q "$D2: published, but rolled back to $D1" <<<"$out" || fail "backfill after the rollback: $out"
+    ! grep -q "^links:" <<<"$out" || fail "backfill relinked: $out"
+    assert_eq "$(link "n%j" current)" $D1 "current after a backfill over the rolled-back day"
+    expect_fail 1 "$D2 was rolled back .*--unblock $D2 --to $D2" "$SL/rollback.sh" --config "$R/n%j.conf"
+    "$SL/rollback.sh" --config "$R/n%j.conf" --unblock $D2 --to $D2 >/dev/null || fail "unblock"
+    assert_eq "$(link "n%j" current)/$(link "n%j" previous)" "$D2/$D1" "after --unblock $D2 --to $D2"
+    [ ! -e "$m/.blocked/$D2" ] || fail "marker left after --unblock"
+    expect_fail 1 "cannot be served" "$SL/rollback.sh" --config "$R/n%j.conf" --to $D3
     echo "$j1 $j2 $j3" >"$HR_TMP/nightly.jobs"
+}
+
+# ---- a publish killed between its rename and the links ------------------------------------------
+# With the links lock held from the rename to the links, a kill -9 in between is the only way
+# to this state; it is made here by copying two published days of the nightly case.
+case_publish_killed() {
+    local m=$R/r/models out
+    [ -d "$R/n%j/models/$D2" ] || fail "needs the days of the nightly case"
+    site r
+    mkdir -p "$m"
+    cp -a "$R/n%j/models/$D1" "$R/n%j/models/$D2" "$m/"
+    ln -s $D1 "$m/current"
+    out=$("$SL/backfill.sh" $D1 $D2 --config "$R/r.conf") || fail "backfill: $out"
+    grep -qF "links: current -> $D2, previous -> $D1 ($D2 was published but current was never moved to it)" <<<"$out" || fail "$out"
+    grep -q ": 0 submitted, 2 published before" <<<"$out" || fail "$out"
+    assert_eq "$(link r current)/$(link r previous)" "$D2/$D1" "links after the repair"
+    grep -q "repair current $D2 previous $D1" "$m/publish.log" || fail "publish.log: $(cat "$m/publish.log")"
 }
 
 # ---- backfill ------------------------------------------------------------------------------
 case_backfill() {
-    site b
+    site b KEEP_DAYS=4
     local part="$R/logs/$D3/part-00000.csv.zst" m=$R/b/models w=$R/b/work ids d out i
     cp "$part" "$HR_TMP/part.keep"
     printf 'user,item,count,timestamp\n1,2,3,x-not-a-time\n' | zstd -q >"$part"
@@ -257,14 +375,17 @@ case_backfill() {
         assert_eq "$(json_get "$m/$d/PUBLISHED" warm_start_from)" "$(date -u -d "$d -1 day" +%F)" "$d warm start"
         [ "$(json_get "$m/$d/train.json" warm_users_known)" -gt 0 ] || fail "$d not warm-started"
     done
+    # KEEP_DAYS=4: day 1 deleted when day 5 was published, and remembered
+    [ ! -e "$m/$D1" ] && [ -f "$m/.pruned/$D1" ] || fail "day 1 not pruned: $(ls -A "$m")"
+    ! compgen -G "$m/.prune-*" >/dev/null || fail "pruned day left behind: $(ls -A "$m")"
+    grep -q "prune $D1 (KEEP_DAYS=4)" "$m/publish.log" || fail "publish.log: $(cat "$m/publish.log")"
     # nothing left to do
     out=$("$SL/backfill.sh" $D1 $D5 --config "$R/b.conf") || fail "third backfill: $out"
-    grep -q ": 0 submitted, 5 published before" <<<"$out" || fail "third backfill: $out"
+    grep -q ": 0 submitted, 4 published before, 0 refused before, 0 already queued, 1 pruned" <<<"$out" || fail "third backfill: $out"
     # the same day, data and settings in two job runs: the same model
-    for d in $D1 $D2; do
-        [ -f "$R/n/models/$d/model.tar" ] || continue
-        assert_eq "$(members "$m/$d/model.tar")" "$(members "$R/n/models/$d/model.tar")" "$d in the nightly and the backfill run"
-    done
+    if [ -f "$R/n%j/models/$D2/model.tar" ]; then
+        assert_eq "$(members "$m/$D2/model.tar")" "$(members "$R/n%j/models/$D2/model.tar")" "$D2 in the nightly and the backfill run"
+    fi
 }
 
 # ---- preemption ----------------------------------------------------------------------------
@@ -358,12 +479,21 @@ case_down() {
     "$SL/local-cluster.sh" down "$CL" >/dev/null || fail "second down"
 }
 
+# HR_SLURM_CASES=REGEX runs only the cases whose name matches (and the cluster's up and down)
+# (each case's time goes to the closing notes)
+scase() {
+    [[ $1 =~ ${HR_SLURM_CASES:-.} ]] || return 0
+    local t0=$SECONDS
+    tcase "$@"
+    echo "# $1: $((SECONDS - t0)) s" >>"$HR_TMP/times.note"
+}
 tcase slurm-cluster case_cluster
-tcase slurm-config case_config
-tcase slurm-nightly-warm-start-gate-rollback case_nightly
-tcase slurm-backfill-chain-failure-resume case_backfill
-tcase slurm-preempt-requeue-resume case_preempt
-tcase slurm-backfill-independent case_independent
+scase slurm-config case_config
+scase slurm-nightly-warm-start-gate-rollback case_nightly
+scase slurm-publish-killed-before-links case_publish_killed
+scase slurm-backfill-chain-failure-resume case_backfill
+scase slurm-preempt-requeue-resume case_preempt
+scase slurm-backfill-independent case_independent
 tcase slurm-cluster-down case_down
 cat "$HR_TMP"/*.note 2>/dev/null || true
 echo "# slurm tests: $(( $(date +%s) - T0 )) s after the cluster was up"

@@ -229,6 +229,31 @@ static void test_truncated(void **state)
     assert_msg_has(&err, "does-not-exist.tar");
 }
 
+/* A full disk: the bundle's temporary file is made a link to /dev/full, where every write
+ * fails with ENOSPC.  The message must say so (libarchive alone says "Write error") and the
+ * code be HR_ERR_NOSPACE (exit 4); nothing is left under the final name. */
+static void test_disk_full(void **state)
+{
+    (void)state;
+    hr_error err = { 0 };
+    const char *p = hr_test_path("full.tar");
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%d", p, (int)getpid());
+    if (symlink("/dev/full", tmp) != 0) skip();
+    static char big[1 << 16];
+    hr_bundle_writer *w = hr_bundle_create_writer();
+    assert_int_equal(hr_bundle_add_member(w, "big", big, sizeof big, 0, &err), 0);
+    json_t *man = json_pack("{s:s,s:i}", "format", "test-bundle", "version", 1);
+    assert_int_equal(hr_bundle_write(p, man, w, &err), HR_ERR_NOSPACE);
+    assert_msg_has(&err, p);
+    assert_msg_has(&err, "No space left on device");
+    json_decref(man);
+    hr_bundle_free_writer(w);
+    struct stat st;
+    assert_int_not_equal(lstat(p, &st), 0);
+    assert_int_not_equal(lstat(tmp, &st), 0);   /* the temporary (here: the link) is removed */
+}
+
 static void test_version_and_format(void **state)
 {
     (void)state;
@@ -350,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_manifest_first_in_tar),
         cmocka_unit_test(test_corrupt_member),
         cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_version_and_format),
         cmocka_unit_test(test_missing_and_unlisted),
         cmocka_unit_test(test_bad_names),

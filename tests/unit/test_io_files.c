@@ -281,6 +281,57 @@ static void test_paths_expand(void **state)
     assert_non_null(strstr(err.msg, "no input files"));
 }
 
+/* One file named several ways is read once, under its tidiest spelling; symbolic links inside
+ * the walked tree are read once, links leading out of it are refused, links named as
+ * arguments (or glob matches) are followed.  Roots are canonical. */
+static void test_paths_spellings_and_links(void **state)
+{
+    (void)state;
+    hr_error err = { 0 };
+    hr_pathlist l;
+    char a0[512], a1[512], a2[512], a3[512];
+    touch("sp/in/x.csv", "1,2\n");
+    snprintf(a0, sizeof a0, "%s/sp/in/x.csv", hr_test_dir);
+    snprintf(a1, sizeof a1, "%s/sp/./in/x.csv", hr_test_dir);
+    snprintf(a2, sizeof a2, "%s/sp/in//x.csv", hr_test_dir);
+    snprintf(a3, sizeof a3, "%s/sp/in/../in/x.csv", hr_test_dir);
+    char *args[4] = { a1, a2, a0, a3 };
+    assert_int_equal(hr_paths_expand(args, 4, &l, &err), 0);
+    const char *one[] = { "sp/in/x.csv" };
+    assert_paths(&l, one, NULL, 1);
+    hr_paths_free(&l);
+    /* in-tree links: a "latest" link to a day and a link back up are not read twice */
+    touch("sp/logs/2024-01-01/a.csv", "1,2\n");
+    touch("sp/logs/2024-01-02/b.csv", "1,2\n");
+    assert_int_equal(symlink("2024-01-02", hr_test_path("sp/logs/latest")), 0);
+    assert_int_equal(symlink("..", hr_test_path("sp/logs/2024-01-01/up")), 0);
+    args[0] = (char *)hr_test_path("sp/logs");
+    assert_int_equal(hr_paths_expand(args, 1, &l, &err), 0);
+    const char *days[] = { "sp/logs/2024-01-01/a.csv", "sp/logs/2024-01-02/b.csv" };
+    assert_paths(&l, days, NULL, 2);
+    assert_int_equal(l.nroot, 1);
+    char *canon = realpath(hr_test_path("sp/logs"), NULL);
+    assert_string_equal(l.root[0], canon);
+    free(canon);
+    hr_paths_free(&l);
+    /* a link out of the tree is refused, naming it */
+    touch("sp/outside/c.csv", "1,2\n");
+    touch("sp/logs2/d.csv", "1,2\n");
+    assert_int_equal(symlink("../outside", hr_test_path("sp/logs2/ext")), 0);
+    args[0] = (char *)hr_test_path("sp/logs2");
+    assert_int_equal(hr_paths_expand(args, 1, &l, &err), HR_ERR_ARG);
+    assert_msg_has(&err, "sp/logs2/ext -> ");
+    assert_msg_has(&err, "leading out of the input tree");
+    /* ... unless named: as an argument, or as a glob match */
+    snprintf(a0, sizeof a0, "%s/sp/logs2/*", hr_test_dir);
+    args[0] = a0;
+    assert_int_equal(hr_paths_expand(args, 1, &l, &err), 0);
+    const char *both[] = { "sp/logs2/d.csv", "sp/logs2/ext/c.csv" };
+    assert_paths(&l, both, NULL, 2);
+    assert_int_equal(l.nroot, 2);
+    hr_paths_free(&l);
+}
+
 /* ---- manifest ---------------------------------------------------------------------------- */
 
 static void test_manifest_versions(void **state)
@@ -317,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_shard_round_trip_and_corruption),
         cmocka_unit_test(test_dictfile_round_trip),
         cmocka_unit_test(test_paths_expand),
+        cmocka_unit_test(test_paths_spellings_and_links),
         cmocka_unit_test(test_manifest_versions),
     };
     return cmocka_run_group_tests(tests, hr_test_setup, hr_test_teardown);

@@ -146,6 +146,74 @@ static void test_dict_string_ids(void **state)
     hr_dict_free(&d);
 }
 
+/* Matching by external id: exact bytes, whatever the length (ids of 600 bytes that share their
+ * first 511 bytes are different ids), across numeric and string dictionaries; hr_dict_key gives
+ * the whole id.  Oracle: hr_dict_find on each key. */
+static void test_dict_match_exact(void **state)
+{
+    (void)state;
+    enum { LONG = 600 };
+    static char lk[6][LONG + 1];
+    for (int v = 0; v < 6; v++) {
+        memset(lk[v], 'a', LONG);
+        lk[v][LONG] = '\0';
+        lk[v][LONG - 1 - (v % 3)] = (char)('b' + v);   /* differ only after byte 511 */
+    }
+    lk[5][LONG - 50] = '\0';                          /* a prefix of the others */
+    const char *a[] = { lk[0], lk[1], lk[2], lk[5], "7", "007", "x", "10" };
+    const char *b[] = { lk[1], lk[3], lk[4], lk[5], "7", "10", "11", "y" };
+    const char *ints_a[] = { "7", "10", "-3", "12" };
+    const char *ints_b[] = { "10", "12", "13", "-3" };
+    hr_dict da, db, ia, ib;
+    hr_test_dict_of(&da, a, 8);
+    hr_test_dict_of(&db, b, 8);
+    hr_test_dict_of(&ia, ints_a, 4);
+    hr_test_dict_of(&ib, ints_b, 4);
+    const hr_dict *pairs[][2] = { { &da, &db }, { &db, &da }, { &ia, &ib }, { &ia, &db }, { &db, &ia }, { &da, &da } };
+    for (size_t p = 0; p < sizeof pairs / sizeof pairs[0]; p++) {
+        const hr_dict *f = pairs[p][0], *t = pairs[p][1];
+        uint64_t matched = 99, want = 0;
+        uint32_t *map = hr_dict_match(f, t, &matched);
+        for (uint64_t g = 0; g < f->n; g++) {
+            char tmp[HR_DICT_INT_CHARS];
+            size_t len;
+            const char *key = hr_dict_key(f, g, tmp, &len);
+            int64_t o = hr_dict_find(t, key, len);
+            if (o >= 0) want++;
+            if (map[g] != (o < 0 ? UINT32_MAX : (uint32_t)o))
+                fail_msg("pair %zu: gid %llu ('%.20s...', %zu bytes) maps to %u, expected %lld", p, (unsigned long long)g, key, len,
+                         map[g], (long long)o);
+        }
+        assert_int_equal(matched, want);
+        hr_free(map);
+    }
+    /* the long ids: whole, and only the equal one matches */
+    uint64_t m;
+    uint32_t *map = hr_dict_match(&da, &db, &m);
+    assert_int_equal(m, 4);   /* lk[1], lk[5], "7", "10" */
+    for (uint64_t g = 0; g < da.n; g++) {
+        char tmp[HR_DICT_INT_CHARS];
+        size_t len;
+        const char *key = hr_dict_key(&da, g, tmp, &len);
+        if (len == LONG && memcmp(key, lk[1], LONG) == 0) assert_int_not_equal(map[g], UINT32_MAX);
+        else if (len == LONG) assert_int_equal(map[g], UINT32_MAX);
+    }
+    hr_free(map);
+    /* numeric keys as text, and their match in a string dictionary ("7" = 7, "007" != 7) */
+    char tmp[HR_DICT_INT_CHARS];
+    size_t len;
+    const char *k = hr_dict_key(&ia, 0, tmp, &len);
+    assert_int_equal(len, 2);
+    assert_memory_equal(k, "-3", 2);
+    map = hr_dict_match(&ia, &da, &m);
+    assert_int_equal(m, 2);   /* 7 and 10 */
+    hr_free(map);
+    hr_dict_free(&da);
+    hr_dict_free(&db);
+    hr_dict_free(&ia);
+    hr_dict_free(&ib);
+}
+
 static void test_dict_packs_from_ranks(void **state)
 {
     (void)state;
@@ -629,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_dict_string_ids),
         cmocka_unit_test(test_dict_packs_from_ranks),
         cmocka_unit_test(test_dict_canonical_int),
+        cmocka_unit_test(test_dict_match_exact),
         cmocka_unit_test(test_part_balanced),
         cmocka_unit_test(test_part_hash),
         cmocka_unit_test(test_dedupe_policy),

@@ -78,7 +78,45 @@ static void test_reject_names(void **state)
     assert_string_equal(hr_reject_name(HR_REJECT_DUPLICATE), "duplicate");
     assert_string_equal(hr_reject_name(HR_REJECT_CONFLICT), "conflict");
     assert_string_equal(hr_reject_name(HR_REJECT_BOT), "bot_user");
+    assert_string_equal(hr_reject_name(HR_REJECT_BAD_ID), "bad_id");
     assert_string_equal(hr_reject_name(HR_REJECT__COUNT), "unknown");
+}
+
+/* Ids with control bytes (NUL, tab, CR, ESC, DEL) are rejected with their position; a value
+ * with one is still only unparsable; a missing id is reported first. */
+static void test_control_bytes_in_ids(void **state)
+{
+    (void)state;
+    hr_rowfmt f;
+    char detail[128], buf[64];
+    hr_row row;
+    fmt_with(&f, ",", 1, "user,item,rating,timestamp");
+    static const struct { const char *line; size_t len; const char *detail; } bad[] = {
+        { "u\0x,i,1,2", sizeof "u\0x,i,1,2" - 1, "user field 1 holds control byte 0x00 at byte 2" },
+        { "u,\0,1,2", sizeof "u,\0,1,2" - 1, "item field 2 holds control byte 0x00 at byte 1" },
+        { "\"a\tb\",i,1,2", sizeof "\"a\tb\",i,1,2" - 1, "user field 1 holds control byte 0x09 at byte 2" },
+        { "ab\rc,i,1,2", sizeof "ab\rc,i,1,2" - 1, "user field 1 holds control byte 0x0d at byte 3" },
+        { "u,i\x1b[31m,1,2", sizeof "u,i\x1b[31m,1,2" - 1, "item field 2 holds control byte 0x1b at byte 2" },
+        { "u,i\x7f,1,2", sizeof "u,i\x7f,1,2" - 1, "item field 2 holds control byte 0x7f at byte 2" },
+        { "u\x01,i,abc,2", sizeof "u\x01,i,abc,2" - 1, "user field 1 holds control byte 0x01 at byte 2" },   /* before the value check */
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        memcpy(buf, bad[k].line, bad[k].len + 1);
+        hr_reject r = hr_row_parse(&f, buf, bad[k].len, &row, detail, sizeof detail);
+        if (r != HR_REJECT_BAD_ID) fail_msg("case %zu: got %s (%s)", k, hr_reject_name(r), detail);
+        assert_string_equal(detail, bad[k].detail);
+    }
+    /* missing_id first; bytes >= 0x80 (UTF-8) and spaces are ids' business */
+    expect_reject(&f, ",i\x01,1,2", HR_REJECT_MISSING_ID, detail, sizeof detail);
+    expect_row(&f, "caf\xc3\xa9 au lait,\xe2\x82\xac,1,2", "caf\xc3\xa9 au lait", "\xe2\x82\xac", 1.0, 2);
+    /* a control byte in a value or skipped column is not an id */
+    expect_reject(&f, "u,i,1\x01,2", HR_REJECT_UNPARSABLE, detail, sizeof detail);
+    fmt_with(&f, ",", 0, "user,item,-");
+    expect_row(&f, "u,i,\x01", "u", "i", 1.0, 0);
+    /* one field where several are expected: the missing separator is named */
+    fmt_with(&f, "\t", 0, "user,item,rating");
+    expect_reject(&f, "u,i,3", HR_REJECT_COLUMNS, detail, sizeof detail);
+    assert_string_equal(detail, "1 field, expected 3: no tab in the line");
 }
 
 static void test_defaults(void **state)
@@ -195,7 +233,9 @@ static void test_quoting(void **state)
     expect_row(&f, "\"\"\"\",\"\"\"q\"\"\",\"4.5\",\"5\"", "\"", "\"q\"", 4.5, 5);
     expect_row(&f, " \"u 1\" , \"i\" ,1,2", "u 1", "i", 1.0, 2);
     expect_row(&f, "a\"b,c\"\"d,1,2", "a\"b", "c\"\"d", 1.0, 2);   /* quotes inside unquoted fields are data */
-    expect_row(&f, "\"line\nbreak\",i,1,2", "line\nbreak", "i", 1.0, 2);
+    /* a control byte inside an id (here a quoted newline) could not be written to any TSV */
+    expect_reject(&f, "\"line\nbreak\",i,1,2", HR_REJECT_BAD_ID, detail, sizeof detail);
+    assert_string_equal(detail, "user field 1 holds control byte 0x0a at byte 5");
     expect_reject(&f, "\"\",i,1,2", HR_REJECT_MISSING_ID, detail, sizeof detail);
     expect_reject(&f, "\"a\"b,i,1,2", HR_REJECT_UNPARSABLE, detail, sizeof detail);
     assert_non_null(strstr(detail, "bad quoting"));
@@ -209,7 +249,8 @@ static void test_quoting(void **state)
     expect_row(&f, "\"a\",i,1,2", "\"a\"", "i", 1.0, 2);
     /* Other separators quote too. */
     fmt_with(&f, "\t", 1, "user,item,rating");
-    expect_row(&f, "\"a\tb\"\t\"c\"\t1", "a\tb", "c", 1.0, 0);
+    expect_row(&f, "\"a b\"\t\"c\"\t1", "a b", "c", 1.0, 0);
+    expect_reject(&f, "\"a\tb\"\t\"c\"\t1", HR_REJECT_BAD_ID, detail, sizeof detail);
     fmt_with(&f, " ", 1, "user,item,rating");
     expect_row(&f, "\"New York\"  \"x y\" 3", "New York", "x y", 3.0, 0);
     expect_reject(&f, "\"New York\"x \"x y\" 3", HR_REJECT_UNPARSABLE, detail, sizeof detail);
@@ -619,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_set_columns),
         cmocka_unit_test(test_separators),
         cmocka_unit_test(test_quoting),
+        cmocka_unit_test(test_control_bytes_in_ids),
         cmocka_unit_test(test_reject_reasons),
         cmocka_unit_test(test_detail_is_bounded),
         cmocka_unit_test(test_ids_and_optional_columns),
