@@ -24,5 +24,13 @@ uint64_t *hr_model_sorted_ids(const uint64_t *ids, uint64_t *n);
 /* Format 2 readers (io/model_v2.c), on a bundle opened for random access.  what: 1 = header +
  * dictionaries, 2 = arrays (part NULL: whole), 3 = both.  Failure leaves m to the caller. */
 int hr_model_v2_load(hr_bundle_at *b, hr_model *m, const hr_model_part *part, int what, hr_error *err);
+/* The array table of a format-2 manifest, checked against the header m and the member table. */
+int hr_model_v2_layout(const char *path, json_t *man, const hr_model *m, hr_model_layout *L, hr_error *err);
+/* Rows lo..hi-1 of f32 array L->a[x] into out ((hi - lo) x cols floats), checked finite. */
+int hr_model_v2_rows(hr_bundle_at *b, const hr_model_layout *L, int x, uint64_t lo, uint64_t hi, float *out, hr_error *err);
+/* Ids lo..hi-1 of dictionary array L->a[x] (whole members: lo and hi multiples of its block,
+ * or hi its row count) as one dictionary (*d: fresh; empty after a failure). */
+int hr_model_v2_ids(hr_bundle_at *b, const hr_model_layout *L, int x, uint64_t lo, uint64_t hi, int is_int, hr_dict *d,
+                    hr_error *err);
 
 #endif

@@ -232,7 +232,7 @@ fail:
 
 /* The array table of a manifest, checked against the header (counts, k, block arithmetic)
  * and against the member table (each member listed, nothing else). */
-static int read_layout(const char *path, json_t *man, const hr_model *m, hr_model_layout *L, hr_error *err)
+int hr_model_v2_layout(const char *path, json_t *man, const hr_model *m, hr_model_layout *L, hr_error *err)
 {
     static const char *const names[] = { "users.dict",    "items.dict",    "user_factors.f32", "item_factors.f32",
                                           "user_bias.f32", "item_bias.f32", "item_scores.f32",  "item_item" };
@@ -331,7 +331,9 @@ static int dict_append(hr_dict *dst, hr_dict *src, const char *what, hr_error *e
     return 0;
 }
 
-static int load_dict(hr_bundle_at *b, const hr_model_layout *L, const hr_marray *a, int is_int, hr_dict *d, hr_error *err)
+/* Members j0..j1-1 of dictionary array a, appended into one dictionary. */
+static int load_dict(hr_bundle_at *b, const hr_model_layout *L, const hr_marray *a, uint64_t j0, uint64_t j1, int is_int,
+                     hr_dict *d, hr_error *err)
 {
     memset(d, 0, sizeof *d);
     d->is_int = is_int;
@@ -339,7 +341,7 @@ static int load_dict(hr_bundle_at *b, const hr_model_layout *L, const hr_marray 
         d->offs = hr_calloc(1, sizeof *d->offs);
         d->bytes = hr_malloc(1);
     }
-    for (uint64_t j = a->first; j < a->first + a->members; j++) {
+    for (uint64_t j = j0; j < j1; j++) {
         const void *p;
         size_t len;
         char what[4200], name[80];
@@ -366,19 +368,11 @@ static int load_dict(hr_bundle_at *b, const hr_model_layout *L, const hr_marray 
 /* Which rows of an array to keep: all, sorted ids, or a range. */
 typedef struct { int all; const uint64_t *ids; uint64_t n, lo, hi; } row_sel;
 
-static int load_f32(hr_bundle_at *b, const hr_model_layout *L, const hr_marray *a, const row_sel *s, float **out,
+/* The rows s selects of array a, packed into o (keep x cols floats), checked finite. */
+static int f32_into(hr_bundle_at *b, const hr_model_layout *L, const hr_marray *a, const row_sel *s, uint64_t keep, float *o,
                     hr_error *err)
 {
     const char *path = hr_bundle_at_path(b);
-    uint64_t keep = s->all ? a->rows : s->ids ? s->n : s->hi - s->lo;
-    if (s->ids && s->n && s->ids[s->n - 1] >= a->rows)
-        return hr_error_set(err, HR_ERR_FORMAT, "%s: %s has %llu rows, row %llu was asked for", path, a->name,
-                            (unsigned long long)a->rows, (unsigned long long)s->ids[s->n - 1]);
-    if (!hr_model_size_ok(keep, a->cols))
-        return hr_error_set(err, HR_ERR_FORMAT, "%s: implausible size for %s (%llu rows)", path, a->name, (unsigned long long)keep);
-    float *o = hr_try_malloc(keep ? (size_t)(keep * a->cols) * sizeof *o : 1);
-    if (!o) return hr_error_set(err, HR_ERR_NOMEM, "%s: cannot allocate %llu rows of %s", path, (unsigned long long)keep, a->name);
-    *out = o;   /* owned by the model from here */
     uint64_t at = 0, rb = a->cols * sizeof(float);
     for (uint64_t j = a->first; j < a->first + a->members; j++) {
         uint64_t lo, hi;
@@ -448,6 +442,44 @@ static int load_blocks(hr_bundle_at *b, const hr_model_layout *L, const hr_marra
     return 0;
 }
 
+static int load_f32(hr_bundle_at *b, const hr_model_layout *L, const hr_marray *a, const row_sel *s, float **out,
+                    hr_error *err)
+{
+    const char *path = hr_bundle_at_path(b);
+    uint64_t keep = s->all ? a->rows : s->ids ? s->n : s->hi - s->lo;
+    if (s->ids && s->n && s->ids[s->n - 1] >= a->rows)
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: %s has %llu rows, row %llu was asked for", path, a->name,
+                            (unsigned long long)a->rows, (unsigned long long)s->ids[s->n - 1]);
+    if (!hr_model_size_ok(keep, a->cols))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: implausible size for %s (%llu rows)", path, a->name, (unsigned long long)keep);
+    float *o = hr_try_malloc(keep ? (size_t)(keep * a->cols) * sizeof *o : 1);
+    if (!o) return hr_error_set(err, HR_ERR_NOMEM, "%s: cannot allocate %llu rows of %s", path, (unsigned long long)keep, a->name);
+    *out = o;   /* owned by the model from here */
+    return f32_into(b, L, a, s, keep, o, err);
+}
+
+int hr_model_v2_rows(hr_bundle_at *b, const hr_model_layout *L, int x, uint64_t lo, uint64_t hi, float *out, hr_error *err)
+{
+    const hr_marray *a = &L->a[x];
+    if (lo > hi || hi > a->rows)
+        return hr_error_set(err, HR_ERR_ARG, "%s: rows %llu..%llu asked of %s (%llu rows)", hr_bundle_at_path(b),
+                            (unsigned long long)lo, (unsigned long long)hi, a->name, (unsigned long long)a->rows);
+    row_sel s = { 0, NULL, 0, lo, hi };
+    return f32_into(b, L, a, &s, hi - lo, out, err);
+}
+
+int hr_model_v2_ids(hr_bundle_at *b, const hr_model_layout *L, int x, uint64_t lo, uint64_t hi, int is_int, hr_dict *d,
+                    hr_error *err)
+{
+    const hr_marray *a = &L->a[x];
+    if (lo > hi || hi > a->rows || lo % a->block || (hi % a->block && hi != a->rows))
+        return hr_error_set(err, HR_ERR_ARG, "%s: ids %llu..%llu of %s are not whole members", hr_bundle_at_path(b),
+                            (unsigned long long)lo, (unsigned long long)hi, a->name);
+    int rc = load_dict(b, L, a, a->first + lo / a->block, a->first + (hi + a->block - 1) / a->block, is_int, d, err);
+    if (rc < 0) hr_dict_free(d);
+    return rc;
+}
+
 int hr_model_v2_load(hr_bundle_at *b, hr_model *m, const hr_model_part *part, int what, hr_error *err)
 {
     const char *path = hr_bundle_at_path(b);
@@ -459,7 +491,7 @@ int hr_model_v2_load(hr_bundle_at *b, hr_model *m, const hr_model_part *part, in
     if (!(what & 1) && (hdr.kind != m->kind || hdr.k != m->k || hdr.n_users != m->n_users || hdr.n_items != m->n_items))
         return hr_error_set(err, HR_ERR_STATE, "%s: the model changed while it was being read; run again", path);
     hr_model_layout L;
-    HR_TRY(read_layout(path, man, h, &L, err));
+    HR_TRY(hr_model_v2_layout(path, man, h, &L, err));
     for (int x = 0; x < L.n; x++) {
         const hr_marray *a = &L.a[x];
         if (a->type == HR_MARRAY_DICT) {
@@ -467,7 +499,7 @@ int hr_model_v2_load(hr_bundle_at *b, hr_model *m, const hr_model_part *part, in
             const char *ids = json_string_value(json_object_get(json_object_get(json_object_get(man, "arrays"), a->name), "ids"));
             if (!ids || (strcmp(ids, "integer") && strcmp(ids, "string")))
                 return hr_error_set(err, HR_ERR_FORMAT, "%s: array %s: 'ids' must be \"integer\" or \"string\"", path, a->name);
-            HR_TRY(load_dict(b, &L, a, !strcmp(ids, "integer"), a->side ? &m->items : &m->users, err));
+            HR_TRY(load_dict(b, &L, a, a->first, a->first + a->members, !strcmp(ids, "integer"), a->side ? &m->items : &m->users, err));
             continue;
         }
         if (!(what & 2)) continue;

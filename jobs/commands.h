@@ -13,5 +13,6 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv);
 int hr_cmd_recommend(hr_job *job, int argc, char **argv);
 int hr_cmd_similar(hr_job *job, int argc, char **argv);
 int hr_cmd_index(hr_job *job, int argc, char **argv);
+int hr_cmd_export(hr_job *job, int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const struct {
     { "similar", hr_cmd_similar, "the most similar items of every item (factors or co-occurrence)" },
     { "index", hr_cmd_index, "build or query an ANN index over a model's item factors" },
     { "inspect", hr_cmd_inspect, "summarize a dataset, model or checkpoint and verify checksums" },
+    { "export", hr_cmd_export, "a model as .npy/TSV files, recommendations as an SQLite database" },
 };
 
 static void usage(FILE *f)

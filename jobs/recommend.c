@@ -530,6 +530,12 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
                                "users", (json_int_t)tot[0], "users_fallback", (json_int_t)tot[1], "lines", (json_int_t)tot[2],
                                "exclude_seen", exclude_seen, "diversify", diversify, "items_excluded", (json_int_t)nbanned);
         json_object_set_new(mf, "columns", json_pack("[s,s,s,s,s]", "user", "rank", "item", "score", "source"));
+        /* the id kinds, for readers that type the columns (export --recs: INTEGER or TEXT);
+         * listed users not in the dataset keep their text, so they count too */
+        int users_int = ds.users.is_int;
+        for (uint64_t x = 0; users_int && x < nlisted; x++) users_int = hr_dict_canonical_int(listed[x], strlen(listed[x]), &(int64_t){ 0 });
+        json_object_set_new(mf, "user_ids", json_string(users_int ? "integer" : "string"));
+        json_object_set_new(mf, "item_ids", json_string(m.items.is_int ? "integer" : "string"));
         for (int r = 0; r < P; r++) {
             snprintf(path, sizeof path, "part-%05d.tsv.zst", r);
             hr_manifest_add_file(mf, path, all[3 * r + 1], all[3 * r]);

@@ -91,6 +91,7 @@ hr_key RECOMMEND_TOP    count     20
 hr_key RECOMMEND_ARGS   words     ""
 hr_key SIMILAR          choice:auto/yes/no auto
 hr_key SIMILAR_TOP      count     20
+hr_key EXPORT_SQLITE    choice:yes/no no
 hr_key CLEAN_WORK       choice:yes/no yes
 hr_key INDEX_MIN_ITEMS  uint      500000
 

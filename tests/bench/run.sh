@@ -2,7 +2,7 @@
 # make bench — end-to-end benchmarks on this machine; each line says what ran, the numbers, and
 # PASSED/FAILED against the target.  Scratch in BENCH_DIR (default /tmp/hpcrec-bench).
 #   BENCH_ROWS      ingest rows (default 10000000)
-#   BENCH_ONLY      ingest | als | ials | quality | recommend | big | scaling | netshape | ann | potri | ease
+#   BENCH_ONLY      ingest | als | ials | quality | recommend | big | scaling | netshape | ann | potri | ease | export
 #                   (default: all but netshape; quality: the ALS RMSE runs and the EASE/SVD tables)
 #   BENCH_BIG=0     skip the 100M-interaction memory run (about 4 minutes)
 #   BENCH_ROUNDS    hpcrec / implicit alternations in the iALS comparison (default 2)
@@ -572,5 +572,43 @@ PY
         svd_vs_pop lastfm-2k "$q/lfm-svd.json"
         initsvd lastfm-2k ials "$q/lfm-train"
     fi
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = export ]; then
+    # export --recs: 10M recommendation rows (1M users x top 10 of a popularity model) into
+    # SQLite on rank 0 (target >= 1M rows/s); the rate per CPU second (user + system) beside the
+    # wall rate, since a loaded machine stretches the wall time.  export --model: gen's planted
+    # 1M x 32 factor model as .npy on 2 ranks (every rank writes its chunks).
+    if [ ! -f "$D/exp-recs/manifest.json" ]; then
+        rm -rf "$D/exp-logs" "$D/exp-ds" "$D/exp-recs"
+        hr 2 gen --out "$D/exp-logs" --users 1000000 --items 20000 --interactions 3000000 --days 1 --factors 32 --seed 9 >/dev/null || exit 1
+        hr 2 ingest --input "$D/exp-logs" --out "$D/exp-ds" >/dev/null || exit 1
+        hr 2 train --data "$D/exp-ds" --out "$D/exp-pop.tar" --algo pop >/dev/null || exit 1
+        hr 2 recommend --model "$D/exp-pop.tar" --data "$D/exp-ds" --out "$D/exp-recs" --top 10 >/dev/null || exit 1
+    fi
+    cat "$D"/exp-recs/* > /dev/null
+    rm -f "$D/exp.sqlite"
+    hr 1 export --recs "$D/exp-recs" --out "$D/exp.sqlite" --json "$D/exp-recs.json" > "$D/exp.log" 2>&1 || { cat "$D/exp.log"; exit 1; }
+    python3 - "$D/exp-recs.json" "$GIT" "$(du -m "$D/exp.sqlite" | cut -f1)" <<'EOF'
+import json, sys
+j, git, mb = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+cpu = j["user_seconds"] + j["system_seconds"]
+ok = j["rows_per_second"] >= 1e6
+print("bench export-sqlite rows=%d parts=%d ranks=1 %.2fs %.2fM rows/s wall, %.2fM rows per CPU second (user %.1fs system %.1fs) minor-faults %.0f peak-rss %.0f MB file %s MB git=%s target>=1M rows/s %s"
+      % (j["rows"], j["parts"], j["seconds"], j["rows_per_second"] / 1e6, j["rows"] / cpu / 1e6, j["user_seconds"], j["system_seconds"],
+         j["minor_faults"], j["peak_rss_mb"], mb, git, "PASSED" if ok else "FAILED (wall; see the CPU rate)"))
+sys.exit(0 if ok else 1)
+EOF
+    [ $? = 0 ] || status=1
+    rm -f "$D/exp.sqlite"
+    rm -rf "$D/exp-npy"
+    hr 2 export --model "$D/exp-logs/_planted/model.tar" --out "$D/exp-npy" --json "$D/exp-model.json" > "$D/exp.log" 2>&1 || { cat "$D/exp.log"; exit 1; }
+    python3 - "$D/exp-model.json" "$GIT" <<'EOF'
+import json, sys
+j, git = json.load(open(sys.argv[1])), sys.argv[2]
+print("bench export-npy users=%d items=%d k=32 ranks=2 %d files %.0f MB in %.2fs = %.0f MB/s user %.1fs system %.1fs minor-faults %.0f peak-alloc-per-rank %.1f MB git=%s"
+      % (j["users"], j["items"], j["files"], j["bytes"] / 1e6, j["seconds"], j["bytes"] / 1e6 / j["seconds"], j["user_seconds"],
+         j["system_seconds"], j["minor_faults"], j["peak_alloc_mb"], git))
+EOF
+    rm -rf "$D/exp-npy"
 fi
 exit $status

@@ -258,7 +258,7 @@ case_nightly() {
         'exec /bin/rm "$@"' >"$shim/rm"
     chmod 755 "$shim/rm"
     PATH="$shim:$PATH" HR_TEST_RM_GATE=$HR_TMP/rmgate "$slc/backfill.sh" $D2 $D2 --config "$R/n%j.conf" \
-        --set SBATCH_ARGS=--hold >"$HR_TMP/n2.out" || fail "backfill: $(cat "$HR_TMP/n2.out")"
+        --set SBATCH_ARGS=--hold --set EXPORT_SQLITE=yes >"$HR_TMP/n2.out" || fail "backfill: $(cat "$HR_TMP/n2.out")"
     j2=$(submitted "$HR_TMP/n2.out")
     [ -n "$j2" ] || fail "day 2 not submitted: $(cat "$HR_TMP/n2.out")"
     printf 'echo "poisoned library" >&2; exit 42\n' >"$slc/lib.sh"
@@ -278,6 +278,11 @@ case_nightly() {
     assert_json "$m/$D2/gate.json" decision publish
     [ "$(json_get "$m/$D2/evaluate.json" compare.ndcg@10.verdict)" != null ] || fail "day 2 evaluated without --compare"
     [ -n "$(ls "$m/$D2/recommendations")" ] || fail "no recommendations"
+    # EXPORT_SQLITE=yes on day 2 only: the database beside the TSV files, as many rows
+    [ ! -e "$m/$D1/recommendations.sqlite" ] || fail "day 1 exported without EXPORT_SQLITE"
+    assert_eq "$(sqlite3 "$m/$D2/recommendations.sqlite" 'SELECT count(*) FROM recommendations')" \
+        "$(json_get "$m/$D2/recommend.json" lines)" "rows of recommendations.sqlite"
+    assert_eq "$(sqlite3 "$m/$D2/recommendations.sqlite" "SELECT value FROM meta WHERE key='day'")" "$D2" "meta day"
     if [ "$HAVE_SIMILAR" = 1 ]; then [ -d "$m/$D2/similar" ] || fail "similar exists but did not run"
     else [ ! -e "$m/$D2/similar" ] || fail "similar output without the command"; fi
     # day 3, degraded on purpose: refused, nothing published
