@@ -1,12 +1,15 @@
 /* hpcrec export — a model or recommendations in formats other systems load without hpcrec
  * (layouts: docs/formats.md, "Exports").
  *
- *   export --model MODEL.tar --out DIR [--format npy|tsv]
+ *   export --model MODEL.tar --out DIR [--format npy|tsv] [--neighbors N]
  *     DIR/users.tsv, items.tsv       row -> external id ("row<TAB>id", a header line)
  *     DIR/users.npy, items.npy       factor models: float32 rows x k (--format tsv:
  *                                    user_factors.tsv, item_factors.tsv)
  *     DIR/user_bias.npy, item_bias.npy   where the model has them (tsv: *.tsv)
  *     DIR/item_scores.npy            popularity models: the one vector (tsv: item_scores.tsv)
+ *     DIR/item_neighbors.tsv.zst     item-item models: (item, neighbor, weight) lines, the
+ *                                    --neighbors N of largest |weight| per item (default 100
+ *                                    for a dense B, every stored entry for a sparse one)
  *     DIR/model.json                 what the files are and how recommend scores with them
  *   Every file is written by all ranks together: the rows are cut into chunks of one bundle
  *   member each (io/modelread.h: one pread per chunk), chunk c goes to rank c mod P, each
