@@ -460,6 +460,9 @@ static int recs_to_sqlite(hr_job *job, const export_opts *o, uint64_t *rows_out,
     char tmp[4400], mpath[4200], dir[4096];
     const char **names = NULL;
     const char *base;
+    hr_recsdb_part *parts = NULL;
+    uint64_t *got = NULL;
+    size_t nf = 0;
     int rc = 0;
     struct stat st;
     if (lstat(o->out, &st) == 0)
@@ -482,21 +485,25 @@ static int recs_to_sqlite(hr_job *job, const export_opts *o, uint64_t *rows_out,
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", dir, base, (long)getpid());
     HR_CHECK(hr_recsdb_create(tmp, user_int, item_int, &db, err));
     json_t *files = json_object_get(man, "files");
-    size_t nf = json_object_size(files), x = 0;
+    size_t x = 0;
+    nf = json_object_size(files);
     names = hr_malloc((nf + 1) * sizeof *names);
     const char *key;
     json_t *v;
     json_object_foreach(files, key, v) names[x++] = key;
     qsort(names, nf, sizeof *names, cmp_str);
     uint64_t rows = 0;
+    /* every part at once: the next part is read while this one's rows are inserted */
+    parts = hr_calloc(nf + 1, sizeof *parts);
+    got = hr_calloc(nf + 1, sizeof *got);
     for (x = 0; x < nf; x++) {
         char ppath[8400];
-        uint64_t cs, bytes, got;
         snprintf(ppath, sizeof ppath, "%s/%s", o->recs, names[x]);
-        HR_CHECK(hr_manifest_file(man, mpath, names[x], &cs, &bytes, err));
-        HR_CHECK(hr_recsdb_load_part(db, ppath, cs, bytes, &got, err));
-        rows += got;
+        parts[x].path = hr_strdup(ppath);
+        HR_CHECK(hr_manifest_file(man, mpath, names[x], &parts[x].xxh3, &parts[x].bytes, err));
     }
+    HR_CHECK(hr_recsdb_load_parts(db, (int)nf, parts, got, err));
+    for (x = 0; x < nf; x++) rows += got[x];
     json_t *lines = json_object_get(man, "lines");
     if (json_is_integer(lines) && (uint64_t)json_integer_value(lines) != rows)
         HR_CHECK(hr_error_set(err, HR_ERR_FORMAT, "%s: the parts hold %llu lines, the manifest says %lld", mpath,
@@ -526,6 +533,9 @@ static int recs_to_sqlite(hr_job *job, const export_opts *o, uint64_t *rows_out,
 fail:
     hr_recsdb_abort(db);
     if (rc < 0) hr_file_discard(tmp);
+    for (size_t y = 0; parts && y < nf; y++) hr_free((char *)parts[y].path);
+    hr_free(parts);
+    hr_free(got);
     hr_free(names);
     json_decref(man);
     return rc;
