@@ -166,6 +166,35 @@ static int round_write(hr_job *job, hr_pfile *f, int rc, const hr_tbuf *b, uint6
     return hr_comm_agree(job->comm, rc, &job->err);
 }
 
+/* Collective: create path (status rc of the caller's preparation agreed first) and write the
+ * header bytes at 0 from rank 0.  *f NULL afterwards when the file could not be created (the
+ * agreed error returned); otherwise rank 0's write status, agreed by the first round. */
+static int table_open(hr_job *job, const char *path, int rc, const hr_tbuf *head, hr_pfile **f)
+{
+    *f = NULL;
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0) rc = hr_pfile_create(job->comm, path, f, &job->err);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) {
+        hr_pfile_abort(*f);
+        *f = NULL;
+        return rc;
+    }
+    return job->rank == 0 ? hr_pfile_write(*f, 0, head->p, head->len, &job->err) : 0;
+}
+
+/* Collective: the file's end at `size` once every rank succeeded, else removed. */
+static int table_close(hr_job *job, hr_pfile *f, int rc, uint64_t size)
+{
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) {
+        hr_pfile_abort(f);
+        return rc;
+    }
+    rc = hr_pfile_close(f, size, &job->err);
+    return hr_comm_agree(job->comm, rc, &job->err);
+}
+
 /* Collective: one table written by every rank at agreed offsets. */
 static int write_table(hr_job *job, hr_model_reader *r, const char *dir, table *t, int tsv)
 {
@@ -177,15 +206,8 @@ static int write_table(hr_job *job, hr_model_reader *r, const char *dir, table *
     float *rows = NULL;
     uint64_t *lens = hr_malloc((size_t)P * sizeof *lens);
     hr_pfile *f = NULL;
-    int rc = table_header(t, tsv, &b, &job->err);
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc == 0) rc = hr_pfile_create(job->comm, path, &f, &job->err);
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc < 0) {
-        hr_pfile_abort(f);
-        goto done;
-    }
-    if (me == 0) rc = hr_pfile_write(f, 0, b.p, b.len, &job->err);
+    int rc = table_open(job, path, table_header(t, tsv, &b, &job->err), &b, &f);
+    if (!f) goto done;
     uint64_t base = b.len;
     const uint64_t chunks = (t->rows + t->block - 1) / t->block, rounds = (chunks + (uint64_t)P - 1) / (uint64_t)P;
     if (t->side < 0) rows = hr_malloc((size_t)(t->block * t->cols) * sizeof *rows + 1);
@@ -208,13 +230,7 @@ static int write_table(hr_job *job, hr_model_reader *r, const char *dir, table *
         rc = round_write(job, f, rc, &b, lens, &base);
         if (rc < 0) break;
     }
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc == 0) {
-        rc = hr_pfile_close(f, base, &job->err);
-        rc = hr_comm_agree(job->comm, rc, &job->err);
-    } else {
-        hr_pfile_abort(f);
-    }
+    rc = table_close(job, f, rc, base);
     t->bytes = base;
 done:
     hr_tbuf_free(&b);
@@ -262,14 +278,8 @@ static int write_neighbors(hr_job *job, hr_model_reader *r, const char *dir, tab
         static const char header[] = "item\tneighbor\tweight\n";
         rc = hr_tbuf_zstd(&z, &cctx, header, sizeof header - 1, 1, &job->err);
     }
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc == 0) rc = hr_pfile_create(job->comm, path, &f, &job->err);
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc < 0) {
-        hr_pfile_abort(f);
-        goto done;
-    }
-    if (me == 0) rc = hr_pfile_write(f, 0, z.p, z.len, &job->err);
+    rc = table_open(job, path, rc, &z, &f);
+    if (!f) goto done;
     base = z.len;
     for (uint64_t round = 0; round < rounds; round++) {
         const uint64_t ch = round * (uint64_t)P + (uint64_t)me, c = ch / per_block;
@@ -297,12 +307,7 @@ static int write_neighbors(hr_job *job, hr_model_reader *r, const char *dir, tab
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, &lines, 1);
-    if (rc == 0) {
-        rc = hr_pfile_close(f, base, &job->err);
-        rc = hr_comm_agree(job->comm, rc, &job->err);
-    } else {
-        hr_pfile_abort(f);
-    }
+    rc = table_close(job, f, rc, base);
     t->bytes = base;
     t->rows = lines;
     t->cols = 3;
