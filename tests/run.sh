@@ -81,9 +81,9 @@ if [ "$shell" = 1 ]; then
         [ -n "$only" ] && [[ "$t" != *$only* ]] && continue
         if [[ "$t" =~ $serial_re ]]; then serial+=("$t"); else pool+=("$t"); fi
     done
-    # the longest scripts (CPU seconds measured on a loaded machine: 90-140) start first, so
+    # the longest scripts (CPU seconds measured on a loaded machine: 55-140) start first, so
     # that the lanes end together instead of one long script running alone at the end
-    first_re='test_ingest_ranks|test_train_ranks|test_ease\.sh|test_edges'
+    first_re='test_checkpoint\.sh|test_ingest_ranks|test_train_ranks|test_ease\.sh|test_edges'
     long=() rest=()
     for t in "${pool[@]}"; do if [[ "$t" =~ $first_re ]]; then long+=("$t"); else rest+=("$t"); fi; done
     pool=("${long[@]}" "${rest[@]}")
