@@ -62,7 +62,7 @@ if [ "$fuzz" = 1 ]; then
     [ -f "$log.all" ] && count_lines "$log.all" && rm -f "$log.all"
 fi
 if [ "$shell" = 1 ]; then
-    # Scripts run HR_TEST_JOBS at a time (default: the CPUs, 2 to 4): most of a script's wall
+    # Scripts run HR_TEST_JOBS at a time (default: the CPUs, 2 to 4; 1: one by one): most of a script's wall
     # time is mpirun start-up and teardown with the CPUs idle, so two scripts side by side
     # fill them.  Scripts that share machine-wide state (the local Slurm cluster, network
     # namespaces) or measure memory run one after another in the first lane, beside the
@@ -70,9 +70,14 @@ if [ "$shell" = 1 ]; then
     # every script's wall, user and system seconds (user and sys include its children: ranks,
     # mpirun, daemons it waited for).  A script that exits non-zero without a "not ok" line
     # (a syntax error, a crash of the script itself) counts as one failure.
-    jobs=${HR_TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
-    [ "$jobs" -ge 2 ] 2>/dev/null || jobs=2
-    [ "$jobs" -le 4 ] || jobs=4
+    if [ -n "${HR_TEST_JOBS:-}" ]; then
+        jobs=$HR_TEST_JOBS
+        [ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+    else
+        jobs=$(nproc 2>/dev/null || echo 2)
+        [ "$jobs" -ge 2 ] 2>/dev/null || jobs=2
+        [ "$jobs" -le 4 ] || jobs=4
+    fi
     serial_re='test_slurm\.sh|test_multihost|test_netshape|test_scale_memory'
     run_dir=$(mktemp -d)
     serial=() pool=()
