@@ -32,5 +32,9 @@ int hr_model_v2_rows(hr_bundle_at *b, const hr_model_layout *L, int x, uint64_t 
  * or hi its row count) as one dictionary (*d: fresh; empty after a failure). */
 int hr_model_v2_ids(hr_bundle_at *b, const hr_model_layout *L, int x, uint64_t lo, uint64_t hi, int is_int, hr_dict *d,
                     hr_error *err);
+/* Item-item block c of item_item array L->a[x], decoded and checked against the header h:
+ * *bytes (hr_malloc'd, caller frees, also on failure) holds what *blk points into. */
+int hr_model_v2_iiblock(hr_bundle_at *b, const hr_model_layout *L, int x, const hr_model *h, uint64_t c, void **bytes,
+                        hr_iiblock *blk, hr_error *err);
 
 #endif

@@ -442,6 +442,26 @@ static int load_blocks(hr_bundle_at *b, const hr_model_layout *L, const hr_marra
     return 0;
 }
 
+int hr_model_v2_iiblock(hr_bundle_at *b, const hr_model_layout *L, int x, const hr_model *h, uint64_t c, void **bytes,
+                        hr_iiblock *blk, hr_error *err)
+{
+    const hr_marray *a = &L->a[x];
+    *bytes = NULL;
+    if (c >= a->members)
+        return hr_error_set(err, HR_ERR_ARG, "%s: item-item block %llu asked of %llu", hr_bundle_at_path(b), (unsigned long long)c,
+                            (unsigned long long)a->members);
+    char name[80], what[4200];
+    hr_model_member_name(L, a->first + c, name, sizeof name);
+    snprintf(what, sizeof what, "%s:%s", hr_bundle_at_path(b), name);
+    const void *p;
+    size_t len;
+    HR_TRY(hr_bundle_at_read(b, name, &p, &len, err));
+    *bytes = hr_malloc(len ? len : 1);   /* a copy: the reader's buffer is reused */
+    if (len) memcpy(*bytes, p, len);
+    HR_TRY(hr_iiblock_decode(*bytes, len, h->n_items, what, blk, err));
+    return hr_model_ii_check(h, c, blk, what, HR_ERR_FORMAT, err);
+}
+
 static int load_f32(hr_bundle_at *b, const hr_model_layout *L, const hr_marray *a, const row_sel *s, float **out,
                     hr_error *err)
 {

@@ -15,7 +15,7 @@
  *   hr_model_reader_ids(r, 0, lo, hi, &dict, err);   // users lo..hi-1 as a dictionary
  *   hr_model_reader_close(r);
  * Arrays are named as in the bundle (io/model.h): users.dict, items.dict, user_factors.f32,
- * item_factors.f32, user_bias.f32, item_bias.f32, item_scores.f32.
+ * item_factors.f32, user_bias.f32, item_bias.f32, item_scores.f32, item_item (iiblock columns).
  *
  * Errors: those of hr_model_load (HR_ERR_VERSION for a bundle of a version this hpcrec does
  * not read, naming it; HR_ERR_FORMAT, HR_ERR_CHECKSUM, HR_ERR_IO), HR_ERR_ARG for rows
@@ -42,6 +42,10 @@ int hr_model_reader_rows(hr_model_reader *r, const char *name, uint64_t lo, uint
 /* Ids lo..hi-1 of side as a fresh dictionary (release with hr_dict_free); lo and hi must be
  * member boundaries (multiples of the dictionary's block, or hi = its row count). */
 int hr_model_reader_ids(hr_model_reader *r, int side, uint64_t lo, uint64_t hi, hr_dict *out, hr_error *err);
+/* Item-item models: block c of B (columns c*W .. of the item_item array, W its block), decoded
+ * and checked; *bytes (hr_malloc'd; the caller frees it, also after a failure) holds what
+ * *blk points into.  HR_ERR_ARG when the model has no item_item array or c is past it. */
+int hr_model_reader_iiblock(hr_model_reader *r, uint64_t c, void **bytes, hr_iiblock *blk, hr_error *err);
 void hr_model_reader_close(hr_model_reader *r);   /* accepts NULL */
 
 #endif

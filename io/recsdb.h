@@ -34,6 +34,16 @@ typedef struct hr_recsdb hr_recsdb;
 
 /* Create path (replacing a file of that name: the caller's temporary). */
 int hr_recsdb_create(const char *path, int user_int, int item_int, hr_recsdb **out, hr_error *err);
+/* A part file and what the manifest lists for it. */
+typedef struct hr_recsdb_part {
+    const char *path;
+    uint64_t xxh3, bytes;
+} hr_recsdb_part;
+/* Load parts[0..n) in order; rows[x]: lines loaded from part x (header excluded).  A second
+ * thread checksums, decompresses and parses the parts (the next part's while this one's
+ * rows are inserted) a few chunks of 8192 rows ahead of the inserts on the caller's thread;
+ * memory: four chunks.  The first error of either stops both and is returned. */
+int hr_recsdb_load_parts(hr_recsdb *db, int n, const hr_recsdb_part *parts, uint64_t *rows, hr_error *err);
 /* Load one part file; *rows: lines loaded (header excluded). */
 int hr_recsdb_load_part(hr_recsdb *db, const char *path, uint64_t xxh3, uint64_t bytes, uint64_t *rows, hr_error *err);
 /* Add a meta row (before finish). */

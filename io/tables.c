@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <zstd.h>
+
 #include "core/alloc.h"
 
 void hr_tbuf_reserve(hr_tbuf *b, size_t more)
@@ -100,3 +102,57 @@ int hr_tsv_ids(hr_tbuf *b, uint64_t first, const hr_dict *d, const char *what, h
     }
     return 0;
 }
+
+/* Append the external id of row g of d (checked TSV-safe). */
+static int put_id(hr_tbuf *b, const hr_dict *d, uint64_t g, const char *what, hr_error *err)
+{
+    if (d->is_int) {
+        hr_tbuf_reserve(b, 24);
+        b->len += (size_t)sprintf(b->p + b->len, "%" PRId64, d->ints[g]);
+        return 0;
+    }
+    const char *key = d->bytes + d->offs[g];
+    size_t len = (size_t)(d->offs[g + 1] - d->offs[g]);
+    if (memchr(key, '\t', len) || memchr(key, '\n', len) || memchr(key, '\r', len))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: the id of row %" PRIu64 " holds a tab or line break and cannot be written as TSV",
+                            what, g);
+    hr_tbuf_reserve(b, len);
+    memcpy(b->p + b->len, key, len);
+    b->len += len;
+    return 0;
+}
+
+int hr_tsv_neighbors(hr_tbuf *b, const hr_dict *items, uint64_t item, const uint32_t *row, const float *val, uint32_t n,
+                     const char *what, hr_error *err)
+{
+    for (uint32_t x = 0; x < n; x++) {
+        HR_TRY(put_id(b, items, item, what, err));
+        hr_tbuf_reserve(b, 1);
+        b->p[b->len++] = '\t';
+        HR_TRY(put_id(b, items, row[x], what, err));
+        hr_tbuf_reserve(b, 24);
+        b->len += (size_t)sprintf(b->p + b->len, "\t%.9g\n", (double)val[x]);
+    }
+    return 0;
+}
+
+int hr_tbuf_zstd(hr_tbuf *dst, void **cctx, const char *src, size_t len, int end, hr_error *err)
+{
+    if (!*cctx) {
+        ZSTD_CCtx *c = ZSTD_createCCtx();
+        if (!c) return hr_error_set(err, HR_ERR_NOMEM, "zstd: cannot create a compression context");
+        ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 3);
+        *cctx = c;
+    }
+    ZSTD_inBuffer in = { src ? src : "", len, 0 };
+    for (;;) {
+        hr_tbuf_reserve(dst, ZSTD_CStreamOutSize());
+        ZSTD_outBuffer out = { dst->p, dst->cap, dst->len };
+        size_t r = ZSTD_compressStream2(*cctx, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+        dst->len = out.pos;
+        if (ZSTD_isError(r)) return hr_error_set(err, HR_ERR_IO, "zstd: %s", ZSTD_getErrorName(r));
+        if (end ? r == 0 : in.pos == in.size) return 0;
+    }
+}
+
+void hr_tbuf_zstd_free(void *cctx) { ZSTD_freeCCtx(cctx); }

@@ -52,4 +52,17 @@ void hr_tsv_rows(hr_tbuf *b, uint64_t first, const float *rows, uint64_t n, uint
  * d's first id).  what: for messages (the bundle and array). */
 int hr_tsv_ids(hr_tbuf *b, uint64_t first, const hr_dict *d, const char *what, hr_error *err);
 
+/* Item-item neighbour lists (docs/formats.md "Exports"): append one line
+ * "item<TAB>neighbor<TAB>weight" per entry, item = the external id of row `item` of `items`,
+ * neighbor = that of row[x], weight val[x] as %.9g.  Ids as for hr_tsv_ids (a tab or line
+ * break in an id: HR_ERR_FORMAT naming its row). */
+int hr_tsv_neighbors(hr_tbuf *b, const hr_dict *items, uint64_t item, const uint32_t *row, const float *val, uint32_t n,
+                     const char *what, hr_error *err);
+/* Append src's bytes to dst as part of a zstd frame (level 3, one thread: the same bytes fed in
+ * the same pieces give the same frame on every rank; frames concatenate into one valid
+ * stream); end = 1 closes the frame.  *cctx: NULL at first (created here), reused across
+ * frames, released by hr_tbuf_zstd_free. */
+int hr_tbuf_zstd(hr_tbuf *dst, void **cctx, const char *src, size_t len, int end, hr_error *err);
+void hr_tbuf_zstd_free(void *cctx);
+
 #endif

@@ -1,12 +1,15 @@
 /* hpcrec export — a model or recommendations in formats other systems load without hpcrec
  * (layouts: docs/formats.md, "Exports").
  *
- *   export --model MODEL.tar --out DIR [--format npy|tsv]
+ *   export --model MODEL.tar --out DIR [--format npy|tsv] [--neighbors N]
  *     DIR/users.tsv, items.tsv       row -> external id ("row<TAB>id", a header line)
  *     DIR/users.npy, items.npy       factor models: float32 rows x k (--format tsv:
  *                                    user_factors.tsv, item_factors.tsv)
  *     DIR/user_bias.npy, item_bias.npy   where the model has them (tsv: *.tsv)
  *     DIR/item_scores.npy            popularity models: the one vector (tsv: item_scores.tsv)
+ *     DIR/item_neighbors.tsv.zst     item-item models: (item, neighbor, weight) lines, the
+ *                                    --neighbors N of largest |weight| per item (default 100
+ *                                    for a dense B, every stored entry for a sparse one)
  *     DIR/model.json                 what the files are and how recommend scores with them
  *   Every file is written by all ranks together: the rows are cut into chunks of one bundle
  *   member each (io/modelread.h: one pread per chunk), chunk c goes to rank c mod P, each
@@ -49,18 +52,21 @@
 #include "jobs/commands.h"
 #include "jobs/publish.h"
 #include "mpi/pfile.h"
+#include "solvers/itemitem.h"
+#include "solvers/topk.h"
 
 #define HR_EXPORT_FORMAT "hpcrec-export"
 #define HR_EXPORT_VERSION 1
 #define HR_RECS_SQLITE_FORMAT "hpcrec-recommendations-sqlite"
 
 static const char usage[] =
-    "hpcrec export --model MODEL.tar --out DIR [--format npy|tsv] [--json FILE]\n"
+    "hpcrec export --model MODEL.tar --out DIR [--format npy|tsv] [--neighbors N] [--json FILE]\n"
     "hpcrec export --recs DIR --out FILE.sqlite [--day DAY] [--json FILE]\n";
 
 typedef struct export_opts {
     const char *model, *recs, *out, *day;
     int tsv;
+    int64_t neighbors;   /* item-item models: entries per item (-1: not given) */
 } export_opts;
 
 static int parse_opts(hr_job *job, int argc, char **argv, export_opts *o, int *help)
@@ -68,8 +74,10 @@ static int parse_opts(hr_job *job, int argc, char **argv, export_opts *o, int *h
     static const struct option opts[] = { { "model", required_argument, 0, 'm' }, { "recs", required_argument, 0, 'r' },
                                           { "out", required_argument, 0, 'o' },   { "format", required_argument, 0, 'f' },
                                           { "day", required_argument, 0, 'd' },   { "json", required_argument, 0, 'j' },
+                                          { "neighbors", required_argument, 0, 'n' },
                                           { "help", no_argument, 0, 'h' },        { 0, 0, 0, 0 } };
     memset(o, 0, sizeof *o);
+    o->neighbors = -1;
     *help = 0;
     const char *format = NULL;
     int c;
@@ -83,6 +91,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, export_opts *o, int *h
         case 'f': format = optarg; break;
         case 'd': o->day = optarg; break;
         case 'j': job->json_path = optarg; break;
+        case 'n': HR_TRY(hr_opt_i64(job, "--neighbors", optarg, 0, UINT32_MAX, &o->neighbors)); break;
         case 'h': *help = 1; return 0;
         default: return hr_opt_usage(job, usage);
         }
@@ -93,6 +102,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, export_opts *o, int *h
     if (format && strcmp(format, "npy") && strcmp(format, "tsv"))
         return hr_error_set(&job->err, HR_ERR_ARG, "--format must be npy or tsv, not '%s'", format);
     if (format && o->recs) return hr_error_set(&job->err, HR_ERR_ARG, "--format applies to --model exports only");
+    if (o->neighbors >= 0 && o->recs) return hr_error_set(&job->err, HR_ERR_ARG, "--neighbors applies to --model exports only");
     if (o->day && o->model) return hr_error_set(&job->err, HR_ERR_ARG, "--day applies to --recs exports only");
     o->tsv = format && !strcmp(format, "tsv");
     return 0;
@@ -116,6 +126,11 @@ static void split_path(const char *path, char *dir, size_t dcap, const char **ba
 
 /* ---------------------------------------------------------------- model export */
 
+/* Neighbours per item of a dense item-item model when --neighbors is not given. */
+#define DEFAULT_NEIGHBORS 100
+/* table.side of the neighbour lists (0 / 1: id maps, -1: float arrays) */
+#define NEIGHBORS 2
+
 typedef struct table {
     const char *file;    /* in DIR */
     const char *array;   /* in the bundle */
@@ -136,6 +151,50 @@ static int table_header(const table *t, int tsv, hr_tbuf *b, hr_error *err)
     return 0;
 }
 
+/* Collective, one round of a table: every rank's chunk b (status rc: agreed before the write,
+ * so that a failed read stops every rank) goes at *base + the lengths of lower ranks' chunks
+ * (a prefix sum of the gathered lengths); *base moves past the round. */
+static int round_write(hr_job *job, hr_pfile *f, int rc, const hr_tbuf *b, uint64_t *lens, uint64_t *base)
+{
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0) rc = hr_comm_allgather_u64(job->comm, b->len, lens);
+    if (rc < 0) return rc;
+    uint64_t at = *base;
+    for (int q = 0; q < job->rank; q++) at += lens[q];
+    for (int q = 0; q < job->size; q++) *base += lens[q];
+    rc = hr_pfile_write_all(f, at, b->p, b->len, &job->err);
+    return hr_comm_agree(job->comm, rc, &job->err);
+}
+
+/* Collective: create path (status rc of the caller's preparation agreed first) and write the
+ * header bytes at 0 from rank 0.  *f NULL afterwards when the file could not be created (the
+ * agreed error returned); otherwise rank 0's write status, agreed by the first round. */
+static int table_open(hr_job *job, const char *path, int rc, const hr_tbuf *head, hr_pfile **f)
+{
+    *f = NULL;
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0) rc = hr_pfile_create(job->comm, path, f, &job->err);
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) {
+        hr_pfile_abort(*f);
+        *f = NULL;
+        return rc;
+    }
+    return job->rank == 0 ? hr_pfile_write(*f, 0, head->p, head->len, &job->err) : 0;
+}
+
+/* Collective: the file's end at `size` once every rank succeeded, else removed. */
+static int table_close(hr_job *job, hr_pfile *f, int rc, uint64_t size)
+{
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc < 0) {
+        hr_pfile_abort(f);
+        return rc;
+    }
+    rc = hr_pfile_close(f, size, &job->err);
+    return hr_comm_agree(job->comm, rc, &job->err);
+}
+
 /* Collective: one table written by every rank at agreed offsets. */
 static int write_table(hr_job *job, hr_model_reader *r, const char *dir, table *t, int tsv)
 {
@@ -147,15 +206,8 @@ static int write_table(hr_job *job, hr_model_reader *r, const char *dir, table *
     float *rows = NULL;
     uint64_t *lens = hr_malloc((size_t)P * sizeof *lens);
     hr_pfile *f = NULL;
-    int rc = table_header(t, tsv, &b, &job->err);
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc == 0) rc = hr_pfile_create(job->comm, path, &f, &job->err);
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc < 0) {
-        hr_pfile_abort(f);
-        goto done;
-    }
-    if (me == 0) rc = hr_pfile_write(f, 0, b.p, b.len, &job->err);
+    int rc = table_open(job, path, table_header(t, tsv, &b, &job->err), &b, &f);
+    if (!f) goto done;
     uint64_t base = b.len;
     const uint64_t chunks = (t->rows + t->block - 1) / t->block, rounds = (chunks + (uint64_t)P - 1) / (uint64_t)P;
     if (t->side < 0) rows = hr_malloc((size_t)(t->block * t->cols) * sizeof *rows + 1);
@@ -175,28 +227,99 @@ static int write_table(hr_job *job, hr_model_reader *r, const char *dir, table *
                 else if (rc == 0) hr_npy_rows(&b, rows, hi - lo, t->cols);
             }
         }
-        /* agreed before the collective write, so that a failed read stops every rank */
-        rc = hr_comm_agree(job->comm, rc, &job->err);
-        if (rc == 0) rc = hr_comm_allgather_u64(job->comm, b.len, lens);
-        if (rc < 0) break;
-        uint64_t at = base;
-        for (int q = 0; q < me; q++) at += lens[q];
-        for (int q = 0; q < P; q++) base += lens[q];
-        rc = hr_pfile_write_all(f, at, b.p, b.len, &job->err);
-        rc = hr_comm_agree(job->comm, rc, &job->err);
+        rc = round_write(job, f, rc, &b, lens, &base);
         if (rc < 0) break;
     }
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc == 0) {
-        rc = hr_pfile_close(f, base, &job->err);
-        rc = hr_comm_agree(job->comm, rc, &job->err);
-    } else {
-        hr_pfile_abort(f);
-    }
+    rc = table_close(job, f, rc, base);
     t->bytes = base;
 done:
     hr_tbuf_free(&b);
     hr_free(rows);
+    hr_free(lens);
+    return rc;
+}
+
+/* Lines of neighbour text per chunk: a chunk is `cpc` columns of one item-item block, so a
+ * rank holds one block's bytes (what scoring holds too) and at most this many lines of text,
+ * whatever --neighbors asks. */
+#define NEIGHBOR_LINES_PER_CHUNK (1u << 18)
+
+/* Collective: DIR/item_neighbors.tsv.zst of an item-item model, (item, neighbor, weight) per
+ * line, one zstd frame per chunk (rank 0's header line first), chunk ch = columns of block
+ * ch / per_block on rank ch mod P.  A frame depends on its columns only, so the file is the
+ * same bytes on any rank count.  t->rows: the lines written. */
+static int write_neighbors(hr_job *job, hr_model_reader *r, const char *dir, table *t, uint32_t N)
+{
+    const int P = job->size, me = job->rank;
+    const hr_model *h = hr_model_reader_header(r);
+    char path[4400], what[4400];
+    snprintf(path, sizeof path, "%s/%s", dir, t->file);
+    snprintf(what, sizeof what, "%s (items.dict)", t->file);
+    uint64_t n, cols, W;
+    hr_model_reader_array(r, "item_item", &n, &cols, &W);
+    /* entries per column at most: every stored one (dense: n, sparse: top_m), or N if fewer */
+    const uint64_t stored = h->ii_topm ? h->ii_topm : (n ? n : 1), cap = N && N < stored ? N : stored;
+    uint64_t cpc = NEIGHBOR_LINES_PER_CHUNK / cap;
+    cpc = cpc < 1 ? 1 : cpc > W ? W : cpc;
+    const uint64_t blocks = (n + W - 1) / W, per_block = (W + cpc - 1) / cpc, chunks = blocks * per_block;
+    const uint64_t rounds = (chunks + (uint64_t)P - 1) / (uint64_t)P;
+    hr_tbuf text = { 0 }, z = { 0 };
+    void *cctx = NULL, *bytes = NULL;
+    uint64_t *lens = hr_malloc((size_t)P * sizeof *lens), lines = 0, have = UINT64_MAX, base = 0;
+    hr_topk_entry *heap = hr_malloc((size_t)cap * sizeof *heap);
+    uint32_t *row = hr_malloc((size_t)cap * sizeof *row);
+    float *val = hr_malloc((size_t)cap * sizeof *val);
+    hr_iiblock blk;
+    hr_dict items = { 0 };
+    hr_pfile *f = NULL;
+    /* every rank names neighbours anywhere in the catalogue: the whole item dictionary */
+    int rc = hr_model_reader_ids(r, 1, 0, n, &items, &job->err);
+    if (rc == 0) {
+        static const char header[] = "item\tneighbor\tweight\n";
+        rc = hr_tbuf_zstd(&z, &cctx, header, sizeof header - 1, 1, &job->err);
+    }
+    rc = table_open(job, path, rc, &z, &f);
+    if (!f) goto done;
+    base = z.len;
+    for (uint64_t round = 0; round < rounds; round++) {
+        const uint64_t ch = round * (uint64_t)P + (uint64_t)me, c = ch / per_block;
+        const uint64_t c0 = c * W + (ch % per_block) * cpc, bend = (c + 1) * W < n ? (c + 1) * W : n;
+        const uint64_t c1 = c0 + cpc < bend ? c0 + cpc : bend;
+        z.len = 0;
+        if (rc == 0 && ch < chunks && c0 < c1) {
+            if (have != c) {
+                hr_free(bytes);
+                have = UINT64_MAX;
+                rc = hr_model_reader_iiblock(r, c, &bytes, &blk, &job->err);
+                if (rc == 0) have = c;
+            }
+            for (uint64_t j = c0; j < c1 && rc == 0; j++) {
+                text.len = 0;
+                uint32_t got = hr_iiblock_neighbors(&blk, j, (uint32_t)cap, heap, row, val);
+                rc = hr_tsv_neighbors(&text, &items, j, row, val, got, what, &job->err);
+                lines += got;
+                /* a column at a time into the frame: the text never exceeds one column */
+                if (rc == 0) rc = hr_tbuf_zstd(&z, &cctx, text.p, text.len, j + 1 == c1, &job->err);
+            }
+        }
+        rc = round_write(job, f, rc, &z, lens, &base);
+        if (rc < 0) break;
+    }
+    rc = hr_comm_agree(job->comm, rc, &job->err);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, &lines, 1);
+    rc = table_close(job, f, rc, base);
+    t->bytes = base;
+    t->rows = lines;
+    t->cols = 3;
+done:
+    hr_dict_free(&items);
+    hr_free(bytes);
+    hr_free(heap);
+    hr_free(row);
+    hr_free(val);
+    hr_tbuf_free(&text);
+    hr_tbuf_free(&z);
+    hr_tbuf_zstd_free(cctx);
     hr_free(lens);
     return rc;
 }
@@ -223,13 +346,14 @@ static int model_tables(hr_model_reader *r, int tsv, table *t)
 }
 
 /* Rank 0: DIR/model.json, the last file of the export. */
-static int write_model_json(hr_job *job, const export_opts *o, hr_model_reader *r, const char *dir, const table *t, int n)
+static int write_model_json(hr_job *job, const export_opts *o, hr_model_reader *r, const char *dir, const table *t, int n,
+                            uint32_t neighbors)
 {
     const hr_model *h = hr_model_reader_header(r);
     char now[32], path[4400];
     hr_manifest_time(hr_manifest_epoch(), now, sizeof now);   /* SOURCE_DATE_EPOCH: reproducible */
     json_t *m = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:f,s:s}", "format", HR_EXPORT_FORMAT, "version", HR_EXPORT_VERSION,
-                          "software", "hpcrec " HR_VERSION, "created", now, "kind", h->kind == HR_MODEL_FACTOR ? "factor" : "pop",
+                          "software", "hpcrec " HR_VERSION, "created", now, "kind", h->kind == HR_MODEL_FACTOR ? "factor" : h->kind == HR_MODEL_POP ? "pop" : "itemitem",
                           "algo", h->algo, "k", h->k, "users", (json_int_t)h->n_users, "items", (json_int_t)h->n_items,
                           "global_mean", (double)h->global_mean, "format_of_arrays", o->tsv ? "tsv" : "npy");
     json_t *src = json_pack("{s:s,s:O,s:O}", "path", o->model, "version", json_object_get(h->manifest, "version"), "created",
@@ -241,13 +365,27 @@ static int write_model_json(hr_job *job, const export_opts *o, hr_model_reader *
                         json_string(h->kind == HR_MODEL_FACTOR
                                         ? "recommend ranks item i for user u by users[u] . items[i] + item_bias[i] (item_bias: 0 "
                                           "when absent); a predicted rating adds global_mean + user_bias[u]"
-                                        : "recommend ranks every user's items by item_scores[i]"));
+                                        : h->kind == HR_MODEL_POP
+                                        ? "recommend ranks every user's items by item_scores[i]"
+                                        : "recommend ranks item j for user u by the sum over the user's items i of x_ui * B_ij "
+                                          "(x_ui: 1, or the rating for row_weight value); item_neighbors.tsv.zst lists B_ij as "
+                                          "(item j, neighbor i, weight), the largest |weight| of each item first"));
+    if (h->kind == HR_MODEL_ITEMITEM) {
+        json_object_set_new(m, "neighbors", json_integer(neighbors));   /* 0: every stored entry */
+        json_t *rw = json_object_get(h->manifest, "row_weight");
+        if (rw) json_object_set(m, "row_weight", rw);
+        json_object_set_new(m, "top_m", json_integer(h->ii_topm));
+    }
     json_t *files = json_object();
     for (int x = 0; x < n; x++) {
         json_t *e = json_pack("{s:s,s:I,s:I}", "array", t[x].array, "rows", (json_int_t)t[x].rows, "bytes", (json_int_t)t[x].bytes);
         if (t[x].side < 0) {
             json_object_set_new(e, "cols", json_integer((json_int_t)t[x].cols));
             json_object_set_new(e, "dtype", json_string("float32"));
+        }
+        if (t[x].side == NEIGHBORS) {   /* rows: lines after the header */
+            json_object_set_new(e, "columns", json_pack("[s,s,s]", "item", "neighbor", "weight"));
+            json_object_set_new(e, "compression", json_string("zstd"));
         }
         json_object_set_new(files, t[x].file, e);
     }
@@ -269,26 +407,29 @@ static int export_model(hr_job *job, const export_opts *o)
                                { "--json", job->json_path, HR_OUT_FILE } };
     HR_TRY(hr_publish_check(job, ps, 3));
     int rc = hr_model_reader_open(o->model, &r, &job->err);
-    /* the (item, neighbour, weight) table of an item-item model is not written yet: refused, not
-     * exported as a factor model without its weights */
-    if (rc == 0 && hr_model_reader_header(r)->kind == HR_MODEL_ITEMITEM)
-        rc = hr_error_set(&job->err, HR_ERR_ARG, "%s: export of item-item models (%s) is not supported yet; export a factor or pop model",
-                          o->model, hr_model_reader_header(r)->algo);
+    const int ii = rc == 0 && hr_model_reader_header(r)->kind == HR_MODEL_ITEMITEM;
+    if (rc == 0 && !ii && o->neighbors >= 0)
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "--neighbors applies to item-item models; %s is a %s model", o->model,
+                          hr_model_reader_header(r)->algo);
+    /* neighbours per item: --neighbors, else every stored entry of a sparse model (its top_m)
+     * and the DEFAULT_NEIGHBORS largest of a dense one (a dense row is the whole catalogue) */
+    const uint32_t N = !ii ? 0 : o->neighbors >= 0 ? (uint32_t)o->neighbors : hr_model_reader_header(r)->ii_topm ? 0 : DEFAULT_NEIGHBORS;
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) goto done;
     hr_publish pub;
     HR_CHECK(hr_publish_begin(job, o->out, "model.json", formats, &pub));
     n = model_tables(r, o->tsv, t);
+    if (ii) t[n++] = (table){ "item_neighbors.tsv.zst", "item_item", NEIGHBORS, 0, 3, 0, 0 };
     uint64_t total = 0;
     for (int x = 0; x < n && rc == 0; x++) {
         const double t1 = hr_now();
-        rc = write_table(job, r, pub.dir, &t[x], o->tsv);
+        rc = t[x].side == NEIGHBORS ? write_neighbors(job, r, pub.dir, &t[x], N) : write_table(job, r, pub.dir, &t[x], o->tsv);
         total += t[x].bytes;
         if (rc == 0)
             hr_progress("export     %-16s %llu rows x %llu from %s: %.1f MB in %.2fs", t[x].file, (unsigned long long)t[x].rows,
                         (unsigned long long)t[x].cols, t[x].array, t[x].bytes / 1e6, hr_now() - t1);
     }
-    if (rc == 0 && job->rank == 0) rc = write_model_json(job, o, r, pub.dir, t, n);
+    if (rc == 0 && job->rank == 0) rc = write_model_json(job, o, r, pub.dir, t, n, N);
     rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {
         const hr_model *h = hr_model_reader_header(r);
@@ -298,6 +439,10 @@ static int export_model(hr_job *job, const export_opts *o)
         hr_job_set_int(job, "bytes", (int64_t)total);
         hr_job_set_int(job, "users", (int64_t)h->n_users);
         hr_job_set_int(job, "items", (int64_t)h->n_items);
+        if (ii) {
+            hr_job_set_int(job, "neighbors", N);
+            hr_job_set_int(job, "neighbor_lines", (int64_t)t[n - 1].rows);
+        }
         hr_progress("export     %s -> %s: %d files, %.1f MB (%s) in %.2fs on %d ranks", o->model, o->out, n + 1, total / 1e6,
                     o->tsv ? "tsv" : "npy", hr_now() - t0, job->size);
     }
@@ -320,6 +465,9 @@ static int recs_to_sqlite(hr_job *job, const export_opts *o, uint64_t *rows_out,
     char tmp[4400], mpath[4200], dir[4096];
     const char **names = NULL;
     const char *base;
+    hr_recsdb_part *parts = NULL;
+    uint64_t *got = NULL;
+    size_t nf = 0;
     int rc = 0;
     struct stat st;
     if (lstat(o->out, &st) == 0)
@@ -342,21 +490,25 @@ static int recs_to_sqlite(hr_job *job, const export_opts *o, uint64_t *rows_out,
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", dir, base, (long)getpid());
     HR_CHECK(hr_recsdb_create(tmp, user_int, item_int, &db, err));
     json_t *files = json_object_get(man, "files");
-    size_t nf = json_object_size(files), x = 0;
+    size_t x = 0;
+    nf = json_object_size(files);
     names = hr_malloc((nf + 1) * sizeof *names);
     const char *key;
     json_t *v;
     json_object_foreach(files, key, v) names[x++] = key;
     qsort(names, nf, sizeof *names, cmp_str);
     uint64_t rows = 0;
+    /* every part at once: the next part is read while this one's rows are inserted */
+    parts = hr_calloc(nf + 1, sizeof *parts);
+    got = hr_calloc(nf + 1, sizeof *got);
     for (x = 0; x < nf; x++) {
         char ppath[8400];
-        uint64_t cs, bytes, got;
         snprintf(ppath, sizeof ppath, "%s/%s", o->recs, names[x]);
-        HR_CHECK(hr_manifest_file(man, mpath, names[x], &cs, &bytes, err));
-        HR_CHECK(hr_recsdb_load_part(db, ppath, cs, bytes, &got, err));
-        rows += got;
+        parts[x].path = hr_strdup(ppath);
+        HR_CHECK(hr_manifest_file(man, mpath, names[x], &parts[x].xxh3, &parts[x].bytes, err));
     }
+    HR_CHECK(hr_recsdb_load_parts(db, (int)nf, parts, got, err));
+    for (x = 0; x < nf; x++) rows += got[x];
     json_t *lines = json_object_get(man, "lines");
     if (json_is_integer(lines) && (uint64_t)json_integer_value(lines) != rows)
         HR_CHECK(hr_error_set(err, HR_ERR_FORMAT, "%s: the parts hold %llu lines, the manifest says %lld", mpath,
@@ -386,6 +538,9 @@ static int recs_to_sqlite(hr_job *job, const export_opts *o, uint64_t *rows_out,
 fail:
     hr_recsdb_abort(db);
     if (rc < 0) hr_file_discard(tmp);
+    for (size_t y = 0; parts && y < nf; y++) hr_free((char *)parts[y].path);
+    hr_free(parts);
+    hr_free(got);
     hr_free(names);
     json_decref(man);
     return rc;

@@ -83,3 +83,22 @@ uint64_t hr_iiblock_topm(const float *dense, uint64_t n, uint64_t w, uint32_t M,
     hr_free(st);
     return nnz;
 }
+
+uint32_t hr_iiblock_neighbors(const hr_iiblock *b, uint64_t j, uint32_t N, hr_topk_entry *heap, uint32_t *row, float *val)
+{
+    const uint64_t c = j - b->c0, e0 = b->dense ? 0 : b->ptr[c], e1 = b->dense ? b->n : b->ptr[c + 1];
+    const float *v = b->dense ? b->val + c * b->n : b->val;
+    hr_topk h;
+    hr_topk_init(&h, heap, N ? N : (uint32_t)(e1 - e0));
+    /* indices pushed are entry positions: for a sparse column they ascend with the rows, so
+     * "lower index first" breaks ties by the lower row in both layouts */
+    for (uint64_t e = e0; e < e1; e++)
+        if (v[e] != 0.0f) hr_topk_push(&h, fabsf(v[e]), (uint32_t)(e - e0));
+    uint32_t got = hr_topk_sorted(&h, row, NULL);
+    for (uint32_t x = 0; x < got; x++) {
+        const uint64_t e = e0 + row[x];
+        val[x] = v[e];
+        row[x] = b->dense ? (uint32_t)e : b->row[e];
+    }
+    return got;
+}

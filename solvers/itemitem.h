@@ -59,4 +59,13 @@ void hr_iiblock_score(const hr_iiblock *b, const hr_iirows *t, const hr_iiquery 
 uint64_t hr_iiblock_topm(const float *dense, uint64_t n, uint64_t w, uint32_t M, uint64_t *ptr, uint32_t *row,
                          float *val);
 
+/* The neighbour list of item j (c0 <= j < c1): column j's non-zero entries, the N of largest
+ * |weight| (N = 0: all of them), best first (larger |weight|; ties: lower row), the same rule
+ * as hr_iiblock_topm, so a dense model exported with N = M lists the entries a --ease-topm M
+ * model keeps.  heap: caller storage of N entries (N = 0: of the column's entry count, n for a
+ * dense block); row / val: room for as many.  Returns the entries written. */
+struct hr_topk_entry;
+uint32_t hr_iiblock_neighbors(const hr_iiblock *b, uint64_t j, uint32_t N, struct hr_topk_entry *heap, uint32_t *row,
+                              float *val);
+
 #endif

@@ -9,6 +9,10 @@
 #   sqlite     export --recs: every user's list from SELECT item ... ORDER BY rank equals the
 #              TSV's; INTEGER columns for integer ids, TEXT for string ids (a pop model, whose
 #              TSV export is checked too); meta rows
+#   itemitem   EASE (dense, and sparse --ease-topm) on 1,600 items: item_neighbors.tsv.zst
+#              byte-identical on 1 and 3 ranks, equal to the top-N of B's columns read from the
+#              bundle by read_model.py (default 100 for dense, every entry for sparse,
+#              --neighbors 300 / 5); --neighbors refused for other models and --recs
 #   refusals   a non-empty folder that is no export, an existing database file, a bundle of
 #              version 3, a damaged part: clear errors (exit 2 / 3), nothing written or left;
 #              an earlier export is replaced
@@ -81,6 +85,38 @@ case_sqlite() {
 # nothing_left DIR: no temporary of export in DIR
 nothing_left() { [ -z "$(ls -A "$1" | grep '\.tmp-')" ] || fail "left in $1: $(ls -A "$1")"; }
 
+# item-item models: 1,600 items, so B has two column blocks (1024 columns each)
+case_itemitem() {
+    fixture
+    local d=$W/ii np f
+    mkdir -p "$d"
+    hrt 2 gen --out "$d/g" --users 1500 --items 1600 --interactions 30000 --days 1 --seed 7 >/dev/null || fail "gen"
+    hrt 2 ingest --input "$d/g" --out "$d/ds" >/dev/null || fail "ingest"
+    hrt 2 train --data "$d/ds" --out "$d/dense.tar" --algo ease >/dev/null || fail "train ease"
+    hrt 2 train --data "$d/ds" --out "$d/sparse.tar" --algo ease --ease-topm 20 >/dev/null || fail "train ease --ease-topm"
+    jtrue 'a["items"] > 1024' <(tar -xOf "$d/dense.tar" manifest.json) || fail "expected two column blocks"
+    # dense: the default top 100 per item; --neighbors 300 cuts a block into two chunks;
+    # sparse: every stored entry, then --neighbors 5; 1 and 3 ranks byte-identical
+    for np in 1 3; do
+        hrt $np export --model "$d/dense.tar" --out "$d/d$np" --json "$d/d$np.json" >/dev/null || fail "export dense on $np ranks"
+        hrt $np export --model "$d/dense.tar" --out "$d/w$np" --neighbors 300 >/dev/null || fail "export --neighbors 300 on $np ranks"
+        hrt $np export --model "$d/sparse.tar" --out "$d/s$np" >/dev/null || fail "export sparse on $np ranks"
+    done
+    hrt 3 export --model "$d/sparse.tar" --out "$d/n5" --neighbors 5 >/dev/null || fail "export --neighbors 5"
+    for f in d w s; do
+        for x in "$d/${f}1"/*; do cmp "$x" "$d/${f}3/${x##*/}" || fail "${x##*/} ($f): 3 ranks differ from 1"; done
+    done
+    assert_eq "$(ls "$d/d1" | tr '\n' ' ')" "item_neighbors.tsv.zst items.tsv model.json users.tsv " "item-item files"
+    jtrue 'a["neighbors"] == 100 and a["neighbor_lines"] == 100 * a["items"]' "$d/d1.json"
+    $READ export "$d/dense.tar" "$d/d3" || fail "dense top 100"
+    $READ export "$d/dense.tar" "$d/w3" || fail "dense top 300"
+    $READ export "$d/sparse.tar" "$d/s3" || fail "sparse, all entries"
+    $READ export "$d/sparse.tar" "$d/n5" || fail "sparse top 5"
+    jtrue 'a["kind"] == "itemitem" and a["neighbors"] == 0 and a["top_m"] == 20' "$d/s3/model.json"
+    expect_fail 2 "neighbors applies to item-item models" hrt 1 export --model "$W/als.tar" --out "$d/x" --neighbors 5
+    expect_fail 2 "neighbors applies to --model exports" hrt 1 export --recs "$d" --out "$d/x.sqlite" --neighbors 5
+}
+
 case_refusals() {
     fixture
     local d=$W/ref
@@ -147,6 +183,7 @@ case_disk_full() {
 tcase export-ranks case_ranks
 tcase export-python-scores case_scores
 tcase export-sqlite case_sqlite
+tcase export-itemitem case_itemitem
 tcase export-refusals case_refusals
 tcase export-disk-full case_disk_full
 [ "$_fails" = 0 ]

@@ -26,6 +26,20 @@ def read_dict(raw):
     return [keys[offs[g]:offs[g + 1]].decode() for g in range(n)]
 
 
+def read_iiblock(raw):
+    """An item-item column block as a dense n x (c1 - c0) float32 matrix (absent entries 0)."""
+    magic, version, dense, n, c0, c1, nnz = struct.unpack_from("<8sIIQQQQ", raw, 0)
+    assert magic == b"HRIIBLK1" and version == 1, "not a version-1 item-item block"
+    if dense:
+        return np.frombuffer(raw, "<f4", nnz, 48).reshape(c1 - c0, n).T
+    ptr = np.frombuffer(raw, "<u8", c1 - c0 + 1, 48)
+    row = np.frombuffer(raw, "<u4", nnz, 48 + 8 * (c1 - c0 + 1))
+    val = np.frombuffer(raw, "<f4", nnz, 48 + 8 * (c1 - c0 + 1) + 4 * nnz)
+    out = np.zeros((n, c1 - c0), "<f4")
+    out[row, np.repeat(np.arange(c1 - c0), np.diff(ptr).astype(np.int64))] = val
+    return out
+
+
 def read_bundle(path):
     tar = tarfile.open(path)
     man = json.load(tar.extractfile("manifest.json"))
@@ -38,8 +52,11 @@ def read_bundle(path):
             raw = subprocess.run(["zstd", "-dcq"], input=tar.extractfile(member + ".zst").read(),
                                  check=True, stdout=subprocess.PIPE).stdout
             assert len(raw) == man["members"][member]["raw_bytes"], member
-            parts.append(read_dict(raw) if a["type"] == "dict" else np.frombuffer(raw, "<f4"))
-        if a["type"] == "dict":
+            parts.append(read_dict(raw) if a["type"] == "dict" else
+                         read_iiblock(raw) if a["type"] == "iiblock" else np.frombuffer(raw, "<f4"))
+        if a["type"] == "iiblock":   # B: items x items, B[i, j] = weight of item i in item j's score
+            out[name] = np.concatenate(parts, axis=1)
+        elif a["type"] == "dict":
             out[name] = [k for p in parts for k in p]
         else:
             out[name] = np.concatenate(parts).reshape(a["rows"], a["cols"]) if parts else np.zeros((0, a["cols"]), "<f4")
@@ -127,7 +144,35 @@ def check_export(model, out):
             fail("%s differs from the bundle's %s" % (f, e["array"]))
         if e["bytes"] != len(open(out + "/" + f, "rb").read()):
             fail(f + ": size differs from model.json")
+    if man["kind"] == "itemitem":
+        check_neighbors(a, meta, out)
     print("export: %s equal the bundle's arrays and dictionaries" % ", ".join(sorted(meta["files"])))
+
+
+def check_neighbors(a, meta, out):
+    """item_neighbors.tsv.zst = per item j, B's column j: the non-zero entries, the
+    `neighbors` of largest |weight| (0: all), larger |weight| first, ties by lower row."""
+    f = out + "/item_neighbors.tsv.zst"
+    text = subprocess.run(["zstd", "-dcq", f], check=True, stdout=subprocess.PIPE).stdout.decode()
+    lines = text.rstrip("\n").split("\n")
+    if lines[0] != "item\tneighbor\tweight":
+        fail("item_neighbors.tsv.zst: header " + lines[0])
+    B, ids, N = a["item_item"], [str(k) for k in a["items.dict"]], meta["neighbors"]
+    want = []
+    for j in range(B.shape[1]):
+        rows = np.nonzero(B[:, j])[0]
+        order = rows[np.lexsort((rows, -np.abs(B[rows, j])))]
+        want.extend((ids[j], ids[i], B[i, j]) for i in (order[:N] if N else order))
+    got = [l.split("\t") for l in lines[1:]]
+    if len(got) != len(want) or meta["files"]["item_neighbors.tsv.zst"]["rows"] != len(want):
+        fail("item_neighbors.tsv.zst: %d lines (model.json %d), the bundle's B gives %d"
+             % (len(got), meta["files"]["item_neighbors.tsv.zst"]["rows"], len(want)))
+    for g, w in zip(got, want):
+        if g[0] != w[0] or g[1] != w[1] or np.float32(g[2]) != w[2]:
+            fail("item_neighbors.tsv.zst: line %s, expected %s" % (g, w))
+    if meta["files"]["item_neighbors.tsv.zst"]["bytes"] != len(open(f, "rb").read()):
+        fail("item_neighbors.tsv.zst: size differs from model.json")
+    print("neighbors: %d items, %d lines (%s per item) equal the bundle's B" % (B.shape[1], len(want), N or "all"))
 
 
 def check_sqlite(recs, db):

@@ -218,6 +218,60 @@ static void test_recsdb(void **state)
     assert_false(hr_test_exists(hr_test_path("r.sqlite")));
 }
 
+/* Several parts of several chunks each (8192 rows a chunk), string ids: every row lands, the
+ * counts per part are right; a bad line in the last part stops the load (the rows before it
+ * were inserted by the other thread meanwhile) and nothing is left. */
+static void test_recsdb_parts(void **state)
+{
+    (void)state;
+    hr_error err = { 0 };
+    enum { PARTS = 3, ROWS = 20000 };
+    char **lines = hr_malloc(ROWS * sizeof *lines);
+    hr_recsdb_part parts[PARTS];
+    char paths[PARTS][64];
+    for (int p = 0; p < PARTS; p++) {
+        for (int x = 0; x < ROWS; x++) {
+            lines[x] = hr_malloc(64);
+            snprintf(lines[x], 64, "u%d\t%d\ti%d\t%.6f\tmodel", p * ROWS + x / 10, x % 10 + 1, x, 1.0 / (x + 1));
+        }
+        snprintf(paths[p], sizeof paths[p], "part-%d.tsv.zst", p);
+        parts[p].path = hr_strdup(hr_test_path(paths[p]));
+        write_part(parts[p].path, (const char *const *)lines, ROWS - p, &parts[p].xxh3, &parts[p].bytes);
+        for (int x = 0; x < ROWS; x++) hr_free(lines[x]);
+    }
+    hr_free(lines);
+    hr_recsdb *d;
+    uint64_t got[PARTS];
+    assert_int_equal(hr_recsdb_create(hr_test_path("r.sqlite"), 0, 0, &d, &err), 0);
+    assert_int_equal(hr_recsdb_load_parts(d, PARTS, parts, got, &err), 0);
+    for (int p = 0; p < PARTS; p++) assert_int_equal(got[p], ROWS - p);
+    assert_int_equal(hr_recsdb_finish(d, &err), 0);
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(hr_test_path("r.sqlite"), &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT user), max(rank), typeof(item) FROM recommendations", -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(q, 0), 3 * ROWS - 3);
+    assert_int_equal(sqlite3_column_int64(q, 1), 3 * ROWS / 10);
+    assert_int_equal(sqlite3_column_int64(q, 2), 10);
+    assert_string_equal((const char *)sqlite3_column_text(q, 3), "text");
+    sqlite3_finalize(q);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT item, score FROM recommendations WHERE user='u40001' AND rank=2", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "i11");   /* part 2, x = 11 */
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    /* the last part damaged: its checksum fails after two parts were loaded */
+    parts[2].xxh3 ^= 1;
+    assert_int_equal(hr_recsdb_create(hr_test_path("r.sqlite"), 0, 0, &d, &err), 0);
+    assert_int_equal(hr_recsdb_load_parts(d, PARTS, parts, got, &err), HR_ERR_CHECKSUM);
+    assert_msg_has(&err, "part-2.tsv.zst");
+    hr_recsdb_abort(d);
+    assert_false(hr_test_exists(hr_test_path("r.sqlite")));
+    for (int p = 0; p < PARTS; p++) hr_free((char *)parts[p].path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_tsv_tables),
         cmocka_unit_test(test_model_reader),
         cmocka_unit_test(test_recsdb),
+        cmocka_unit_test(test_recsdb_parts),
     };
     return cmocka_run_group_tests(tests, hr_test_setup, hr_test_teardown);
 }
