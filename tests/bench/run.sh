@@ -68,8 +68,8 @@ if [ "$ONLY" = all ] || [ "$ONLY" = ingest ] || [ "$ONLY" = ingest-days ]; then
     [ "${BENCH_ROUNDS:-1}" -gt 1 ] && echo "bench ingest-20m-days %-of-parse ratios of ${BENCH_ROUNDS} runs:$(for x in $rats; do printf ' %.0f%%' "$(python3 -c "print(100*${x%%:*})")"; done) (median run below)"
     rps=$(jget "$D/ingest20.json" rows_per_second); prs=$(jget "$D/ingest20.json" parse_rows_per_second)
     acc=$(jget "$D/ingest20.json" rows_accepted); flt=$(jget "$D/ingest20.json" minor_faults)
-    printf 'bench ingest-20m-days rows=20M (zstd day files) ranks=2 zstd-level ${BENCH_ZSTD_LEVEL:-1} %.2fs %.2fM rows/s = %.0f%% of the parse phase (%.2fM rows/s) minor-faults %.0f = %.4f per accepted row system %.1fs user %.1fs peak-memory-per-rank %.0f MB git=%s targets: >=65%% of parse %s, <=0.01 faults/row %s\n' \
-        "$(jget "$D/ingest20.json" seconds)" "$(python3 -c "print($rps/1e6)")" "$(python3 -c "print(100*$rps/$prs)")" "$(python3 -c "print($prs/1e6)")" \
+    printf 'bench ingest-20m-days rows=20M (zstd day files) ranks=2 zstd-level %s %.2fs %.2fM rows/s = %.0f%% of the parse phase (%.2fM rows/s) minor-faults %.0f = %.4f per accepted row system %.1fs user %.1fs peak-memory-per-rank %.0f MB git=%s targets: >=65%% of parse %s, <=0.01 faults/row %s\n' \
+        "${BENCH_ZSTD_LEVEL:-1}" "$(jget "$D/ingest20.json" seconds)" "$(python3 -c "print($rps/1e6)")" "$(python3 -c "print(100*$rps/$prs)")" "$(python3 -c "print($prs/1e6)")" \
         "$flt" "$(python3 -c "print($flt/$acc)")" "$(jget "$D/ingest20.json" system_seconds)" "$(jget "$D/ingest20.json" user_seconds)" \
         "$(jget "$D/ingest20.json" peak_rss_mb)" "$GIT" "$(verdict "$rps >= 0.65 * $prs")" "$(verdict "$flt <= 0.01 * $acc")"
     grep -E '^\[.*(parse|dictionary|validate|write) ' "$D/ingest20.log" | sed 's/^/  /'
