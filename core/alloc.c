@@ -93,11 +93,17 @@ static void *big_get(size_t n, size_t *len, int *zeroed)
 }
 
 /* Retire a big block: into the cache (evicting the oldest when full) or unmapped.  The cache
- * holds at most half as much as is live (and CACHE_BYTES), so a job's resident memory stays
- * within half again its live memory, and drains as the job frees its arrays. */
+ * holds at most CACHE_BYTES and at most the larger of half the live memory and the gap between
+ * the job's peak and its live memory: resident memory never passes the high-water mark the job
+ * already reached by more than half again its live memory.  The gap term is what lets a
+ * shuffle's send buffer (freed right after the exchange, when only the received array is
+ * live) serve the next phase's scratch array instead of being unmapped and its replacement
+ * zeroed by the kernel page by page (ingest: 2 x 400 MB per shuffle at 20M rows). */
 static void big_put(void *p, size_t len)
 {
-    size_t held = len, limit = (size_t)(atomic_load(&live_bytes) / 2);
+    uint64_t live = atomic_load(&live_bytes), peak = atomic_load(&peak_bytes);
+    size_t held = len, limit = (size_t)(live / 2);
+    if (peak > live && peak - live > limit) limit = (size_t)(peak - live);
     if (limit > CACHE_BYTES) limit = CACHE_BYTES;
     for (size_t i = 0; i < ncache; i++) held += cache[i].len;
     while (ncache > 0 && (ncache == CACHE_MAX || held > limit)) {

@@ -21,6 +21,12 @@
 
 int hr_shard_write(const char *path, const hr_block *b, int by_item, int zstd_level,
                    uint64_t *checksum, uint64_t *bytes, hr_error *err);
+/* The shard hr_block_from_triples(t, n, NULL, p, rank, by_item) + hr_shard_write would write,
+ * byte for byte, without building the block (no 16 bytes per entry of fresh arrays).  t must be
+ * sorted by hr_triples_sort(.., p, rank, by_item): entries of a row are contiguous, rows in
+ * local order. */
+int hr_shard_write_triples(const char *path, const hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item,
+                           int zstd_level, uint64_t *checksum, uint64_t *bytes, hr_error *err);
 /* n_other: size of the other side's dictionary, to range-check idx. */
 int hr_shard_read(const char *path, uint64_t expect_checksum, uint64_t n_rows_global, uint64_t n_other,
                   hr_block *b, int *by_item, hr_error *err);

@@ -45,22 +45,18 @@ int hr_dataset_prepare_dir(hr_job *job, const char *dir)
     return hr_comm_agree(job->comm, rc, &job->err);
 }
 
-/* Shuffle triples to the owners (by user or item), sort, build and write this rank's shard. */
+/* Shuffle triples to the owners (by user or item), sort and write this rank's shard. */
 static int write_side(hr_job *job, const hr_dataset_spec *spec, const hr_part *p, int by_item, int grouped,
-                      hr_triple **t, uint64_t *n, uint64_t file_info[2], hr_block *keep_block)
+                      hr_triple **t, uint64_t *n, uint64_t file_info[2])
 {
     if (!grouped) {
         HR_TRY(hr_part_shuffle(job->comm, p, by_item, t, n));
         hr_triples_sort(*t, *n, p, job->rank, by_item);
     }
-    hr_block b;
-    hr_block_from_triples(&b, *t, *n, NULL, p, job->rank, by_item);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s/part-%05d.bin.zst", spec->dir, by_item ? "by-item" : "by-user", job->rank);
-    int rc = hr_shard_write(path, &b, by_item, spec->zstd_level, &file_info[0], &file_info[1], &job->err);
-    if (keep_block) *keep_block = b;
-    else hr_block_free(&b);
-    return rc;
+    /* straight from the sorted triples: no block arrays to allocate (io/shard.h) */
+    return hr_shard_write_triples(path, *t, *n, p, job->rank, by_item, spec->zstd_level, &file_info[0], &file_info[1], &job->err);
 }
 
 int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, hr_dict *items,
@@ -103,9 +99,9 @@ int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, h
     }
     hr_part_build(&ip, spec->scheme, P, items->n, items->nnz);
     uint64_t files[4] = { 0 };   /* by-user checksum, bytes, by-item checksum, bytes */
-    rc = write_side(job, spec, &up, 0, spec->user_part != NULL, t, n, files, NULL);
+    rc = write_side(job, spec, &up, 0, spec->user_part != NULL, t, n, files);
     rc = hr_comm_agree(job->comm, rc, &job->err);   /* before the by-item shuffle (collective) */
-    if (rc == 0) rc = write_side(job, spec, &ip, 1, 0, t, n, files + 2, NULL);
+    if (rc == 0) rc = write_side(job, spec, &ip, 1, 0, t, n, files + 2);
     HR_FREE(t);
     *n = 0;
     rc = hr_comm_agree(job->comm, rc, &job->err);

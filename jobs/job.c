@@ -81,6 +81,13 @@ void hr_phase_next(hr_phase *p, double *faults, double *sys)
     *p = now;
 }
 
+double hr_cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 void hr_job_usage(hr_job *job, hr_job_usage_t *u)
 {
     struct rusage ru;

@@ -74,6 +74,9 @@ void hr_job_usage(hr_job *job, hr_job_usage_t *u);
 typedef struct hr_phase { double faults, sys; } hr_phase;
 void hr_phase_start(hr_phase *p);
 void hr_phase_next(hr_phase *p, double *faults, double *sys);
+/* This rank's CPU seconds (user + system) since it started: differences of two calls time a
+ * phase in CPU terms, which a loaded machine distorts far less than wall time. */
+double hr_cpu_seconds(void);
 
 /* Maximum peak RSS over ranks, in MiB (collective). */
 double hr_job_peak_rss_mb(hr_job *job, double *mean_out);

@@ -139,6 +139,51 @@ static void dict_from(hr_dict *d, const char *const *keys, int n)
     for (uint64_t g = 0; g < d->n; g++) d->nnz[g] = g * 3 + 1;
 }
 
+/* hr_shard_write_triples writes the bytes hr_block_from_triples + hr_shard_write write: every
+ * rank of a 3-way balanced and hash partition, both sides, more entries than its staging chunk
+ * (16384) and some empty rows. */
+static void test_shard_write_triples_same_bytes(void **state)
+{
+    (void)state;
+    enum { NU = 3000, NI = 700, N = 60000 };
+    hr_rng r = hr_rng_stream(hr_test_seed(), 21, 0);
+    hr_triple *all = hr_malloc(N * sizeof *all), *t = hr_malloc(N * sizeof *t);
+    uint64_t maxn = 0;
+    for (int k = 0; k < N; k++) {
+        uint32_t u = (uint32_t)hr_rng_below(&r, NU - 40), i = (uint32_t)hr_rng_below(&r, NI - 9);
+        all[k] = (hr_triple){ u, i, (float)hr_rng_below(&r, 10) * 0.5f, 0, (int64_t)hr_rng_below(&r, 1u << 31) - 5, (uint64_t)k };
+    }
+    for (int scheme = 0; scheme < 2; scheme++)
+        for (int by_item = 0; by_item < 2; by_item++) {
+            hr_part p;
+            hr_part_build(&p, scheme ? HR_PART_HASH : HR_PART_BALANCED, 3, by_item ? NI : NU, NULL);
+            for (int rank = 0; rank < 3; rank++) {
+                uint64_t n = 0;
+                for (int k = 0; k < N; k++)
+                    if (p.owner[by_item ? all[k].i : all[k].u] == (uint32_t)rank) t[n++] = all[k];
+                hr_triples_sort(t, n, &p, rank, by_item);
+                hr_block b;
+                hr_block_from_triples(&b, t, n, NULL, &p, rank, by_item);
+                hr_error err;
+                uint64_t cs1, cs2, by1, by2;
+                const char *f1 = hr_test_path("blk.bin.zst"), *f2 = hr_test_path("trp.bin.zst");
+                char p1[4096], p2[4096];
+                snprintf(p1, sizeof p1, "%s", f1);
+                snprintf(p2, sizeof p2, "%s", f2);
+                assert_int_equal(hr_shard_write(p1, &b, by_item, 1, &cs1, &by1, &err), 0);
+                assert_int_equal(hr_shard_write_triples(p2, t, n, &p, rank, by_item, 1, &cs2, &by2, &err), 0);
+                if (n > maxn) maxn = n;
+                assert_int_equal(by1, by2);
+                assert_int_equal(cs1, cs2);
+                hr_block_free(&b);
+            }
+            hr_part_free(&p);
+        }
+    assert_true(maxn > 16384);   /* several staging chunks per column */
+    hr_free(all);
+    hr_free(t);
+}
+
 static void test_dictfile_round_trip(void **state)
 {
     (void)state;
@@ -366,6 +411,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shard_round_trip_and_corruption),
+        cmocka_unit_test(test_shard_write_triples_same_bytes),
         cmocka_unit_test(test_dictfile_round_trip),
         cmocka_unit_test(test_paths_expand),
         cmocka_unit_test(test_paths_spellings_and_links),
