@@ -10,7 +10,8 @@ appears AS A USER ID:
   - recommendation parts (zstd TSV whose header starts with `user`): the first column;
   - ingest's rejects (`rejects/*.tsv`): the user field of policy rejects, any field of a row that
     did not parse;
-  - plain interaction logs (csv/tsv/log files, zstd or not): the first field of each line.
+  - plain interaction logs (csv/tsv/log files, zstd or not): the first field of each line;
+  - SQLite databases (export --recs): the `user` column of `recommendations`.
 Prints one line per hit and `hits N`; exits 1 when N > 0.  Standard library and the `zstd`
 command only.
 """
@@ -70,6 +71,17 @@ def scan_blob(name, b, ids, hits):
         b = unzstd(b)
         name = name[:-4]
     base = os.path.basename(name)
+    if b[:16] == b"SQLite format 3\x00":
+        import sqlite3, tempfile
+        with tempfile.NamedTemporaryFile(suffix=".sqlite") as t:
+            t.write(b)
+            t.flush()
+            db = sqlite3.connect(t.name)
+            for (u,) in db.execute("SELECT DISTINCT user FROM recommendations"):
+                if str(u) in ids:
+                    hits.append("%s: database row of user %s" % (name, u))
+            db.close()
+        return
     if b[:8] == b"HRDICT01":
         if base.startswith("users.dict"):
             for x in dict_ids(b):
