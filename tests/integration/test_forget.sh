@@ -59,7 +59,7 @@ case_hmac_vector() {
     # RFC 4231, test case 1: key = 20 bytes 0x0b, data "Hi There"
     (umask 077; printf '\x0b%.0s' $(seq 20) >"$W/rfc.key")
     printf 'Hi There\n' >"$W/rfc.ids"
-    hrt 1 forget --users "$W/rfc.ids" --list "$W/rfc.list" --key "$W/rfc.key" >/dev/null || fail "forget --list"
+    "$HR_BIN" forget --users "$W/rfc.ids" --list "$W/rfc.list" --key "$W/rfc.key" >/dev/null || fail "forget --list"
     assert_eq "$(sed -n 3p "$W/rfc.list")" b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7 "HMAC-SHA256"
     assert_eq "$(head -1 "$W/rfc.list")" "hpcrec-forget-list 1" "list header"
     grep -q "Hi There" "$W/rfc.list" && fail "the list holds the id itself"
@@ -69,15 +69,15 @@ case_hmac_vector() {
 case_key_refusals() {
     fixture
     cp "$W/key" "$W/key644"; chmod 644 "$W/key644"
-    expect_fail 2 "key644.*mode 0644.*chmod 600" hrt 1 forget --users "$W/ids" --key "$W/key644"
-    hrt 1 forget --users "$W/ids" --list "$W/ref.list" --key "$W/key" >/dev/null || fail "list"
+    expect_fail 2 "key644.*mode 0644.*chmod 600" "$HR_BIN" forget --users "$W/ids" --key "$W/key644"
+    "$HR_BIN" forget --users "$W/ids" --list "$W/ref.list" --key "$W/key" >/dev/null || fail "list"
     expect_fail 2 "key644.*mode 0644" hrt 2 ingest --input "$W/all.csv" --out "$W/ref" --on-error skip --forget "$W/ref.list" --forget-key "$W/key644"
     [ -e "$W/ref" ] && fail "ingest wrote a dataset with a refused key"
     (umask 077; head -c 8 /dev/urandom >"$W/short.key")
-    expect_fail 2 "16\.\.1024 bytes" hrt 1 forget --users "$W/ids" --key "$W/short.key"
+    expect_fail 2 "16\.\.1024 bytes" "$HR_BIN" forget --users "$W/ids" --key "$W/short.key"
     (umask 077; head -c 32 /dev/urandom >"$W/other.key")
-    expect_fail 2 "written under another key" hrt 1 forget --list "$W/ref.list" --key "$W/other.key"
-    expect_fail 2 "--key KEY is required" hrt 1 forget --users "$W/ids"
+    expect_fail 2 "written under another key" "$HR_BIN" forget --list "$W/ref.list" --key "$W/other.key"
+    expect_fail 2 "--key KEY is required" "$HR_BIN" forget --users "$W/ids"
 }
 
 case_bit_identical() {
@@ -112,7 +112,7 @@ case_artifacts() {
     hrt 2 recommend --model "$d/m.tar" --data "$d/ds" --out "$d/recs" --top 5 >/dev/null || fail "recommend"
     cp "$d/m.tar" "$d/orig.tar"
     $SCAN "$W/ids" "$d/ds" "$d/m.tar" "$d/recs" >"$d/scan0" && fail "the fixture holds no forgotten id"
-    hrt 1 forget --users "$W/ids" --list "$d/list" --key "$W/key" >/dev/null || fail "list"
+    "$HR_BIN" forget --users "$W/ids" --list "$d/list" --key "$W/key" >/dev/null || fail "list"
     hrt 3 forget --list "$d/list" --key "$W/key" --data "$d/ds" --model "$d/m.tar" --recs "$d/recs" --checkpoint-dir "$d/ck" \
         --json "$d/f.json" >/dev/null || fail "forget"
     $SCAN "$W/ids" "$d/ds" "$d/m.tar" "$d/recs" "$d/ck" || fail "forgotten ids remain"
@@ -124,8 +124,8 @@ case_artifacts() {
     jtrue 'a["revision"] == 1 and a["erasures"][0]["rows_removed"] == 20 and a["erasures"][0]["users_removed"] == 2 and len(a["erasures"][0]["list_hmac"]) == 64' "$d/ds/manifest.json"
     jtrue 'a["revision"] == 1 and a["lines"] == 290 and a["users"] == 58' "$d/recs/manifest.json"
     [ -e "$d/ck/LATEST" ] && fail "a checkpoint is left"
-    hrt 1 inspect "$d/ds" >/dev/null || fail "inspect dataset"
-    hrt 1 inspect "$d/m.tar" --json "$d/in.json" >"$d/in.txt" || fail "inspect model"
+    "$HR_BIN" inspect "$d/ds" >/dev/null || fail "inspect dataset"
+    "$HR_BIN" inspect "$d/m.tar" --json "$d/in.json" >"$d/in.txt" || fail "inspect model"
     grep -q "trained with the data of the 2 erased users; retrain" "$d/in.txt" || fail "inspect does not warn: $(cat "$d/in.txt")"
     jtrue 'a["revision"] == 1 and a["trained_with_erased_users"] == 1 and a["users"] == 58' "$d/in.json"
     # kept users' rows and every item row as they were
