@@ -167,10 +167,19 @@ static int forget_dataset(hr_job *job, hr_forget_set *s, const char *dir, totals
         json_object_set_new(ent, "items_removed", json_integer((json_int_t)fc.items));
         hr_part_scheme scheme = HR_PART_BALANCED;
         hr_part_scheme_parse(json_string_value(json_object_get(json_object_get(ds.manifest, "partition"), "scheme")), &scheme);
+        hr_part hp;
+        rc = hr_forget_ingest_layout(job, s, dir, scheme, &ds.users, &ds.items, &t, &n, &hp);
         hr_dataset_spec spec = { .dir = pub.dir, .name = dir, .scheme = scheme, .zstd_level = 1,
-                                 .lineage = json_deep_copy(json_object_get(ds.manifest, "lineage")), .extra = extra };
+                                 .lineage = json_deep_copy(json_object_get(ds.manifest, "lineage")), .extra = extra,
+                                 .user_part = &hp };
         if (!spec.lineage) spec.lineage = json_object();
-        rc = hr_dataset_write(job, &spec, &ds.users, &ds.items, &t, &n);
+        if (rc == 0) {
+            rc = hr_dataset_write(job, &spec, &ds.users, &ds.items, &t, &n);
+            hr_part_free(&hp);
+        } else {
+            json_decref(spec.lineage);
+            json_decref(extra);
+        }
     }
     rc = hr_publish_end(job, &pub, rc);
     if (rc == 0) {

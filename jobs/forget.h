@@ -33,6 +33,14 @@ int hr_forget_triples(hr_job *job, hr_forget_set *s, hr_dict *users, hr_dict *it
  * r, r + P, ...; hr_malloc'd, users->n entries (at least 1).  Collective. */
 int hr_forget_flags(hr_job *job, hr_forget_set *s, const hr_dict *d, uint8_t **flags, uint64_t *nflag);
 
+/* Collective.  After hr_forget_triples on a loaded dataset: rebuild the dictionaries and the user
+ * partition exactly as ingest of the input without the users would (weights from the events
+ * and DIR/rejects/' policy rejects; jobs/forget_layout.c), renumber the triples, send them to
+ * their owners under *hp and sort them (hr_dataset_spec.user_part = hp).  users/items are
+ * replaced; *hp is built (caller frees) when 0 is returned. */
+int hr_forget_ingest_layout(hr_job *job, hr_forget_set *s, const char *dir, hr_part_scheme scheme, hr_dict *users,
+                            hr_dict *items, hr_triple **t, uint64_t *n, hr_part *hp);
+
 /* A rejects line (docs/formats.md, rejects/): 1 when it must be scrubbed.  Policy rejects
  * (duplicate, conflict, bot_user) by their user field; rows that did not parse by any field. */
 int hr_forget_reject_line(hr_forget_set *s, const char *line, size_t len);

@@ -256,6 +256,48 @@ static uint64_t scrub_parse_rejects(hr_forget_set *s, hr_ingest_read *r)
     return gone;
 }
 
+/* The forget list, before the dictionaries exist: rows of listed users leave, and the local
+ * key tables are rebuilt from the rows left, so the dictionaries (their ids and their integer /
+ * string kind), the partition and every count are those of the input without these rows.
+ * Returns the rows dropped here (parse rejects included). */
+static uint64_t forget_local(hr_forget_set *s, hr_ingest_read *r)
+{
+    uint64_t gone = scrub_parse_rejects(s, r);
+    if (s->n == 0) return gone;
+    uint32_t nu = hr_intern_count(r->users), ni = hr_intern_count(r->items);
+    uint32_t *mu = hr_malloc((size_t)(nu ? nu : 1) * sizeof *mu), *mi = hr_malloc((size_t)(ni ? ni : 1) * sizeof *mi);
+    for (uint32_t k = 0; k < nu; k++) {
+        size_t len;
+        const char *key = hr_intern_key(r->users, k, &len);
+        mu[k] = hr_forget_has(s, key, len) ? UINT32_MAX : 0;
+    }
+    for (uint32_t k = 0; k < ni; k++) mi[k] = UINT32_MAX;
+    hr_intern *u2 = hr_intern_new(), *i2 = hr_intern_new();
+    uint64_t w = 0;
+    for (uint64_t k = 0; k < r->n; k++) {
+        hr_triple x = r->t[k];
+        if (mu[x.u] == UINT32_MAX) continue;
+        size_t len;
+        const char *key = hr_intern_key(r->users, x.u, &len);
+        x.u = hr_intern_get(u2, key, len);
+        if (mi[x.i] == UINT32_MAX) {
+            key = hr_intern_key(r->items, x.i, &len);
+            mi[x.i] = hr_intern_get(i2, key, len);
+        }
+        x.i = mi[x.i];
+        r->t[w++] = x;
+    }
+    gone += r->n - w;
+    r->n = w;
+    hr_free(mu);
+    hr_free(mi);
+    hr_intern_free(r->users);
+    hr_intern_free(r->items);
+    r->users = u2;
+    r->items = i2;
+    return gone;
+}
+
 int hr_cmd_ingest(hr_job *job, int argc, char **argv)
 {
     ingest_opts o;
@@ -324,6 +366,7 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
                 (unsigned long long)g[0], (unsigned long long)files.n, g[3] / 1e6, tp, g[0] / tp / 1e6, pf, ps);
 
     HR_CHECK(hr_ingest_fix_sources(job, &r, &names, &nnames));
+    if (o.forget) forgotten = forget_local(&fset, &r);
     HR_CHECK(build_dict(job, r.users, &users, &umap));
     HR_CHECK(build_dict(job, r.items, &items, &imap));
     for (uint64_t k = 0; k < r.n; k++) {
@@ -333,14 +376,6 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     hr_intern_free(r.users);
     hr_intern_free(r.items);
     r.users = r.items = NULL;
-    if (o.forget) {
-        /* Before anything counts events: the partition and dictionaries are then the ones an
-         * input without these users' rows gives (jobs/forget.h). */
-        hr_forget_counts fc;
-        uint64_t n0 = r.n;   /* this rank's rows: the counts below are summed over ranks */
-        HR_CHECK(hr_forget_triples(job, &fset, &users, &items, &r.t, &r.n, &fc));
-        forgotten = n0 - r.n + scrub_parse_rejects(&fset, &r);
-    }
     hr_phase_next(&ph, &pf, &ps);
     hr_progress("dictionary %llu users, %llu items (%s / %s ids) %.2fs (%.0f faults, %.2fs sys)", (unsigned long long)users.n,
                 (unsigned long long)items.n, users.is_int ? "integer" : "string", items.is_int ? "integer" : "string",

@@ -6,7 +6,9 @@
 #                   another key: refused (exit 2) by forget and by ingest --forget
 #   bit-identical   forget on a dataset = ingest of the input without those users (decompressed
 #                   shards and dictionaries equal), and so is ingest --forget LIST; models trained
-#                   on both are bit-identical (model_diff --exact); 2 ranks balanced, 3 ranks hash
+#                   on both are bit-identical (model_diff --exact); clean input on 2 ranks,
+#                   dirty input (duplicates, conflicts, bots, a string id that makes the
+#                   dictionary integer once erased) on 3 ranks, balanced and hash
 #   artifacts       dataset + model + recommendations + checkpoints: a scan of every file
 #                   (zstd, tar members) finds none of the ids as a user id; rows before = rows
 #                   after + rows removed; kept users' and all items' rows are unchanged; inspect
@@ -41,6 +43,22 @@ open(w + "/all.csv", "w").write("\n".join(rows) + "\n")
 gone = {"7", "13"}
 open(w + "/without.csv", "w").write("\n".join(x for x in rows if x.split(",")[0] not in gone) + "\n")
 open(w + "/ids", "w").write("7\n13\n")
+# dirty: exact duplicates, conflicts (same user and item, later event), two bots (over
+# --max-user-events 25; one with items nobody else has), and a user "abc" whose string id
+# makes the user dictionary a string one until it is erased
+dirty = list(rows)
+dirty += [r.choice(rows[:600]) for _ in range(30)]
+for x in r.sample(rows[:600], 12):
+    u, i, v, t = x.split(",")
+    dirty.append("%s,%s,%d,%d" % (u, i, int(v) % 5 + 1, int(t) + 7))
+dirty += ["99,%d,1,%d" % (i, 1600000000 + i) for i in range(1, 31)]
+dirty += ["98,%d,1,%d" % (i, 1600000000 + i) for i in range(200, 231)]
+dirty += ["abc,%d,3,1600000100" % i for i in (1, 2, 3, 300)] + ["abc,2,3,1600000100"]
+r.shuffle(dirty)
+open(w + "/dirty.csv", "w").write("\n".join(dirty) + "\n")
+dgone = {"7", "13", "abc"}
+open(w + "/dirty-without.csv", "w").write("\n".join(x for x in dirty if x.split(",")[0] not in dgone) + "\n")
+open(w + "/dirty-ids", "w").write("7\nabc\n13\n")
 PYEOF
     (umask 077; head -c 32 /dev/urandom >"$W/key")
     touch "$W/ok"
@@ -83,19 +101,29 @@ case_key_refusals() {
 case_bit_identical() {
     fixture
     local np scheme d
-    for np_scheme in 2:balanced 3:hash; do
-        np=${np_scheme%%:*} scheme=${np_scheme#*:} d=$W/bi$np
+    # clean input on 2 ranks (balanced); dirty input (policy rejects, a dictionary that turns
+    # from string to integer ids) on 3 ranks under both schemes
+    for case in all:2:balanced dirty:3:hash dirty:3:balanced; do
+        IFS=: read -r in np scheme <<<"$case"
+        d=$W/bi-$in-$np-$scheme
+        local ids=$W/ids opts=(--on-error skip --partition "$scheme")
+        [ "$in" = all ] || { ids=$W/dirty-ids; opts+=(--max-user-events 25); }
+        local without=$W/without.csv
+        [ "$in" = all ] || without=$W/dirty-without.csv
         mkdir -p "$d"
-        hrt "$np" ingest --input "$W/all.csv" --out "$d/all" --on-error skip --partition "$scheme" >/dev/null || fail "ingest all"
-        hrt "$np" ingest --input "$W/without.csv" --out "$d/fresh" --on-error skip --partition "$scheme" >/dev/null || fail "ingest without"
+        hrt "$np" ingest --input "$W/$in.csv" --out "$d/all" "${opts[@]}" >/dev/null || fail "ingest all"
+        hrt "$np" ingest --input "$without" --out "$d/fresh" "${opts[@]}" >/dev/null || fail "ingest without"
         cp -r "$d/all" "$d/forgot"
-        hrt "$np" forget --users "$W/ids" --list "$d/list" --key "$W/key" --data "$d/forgot" --json "$d/f.json" >/dev/null || fail "forget"
+        hrt "$np" forget --users "$ids" --list "$d/list" --key "$W/key" --data "$d/forgot" --json "$d/f.json" >/dev/null || fail "forget"
         same_dataset "$d/fresh" "$d/forgot"
-        hrt "$np" ingest --input "$W/all.csv" --out "$d/ingf" --on-error skip --partition "$scheme" --forget "$d/list" \
+        jtrue 'a["partition"] == b["partition"] and a["user_ids"] == b["user_ids"] == "integer"' "$d/fresh/manifest.json" "$d/forgot/manifest.json"
+        hrt "$np" ingest --input "$W/$in.csv" --out "$d/ingf" "${opts[@]}" --forget "$d/list" \
             --forget-key "$W/key" --json "$d/i.json" >/dev/null || fail "ingest --forget"
         same_dataset "$d/fresh" "$d/ingf"
-        # 21 rows of users 7 and 13 (20 events + the row of 7 that did not parse)
-        jtrue 'a["rows_forgotten"] == 21 and a["rows_read"] == a["rows_accepted"] + a["rows_rejected"] + a["rows_forgotten"] and a["rows_rejected"] == 1' "$d/i.json"
+        # the rows of the erased users (and the row of 7 that did not parse) are forgotten
+        jtrue 'a["rows_read"] == a["rows_accepted"] + a["rows_rejected"] + a["rows_forgotten"] and a["rows_rejected"] == 1 + sum(v for k, v in a.items() if k in ("rejected_duplicate", "rejected_conflict", "rejected_bot_user"))' "$d/i.json"
+        [ "$in" = dirty ] || jtrue 'a["rows_forgotten"] == 21' "$d/i.json"
+        [ "$in" = all ] || jtrue 'all(a["ingest"]["rejected_" + k] > 0 for k in ("bot_user", "duplicate", "conflict")) and a["user_ids"] == "string"' "$d/all/manifest.json"
         for ds in fresh forgot; do
             hrt "$np" train --data "$d/$ds" --out "$d/$ds.tar" --algo als --factors 6 --iters 3 >/dev/null || fail "train $ds"
         done
