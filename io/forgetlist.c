@@ -94,11 +94,23 @@ int hr_forget_add_ids(hr_forget_set *s, const char *path, hr_error *err)
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
+    uint64_t ln = 0;
     while ((len = getline(&line, &cap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        /* as the dictionaries hold ids: no byte-order mark (spreadsheets write one), no
+         * surrounding spaces (ingest trims unquoted fields) */
+        char *id = line;
+        if (ln++ == 0 && len >= 3 && !memcmp(id, "\xEF\xBB\xBF", 3)) {
+            id += 3;
+            len -= 3;
+        }
+        while (len > 0 && (id[len - 1] == '\n' || id[len - 1] == '\r' || id[len - 1] == ' ')) len--;
+        while (len > 0 && id[0] == ' ') {
+            id++;
+            len--;
+        }
         if (len == 0) continue;
         uint8_t d[32];
-        hr_forget_mac(s, line, (size_t)len, d);
+        hr_forget_mac(s, id, (size_t)len, d);
         push(s, d);
         s->lines++;
     }

@@ -48,7 +48,8 @@ int hr_forget_open(hr_forget_set *s, const char *key_path, hr_error *err);
 void hr_forget_close(hr_forget_set *s);
 /* HMAC-SHA256(key, msg). */
 void hr_forget_mac(hr_forget_set *s, const void *msg, size_t len, uint8_t out[32]);
-/* Add the ids of a text file (one a line; CR stripped, blank lines skipped). */
+/* Add the ids of a text file (one a line; a UTF-8 byte-order mark, CR and surrounding spaces
+ * stripped, blank lines skipped). */
 int hr_forget_add_ids(hr_forget_set *s, const char *path, hr_error *err);
 /* Add the digests of a list file (refused when its key check is not this key's). */
 int hr_forget_add_list(hr_forget_set *s, const char *path, hr_error *err);

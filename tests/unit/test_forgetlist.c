@@ -71,7 +71,7 @@ static void test_list_round_trip(void **state)
     write_key(kp, "site-secret-key-0123456789", 26, 0600);
     write_key(kp2, "another-secret-key-0123456", 26, 0600);
     FILE *f = fopen(ids, "w");
-    fputs("7\r\n13\n\n7\nalice\n", f);
+    fputs("\xEF\xBB\xBF" "7\r\n 13 \n\n7\nalice\n", f);
     fclose(f);
     hr_forget_set s, t, u;
     hr_error err = { 0 };
