@@ -12,7 +12,7 @@ CC        := mpicc
 BUILD     ?= build
 SAN       ?=
 OPT       ?= -O2
-PKGS      := libzstd libarchive jansson libxxhash zlib liblzma sqlite3
+PKGS      := libzstd libarchive jansson libxxhash zlib liblzma sqlite3 libcrypto
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wformat=2 -Wno-format-truncation
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -I. $(SAN) \
              -DHR_VERSION=\"$(VERSION)\" -DHR_GIT=\"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)\" \

@@ -14,5 +14,6 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv);
 int hr_cmd_similar(hr_job *job, int argc, char **argv);
 int hr_cmd_index(hr_job *job, int argc, char **argv);
 int hr_cmd_export(hr_job *job, int argc, char **argv);
+int hr_cmd_forget(hr_job *job, int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@
 #include "io/output.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/forget.h"
 #include "jobs/ingest_read.h"
 #include "jobs/publish.h"
 #include "partition/dedupe.h"
@@ -38,12 +39,14 @@ static const char usage[] =
     "                        about 1.6x faster at -3 for shards some 15-20% larger)\n"
     "  --max-expansion R     refuse a compressed input that expands more than R times (default 1000; 0 = no limit)\n"
     "  --max-input-bytes N   refuse a compressed input larger than N bytes decompressed (default 0 = no limit)\n"
+    "  --forget LIST         leave out the users of this forget list (hpcrec forget --list); counted as rows_forgotten\n"
+    "  --forget-key KEY      the site key the list was written under (mode 0600; required with --forget)\n"
     "  --json FILE           machine-readable summary\n";
 
 typedef struct {
     char **inputs;
     int ninputs;
-    const char *out, *format, *columns;
+    const char *out, *format, *columns, *forget, *forget_key;
     hr_header_mode header;
     int skip_bad, zstd_level;
     int64_t max_user_events, split_bytes, max_input_bytes;
@@ -61,6 +64,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
         { "partition", required_argument, 0, 'p' }, { "split-bytes", required_argument, 0, 's' },
         { "zstd-level", required_argument, 0, 'z' }, { "json", required_argument, 0, 'j' },
         { "max-expansion", required_argument, 0, 'X' }, { "max-input-bytes", required_argument, 0, 'B' },
+        { "forget", required_argument, 0, 'F' }, { "forget-key", required_argument, 0, 'K' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     memset(o, 0, sizeof *o);
     o->format = "auto";
@@ -120,6 +124,8 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
         case 'X': HR_TRY(hr_opt_f64(job, "--max-expansion", optarg, 0, 1e12, &o->max_expansion)); break;
         case 'B': HR_TRY(hr_opt_i64(job, "--max-input-bytes", optarg, 0, INT64_MAX, &o->max_input_bytes)); break;
         case 'j': job->json_path = optarg; break;
+        case 'F': o->forget = optarg; break;
+        case 'K': o->forget_key = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 1;
         default: return hr_opt_usage(job, usage);
         }
@@ -127,6 +133,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
     /* "--input a b c": getopt moves the extra paths to the end. */
     for (int k = optind; k < argc; k++) o->inputs[o->ninputs++] = argv[k];
     if (o->ninputs == 0 || !o->out) return hr_error_set(&job->err, HR_ERR_ARG, "--input and --out are required\n%s", usage);
+    if (!o->forget != !o->forget_key) return hr_error_set(&job->err, HR_ERR_ARG, "--forget LIST and --forget-key KEY go together");
     return 0;
 }
 
@@ -223,6 +230,79 @@ static json_t *lineage_inputs(hr_job *job, const hr_pathlist *files)
     return arr;
 }
 
+/* Rows that did not parse and hold a forgotten id in any field leave the reject log (they
+ * are counted as forgotten, never written to rejects/).  Returns how many left. */
+static uint64_t scrub_parse_rejects(hr_forget_set *s, hr_ingest_read *r)
+{
+    hr_reject_log *L = &r->rejects;
+    uint64_t w = 0, gone = 0, tw = 0;
+    if (L->n == 0) return 0;   /* the log's arrays are not allocated yet */
+    for (uint64_t k = 0; k < L->n; k++) {
+        const char *txt = L->text + L->text_off[k];
+        size_t len = L->text_off[k + 1] - L->text_off[k];
+        const char *tab = memchr(txt, '\t', len);   /* "detail\trow" */
+        const char *row = tab ? tab + 1 : txt + len;
+        if (hr_forget_raw_row(s, row, (size_t)(txt + len - row))) {
+            r->counts[L->reason[k]]--;
+            gone++;
+            continue;
+        }
+        memmove(L->text + tw, txt, len);
+        L->src[w] = L->src[k];
+        L->line[w] = L->line[k];
+        L->reason[w] = L->reason[k];
+        L->text_off[w] = tw;
+        tw += len;
+        w++;
+    }
+    L->text_off[w] = tw;
+    L->n = w;
+    L->text_len = tw;
+    return gone;
+}
+
+/* The forget list, before the dictionaries exist: rows of listed users leave, and the local
+ * key tables are rebuilt from the rows left, so the dictionaries (their ids and their integer /
+ * string kind), the partition and every count are those of the input without these rows.
+ * Returns the rows dropped here (parse rejects included). */
+static uint64_t forget_local(hr_forget_set *s, hr_ingest_read *r)
+{
+    uint64_t gone = scrub_parse_rejects(s, r);
+    if (s->n == 0) return gone;
+    uint32_t nu = hr_intern_count(r->users), ni = hr_intern_count(r->items);
+    uint32_t *mu = hr_malloc((size_t)(nu ? nu : 1) * sizeof *mu), *mi = hr_malloc((size_t)(ni ? ni : 1) * sizeof *mi);
+    for (uint32_t k = 0; k < nu; k++) {
+        size_t len;
+        const char *key = hr_intern_key(r->users, k, &len);
+        mu[k] = hr_forget_has(s, key, len) ? UINT32_MAX : 0;
+    }
+    for (uint32_t k = 0; k < ni; k++) mi[k] = UINT32_MAX;
+    hr_intern *u2 = hr_intern_new(), *i2 = hr_intern_new();
+    uint64_t w = 0;
+    for (uint64_t k = 0; k < r->n; k++) {
+        hr_triple x = r->t[k];
+        if (mu[x.u] == UINT32_MAX) continue;
+        size_t len;
+        const char *key = hr_intern_key(r->users, x.u, &len);
+        x.u = hr_intern_get(u2, key, len);
+        if (mi[x.i] == UINT32_MAX) {
+            key = hr_intern_key(r->items, x.i, &len);
+            mi[x.i] = hr_intern_get(i2, key, len);
+        }
+        x.i = mi[x.i];
+        r->t[w++] = x;
+    }
+    gone += r->n - w;
+    r->n = w;
+    hr_free(mu);
+    hr_free(mi);
+    hr_intern_free(r->users);
+    hr_intern_free(r->items);
+    r->users = u2;
+    r->items = i2;
+    return gone;
+}
+
 int hr_cmd_ingest(hr_job *job, int argc, char **argv)
 {
     ingest_opts o;
@@ -244,6 +324,15 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     hr_publish pub;
     memset(&pub, 0, sizeof pub);
 
+    hr_forget_set fset;
+    memset(&fset, 0, sizeof fset);
+    uint64_t forgotten = 0;
+    if (o.forget) {   /* every rank reads the list: it is small next to the data (32 bytes an id) */
+        rc = hr_forget_open(&fset, o.forget_key, &job->err);
+        if (rc == 0) rc = hr_forget_add_list(&fset, o.forget, &job->err);
+        hr_forget_finish(&fset);
+        HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
+    }
     rc = hr_paths_expand(o.inputs, o.ninputs, &files, &job->err);
     HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
     {   /* --out must not be, contain or lie inside what is read (every walked root) */
@@ -283,6 +372,7 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
                 (unsigned long long)g[0], (unsigned long long)files.n, g[3] / 1e6, tp, g[0] / tp / 1e6, pf, ps);
 
     HR_CHECK(hr_ingest_fix_sources(job, &r, &names, &nnames));
+    if (o.forget) forgotten = forget_local(&fset, &r);
     HR_CHECK(build_dict(job, r.users, &users, &umap));
     HR_CHECK(build_dict(job, r.items, &items, &imap));
     for (uint64_t k = 0; k < r.n; k++) {
@@ -347,16 +437,18 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
         hr_free(ki);
         HR_CHECK(rc);
     }
-    uint64_t counts[HR_REJECT__COUNT + 1];
+    uint64_t counts[HR_REJECT__COUNT + 2];
     memcpy(counts, r.counts, sizeof r.counts);
     counts[HR_REJECT__COUNT] = kept;
-    HR_CHECK(hr_comm_allreduce_sum_u64(job->comm, counts, HR_REJECT__COUNT + 1));
+    counts[HR_REJECT__COUNT + 1] = forgotten;
+    HR_CHECK(hr_comm_allreduce_sum_u64(job->comm, counts, HR_REJECT__COUNT + 2));
+    forgotten = counts[HR_REJECT__COUNT + 1];
     uint64_t rejected = 0;
     for (int k = 1; k < HR_REJECT__COUNT; k++) rejected += counts[k];
     uint64_t accepted = counts[HR_REJECT__COUNT];
-    if (accepted + rejected != g[0]) {
-        rc = hr_error_set(&job->err, HR_ERR_STATE, "internal accounting error: read %llu != accepted %llu + rejected %llu",
-                          (unsigned long long)g[0], (unsigned long long)accepted, (unsigned long long)rejected);
+    if (accepted + rejected + forgotten != g[0]) {
+        rc = hr_error_set(&job->err, HR_ERR_STATE, "internal accounting error: read %llu != accepted %llu + rejected %llu + forgotten %llu",
+                          (unsigned long long)g[0], (unsigned long long)accepted, (unsigned long long)rejected, (unsigned long long)forgotten);
         goto fail;
     }
     if (accepted == 0 && g[0] == 0) {
@@ -381,6 +473,7 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     json_object_set_new(summary, "rows_read", json_integer((json_int_t)g[0]));
     json_object_set_new(summary, "rows_accepted", json_integer((json_int_t)accepted));
     json_object_set_new(summary, "rows_rejected", json_integer((json_int_t)rejected));
+    if (o.forget) json_object_set_new(summary, "rows_forgotten", json_integer((json_int_t)forgotten));
     json_object_set_new(summary, "header_lines", json_integer((json_int_t)g[1]));
     json_object_set_new(summary, "blank_lines", json_integer((json_int_t)g[2]));
     json_object_set_new(summary, "bytes_read", json_integer((json_int_t)g[3]));
@@ -440,5 +533,6 @@ fail:
     hr_ingest_read_free(&r);
     hr_paths_free(&files);
     hr_free(o.inputs);
+    hr_forget_close(&fset);
     return rc;
 }

@@ -104,6 +104,8 @@ static int dump_dataset(hr_job *job, const char *dir, const char *prefix)
     return rc;
 }
 
+static void print_erasures(json_t *m, int model);
+
 static int inspect_dataset(hr_job *job, const char *dir)
 {
     char mpath[4096];
@@ -139,7 +141,9 @@ static int inspect_dataset(hr_job *job, const char *dir)
         json_t *inputs = json_object_get(lin, "inputs"), *parents = json_object_get(lin, "parents");
         if (inputs) printf(", %zu input files", json_array_size(inputs));
         if (parents) printf(", from %s", json_string_value(json_object_get(json_array_get(parents, 0), "path")));
-        printf("\nchecksums  %llu files, %llu bad\n", (unsigned long long)nfiles, (unsigned long long)nbad);
+        printf("\n");
+        print_erasures(m, 0);
+        printf("checksums  %llu files, %llu bad\n", (unsigned long long)nfiles, (unsigned long long)nbad);
         fflush(stdout);
     }
     if (rc == 0) {
@@ -150,6 +154,29 @@ static int inspect_dataset(hr_job *job, const char *dir)
     }
     json_decref(m);
     return rc;
+}
+
+/* Erasures (hpcrec forget) recorded in a manifest: one line; for a model, what they mean. */
+static void print_erasures(json_t *m, int model)
+{
+    json_t *e = json_object_get(m, "erasures");
+    if (!json_is_array(e) || json_array_size(e) == 0) return;
+    json_int_t users = 0, rows = 0;
+    size_t k;
+    json_t *x;
+    json_array_foreach(e, k, x) {
+        users += json_integer_value(json_object_get(x, "users_removed"));
+        rows += json_integer_value(json_object_get(x, "rows_removed"));
+    }
+    json_t *last = json_array_get(e, json_array_size(e) - 1);
+    printf("erasures   revision %lld: %zu erasures, %lld users removed", (long long)json_integer_value(json_object_get(m, "revision")),
+           json_array_size(e), (long long)users);
+    if (!model) printf(", %lld interactions", (long long)rows);
+    printf(", last at %s (list %.16s)\n", json_string_value(json_object_get(last, "time")),
+           json_string_value(json_object_get(last, "list_hmac")));
+    if (model)
+        printf("warning    the item rows of this model were trained with the data of the %lld erased users; retrain to remove it\n",
+               (long long)users);
 }
 
 /* A model bundle: rank 0 streams it through hr_bundle_verify (every member's checksum and
@@ -184,6 +211,18 @@ static int inspect_model(hr_job *job, const char *path)
                 printf("\n");
             }
             if (lin) printf("lineage    dataset %s\n", json_string_value(json_object_get(lin, "dataset")));
+            print_erasures(m, 1);
+            hr_job_set_int(job, "revision", json_integer_value(json_object_get(m, "revision")));
+            hr_job_set_int(job, "erased_users", 0);
+            {
+                json_t *e = json_object_get(m, "erasures"), *x;
+                size_t k;
+                json_int_t eu = 0;
+                json_array_foreach(e, k, x) eu += json_integer_value(json_object_get(x, "users_removed"));
+                hr_job_set_int(job, "erased_users", eu);
+                /* item rows still carry erased users' data until the next retraining */
+                hr_job_set_int(job, "trained_with_erased_users", eu > 0);
+            }
             json_t *arrays = json_object_get(m, "arrays");
             const char *key;
             json_t *a;

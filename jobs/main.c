@@ -22,6 +22,7 @@ static const struct {
     { "index", hr_cmd_index, "build or query an ANN index over a model's item factors" },
     { "inspect", hr_cmd_inspect, "summarize a dataset, model or checkpoint and verify checksums" },
     { "export", hr_cmd_export, "a model as .npy/TSV files, recommendations as an SQLite database" },
+    { "forget", hr_cmd_forget, "erase users from datasets, models, recommendations, checkpoints; keep the forget list" },
 };
 
 static void usage(FILE *f)

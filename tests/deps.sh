@@ -7,12 +7,13 @@
 #   slurm: Slurm daemons and munge, for the slurm/ scripts and their tests
 #   tools: clang + libFuzzer runtime (fuzz targets), python3 (pandas-free output checks)
 #   export: libsqlite3 (export --recs), python3-numpy (the model reader test of export)
+#   forget: libssl-dev (OpenSSL libcrypto: HMAC-SHA256 of the forget list, io/forgetlist.h)
 set -euo pipefail
 PKGS=(build-essential pkg-config gfortran clang libclang-rt-14-dev
       libopenmpi-dev openmpi-bin libopenblas-dev libscalapack-openmpi-dev
       libzstd-dev zstd libarchive-dev libarchive-tools gzip xz-utils zip
       zlib1g-dev libbz2-dev liblzma-dev
-      libjansson-dev libxxhash-dev libcmocka-dev libsqlite3-dev sqlite3 python3-numpy
+      libjansson-dev libxxhash-dev libcmocka-dev libsqlite3-dev sqlite3 python3-numpy libssl-dev
       slurm-wlm slurmctld slurmd slurm-client munge
       iproute2 util-linux procps)
 missing=()
