@@ -22,6 +22,8 @@ static const struct {
     { "index", hr_cmd_index, "build or query an ANN index over a model's item factors" },
     { "inspect", hr_cmd_inspect, "summarize a dataset, model or checkpoint and verify checksums" },
     { "export", hr_cmd_export, "a model as .npy/TSV files, recommendations as an SQLite database" },
+    { "drift", hr_cmd_drift, "what changed between two days: data, recommendations, neighbours" },
+    { "report", hr_cmd_report, "one self-contained HTML page of a model root (rank 0 only)" },
 };
 
 static void usage(FILE *f)
