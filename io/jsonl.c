@@ -45,3 +45,47 @@ int hr_jsonl_close(hr_jsonl *w, hr_error *err)
     hr_free(w);
     return rc;
 }
+
+int hr_json_read_opt(const char *path, json_t **out, hr_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT || errno == ENOTDIR) return 0;
+        return hr_error_set(err, HR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    json_error_t je;
+    json_t *j = json_loadf(f, 0, &je);
+    fclose(f);
+    if (!j) return hr_error_set(err, HR_ERR_FORMAT, "%s:%d: not JSON: %s", path, je.line, je.text);
+    *out = j;
+    return 0;
+}
+
+int hr_jsonl_read_opt(const char *path, json_t **out, uint64_t *bad, hr_error *err)
+{
+    *out = NULL;
+    if (bad) *bad = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT || errno == ENOTDIR) return 0;
+        return hr_error_set(err, HR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    json_t *a = json_array();
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        json_error_t je;
+        json_t *j = json_loadb(line, (size_t)n, 0, &je);
+        if (j && json_is_object(j)) json_array_append_new(a, j);
+        else {
+            if (j) json_decref(j);
+            if (bad) (*bad)++;
+        }
+    }
+    free(line);
+    fclose(f);
+    *out = a;
+    return 0;
+}
