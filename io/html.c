@@ -107,6 +107,12 @@ void hr_html_table(hr_html *h, const char *cls, int ncol, const char *const *hea
 
 void hr_html_row(hr_html *h, const char *cls, int ncol, const char *const *cells)
 {
+    hr_html_row_open(h, cls, ncol, cells);
+    fputs("</tr>\n", h->f);
+}
+
+void hr_html_row_open(hr_html *h, const char *cls, int ncol, const char *const *cells)
+{
     if (cls) fprintf(h->f, "<tr class=\"%s\">", cls);
     else fputs("<tr>", h->f);
     for (int c = 0; c < ncol; c++) {
@@ -114,7 +120,6 @@ void hr_html_row(hr_html *h, const char *cls, int ncol, const char *const *cells
         hr_html_text(h, cells[c] ? cells[c] : "");
         fputs("</td>", h->f);
     }
-    fputs("</tr>\n", h->f);
 }
 
 void hr_html_table_end(hr_html *h) { fputs("</table>\n", h->f); }

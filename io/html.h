@@ -33,6 +33,8 @@ void hr_html_p(hr_html *h, const char *cls, const char *s);
 void hr_html_table(hr_html *h, const char *cls, int ncol, const char *const *head);
 void hr_html_row(hr_html *h, const char *cls, int ncol, const char *const *cells);
 void hr_html_table_end(hr_html *h);
+/* A row left open after its cells (the caller adds raw cells, e.g. links, and "</tr>"). */
+void hr_html_row_open(hr_html *h, const char *cls, int ncol, const char *const *cells);
 
 /* A line chart of nseries series over n points (x labels xl[0..n)); y[s][i] NaN: no point.
  * Points get class "pt-<name[s]>" and a <title> "xl[i] name[s]: value". */

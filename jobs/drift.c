@@ -217,10 +217,14 @@ static void data_metrics(hr_job *job, table *t, side s[2])
     shift(job, t, "popularity", b->popularity_items, c->popularity_items, HR_DRIFT_LOG_BUCKETS);
     pair(job, t, "head_share", b->head_share, c->head_share, 0);
     hr_job_set_real(job, "head_fraction", HR_PROFILE_HEAD_FRACTION);
-    /* the new side's popularity buckets, for the report's long tail */
+}
+
+/* The new data's popularity buckets, for the report's long tail (also without a --base). */
+static void longtail_data(hr_job *job, const hr_profile *c)
+{
     char k[64];
     for (int x = 0; x < HR_DRIFT_LOG_BUCKETS; x++) {
-        if (!c->popularity_items[x] && !b->popularity_items[x]) continue;
+        if (!c->popularity_items[x]) continue;
         snprintf(k, sizeof k, "longtail.items.%d", x);
         hr_job_set_int(job, k, (int64_t)c->popularity_items[x]);
         snprintf(k, sizeof k, "longtail.interactions.%d", x);
@@ -365,6 +369,7 @@ int hr_cmd_drift(hr_job *job, int argc, char **argv)
         if (models) model_metrics(job, &t, s);
         else data_metrics(job, &t, s);
     }
+    if (rc == 0 && !models) longtail_data(job, &s[1].prof);
     if (rc == 0 && (recs[0] || recs[1])) {
         hr_drift_catalog cat[2];
         for (int x = 0; x < 2; x++) {

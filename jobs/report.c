@@ -54,6 +54,7 @@ typedef struct report {
     day *days;
     int ndays;
     json_t *events;    /* array of strings: publish.log lines of refusals and rollbacks */
+    const char *up;    /* "" when the page lies in the root, "../" when in a day's folder */
     hr_error *err;
 } report;
 
@@ -218,9 +219,11 @@ static void sec_days(report *r, hr_html *h)
         if (isnan(m)) m = num(d->evaluate, metric);
         const char *cells[7] = { d->name, status, fmtn(a, m, "%.4f"), d->published ? str(d->gate, "decision") : "refuse",
                                  fmtn(b, num(d->drift, "popularity.psi"), "%.4f"), fmtn(c, num(d->drift, "recs.jaccard"), "%.4f"),
-                                 d->published ? "report.html" : NULL };
+                                 NULL };
         if (!d->published) cells[2] = d->refuse_reason;
-        hr_html_row(h, cls, 7, cells);
+        hr_html_row_open(h, cls, 6, cells);
+        if (d->published) hr_html_raw(h, "<td><a href=\"%s%s/report.html\">report</a></td></tr>\n", r->up, d->name);
+        else hr_html_raw(h, "<td></td></tr>\n");
     }
     hr_html_table_end(h);
     char line[160];
@@ -629,7 +632,7 @@ static int write_page(report *r, const char *path)
     for (int i = 0; i < r->ndays; i++)
         if (r->days[i].published) newest = r->days[i].name;
     if (newest && strcmp(newest, r->want) != 0) {
-        hr_html_raw(&h, "<p>Newest published day: <a href=\"%s/report.html\">%s</a>.</p>\n", newest, newest);
+        hr_html_raw(&h, "<p>Newest published day: <a href=\"%s%s/report.html\">%s</a>.</p>\n", r->up, newest, newest);
     }
     int rc = 0;
     sec_days(r, &h);
@@ -648,6 +651,17 @@ static int run_report(hr_job *job, report *r)
     r->err = &job->err;
     r->days = hr_calloc(MAXDAYS, sizeof *r->days);
     int rc = scan(r);
+    /* links to the days' reports are relative to where this page lies */
+    char *cr = NULL, *co = NULL, outdir[4200];
+    snprintf(outdir, sizeof outdir, "%s", r->out);
+    char *slash = strrchr(outdir, '/');
+    if (slash) *slash = '\0';
+    else snprintf(outdir, sizeof outdir, ".");
+    if (rc == 0) rc = hr_path_canonical(r->root, &cr, &job->err);
+    if (rc == 0) rc = hr_path_canonical(outdir, &co, &job->err);
+    r->up = rc == 0 && !strcmp(cr, co) ? "" : "../";
+    hr_free(cr);
+    hr_free(co);
     if (rc == 0 && !r->want[0]) {
         if (r->current[0] && find_day(r, r->current, 0)) memcpy(r->want, r->current, 11);
         else
