@@ -17,6 +17,7 @@
 #                  per training iteration and one bar per ingest reject reason (skipped with the
 #                  reason when chromium is missing or cannot start)
 source "$(dirname "$0")/../lib.sh"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 W=$HR_TMP/dr
 SKIP_KEYS='seconds|ranks|peak_|minor_faults|system_seconds|user_seconds|base$|new$'
 
