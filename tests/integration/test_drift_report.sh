@@ -11,7 +11,8 @@
 #   nightly-report nightly.sbatch without Slurm (mpirun) over three days: days 1 and 2
 #                  published with profile.json, drift.json, history.jsonl and report.html, day 3
 #                  refused by DRIFT_MAX_PSI (exit 76, REFUSED says drift); rollback.sh blocks
-#                  day 2; `hpcrec report` over the root shows the refused and the rolled-back day.
+#                  day 2 and rewrites MODEL_ROOT/report.html; `hpcrec report` over the root (on 2
+#                  ranks) shows the refused and the rolled-back day.
 #                  Debian's chromium (headless) loads the page from file:// with no console
 #                  message, the screenshot is not blank, and the rendered DOM holds one loss point
 #                  per training iteration and one bar per ingest reject reason (skipped with the
@@ -122,6 +123,8 @@ case_nightly_report() {
     assert_json "$R/work/$D3/REFUSED" refused_by drift
     grep -q "refuse $D3 .*drift: item popularity PSI" "$m/publish.log" || fail "publish.log: $(cat "$m/publish.log")"
     "$HR_ROOT/slurm/rollback.sh" --config "$c" >"$R/rb.out" 2>&1 || fail "rollback: $(cat "$R/rb.out")"
+    # rollback.sh rewrote MODEL_ROOT/report.html for the new current
+    grep -q "<tr class=\"rolledback\"><td>$D2</td>" "$m/report.html" || fail "rollback.sh did not rewrite report.html"
     hrt 2 report --root "$m" --out "$m/report.html" --json "$R/report.json" >/dev/null || fail report
     jtrue 'a["day"] == "'$D1'" and a["days_refused"] == 1 and a["days_rolled_back"] == 1 and a["days_published"] == 2' "$R/report.json"
     ! grep -qiE '<script|src="http|href="http|@import|url\(' "$m/report.html" || fail "the page loads something"
