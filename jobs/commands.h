@@ -15,5 +15,7 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv);
 int hr_cmd_index(hr_job *job, int argc, char **argv);
 int hr_cmd_export(hr_job *job, int argc, char **argv);
 int hr_cmd_forget(hr_job *job, int argc, char **argv);
+int hr_cmd_drift(hr_job *job, int argc, char **argv);
+int hr_cmd_report(hr_job *job, int argc, char **argv);
 
 #endif

@@ -23,6 +23,8 @@ static const struct {
     { "inspect", hr_cmd_inspect, "summarize a dataset, model or checkpoint and verify checksums" },
     { "export", hr_cmd_export, "a model as .npy/TSV files, recommendations as an SQLite database" },
     { "forget", hr_cmd_forget, "erase users from datasets, models, recommendations, checkpoints; keep the forget list" },
+    { "drift", hr_cmd_drift, "what changed between two days: data, recommendations, neighbours" },
+    { "report", hr_cmd_report, "one self-contained HTML page of a model root (rank 0 only)" },
 };
 
 static void usage(FILE *f)

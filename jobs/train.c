@@ -26,6 +26,7 @@
 #include "jobs/modelwrite.h"
 #include "jobs/publish.h"
 #include "jobs/signals.h"
+#include "io/jsonl.h"
 #include "jobs/train.h"
 
 static const char usage[] =
@@ -55,10 +56,11 @@ static const char usage[] =
     "  --force-resume     accept a checkpoint of another dataset or other hyper-parameters\n"
     "  --init-from M.tar  warm start: known users/items start from the model's factors\n"
     "  SIGTERM / SIGUSR1: finish the half-iteration, checkpoint, exit 75 (requeue me)\n"
-    "  --json FILE        machine-readable summary\n";
+    "  --json FILE        machine-readable summary\n"
+    "  --history FILE     one JSON line per iteration (loss, seconds, ...); appended to with --resume\n";
 
 typedef struct {
-    const char *data, *out, *init_from;
+    const char *data, *out, *init_from, *history;
     hr_ckpt_opts ckpt;
     int resume;
     hr_algo algo;
@@ -86,7 +88,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
         { "ease-weight", required_argument, 0, 'w' }, { "svd-weight", required_argument, 0, 'W' },
         { "ease-topm", required_argument, 0, 'M' }, { "power-iters", required_argument, 0, 'q' },
         { "oversample", required_argument, 0, 'O' }, { "block-size", required_argument, 0, 'B' },
-        { "init", required_argument, 0, 'i' }, { 0, 0, 0, 0 } };
+        { "init", required_argument, 0, 'i' }, { "history", required_argument, 0, 'H' }, { 0, 0, 0, 0 } };
     memset(o, 0, sizeof *o);
     hr_als_default_opts(&o->opts);
     o->opts.k = 64;
@@ -160,6 +162,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
         case 'R': o->resume = 1; break;
         case 'F': o->ckpt.force = 1; break;
         case 'I': o->init_from = optarg; break;
+        case 'H': o->history = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 1;
         default: return hr_opt_usage(job, usage);
         }
@@ -309,8 +312,8 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     /* The bundle and the checkpoints never go into (or replace) what is read. */
     hr_pathspec ps[] = { { "--data", o.data, HR_IN }, { "--init-from", o.init_from, HR_IN },
                          { "--out", o.out, HR_OUT_FILE }, { "--checkpoint-dir", o.ckpt.dir, HR_OUT_INTO },
-                         { "--json", job->json_path, HR_OUT_FILE } };
-    HR_TRY(hr_publish_check(job, ps, 5));
+                         { "--json", job->json_path, HR_OUT_FILE }, { "--history", o.history, HR_OUT_FILE } };
+    HR_TRY(hr_publish_check(job, ps, 6));
     double t0 = hr_now();
     hr_dataset ds;
     hr_model m;
@@ -363,6 +366,10 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
             for (int k = 0; k < 6; k++) hr_job_set_int(job, keys[k], (int64_t)wc[k]);
         }
         identity = o.ckpt.dir ? hr_ckpt_identity(&t, o.data) : NULL;
+        if (o.history) {   /* rank 0 writes it; every rank agrees that it could be opened */
+            int hrc = job->rank == 0 ? hr_jsonl_open(o.history, o.resume, &t.history, &job->err) : 0;
+            HR_CHECK(hr_comm_agree(job->comm, hrc, &job->err));
+        }
         int64_t done = 0;
         int half = 0;
         if (o.resume) HR_CHECK(hr_ckpt_resume(&t, &o.ckpt, identity, &done, &half));
@@ -404,6 +411,16 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
                               o.ckpt.dir ? "run again with --resume to continue" : "no --checkpoint-dir: progress is lost");
         }
         if (rc == 0 && last >= 1) rc = hr_train_finish(&t, last);
+        if (t.history) {
+            if (t.history_rc < 0 && rc == 0) {
+                rc = t.history_rc;
+                job->err = t.history_err;
+            }
+            int crc = hr_jsonl_close(t.history, &job->err);
+            t.history = NULL;
+            if (rc == 0) rc = crc;
+        }
+        rc = hr_comm_agree(job->comm, rc, &job->err);
         ran_iters = ran;
         if (ran > 0) {
             secs_iter = sum_s / (double)ran;
@@ -502,6 +519,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     }
 fail:
     if (identity) json_decref(identity);
+    hr_jsonl_close(t.history, &t.history_err);
     hr_train_free(&t);
     hr_dataset_free(&ds);
     return rc;

@@ -70,6 +70,9 @@ typedef struct hr_train {
     /* checkpoints written by this run [global] */
     uint64_t ckpt_count, ckpt_bytes, ckpt_raw;
     double ckpt_seconds;
+    struct hr_jsonl *history; /* rank 0: train --history FILE, one line per iteration (or NULL) */
+    int history_rc;           /* its first write error (rank 0), agreed on after the loop */
+    hr_error history_err;
 } hr_train;
 
 /* Shared by every algorithm (train.c).  The "lineage" object of a model manifest. */

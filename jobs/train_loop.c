@@ -16,6 +16,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "jobs/signals.h"
+#include "io/jsonl.h"
 #include "jobs/train.h"
 
 const char *const hr_train_phase_names[HR_TRAIN_NPHASE] = { "gather", "gram", "factor", "cg", "exchange", "loss" };
@@ -192,6 +193,27 @@ static int report(hr_train *t, int64_t it)
     else
         hr_progress("iter %3lld   loss %.6e  %.3fs  %.2f GFLOP/s  %.2f MB exchanged  imbalance %.2f  comm %.0f%%",
                     (long long)it, t->loss, t->seconds, t->gflops, t->bytes / 1e6, t->imbalance, t->comm_pct);
+    if (t->history) {   /* rank 0 only: the same figures as the progress line, one JSON line */
+        json_t *l = json_pack("{s:I,s:f,s:b}", "iteration", (json_int_t)it, "loss", isfinite(t->loss) ? t->loss : -1.0,
+                              "restored", t->halves == 0);
+        if (t->algo == HR_ALGO_ALS) json_object_set_new(l, "train_rmse", json_real(t->rmse));
+        if (t->halves != 0) {
+            json_object_set_new(l, "seconds", json_real(t->seconds));
+            json_object_set_new(l, "gflops", json_real(t->gflops));
+            json_object_set_new(l, "bytes_exchanged", json_integer((json_int_t)t->bytes));
+            json_object_set_new(l, "imbalance", json_real(t->imbalance));
+            json_object_set_new(l, "comm_pct", json_real(t->comm_pct));
+            for (int q = 0; q < HR_TRAIN_NPHASE; q++) {
+                char key[48];
+                snprintf(key, sizeof key, "seconds_%s", hr_train_phase_names[q]);
+                json_object_set_new(l, key, json_real(t->phase[q]));
+            }
+        }
+        /* a failed write is held for train.c to agree on after the loop (returning here on
+         * rank 0 alone would leave the others in the next collective) */
+        if (t->history_rc == 0) t->history_rc = hr_jsonl_write(t->history, l, &t->history_err);
+        json_decref(l);
+    }
     if (!isfinite(t->loss))
         return hr_error_set(&t->job->err, HR_ERR_NUMERIC, "loss is not finite at iteration %lld (diverged: try a larger --lambda)",
                             (long long)it);

@@ -182,7 +182,7 @@ for day in "${days[@]}"; do
         break
     fi
     if [ -f "$W/REFUSED" ] && [ "$retry_refused" = 0 ]; then
-        echo "$day: refused by the gate earlier ($(hr_json "$W/REFUSED" reason || echo "see $W/REFUSED")), skipped"
+        echo "$day: refused by the $(hr_json "$W/REFUSED" refused_by || echo gate) earlier ($(hr_json "$W/REFUSED" reason || echo "see $W/REFUSED")), skipped"
         refused=$((refused + 1))
         continue
     fi

@@ -7,6 +7,7 @@
 #                  old current
 #   --unblock DAY  lift the rollback marker of DAY; alone it moves no link, with --to DAY it
 #                  serves DAY again
+# With REPORT=yes, MODEL_ROOT/report.html (if there is one) is rewritten for the new current.
 # Moving current back from day C to an older day T blocks C and every published day after T
 # up to C: a marker MODEL_ROOT/.blocked/DAY for each.  A blocked day is never linked again (a
 # rerun or a requeue of it leaves current alone), never used to warm-start (a later day whose
@@ -77,3 +78,9 @@ hr_set_link "$M" current "$to"
 hr_publish_log "$M" "rollback current $to previous ${cur:--} by $who" || true
 hr_links_unlock
 echo "rollback: current -> $to${cur:+ (was $cur; previous -> $cur)}${marked[*]:+; blocked: ${marked[*]}}"
+# REPORT=yes: MODEL_ROOT/report.html shows the new current (hpcrec report reads files only and
+# runs as one process here); a failure leaves the old page and says so
+if [ "${CONF[REPORT]}" = yes ] && [ -f "$M/report.html" ]; then
+    "${CONF[HPCREC_BIN]}" report --root "$M" --out "$M/report.html" >/dev/null 2>&1 ||
+        echo "rollback: $M/report.html not rewritten (run: hpcrec report --root $M --out $M/report.html)" >&2
+fi

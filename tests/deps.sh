@@ -8,6 +8,7 @@
 #   tools: clang + libFuzzer runtime (fuzz targets), python3 (pandas-free output checks)
 #   export: libsqlite3 (export --recs), python3-numpy (the model reader test of export)
 #   forget: libssl-dev (OpenSSL libcrypto: HMAC-SHA256 of the forget list, io/forgetlist.h)
+#   report: chromium (headless: the report page rendered in a real browser, test_drift_report.sh)
 set -euo pipefail
 PKGS=(build-essential pkg-config gfortran clang libclang-rt-14-dev
       libopenmpi-dev openmpi-bin libopenblas-dev libscalapack-openmpi-dev
@@ -15,7 +16,8 @@ PKGS=(build-essential pkg-config gfortran clang libclang-rt-14-dev
       zlib1g-dev libbz2-dev liblzma-dev
       libjansson-dev libxxhash-dev libcmocka-dev libsqlite3-dev sqlite3 python3-numpy libssl-dev
       slurm-wlm slurmctld slurmd slurm-client munge
-      iproute2 util-linux procps)
+      iproute2 util-linux procps
+      chromium)
 missing=()
 for p in "${PKGS[@]}"; do
     case "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)" in

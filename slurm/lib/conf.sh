@@ -96,6 +96,10 @@ hr_key CLEAN_WORK       choice:yes/no yes
 hr_key INDEX_MIN_ITEMS  uint      500000
 hr_key FORGET_LIST      file      ""
 hr_key FORGET_KEY       secret    ""
+hr_key DRIFT_MAX_PSI    number    0
+hr_key DRIFT_MIN_OVERLAP number   0
+hr_key DRIFT_NEIGHBOURS uint      10
+hr_key REPORT           choice:yes/no yes
 
 # ENV names that are refused: the shell's and the dynamic loader's own variables, Slurm's
 # option variables, the library's prefixes, the thread counts THREADS_PER_RANK sets, and the
