@@ -1,0 +1,155 @@
+#!/bin/bash
+# tests/integration/test_coldstart.sh — users the model does not know, folded in without
+# retraining (recommend --data / --fold-in-min, evaluate --fold-in, split --new-users).
+#   split-new-users   held-out users leave train's dictionary; their events split into fold-in
+#                     and test by FRAC2; train-all = train + fold-in; counts add up
+#   als-fold-in       explicit ALS folds an unknown user in too (source fold-in)
+#   ml100k-fold-in    MovieLens 100K, ials, 10% of users held out, half of their events given
+#                     to fold-in: NDCG@10 on the other half >= 1.5x the popularity fallback's
+#                     and within 15% of those users' NDCG@10 when they were in training;
+#                     evaluate --fold-in equals evaluate on train-all (same rows, same solve)
+#   fold-in-ranks     the same evaluation and the recommend lists on 1-4 ranks
+source "$(dirname "$0")/../lib.sh"
+NP=2
+W=$HR_TMP/cold
+mkdir -p "$W"
+lines() { zstdcat "$1"/part-*.tsv.zst | grep -v $'^user\t' | LC_ALL=C sort; }
+
+# ---- small generated data ----------------------------------------------------------------
+small() {
+    [ -f "$W/small.ok" ] && return 0
+    python3 - "$W/g.csv" <<'PY' || fail "data"
+import random, sys
+r = random.Random(3)
+with open(sys.argv[1], "w") as f:
+    f.write("user,item,rating\n")
+    for u in range(300):
+        for i in r.sample(range(80), 20):
+            f.write("%d,%d,%d\n" % (u, i, 1 + (u + i) % 5))
+PY
+    hrt $NP ingest --input "$W/g.csv" --out "$W/g" >/dev/null || fail "ingest"
+    touch "$W/small.ok"
+}
+
+case_split_new_users() {
+    small
+    hrt $NP split --data "$W/g" --train "$W/tr" --test "$W/te" --new-users 0.2 --fold-in 0.5 --fold-in-data "$W/fo" \
+        --train-all "$W/ta" --seed 5 --json "$W/sp.json" >/dev/null || fail "split"
+    for d in g tr te fo ta; do hrt 1 inspect "$W/$d" --dump "$W/$d.d" >/dev/null || fail "dump $d"; done
+    python3 - "$W" "$W/sp.json" <<'PY' || fail "split --new-users"
+import glob, json, sys
+w = sys.argv[1]
+def rows(d):
+    return sorted(tuple(l.split("\t")[:3]) for f in glob.glob(w + "/" + d + ".d.*.tsv") for l in open(f))
+g, tr, te, fo, ta = (rows(d) for d in ("g", "tr", "te", "fo", "ta"))
+held = {r[0] for r in te} | {r[0] for r in fo}
+assert held and not held & {r[0] for r in tr}, "held-out users must not be in train"
+assert sorted(tr + te + fo) == g, "train + test + fold-in is the input"
+assert sorted(tr + fo) == ta, "train-all is train + fold-in"
+from collections import Counter
+nf, nt = Counter(r[0] for r in fo), Counter(r[0] for r in te)
+for u in held:   # half of each held-out user's events (round), at least one on each side
+    n = nf[u] + nt[u]
+    assert nf[u] == min(max(round(0.5 * n), 1), n - 1) or (n == 1 and nt[u] == 1), (u, nf[u], nt[u])
+users = len({r[0] for r in g})
+assert 0.1 * users < len(held) < 0.3 * users, len(held)
+s = json.load(open(sys.argv[2]))
+assert s["fold_in_interactions"] == len(fo) and s["test_interactions"] == len(te) and s["mode"] == "new-users", s
+PY
+    # train's dictionary lacks them: a model trained on it does not know them
+    hrt 1 inspect "$W/tr" --json "$W/tri.json" >/dev/null || fail "inspect train"
+    expect_fail 2 "--fold-in" hrt 1 split --data "$W/g" --train "$W/x1" --test "$W/x2" --new-users 0.1
+    expect_fail 2 "--new-users" hrt 1 split --data "$W/g" --train "$W/x1" --test "$W/x2" --random 0.1 --train-all "$W/x3"
+}
+
+case_als_fold_in() {
+    small
+    [ -d "$W/tr" ] || case_split_new_users
+    hrt $NP train --data "$W/tr" --out "$W/als.tar" --algo als --factors 8 --iters 5 >/dev/null || fail "train als"
+    hrt $NP recommend --model "$W/als.tar" --data "$W/fo" --out "$W/ra" --top 5 --json "$W/ra.json" >/dev/null || fail "recommend"
+    local held
+    held=$(lines "$W/ra" | awk -F'\t' '$5 == "fold-in" {print $1}' | sort -u | wc -l)
+    [ "$held" -gt 0 ] || fail "no folded-in user"
+    assert_json "$W/ra.json" users_fold_in "$held"
+    assert_json "$W/ra.json" users_fallback 0
+    # every folded-in list is a list of 5 distinct items the user does not have in fold-in
+    [ "$(lines "$W/ra" | awk -F'\t' '$5 == "fold-in"' | wc -l)" = $((held * 5)) ] || fail "short lists"
+    [ "$(lines "$W/ra" | awk -F'\t' '$4 != $4 + 0 || $4 == "nan"' | wc -l)" = 0 ] || fail "non-numeric scores"
+    grep -q "fold-in: $held users" <(hrt 1 recommend --model "$W/als.tar" --data "$W/fo" --out "$W/ra1" 2>&1) \
+        || fail "the progress line counts the folded-in users"
+}
+
+# ---- MovieLens 100K ----------------------------------------------------------------------
+ml() {
+    [ -f "$W/ml.ok" ] && return 0
+    need_data ml-100k
+    hrt $NP ingest --input "$HR_DATA/ml-100k/u.data" --out "$W/ml" >/dev/null || fail "ingest"
+    hrt $NP split --data "$W/ml" --train "$W/mtr" --test "$W/mte" --new-users 0.1 --fold-in 0.5 --fold-in-data "$W/mfo" \
+        --train-all "$W/mta" --seed 42 >/dev/null || fail "split"
+    # the same hyper-parameters for the model without the held-out users and the reference
+    hrt $NP train --data "$W/mtr" --out "$W/m.tar" --algo ials --factors 32 >/dev/null || fail "train"
+    hrt $NP train --data "$W/mta" --out "$W/ma.tar" --algo ials --factors 32 >/dev/null || fail "train reference"
+    touch "$W/ml.ok"
+}
+
+case_ml100k_fold_in() {
+    ml
+    hrt $NP evaluate --model "$W/m.tar" --train "$W/mtr" --test "$W/mte" --fold-in "$W/mfo" --k 10 --baseline pop \
+        --json "$W/e.json" >/dev/null || fail "evaluate --fold-in"
+    hrt $NP evaluate --model "$W/m.tar" --train "$W/mta" --test "$W/mte" --k 10 --json "$W/e2.json" >/dev/null \
+        || fail "evaluate on train-all"
+    hrt $NP evaluate --model "$W/ma.tar" --train "$W/mta" --test "$W/mte" --k 10 --json "$W/eref.json" >/dev/null \
+        || fail "evaluate the reference"
+    # fold-in refused for rows below --fold-in-min: everyone on popularity (the fallback)
+    hrt $NP evaluate --model "$W/m.tar" --train "$W/mtr" --test "$W/mte" --fold-in "$W/mfo" --k 10 --fold-in-min 100000 \
+        --json "$W/efb.json" >/dev/null || fail "evaluate, fallback"
+    jtrue 'a["users_fold_in"] == a["users_evaluated"] > 50 and a["users_fallback"] == 0' "$W/e.json"
+    jtrue 'a["ndcg@10"] >= 1.5 * a["pop.ndcg@10"]' "$W/e.json"
+    jtrue 'abs(b["ndcg@10"] - a["pop.ndcg@10"]) < 1e-12 and b["users_fallback"] == b["users_evaluated"]' "$W/e.json" "$W/efb.json"
+    jtrue 'a["ndcg@10"] >= 0.85 * b["ndcg@10"]' "$W/e.json" "$W/eref.json"
+    jtrue 'abs(a["ndcg@10"] - b["ndcg@10"]) < 1e-12 and a["users_fold_in"] == b["users_fold_in"]' "$W/e.json" "$W/e2.json"
+    python3 - "$W/e.json" "$W/eref.json" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+print("  ml100k fold-in: ndcg@10 %.4f (popularity %.4f, x%.2f; in training %.4f, %.1f%%), %d users, fold-in %.3fs"
+      % (a["ndcg@10"], a["pop.ndcg@10"], a["ndcg@10"] / a["pop.ndcg@10"], b["ndcg@10"],
+         100 * a["ndcg@10"] / b["ndcg@10"], a["users_fold_in"], a["seconds_fold_in"]))
+PY
+}
+
+case_fold_in_ranks() {
+    ml
+    for np in 1 2 3 4; do
+        hrt $np evaluate --model "$W/m.tar" --train "$W/mtr" --test "$W/mte" --fold-in "$W/mfo" --k 10 \
+            --json "$W/er$np.json" >/dev/null || fail "evaluate on $np ranks"
+    done
+    for np in 2 3 4; do
+        jtrue 'abs(a["ndcg@10"] - b["ndcg@10"]) < 1e-12 and a["users_fold_in"] == b["users_fold_in"]' "$W/er1.json" "$W/er$np.json"
+    done
+    for np in 1 3; do
+        hrt $np recommend --model "$W/m.tar" --data "$W/mfo" --out "$W/rr$np" --json "$W/rr$np.json" >/dev/null \
+            || fail "recommend on $np ranks"
+    done
+    # lists (user, rank, item, source) identical; scores to SGEMM rounding
+    python3 - "$W/rr1" "$W/rr3" <<'PY' || fail "recommend --data with fold-in differs across ranks"
+import glob, subprocess, sys
+def load(d):
+    out = subprocess.run("zstdcat %s/part-*.tsv.zst | grep -v '^user'" % d, shell=True, capture_output=True, text=True).stdout
+    return {(r[0], r[1]): (r[2], float(r[3]), r[4]) for r in (l.split("\t") for l in out.splitlines())}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert a.keys() == b.keys()
+folded = 0
+for k in a:
+    assert a[k][0] == b[k][0] and a[k][2] == b[k][2], (k, a[k], b[k])
+    assert abs(a[k][1] - b[k][1]) <= 1e-5 * max(1, abs(a[k][1])), (k, a[k], b[k])
+    folded += a[k][2] == "fold-in"
+assert folded > 0
+PY
+    jtrue 'a["users_fold_in"] == b["users_fold_in"] > 0 and a["users_fallback"] == 0' "$W/rr1.json" "$W/rr3.json"
+}
+
+tcase split-new-users case_split_new_users
+tcase als-fold-in case_als_fold_in
+tcase ml100k-fold-in case_ml100k_fold_in
+tcase fold-in-ranks case_fold_in_ranks
+[ "$_fails" = 0 ]
