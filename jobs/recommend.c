@@ -48,7 +48,7 @@ static const char *const REC_FORMATS[] = { "hpcrec-recommendations", NULL };
 static const char usage[] =
     "hpcrec recommend --model MODEL.tar --data DATASET --out DIR [--top N] [--include-seen] [--exclude FILE]\n"
     "                 [--users FILE] [--diversify L] [--index INDEX [--probe N]] [--zstd-level Z (default 1)] [--json FILE]\n"
-    "                 [--fold-in-min N (default 1)]\n";
+    "                 [--fold-in DATASET] [--fold-in-min N (default 1)]\n";
 
 
 #define FROM_ROW (UINT32_MAX - 1)   /* model_uid of a user scored from its --data row */
@@ -69,6 +69,25 @@ static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
+}
+
+static int cmp_ui(const void *a, const void *b)
+{
+    const hr_triple *x = a, *y = b;
+    if (x->u != y->u) return (x->u > y->u) - (x->u < y->u);
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* First triple of user u in t[0..n) (sorted by user), or n. */
+static uint64_t triple_lo(const hr_triple *t, uint64_t n, uint32_t u)
+{
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (t[mid].u < u) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
 }
 
 /* Lines of a text file of ids (one per line, blank lines ignored). */
@@ -201,6 +220,36 @@ static int div_prepare(hr_job *job, const hr_model *m, const target *tg, uint64_
     return hr_fetch_rows(job, m->item_factors, m->n_items, m->k, db->ids, u, db->rows);
 }
 
+/* --fold-in DATASET: its interactions as triples (user = --data gid, item = model id), sent to
+ * the ranks owning those users in --data and sorted by (user, item).  Users absent from --data
+ * (not targets) and items the model lacks are dropped and counted (reduced). */
+static int fold_rows(hr_job *job, const char *path, const hr_dataset *ds, const hr_model *m, hr_triple **out, uint64_t *n,
+                     uint64_t *dropped)
+{
+    hr_dataset fo;
+    int rc = hr_dataset_load(job, path, HR_LOAD_BY_USER, &fo);
+    if (rc == 0) {
+        uint32_t *fu = hr_dict_match(&fo.users, &ds->users, NULL), *fi = hr_dict_match(&fo.items, &m->items, NULL);
+        hr_triple *t = hr_block_to_triples(&fo.by_user, 0, n);
+        uint64_t w = 0;
+        for (uint64_t e = 0; e < *n; e++) {
+            if (fu[t[e].u] == UINT32_MAX || fi[t[e].i] == UINT32_MAX) { (*dropped)++; continue; }
+            t[e].u = fu[t[e].u];
+            t[e].i = fi[t[e].i];
+            t[w++] = t[e];
+        }
+        *n = w;
+        hr_free(fu);
+        hr_free(fi);
+        rc = hr_part_shuffle(job->comm, &ds->upart, 0, &t, n);
+        if (rc == 0) qsort(t, *n, sizeof *t, cmp_ui);
+        *out = t;
+        if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, dropped, 1);
+    }
+    hr_dataset_free(&fo);
+    return rc;
+}
+
 int hr_cmd_recommend(hr_job *job, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -210,8 +259,9 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         { "diversify", required_argument, 0, 'D' }, { "zstd-level", required_argument, 0, 'z' },
         { "index", required_argument, 0, 'I' }, { "probe", required_argument, 0, 'p' },
         { "json", required_argument, 0, 'j' }, { "fold-in-min", required_argument, 0, 'F' },
+        { "fold-in", required_argument, 0, 'f' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-    const char *model_path = NULL, *data = NULL, *out = NULL, *exclude = NULL, *users_file = NULL, *index = NULL;
+    const char *model_path = NULL, *data = NULL, *out = NULL, *exclude = NULL, *users_file = NULL, *index = NULL, *fold = NULL;
     int64_t top = 10, level = 1, probe = 0, fold_min = 1;
     double diversify = 0;
     int exclude_seen = 1, c;
@@ -232,6 +282,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         case 'I': index = optarg; break;
         case 'p': HR_TRY(hr_opt_i64(job, "--probe", optarg, 1, UINT32_MAX, &probe)); break;
         case 'j': job->json_path = optarg; break;
+        case 'f': fold = optarg; break;
         case 'F': HR_TRY(hr_opt_i64(job, "--fold-in-min", optarg, 1, UINT32_MAX, &fold_min)); break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
@@ -241,8 +292,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     if (probe && !index) return hr_error_set(&job->err, HR_ERR_ARG, "--probe needs --index");
     hr_pathspec ps[] = { { "--model", model_path, HR_IN }, { "--data", data, HR_IN }, { "--users", users_file, HR_IN },
                          { "--exclude", exclude, HR_IN }, { "--index", index, HR_IN }, { "--out", out, HR_OUT_DIR },
-                         { "--json", job->json_path, HR_OUT_FILE } };
-    HR_TRY(hr_publish_check(job, ps, 7));
+                         { "--json", job->json_path, HR_OUT_FILE }, { "--fold-in", fold, HR_IN } };
+    HR_TRY(hr_publish_check(job, ps, 8));
     double t0 = hr_now();
     int P = job->size, rc;
     hr_model m;
@@ -250,6 +301,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     memset(&m, 0, sizeof m);
     memset(&ds, 0, sizeof ds);
     target *tg = NULL;
+    hr_triple *ft = NULL;   /* --fold-in: its rows, on the owners of their users in --data */
+    uint64_t nft = 0, fold_dropped = 0;
     uint64_t nt = 0;
     uint8_t *banned = NULL;
     uint32_t *imap = NULL, *popular = NULL;
@@ -271,6 +324,14 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     if (rc < 0) goto done;
     const uint64_t ni = m.n_items;
     const int k = m.kind == HR_MODEL_FACTOR ? m.k : 0, solve_fold = hr_fold_in_solves(&m);
+    if (fold && !solve_fold) {
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "--fold-in: %s is a %s model; only als / ials models fold users in by a solve", model_path, m.algo);
+        goto done;
+    }
+    if (fold) {
+        rc = fold_rows(job, fold, &ds, &m, &ft, &nft, &fold_dropped);
+        if (rc < 0) goto done;
+    }
     if (diversify > 0 && !k) {
         rc = hr_error_set(&job->err, HR_ERR_ARG, "--diversify compares item factors: a %s model has none", m.algo);
         goto done;
@@ -326,12 +387,19 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         t->known = mu >= 0;
         t->model_uid = mu >= 0 && m.kind == HR_MODEL_FACTOR ? (uint32_t)mu : UINT32_MAX;
         /* item-item models score everyone from their row; fold-in models the users they lack */
-        uint64_t nknown = 0;   /* fold-in by a solve: the row's items the model knows */
-        if (row >= 0 && solve_fold && mu < 0)
+        uint64_t nknown = 0, f0 = 0, f1 = 0;   /* fold-in by a solve: the row's items the model knows */
+        if (row >= 0 && solve_fold && mu < 0 && fold) {   /* the user's rows in --fold-in instead */
+            f0 = triple_lo(ft, nft, (uint32_t)dg);
+            for (f1 = f0; f1 < nft && ft[f1].u == (uint32_t)dg; f1++) nknown += ft[f1].v != 0.0f;
+        } else if (row >= 0 && solve_fold && mu < 0) {
             for (uint64_t e = b->ptr[row]; e < b->ptr[row + 1]; e++) nknown += imap[b->idx[e]] != UINT32_MAX && b->val[e] != 0.0f;
+        }
         if (row >= 0 && solve_fold && mu < 0 && nknown >= (uint64_t)fold_min) {
             /* raw values: the solve weighs them by the model's confidence, as training did */
-            hr_ring_rows_add(&qr, b->idx + b->ptr[row], b->val + b->ptr[row], b->ptr[row + 1] - b->ptr[row], imap, HR_ROWS_VALUE);
+            if (fold)
+                for (uint64_t e = f0; e < f1; e++) hr_ring_rows_add_entry(&qr, ft[e].i, ft[e].v, e == f0, e + 1 == f1);
+            else
+                hr_ring_rows_add(&qr, b->idx + b->ptr[row], b->val + b->ptr[row], b->ptr[row + 1] - b->ptr[row], imap, HR_ROWS_VALUE);
             t->known = t->folded = 1;
             t->qrow = qr.n - 1;
             t->model_uid = FROM_ROW;
@@ -574,6 +642,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         hr_job_set_int(job, "users_scored", (int64_t)tot[4]);
         hr_job_set_int(job, "users_fold_in", (int64_t)tot[5]);
         hr_job_set_real(job, "seconds_fold_in", t_fold);
+        if (fold) hr_job_set_int(job, "fold_in_events_dropped", (int64_t)fold_dropped);
         hr_job_set_int(job, "lines", (int64_t)tot[2]);
         hr_job_set_int(job, "users_short_list", (int64_t)tot[3]);
         hr_job_set_int(job, "top", top);
@@ -598,6 +667,7 @@ done:
     for (uint64_t x = 0; x < nlisted; x++) hr_free(listed[x]);
     hr_free(listed);
     hr_ring_rows_free(&qr);
+    hr_free(ft);
     hr_free(tg); hr_free(banned); hr_free(imap); hr_free(popular); hr_free(heaps); hr_free(store);
     hr_free(U);
     hr_model_free(&m);

@@ -66,6 +66,7 @@ case_als_fold_in() {
     small
     [ -d "$W/tr" ] || case_split_new_users
     hrt $NP train --data "$W/tr" --out "$W/als.tar" --algo als --factors 8 --iters 5 >/dev/null || fail "train als"
+    hrt 1 train --data "$W/tr" --out "$W/pop.tar" --algo pop >/dev/null || fail "train pop"
     hrt $NP recommend --model "$W/als.tar" --data "$W/fo" --out "$W/ra" --top 5 --json "$W/ra.json" >/dev/null || fail "recommend"
     local held
     held=$(lines "$W/ra" | awk -F'\t' '$5 == "fold-in" {print $1}' | sort -u | wc -l)
@@ -77,6 +78,15 @@ case_als_fold_in() {
     [ "$(lines "$W/ra" | awk -F'\t' '$4 != $4 + 0 || $4 == "nan"' | wc -l)" = 0 ] || fail "non-numeric scores"
     grep -q "fold-in: $held users" <(hrt 1 recommend --model "$W/als.tar" --data "$W/fo" --out "$W/ra1" 2>&1) \
         || fail "the progress line counts the folded-in users"
+    # --fold-in DATASET: the rows a user is folded in from come from there (here: today's
+    # --data is the test side); with --include-seen the folded-in lists are the same
+    hrt 3 recommend --model "$W/als.tar" --data "$W/fo" --out "$W/rb" --top 5 --include-seen >/dev/null || fail "recommend"
+    hrt 2 recommend --model "$W/als.tar" --data "$W/te" --fold-in "$W/fo" --out "$W/rc" --top 5 --include-seen \
+        --json "$W/rc.json" >/dev/null || fail "recommend --fold-in"
+    diff <(lines "$W/rb" | awk -F'\t' '$5 == "fold-in" {print $1, $2, $3}') \
+         <(lines "$W/rc" | awk -F'\t' '$5 == "fold-in" {print $1, $2, $3}') >/dev/null || fail "--fold-in rows differ from --data rows"
+    assert_json "$W/rc.json" users_fold_in "$held"
+    expect_fail 2 "only als / ials" hrt 1 recommend --model "$W/pop.tar" --data "$W/te" --fold-in "$W/fo" --out "$W/rd"
 }
 
 # ---- MovieLens 100K ----------------------------------------------------------------------
