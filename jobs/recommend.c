@@ -642,6 +642,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         hr_job_set_int(job, "users_scored", (int64_t)tot[4]);
         hr_job_set_int(job, "users_fold_in", (int64_t)tot[5]);
         hr_job_set_real(job, "seconds_fold_in", t_fold);
+        hr_job_set_real(job, "seconds_scoring_fold_in_users", tot[4] ? ts_max * (double)tot[5] / (double)tot[4] : 0.0);
         if (fold) hr_job_set_int(job, "fold_in_events_dropped", (int64_t)fold_dropped);
         hr_job_set_int(job, "lines", (int64_t)tot[2]);
         hr_job_set_int(job, "users_short_list", (int64_t)tot[3]);
@@ -657,8 +658,9 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
                     ts_max > 0 ? flops / ts_max / 1e9 : 0, phase[1], phase[2], hr_now() - t0);
         if (solve_fold)   /* the fold-in cost next to the cost of scoring (all scored users) */
             hr_progress("recommend  fold-in: %llu users unknown to the model folded in (at least %lld known items) in %.3fs; "
-                        "scoring %llu users took %.3fs; %llu unknown users by popularity",
-                        (unsigned long long)tot[5], (long long)fold_min, t_fold, (unsigned long long)tot[4], ts_max,
+                        "scoring them %.3fs (%llu users scored in %.3fs, pro rata); %llu unknown users by popularity",
+                        (unsigned long long)tot[5], (long long)fold_min, t_fold,
+                        tot[4] ? ts_max * (double)tot[5] / (double)tot[4] : 0.0, (unsigned long long)tot[4], ts_max,
                         (unsigned long long)tot[1]);
     }
 done:
