@@ -17,6 +17,10 @@
  *                   held-out users (a model trained on it does not know them: recommend /
  *                   evaluate fold them in); --train-all writes train plus the fold-in events
  *                   with the full dictionary (the reference: those users as if in training).
+ *   --cold-items FRAC
+ *                   items drawn by a seeded hash of (seed, item) with probability FRAC go to test
+ *                   with all their interactions (cold items: evaluate --cold-items ranks them
+ *                   from their content features); every other interaction stays in train.
  * The outputs keep the input's dictionaries (new-users train: less the held-out users), so
  * user/item ids mean the same in train, test and every model trained on them.  Users and items
  * that appear only in test are reported. */
@@ -39,7 +43,8 @@
 static const char usage[] =
     "hpcrec split --data DATASET --train OUT --test OUT (--before TIME|pNN | --last K | --random FRAC) [--seed S] [--json FILE]\n"
     "hpcrec split --data DATASET --train OUT --test OUT --new-users FRAC --fold-in FRAC2 --fold-in-data OUT [--train-all OUT]\n"
-    "             [--seed S] [--json FILE]\n";
+    "             [--seed S] [--json FILE]\n"
+    "hpcrec split --data DATASET --train OUT --test OUT --cold-items FRAC [--seed S] [--json FILE]\n";
 
 typedef struct { int64_t ts; uint32_t item; uint64_t key; uint64_t pos; } entry;
 
@@ -90,6 +95,13 @@ static int held_out(int64_t seed, uint32_t gid, double frac)
     return hr_rng_uniform(&g) < frac;
 }
 
+/* --cold-items: whether item gid is cold (a function of the seed and the id). */
+static int cold_item(int64_t seed, uint32_t gid, double frac)
+{
+    hr_rng g = hr_rng_stream((uint64_t)seed, HR_STREAM_SPLIT, ((uint64_t)UINT32_MAX << 32) | gid);
+    return hr_rng_uniform(&g) < frac;
+}
+
 int hr_cmd_split(hr_job *job, int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -98,11 +110,11 @@ int hr_cmd_split(hr_job *job, int argc, char **argv)
         { "last", required_argument, 0, 'l' }, { "random", required_argument, 0, 'r' },
         { "seed", required_argument, 0, 's' }, { "json", required_argument, 0, 'j' },
         { "new-users", required_argument, 0, 'N' }, { "fold-in", required_argument, 0, 'F' },
-        { "fold-in-data", required_argument, 0, 'D' }, { "train-all", required_argument, 0, 'A' },
+        { "fold-in-data", required_argument, 0, 'D' }, { "cold-items", required_argument, 0, 'C' }, { "train-all", required_argument, 0, 'A' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     const char *data = NULL, *train = NULL, *test = NULL, *before = NULL, *fold_out = NULL, *train_all = NULL;
     int64_t last = -1, seed = 42;
-    double frac = -1, new_users = -1, fold_frac = -1;
+    double frac = -1, new_users = -1, fold_frac = -1, cold_items = -1;
     int modes = 0, c;
     optind = 1;
     opterr = 0;
@@ -116,6 +128,7 @@ int hr_cmd_split(hr_job *job, int argc, char **argv)
         case 'r': HR_TRY(hr_opt_f64(job, "--random", optarg, 0.0, 1.0, &frac)); modes++; break;
         case 's': HR_TRY(hr_opt_i64(job, "--seed", optarg, 0, INT64_MAX, &seed)); break;
         case 'N': HR_TRY(hr_opt_f64(job, "--new-users", optarg, 0.0, 1.0, &new_users)); modes++; break;
+        case 'C': HR_TRY(hr_opt_f64(job, "--cold-items", optarg, 0.0, 1.0, &cold_items)); modes++; break;
         case 'F': HR_TRY(hr_opt_f64(job, "--fold-in", optarg, 0.0, 1.0, &fold_frac)); break;
         case 'D': fold_out = optarg; break;
         case 'A': train_all = optarg; break;
@@ -125,7 +138,7 @@ int hr_cmd_split(hr_job *job, int argc, char **argv)
         }
     }
     if (!data || !train || !test || modes != 1)
-        return hr_error_set(&job->err, HR_ERR_ARG, "need --data, --train, --test and exactly one of --before/--last/--random/--new-users\n%s", usage);
+        return hr_error_set(&job->err, HR_ERR_ARG, "need --data, --train, --test and exactly one of --before/--last/--random/--new-users/--cold-items\n%s", usage);
     const int nu_mode = new_users >= 0;
     if (nu_mode != (fold_frac >= 0) || nu_mode != (fold_out != NULL) || (train_all && !nu_mode))
         return hr_error_set(&job->err, HR_ERR_ARG, "--new-users goes with --fold-in FRAC2 and --fold-in-data OUT (and only it with --train-all)\n%s", usage);
@@ -166,6 +179,10 @@ int hr_cmd_split(hr_job *job, int argc, char **argv)
         uint64_t s = b->ptr[r], n = b->ptr[r + 1] - s;
         if (before) {
             for (uint64_t e = s; e < s + n; e++) is_test[e] = b->ts[e] >= cut;
+            continue;
+        }
+        if (cold_items >= 0) {
+            for (uint64_t e = s; e < s + n; e++) is_test[e] = cold_item(seed, b->idx[e], cold_items);
             continue;
         }
         if (nu_mode && !held_out(seed, b->gid[r], new_users)) continue;
@@ -245,7 +262,7 @@ int hr_cmd_split(hr_job *job, int argc, char **argv)
     hr_dataset_manifest_path(data, mpath, sizeof mpath);
     if (rc == 0) rc = hr_checksum_file(mpath, &mcs, NULL, &job->err);
     hr_checksum_hex(mcs, hex);
-    const char *mode = before ? "before" : last > 0 ? "last" : nu_mode ? "new-users" : "random";
+    const char *mode = before ? "before" : last > 0 ? "last" : nu_mode ? "new-users" : cold_items >= 0 ? "cold-items" : "random";
     /* Both sides are written, then published together: a failure leaves both old ones. */
     /* sides: test, fold-in, train-all (full dictionary), train last (its dictionary may lose
      * the held-out users) */
@@ -264,6 +281,7 @@ int hr_cmd_split(hr_job *job, int argc, char **argv)
                                     side_name[side], "mode", mode, "before", (json_int_t)cut, "last",
                                     (json_int_t)last, "random", frac, "seed", (json_int_t)seed, "parents", "path", data,
                                     "manifest_xxh3", hex);
+        if (cold_items >= 0) json_object_set_new(lineage, "cold_items", json_real(cold_items));
         if (nu_mode) {
             json_object_set_new(lineage, "new_users", json_real(new_users));
             json_object_set_new(lineage, "fold_in", json_real(fold_frac));
