@@ -27,12 +27,14 @@
 #include "core/timer.h"
 #include "jobs/commands.h"
 #include "jobs/evaluate.h"
+#include "jobs/evaluate_cold.h"
 #include "jobs/ringrows.h"
 #include "jobs/rowfetch.h"
 
 static const char usage[] =
     "hpcrec evaluate --model MODEL.tar --train DATASET --test DATASET [--k 10,20] [--baseline pop,random]\n"
-    "                [--compare MODEL2.tar] [--seed S] [--json FILE] [--fold-in DATASET] [--fold-in-min N (default 1)]\n";
+    "                [--compare MODEL2.tar] [--seed S] [--json FILE] [--fold-in DATASET] [--fold-in-min N (default 1)]\n"
+    "                [--cold-items --item-features FILE [--features-format F] ... [--features-max N] [--features-lambda L]]\n";
 
 /* Head items: the most popular items that together hold this share of training interactions. */
 #define HEAD_FRACTION 0.2
@@ -332,9 +334,16 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         { "baseline", required_argument, 0, 'b' }, { "compare", required_argument, 0, 'c' },
         { "seed", required_argument, 0, 's' }, { "json", required_argument, 0, 'j' },
         { "fold-in", required_argument, 0, 'F' }, { "fold-in-min", required_argument, 0, 'M' },
+        { "cold-items", no_argument, 0, 'C' }, { "item-features", required_argument, 0, 'I' },
+        { "features-format", required_argument, 0, 'R' }, { "features-max", required_argument, 0, 'X' },
+        { "features-lambda", required_argument, 0, 'L' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     const char *model = NULL, *train = NULL, *test = NULL, *ks = "10,20", *baseline = NULL, *compare = NULL, *fold = NULL;
-    int64_t seed = 1, fold_min = 1;
+    int64_t seed = 1, fold_min = 1, fmax = 2048;
+    int cold_mode = 0;
+    ev_cold_opts co;
+    memset(&co, 0, sizeof co);
+    co.lambda = 1.0;
     int c, want_pop = 0, want_random = 0;
     optind = 1;
     opterr = 0;
@@ -349,6 +358,20 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         case 's': HR_TRY(hr_opt_i64(job, "--seed", optarg, 0, INT64_MAX, &seed)); break;
         case 'F': fold = optarg; break;
         case 'M': HR_TRY(hr_opt_i64(job, "--fold-in-min", optarg, 1, UINT32_MAX, &fold_min)); break;
+        case 'C': cold_mode = 1; break;
+        case 'I':
+            if (co.nfiles == EV_COLD_MAX_FILES) return hr_error_set(&job->err, HR_ERR_ARG, "--item-features: at most %d files", EV_COLD_MAX_FILES);
+            co.formats[co.nfiles] = HR_FEAT_TOKENS;
+            co.files[co.nfiles++] = optarg;
+            break;
+        case 'R':   /* the format of the --item-features just before it */
+            if (!co.nfiles) return hr_error_set(&job->err, HR_ERR_ARG, "--features-format %s: give it after its --item-features FILE", optarg);
+            if (hr_feat_format_parse(optarg, &co.formats[co.nfiles - 1]) != 0)
+                return hr_error_set(&job->err, HR_ERR_ARG, "--features-format: '%s' is not tokens, movielens-genres, ml-latest-genres, "
+                                    "ml-latest-tags or lastfm-tags", optarg);
+            break;
+        case 'X': HR_TRY(hr_opt_i64(job, "--features-max", optarg, 1, 16384, &fmax)); break;
+        case 'L': HR_TRY(hr_opt_f64(job, "--features-lambda", optarg, 1e-9, 1e9, &co.lambda)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
@@ -356,6 +379,11 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     }
     if (!model || !train || !test) return hr_error_set(&job->err, HR_ERR_ARG, "--model, --train and --test are required\n%s", usage);
     if (baseline) HR_TRY(parse_baselines(job, baseline, &want_pop, &want_random));
+    co.features_max = (uint32_t)fmax;
+    if (cold_mode != (co.nfiles > 0)) return hr_error_set(&job->err, HR_ERR_ARG, "--cold-items and --item-features go together");
+    if (cold_mode && (compare || fold))
+        return hr_error_set(&job->err, HR_ERR_ARG, "--cold-items: not with --compare or --fold-in (it reports its own comparison)");
+
     /* The random baseline's numbers are a function of the seed: demand it, so a report that
      * quotes them always records which draw it was. */
     ev_data d;
@@ -439,6 +467,10 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     }
 
     model_scorer(&sc[nsc++], &m, &tr, "model", "", job);
+    if (cold_mode) {   /* the cold items alone, from their content (jobs/evaluate_cold.c) */
+        rc = ev_cold(job, &d, &sc[0], &tr, &co);
+        goto done;
+    }
     sc[0].keep_users = compare != NULL;
     if (compare) {
         model_scorer(&sc[nsc], &m2, &tr, "model2", "model2.", job);
