@@ -288,7 +288,7 @@ static int token_file(const hr_features *fs, uint32_t t) { return atoi(fs->token
 void hr_features_finish(hr_features *fs)
 {
     /* duplicates: entries of a later line with the same bytes as an earlier one */
-    qsort(fs->e, fs->n, sizeof *fs->e, cmp_hash);
+    if (fs->n) qsort(fs->e, fs->n, sizeof *fs->e, cmp_hash);
     uint64_t w = 0;
     for (uint64_t a = 0; a < fs->n;) {
         uint64_t b = a;
@@ -305,7 +305,7 @@ void hr_features_finish(hr_features *fs)
     }
     fs->n = w;
     /* merge (item, token) counts; drop empty-set markers of items that have features */
-    qsort(fs->e, fs->n, sizeof *fs->e, cmp_item);
+    if (fs->n) qsort(fs->e, fs->n, sizeof *fs->e, cmp_item);
     w = 0;
     for (uint64_t x = 0; x < fs->n; x++) {
         if (w && fs->e[w - 1].item == fs->e[x].item && fs->e[w - 1].token == fs->e[x].token) { fs->e[w - 1].count += fs->e[x].count; continue; }
