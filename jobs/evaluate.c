@@ -27,12 +27,14 @@
 #include "core/timer.h"
 #include "jobs/commands.h"
 #include "jobs/evaluate.h"
+#include "jobs/evaluate_cold.h"
 #include "jobs/ringrows.h"
 #include "jobs/rowfetch.h"
 
 static const char usage[] =
     "hpcrec evaluate --model MODEL.tar --train DATASET --test DATASET [--k 10,20] [--baseline pop,random]\n"
-    "                [--compare MODEL2.tar] [--seed S] [--json FILE]\n";
+    "                [--compare MODEL2.tar] [--seed S] [--json FILE] [--fold-in DATASET] [--fold-in-min N (default 1)]\n"
+    "                [--cold-items --item-features FILE [--features-format F] ... [--features-max N] [--features-lambda L]]\n";
 
 /* Head items: the most popular items that together hold this share of training interactions. */
 #define HEAD_FRACTION 0.2
@@ -173,6 +175,58 @@ static int align_test(hr_job *job, hr_dataset *tr, hr_dataset *te, int implicit,
     return rc;
 }
 
+/* --fold-in DATASET: extra history rows (today's first events of users the model does not know)
+ * joined to the train rows of their users, after align_test.  Users are matched by external id
+ * to train's users, else to test's (the ids align_test appended, n0.. in test dictionary order,
+ * recomputed here); users in neither have nothing to evaluate and items absent from train
+ * cannot be scored: both dropped and counted (ev[1]).  Train's item counts stay those of train
+ * (popularity, the catalogue); the users' counts grow by their fold-in events. */
+static int merge_fold_in(hr_job *job, const char *path, hr_dataset *tr, const hr_dataset *te, uint64_t ev[2])
+{
+    hr_dataset fo;
+    int rc = hr_dataset_load(job, path, HR_LOAD_BY_USER, &fo);
+    if (rc < 0) {
+        hr_dataset_free(&fo);
+        return rc;
+    }
+    const uint64_t n0 = tr->users.n, nu = tr->upart.n;
+    uint32_t *fu = hr_dict_match(&fo.users, &tr->users, NULL), *fi = hr_dict_match(&fo.items, &tr->items, NULL);
+    uint32_t *ft = hr_dict_match(&fo.users, &te->users, NULL), *tu = hr_dict_match(&te->users, &tr->users, NULL);
+    uint64_t v = 0;
+    for (uint64_t g = 0; g < te->users.n; g++)   /* align_test's numbering of test-only users */
+        if (tu[g] == UINT32_MAX) tu[g] = (uint32_t)(n0 + v++);
+        else tu[g] = UINT32_MAX;
+    if (n0 + v != nu) v = 0;   /* align_test matched the dictionaries whole: no test-only users */
+    uint64_t nf, nt;
+    hr_triple *f = hr_block_to_triples(&fo.by_user, 0, &nf), *t = hr_block_to_triples(&tr->by_user, 0, &nt);
+    t = hr_realloc(t, (nt + nf + 1) * sizeof *t);
+    uint64_t *cnt = hr_calloc(nu ? nu : 1, sizeof *cnt);
+    for (uint64_t e = 0; e < nf; e++) {
+        uint32_t u = fu[f[e].u];
+        if (u == UINT32_MAX && v && ft[f[e].u] != UINT32_MAX) u = tu[ft[f[e].u]];
+        if (u == UINT32_MAX || fi[f[e].i] == UINT32_MAX) { ev[1]++; continue; }
+        f[e].u = u;
+        f[e].i = fi[f[e].i];
+        t[nt++] = f[e];
+        cnt[u]++;
+        ev[0]++;
+    }
+    hr_free(f); hr_free(fu); hr_free(fi); hr_free(ft); hr_free(tu);
+    hr_dataset_free(&fo);
+    rc = hr_part_shuffle(job->comm, &tr->upart, 0, &t, &nt);
+    if (rc == 0) {
+        hr_triples_sort(t, nt, &tr->upart, job->rank, 0);
+        hr_block_free(&tr->by_user);
+        hr_block_from_triples(&tr->by_user, t, nt, NULL, &tr->upart, job->rank, 0);
+    }
+    hr_free(t);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, cnt, nu);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, ev, 2);
+    for (uint64_t g = 0; rc == 0 && g < nu; g++) tr->users.nnz[g] += cnt[g];
+    hr_free(cnt);
+    return rc;
+}
+
 /* Item context (catalogue, head/tail) and user context (activity terciles, cold users). */
 static int build_context(hr_job *job, const hr_dataset *tr, const hr_block *te, ev_data *d, float **popf,
                          uint8_t **cold, uint8_t **head, uint64_t counts[5])
@@ -279,9 +333,17 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         { "test", required_argument, 0, 'T' }, { "k", required_argument, 0, 'k' },
         { "baseline", required_argument, 0, 'b' }, { "compare", required_argument, 0, 'c' },
         { "seed", required_argument, 0, 's' }, { "json", required_argument, 0, 'j' },
+        { "fold-in", required_argument, 0, 'F' }, { "fold-in-min", required_argument, 0, 'M' },
+        { "cold-items", no_argument, 0, 'C' }, { "item-features", required_argument, 0, 'I' },
+        { "features-format", required_argument, 0, 'R' }, { "features-max", required_argument, 0, 'X' },
+        { "features-lambda", required_argument, 0, 'L' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-    const char *model = NULL, *train = NULL, *test = NULL, *ks = "10,20", *baseline = NULL, *compare = NULL;
-    int64_t seed = 1;
+    const char *model = NULL, *train = NULL, *test = NULL, *ks = "10,20", *baseline = NULL, *compare = NULL, *fold = NULL;
+    int64_t seed = 1, fold_min = 1, fmax = 2048;
+    int cold_mode = 0;
+    ev_cold_opts co;
+    memset(&co, 0, sizeof co);
+    co.lambda = 1.0;
     int c, want_pop = 0, want_random = 0;
     optind = 1;
     opterr = 0;
@@ -294,6 +356,22 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         case 'b': baseline = optarg; break;
         case 'c': compare = optarg; break;
         case 's': HR_TRY(hr_opt_i64(job, "--seed", optarg, 0, INT64_MAX, &seed)); break;
+        case 'F': fold = optarg; break;
+        case 'M': HR_TRY(hr_opt_i64(job, "--fold-in-min", optarg, 1, UINT32_MAX, &fold_min)); break;
+        case 'C': cold_mode = 1; break;
+        case 'I':
+            if (co.nfiles == EV_COLD_MAX_FILES) return hr_error_set(&job->err, HR_ERR_ARG, "--item-features: at most %d files", EV_COLD_MAX_FILES);
+            co.formats[co.nfiles] = HR_FEAT_TOKENS;
+            co.files[co.nfiles++] = optarg;
+            break;
+        case 'R':   /* the format of the --item-features just before it */
+            if (!co.nfiles) return hr_error_set(&job->err, HR_ERR_ARG, "--features-format %s: give it after its --item-features FILE", optarg);
+            if (hr_feat_format_parse(optarg, &co.formats[co.nfiles - 1]) != 0)
+                return hr_error_set(&job->err, HR_ERR_ARG, "--features-format: '%s' is not tokens, movielens-genres, ml-latest-genres, "
+                                    "ml-latest-tags or lastfm-tags", optarg);
+            break;
+        case 'X': HR_TRY(hr_opt_i64(job, "--features-max", optarg, 1, 16384, &fmax)); break;
+        case 'L': HR_TRY(hr_opt_f64(job, "--features-lambda", optarg, 1e-9, 1e9, &co.lambda)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
@@ -301,12 +379,18 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     }
     if (!model || !train || !test) return hr_error_set(&job->err, HR_ERR_ARG, "--model, --train and --test are required\n%s", usage);
     if (baseline) HR_TRY(parse_baselines(job, baseline, &want_pop, &want_random));
+    co.features_max = (uint32_t)fmax;
+    if (cold_mode != (co.nfiles > 0)) return hr_error_set(&job->err, HR_ERR_ARG, "--cold-items and --item-features go together");
+    if (cold_mode && (compare || fold))
+        return hr_error_set(&job->err, HR_ERR_ARG, "--cold-items: not with --compare or --fold-in (it reports its own comparison)");
+
     /* The random baseline's numbers are a function of the seed: demand it, so a report that
      * quotes them always records which draw it was. */
     ev_data d;
     memset(&d, 0, sizeof d);
     HR_TRY(parse_cutoffs(job, ks, d.cut, &d.ncut));
     d.seed = (uint64_t)seed;
+    d.fold_min = (uint64_t)fold_min;
 
     double t0 = hr_now();
     hr_model m, m2;
@@ -340,6 +424,8 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
      * as unobserved).  Decided by the main model, for every scorer of the run alike. */
     const int implicit = rc == 0 && strcmp(m.algo, "ials") == 0;
     if (rc == 0) rc = align_test(job, &tr, &te, implicit, unknown);
+    uint64_t fold_ev[2] = { 0, 0 };
+    if (rc == 0 && fold) rc = merge_fold_in(job, fold, &tr, &te, fold_ev);
     if (rc < 0) goto done;
     d.n_items = (uint32_t)tr.items.n;
     d.n_users = tr.users.n ? tr.users.n : 1;
@@ -356,6 +442,10 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     hr_job_set_int(job, "test_events_unknown_user", (int64_t)unknown[0]);
     hr_job_set_int(job, "test_events_unknown_item", (int64_t)unknown[1]);
     hr_job_set_int(job, "test_events_not_relevant", (int64_t)unknown[2]);
+    if (fold) {
+        hr_job_set_int(job, "fold_in_events", (int64_t)fold_ev[0]);
+        hr_job_set_int(job, "fold_in_events_dropped", (int64_t)fold_ev[1]);
+    }
     if (counts[4] == 0) {
         /* Nothing to measure: no metric is written (a 0 would read as a measured value), the
          * summary says why, and the exit code is 3 so a gate refuses the day. */
@@ -377,6 +467,10 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     }
 
     model_scorer(&sc[nsc++], &m, &tr, "model", "", job);
+    if (cold_mode) {   /* the cold items alone, from their content (jobs/evaluate_cold.c) */
+        rc = ev_cold(job, &d, &sc[0], &tr, &co);
+        goto done;
+    }
     sc[0].keep_users = compare != NULL;
     if (compare) {
         model_scorer(&sc[nsc], &m2, &tr, "model2", "model2.", job);
@@ -399,6 +493,9 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         hr_progress("evaluate   %-7s %llu users ranked in %.2fs: ndcg@%u %.4f  recall@%u %.4f  mrr %.4f", sc[s].row,
                     (unsigned long long)w->users, hr_now() - ts, d.cut[0], w->at[0][EV_COL_NDCG], d.cut[0],
                     w->at[0][EV_COL_R], w->mrr);
+        if (res[s].folded)
+            hr_progress("evaluate   %-7s %llu users unknown to the model folded in (%.3fs); %llu by popularity", sc[s].row,
+                        (unsigned long long)res[s].folded, res[s].seconds_fold_in, (unsigned long long)res[s].fallback);
     }
     if (rc < 0) goto done;
     hr_job_set_int(job, "catalogue_items", d.n_cand);
@@ -411,8 +508,8 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     if (compare) rc = ev_compare(job, &d, model, compare, &res[0], &res[1], sc[0].rating && sc[1].rating);
     if (rc < 0) goto done;
     if (unknown[0])
-        hr_progress("evaluate   %llu test users (%llu test events) absent from %s were ranked by popularity", (unsigned long long)counts[3],
-                    (unsigned long long)unknown[0], train);
+        hr_progress("evaluate   %llu test users (%llu test events) absent from %s were ranked by popularity%s", (unsigned long long)counts[3],
+                    (unsigned long long)unknown[0], train, fold ? " unless folded in from --fold-in" : "");
     if (unknown[1] || unknown[2])
         hr_progress("evaluate   not scored: %llu test events of items absent from %s, %llu of value 0 (not relevant for an implicit model)",
                     (unsigned long long)unknown[1], train, (unsigned long long)unknown[2]);

@@ -44,6 +44,7 @@ typedef struct ev_data {
     uint64_t act_cuts[2];    /* [global] activity tercile cut points */
     float vmin, vmax;        /* [global] training value range (rating predictions are clipped) */
     uint64_t seed;           /* [global] random baseline and bootstrap */
+    uint64_t fold_min;       /* [global] fold-in: least known items in a row (--fold-in-min) */
     const hr_dataset *tr;    /* [local] train rows (by_user) */
     const hr_block *te;      /* [local] test rows in train ids, row r = train row r */
     uint64_t n_eval_local;   /* [local] test rows with >= 1 event */
@@ -93,6 +94,8 @@ typedef struct ev_result {
     uint64_t *exposure;               /* reduced: EV_NEXPO x ncut x n_items */
     uint64_t fallback;                /* reduced: users ranked by popularity instead */
     uint64_t pred_fallback;           /* reduced: ratings predicted without the user's factors */
+    uint64_t folded;                  /* reduced: users unknown to the model, folded in from their row */
+    double seconds_fold_in;           /* the slowest rank's time in the fold-in solves */
     double *uval;                     /* [local] keep_users: n_uval rows of EV_UV_N(ncut) */
     uint32_t *ugid;                   /* [local] keep_users: train gid of each row */
     uint64_t n_uval;

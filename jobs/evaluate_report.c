@@ -111,6 +111,10 @@ void ev_report(hr_job *job, const ev_data *d, const ev_scorer *s, const ev_resul
         set_int(job, p, seg, "users_evaluated", rm.users_evaluated);
     }
     if (s->kind == EV_MODEL && s->m->kind != HR_MODEL_POP) set_int(job, p, "", "users_fallback", r->fallback);
+    if (s->kind == EV_MODEL && s->m->kind == HR_MODEL_FACTOR && (s->m->fold_in || r->folded)) {
+        set_int(job, p, "", "users_fold_in", r->folded);
+        set_real(job, p, "", "seconds_fold_in", 0, r->seconds_fold_in);
+    }
     if (s->rating && r->rating.count > 0) {   /* no rating predicted: no rmse (0 would read as perfect) */
         double rmse, mae;
         hr_metrics_finalize_rating(&r->rating, &rmse, &mae);

@@ -22,6 +22,7 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "jobs/evaluate.h"
+#include "jobs/foldin.h"
 #include "jobs/ringrows.h"
 #include "solvers/topk.h"
 
@@ -180,7 +181,17 @@ static void chunk_queries(const ev_data *d, const ev_scorer *s, const ev_chunk *
         const uint64_t len = tr->ptr[r + 1] - tr->ptr[r];
         fold[x] = 0;
         if (!len || (!item_item && s->umap[gid] != UINT32_MAX)) continue;
-        if (hr_ring_rows_add(qr, tr->idx + tr->ptr[r], tr->val + tr->ptr[r], len, s->imap, s->m->row_weight) > 0) {
+        /* a solving model (ALS / iALS) weighs raw values by its confidence; a row with fewer
+         * known items than --fold-in-min is taken back (the user keeps the fallback) */
+        const int solve = !item_item && hr_fold_in_solves(s->m);
+        uint64_t got = hr_ring_rows_add(qr, tr->idx + tr->ptr[r], tr->val + tr->ptr[r], len, s->imap,
+                                        solve ? HR_ROWS_VALUE : s->m->row_weight);
+        if (got > 0 && solve && got < d->fold_min) {
+            qr->n--;
+            qr->nnz = qr->ptr[qr->n];
+            got = 0;
+        }
+        if (got > 0) {
             fold[x] = 1;
             qat[x] = qr->n - 1;
         }
@@ -200,8 +211,10 @@ static int reduce(hr_job *job, const ev_data *d, ev_result *out)
     HR_TRY(hr_comm_allreduce_sum_f64(job->comm, out->rating.sum, HR_RATING_NSUM));
     HR_TRY(hr_comm_allreduce_sum_u64(job->comm, &out->rating.count, 1));
     HR_TRY(hr_comm_allreduce_sum_u64(job->comm, out->exposure, (size_t)EV_NEXPO * d->ncut * d->n_items));
-    uint64_t fb[2] = { out->fallback, out->pred_fallback };
-    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, fb, 2));
+    uint64_t fb[3] = { out->fallback, out->pred_fallback, out->folded };
+    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, fb, 3));
+    out->folded = fb[2];
+    HR_TRY(hr_comm_allreduce_max_f64(job->comm, &out->seconds_fold_in, 1));
     out->fallback = fb[0];
     out->pred_fallback = fb[1];
     return 0;
@@ -220,7 +233,7 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
         out->ugid = hr_malloc((d->n_eval_local ? d->n_eval_local : 1) * sizeof *out->ugid);
     }
     const int ring = s->kind == EV_MODEL && s->m->kind == HR_MODEL_FACTOR;
-    const int ii = s->kind == EV_MODEL && s->m->kind == HR_MODEL_ITEMITEM, fold_in = ring && s->m->fold_in;
+    const int ii = s->kind == EV_MODEL && s->m->kind == HR_MODEL_ITEMITEM, fold_in = ring && (s->m->fold_in || hr_fold_in_solves(s->m));
     const uint64_t nm = ii && s->m->n_items ? s->m->n_items : 1;
     const uint32_t ik = s->ild ? (uint32_t)s->ild->k : 0;
     const size_t maxrel = d->max_test_row ? d->max_test_row : 1;
@@ -270,7 +283,9 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
             chunk_queries(d, s, &ch, ii, &qr, fold, qat);
             hr_iiquery q = hr_ring_rows_query(&qr);
             if (ii) rc = hr_ring_rows_ii(job, s->m, &q, 0, qr.n, S, &ts, &tc);
+            else if (hr_fold_in_solves(s->m)) rc = hr_fold_in_solve(job, s->m, &q, qr.n, F, &out->seconds_fold_in);
             else rc = hr_ring_project(job, s->m->item_factors, s->m->n_items, s->m->k, &q, qr.n, F);
+            for (uint32_t x = 0; x < ch.n; x++) out->folded += fold[x];
             /* projections to chunk order: qat[x] <= x, so from the last user down nothing is
              * overwritten before it is moved */
             for (uint32_t x = ch.n; rc == 0 && fold_in && x-- > 0;)

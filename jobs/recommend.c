@@ -6,7 +6,9 @@
  * users' factor rows and its own block of item factors or of B's columns (io/model.h partial
  * load), so memory per rank shrinks with the number of ranks.  Models that score from a user's
  * row (item-item; factor models with fold-in, for users they do not know) get the user's row
- * of --data, weighted as the model says.
+ * of --data, weighted as the model says; ALS / iALS models fold such a user in by one
+ * least-squares solve against the fixed item factors (jobs/foldin.h) when the row holds at
+ * least --fold-in-min items the model knows ("fold-in" in the source column).
  * Excluded: items the user has in the dataset (unless --include-seen), items in --exclude FILE.
  * Users the model does not know get the most popular items they have not seen, marked
  * "popular" in the source column.  --diversify L re-ranks 5N candidates by maximal marginal
@@ -32,6 +34,7 @@
 #include "io/recwriter.h"
 #include "jobs/commands.h"
 #include "jobs/dataset.h"
+#include "jobs/foldin.h"
 #include "jobs/indexscore.h"
 #include "jobs/publish.h"
 #include "jobs/ringrows.h"
@@ -44,7 +47,8 @@ static const char *const REC_FORMATS[] = { "hpcrec-recommendations", NULL };
 
 static const char usage[] =
     "hpcrec recommend --model MODEL.tar --data DATASET --out DIR [--top N] [--include-seen] [--exclude FILE]\n"
-    "                 [--users FILE] [--diversify L] [--index INDEX [--probe N]] [--zstd-level Z (default 1)] [--json FILE]\n";
+    "                 [--users FILE] [--diversify L] [--index INDEX [--probe N]] [--zstd-level Z (default 1)] [--json FILE]\n"
+    "                 [--fold-in DATASET] [--fold-in-min N (default 1)]\n";
 
 
 #define FROM_ROW (UINT32_MAX - 1)   /* model_uid of a user scored from its --data row */
@@ -54,6 +58,7 @@ typedef struct {
     uint32_t model_uid;  /* factor row to score; FROM_ROW: its query row; UINT32_MAX: by popularity */
     uint64_t qrow;       /* FROM_ROW: its row in the query rows */
     int known;           /* the model knows the user (a pop model ranks everyone by popularity) */
+    int folded;          /* an ALS / iALS model's unknown user, folded in from its row */
     char *ext;           /* external id (NUL-terminated copy) */
     size_t ext_len;
     uint32_t *seen;      /* model item ids, sorted */
@@ -64,6 +69,25 @@ static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
+}
+
+static int cmp_ui(const void *a, const void *b)
+{
+    const hr_triple *x = a, *y = b;
+    if (x->u != y->u) return (x->u > y->u) - (x->u < y->u);
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* First triple of user u in t[0..n) (sorted by user), or n. */
+static uint64_t triple_lo(const hr_triple *t, uint64_t n, uint32_t u)
+{
+    uint64_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (t[mid].u < u) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
 }
 
 /* Lines of a text file of ids (one per line, blank lines ignored). */
@@ -196,6 +220,36 @@ static int div_prepare(hr_job *job, const hr_model *m, const target *tg, uint64_
     return hr_fetch_rows(job, m->item_factors, m->n_items, m->k, db->ids, u, db->rows);
 }
 
+/* --fold-in DATASET: its interactions as triples (user = --data gid, item = model id), sent to
+ * the ranks owning those users in --data and sorted by (user, item).  Users absent from --data
+ * (not targets) and items the model lacks are dropped and counted (reduced). */
+static int fold_rows(hr_job *job, const char *path, const hr_dataset *ds, const hr_model *m, hr_triple **out, uint64_t *n,
+                     uint64_t *dropped)
+{
+    hr_dataset fo;
+    int rc = hr_dataset_load(job, path, HR_LOAD_BY_USER, &fo);
+    if (rc == 0) {
+        uint32_t *fu = hr_dict_match(&fo.users, &ds->users, NULL), *fi = hr_dict_match(&fo.items, &m->items, NULL);
+        hr_triple *t = hr_block_to_triples(&fo.by_user, 0, n);
+        uint64_t w = 0;
+        for (uint64_t e = 0; e < *n; e++) {
+            if (fu[t[e].u] == UINT32_MAX || fi[t[e].i] == UINT32_MAX) { (*dropped)++; continue; }
+            t[e].u = fu[t[e].u];
+            t[e].i = fi[t[e].i];
+            t[w++] = t[e];
+        }
+        *n = w;
+        hr_free(fu);
+        hr_free(fi);
+        rc = hr_part_shuffle(job->comm, &ds->upart, 0, &t, n);
+        if (rc == 0) qsort(t, *n, sizeof *t, cmp_ui);
+        *out = t;
+        if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, dropped, 1);
+    }
+    hr_dataset_free(&fo);
+    return rc;
+}
+
 int hr_cmd_recommend(hr_job *job, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -204,9 +258,11 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         { "exclude", required_argument, 0, 'x' }, { "users", required_argument, 0, 'u' },
         { "diversify", required_argument, 0, 'D' }, { "zstd-level", required_argument, 0, 'z' },
         { "index", required_argument, 0, 'I' }, { "probe", required_argument, 0, 'p' },
-        { "json", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-    const char *model_path = NULL, *data = NULL, *out = NULL, *exclude = NULL, *users_file = NULL, *index = NULL;
-    int64_t top = 10, level = 1, probe = 0;
+        { "json", required_argument, 0, 'j' }, { "fold-in-min", required_argument, 0, 'F' },
+        { "fold-in", required_argument, 0, 'f' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+    const char *model_path = NULL, *data = NULL, *out = NULL, *exclude = NULL, *users_file = NULL, *index = NULL, *fold = NULL;
+    int64_t top = 10, level = 1, probe = 0, fold_min = 1;
     double diversify = 0;
     int exclude_seen = 1, c;
     optind = 1;
@@ -226,6 +282,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         case 'I': index = optarg; break;
         case 'p': HR_TRY(hr_opt_i64(job, "--probe", optarg, 1, UINT32_MAX, &probe)); break;
         case 'j': job->json_path = optarg; break;
+        case 'f': fold = optarg; break;
+        case 'F': HR_TRY(hr_opt_i64(job, "--fold-in-min", optarg, 1, UINT32_MAX, &fold_min)); break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
         }
@@ -234,8 +292,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     if (probe && !index) return hr_error_set(&job->err, HR_ERR_ARG, "--probe needs --index");
     hr_pathspec ps[] = { { "--model", model_path, HR_IN }, { "--data", data, HR_IN }, { "--users", users_file, HR_IN },
                          { "--exclude", exclude, HR_IN }, { "--index", index, HR_IN }, { "--out", out, HR_OUT_DIR },
-                         { "--json", job->json_path, HR_OUT_FILE } };
-    HR_TRY(hr_publish_check(job, ps, 7));
+                         { "--json", job->json_path, HR_OUT_FILE }, { "--fold-in", fold, HR_IN } };
+    HR_TRY(hr_publish_check(job, ps, 8));
     double t0 = hr_now();
     int P = job->size, rc;
     hr_model m;
@@ -243,6 +301,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     memset(&m, 0, sizeof m);
     memset(&ds, 0, sizeof ds);
     target *tg = NULL;
+    hr_triple *ft = NULL;   /* --fold-in: its rows, on the owners of their users in --data */
+    uint64_t nft = 0, fold_dropped = 0;
     uint64_t nt = 0;
     uint8_t *banned = NULL;
     uint32_t *imap = NULL, *popular = NULL;
@@ -263,7 +323,15 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     if (rc == 0) rc = hr_dataset_load(job, data, HR_LOAD_BY_USER, &ds);
     if (rc < 0) goto done;
     const uint64_t ni = m.n_items;
-    const int k = m.kind == HR_MODEL_FACTOR ? m.k : 0;
+    const int k = m.kind == HR_MODEL_FACTOR ? m.k : 0, solve_fold = hr_fold_in_solves(&m);
+    if (fold && !solve_fold) {
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "--fold-in: %s is a %s model; only als / ials models fold users in by a solve", model_path, m.algo);
+        goto done;
+    }
+    if (fold) {
+        rc = fold_rows(job, fold, &ds, &m, &ft, &nft, &fold_dropped);
+        if (rc < 0) goto done;
+    }
     if (diversify > 0 && !k) {
         rc = hr_error_set(&job->err, HR_ERR_ARG, "--diversify compares item factors: a %s model has none", m.algo);
         goto done;
@@ -319,7 +387,23 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         t->known = mu >= 0;
         t->model_uid = mu >= 0 && m.kind == HR_MODEL_FACTOR ? (uint32_t)mu : UINT32_MAX;
         /* item-item models score everyone from their row; fold-in models the users they lack */
-        if (row >= 0 && (m.kind == HR_MODEL_ITEMITEM || (m.fold_in && mu < 0))) {
+        uint64_t nknown = 0, f0 = 0, f1 = 0;   /* fold-in by a solve: the row's items the model knows */
+        if (row >= 0 && solve_fold && mu < 0 && fold) {   /* the user's rows in --fold-in instead */
+            f0 = triple_lo(ft, nft, (uint32_t)dg);
+            for (f1 = f0; f1 < nft && ft[f1].u == (uint32_t)dg; f1++) nknown += ft[f1].v != 0.0f;
+        } else if (row >= 0 && solve_fold && mu < 0) {
+            for (uint64_t e = b->ptr[row]; e < b->ptr[row + 1]; e++) nknown += imap[b->idx[e]] != UINT32_MAX && b->val[e] != 0.0f;
+        }
+        if (row >= 0 && solve_fold && mu < 0 && nknown >= (uint64_t)fold_min) {
+            /* raw values: the solve weighs them by the model's confidence, as training did */
+            if (fold)
+                for (uint64_t e = f0; e < f1; e++) hr_ring_rows_add_entry(&qr, ft[e].i, ft[e].v, e == f0, e + 1 == f1);
+            else
+                hr_ring_rows_add(&qr, b->idx + b->ptr[row], b->val + b->ptr[row], b->ptr[row + 1] - b->ptr[row], imap, HR_ROWS_VALUE);
+            t->known = t->folded = 1;
+            t->qrow = qr.n - 1;
+            t->model_uid = FROM_ROW;
+        } else if (row >= 0 && (m.kind == HR_MODEL_ITEMITEM || (m.fold_in && mu < 0))) {
             t->known = hr_ring_rows_add(&qr, b->idx + b->ptr[row], b->val + b->ptr[row], b->ptr[row + 1] - b->ptr[row], imap,
                                         m.row_weight) > 0;
             t->qrow = qr.n - 1;
@@ -380,13 +464,14 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             memcpy(U + x * (uint64_t)k, m.user_factors + (uint64_t)tg[mod[x]].model_uid * (uint64_t)k, (size_t)k * sizeof *U);
     hr_free(m.user_factors);   /* U holds them in target order */
     m.user_factors = NULL;
-    double t_score = 0, t_comm = 0, t_ring = hr_now();
+    double t_score = 0, t_comm = 0, t_fold = 0, t_ring = hr_now();
     uint64_t iscores = 0;
     /* queries from rows, in target order: their positions among the model-scored targets */
     hr_iiquery q = hr_ring_rows_query(&qr);
-    if (k && m.fold_in) {   /* x_u V for the users the model lacks, then scored as factor rows */
+    if (k && (m.fold_in || solve_fold)) {   /* x_u for the users the model lacks, then scored as factor rows */
         float *F = hr_malloc((qr.n * (uint64_t)k + 1) * sizeof *F);
-        rc = hr_ring_project(job, m.item_factors, ni, k, &q, qr.n, F);
+        if (solve_fold) rc = hr_fold_in_solve(job, &m, &q, qr.n, F, &t_fold);
+        else rc = hr_ring_project(job, m.item_factors, ni, k, &q, qr.n, F);
         for (uint64_t x = 0; x < nmod; x++)
             if (tg[mod[x]].model_uid == FROM_ROW)
                 memcpy(U + x * (uint64_t)k, F + tg[mod[x]].qrow * (uint64_t)k, (size_t)k * sizeof *U);
@@ -446,7 +531,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         const char *id = hr_dict_key(&m.items, i, key, &len);
         memcpy(itext + ioff[i], id, len);
     }
-    uint64_t hx = 0, nfallback = 0, short_lists = 0;
+    uint64_t hx = 0, nfallback = 0, short_lists = 0, nfolded = 0;
     /* --diversify works in batches of targets whose candidates' rows are fetched together; the
      * batches are collective, so every rank runs as many and a failed write only stops the
      * writing */
@@ -478,14 +563,14 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             if (t->model_uid != UINT32_MAX && diversify > 0) {
                 n = mmr(db.ids, db.nids, db.rows, k, db.cand + (x - b0) * M, db.csco + (x - b0) * M, db.ncand[x - b0],
                         (uint32_t)top, (float)diversify, fin, fsc, maxsim, used);
-                source = "model";
+                source = t->folded ? "fold-in" : "model";
             } else if (t->model_uid != UINT32_MAX) {
                 uint32_t got = hr_topbuf_sorted(&heaps[hx++], idx, sco);
                 while (got > 0 && !isfinite(sco[got - 1])) got--;  /* banned items only filled a short heap */
                 n = got < top ? got : (uint32_t)top;
                 memcpy(fin, idx, n * sizeof *fin);
                 memcpy(fsc, sco, n * sizeof *fsc);
-                source = "model";
+                source = t->folded ? "fold-in" : "model";
             } else {
                 for (uint64_t p = 0; p < ni && n < top; p++) {
                     uint32_t i = popular[p];
@@ -497,6 +582,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
                 nfallback += !t->known;
             }
             short_lists += n < top;
+            nfolded += t->folded;
             for (uint32_t r = 0; rc == 0 && r < n; r++)
                 rc = hr_recwriter_line(wr, t->ext, t->ext_len, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r], source,
                                        &job->err);
@@ -518,17 +604,19 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     uint64_t *all = hr_calloc((size_t)P * 3, sizeof *all);
     info[2] = lines;
     memcpy(all + 3 * job->rank, info, sizeof info);
-    uint64_t tot[5] = { nt, nfallback, lines, short_lists, hx };   /* hx: users scored by the factors */
+    uint64_t tot[6] = { nt, nfallback, lines, short_lists, hx, nfolded };   /* hx: users scored by the factors */
     rc = hr_comm_allreduce_sum_u64(job->comm, all, (size_t)P * 3);
-    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, tot, 5);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, tot, 6);
     double ts_max = t_score;
     if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, &ts_max, 1);
+    if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, &t_fold, 1);
     if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, phase, 3);
     if (rc == 0 && job->rank == 0) {
         json_t *mf = json_pack("{s:s,s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:b,s:f,s:I}", "format", "hpcrec-recommendations", "version", 1,
                                "software", "hpcrec " HR_VERSION, "model", model_path, "dataset", data, "top", (json_int_t)top,
                                "users", (json_int_t)tot[0], "users_fallback", (json_int_t)tot[1], "lines", (json_int_t)tot[2],
                                "exclude_seen", exclude_seen, "diversify", diversify, "items_excluded", (json_int_t)nbanned);
+        if (solve_fold) json_object_set_new(mf, "users_fold_in", json_integer((json_int_t)tot[5]));
         json_object_set_new(mf, "columns", json_pack("[s,s,s,s,s]", "user", "rank", "item", "score", "source"));
         /* the id kinds, for readers that type the columns (export --recs: INTEGER or TEXT);
          * listed users not in the dataset keep their text, so they count too */
@@ -552,6 +640,10 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         hr_job_set_int(job, "users", (int64_t)tot[0]);
         hr_job_set_int(job, "users_fallback", (int64_t)tot[1]);
         hr_job_set_int(job, "users_scored", (int64_t)tot[4]);
+        hr_job_set_int(job, "users_fold_in", (int64_t)tot[5]);
+        hr_job_set_real(job, "seconds_fold_in", t_fold);
+        hr_job_set_real(job, "seconds_scoring_fold_in_users", tot[4] ? ts_max * (double)tot[5] / (double)tot[4] : 0.0);
+        if (fold) hr_job_set_int(job, "fold_in_events_dropped", (int64_t)fold_dropped);
         hr_job_set_int(job, "lines", (int64_t)tot[2]);
         hr_job_set_int(job, "users_short_list", (int64_t)tot[3]);
         hr_job_set_int(job, "top", top);
@@ -564,6 +656,12 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         hr_progress("recommend  %llu users (%llu by popularity), top %lld: %llu lines in %s; setup %.2fs, scoring %.2fs (%.1f GFLOP/s), output %.2fs + close %.2fs, total %.2fs",
                     (unsigned long long)tot[0], (unsigned long long)tot[1], (long long)top, (unsigned long long)tot[2], out, phase[0], ts_max,
                     ts_max > 0 ? flops / ts_max / 1e9 : 0, phase[1], phase[2], hr_now() - t0);
+        if (solve_fold)   /* the fold-in cost next to the cost of scoring (all scored users) */
+            hr_progress("recommend  fold-in: %llu users unknown to the model folded in (at least %lld known items) in %.3fs; "
+                        "scoring them %.3fs (%llu users scored in %.3fs, pro rata); %llu unknown users by popularity",
+                        (unsigned long long)tot[5], (long long)fold_min, t_fold,
+                        tot[4] ? ts_max * (double)tot[5] / (double)tot[4] : 0.0, (unsigned long long)tot[4], ts_max,
+                        (unsigned long long)tot[1]);
     }
 done:
     rc = hr_publish_end(job, &pub, rc);   /* a failed run: the temporary directory goes */
@@ -571,6 +669,7 @@ done:
     for (uint64_t x = 0; x < nlisted; x++) hr_free(listed[x]);
     hr_free(listed);
     hr_ring_rows_free(&qr);
+    hr_free(ft);
     hr_free(tg); hr_free(banned); hr_free(imap); hr_free(popular); hr_free(heaps); hr_free(store);
     hr_free(U);
     hr_model_free(&m);

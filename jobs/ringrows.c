@@ -80,6 +80,19 @@ uint64_t hr_ring_rows_add(hr_ring_rows *r, const uint32_t *items, const float *v
     return got;
 }
 
+void hr_ring_rows_add_entry(hr_ring_rows *r, uint32_t i, float v, int first, int last)
+{
+    if (first && r->n == r->cap) r->ptr = hr_realloc(r->ptr, ((r->cap *= 2) + 1) * sizeof *r->ptr);
+    if (r->nnz == r->nnz_cap) {
+        r->nnz_cap *= 2;
+        r->idx = hr_realloc(r->idx, r->nnz_cap * sizeof *r->idx);
+        r->val = hr_realloc(r->val, r->nnz_cap * sizeof *r->val);
+    }
+    r->idx[r->nnz] = i;
+    r->val[r->nnz++] = v;
+    if (last) r->ptr[++r->n] = r->nnz;
+}
+
 void hr_ring_rows_free(hr_ring_rows *r)
 {
     hr_free(r->ptr);

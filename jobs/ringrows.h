@@ -43,6 +43,9 @@ void hr_ring_rows_init(hr_ring_rows *r);
  * empty is not appended. */
 uint64_t hr_ring_rows_add(hr_ring_rows *r, const uint32_t *items, const float *vals, uint64_t len, const uint32_t *map,
                           hr_row_weight w);
+/* Append one entry (model item id i, value v) to the row being built: first opens it, last
+ * closes it (entries in ascending i). */
+void hr_ring_rows_add_entry(hr_ring_rows *r, uint32_t i, float v, int first, int last);
 void hr_ring_rows_free(hr_ring_rows *r);
 static inline hr_iiquery hr_ring_rows_query(const hr_ring_rows *r) { return (hr_iiquery){ r->ptr, r->idx, r->val }; }
 

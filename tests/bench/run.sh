@@ -3,7 +3,7 @@
 # PASSED/FAILED against the target.  Scratch in BENCH_DIR (default /tmp/hpcrec-bench).
 #   BENCH_ROWS      ingest rows (default 10000000)
 #   BENCH_ONLY      ingest | als | ials | quality | recommend | big | scaling | netshape | ann | potri | ease | export
-#                   or one cheap part: ingest-days (the 20M-row page-fault / %-of-parse run only),
+#                   | foldin, or one cheap part: ingest-days (the 20M-row page-fault / %-of-parse run only),
 #                   ials-peer (CG and Cholesky against implicit, recall@10), ials-k65, ials-hash
 #                   (default: all but netshape; quality: the ALS RMSE runs and the EASE/SVD tables)
 #   BENCH_BIG=0     skip the 100M-interaction memory run (about 4 minutes)
@@ -273,6 +273,22 @@ if [ "$ONLY" = all ] || [ "$ONLY" = recommend ]; then
         "$total" "$(jget "$D/rec.json" seconds_setup)" "$(python3 -c "print($(jget "$D/rec.json" seconds_output) + $(jget "$D/rec.json" seconds_fsync))")" "$(jget "$D/rec.json" seconds_scoring)" "$sg" "$(python3 -c "print(100*$sg/$P2)")" "$TS" "$T1" "$bare" "$(python3 -c "print($total/$bare)")" \
         "$(jget "$D/rec.json" peak_rss_mb)" "$(jget "$D/rec.json" minor_faults)" "$(jget "$D/rec.json" system_seconds)" "$GIT" \
         "$(verdict "$sg >= 0.5 * $P2")" "$(verdict "$total <= 1.5 * $bare")"
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = foldin ]; then
+    # Fold-in of users the model does not know (recommend --data): 10% of 200k users held out of
+    # training, half of their events given to fold-in; the cost of their solves against the cost
+    # of scoring the same users (pro rata of the scoring phase, which scores every --data user).
+    dataset fold-200k 200000 50000 6000000 counts
+    if [ ! -f "$D/fold-fo/manifest.json" ]; then
+        hr 2 split --data "$D/fold-200k" --train "$D/fold-tr" --test "$D/fold-te" --new-users 0.1 --fold-in 0.5 \
+            --fold-in-data "$D/fold-fo" > /dev/null || exit 1
+        hr 2 train --data "$D/fold-tr" --out "$D/fold.tar" --algo ials --factors 64 --iters 3 > /dev/null || exit 1
+    fi
+    timed foldin 2 recommend --model "$D/fold.tar" --data "$D/fold-fo" --out "$D/fold-recs" --top 10
+    fi_s=$(jget "$D/foldin.json" seconds_fold_in); sc_s=$(jget "$D/foldin.json" seconds_scoring_fold_in_users)
+    printf 'bench fold-in users=%d (of 200k) items=50k k=64 ranks=2: fold-in %.3fs vs scoring the same users %.3fs -> %.2fx; total %.1fs system %.1fs minor-faults %.0f git=%s target: fold-in <= 2x scoring %s\n' \
+        "$(jget "$D/foldin.json" users_fold_in)" "$fi_s" "$sc_s" "$(python3 -c "print($fi_s / max($sc_s, 1e-9))")" \
+        "$(awk '{print $1}' "$D/foldin.time")" "$(tsys foldin)" "$(tflt foldin)" "$GIT" "$(verdict "$fi_s <= 2 * $sc_s")"
 fi
 if { [ "$ONLY" = all ] && [ "${BENCH_BIG:-1}" = 1 ]; } || [ "$ONLY" = big ]; then
     dataset big-100m 1000000 200000 100000000 counts

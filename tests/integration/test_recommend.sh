@@ -50,11 +50,19 @@ case_pop_exclusions_fallback() {
     assert_json "$W/r1.json" users_fallback 1
     assert_json "$W/r1.json" users_scored 0     # a popularity model scores nobody: no flops counted
     assert_json "$W/r1.json" lines 10
-    # a factor model scores the users it knows; the unknown user 5 gets the popular list
+    # a factor model scores the users it knows; the unknown user 5 (one event today) is folded
+    # in from that row (source fold-in), or below --fold-in-min gets the popular list
     hrt $NP recommend --model "$W/ials.tar" --data "$W/today" --out "$W/r1f" --top 2 --json "$W/r1f.json" >/dev/null \
         || fail "recommend (ials)"
-    assert_json "$W/r1f.json" users_scored 4
-    assert_json "$W/r1f.json" users_fallback 1
+    assert_json "$W/r1f.json" users_scored 5
+    assert_json "$W/r1f.json" users_fallback 0
+    assert_json "$W/r1f.json" users_fold_in 1
+    [ "$(lines "$W/r1f" | awk -F'\t' '$1 == 5 && $5 == "fold-in"' | wc -l)" = 2 ] || fail "user 5 folded in: $(lines "$W/r1f")"
+    hrt $NP recommend --model "$W/ials.tar" --data "$W/today" --out "$W/r1g" --top 2 --fold-in-min 2 --json "$W/r1g.json" >/dev/null \
+        || fail "recommend (ials, --fold-in-min 2)"
+    assert_json "$W/r1g.json" users_scored 4
+    assert_json "$W/r1g.json" users_fallback 1
+    assert_json "$W/r1g.json" users_fold_in 0
     # header, five columns, manifest
     [ "$(zstdcat "$W"/r1/part-00000.tsv.zst | head -1)" = "$(printf 'user\trank\titem\tscore\tsource')" ] || fail "header"
     [ "$(zstdcat "$W"/r1/part-*.tsv.zst | awk -F'\t' 'NF != 5' | wc -l)" = 0 ] || fail "every line has 5 columns"

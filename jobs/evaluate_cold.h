@@ -1,0 +1,27 @@
+/* jobs/evaluate_cold.h — evaluate --cold-items (jobs/evaluate_cold.c); part of `hpcrec evaluate`. */
+#ifndef HR_JOBS_EVALUATE_COLD_H
+#define HR_JOBS_EVALUATE_COLD_H
+
+#include "io/features.h"
+#include "jobs/evaluate.h"
+
+#define EV_COLD_MAX_FILES 8
+
+typedef struct ev_cold_opts {
+    const char *files[EV_COLD_MAX_FILES];
+    hr_feat_format formats[EV_COLD_MAX_FILES];
+    int nfiles;
+    uint32_t features_max;   /* most frequent features kept (F^T F is features_max^2 doubles) */
+    double lambda;           /* ridge lambda_f */
+} ev_cold_opts;
+
+static inline int cmp_u32_ev(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Collective.  s: the main model's scorer (umap, item blocks); tr: the train dataset. */
+int ev_cold(hr_job *job, const ev_data *d, const ev_scorer *s, const hr_dataset *tr, const ev_cold_opts *o);
+
+#endif
