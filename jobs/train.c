@@ -43,7 +43,7 @@ static const char usage[] =
     "  --feedback F       itemknn: explicit | implicit (default: explicit when every value lies in (0, 10]\n"
     "                     and not all are 1, i.e. ratings)\n"
     "  --knn-measure S    itemknn: cosine | dot | pearson | pearson-baseline | jaccard (default explicit\n"
-    "                     pearson-baseline, implicit cosine; dot with --knn-weight tfidf|bm25)\n"
+    "                     pearson-baseline, implicit cosine; dot with --knn-weight bm25)\n"
     "  --knn-weight W     itemknn implicit: none (default) | tfidf | bm25 (k1 1.2, b 0.75)\n"
     "  --knn-center C     itemknn explicit predictions: none | mean | baseline (default baseline)\n"
     "  --neighbors K      itemknn: neighbours kept per item (default implicit 40, explicit 300)\n"

@@ -305,7 +305,8 @@ static int resolve(hr_job *job, hr_knn_train_opts *o, const hr_dataset *ds)
     HR_TRY(hr_comm_allreduce_max_f64(job->comm, mm, 3));
     const int ratings = mm[0] <= 10.0 && -mm[1] > 0.0 && mm[2] > 0;
     if (!o->have_feedback) k->implicit = !ratings;
-    if (!o->have_sim) k->sim = k->implicit ? (k->weight != HR_KNN_WEIGHT_NONE ? HR_KNN_DOT : HR_KNN_COSINE) : HR_KNN_PEARSON_BASELINE;
+    /* implicit's recommenders: cosine, cosine of TF-IDF, dot product of BM25 */
+    if (!o->have_sim) k->sim = k->implicit ? (k->weight == HR_KNN_WEIGHT_BM25 ? HR_KNN_DOT : HR_KNN_COSINE) : HR_KNN_PEARSON_BASELINE;
     /* explicit predictions use every stored neighbour the user rated: more than implicit's
      * top-N lists need (300 approaches Surprise's k = 40 among the rated items, docs) */
     if (!o->have_neighbors) k->neighbors = k->implicit ? 40 : 300;
