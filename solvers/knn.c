@@ -65,9 +65,10 @@ void hr_knn_acc_init(hr_knn_acc *a, uint64_t n, const hr_knn_opts *o)
     memset(a, 0, sizeof *a);
     a->n = n;
     a->moments = o->sim == HR_KNN_PEARSON || o->sim == HR_KNN_PEARSON_BASELINE || (o->sim == HR_KNN_COSINE && !o->implicit);
-    a->freq = hr_calloc(n + 1, sizeof *a->freq);
-    a->xy = hr_calloc(n + 1, sizeof *a->xy);
+    if (!a->moments) a->cell = hr_calloc(n + 1, sizeof *a->cell);
     if (a->moments) {
+        a->freq = hr_calloc(n + 1, sizeof *a->freq);
+        a->xy = hr_calloc(n + 1, sizeof *a->xy);
         a->xx = hr_calloc(n + 1, sizeof *a->xx);
         a->yy = hr_calloc(n + 1, sizeof *a->yy);
         a->x = hr_calloc(n + 1, sizeof *a->x);
@@ -80,6 +81,7 @@ void hr_knn_acc_init(hr_knn_acc *a, uint64_t n, const hr_knn_opts *o)
 void hr_knn_acc_free(hr_knn_acc *a)
 {
     hr_free(a->freq);
+    hr_free(a->cell);
     hr_free(a->xy);
     hr_free(a->xx);
     hr_free(a->yy);
@@ -92,19 +94,23 @@ void hr_knn_acc_free(hr_knn_acc *a)
 
 void hr_knn_acc_add(hr_knn_acc *a, double at, const uint32_t *items, const float *vals, uint64_t len, uint32_t skip)
 {
-    uint32_t *freq = a->freq, *touched = a->touched;
-    double *xy = a->xy;
+    uint32_t *touched = a->touched;
     uint64_t nt = a->nt;
     if (!a->moments) {   /* the hot loop of the implicit measures: a count and a product */
+        struct hr_knn_cell *cell = a->cell;
+        const float af = (float)at;
+        cell[skip].freq = 1;   /* the target is never touched: it is not its own neighbour */
         for (uint64_t e = 0; e < len; e++) {
-            const uint32_t j = items[e];
-            if (j == skip) continue;
-            if (freq[j]++ == 0) touched[nt++] = j;
-            xy[j] += at * (double)vals[e];
+            struct hr_knn_cell *c = &cell[items[e]];
+            if (c->freq++ == 0) touched[nt++] = items[e];
+            c->xy += af * vals[e];
         }
+        cell[skip] = (struct hr_knn_cell){ 0, 0 };
         a->nt = nt;
         return;
     }
+    uint32_t *freq = a->freq;
+    double *xy = a->xy;
     for (uint64_t e = 0; e < len; e++) {
         const uint32_t j = items[e];
         if (j == skip) continue;
@@ -160,11 +166,16 @@ uint32_t hr_knn_acc_top(hr_knn_acc *a, const hr_knn_opts *o, const uint64_t *cou
             s = hr_knn_similarity(o, a->freq[j], a->xy[j], a->xx[j], a->yy[j], a->x[j], a->y[j], ct, count ? count[j] : 0, nt,
                                   norm ? norm[j] : 0);
             a->xx[j] = a->yy[j] = a->x[j] = a->y[j] = 0;
+            a->freq[j] = 0;
+            a->xy[j] = 0;
         } else {
-            s = hr_knn_similarity(o, a->freq[j], a->xy[j], 0, 0, 0, 0, ct, count ? count[j] : 0, nt, norm ? norm[j] : 0);
+            const struct hr_knn_cell c = a->cell[j];
+            a->cell[j] = (struct hr_knn_cell){ 0, 0 };
+            if (c.freq < o->min_support) continue;
+            s = o->sim == HR_KNN_DOT && o->shrink <= 0
+                    ? c.xy   /* the common case of BM25, no call */
+                    : hr_knn_similarity(o, c.freq, c.xy, 0, 0, 0, 0, ct, count ? count[j] : 0, nt, norm ? norm[j] : 0);
         }
-        a->freq[j] = 0;
-        a->xy[j] = 0;
         const float f = (float)s;
         if (f > 0.0f && isfinite(f)) hr_topk_push(&h, f, j);
     }

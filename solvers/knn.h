@@ -15,8 +15,9 @@
  * |C| < min_support are dropped; only positive similarities are kept (a prediction ignores the
  * others, as Surprise does), the K largest per target item, ties to the lower item id.
  *
- * Accumulation is in double, users in the order the caller adds them (increasing user id), so
- * a similarity is the same bits on any rank count. */
+ * Accumulation is in double (float for cosine of implicit data, dot and jaccard), users in the
+ * order the caller adds them (increasing user id), so a similarity is the same bits on any rank
+ * count. */
 #ifndef HR_SOLVERS_KNN_H
 #define HR_SOLVERS_KNN_H
 
@@ -70,8 +71,11 @@ double hr_knn_value(const hr_knn_opts *o, double r, double base, double idf, dou
 typedef struct hr_knn_acc {
     uint64_t n;
     int moments;         /* pearson and explicit cosine need the sums below */
-    uint32_t *freq;      /* |C| */
+    uint32_t *freq;      /* |C| (measures with moments) */
     double *xy, *xx, *yy, *x, *y;
+    /* the implicit measures: count and product side by side, one cache line per update; the
+     * product in float (summed in the same order on any rank count) */
+    struct hr_knn_cell { float xy; uint32_t freq; } *cell;
     uint32_t *touched;
     uint64_t nt;
     hr_topk_entry *heap;
