@@ -121,8 +121,9 @@ int hr_model_check(const char *path, const hr_model *m, json_t *info, hr_error *
                             "%s: a factor model needs 1 <= k <= %d and no item_scores; pop and item-item models k = 0 and no factors",
                             path, HR_MODEL_MAX_K);
     if (m->kind == HR_MODEL_ITEMITEM &&
-        (m->ii_cols < 1 || m->row_weight == HR_ROWS_NONE || m->item_scores || m->fold_in || m->user_bias || m->item_bias))
-        return hr_error_set(err, HR_ERR_ARG, "%s: an item-item model needs a block width, a row weight and no other arrays", path);
+        (m->ii_cols < 1 || m->row_weight == HR_ROWS_NONE || m->item_scores || m->fold_in))
+        return hr_error_set(err, HR_ERR_ARG, "%s: an item-item model needs a block width, a row weight and no other arrays than biases",
+                            path);
     if (m->kind != HR_MODEL_ITEMITEM && (m->ii || m->ii_count))
         return hr_error_set(err, HR_ERR_ARG, "%s: only item-item models hold item-item blocks", path);
     if (m->fold_in && (m->kind != HR_MODEL_FACTOR || m->row_weight == HR_ROWS_NONE))

@@ -253,7 +253,7 @@ int hr_model_v2_layout(const char *path, json_t *man, const hr_model *m, hr_mode
         json_t *e = json_object_get(arrays, names[x]);
         int dict = x < 2, side = x == 0 || x == 2 || x == 4 ? 0 : 1, ii = x == 7;
         int need = dict || (m->kind == HR_MODEL_FACTOR ? x == 2 || x == 3 : m->kind == HR_MODEL_POP ? x == 6 : ii);
-        int allowed = need || ((x == 4 || x == 5) && m->kind != HR_MODEL_ITEMITEM);
+        int allowed = need || x == 4 || x == 5;   /* biases: any kind (itemknn's rating baselines) */
         if (!e) {
             if (need) return hr_error_set(err, HR_ERR_FORMAT, "%s: model has no array %s", path, names[x]);
             continue;
@@ -529,8 +529,9 @@ int hr_model_v2_load(hr_bundle_at *b, hr_model *m, const hr_model_part *part, in
             continue;
         }
         row_sel s = { 1, NULL, 0, 0, 0 };
-        if (part && !strcmp(a->name, "item_scores.f32")) {
-            /* popularity scores stay whole: every rank ranks every item by them */
+        if (part && (!strcmp(a->name, "item_scores.f32") || (h->kind == HR_MODEL_ITEMITEM && !strcmp(a->name, "item_bias.f32")))) {
+            /* popularity scores stay whole: every rank ranks every item by them; so do an
+             * item-item model's item baselines (a user's row touches any item) */
         } else if (part && a->side == 0) {
             s = (row_sel){ 0, m->user_ids, m->user_rows, 0, 0 };
         } else if (part && m->item_ids) {

@@ -129,6 +129,11 @@ int ev_ring_rank(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c,
  * know it), via hr_fetch_rows. */
 int ev_fetch_items(hr_job *job, const ev_items *src, const uint32_t *ids, uint64_t n, float *rows);
 void ev_result_free(ev_result *r);
+/* Collective: ratings of the chunk's test events from an item-item model with rating
+ * baselines (itemknn, explicit), into out->rating and c->user_sq / user_n (evaluate_knn.c). */
+int ev_ii_rate(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c, ev_result *out, double *ts, double *tc);
+/* The model's --knn-center: 0 none, 1 mean, 2 baseline. */
+int ev_ii_center(const hr_model *m);
 
 /* Rows of the stdout tables, collected while reporting and printed once at the end. */
 #define EV_TABLE_ROWS 48

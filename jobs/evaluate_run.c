@@ -255,7 +255,9 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
         if (te->ptr[r + 1] > te->ptr[r]) users[nl++] = r;
     const uint64_t per_user = (uint64_t)kmax * (sizeof(hr_topk_entry) + 4 + 4 * (uint64_t)ik) + 64;
     uint64_t C = EV_CHUNK_BYTES / per_user;
-    if (ii && C > ROWS_CHUNK_BYTES / 4 / nm) C = ROWS_CHUNK_BYTES / 4 / nm;   /* the chunk's score rows */
+    /* the chunk's score rows (item-item ratings: two more sets of rows, evaluate_knn.c) */
+    const uint64_t rowsets = ii && s->rating ? 3 : 1;
+    if (ii && C > ROWS_CHUNK_BYTES / 4 / nm / rowsets) C = ROWS_CHUNK_BYTES / 4 / nm / rowsets;
     if (C < 1) C = 1;
     if (C > nl) C = nl ? nl : 1;
     uint64_t nchunks = (nl + C - 1) / C;
@@ -282,8 +284,10 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
         if (ii || fold_in) {
             chunk_queries(d, s, &ch, ii, &qr, fold, qat);
             hr_iiquery q = hr_ring_rows_query(&qr);
-            if (ii) rc = hr_ring_rows_ii(job, s->m, &q, 0, qr.n, S, &ts, &tc);
-            else if (hr_fold_in_solves(s->m)) rc = hr_fold_in_solve(job, s->m, &q, qr.n, F, &out->seconds_fold_in);
+            if (ii) {
+                rc = hr_ring_rows_ii(job, s->m, &q, 0, qr.n, S, &ts, &tc);
+                if (s->rating && rc == 0) rc = ev_ii_rate(job, d, s, &ch, out, &ts, &tc);
+            } else if (hr_fold_in_solves(s->m)) rc = hr_fold_in_solve(job, s->m, &q, qr.n, F, &out->seconds_fold_in);
             else rc = hr_ring_project(job, s->m->item_factors, s->m->n_items, s->m->k, &q, qr.n, F);
             for (uint32_t x = 0; x < ch.n; x++) out->folded += fold[x];
             /* projections to chunk order: qat[x] <= x, so from the last user down nothing is
@@ -352,7 +356,7 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
                     memcpy(w.lrows + (size_t)t * ik, ild_rows + (uint64_t)(at - ild_ids) * ik, ik * sizeof *w.lrows);
                 }
                 eval_user(d, s, out, &w, ch.rows[x], list, ch.len[x], ch.rk + 2 * (size_t)x, ik ? w.lrows : NULL,
-                          ring ? ch.user_sq[x] : 0, ring ? ch.user_n[x] : 0);
+                          ring || (ii && s->rating) ? ch.user_sq[x] : 0, ring || (ii && s->rating) ? ch.user_n[x] : 0);
             }
         }
     }

@@ -5,6 +5,7 @@
  *   pop   popularity baseline: item scores = interactions per item
  *   ease  closed-form item-item model on the BLACS grid (train_ease.c)
  *   svd   randomized truncated SVD, a factor model (train_svd.c)
+ *   itemknn  item-based neighbourhood model, a sparse item-item model (train_knn.c)
  * The distributed loop is in train_loop.c; this file parses options, loads the dataset, and
  * has every rank write its own factor rows into the bundle (jobs/modelwrite.h: members of
  * fixed row ranges in dictionary order, so the bundle is the same on any rank count and no
@@ -30,7 +31,7 @@
 #include "jobs/train.h"
 
 static const char usage[] =
-    "hpcrec train --data DATASET --out MODEL.tar --algo als|ials|pop|ease|svd [options]\n"
+    "hpcrec train --data DATASET --out MODEL.tar --algo als|ials|pop|ease|svd|itemknn [options]\n"
     "  --factors K        latent factors (default 64)\n"
     "  --iters N          iterations (default 15)\n"
     "  --lambda L         regularisation (als: scaled by each row's count; default als 0.12, ials 0.1;\n"
@@ -40,6 +41,17 @@ static const char usage[] =
     "  --svd-weight W     svd, --init svd: binary | value (default binary; als --init svd: value)\n"
     "  --power-iters Q    svd: power iterations (default 2); --oversample P extra columns (default 10)\n"
     "  --block-size NB    ease, svd: ScaLAPACK block size (default 128)\n"
+    "  --feedback F       itemknn: explicit | implicit (default: explicit when every value lies in (0, 10]\n"
+    "                     and not all are 1, i.e. ratings)\n"
+    "  --knn-measure S    itemknn: cosine | dot | pearson | pearson-baseline | jaccard (default explicit\n"
+    "                     pearson-baseline, implicit cosine; dot with --knn-weight bm25)\n"
+    "  --knn-weight W     itemknn implicit: none (default) | tfidf | bm25 (k1 1.2, b 0.75)\n"
+    "  --knn-center C     itemknn explicit predictions: none | mean | baseline (default baseline)\n"
+    "  --neighbors K      itemknn: neighbours kept per item (default implicit 40, explicit 300)\n"
+    "  --shrink S         itemknn: similarity x (n-1)/(n-1+S), n common users (default 100 for\n"
+    "                     pearson-baseline, 0 otherwise)\n"
+    "  --min-support N    itemknn: pairs with fewer common users dropped (default 1)\n"
+    "  --max-user-items N itemknn: items of a user entering the pair counts (default 2000; 0: all)\n"
     "  --init svd         als, ials: start from a truncated SVD of the data instead of random factors\n"
     "  --alpha A          ials confidence slope (default 1)\n"
     "  --epsilon E        ials confidence c = 1 + A*log(1 + r/E) when E > 0 (default 1); 0: c = 1 + A*r\n"
@@ -69,6 +81,7 @@ typedef struct {
     int64_t iters, seed;
     hr_exchange exchange;
     hr_dense_opts dense;
+    hr_knn_train_opts knn;
 } train_opts;
 
 static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
@@ -88,7 +101,12 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
         { "ease-weight", required_argument, 0, 'w' }, { "svd-weight", required_argument, 0, 'W' },
         { "ease-topm", required_argument, 0, 'M' }, { "power-iters", required_argument, 0, 'q' },
         { "oversample", required_argument, 0, 'O' }, { "block-size", required_argument, 0, 'B' },
-        { "init", required_argument, 0, 'i' }, { "history", required_argument, 0, 'H' }, { 0, 0, 0, 0 } };
+        { "init", required_argument, 0, 'i' }, { "history", required_argument, 0, 'H' },
+        { "feedback", required_argument, 0, 1000 },
+        { "knn-measure", required_argument, 0, 1001 }, { "knn-weight", required_argument, 0, 1002 },
+        { "knn-center", required_argument, 0, 1003 }, { "neighbors", required_argument, 0, 1004 },
+        { "shrink", required_argument, 0, 1005 }, { "min-support", required_argument, 0, 1006 },
+        { "max-user-items", required_argument, 0, 1007 }, { 0, 0, 0, 0 } };
     memset(o, 0, sizeof *o);
     hr_als_default_opts(&o->opts);
     o->opts.k = 64;
@@ -105,6 +123,12 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     o->dense.weight = HR_ROWS_BINARY;
     o->dense.power_iters = 2;
     o->dense.oversample = 10;
+    o->knn.knn.neighbors = 40;
+    o->knn.knn.min_support = 1;
+    o->knn.knn.center = HR_KNN_CENTER_BASELINE;
+    o->knn.knn.bm25_k1 = 1.2;
+    o->knn.knn.bm25_b = 0.75;
+    o->knn.max_user_items = 2000;
     optind = 1;
     opterr = 0;
     int c;
@@ -120,7 +144,10 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
             else if (!strcasecmp(optarg, "pop")) o->algo = HR_ALGO_POP;
             else if (!strcasecmp(optarg, "ease")) o->algo = HR_ALGO_EASE;
             else if (!strcasecmp(optarg, "svd")) o->algo = HR_ALGO_SVD;
-            else return hr_error_set(&job->err, HR_ERR_ARG, "--algo: unknown algorithm '%s' (als, ials, pop, ease, svd)", optarg);
+            else if (!strcasecmp(optarg, "itemknn")) o->algo = HR_ALGO_ITEMKNN;
+            else if (!strcasecmp(optarg, "userknn"))
+                return hr_error_set(&job->err, HR_ERR_ARG, "--algo userknn is not implemented yet; use itemknn (docs/operations.md)");
+            else return hr_error_set(&job->err, HR_ERR_ARG, "--algo: unknown algorithm '%s' (als, ials, pop, ease, svd, itemknn)", optarg);
             break;
         case 'w':
         case 'W':
@@ -163,6 +190,37 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
         case 'F': o->ckpt.force = 1; break;
         case 'I': o->init_from = optarg; break;
         case 'H': o->history = optarg; break;
+        case 1000:
+            if (!strcasecmp(optarg, "explicit")) o->knn.knn.implicit = 0;
+            else if (!strcasecmp(optarg, "implicit")) o->knn.knn.implicit = 1;
+            else return hr_error_set(&job->err, HR_ERR_ARG, "--feedback: '%s' is not explicit or implicit", optarg);
+            o->knn.have_feedback = 1;
+            break;
+        case 1001:
+            if (hr_knn_sim_parse(optarg, &o->knn.knn.sim) < 0)
+                return hr_error_set(&job->err, HR_ERR_ARG,
+                                    "--knn-measure: unknown measure '%s' (cosine, dot, pearson, pearson-baseline, jaccard)", optarg);
+            o->knn.have_sim = 1;
+            break;
+        case 1002:
+            if (hr_knn_weight_parse(optarg, &o->knn.knn.weight) < 0)
+                return hr_error_set(&job->err, HR_ERR_ARG, "--knn-weight: '%s' is not none, tfidf or bm25", optarg);
+            break;
+        case 1003:
+            if (hr_knn_center_parse(optarg, &o->knn.knn.center) < 0)
+                return hr_error_set(&job->err, HR_ERR_ARG, "--knn-center: '%s' is not none, mean or baseline", optarg);
+            o->knn.have_center = 1;
+            break;
+        case 1004:
+            if (!strcmp(optarg, "0"))
+                return hr_error_set(&job->err, HR_ERR_ARG, "--neighbors 0: a neighbourhood model needs at least one neighbour per item");
+            HR_TRY(hr_opt_i64(job, "--neighbors", optarg, 1, 1 << 20, &v));
+            o->knn.knn.neighbors = (uint32_t)v;
+            o->knn.have_neighbors = 1;
+            break;
+        case 1005: HR_TRY(hr_opt_f64(job, "--shrink", optarg, 0, 1e9, &o->knn.knn.shrink)); o->knn.have_shrink = 1; break;
+        case 1006: HR_TRY(hr_opt_i64(job, "--min-support", optarg, 1, UINT32_MAX, &v)); o->knn.knn.min_support = (uint32_t)v; break;
+        case 1007: HR_TRY(hr_opt_i64(job, "--max-user-items", optarg, 0, UINT32_MAX, &v)); o->knn.max_user_items = (uint32_t)v; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 1;
         default: return hr_opt_usage(job, usage);
         }
@@ -179,7 +237,9 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     o->dense.seed = (uint64_t)o->seed;
     o->dense.lambda = o->have_lambda ? (double)o->opts.lambda : -1.0;
     if (o->algo == HR_ALGO_ALS && o->init_svd && !o->have_weight) o->dense.weight = HR_ROWS_VALUE;
-    if (o->algo == HR_ALGO_EASE || o->algo == HR_ALGO_SVD) return 0;
+    o->knn.data = o->data;
+    o->knn.out = o->out;
+    if (o->algo == HR_ALGO_EASE || o->algo == HR_ALGO_SVD || o->algo == HR_ALGO_ITEMKNN) return 0;
     if (!o->have_lambda) o->opts.lambda = o->algo == HR_ALGO_IALS ? 0.1f : 0.12f;
     return hr_als_check_opts(&o->opts, &job->err);
 }
@@ -287,7 +347,7 @@ static void exchange_figures(hr_train *t, double x[4])
 static const char *algo_name(hr_algo a)
 {
     static const char *const names[] = { [HR_ALGO_ALS] = "als", [HR_ALGO_IALS] = "ials", [HR_ALGO_POP] = "pop",
-                                         [HR_ALGO_EASE] = "ease", [HR_ALGO_SVD] = "svd" };
+                                         [HR_ALGO_EASE] = "ease", [HR_ALGO_SVD] = "svd", [HR_ALGO_ITEMKNN] = "itemknn" };
     return names[a];
 }
 
@@ -328,7 +388,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
      * must not kill the rank with the default action; it stops the run after its first
      * half-iteration, with a checkpoint (exit 75). */
     if (o.algo != HR_ALGO_POP) hr_signals_install();
-    const int dense = o.algo == HR_ALGO_EASE || o.algo == HR_ALGO_SVD;
+    const int dense = o.algo == HR_ALGO_EASE || o.algo == HR_ALGO_SVD || o.algo == HR_ALGO_ITEMKNN;
     rc = hr_dataset_load(job, o.data, dense ? HR_LOAD_BY_USER : HR_LOAD_BY_USER | HR_LOAD_BY_ITEM, &ds);
     if (rc < 0) {
         hr_dataset_free(&ds);
@@ -342,7 +402,9 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
     }
     if (dense) {
         if (o.resume) hr_progress("train      %s keeps no checkpoints: --resume trains from the start", algo_name(o.algo));
-        rc = o.algo == HR_ALGO_EASE ? hr_train_ease(job, &o.dense, &ds, nnz) : hr_train_svd(job, &o.dense, &ds, nnz);
+        rc = o.algo == HR_ALGO_EASE      ? hr_train_ease(job, &o.dense, &ds, nnz)
+             : o.algo == HR_ALGO_ITEMKNN ? hr_train_knn(job, &o.knn, &ds, nnz)
+                                         : hr_train_svd(job, &o.dense, &ds, nnz);
         goto fail;
     }
     t.job = job;

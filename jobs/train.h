@@ -16,9 +16,10 @@
 #include "partition/route.h"
 #include "solvers/als.h"
 #include "solvers/dmat.h"
+#include "solvers/knn.h"
 #include "solvers/svd.h"
 
-typedef enum { HR_ALGO_ALS, HR_ALGO_IALS, HR_ALGO_POP, HR_ALGO_EASE, HR_ALGO_SVD } hr_algo;
+typedef enum { HR_ALGO_ALS, HR_ALGO_IALS, HR_ALGO_POP, HR_ALGO_EASE, HR_ALGO_SVD, HR_ALGO_ITEMKNN } hr_algo;
 
 /* Options of the dense models on the BLACS grid (jobs/train_ease.c, jobs/train_svd.c) and of
  * `--init svd` (jobs/train_svd.c). */
@@ -33,6 +34,14 @@ typedef struct hr_dense_opts {
     int oversample;           /* svd --oversample: extra columns of the test matrix */
     uint64_t seed;
 } hr_dense_opts;
+
+/* Options of `--algo itemknn` (jobs/train_knn.c). */
+typedef struct hr_knn_train_opts {
+    const char *data, *out;
+    hr_knn_opts knn;
+    int have_sim, have_feedback, have_shrink, have_center, have_neighbors;
+    uint32_t max_user_items;  /* --max-user-items: items of a user entering the pair counts (0: all) */
+} hr_knn_train_opts;
 
 /* Phases of an iteration: the solvers' (HR_ALS_PH_*), then these two. */
 enum { HR_TRAIN_PH_EXCHANGE = HR_ALS_NPHASE, HR_TRAIN_PH_LOSS, HR_TRAIN_NPHASE };
@@ -82,6 +91,9 @@ json_t *hr_train_lineage(hr_job *job, const char *data, const hr_dataset *ds, ui
  * summary keys.  Collective. */
 int hr_train_ease(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t nnz);
 int hr_train_svd(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t nnz);
+/* itemknn (train_knn.c): resolves the defaults that depend on the data (feedback, measure),
+ * refuses measures the data cannot give, trains and writes o->out.  Collective. */
+int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz);
 /* Shared by the dense models (train_dense.c).
  * Refuse, before allocating, a run whose estimated bytes per rank, summed over the ranks of each
  * node, exceed what that node can give (core/sysmem.h).  what / formula name the estimate in the

@@ -2,7 +2,7 @@
 # make bench — end-to-end benchmarks on this machine; each line says what ran, the numbers, and
 # PASSED/FAILED against the target.  Scratch in BENCH_DIR (default /tmp/hpcrec-bench).
 #   BENCH_ROWS      ingest rows (default 10000000)
-#   BENCH_ONLY      ingest | als | ials | quality | recommend | big | scaling | netshape | ann | potri | ease | export
+#   BENCH_ONLY      ingest | als | ials | quality | recommend | big | scaling | netshape | ann | potri | ease | export | knn
 #                   | foldin, or one cheap part: ingest-days (the 20M-row page-fault / %-of-parse run only),
 #                   ials-peer (CG and Cholesky against implicit, recall@10), ials-k65, ials-hash
 #                   (default: all but netshape; quality: the ALS RMSE runs and the EASE/SVD tables)
@@ -664,5 +664,41 @@ print("bench export-npy users=%d items=%d k=32 ranks=2 %d files %.0f MB in %.2fs
          j["system_seconds"], j["minor_faults"], j["peak_alloc_mb"], git))
 EOF
     rm -rf "$D/exp-npy"
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = knn ]; then
+    # itemknn (BM25, K 40) on 200k users x 50k items x 5M counts, 2 ranks, against implicit's
+    # BM25Recommender fit (2 threads) on the same interactions, interleaved rounds.  The
+    # similarity stage is hpcrec's similarity_seconds (the slowest rank); implicit's whole fit is
+    # its weighting plus all_pairs_knn.
+    dataset knn-5m 200000 50000 5000000 counts
+    IMPL=${HR_IMPLICIT:-}
+    ROUNDS=${BENCH_ROUNDS:-2}
+    have_peer=0
+    if [ -n "$IMPL" ] && [ -d "$IMPL/implicit" ]; then
+        have_peer=1
+        [ -s "$D/knn-5m.dump.00000.tsv" ] || { hr 2 inspect "$D/knn-5m" --dump "$D/knn-5m.dump" > /dev/null || exit 1; }
+    fi
+    hs=""; ps=""; ts=""
+    for r in $(seq "$ROUNDS"); do
+        timed knn-$r 2 train --data "$D/knn-5m" --out "$D/knn.tar" --algo itemknn --knn-weight bm25 --neighbors 40 --max-user-items 2000
+        hs="$hs $(jget "$D/knn-$r.json" similarity_seconds)"
+        ts="$ts $(jget "$D/knn-$r.json" seconds)"
+        if [ $have_peer = 1 ]; then
+            PYTHONPATH="$IMPL" OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/bench/knn_peer.py --train "$D/knn-5m.dump" --neighbors 40 \
+                --threads 2 --json "$D/knn-peer-$r.json" > "$D/knn-peer-$r.log" 2>&1 || { cat "$D/knn-peer-$r.log"; exit 1; }
+            ps="$ps $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_fit_seconds"])' "$D/knn-peer-$r.json")"
+        fi
+    done
+    med() { python3 -c "import statistics as s; print(s.median([$(echo $1 | tr ' ' ',')]))"; }
+    h=$(med "$hs"); t=$(med "$ts")
+    printf 'bench train-itemknn interactions=5M users=200k items=50k bm25 K=40 ranks=2 total %.2fs similarity %.2fs (median of %d) sys %.1fs minor-faults %d peak-memory-per-rank %.0f MB (mean %.0f) git=%s\n' \
+        "$t" "$h" "$ROUNDS" "$(tsys knn-1)" "$(tflt knn-1)" "$(jget "$D/knn-1.json" peak_rss_mb)" "$(jget "$D/knn-1.json" peak_rss_mb_mean)" "$GIT"
+    if [ -n "$ps" ]; then
+        p=$(med "$ps")
+        printf 'bench train-itemknn-vs-implicit similarity %.2fs vs implicit BM25Recommender fit (2 threads) %.2fs (median of %d interleaved rounds) -> %.2fx git=%s target>=2x %s\n' \
+            "$h" "$p" "$ROUNDS" "$(python3 -c "print($p/$h)")" "$GIT" "$(verdict "$p >= 2 * $h")"
+    else
+        echo "bench train-itemknn-vs-implicit skipped (set HR_IMPLICIT to a build of implicit 0.7.3)"
+    fi
 fi
 exit $status
