@@ -30,6 +30,29 @@ void hr_dataset_free(hr_dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
+int hr_dataset_build_dict(hr_job *job, hr_intern *local, hr_dict *d, uint32_t **map)
+{
+    char *pack;
+    uint64_t bytes, total;
+    hr_intern_pack(local, &pack, &bytes);
+    uint64_t *counts = hr_malloc((size_t)job->size * sizeof *counts);
+    void *all;
+    int rc = hr_comm_allgatherv(job->comm, pack, bytes, 1, &all, counts, &total);
+    hr_free(pack);
+    hr_free(counts);
+    if (rc < 0) return rc;
+    hr_dict_build(d, all, total);
+    hr_free(all);
+    uint32_t n = hr_intern_count(local);
+    *map = hr_malloc((n ? n : 1) * sizeof **map);
+    for (uint32_t k = 0; k < n; k++) {
+        size_t len;
+        const char *key = hr_intern_key(local, k, &len);
+        (*map)[k] = (uint32_t)hr_dict_find(d, key, len);
+    }
+    return 0;
+}
+
 int hr_dataset_prepare_dir(hr_job *job, const char *dir)
 {
     int rc = 0;

@@ -23,6 +23,7 @@
 #include "jobs/job.h"
 #include "partition/block.h"
 #include "partition/dict.h"
+#include "partition/intern.h"
 #include "partition/part.h"
 
 typedef struct hr_dataset {
@@ -62,6 +63,11 @@ typedef struct hr_dataset_spec {
  * recomputed from the triples.  Reports per-rank balance on the progress line. */
 int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, hr_dict *items,
                      hr_triple **t, uint64_t *n);
+
+/* Collective.  The global dictionary D from every rank's distinct keys in LOCAL (a fresh
+ * ingest's rule: ids sorted as hr_dict_build sorts them, whatever rank saw them), and *map:
+ * LOCAL's key index -> global id (hr_malloc'd; free with hr_free). */
+int hr_dataset_build_dict(hr_job *job, hr_intern *local, hr_dict *d, uint32_t **map);
 
 /* Create the sub-directories of a dataset under DIR (a fresh temporary directory from
  * hr_publish_begin): rank 0 creates, all agree.  Collective. */

@@ -17,33 +17,10 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "jobs/dataset.h"
 #include "jobs/forget.h"
 #include "partition/block.h"
 #include "partition/intern.h"
-
-/* Global dictionary from every rank's keys; map: local id -> gid (as ingest's build_dict). */
-static int gather_dict(hr_job *job, hr_intern *local, hr_dict *d, uint32_t **map)
-{
-    char *pack;
-    uint64_t bytes, total;
-    hr_intern_pack(local, &pack, &bytes);
-    uint64_t *counts = hr_malloc((size_t)job->size * sizeof *counts);
-    void *all;
-    int rc = hr_comm_allgatherv(job->comm, pack, bytes, 1, &all, counts, &total);
-    hr_free(pack);
-    hr_free(counts);
-    if (rc < 0) return rc;
-    hr_dict_build(d, all, total);
-    hr_free(all);
-    uint32_t n = hr_intern_count(local);
-    *map = hr_malloc((n ? n : 1) * sizeof **map);
-    for (uint32_t k = 0; k < n; k++) {
-        size_t len;
-        const char *key = hr_intern_key(local, k, &len);
-        (*map)[k] = (uint32_t)hr_dict_find(d, key, len);
-    }
-    return 0;
-}
 
 /* This rank's share of DIR/rejects/: policy rejects of users not in s, keys interned, rows
  * counted per user key (*cnt grows with the intern table). */
@@ -120,8 +97,8 @@ int hr_forget_ingest_layout(hr_job *job, hr_forget_set *s, const char *dir, hr_p
     hr_dict ue = { 0 }, ie = { 0 };
     uint32_t *umap = NULL, *imap = NULL, *mu = NULL, *mi = NULL, *ku = NULL, *ki = NULL;
     uint64_t *w = NULL;
-    if (rc == 0) rc = gather_dict(job, ui, &ue, &umap);
-    if (rc == 0) rc = gather_dict(job, ii, &ie, &imap);
+    if (rc == 0) rc = hr_dataset_build_dict(job, ui, &ue, &umap);
+    if (rc == 0) rc = hr_dataset_build_dict(job, ii, &ie, &imap);
     if (rc == 0) {
         /* per ext user: weight (events + policy rejects), events; per ext item: events */
         w = hr_calloc(2 * ue.n + ie.n + 1, sizeof *w);

@@ -137,30 +137,6 @@ static int parse_opts(hr_job *job, int argc, char **argv, ingest_opts *o)
     return 0;
 }
 
-/* Global dictionary from every rank's distinct keys, and the local -> global map. */
-static int build_dict(hr_job *job, hr_intern *local, hr_dict *d, uint32_t **map)
-{
-    char *pack;
-    uint64_t bytes, total;
-    hr_intern_pack(local, &pack, &bytes);
-    uint64_t *counts = hr_malloc((size_t)job->size * sizeof *counts);
-    void *all;
-    int rc = hr_comm_allgatherv(job->comm, pack, bytes, 1, &all, counts, &total);
-    hr_free(pack);
-    hr_free(counts);
-    if (rc < 0) return rc;
-    hr_dict_build(d, all, total);
-    hr_free(all);
-    uint32_t n = hr_intern_count(local);
-    *map = hr_malloc((n ? n : 1) * sizeof **map);
-    for (uint32_t k = 0; k < n; k++) {
-        size_t len;
-        const char *key = hr_intern_key(local, k, &len);
-        (*map)[k] = (uint32_t)hr_dict_find(d, key, len);
-    }
-    return 0;
-}
-
 /* Rejects of this rank: parse-phase rows (with their text) and policy rejects. */
 static int write_rejects(hr_job *job, const char *dir, const hr_ingest_read *r, char **names,
                          const hr_triple *t, const uint8_t *reason, uint64_t n, const hr_dict *users,
@@ -373,8 +349,8 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
 
     HR_CHECK(hr_ingest_fix_sources(job, &r, &names, &nnames));
     if (o.forget) forgotten = forget_local(&fset, &r);
-    HR_CHECK(build_dict(job, r.users, &users, &umap));
-    HR_CHECK(build_dict(job, r.items, &items, &imap));
+    HR_CHECK(hr_dataset_build_dict(job, r.users, &users, &umap));
+    HR_CHECK(hr_dataset_build_dict(job, r.items, &items, &imap));
     for (uint64_t k = 0; k < r.n; k++) {
         r.t[k].u = umap[r.t[k].u];
         r.t[k].i = imap[r.t[k].i];
