@@ -9,7 +9,7 @@
  * tests/tools/fuzz_replay_model.c, as a plain replay driver for the checked-in corpus.
  * An item-item model's part is a block-aligned range of columns (the second third of its blocks)
  * and must hold the same blocks, byte for byte.
- * fuzz-sources: core io/model.c io/model_v2.c io/bundle.c io/bundlefmt.c io/dictbuf.c io/iiblock.c io/manifest.c io/output.c partition/dict.c
+ * fuzz-sources: core io/model.c io/model_v2.c io/bundle.c io/bundle_at.c io/bundle_member.c io/bundlefmt.c io/dictbuf.c io/iiblock.c io/manifest.c io/output.c partition/dict.c
  * fuzz-max-len: 65536 */
 #include <fcntl.h>
 #include <math.h>
