@@ -12,8 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/hash.h"
-#include "io/input.h"
-#include "io/lines.h"
+#include "io/recsread.h"
 #include "partition/dict.h"
 
 /* Rows per INSERT: one statement step per BATCH rows amortises SQLite's per-statement work
@@ -245,36 +244,18 @@ static void hand_over(hr_recsdb *d)
 
 static int read_part(hr_recsdb *d, const hr_recsdb_part *pt, uint64_t *rows, chunk **cur, hr_error *err)
 {
-    uint64_t h, b;
-    HR_TRY(hr_checksum_file(pt->path, &h, &b, err));
-    if (h != pt->xxh3 || b != pt->bytes)
-        return hr_error_set(err, HR_ERR_CHECKSUM, "%s: checksum or size does not match the manifest (%llu bytes on disk, %llu listed)",
-                            pt->path, (unsigned long long)b, (unsigned long long)pt->bytes);
     hr_input *in;
-    HR_TRY(hr_input_open(pt->path, &in, err));
-    const char *name;
-    int rc = hr_input_next(in, &name, err);
+    hr_lines *l;
     *rows = 0;
-    if (rc == 0) rc = hr_error_set(err, HR_ERR_FORMAT, "%s: empty", pt->path);
-    if (rc < 0) {
-        hr_input_close(in);
-        return rc;
-    }
-    hr_lines *l = hr_lines_new(in);
+    HR_TRY(hr_recs_part_open(pt->path, pt->xxh3, pt->bytes, &in, &l, err));
     char *line;
     size_t len;
-    uint64_t lineno = 0;
-    rc = 0;
+    uint64_t lineno = 1;
+    int rc = 0;
     while (rc == 0 && (rc = hr_lines_next(l, &line, &len, err)) == 1) {
         lineno++;
         rc = 0;
         if (len && line[len - 1] == '\r') line[--len] = '\0';
-        if (lineno == 1) {
-            static const char header[] = "user\trank\titem\tscore\tsource";
-            if (len != sizeof header - 1 || memcmp(line, header, len))
-                rc = hr_error_set(err, HR_ERR_FORMAT, "%s:1: expected the header line 'user rank item score source' (tab-separated)", pt->path);
-            continue;
-        }
         rc = parse_line(d, *cur, line, len, pt->path, lineno, err);
         if (rc < 0) break;
         ++*rows;

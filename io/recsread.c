@@ -57,6 +57,33 @@ void hr_recs_close(hr_recs_dir *d)
     memset(d, 0, sizeof *d);
 }
 
+int hr_recs_part_open(const char *path, uint64_t xxh3, uint64_t bytes, hr_input **in, hr_lines **l, hr_error *err)
+{
+    static const char header[] = "user\trank\titem\tscore\tsource";
+    HR_TRY(hr_file_verify(path, xxh3, bytes, err));
+    HR_TRY(hr_input_open(path, in, err));
+    const char *name;
+    char *line;
+    size_t len;
+    int rc = hr_input_next(*in, &name, err);
+    if (rc == 0) rc = hr_error_set(err, HR_ERR_FORMAT, "%s: empty", path);
+    *l = rc < 0 ? NULL : hr_lines_new(*in);
+    if (rc >= 0 && (rc = hr_lines_next(*l, &line, &len, err)) == 0) rc = hr_error_set(err, HR_ERR_FORMAT, "%s: empty", path);
+    if (rc == 1) {
+        rc = 0;
+        if (len && line[len - 1] == '\r') len--;
+        if (len != sizeof header - 1 || memcmp(line, header, len) != 0)
+            rc = hr_error_set(err, HR_ERR_FORMAT, "%s:1: expected the header line 'user rank item score source' (tab-separated)", path);
+    }
+    if (rc < 0) {
+        hr_lines_free(*l);
+        hr_input_close(*in);
+        *l = NULL;
+        *in = NULL;
+    }
+    return rc;
+}
+
 int hr_recs_read_part(const hr_recs_dir *d, size_t x, hr_recs_line_fn fn, void *ctx, uint64_t *lines, hr_error *err)
 {
     char path[8400], mpath[4200];
@@ -64,29 +91,15 @@ int hr_recs_read_part(const hr_recs_dir *d, size_t x, hr_recs_line_fn fn, void *
     snprintf(mpath, sizeof mpath, "%s/manifest.json", d->dir);
     uint64_t cs, bytes;
     HR_TRY(hr_manifest_file(d->manifest, mpath, d->parts[x], &cs, &bytes, err));
-    HR_TRY(hr_file_verify(path, cs, bytes, err));
     hr_input *in;
-    HR_TRY(hr_input_open(path, &in, err));
-    const char *name;
-    int rc = hr_input_next(in, &name, err);
-    if (rc == 0) rc = hr_error_set(err, HR_ERR_FORMAT, "%s: empty", path);
-    if (rc < 0) {
-        hr_input_close(in);
-        return rc;
-    }
-    hr_lines *l = hr_lines_new(in);
+    hr_lines *l;
+    HR_TRY(hr_recs_part_open(path, cs, bytes, &in, &l, err));
     char *line;
     size_t len;
+    int rc;
     *lines = 0;
     while ((rc = hr_lines_next(l, &line, &len, err)) == 1) {
         uint64_t no = hr_lines_lineno(l);
-        if (no == 1) {
-            if (strncmp(line, "user\trank\titem\t", 15) != 0) {
-                rc = hr_error_set(err, HR_ERR_FORMAT, "%s:1: the header is not \"user rank item score source\"", path);
-                break;
-            }
-            continue;
-        }
         char *t1 = memchr(line, '\t', len), *t2 = t1 ? memchr(t1 + 1, '\t', len - (size_t)(t1 + 1 - line)) : NULL;
         char *t3 = t2 ? memchr(t2 + 1, '\t', len - (size_t)(t2 + 1 - line)) : NULL;
         char *end = NULL;

@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "io/input.h"
+#include "io/lines.h"
 
 typedef struct hr_recs_dir {
     char *dir;
@@ -24,6 +26,13 @@ typedef struct hr_recs_dir {
 
 int hr_recs_open(const char *dir, hr_recs_dir *out, hr_error *err);
 void hr_recs_close(hr_recs_dir *d);   /* accepts a zeroed struct */
+
+/* A recommendations part on its own (path, its manifest checksum and size): verified (size, then
+ * xxh3: HR_ERR_CHECKSUM), opened and its header line checked (exactly "user rank item score
+ * source", tab-separated; a CR before the newline is tolerated); *l is positioned at the first
+ * data line (line 2) and owns *in: the caller frees l, then closes in.  Shared by the readers
+ * here and by io/recsdb.c (the SQLite export), so both accept the same parts. */
+int hr_recs_part_open(const char *path, uint64_t xxh3, uint64_t bytes, hr_input **in, hr_lines **l, hr_error *err);
 
 /* One line: user and item ids (not NUL-terminated), rank (1-based).  A non-zero return stops
  * the read and is returned. */

@@ -156,7 +156,10 @@ PY
     [ ! -e "$d/v3" ] || fail "an output appeared for a refused bundle"
     # a damaged part: checksum error naming it, no database
     cp -r "$d/r" "$d/bad" && printf 'x' >>"$d/bad/part-00001.tsv.zst"
-    expect_fail 3 "part-00001.tsv.zst: checksum" hrt $NP export --recs "$d/bad" --out "$d/bad.sqlite"
+    expect_fail 3 "part-00001.tsv.zst: [0-9]+ bytes, the manifest says" hrt $NP export --recs "$d/bad" --out "$d/bad.sqlite"
+    [ ! -e "$d/bad.sqlite" ] || fail "a database appeared for damaged input"
+    rm -rf "$d/bad" && cp -r "$d/r" "$d/bad" && printf 'x' | dd of="$d/bad/part-00001.tsv.zst" bs=1 seek=100 conv=notrunc status=none
+    expect_fail 3 "part-00001.tsv.zst: checksum mismatch" hrt $NP export --recs "$d/bad" --out "$d/bad.sqlite"
     [ ! -e "$d/bad.sqlite" ] || fail "a database appeared for damaged input"
     nothing_left "$d"
 }
