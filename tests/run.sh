@@ -65,8 +65,8 @@ if [ "$shell" = 1 ]; then
     # Scripts run HR_TEST_JOBS at a time (default: the CPUs, 2 to 4; 1: one by one): most of a script's wall
     # time is mpirun start-up and teardown with the CPUs idle, so two scripts side by side
     # fill them.  Scripts that share machine-wide state (the local Slurm cluster, network
-    # namespaces) or measure memory run one after another in the first lane, beside the
-    # others.  Each script's output is kept and printed whole when it ends; the summary lists
+    # namespaces) or measure memory run one after another in a lane of their own, beside
+    # the others.  Each script's output is kept and printed whole when it ends; the summary lists
     # every script's wall, user and system seconds (user and sys include its children: ranks,
     # mpirun, daemons it waited for).  A script that exits non-zero without a "not ok" line
     # (a syntax error, a crash of the script itself) counts as one failure.
@@ -104,9 +104,9 @@ if [ "$shell" = 1 ]; then
         # one lock for the terminal: a finished script's output is printed whole
         ( flock 9; echo "== $t"; cat "$run_dir/$n.log" ) 9>"$run_dir/print.lock"
     }
-    lane() {      # lane FIRST: the serial scripts (lane 0), then scripts from the shared queue
+    lane() {      # lane N: scripts from the shared queue; lane S: the serial scripts only
         local t i
-        if [ "$1" = 0 ]; then for t in "${serial[@]}"; do run_one "$t"; done; fi
+        if [ "$1" = S ]; then for t in "${serial[@]}"; do run_one "$t"; done; return; fi
         while :; do
             i=$( ( flock 9; i=$(cat "$run_dir/next"); echo $((i + 1)) >"$run_dir/next"; echo "$i" ) 9>"$run_dir/queue.lock")
             t=$(sed -n "$((i + 1))p" "$run_dir/queue")
@@ -115,6 +115,10 @@ if [ "$shell" = 1 ]; then
         done
     }
     if [ "${#all[@]}" -gt 0 ]; then
+        # the serial scripts get a lane of their own beside the pool's: they mostly wait (the
+        # Slurm test for its daemons and jobs: a third of one CPU over its six minutes), so the
+        # pool keeps both CPUs busy meanwhile
+        [ "${#serial[@]}" -gt 0 ] && lane S &
         for ((l = 0; l < jobs; l++)); do lane "$l" & done
         wait
     fi
