@@ -74,7 +74,7 @@ static int write_side(hr_job *job, const hr_dataset_spec *spec, const hr_part *p
 {
     if (!grouped) {
         HR_TRY(hr_part_shuffle(job->comm, p, by_item, t, n));
-        hr_triples_sort(*t, *n, p, job->rank, by_item);
+        hr_triples_sort_move(t, *n, p, job->rank, by_item);
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s/part-%05d.bin.zst", spec->dir, by_item ? "by-item" : "by-user", job->rank);

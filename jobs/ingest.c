@@ -373,7 +373,7 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     HR_CHECK(rc);
     have_hp = 1;
     HR_CHECK(hr_part_shuffle(job->comm, &hp, 0, &r.t, &r.n));
-    hr_triples_sort(r.t, r.n, &hp, job->rank, 0);
+    hr_triples_sort_move(&r.t, r.n, &hp, job->rank, 0);
     reason = hr_calloc(r.n ? r.n : 1, 1);
     uint64_t kept = hr_dedupe(r.t, r.n, (uint64_t)o.max_user_events, reason, r.counts);
     uint64_t nrej;

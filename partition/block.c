@@ -29,8 +29,9 @@ static inline int tcmp(const hr_triple *a, const hr_triple *b, int by_item)
 
 /* Two stable counting-sort passes (by the other gid, then by local row) give (row, other)
  * order in O(n + rows + n_other) with no comparisons; only runs of the same (row, other) pair,
- * rare outside dirty data, are then put in (ts, value, src, line) order by insertion sort. */
-void hr_triples_sort(hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item)
+ * rare outside dirty data, are then put in (ts, value, src, line) order by insertion sort.
+ * Sorts from t with tmp as scratch; returns the array holding the result (t or tmp). */
+static hr_triple *sort_core(hr_triple *t, hr_triple *tmp, uint64_t n, const hr_part *p, int rank, int by_item)
 {
     uint64_t rows = p->rows[rank], nother = 0;
     for (uint64_t k = 0; k < n; k++) {
@@ -39,27 +40,27 @@ void hr_triples_sort(hr_triple *t, uint64_t n, const hr_part *p, int rank, int b
     }
     uint64_t ncnt = (rows > nother ? rows : nother) + 1;
     uint64_t *cnt = hr_malloc(ncnt * sizeof *cnt);
-    hr_triple *tmp = hr_malloc((n ? n : 1) * sizeof *tmp);
     /* pass 1: by other gid, t -> tmp.  Triples that arrive in that order already (a by-item
      * shuffle of by-user blocks under a balanced partition: each source's users are one
-     * ascending range) need a copy only, not a scatter over the whole array. */
+     * ascending range) skip it: pass 2 then reads t itself and the result lands in tmp. */
     int sorted = 1;
     for (uint64_t k = 1; k < n && sorted; k++) sorted = (by_item ? t[k - 1].u <= t[k].u : t[k - 1].i <= t[k].i);
-    if (sorted) {
-        if (n) memcpy(tmp, t, n * sizeof *tmp);
-    } else {
+    hr_triple *src = t, *dst = tmp;
+    if (!sorted) {
         memset(cnt, 0, (nother + 1) * sizeof *cnt);
         for (uint64_t k = 0; k < n; k++) cnt[(by_item ? t[k].u : t[k].i) + 1]++;
         for (uint64_t x = 0; x < nother; x++) cnt[x + 1] += cnt[x];
         for (uint64_t k = 0; k < n; k++) tmp[cnt[by_item ? t[k].u : t[k].i]++] = t[k];
+        src = tmp;
+        dst = t;
     }
-    /* pass 2: by local row, tmp -> t */
+    /* pass 2: by local row, src -> dst */
     memset(cnt, 0, (rows + 1) * sizeof *cnt);
-    for (uint64_t k = 0; k < n; k++) cnt[p->local[by_item ? tmp[k].i : tmp[k].u] + 1]++;
+    for (uint64_t k = 0; k < n; k++) cnt[p->local[by_item ? src[k].i : src[k].u] + 1]++;
     for (uint64_t r = 0; r < rows; r++) cnt[r + 1] += cnt[r];
-    for (uint64_t k = 0; k < n; k++) t[cnt[p->local[by_item ? tmp[k].i : tmp[k].u]]++] = tmp[k];
-    hr_free(tmp);
+    for (uint64_t k = 0; k < n; k++) dst[cnt[p->local[by_item ? src[k].i : src[k].u]]++] = src[k];
     hr_free(cnt);
+    t = dst;
     /* fix-up of repeated pairs */
     for (uint64_t a = 0; a < n;) {
         uint64_t b = a + 1;
@@ -74,6 +75,25 @@ void hr_triples_sort(hr_triple *t, uint64_t n, const hr_part *p, int rank, int b
             t[y] = v;
         }
         a = b;
+    }
+    return dst;
+}
+
+void hr_triples_sort(hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item)
+{
+    hr_triple *tmp = hr_malloc((n ? n : 1) * sizeof *tmp);
+    if (sort_core(t, tmp, n, p, rank, by_item) == tmp && n) memcpy(t, tmp, n * sizeof *t);
+    hr_free(tmp);
+}
+
+void hr_triples_sort_move(hr_triple **t, uint64_t n, const hr_part *p, int rank, int by_item)
+{
+    hr_triple *tmp = hr_malloc((n ? n : 1) * sizeof *tmp);
+    if (sort_core(*t, tmp, n, p, rank, by_item) == tmp) {
+        hr_free(*t);
+        *t = tmp;
+    } else {
+        hr_free(tmp);
     }
 }
 

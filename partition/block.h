@@ -25,6 +25,10 @@ void hr_block_free(hr_block *b);
 /* Sort triples by (local row of u (by_item = 0) or i, other gid, ts, value, src, line).
  * Counting sort over rows, then a small sort inside each row.  rows = p->rows[rank]. */
 void hr_triples_sort(hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item);
+/* The same order; the result may land in a new array: *t is then freed and replaced (one
+ * copy pass fewer when the triples arrive grouped by the other side, as a by-item shuffle of
+ * by-user blocks does).  For callers that own *t (hr_malloc'd). */
+void hr_triples_sort_move(hr_triple **t, uint64_t n, const hr_part *p, int rank, int by_item);
 
 /* Build the block of `rank` from triples sorted by hr_triples_sort (every triple owned by
  * rank).  Entries with keep != NULL && !keep[k] are left out.  Rows with no entries still

@@ -689,6 +689,36 @@ static void test_triples_sort_order(void **state)
     hr_part_free(&p);
 }
 
+/* hr_triples_sort_move gives hr_triples_sort's order on both of its paths: triples already
+ * grouped by the other side (pass 1 skipped, the result lands in the scratch array) and
+ * triples in any order; both sides, with repeated (row, other) pairs. */
+static void test_triples_sort_move(void **state)
+{
+    (void)state;
+    enum { N = 5000, USERS = 97, ITEMS = 61 };
+    hr_part p;
+    for (int by_item = 0; by_item < 2; by_item++)
+        for (int grouped = 0; grouped < 2; grouped++) {
+            hr_part_build(&p, HR_PART_BALANCED, 1, by_item ? ITEMS : USERS, NULL);
+            hr_triple *a = hr_malloc(N * sizeof *a), *b = hr_malloc(N * sizeof *b);
+            uint64_t x = 12345;
+            for (int k = 0; k < N; k++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                uint32_t other = grouped ? (uint32_t)((uint64_t)k * (by_item ? USERS : ITEMS) / N) : (uint32_t)(x >> 40) % (by_item ? USERS : ITEMS);
+                uint32_t row = (uint32_t)(x >> 20) % (by_item ? ITEMS : USERS);
+                a[k] = tr(by_item ? other : row, by_item ? row : other, (float)((x >> 8) % 3), (int64_t)((x >> 12) % 5), (uint64_t)k);
+                a[k].src = (uint32_t)((x >> 30) % 2);
+            }
+            memcpy(b, a, N * sizeof *a);
+            hr_triples_sort(a, N, &p, 0, by_item);
+            hr_triples_sort_move(&b, N, &p, 0, by_item);
+            assert_memory_equal(a, b, N * sizeof *a);
+            hr_free(a);
+            hr_free(b);
+            hr_part_free(&p);
+        }
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -775,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_dedupe_bots),
         cmocka_unit_test(test_dedupe_random_oracle),
         cmocka_unit_test(test_triples_sort_order),
+        cmocka_unit_test(test_triples_sort_move),
         cmocka_unit_test(test_block_round_trip),
         cmocka_unit_test(test_route_needed_and_cols),
     };
