@@ -87,6 +87,14 @@ static int bad_entry(const implicit_ctx *c, uint64_t u, uint64_t e, hr_error *er
                         " be finite and >= 0 (confidence 1 + alpha f(value) >= 1)", u, (double)c->rows->val[e]);
 }
 
+/* A row of Y into the gather buffer (ld kp, padding already 0): memcpy when k is a multiple of 8
+ * (whole vectors, glibc's short straight-line path at k = 64), else the vector + masked copy. */
+static inline void copy_y_row(float *dst, const float *src, int k)
+{
+    if (k % 8 == 0) memcpy(dst, src, sizeof(float) * (size_t)k);
+    else hr_ials_copy_row(dst, src, k);
+}
+
 /* Entries of row u that are observed (value != 0); 0 also when there are none at all. */
 static uint64_t observed(const hr_als_rows *R, uint64_t u)
 {
@@ -109,7 +117,7 @@ static int gather_plain(const implicit_ctx *c, uint64_t u, uint64_t s, uint64_t 
         if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
         if (v == 0.0f) continue;
         hr_als_prefetch(R, c->Y, s + j, s + n, k);
-        hr_ials_copy_row(dst + g * (uint64_t)c->kp, c->Y + (size_t)col * k, k);
+        copy_y_row(dst + g * (uint64_t)c->kp, c->Y + (size_t)col * k, k);
         wt[g++] = cm1;
     }
     *got = g;
@@ -147,7 +155,7 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, floa
             if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
             if (v == 0.0f) continue;
             hr_als_prefetch(R, c->Y, s + j, end, k);
-            hr_ials_copy_row(w->gather + g * (uint64_t)kp, c->Y + (size_t)col * k, k);
+            copy_y_row(w->gather + g * (uint64_t)kp, c->Y + (size_t)col * k, k);
             w->wt[g] = 1.0f + cm1;
             w->tmp[g++] = sqrtf(cm1);
         }
