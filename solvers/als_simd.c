@@ -269,23 +269,26 @@ TGT static void gram_upper_avx2(const float *A, uint64_t n, int lda, int k, floa
     hr_als_pf_issue(pf, UINT64_MAX);
 }
 
-/* R x (8 W) tile of C = P G: rows r0.., columns q0..; one FMA chain over j per element. */
+/* R x (8 W) tile of C = P G: rows r0.., columns q0..; one FMA chain over j per element.
+ * W = 2: R <= 6; W = 3: R <= 4 (12 accumulators, 3 loads of G and a broadcast: 16 registers). */
 TGT static INL void gemm_tile(const float *restrict P, int r0, const int R, const float *restrict G, int k, int kp,
                               int q0, const int W, float *restrict C, int negate)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c02 = c00, c12 = c00, c22 = c00, c32 = c00;
     const float *p = P + (size_t)r0 * kp;
     for (int j = 0; j < k; j++) {
         const float *g = G + (size_t)j * kp + q0;
-        __m256 g0 = _mm256_loadu_ps(g), g1 = W > 1 ? _mm256_loadu_ps(g + 8) : g0, b;
-#define ROW(r, x0, x1)                                             \
+        __m256 g0 = _mm256_loadu_ps(g), g1 = W > 1 ? _mm256_loadu_ps(g + 8) : g0, g2 = W > 2 ? _mm256_loadu_ps(g + 16) : g0, b;
+#define ROW(r, x0, x1, x2)                                         \
         if (R > r) {                                               \
             b = _mm256_broadcast_ss(p + (size_t)(r) * kp + j);     \
             x0 = _mm256_fmadd_ps(b, g0, x0);                       \
             if (W > 1) x1 = _mm256_fmadd_ps(b, g1, x1);            \
+            if (W > 2) x2 = _mm256_fmadd_ps(b, g2, x2);            \
         }
-        ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31) ROW(4, c40, c41) ROW(5, c50, c51)
+        ROW(0, c00, c01, c02) ROW(1, c10, c11, c12) ROW(2, c20, c21, c22) ROW(3, c30, c31, c32)
+        ROW(4, c40, c41, c41) ROW(5, c50, c51, c51)
 #undef ROW
     }
     const __m256 sgn = _mm256_set1_ps(negate ? -0.0f : 0.0f);
@@ -293,15 +296,30 @@ TGT static INL void gemm_tile(const float *restrict P, int r0, const int R, cons
 #define ST(r, w, x) if (R > r && W > w) _mm256_storeu_ps(cp + (size_t)(r) * kp + 8 * (w), _mm256_xor_ps(x, sgn));
     ST(0, 0, c00) ST(0, 1, c01) ST(1, 0, c10) ST(1, 1, c11) ST(2, 0, c20) ST(2, 1, c21)
     ST(3, 0, c30) ST(3, 1, c31) ST(4, 0, c40) ST(4, 1, c41) ST(5, 0, c50) ST(5, 1, c51)
+    ST(0, 2, c02) ST(1, 2, c12) ST(2, 2, c22) ST(3, 2, c32)
 #undef ST
 }
 
+/* Column blocks of two vectors (6-row tiles), and one of three (4-row tiles) when kp / 8 is odd,
+ * so that k = 65 (kp = 72) is three full-width blocks instead of four and a one-vector block
+ * that is load-bound.  Each element stays one chain over j, whatever block it falls in. */
 TGT static void gemm_g_avx2(const float *P, int nb, const float *G, int k, float *C, int negate)
 {
-    const int kp = hr_als_kpad(k);
-    for (int q0 = 0; q0 < kp; q0 += 16) {
-        int W = kp - q0 >= 16 ? 2 : 1;
+    const int kp = hr_als_kpad(k), nv = kp / 8;
+    for (int q0 = 0; q0 < kp;) {
+        const int W = nv == 1 ? 1 : (q0 == 0 && nv % 2 == 1) ? 3 : 2;
         int r0 = 0;
+        if (W == 3) {
+            for (; r0 + 4 <= nb; r0 += 4) gemm_tile(P, r0, 4, G, k, kp, q0, 3, C, negate);
+            switch (nb - r0) {
+            case 1: gemm_tile(P, r0, 1, G, k, kp, q0, 3, C, negate); break;
+            case 2: gemm_tile(P, r0, 2, G, k, kp, q0, 3, C, negate); break;
+            case 3: gemm_tile(P, r0, 3, G, k, kp, q0, 3, C, negate); break;
+            default: break;
+            }
+            q0 += 24;
+            continue;
+        }
         for (; r0 + 6 <= nb; r0 += 6)
             if (W == 2) gemm_tile(P, r0, 6, G, k, kp, q0, 2, C, negate);
             else gemm_tile(P, r0, 6, G, k, kp, q0, 1, C, negate);
@@ -310,6 +328,7 @@ TGT static void gemm_g_avx2(const float *P, int nb, const float *G, int k, float
                          else gemm_tile(P, r0, r, G, k, kp, q0, 1, C, negate); } break;
         switch (nb - r0) { REM(1) REM(2) REM(3) REM(4) REM(5) default: break; }
 #undef REM
+        q0 += 8 * W;
     }
 }
 

@@ -10,6 +10,7 @@
 #include "core/timer.h"
 #include "solvers/als_kern.h"
 #include "solvers/blas.h"
+#include "solvers/ials_simd.h"
 
 /* CG stops a row once |r|^2 falls below this (the `implicit` library's threshold). */
 #define CG_TOL 1e-20f
@@ -86,6 +87,14 @@ static int bad_entry(const implicit_ctx *c, uint64_t u, uint64_t e, hr_error *er
                         " be finite and >= 0 (confidence 1 + alpha f(value) >= 1)", u, (double)c->rows->val[e]);
 }
 
+/* A row of Y into the gather buffer (ld kp, padding already 0): memcpy when k is a multiple of 8
+ * (whole vectors, glibc's short straight-line path at k = 64), else the vector + masked copy. */
+static inline void copy_y_row(float *dst, const float *src, int k)
+{
+    if (k % 8 == 0) memcpy(dst, src, sizeof(float) * (size_t)k);
+    else hr_ials_copy_row(dst, src, k);
+}
+
 /* Entries of row u that are observed (value != 0); 0 also when there are none at all. */
 static uint64_t observed(const hr_als_rows *R, uint64_t u)
 {
@@ -108,7 +117,7 @@ static int gather_plain(const implicit_ctx *c, uint64_t u, uint64_t s, uint64_t 
         if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
         if (v == 0.0f) continue;
         hr_als_prefetch(R, c->Y, s + j, s + n, k);
-        memcpy(dst + g * (uint64_t)c->kp, c->Y + (size_t)col * k, sizeof(float) * (size_t)k);
+        copy_y_row(dst + g * (uint64_t)c->kp, c->Y + (size_t)col * k, k);
         wt[g++] = cm1;
     }
     *got = g;
@@ -146,7 +155,7 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, floa
             if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
             if (v == 0.0f) continue;
             hr_als_prefetch(R, c->Y, s + j, end, k);
-            memcpy(w->gather + g * (uint64_t)kp, c->Y + (size_t)col * k, sizeof(float) * (size_t)k);
+            copy_y_row(w->gather + g * (uint64_t)kp, c->Y + (size_t)col * k, k);
             w->wt[g] = 1.0f + cm1;
             w->tmp[g++] = sqrtf(cm1);
         }
@@ -160,7 +169,7 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, floa
             }
             *loss += acc;
         }
-        hr_als_rows_axpy(w->gather, g, k, w->wt, rhs); /* rhs += c y, from the unscaled rows */
+        hr_ials_rows_axpy(w->gather, g, k, w->wt, rhs); /* rhs += c y, from the unscaled rows */
         hr_als_rows_scale(w->gather, g, k, w->tmp);    /* then y <- sqrt(c - 1) y */
         hr_als_gram_upper(w->gather, g, kp, k, C, kp, s != beg, &pf);
         tot += g;
@@ -352,19 +361,19 @@ static int solve_cholesky(const implicit_ctx *c, hr_als_work *w, float *X, hr_al
  * accumulation chains across pieces, so a row's arithmetic is the same resident or streamed,
  * and does not depend on the other rows of its batch: any rank count gives the same bits. */
 
-/* out += the sparse part for v (hr_als_spmv_rows on n gathered rows); the residual form also
- * adds the loss's entry terms of v when c->loss is set (v is then the x on entry). */
+/* out += the sparse part for v (hr_ials_spmv on n gathered rows); the residual form also adds
+ * the loss's entry terms of v when c->loss is set (v is then the x on entry). */
 static void spmv(const implicit_ctx *c, const float *Yb, const float *wt, uint64_t n, const float *v, float *out,
                  int residual, float *tmp)
 {
     if (!(residual && c->loss)) {
-        hr_als_spmv_rows(Yb, wt, n, c->k, v, out, residual, tmp);
+        hr_ials_spmv(Yb, wt, n, c->k, v, out, residual, tmp);
         return;
     }
     hr_als_rows_dot(Yb, n, c->k, v, tmp);
     *c->loss += entry_terms(tmp, wt, n);
     for (uint64_t i = 0; i < n; i++) tmp[i] = (1.0f + wt[i]) - wt[i] * tmp[i];
-    hr_als_rows_axpy(Yb, n, c->k, tmp, out);
+    hr_ials_rows_axpy(Yb, n, c->k, tmp, out);
 }
 
 static int sparse_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, uint64_t off, uint64_t len, const float *v,

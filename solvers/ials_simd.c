@@ -1,0 +1,132 @@
+/* solvers/ials_simd.c — the implicit-ALS CG kernels (solvers/ials_simd.h): AVX2 + FMA versions,
+ * chosen with the other ALS kernels (hr_als_simd_level), and portable ones (the shared kernels),
+ * so each level gives the bits of hr_als_spmv_rows / hr_als_rows_axpy at that level. */
+#include "solvers/ials_simd.h"
+
+#include "solvers/als_simd.h"
+
+#include <string.h>
+
+static void spmv_c(const float *Yb, const float *wt, uint64_t n, int k, const float *v, float *out, int residual,
+                   float *tmp)
+{
+    hr_als_spmv_rows(Yb, wt, n, k, v, out, residual, tmp);
+}
+
+static void copy_row_c(float *dst, const float *src, int k)
+{
+    memcpy(dst, src, sizeof(float) * (size_t)k);
+    memset(dst + k, 0, sizeof(float) * (size_t)(hr_als_kpad(k) - k));
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define TGT __attribute__((target("avx2,fma")))
+#define INL __attribute__((always_inline)) inline
+
+/* out[c0 .. c0 + 8 NV) += sum_i w_i y_i: NV (<= 12) accumulators held in registers over all n
+ * rows, one FMA chain per element in row order (the chains of hr_als_rows_axpy, so the same
+ * bits), loads folded into the FMAs: 12 accumulators and a broadcast fit the 16 registers. */
+TGT static INL void axpy_cols(const float *restrict Yb, uint64_t n, int kp, const float *restrict w, float *restrict out,
+                              int c0, const int NV)
+{
+    __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0, o8 = o0, o9 = o0,
+           o10 = o0, o11 = o0;
+#define LDO(q, x) if (NV > q) x = _mm256_loadu_ps(out + c0 + 8 * q);
+    LDO(0, o0) LDO(1, o1) LDO(2, o2) LDO(3, o3) LDO(4, o4) LDO(5, o5) LDO(6, o6) LDO(7, o7) LDO(8, o8) LDO(9, o9)
+    LDO(10, o10) LDO(11, o11)
+#undef LDO
+    const float *y = Yb + c0;
+    for (uint64_t i = 0; i < n; i++, y += kp) {
+        const __m256 b = _mm256_broadcast_ss(w + i);
+#define ACC(q, x) if (NV > q) x = _mm256_fmadd_ps(b, _mm256_loadu_ps(y + 8 * q), x);
+        ACC(0, o0) ACC(1, o1) ACC(2, o2) ACC(3, o3) ACC(4, o4) ACC(5, o5) ACC(6, o6) ACC(7, o7) ACC(8, o8) ACC(9, o9)
+        ACC(10, o10) ACC(11, o11)
+#undef ACC
+    }
+#define STO(q, x) if (NV > q) _mm256_storeu_ps(out + c0 + 8 * q, x);
+    STO(0, o0) STO(1, o1) STO(2, o2) STO(3, o3) STO(4, o4) STO(5, o5) STO(6, o6) STO(7, o7) STO(8, o8) STO(9, o9)
+    STO(10, o10) STO(11, o11)
+#undef STO
+}
+
+/* Passes of 8 vectors while more than 12 remain, then one pass of the rest (<= 12): k = 65
+ * (9 vectors) is one pass, not a full one and a one-vector, latency-bound one. */
+TGT static void axpy_avx2(const float *Yb, uint64_t n, int kp, const float *w, float *out)
+{
+    int c0 = 0;
+    for (; kp - c0 > 96; c0 += 64) axpy_cols(Yb, n, kp, w, out, c0, 8);
+    switch ((kp - c0) / 8) {
+#define NVC(q) case q: axpy_cols(Yb, n, kp, w, out, c0, q); break;
+    NVC(1) NVC(2) NVC(3) NVC(4) NVC(5) NVC(6) NVC(7) NVC(8) NVC(9) NVC(10) NVC(11) NVC(12)
+#undef NVC
+    default: break;
+    }
+}
+
+/* rows_dot (the shared kernel), the weights as hr_als_spmv_rows forms them, the one-pass axpy. */
+TGT static void spmv_avx2(const float *Yb, const float *wt, uint64_t n, int k, const float *v, float *out,
+                          int residual, float *tmp)
+{
+    hr_als_rows_dot(Yb, n, k, v, tmp);
+    if (residual)
+        for (uint64_t i = 0; i < n; i++) tmp[i] = (1.0f + wt[i]) - wt[i] * tmp[i];
+    else
+        for (uint64_t i = 0; i < n; i++) tmp[i] *= wt[i];
+    axpy_avx2(Yb, n, hr_als_kpad(k), tmp, out);
+}
+
+TGT static void copy_row_avx2(float *dst, const float *src, int k)
+{
+    static const int32_t mask[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+    int j = 0;
+    for (; j + 32 <= k; j += 32) {
+        __m256 a = _mm256_loadu_ps(src + j), b = _mm256_loadu_ps(src + j + 8), c = _mm256_loadu_ps(src + j + 16),
+               d = _mm256_loadu_ps(src + j + 24);
+        _mm256_storeu_ps(dst + j, a);
+        _mm256_storeu_ps(dst + j + 8, b);
+        _mm256_storeu_ps(dst + j + 16, c);
+        _mm256_storeu_ps(dst + j + 24, d);
+    }
+    for (; j + 8 <= k; j += 8) _mm256_storeu_ps(dst + j, _mm256_loadu_ps(src + j));
+    if (j < k) { /* the masked lanes read nothing (no fault past src's end) and store zeros */
+        __m256i m = _mm256_loadu_si256((const __m256i *)(const void *)(mask + 8 - (k - j)));
+        _mm256_storeu_ps(dst + j, _mm256_maskload_ps(src + j, m));
+    }
+}
+#define HAVE_AVX2_KERNELS 1
+#endif
+
+void hr_ials_spmv(const float *Yb, const float *wt, uint64_t n, int k, const float *v, float *out, int residual,
+                  float *tmp)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        spmv_avx2(Yb, wt, n, k, v, out, residual, tmp);
+        return;
+    }
+#endif
+    spmv_c(Yb, wt, n, k, v, out, residual, tmp);
+}
+
+void hr_ials_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float *out)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        axpy_avx2(Yb, n, hr_als_kpad(k), w, out);
+        return;
+    }
+#endif
+    hr_als_rows_axpy(Yb, n, k, w, out);
+}
+
+void hr_ials_copy_row(float *dst, const float *src, int k)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        copy_row_avx2(dst, src, k);
+        return;
+    }
+#endif
+    copy_row_c(dst, src, k);
+}
