@@ -585,9 +585,10 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     uint64_t st[2] = { filled, pairs };
     HR_CHECK(hr_comm_allreduce_sum_u64(job->comm, st, 2));
     kept_total = st[0];
-    double s_sim = hr_now() - ts, s_sim_min = s_sim, s_sim_cpu = hr_cpu_now() - tsc;
+    double s_sim = hr_now() - ts, s_sim_min = s_sim, s_sim_cpu = hr_cpu_now() - tsc, s_sim_cpu_all = s_sim_cpu;
     HR_CHECK(hr_comm_allreduce_max_f64(job->comm, &s_sim, 1));
     HR_CHECK(hr_comm_allreduce_max_f64(job->comm, &s_sim_cpu, 1));
+    HR_CHECK(hr_comm_allreduce_sum_f64(job->comm, &s_sim_cpu_all, 1));
     HR_CHECK(hr_comm_allreduce_min_f64(job->comm, &s_sim_min, 1));
     hr_progress("itemknn    similarity: %s%s%s on %llu items, %llu pair updates, %llu neighbours kept (K %u, shrink %g, min support %u): "
                 "%.2fs (fastest rank %.2fs; CPU %.2fs on the busiest rank; each pair %s)",
@@ -665,6 +666,7 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     hr_job_set_real(job, "rows_seconds", s_rows);
     hr_job_set_real(job, "similarity_seconds", s_sim);
     hr_job_set_real(job, "similarity_cpu_seconds", s_sim_cpu);
+    hr_job_set_real(job, "similarity_cpu_seconds_all_ranks", s_sim_cpu_all);
     hr_job_set_str(job, "knn_pairs", once ? "once" : "both-sides");
     hr_job_set_real(job, "write_seconds", s_write);
     hr_job_set_int(job, "model_bytes", (int64_t)ws.bytes);
