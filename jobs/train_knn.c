@@ -14,19 +14,12 @@
  *               all-to-all
  *   similarity  each rank, for each of its items i in increasing id, adds the rows of i's users
  *               in increasing user id into per-item accumulators and keeps the K best positive
- *               similarities (ties to the lower id).  Each pair is computed once, by the side
- *               hr_knn_pair_side picks (the rows are stored even items then odd items, so that
- *               side's partners are two runs of each row), and offered to both items' lists
- *               (hr_knn_lists, one per catalogue item); the lists of other ranks' items then go
- *               to their owners.  When those lists would pass HR_KNN_LISTS_MB (default 1024)
- *               each rank computes its items' pairs whole, every pair on both sides: the same
- *               model, twice the pair updates
+ *               similarities (ties to the lower id)
  *   writing     the model bundle, format 2, every rank its blocks (jobs/modelwrite.h); explicit
  *               models also carry mu, b_u, b_i for rating predictions (evaluate's rmse)
  * Memory per rank (docs/operations.md): the rows it receives, at most 12 bytes per capped
- * interaction of the users it serves plus 16 per user, its items' user lists (16 bytes per
- * interaction), 48 bytes per catalogue item of accumulators, K x 8 bytes per owned item, and the
- * lists: K x 8 + 8 bytes per catalogue item (pairs once) plus at most 24 MB of their buckets. */
+ * interaction of the users it serves plus 16 per user, its items' user lists (8 bytes per
+ * interaction), 48 bytes per catalogue item of accumulators, and K x 8 bytes per owned item. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,101 +328,6 @@ static int resolve(hr_job *job, hr_knn_train_opts *o, const hr_dataset *ds)
     return 0;
 }
 
-/* Each row as its even items then its odd items (each ascending); mid[r]: where the odd ones
- * start.  The target i of a pair computes it when hr_knn_pair_side(i, j): the items above i of
- * i's parity and the items below i of the other parity, two runs of the reordered row. */
-static void rows_by_parity(knn_rows *x, uint64_t **mid)
-{
-    uint64_t maxlen = 0;
-    for (uint64_t r = 0; r < x->nrows; r++)
-        if (x->ptr[r + 1] - x->ptr[r] > maxlen) maxlen = x->ptr[r + 1] - x->ptr[r];
-    uint32_t *ti = hr_malloc((maxlen + 1) * sizeof *ti);
-    float *tv = hr_malloc((maxlen + 1) * sizeof *tv);
-    *mid = hr_malloc((x->nrows + 1) * sizeof **mid);
-    for (uint64_t r = 0; r < x->nrows; r++) {
-        uint64_t w = x->ptr[r], k = 0;
-        for (uint64_t e = x->ptr[r]; e < x->ptr[r + 1]; e++) {
-            if (x->items[e] & 1) {
-                ti[k] = x->items[e];
-                tv[k++] = x->vals[e];
-            } else {
-                x->items[w] = x->items[e];
-                x->vals[w++] = x->vals[e];
-            }
-        }
-        (*mid)[r] = w;
-        memcpy(x->items + w, ti, k * sizeof *ti);
-        memcpy(x->vals + w, tv, k * sizeof *tv);
-    }
-    hr_free(ti);
-    hr_free(tv);
-}
-
-/* First position in items[lo, hi) (ascending) holding an item >= v. */
-static uint64_t lower_bound(const uint32_t *items, uint64_t lo, uint64_t hi, uint32_t v)
-{
-    while (lo < hi) {
-        const uint64_t m = lo + (hi - lo) / 2;
-        if (items[m] < v) lo = m + 1;
-        else hi = m;
-    }
-    return lo;
-}
-
-/* The lists of the items this rank does not own go to their owners, which offer them to their
- * own lists: then every owned item's list holds its K best over all pairs. */
-static int lists_exchange(hr_job *job, hr_knn_lists *l)
-{
-    const int P = job->size, me = job->rank;
-    hr_knn_lists_flush(l);
-    if (P == 1) return 0;
-    uint64_t *cnt = hr_calloc((size_t)P * 3, sizeof *cnt), *rcnt = cnt + P, *off = rcnt + P, tot = 0;
-    for (uint64_t j = 0; j < l->n; j++)
-        if (item_rank((uint32_t)j, P) != me) cnt[item_rank((uint32_t)j, P)] += l->size[j];
-    for (int q = 0; q < P; q++) {
-        off[q] = tot;
-        tot += cnt[q];
-    }
-    uint32_t *send = hr_malloc((3 * tot + 1) * sizeof *send);
-    for (uint64_t j = 0; j < l->n; j++) {
-        const int q = item_rank((uint32_t)j, P);
-        if (q == me) continue;
-        const hr_topk_entry *e = l->store + j * l->K;
-        for (uint32_t x = 0; x < l->size[j]; x++) {
-            uint32_t *w = send + 3 * off[q]++;
-            w[0] = (uint32_t)j;
-            w[1] = e[x].index;
-            memcpy(&w[2], &e[x].score, sizeof(float));
-        }
-    }
-    for (int q = 0; q < P; q++) cnt[q] *= 3;
-    void *recv = NULL;
-    uint64_t nrecv = 0;
-    int rc = hr_comm_alltoallv(job->comm, send, cnt, sizeof *send, &recv, rcnt, &nrecv);
-    hr_free(send);
-    hr_free(cnt);
-    if (rc == 0) {
-        const uint32_t *w = recv;
-        for (uint64_t at = 0; at + 3 <= nrecv; at += 3) {
-            float f;
-            memcpy(&f, &w[at + 2], sizeof f);
-            hr_knn_lists_offer(l, w[at], f, w[at + 1]);
-        }
-        hr_knn_lists_flush(l);
-    }
-    hr_free(recv);
-    return rc;
-}
-
-/* Memory allowed for the lists of every catalogue item (hr_knn_lists) before the similarity
- * falls back to computing each pair on both sides with lists for the owned items only
- * (HR_KNN_LISTS_MB, default 1024). */
-static double lists_limit_mb(void)
-{
-    const char *e = getenv("HR_KNN_LISTS_MB");
-    return e && *e ? atof(e) : 1024.0;
-}
-
 int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz)
 {
     HR_TRY(resolve(job, o, ds));
@@ -449,9 +347,6 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     memset(&out, 0, sizeof out);
     hr_knn_acc acc;
     memset(&acc, 0, sizeof acc);
-    hr_knn_lists lists;
-    memset(&lists, 0, sizeof lists);
-    uint64_t *mid = NULL;
     json_t *info = NULL;
 
     /* baselines */
@@ -474,10 +369,6 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     uint64_t kept = 0;
     rc = route_rows(job, o, ds, bu, &x, &sent, &kept);
     HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
-    /* each pair once (hr_knn_lists) unless the lists of the whole catalogue do not fit */
-    const uint64_t K = ko->neighbors < n ? ko->neighbors : (n ? n : 1);
-    const int once = (double)n * (double)(K * sizeof(hr_topk_entry) + 8) / 1e6 <= lists_limit_mb();
-    if (once) rows_by_parity(&x, &mid);
     own_columns(&x, n, P, me, &at);
     /* per-item figures every rank needs, each computed by the item's own rank (the sums are
      * exact: one rank adds a nonzero per item) */
@@ -519,6 +410,8 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
         norm[j] = sqrt(s);
     }
     HR_CHECK(hr_comm_allreduce_sum_f64(job->comm, norm, n));
+    hr_free(at);
+    at = NULL;
     uint64_t rs[2] = { sent, kept };
     HR_CHECK(hr_comm_allreduce_sum_u64(job->comm, rs, 2));
     double s_rows = hr_now() - tr;
@@ -534,37 +427,17 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     out.nblocks_local = x.nown / W;
     out.bptr = hr_malloc((out.nblocks_local * (W + 1) + 1) * sizeof *out.bptr);
     out.rel = hr_malloc((W + 2) * sizeof *out.rel);
+    const uint64_t K = ko->neighbors < n ? ko->neighbors : (n ? n : 1);
     out.row = hr_malloc((x.nown * K + 1) * sizeof *out.row);
     out.val = hr_malloc((x.nown * K + 1) * sizeof *out.val);
     hr_knn_acc_init(&acc, n, ko);
     uint64_t pairs = 0, filled = 0;
-    if (once) {
-        hr_knn_lists_init(&lists, n, (uint32_t)K);
-        for (uint64_t l = 0; l < x.nown; l++) {
-            const uint64_t j = (uint64_t)((l / W) * (uint64_t)P + (uint64_t)me) * W + l % W;
-            if (j >= n) break;
-            for (uint64_t f = x.cptr[l]; f < x.cptr[l + 1]; f++) {
-                const uint32_t r = x.cu[f];
-                const uint64_t e = at[f], lo = x.ptr[r], m = mid[r], hi = x.ptr[r + 1];
-                /* i's parity: items above i in its own run; items below i in the other run */
-                const uint64_t own_end = (j & 1) ? hi : m, oth_lo = (j & 1) ? lo : m, oth_hi = (j & 1) ? m : hi;
-                const uint64_t below = lower_bound(x.items, oth_lo, oth_hi, (uint32_t)j);
-                hr_knn_acc_add(&acc, x.cval[f], x.items + e + 1, x.vals + e + 1, own_end - e - 1, (uint32_t)j);
-                hr_knn_acc_add(&acc, x.cval[f], x.items + oth_lo, x.vals + oth_lo, below - oth_lo, (uint32_t)j);
-                pairs += own_end - e - 1 + below - oth_lo;
-            }
-            hr_knn_acc_pairs(&acc, ko, count, norm, (uint32_t)j, count[j], norm[j], &lists);
-        }
-        HR_CHECK(hr_comm_agree(job->comm, lists_exchange(job, &lists), &job->err));
-    }
     for (uint64_t t = 0; t < out.nblocks_local; t++) {
         uint64_t *p = out.bptr + t * (W + 1);
         p[0] = filled;
         for (uint64_t c = 0; c < W; c++) {
             const uint64_t l = t * W + c, j = ((uint64_t)me + t * (uint64_t)P) * W + c;
-            if (j < n && once) {
-                filled += hr_knn_lists_take(&lists, (uint32_t)j, out.row + filled, out.val + filled);
-            } else if (j < n) {
+            if (j < n) {
                 for (uint64_t f = x.cptr[l]; f < x.cptr[l + 1]; f++) {
                     const uint32_t r = x.cu[f];
                     hr_knn_acc_add(&acc, x.cval[f], x.items + x.ptr[r], x.vals + x.ptr[r], x.ptr[r + 1] - x.ptr[r], (uint32_t)j);
@@ -575,11 +448,6 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
             p[c + 1] = filled;
         }
     }
-    hr_knn_lists_free(&lists);
-    hr_free(mid);
-    mid = NULL;
-    hr_free(at);
-    at = NULL;
     out.stored = filled;
     hr_knn_acc_free(&acc);
     uint64_t st[2] = { filled, pairs };
@@ -591,10 +459,10 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     HR_CHECK(hr_comm_allreduce_sum_f64(job->comm, &s_sim_cpu_all, 1));
     HR_CHECK(hr_comm_allreduce_min_f64(job->comm, &s_sim_min, 1));
     hr_progress("itemknn    similarity: %s%s%s on %llu items, %llu pair updates, %llu neighbours kept (K %u, shrink %g, min support %u): "
-                "%.2fs (fastest rank %.2fs; CPU %.2fs on the busiest rank; each pair %s)",
+                "%.2fs (fastest rank %.2fs; CPU %.2fs on the busiest rank)",
                 hr_knn_sim_name(ko->sim), ko->implicit && ko->weight ? " of " : "", ko->implicit && ko->weight ? hr_knn_weight_name(ko->weight) : "",
                 (unsigned long long)n, (unsigned long long)st[1], (unsigned long long)kept_total, ko->neighbors, ko->shrink,
-                ko->min_support, s_sim, s_sim_min, s_sim_cpu, once ? "once" : "on both sides");
+                ko->min_support, s_sim, s_sim_min, s_sim_cpu);
     rows_free(&x);
     HR_CHECK(hr_dense_stop_point(job, &stops, "itemknn", "the similarities"));
 
@@ -667,7 +535,6 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     hr_job_set_real(job, "similarity_seconds", s_sim);
     hr_job_set_real(job, "similarity_cpu_seconds", s_sim_cpu);
     hr_job_set_real(job, "similarity_cpu_seconds_all_ranks", s_sim_cpu_all);
-    hr_job_set_str(job, "knn_pairs", once ? "once" : "both-sides");
     hr_job_set_real(job, "write_seconds", s_write);
     hr_job_set_int(job, "model_bytes", (int64_t)ws.bytes);
     hr_progress("train      itemknn done: %.2fs total; peak memory per rank %.0f MB (mean %.0f)", total, max_rss, mean_rss);
@@ -675,8 +542,6 @@ fail:
     json_decref(info);
     rows_free(&x);
     hr_knn_acc_free(&acc);
-    hr_knn_lists_free(&lists);
-    hr_free(mid);
     hr_free(at);
     hr_free(bu);
     hr_free(bi);

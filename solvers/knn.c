@@ -156,30 +156,6 @@ static int cmp_entry(const void *p, const void *q)
     return (x > y) - (x < y);
 }
 
-/* The similarity of the target with touched item j from its accumulators (which it clears);
- * 0 when the pair does not count (support, sign, non-finite). */
-static inline float take_sim(hr_knn_acc *a, const hr_knn_opts *o, const uint64_t *count, const double *norm, uint64_t ct,
-                             double nt, uint32_t j)
-{
-    double s;
-    if (a->moments) {
-        s = hr_knn_similarity(o, a->freq[j], a->xy[j], a->xx[j], a->yy[j], a->x[j], a->y[j], ct, count ? count[j] : 0, nt,
-                              norm ? norm[j] : 0);
-        a->xx[j] = a->yy[j] = a->x[j] = a->y[j] = 0;
-        a->freq[j] = 0;
-        a->xy[j] = 0;
-    } else {
-        const struct hr_knn_cell c = a->cell[j];
-        a->cell[j] = (struct hr_knn_cell){ 0, 0 };
-        if (c.freq < o->min_support) return 0.0f;
-        s = o->sim == HR_KNN_DOT && o->shrink <= 0
-                ? c.xy   /* the common case of BM25, no call */
-                : hr_knn_similarity(o, c.freq, c.xy, 0, 0, 0, 0, ct, count ? count[j] : 0, nt, norm ? norm[j] : 0);
-    }
-    const float f = (float)s;
-    return f > 0.0f && isfinite(f) ? f : 0.0f;
-}
-
 uint32_t hr_knn_acc_top(hr_knn_acc *a, const hr_knn_opts *o, const uint64_t *count, const double *norm, uint64_t ct,
                         double nt, uint32_t *row, float *val)
 {
@@ -187,8 +163,25 @@ uint32_t hr_knn_acc_top(hr_knn_acc *a, const hr_knn_opts *o, const uint64_t *cou
     hr_topk_init(&h, a->heap, o->neighbors);
     for (uint64_t t = 0; t < a->nt; t++) {
         const uint32_t j = a->touched[t];
-        const float f = take_sim(a, o, count, norm, ct, nt, j);
-        if (f > 0.0f) hr_topk_push(&h, f, j);
+        double s;
+        if (a->moments) {
+            s = hr_knn_similarity(o, a->freq[j], a->xy[j], a->xx[j], a->yy[j], a->x[j], a->y[j], ct, count ? count[j] : 0, nt,
+                                  norm ? norm[j] : 0);
+            a->xx[j] = a->yy[j] = a->x[j] = a->y[j] = 0;
+            a->freq[j] = 0;
+            a->xy[j] = 0;
+        } else {
+            const struct hr_knn_cell c = a->cell[j];
+            a->cell[j] = (struct hr_knn_cell){ 0, 0 };
+            if (c.freq < o->min_support) continue;
+            s = o->sim == HR_KNN_DOT && o->shrink <= 0
+                    ? c.xy   /* the common case of BM25, no call */
+                    : hr_knn_similarity(o, c.freq, c.xy, 0, 0, 0, 0, ct, count ? count[j] : 0, nt, norm ? norm[j] : 0);
+        }
+        const float f = (float)s;
+        /* the heap's own first test, inline: once the heap is full most candidates fail it */
+        if (f > 0.0f && isfinite(f) && (h.size < h.cap || f > h.heap[0].score || (f == h.heap[0].score && j < h.heap[0].index)))
+            hr_topk_push(&h, f, j);
     }
     a->nt = 0;
     /* the kept entries by row (the block layout): the heap's storage sorted in place */
@@ -198,100 +191,5 @@ uint32_t hr_knn_acc_top(hr_knn_acc *a, const hr_knn_opts *o, const uint64_t *cou
         row[x] = a->heap[x].index;
         val[x] = a->heap[x].score;
     }
-    return got;
-}
-
-void hr_knn_lists_init(hr_knn_lists *l, uint64_t n, uint32_t K)
-{
-    memset(l, 0, sizeof *l);
-    l->n = n;
-    l->K = K;
-    l->store = hr_malloc((n * K + 1) * sizeof *l->store);
-    l->size = hr_calloc(n + 1, sizeof *l->size);
-    l->bar = hr_calloc(n + 1, sizeof *l->bar);
-    /* buckets of 1024 lists (8 K KB of heaps), at most 256 buckets of 8192 offers */
-    l->shift = 10;
-    while ((n >> l->shift) >= 256) l->shift++;
-    l->nbuck = (uint32_t)(n >> l->shift) + 1;
-    l->bcap = 8192;
-    l->bfill = hr_calloc(l->nbuck, sizeof *l->bfill);
-    l->buck = hr_malloc((size_t)l->nbuck * l->bcap * sizeof *l->buck);
-}
-
-void hr_knn_lists_free(hr_knn_lists *l)
-{
-    hr_free(l->store);
-    hr_free(l->size);
-    hr_free(l->bar);
-    hr_free(l->bfill);
-    hr_free(l->buck);
-    memset(l, 0, sizeof *l);
-}
-
-static inline void enter(hr_knn_lists *l, uint32_t j, float s, uint32_t i)
-{
-    if (s < l->bar[j]) return;
-    hr_topk h = { l->store + (uint64_t)j * l->K, l->K, l->size[j] };
-    hr_topk_push(&h, s, i);
-    l->size[j] = h.size;
-    if (h.size == h.cap) l->bar[j] = h.heap[0].score;
-}
-
-static void flush_bucket(hr_knn_lists *l, uint32_t b)
-{
-    const struct hr_knn_offer *o = l->buck + (size_t)b * l->bcap;
-    for (uint32_t x = 0; x < l->bfill[b]; x++) enter(l, o[x].j, o[x].s, o[x].i);
-    l->bfill[b] = 0;
-}
-
-static inline void offer(hr_knn_lists *l, uint32_t j, float s, uint32_t i)
-{
-    if (s < l->bar[j]) return;   /* the common case once the list is full: one load from a small array */
-    const uint32_t b = j >> l->shift;
-    if (l->bfill[b] == l->bcap) flush_bucket(l, b);
-    l->buck[(size_t)b * l->bcap + l->bfill[b]++] = (struct hr_knn_offer){ s, i, j };
-}
-
-void hr_knn_lists_offer(hr_knn_lists *l, uint32_t j, float s, uint32_t i) { offer(l, j, s, i); }
-
-void hr_knn_lists_flush(hr_knn_lists *l)
-{
-    for (uint32_t b = 0; b < l->nbuck; b++) flush_bucket(l, b);
-}
-
-uint64_t hr_knn_acc_pairs(hr_knn_acc *a, const hr_knn_opts *o, const uint64_t *count, const double *norm, uint32_t t,
-                          uint64_t ct, double nt, hr_knn_lists *l)
-{
-    /* the target's candidates meet in a small heap that stays in cache, and only its K best
-     * reach list t (the K best of a union are among each part's K best) */
-    hr_topk h;
-    hr_topk_init(&h, a->heap, l->K);
-    uint64_t offered = 0;
-    for (uint64_t x = 0; x < a->nt; x++) {
-        const uint32_t j = a->touched[x];
-        const float f = take_sim(a, o, count, norm, ct, nt, j);
-        if (f > 0.0f) {
-            /* the heap's own first test, inline: most candidates fail it */
-            if (h.size < h.cap || f > h.heap[0].score || (f == h.heap[0].score && j < h.heap[0].index)) hr_topk_push(&h, f, j);
-            offer(l, j, f, t);
-            offered++;
-        }
-    }
-    a->nt = 0;
-    for (uint32_t x = 0; x < h.size; x++) offer(l, t, a->heap[x].score, a->heap[x].index);
-    return offered;
-}
-
-uint32_t hr_knn_lists_take(hr_knn_lists *l, uint32_t j, uint32_t *row, float *val)
-{
-    hr_topk_entry *e = l->store + (uint64_t)j * l->K;
-    const uint32_t got = l->size[j];
-    qsort(e, got, sizeof *e, cmp_entry);
-    for (uint32_t x = 0; x < got; x++) {
-        row[x] = e[x].index;
-        val[x] = e[x].score;
-    }
-    l->size[j] = 0;
-    l->bar[j] = 0;
     return got;
 }

@@ -94,41 +94,4 @@ uint32_t hr_knn_acc_top(hr_knn_acc *a, const hr_knn_opts *o, const uint64_t *cou
 double hr_knn_similarity(const hr_knn_opts *o, uint32_t freq, double xy, double xx, double yy, double x, double y,
                          uint64_t ci, uint64_t cj, double ni, double nj);
 
-/* ---- Each pair once (the fast path of jobs/train_knn.c) ------------------------------------
- * s_ij = s_ji to the bit (every measure above is symmetric in its two items, and a pair's sums
- * run over the same users in the same order from either side), so a pair's similarity is
- * computed once and offered to both items' lists.  One list per catalogue item: the K best
- * (score, item) pairs offered so far, in hr_topk's order (higher score, then lower item), so a
- * list is the same whatever order or rank offers its pairs, and lists filled on different ranks
- * merge exactly (the K best of a union are among the union of each part's K best).
- * Memory: 8 K + 8 bytes per catalogue item, and up to 24 MB of buckets. */
-typedef struct hr_knn_lists {
-    uint64_t n;
-    uint32_t K;
-    hr_topk_entry *store;   /* list j: store[j K ..], a heap of size[j] entries */
-    uint32_t *size;
-    float *bar;             /* a score below bar[j] cannot enter list j (0 until it is full) */
-    /* offers wait in buckets of 2^shift consecutive lists and enter them a bucket at a time, so
-     * the heaps being updated stay in cache (offers to random lists missed it on every one) */
-    uint32_t shift, nbuck, bcap, *bfill;
-    struct hr_knn_offer { float s; uint32_t i, j; } *buck;
-} hr_knn_lists;
-void hr_knn_lists_init(hr_knn_lists *l, uint64_t n, uint32_t K);
-void hr_knn_lists_free(hr_knn_lists *l);
-/* Offer (score s, item i) to list j; s must be positive and finite.  Buffered: call
- * hr_knn_lists_flush before reading the lists. */
-void hr_knn_lists_offer(hr_knn_lists *l, uint32_t j, float s, uint32_t i);
-void hr_knn_lists_flush(hr_knn_lists *l);
-/* The similarities of target t with the items accumulated since the last call (hr_knn_acc_add,
- * arguments as hr_knn_acc_top's), each positive one offered to list t and to the item's list.
- * Clears the accumulators; returns how many similarities were offered. */
-uint64_t hr_knn_acc_pairs(hr_knn_acc *a, const hr_knn_opts *o, const uint64_t *count, const double *norm, uint32_t t,
-                          uint64_t ct, double nt, hr_knn_lists *l);
-/* List j (flushed) as rows ascending into row / val (K entries at most); returns how many;
- * empties it. */
-uint32_t hr_knn_lists_take(hr_knn_lists *l, uint32_t j, uint32_t *row, float *val);
-/* Which side of pair (i, j) computes it: the target i when i < j and i + j is even or i > j and
- * i + j is odd, so every item computes about half of its pairs whatever its id. */
-static inline int hr_knn_pair_side(uint32_t i, uint32_t j) { return ((i ^ j) & 1) ? i > j : i < j; }
-
 #endif

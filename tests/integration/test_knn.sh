@@ -45,13 +45,6 @@ case_ranks() {
     jtrue 'a["feedback"] == "explicit" and a["knn_sim"] == "pearson-baseline" and a["knn_neighbours_stored"] > 0' "$W/e1.json"
     jtrue '(a["feedback"] == "implicit" and a["knn_sim"] == "dot" and a["knn_weight"] == "bm25"
            and a["knn_interactions_kept"] < a["interactions"])' "$W/i1.json"
-    # each pair computed once (the default) or on both sides (lists too big for the catalogue):
-    # the same model
-    HR_KNN_LISTS_MB=0 hrt 3 train --data "$W/tr-counts" --out "$W/i3b.tar" --algo itemknn --knn-weight bm25 --max-user-items 30 \
-        --json "$W/i3b.json" >/dev/null || fail "implicit itemknn, pairs on both sides"
-    jtrue 'a["knn_pairs"] == "once" and b["knn_pairs"] == "both-sides" and b["knn_pair_updates"] > a["knn_pair_updates"]' \
-        "$W/i3.json" "$W/i3b.json"
-    "$TOOLS/model_diff" --exact "$W/i1.tar" "$W/i3b.tar" >/dev/null || fail "pairs on both sides: a different model"
     for np in 2 3 4; do
         "$TOOLS/model_diff" --exact "$W/e1.tar" "$W/e$np.tar" >/dev/null || fail "explicit model on $np ranks differs from 1 rank"
         "$TOOLS/model_diff" --exact "$W/i1.tar" "$W/i$np.tar" >/dev/null || fail "implicit model on $np ranks differs from 1 rank"

@@ -177,78 +177,11 @@ static void test_weights(void **st)
     assert_float_equal(hr_knn_bias(6.0, 2, 10.0), 0.5, 1e-12);
 }
 
-/* Each pair once (hr_knn_lists, the side chosen by hr_knn_pair_side) gives every item the same
- * neighbours, to the bit, as each target accumulating all its pairs (hr_knn_acc_top), for every
- * measure: s_ij = s_ji.  A random 40-user x 30-item problem with ties (values in 1..3). */
-static void test_pairs_once(void **st)
-{
-    (void)st;
-    enum { U = 40, N = 30, K = 4 };
-    static uint32_t items[U][N];
-    static float vals[U][N];
-    uint32_t len[U];
-    uint64_t cnt[N] = { 0 };
-    double sq[N] = { 0 }, norm[N];
-    uint64_t seed = 7;
-    for (int u = 0; u < U; u++) {
-        len[u] = 0;
-        for (uint32_t j = 0; j < N; j++) {
-            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-            if ((seed >> 33) % 3 == 0) {
-                items[u][len[u]] = j;
-                vals[u][len[u]++] = (float)(1 + (seed >> 40) % 3) - (u % 2 ? 0.5f : 0.0f);
-                cnt[j]++;
-                sq[j] += (double)vals[u][len[u] - 1] * vals[u][len[u] - 1];
-            }
-        }
-    }
-    for (int j = 0; j < N; j++) norm[j] = sqrt(sq[j]);
-    const hr_knn_sim sims[] = { HR_KNN_COSINE, HR_KNN_COSINE, HR_KNN_DOT, HR_KNN_PEARSON, HR_KNN_PEARSON_BASELINE, HR_KNN_JACCARD };
-    const int impl[] = { 0, 1, 1, 0, 0, 1 };
-    for (int m = 0; m < 6; m++) {
-        hr_knn_opts o = opts(sims[m], impl[m]);
-        o.neighbors = K;
-        o.shrink = m % 2 ? 5.0 : 0.0;
-        o.min_support = m == 2 ? 2 : 1;
-        hr_knn_acc a;
-        hr_knn_acc_init(&a, N, &o);
-        hr_knn_lists l;
-        hr_knn_lists_init(&l, N, K);
-        uint32_t row[N][K], row2[K];
-        float val[N][K], val2[K];
-        uint32_t got[N];
-        for (uint32_t t = 0; t < N; t++) {   /* both sides, every pair */
-            for (int u = 0; u < U; u++)
-                for (uint32_t e = 0; e < len[u]; e++)
-                    if (items[u][e] == t) hr_knn_acc_add(&a, vals[u][e], items[u], vals[u], len[u], t);
-            got[t] = hr_knn_acc_top(&a, &o, cnt, norm, cnt[t], norm[t], row[t], val[t]);
-        }
-        for (uint32_t t = 0; t < N; t++) {   /* one side, each item at a time of its pairs */
-            for (int u = 0; u < U; u++)
-                for (uint32_t e = 0; e < len[u]; e++)
-                    if (items[u][e] == t)
-                        for (uint32_t f = 0; f < len[u]; f++)
-                            if (hr_knn_pair_side(t, items[u][f]))
-                                hr_knn_acc_add(&a, vals[u][e], &items[u][f], &vals[u][f], 1, t);
-            hr_knn_acc_pairs(&a, &o, cnt, norm, t, cnt[t], norm[t], &l);
-        }
-        hr_knn_lists_flush(&l);
-        for (uint32_t t = 0; t < N; t++) {
-            assert_int_equal(hr_knn_lists_take(&l, t, row2, val2), got[t]);
-            assert_memory_equal(row2, row[t], got[t] * sizeof *row2);
-            assert_memory_equal(val2, val[t], got[t] * sizeof *val2);
-        }
-        assert_true(got[0] == K);
-        hr_knn_lists_free(&l);
-        hr_knn_acc_free(&a);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cosine_explicit), cmocka_unit_test(test_pearson), cmocka_unit_test(test_pearson_baseline),
-        cmocka_unit_test(test_implicit),        cmocka_unit_test(test_weights), cmocka_unit_test(test_pairs_once),
+        cmocka_unit_test(test_implicit),        cmocka_unit_test(test_weights),
     };
     return cmocka_run_group_tests(tests, hr_test_setup, hr_test_teardown);
 }
