@@ -139,7 +139,7 @@ static int share_parse(const char *in, uint64_t bytes, uint64_t n, hr_iiblock *v
     return 0;
 }
 
-typedef int (*block_fn)(void *ctx, const hr_iiblock *b, const hr_iirows *t);
+typedef hr_ring_block_fn block_fn;
 
 /* Visit every block of B once on every rank, one share at a time. */
 static int ring_blocks(hr_job *job, const hr_model *m, block_fn fn, void *ctx, double *t_score, double *t_comm)
@@ -185,6 +185,11 @@ static int ring_blocks(hr_job *job, const hr_model *m, block_fn fn, void *ctx, d
     hr_free(t.rcol);
     hr_free(t.rval);
     return hr_comm_agree(job->comm, rc, &job->err);
+}
+
+int hr_ring_ii_visit(hr_job *job, const hr_model *m, hr_ring_block_fn fn, void *ctx, double *t_score, double *t_comm)
+{
+    return ring_blocks(job, m, fn, ctx, t_score, t_comm);
 }
 
 typedef struct topn_ctx {

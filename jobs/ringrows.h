@@ -54,6 +54,10 @@ static inline hr_iiquery hr_ring_rows_query(const hr_ring_rows *r) { return (hr_
  * the caller. */
 int hr_ring_topn_ii(hr_job *job, const hr_model *m, const hr_iiquery *q, uint64_t nq, uint32_t *const *excl,
                     const uint32_t *nexcl, const uint8_t *banned, hr_topbuf *heaps, double *t_score, double *t_comm);
+/* Every block of B once on every rank, one share at a time: fn(ctx, block, its rows form (NULL
+ * for a dense block)); a nonzero return stops the visits (the ring still turns) and is agreed. */
+typedef int (*hr_ring_block_fn)(void *ctx, const hr_iiblock *b, const hr_iirows *t);
+int hr_ring_ii_visit(hr_job *job, const hr_model *m, hr_ring_block_fn fn, void *ctx, double *t_score, double *t_comm);
 /* Full score rows of queries q0 .. q0+nq-1: S is nq x n_items, row-major. */
 int hr_ring_rows_ii(hr_job *job, const hr_model *m, const hr_iiquery *q, uint64_t q0, uint64_t nq, float *S,
                     double *t_score, double *t_comm);

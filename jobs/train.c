@@ -52,6 +52,8 @@ static const char usage[] =
     "                     pearson-baseline, 0 otherwise)\n"
     "  --min-support N    itemknn: pairs with fewer common users dropped (default 1)\n"
     "  --max-user-items N itemknn: items of a user entering the pair counts (default 2000; 0: all)\n"
+    "  --predict-neighbors k  itemknn explicit: a rating prediction uses the k most similar of the\n"
+    "                     target's stored neighbours the user rated (Surprise's k; default 40; 0: all)\n"
     "  --init svd         als, ials: start from a truncated SVD of the data instead of random factors\n"
     "  --alpha A          ials confidence slope (default 1)\n"
     "  --epsilon E        ials confidence c = 1 + A*log(1 + r/E) when E > 0 (default 1); 0: c = 1 + A*r\n"
@@ -106,7 +108,8 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
         { "knn-measure", required_argument, 0, 1001 }, { "knn-weight", required_argument, 0, 1002 },
         { "knn-center", required_argument, 0, 1003 }, { "neighbors", required_argument, 0, 1004 },
         { "shrink", required_argument, 0, 1005 }, { "min-support", required_argument, 0, 1006 },
-        { "max-user-items", required_argument, 0, 1007 }, { 0, 0, 0, 0 } };
+        { "max-user-items", required_argument, 0, 1007 },
+        { "predict-neighbors", required_argument, 0, 1031 }, { 0, 0, 0, 0 } };
     memset(o, 0, sizeof *o);
     hr_als_default_opts(&o->opts);
     o->opts.k = 64;
@@ -129,6 +132,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     o->knn.knn.bm25_k1 = 1.2;
     o->knn.knn.bm25_b = 0.75;
     o->knn.max_user_items = 2000;
+    o->knn.predict_neighbors = 40;
     optind = 1;
     opterr = 0;
     int c;
@@ -221,6 +225,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
         case 1005: HR_TRY(hr_opt_f64(job, "--shrink", optarg, 0, 1e9, &o->knn.knn.shrink)); o->knn.have_shrink = 1; break;
         case 1006: HR_TRY(hr_opt_i64(job, "--min-support", optarg, 1, UINT32_MAX, &v)); o->knn.knn.min_support = (uint32_t)v; break;
         case 1007: HR_TRY(hr_opt_i64(job, "--max-user-items", optarg, 0, UINT32_MAX, &v)); o->knn.max_user_items = (uint32_t)v; break;
+        case 1031: HR_TRY(hr_opt_i64(job, "--predict-neighbors", optarg, 0, UINT32_MAX, &v)); o->knn.predict_neighbors = (uint32_t)v; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 1;
         default: return hr_opt_usage(job, usage);
         }

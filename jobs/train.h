@@ -41,6 +41,7 @@ typedef struct hr_knn_train_opts {
     hr_knn_opts knn;
     int have_sim, have_feedback, have_shrink, have_center, have_neighbors;
     uint32_t max_user_items;  /* --max-user-items: items of a user entering the pair counts (0: all) */
+    uint32_t predict_neighbors; /* --predict-neighbors: Surprise's k of a rating prediction (0: all stored) */
 } hr_knn_train_opts;
 
 /* Phases of an iteration: the solvers' (HR_ALS_PH_*), then these two. */

@@ -307,8 +307,9 @@ static int resolve(hr_job *job, hr_knn_train_opts *o, const hr_dataset *ds)
     if (!o->have_feedback) k->implicit = !ratings;
     /* implicit's recommenders: cosine, cosine of TF-IDF, dot product of BM25 */
     if (!o->have_sim) k->sim = k->implicit ? (k->weight == HR_KNN_WEIGHT_BM25 ? HR_KNN_DOT : HR_KNN_COSINE) : HR_KNN_PEARSON_BASELINE;
-    /* explicit predictions use every stored neighbour the user rated: more than implicit's
-     * top-N lists need (300 approaches Surprise's k = 40 among the rated items, docs) */
+    /* explicit predictions use the --predict-neighbors (40, Surprise's k) most similar of the
+     * stored neighbours the user rated: storing 300 makes those nearly Surprise's k among all
+     * the items the user rated (docs) */
     if (!o->have_neighbors) k->neighbors = k->implicit ? 40 : 300;
     if (!o->have_shrink) k->shrink = k->sim == HR_KNN_PEARSON_BASELINE ? 100.0 : 0.0;
     if (k->implicit && k->sim == HR_KNN_PEARSON_BASELINE)
@@ -420,7 +421,7 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     HR_CHECK(hr_dense_stop_point(job, &stops, "itemknn", "the row exchange"));
 
     /* similarities */
-    double ts = hr_now();
+    double ts = hr_now(), tsc = hr_cpu_now();
     out.job = job;
     out.n = n;
     out.nblocks_local = x.nown / W;
@@ -452,14 +453,16 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     uint64_t st[2] = { filled, pairs };
     HR_CHECK(hr_comm_allreduce_sum_u64(job->comm, st, 2));
     kept_total = st[0];
-    double s_sim = hr_now() - ts, s_sim_min = s_sim;
+    double s_sim = hr_now() - ts, s_sim_min = s_sim, s_sim_cpu = hr_cpu_now() - tsc, s_sim_cpu_all = s_sim_cpu;
     HR_CHECK(hr_comm_allreduce_max_f64(job->comm, &s_sim, 1));
+    HR_CHECK(hr_comm_allreduce_max_f64(job->comm, &s_sim_cpu, 1));
+    HR_CHECK(hr_comm_allreduce_sum_f64(job->comm, &s_sim_cpu_all, 1));
     HR_CHECK(hr_comm_allreduce_min_f64(job->comm, &s_sim_min, 1));
     hr_progress("itemknn    similarity: %s%s%s on %llu items, %llu pair updates, %llu neighbours kept (K %u, shrink %g, min support %u): "
-                "%.2fs (fastest rank %.2fs)",
+                "%.2fs (fastest rank %.2fs; CPU %.2fs on the busiest rank)",
                 hr_knn_sim_name(ko->sim), ko->implicit && ko->weight ? " of " : "", ko->implicit && ko->weight ? hr_knn_weight_name(ko->weight) : "",
                 (unsigned long long)n, (unsigned long long)st[1], (unsigned long long)kept_total, ko->neighbors, ko->shrink,
-                ko->min_support, s_sim, s_sim_min);
+                ko->min_support, s_sim, s_sim_min, s_sim_cpu);
     rows_free(&x);
     HR_CHECK(hr_dense_stop_point(job, &stops, "itemknn", "the similarities"));
 
@@ -493,11 +496,11 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
         src.user_bias = (hr_rows_src){ &ds->upart, bu_f, NULL, NULL };
         src.item_bias = (hr_rows_src){ NULL, NULL, fill_bias, bi };
     }
-    info = json_pack("{s:{s:s,s:s,s:s,s:s,s:f,s:i,s:i,s:i,s:f,s:f},s:o,s:i,s:i}", "params", "feedback",
+    info = json_pack("{s:{s:s,s:s,s:s,s:s,s:f,s:i,s:i,s:i,s:f,s:f,s:i},s:o,s:i,s:i}", "params", "feedback",
                      ko->implicit ? "implicit" : "explicit", "knn_sim", hr_knn_sim_name(ko->sim), "knn_weight",
                      hr_knn_weight_name(ko->weight), "knn_center", hr_knn_center_name(ko->center), "shrink", ko->shrink,
                      "neighbors", (int)ko->neighbors, "min_support", (int)ko->min_support, "max_user_items", (int)o->max_user_items,
-                     "bm25_k1", ko->bm25_k1, "bm25_b", ko->bm25_b, "lineage", hr_train_lineage(job, o->data, ds, nnz), "iterations", 1,
+                     "bm25_k1", ko->bm25_k1, "bm25_b", ko->bm25_b, "predict_neighbors", (int)o->predict_neighbors, "lineage", hr_train_lineage(job, o->data, ds, nnz), "iterations", 1,
                      "ranks", P);
     hr_model_write_stats ws = { 0, 0, 0, 0 };
     rc = hr_model_write(job, o->out, &m, &src, info, &ws);
@@ -521,6 +524,7 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     hr_job_set_str(job, "knn_weight", hr_knn_weight_name(ko->weight));
     hr_job_set_str(job, "knn_center", hr_knn_center_name(ko->center));
     hr_job_set_int(job, "neighbors", ko->neighbors);
+    hr_job_set_int(job, "predict_neighbors", o->predict_neighbors);
     hr_job_set_int(job, "knn_interactions_kept", (int64_t)rs[1]);
     hr_job_set_int(job, "knn_rows_sent", (int64_t)rs[0]);
     hr_job_set_int(job, "knn_pair_updates", (int64_t)st[1]);
@@ -529,6 +533,8 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     hr_job_set_real(job, "baseline_seconds", s_base);
     hr_job_set_real(job, "rows_seconds", s_rows);
     hr_job_set_real(job, "similarity_seconds", s_sim);
+    hr_job_set_real(job, "similarity_cpu_seconds", s_sim_cpu);
+    hr_job_set_real(job, "similarity_cpu_seconds_all_ranks", s_sim_cpu_all);
     hr_job_set_real(job, "write_seconds", s_write);
     hr_job_set_int(job, "model_bytes", (int64_t)ws.bytes);
     hr_progress("train      itemknn done: %.2fs total; peak memory per rank %.0f MB (mean %.0f)", total, max_rss, mean_rss);

@@ -101,8 +101,10 @@ void hr_knn_acc_add(hr_knn_acc *a, double at, const uint32_t *items, const float
         const float af = (float)at;
         cell[skip].freq = 1;   /* the target is never touched: it is not its own neighbour */
         for (uint64_t e = 0; e < len; e++) {
+            /* branch-free: most pairs are new (one common user), a branch would mispredict */
             struct hr_knn_cell *c = &cell[items[e]];
-            if (c->freq++ == 0) touched[nt++] = items[e];
+            touched[nt] = items[e];
+            nt += c->freq++ == 0;
             c->xy += af * vals[e];
         }
         cell[skip] = (struct hr_knn_cell){ 0, 0 };
@@ -177,7 +179,9 @@ uint32_t hr_knn_acc_top(hr_knn_acc *a, const hr_knn_opts *o, const uint64_t *cou
                     : hr_knn_similarity(o, c.freq, c.xy, 0, 0, 0, 0, ct, count ? count[j] : 0, nt, norm ? norm[j] : 0);
         }
         const float f = (float)s;
-        if (f > 0.0f && isfinite(f)) hr_topk_push(&h, f, j);
+        /* the heap's own first test, inline: once the heap is full most candidates fail it */
+        if (f > 0.0f && isfinite(f) && (h.size < h.cap || f > h.heap[0].score || (f == h.heap[0].score && j < h.heap[0].index)))
+            hr_topk_push(&h, f, j);
     }
     a->nt = 0;
     /* the kept entries by row (the block layout): the heap's storage sorted in place */

@@ -6,7 +6,8 @@
 #              4000-item catalogue (4 column blocks): bit-identical (model_diff --exact); recommend
 #              and similar read them; similar's lists are B's columns
 #   fallback   evaluate's ratings: predictions without a rated neighbour are the baseline,
-#              counted (predictions_fallback): more of them with fewer neighbours per item
+#              counted (predictions_fallback): more of them with fewer neighbours per item;
+#              --predict-neighbors 1 predicts otherwise than 0 (every stored neighbour rated)
 #   errors     --neighbors 0, an unknown measure, pearson on implicit data without values,
 #              pearson-baseline on implicit feedback, --knn-weight on explicit data: exit 2, clear
 #   stop       a stop after the baselines and after the similarities (test hook): exit 75, no
@@ -64,6 +65,15 @@ case_fallback() {
     hrt $NP evaluate --model "$W/e2.tar" --train "$W/tr-ratings" --test "$W/te-ratings" --json "$W/g.json" >/dev/null || fail "evaluate"
     # two neighbours per item: most test items have none the user rated -> the baseline
     jtrue 'a["predictions_fallback"] > b["predictions_fallback"] >= 0 and isnum(a["rmse"]) and 0 < a["rmse"] < 2' "$W/f.json" "$W/g.json"
+    # Surprise's k: the prediction uses the k most similar of the rated neighbours, so k = 1
+    # predicts other ratings than every stored neighbour (k = 0) with the same fallbacks
+    hrt $NP train --data "$W/tr-ratings" --out "$W/k1.tar" --algo itemknn --neighbors 30 --predict-neighbors 1 \
+        --json "$W/k1t.json" >/dev/null || fail "train k 1"
+    hrt $NP train --data "$W/tr-ratings" --out "$W/k0.tar" --algo itemknn --neighbors 30 --predict-neighbors 0 >/dev/null || fail "train k 0"
+    hrt $NP evaluate --model "$W/k1.tar" --train "$W/tr-ratings" --test "$W/te-ratings" --json "$W/k1.json" >/dev/null || fail "evaluate k 1"
+    hrt $NP evaluate --model "$W/k0.tar" --train "$W/tr-ratings" --test "$W/te-ratings" --json "$W/k0.json" >/dev/null || fail "evaluate k 0"
+    jtrue 'c["predict_neighbors"] == 1 and a["rmse"] != b["rmse"] and a["predictions_fallback"] == b["predictions_fallback"]' \
+        "$W/k1.json" "$W/k0.json" "$W/k1t.json"
 }
 
 case_errors() {
@@ -102,7 +112,7 @@ case_ml100k() {
     local d=$HR_DATA/ml-100k c
     hrt $NP ingest --input "$d/u1.base" --out "$W/ml-tr" >/dev/null || fail "ingest u1.base"
     hrt $NP ingest --input "$d/u1.test" --out "$W/ml-te" >/dev/null || fail "ingest u1.test"
-    echo "# MovieLens 100K u1 rmse: itemknn (pearson-baseline, K 300) by --knn-center; Surprise 5-fold: KNNBasic 0.98," \
+    echo "# MovieLens 100K u1 rmse: itemknn (pearson-baseline, K 300, k 40) by --knn-center; Surprise 5-fold: KNNBasic 0.98," \
          "KNNWithMeans 0.951, KNNBaseline 0.931; our ALS 0.923"
     for c in mean baseline; do   # (none: 1.02 on this split, see docs/operations.md)
         hrt $NP train --data "$W/ml-tr" --out "$W/ml-$c.tar" --algo itemknn --knn-center $c >/dev/null || fail "train $c"
