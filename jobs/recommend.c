@@ -317,6 +317,9 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     memset(&pub, 0, sizeof pub);
     /* Dictionaries now; factor rows once the targets are known (only this rank's share). */
     rc = hr_model_load_dicts(model_path, &m, &job->err);
+    if (rc == 0 && m.kind == HR_MODEL_USERUSER)   /* docs/operations.md, "Neighbourhood models" */
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "%s: a userknn (user-user) model: recommend does not serve it yet; "
+                          "measure it with evaluate, or serve an itemknn model", model_path);
     if (rc == 0 && index && m.kind != HR_MODEL_FACTOR)
         rc = hr_error_set(&job->err, HR_ERR_ARG, "--index: %s is a %s model, it has no item factors to search", model_path, m.algo);
     rc = hr_comm_agree(job->comm, rc, &job->err);

@@ -177,9 +177,15 @@ void hr_uknn_sim_block(hr_uknn_sim *s, const hr_uknn_rows *v)
         hr_knn_acc_init(&s->acc, nv, &s->o);
         s->acc_n = nv;
     }
-    const int own = v->gid == t->gid;
     for (uint64_t r = 0; r < t->nrows; r++) {
-        const uint32_t skip = own ? (uint32_t)r : (uint32_t)s->acc_n;   /* acc_n: a spare slot */
+        /* the target itself, when it visits: never its own neighbour (acc_n: a spare slot) */
+        uint64_t lo = 0, hi = nv;
+        while (lo < hi) {
+            const uint64_t mid = (lo + hi) / 2;
+            if (v->gid[mid] < t->gid[r]) lo = mid + 1;
+            else hi = mid;
+        }
+        const uint32_t skip = lo < nv && v->gid[lo] == t->gid[r] ? (uint32_t)lo : (uint32_t)s->acc_n;
         for (uint64_t e = t->ptr[r]; e < t->ptr[r + 1]; e++) {
             const uint32_t i = t->items[e];
             const uint64_t a = s->cptr[i], b = s->cptr[i + 1];

@@ -62,8 +62,8 @@ typedef struct hr_uknn_sim {
 } hr_uknn_sim;
 void hr_uknn_sim_init(hr_uknn_sim *s, const hr_uknn_rows *targets, const hr_knn_opts *o, uint64_t n_items);
 void hr_uknn_sim_free(hr_uknn_sim *s);
-/* Every target against the users of v (v == the targets: the own block, a user is never its own
- * neighbour). */
+/* Every target against the users of v (gid ascending); a target that is among them is never its
+ * own neighbour. */
 void hr_uknn_sim_block(hr_uknn_sim *s, const hr_uknn_rows *v);
 /* Target r's neighbours, user ids ascending, into row / val (K at most); returns how many. */
 uint32_t hr_uknn_sim_take(hr_uknn_sim *s, uint64_t r, uint32_t *row, float *val);
