@@ -23,83 +23,54 @@
 #include "core/alloc.h"
 #include "core/timer.h"
 #include "jobs/evaluate.h"
-#include "solvers/knn_user.h"
+#include "jobs/userknn_ring.h"
 
 #define UU_PREDICT_K 40   /* Surprise's k */
 
-typedef struct { uint64_t key, at; } uu_pair;
+typedef struct uu_ctx {
+    const ev_data *d;
+    const ev_scorer *s;
+    const ev_chunk *c;
+    const uint32_t *mg;
+    const uint8_t *has;
+    int64_t *Z;
+    float *res;
+    const uint64_t *roff;
+    uint64_t nm;
+    int binary, center;
+    double mu;
+} uu_ctx;
 
-static int cmp_pair(const void *p, const void *q)
+/* One visiting block: its users who are neighbours of the chunk's users add their rows. */
+static void visit(void *ctx, const hr_uknn_rows *v)
 {
-    const uu_pair *a = p, *b = q;
-    return (a->key > b->key) - (a->key < b->key);
-}
-
-/* This rank's training rows as a ring message: model user ids ascending, model item ids
- * ascending within a row, raw values, norm = b_u. */
-static void pack_rows(const ev_data *d, const ev_scorer *s, void **msg, uint64_t *len)
-{
-    const hr_block *tr = &d->tr->by_user;
-    const hr_model *m = s->m;
-    uint64_t nr = 0, nz = 0;
-    uu_pair *ord = hr_malloc((tr->nrows + 1) * sizeof *ord);
-    for (uint64_t r = 0; r < tr->nrows; r++) {
-        const uint32_t urow = s->umap[tr->gid[r]];
-        if (urow == UINT32_MAX) continue;
-        ord[nr++] = (uu_pair){ m->user_ids ? m->user_ids[urow] : urow, r };
-        for (uint64_t e = tr->ptr[r]; e < tr->ptr[r + 1]; e++) nz += s->imap[tr->idx[e]] != UINT32_MAX;
-    }
-    qsort(ord, nr, sizeof *ord, cmp_pair);
-    hr_uknn_rows x;
-    hr_uknn_rows_alloc(&x, nr, nz);
-    uint64_t maxlen = 1;
-    for (uint64_t r = 0; r < tr->nrows; r++)
-        if (tr->ptr[r + 1] - tr->ptr[r] > maxlen) maxlen = tr->ptr[r + 1] - tr->ptr[r];
-    uu_pair *row = hr_malloc((maxlen + 1) * sizeof *row);
-    for (uint64_t k = 0; k < nr; k++) {
-        const uint64_t r = ord[k].at;
-        uint64_t n = 0;
-        for (uint64_t e = tr->ptr[r]; e < tr->ptr[r + 1]; e++)
-            if (s->imap[tr->idx[e]] != UINT32_MAX) row[n++] = (uu_pair){ s->imap[tr->idx[e]], e };
-        qsort(row, n, sizeof *row, cmp_pair);
-        x.gid[k] = (uint32_t)ord[k].key;
-        const uint32_t urow = s->umap[tr->gid[r]];
-        x.norm[k] = m->user_bias ? m->user_bias[urow] : 0.0;
-        for (uint64_t q = 0; q < n; q++) {
-            x.items[x.ptr[k] + q] = (uint32_t)row[q].key;
-            x.vals[x.ptr[k] + q] = tr->val[row[q].at];
+    const uu_ctx *k = ctx;
+    const hr_model *m = k->s->m;
+    const hr_block *te = k->d->te;
+    for (uint32_t x = 0; x < k->c->n; x++) {
+        if (!k->has[x]) continue;
+        const uint64_t r = k->c->rows[x];
+        const uint32_t *nr;
+        const float *nv;
+        const uint64_t L = hr_uu_neighbours(m, k->mg[x], &nr, &nv);
+        int64_t *z = k->Z + (uint64_t)x * k->nm;
+        for (uint64_t p = 0; p < L; p++) {
+            const int64_t rv = hr_uu_find(v->gid, v->nrows, nr[p]);
+            if (rv < 0) continue;
+            const uint64_t a = v->ptr[rv], b = v->ptr[rv + 1];
+            for (uint64_t e = a; e < b; e++) z[v->items[e]] += hr_knn_fix((double)nv[p] * (k->binary ? 1.0 : (double)v->vals[e]));
+            if (!k->s->rating) continue;
+            const double bv = v->norm[rv];
+            for (uint64_t t = te->ptr[r]; t < te->ptr[r + 1]; t++) {
+                const uint32_t mi = k->s->imap[te->idx[t]];
+                if (mi == UINT32_MAX) continue;
+                const int64_t f = hr_uu_find(v->items + a, b - a, mi);
+                if (f < 0) continue;
+                const double base = k->center == 0 ? 0.0 : k->mu + bv + (m->item_bias ? m->item_bias[mi] : 0.0);
+                k->res[k->roff[x] + (t - te->ptr[r]) * L + p] = (float)(v->vals[a + (uint64_t)f] - base);
+            }
         }
-        x.ptr[k + 1] = x.ptr[k] + n;
     }
-    hr_uknn_rows_pack(&x, msg, len);
-    hr_uknn_rows_free(&x);
-    hr_free(row);
-    hr_free(ord);
-}
-
-static int64_t find_u32(const uint32_t *a, uint64_t n, uint32_t v)
-{
-    uint64_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint64_t mid = (lo + hi) / 2;
-        if (a[mid] < v) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < n && a[lo] == v ? (int64_t)lo : -1;
-}
-
-/* One user's neighbour list (model gid mg): rows / vals / count. */
-static uint64_t neighbours(const hr_model *m, uint32_t mg, const uint32_t **row, const float **val)
-{
-    const uint64_t cb = mg / m->ii_cols;
-    *row = NULL;
-    *val = NULL;
-    if (cb < m->ii_first || cb >= m->ii_first + m->ii_count) return 0;
-    const hr_iiblock *b = &m->ii[cb - m->ii_first];
-    const uint64_t c = mg - b->c0;
-    *row = b->row + b->ptr[c];
-    *val = b->val + b->ptr[c];
-    return b->ptr[c + 1] - b->ptr[c];
 }
 
 typedef struct { float sim; uint32_t id, pos; } uu_nb;
@@ -117,7 +88,7 @@ int ev_uu_score(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c, 
     const hr_model *m = s->m;
     const hr_block *te = d->te;
     const uint64_t nm = m->n_items ? m->n_items : 1;
-    const int P = job->size, binary = m->row_weight == HR_ROWS_BINARY, center = ev_ii_center(m);
+    const int binary = m->row_weight == HR_ROWS_BINARY, center = ev_ii_center(m);
     const double mu = m->global_mean;
     int rc = 0;
     /* the chunk's users: model gid, neighbour list, residual slots (ratings) */
@@ -128,63 +99,33 @@ int ev_uu_score(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c, 
         mg[x] = urow == UINT32_MAX ? UINT32_MAX : m->user_ids ? (uint32_t)m->user_ids[urow] : urow;
         const uint32_t *nr;
         const float *nv;
-        const uint64_t L = mg[x] == UINT32_MAX ? 0 : neighbours(m, mg[x], &nr, &nv);
+        const uint64_t L = mg[x] == UINT32_MAX ? 0 : hr_uu_neighbours(m, mg[x], &nr, &nv);
         has[x] = L > 0;
         roff[x + 1] = roff[x] + (s->rating ? L * (te->ptr[c->rows[x] + 1] - te->ptr[c->rows[x]]) : 0);
     }
     int64_t *Z = hr_calloc((uint64_t)c->n * nm + 1, sizeof *Z);
     float *res = hr_malloc((roff[c->n] + 1) * sizeof *res);
     for (uint64_t q = 0; q < roff[c->n]; q++) res[q] = NAN;
-    void *msg = NULL, *in = NULL;
-    uint64_t mlen = 0, cap, got = 0;
-    double t0 = hr_now();
-    pack_rows(d, s, &msg, &mlen);
-    cap = mlen;
-    rc = hr_comm_allreduce_max_u64(job->comm, &cap, 1);
-    in = hr_malloc(cap + 8);
-    void *big = hr_malloc(cap + 8);
-    memcpy(big, msg, mlen);
-    hr_free(msg);
-    msg = big;
-    hr_uknn_rows v;
-    for (int step = 0; step < P && rc == 0; step++) {
-        if (step > 0) {
-            const double t1 = hr_now();
-            rc = hr_comm_ring_shift(job->comm, msg, mlen, in, cap, &got);
-            *tc += hr_now() - t1;
-            if (rc < 0) break;
-            void *t = msg;
-            msg = in;
-            in = t;
-            mlen = got;
-        }
-        rc = hr_uknn_rows_view(msg, mlen, &v, &job->err);
-        for (uint32_t x = 0; rc == 0 && x < c->n; x++) {
-            if (!has[x]) continue;
-            const uint64_t r = c->rows[x];
-            const uint32_t *nr;
-            const float *nv;
-            const uint64_t L = neighbours(m, mg[x], &nr, &nv);
-            int64_t *z = Z + (uint64_t)x * nm;
-            for (uint64_t p = 0; p < L; p++) {
-                const int64_t rv = find_u32(v.gid, v.nrows, nr[p]);
-                if (rv < 0) continue;
-                const uint64_t a = v.ptr[rv], b = v.ptr[rv + 1];
-                for (uint64_t e = a; e < b; e++) z[v.items[e]] += hr_knn_fix((double)nv[p] * (binary ? 1.0 : (double)v.vals[e]));
-                if (!s->rating) continue;
-                const double bv = v.norm[rv];
-                for (uint64_t t = te->ptr[r]; t < te->ptr[r + 1]; t++) {
-                    const uint32_t mi = s->imap[te->idx[t]];
-                    if (mi == UINT32_MAX) continue;
-                    const int64_t f = find_u32(v.items + a, b - a, mi);
-                    if (f < 0) continue;
-                    const double base = center == 0 ? 0.0 : mu + bv + (m->item_bias ? m->item_bias[mi] : 0.0);
-                    res[roff[x] + (t - te->ptr[r]) * L + p] = (float)(v.vals[a + (uint64_t)f] - base);
-                }
-            }
-        }
+    /* the training rows, model ids, b_u in the norm slot */
+    const hr_block *tr = &d->tr->by_user;
+    const uint64_t ntu = d->tr->users.n;
+    uint32_t *umodel = hr_malloc((ntu + 1) * sizeof *umodel);
+    float *ubias = hr_calloc(ntu + 1, sizeof *ubias);
+    for (uint64_t g = 0; g < ntu; g++) umodel[g] = UINT32_MAX;
+    for (uint64_t r = 0; r < tr->nrows; r++) {
+        const uint32_t urow = s->umap[tr->gid[r]];
+        if (urow == UINT32_MAX) continue;
+        umodel[tr->gid[r]] = m->user_ids ? (uint32_t)m->user_ids[urow] : urow;
+        ubias[tr->gid[r]] = m->user_bias ? m->user_bias[urow] : 0.0f;
     }
-    rc = hr_comm_agree(job->comm, rc, &job->err);
+    void *msg;
+    uint64_t mlen;
+    const double t0 = hr_now();
+    hr_uu_pack(tr, umodel, ubias, s->imap, &msg, &mlen);
+    hr_free(umodel);
+    hr_free(ubias);
+    uu_ctx cx = { d, s, c, mg, has, Z, res, roff, nm, binary, center, mu };
+    rc = hr_uu_ring(job, msg, mlen, visit, &cx, tc);
     for (uint64_t q = 0; rc == 0 && q < (uint64_t)c->n * nm; q++) S[q] = (float)hr_knn_unfix(Z[q]);
     /* ratings */
     uu_nb *nb = NULL;
@@ -195,7 +136,7 @@ int ev_uu_score(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c, 
         const double bu = urow != UINT32_MAX && m->user_bias ? m->user_bias[urow] : 0.0;
         const uint32_t *nr = NULL;
         const float *nv = NULL;
-        const uint64_t L = has[x] ? neighbours(m, mg[x], &nr, &nv) : 0;
+        const uint64_t L = has[x] ? hr_uu_neighbours(m, mg[x], &nr, &nv) : 0;
         if (L > nbcap) {
             hr_free(nb);
             nbcap = L;
@@ -233,8 +174,6 @@ int ev_uu_score(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c, 
     }
     *ts += hr_now() - t0;
     hr_free(nb);
-    hr_free(msg);
-    hr_free(in);
     hr_free(mg);
     hr_free(roff);
     hr_free(Z);
