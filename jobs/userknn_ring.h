@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "io/model.h"
 #include "jobs/job.h"
 #include "partition/block.h"
 #include "solvers/knn_user.h"
@@ -18,7 +19,6 @@ void hr_uu_pack(const hr_block *tr, const uint32_t *umodel, const float *bias, c
 /* Visit every rank's block (own first): visit(ctx, block) per step.  Consumes msg. */
 int hr_uu_ring(hr_job *job, void *msg, uint64_t len, void (*visit)(void *ctx, const hr_uknn_rows *v), void *ctx, double *t_comm);
 /* The neighbour list of model user mg held by m (0 when its block is not loaded). */
-#include "io/model.h"
 uint64_t hr_uu_neighbours(const hr_model *m, uint32_t mg, const uint32_t **row, const float **val);
 /* Position of v in the ascending a[0..n), or -1. */
 int64_t hr_uu_find(const uint32_t *a, uint64_t n, uint32_t v);
