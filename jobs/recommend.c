@@ -9,6 +9,8 @@
  * of --data, weighted as the model says; ALS / iALS models fold such a user in by one
  * least-squares solve against the fixed item factors (jobs/foldin.h) when the row holds at
  * least --fold-in-min items the model knows ("fold-in" in the source column).
+ * User-user models (userknn) score a user from its stored neighbours' --data rows, which travel
+ * round the ring (jobs/recommend_userknn.h); users without neighbours go by popularity.
  * Excluded: items the user has in the dataset (unless --include-seen), items in --exclude FILE.
  * Users the model does not know get the most popular items they have not seen, marked
  * "popular" in the source column.  --diversify L re-ranks 5N candidates by maximal marginal
