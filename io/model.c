@@ -15,8 +15,9 @@
 /* Keys the model writes itself; an info object may not override them. */
 static const char *const RESERVED[] = { "format",  "version", "kind",    "algo",       "k",       "users",
                                         "items",   "global_mean", "software", "created", "members", "arrays",
-                                        "row_weight", "fold_in", "item_item" };
-static const char *const KIND_NAME[] = { [HR_MODEL_FACTOR] = "factor", [HR_MODEL_POP] = "pop", [HR_MODEL_ITEMITEM] = "itemitem" };
+                                        "row_weight", "fold_in", "item_item", "user_user" };
+static const char *const KIND_NAME[] = { [HR_MODEL_FACTOR] = "factor", [HR_MODEL_POP] = "pop", [HR_MODEL_ITEMITEM] = "itemitem",
+                                         [HR_MODEL_USERUSER] = "useruser" };
 
 /* One float array of the bundle: its member name, where it lives in the struct, its row
  * count and width.  Save and load walk the same table so the two cannot drift. */
@@ -32,7 +33,7 @@ static size_t model_arrays(hr_model *m, farray out[5])
 {
     size_t n = 0;
     uint64_t nu = m->partial ? m->user_rows : m->n_users, ni = m->partial ? m->item_rows : m->n_items;
-    if (m->kind == HR_MODEL_ITEMITEM) return 0;   /* blocks, not arrays (ii_* below) */
+    if (hr_model_blocked(m->kind)) return 0;   /* blocks, not arrays (ii_* below) */
     if (m->kind == HR_MODEL_FACTOR) {
         out[n++] = (farray){ "user_factors.f32", &m->user_factors, nu, m->k, 0 };
         out[n++] = (farray){ "item_factors.f32", &m->item_factors, ni, m->k, 0 };
@@ -68,26 +69,28 @@ float **hr_model_array_slot(hr_model *m, const char *name)
 
 static int kind_ok(const hr_model *m)
 {
-    return m->kind == HR_MODEL_FACTOR || m->kind == HR_MODEL_POP || m->kind == HR_MODEL_ITEMITEM;
+    return m->kind == HR_MODEL_FACTOR || m->kind == HR_MODEL_POP || hr_model_blocked(m->kind);
 }
 
-static uint64_t ii_blocks(const hr_model *m) { return m->ii_cols ? (m->n_items + m->ii_cols - 1) / m->ii_cols : 0; }
+static uint64_t ii_blocks(const hr_model *m) { return m->ii_cols ? (hr_model_ii_n(m) + m->ii_cols - 1) / m->ii_cols : 0; }
 
 void hr_model_ii_share(const hr_model *m, int r, int P, uint64_t *lo, uint64_t *hi)
 {
     uint64_t nb = ii_blocks(m), b0 = (uint64_t)r * nb / (uint64_t)P, b1 = (uint64_t)(r + 1) * nb / (uint64_t)P;
-    *lo = b0 * m->ii_cols < m->n_items ? b0 * m->ii_cols : m->n_items;
-    *hi = b1 * m->ii_cols < m->n_items ? b1 * m->ii_cols : m->n_items;
+    const uint64_t n = hr_model_ii_n(m);
+    *lo = b0 * m->ii_cols < n ? b0 * m->ii_cols : n;
+    *hi = b1 * m->ii_cols < n ? b1 * m->ii_cols : n;
 }
 
 int hr_model_ii_check(const hr_model *m, uint64_t c, const hr_iiblock *b, const char *what, int code, hr_error *err)
 {
-    uint64_t c0 = c * m->ii_cols, c1 = c0 + m->ii_cols < m->n_items ? c0 + m->ii_cols : m->n_items;
-    if (b->n != m->n_items || b->c0 != c0 || b->c1 != c1 || b->dense != (m->ii_topm == 0))
-        return hr_error_set(err, code, "%s: holds columns %llu..%llu of %llu items (%s), the model's block %llu is %llu..%llu of %llu (%s)",
+    const uint64_t n = hr_model_ii_n(m);
+    uint64_t c0 = c * m->ii_cols, c1 = c0 + m->ii_cols < n ? c0 + m->ii_cols : n;
+    if (b->n != n || b->c0 != c0 || b->c1 != c1 || b->dense != (m->ii_topm == 0))
+        return hr_error_set(err, code, "%s: holds columns %llu..%llu of %llu (%s), the model's block %llu is %llu..%llu of %llu (%s)",
                             what, (unsigned long long)b->c0, (unsigned long long)b->c1, (unsigned long long)b->n,
                             b->dense ? "dense" : "sparse", (unsigned long long)c, (unsigned long long)c0, (unsigned long long)c1,
-                            (unsigned long long)m->n_items, m->ii_topm ? "sparse" : "dense");
+                            (unsigned long long)n, m->ii_topm ? "sparse" : "dense");
     for (uint64_t j = 0; !b->dense && j < c1 - c0; j++)
         if (b->ptr[j + 1] - b->ptr[j] > m->ii_topm)
             return hr_error_set(err, code, "%s: column %llu holds more than top_m = %u entries", what, (unsigned long long)(c0 + j),
@@ -120,16 +123,16 @@ int hr_model_check(const char *path, const hr_model *m, json_t *info, hr_error *
         return hr_error_set(err, HR_ERR_ARG,
                             "%s: a factor model needs 1 <= k <= %d and no item_scores; pop and item-item models k = 0 and no factors",
                             path, HR_MODEL_MAX_K);
-    if (m->kind == HR_MODEL_ITEMITEM &&
+    if (hr_model_blocked(m->kind) &&
         (m->ii_cols < 1 || m->row_weight == HR_ROWS_NONE || m->item_scores || m->fold_in))
         return hr_error_set(err, HR_ERR_ARG, "%s: an item-item model needs a block width, a row weight and no other arrays than biases",
                             path);
-    if (m->kind != HR_MODEL_ITEMITEM && (m->ii || m->ii_count))
+    if (!hr_model_blocked(m->kind) && (m->ii || m->ii_count))
         return hr_error_set(err, HR_ERR_ARG, "%s: only item-item models hold item-item blocks", path);
     if (m->fold_in && (m->kind != HR_MODEL_FACTOR || m->row_weight == HR_ROWS_NONE))
         return hr_error_set(err, HR_ERR_ARG, "%s: fold-in needs a factor model and a row weight", path);
     if ((unsigned)m->row_weight > HR_ROWS_VALUE) return hr_error_set(err, HR_ERR_ARG, "%s: unknown row weight", path);
-    if (m->kind == HR_MODEL_ITEMITEM && !m->partial) {
+    if (hr_model_blocked(m->kind) && !m->partial) {
         if (m->ii_first != 0 || m->ii_count != ii_blocks(m))
             return hr_error_set(err, HR_ERR_ARG, "%s: saving an item-item model needs all of its %llu blocks", path,
                                 (unsigned long long)ii_blocks(m));
@@ -188,8 +191,8 @@ json_t *hr_model_base_manifest(const hr_model *m, json_t *info, int version, int
     if (m->row_weight != HR_ROWS_NONE)
         json_object_set_new(man, "row_weight", json_string(m->row_weight == HR_ROWS_BINARY ? "binary" : "value"));
     if (m->fold_in) json_object_set_new(man, "fold_in", json_string("project"));
-    if (m->kind == HR_MODEL_ITEMITEM)
-        json_object_set_new(man, "item_item", json_pack("{s:i,s:I,s:i}", "columns_per_block", (int)m->ii_cols, "blocks",
+    if (hr_model_blocked(m->kind))
+        json_object_set_new(man, m->kind == HR_MODEL_USERUSER ? "user_user" : "item_item", json_pack("{s:i,s:I,s:i}", "columns_per_block", (int)m->ii_cols, "blocks",
                                                         (json_int_t)ii_blocks(m), "top_m", (int)m->ii_topm));
     return man;
 }
@@ -201,15 +204,16 @@ static int load_row_scoring(const char *path, json_t *man, hr_model *m, hr_error
 {
     const char *rw = json_string_value(json_object_get(man, "row_weight"));
     const char *fi = json_string_value(json_object_get(man, "fold_in"));
-    json_t *ii = json_object_get(man, "item_item");
+    json_t *ii = json_object_get(man, m->kind == HR_MODEL_USERUSER ? "user_user" : "item_item");
     m->row_weight = !rw ? HR_ROWS_NONE : !strcmp(rw, "binary") ? HR_ROWS_BINARY : !strcmp(rw, "value") ? HR_ROWS_VALUE : -1;
     if ((int)m->row_weight < 0 || (json_object_get(man, "row_weight") && !rw))
         return hr_error_set(err, HR_ERR_FORMAT, "%s: row_weight must be \"binary\" or \"value\"", path);
     if (json_object_get(man, "fold_in") && (!fi || strcmp(fi, "project") != 0 || m->kind != HR_MODEL_FACTOR || !rw))
         return hr_error_set(err, HR_ERR_FORMAT, "%s: fold_in must be \"project\", on a factor model with a row_weight", path);
     m->fold_in = fi != NULL;
-    if ((m->kind == HR_MODEL_ITEMITEM) != (ii != NULL))
-        return hr_error_set(err, HR_ERR_FORMAT, "%s: 'item_item' belongs to, and only to, item-item models", path);
+    if (hr_model_blocked(m->kind) != (ii != NULL) || (json_object_get(man, "item_item") && json_object_get(man, "user_user")))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: 'item_item' ('user_user') belongs to, and only to, item-item (user-user) models",
+                            path);
     if (!ii) return 0;
     int64_t w, nb, topm;
     HR_TRY(hr_manifest_int(ii, path, "columns_per_block", &w, err));
@@ -222,7 +226,7 @@ static int load_row_scoring(const char *path, json_t *man, hr_model *m, hr_error
     m->ii_topm = (uint32_t)topm;
     if ((uint64_t)nb != ii_blocks(m))
         return hr_error_set(err, HR_ERR_FORMAT, "%s: item_item.blocks is %lld, %llu items in blocks of %lld make %llu", path,
-                            (long long)nb, (unsigned long long)m->n_items, (long long)w, (unsigned long long)ii_blocks(m));
+                            (long long)nb, (unsigned long long)hr_model_ii_n(m), (long long)w, (unsigned long long)ii_blocks(m));
     return 0;
 }
 
@@ -236,10 +240,10 @@ int hr_model_read_header(const char *path, json_t *man, hr_model *m, hr_error *e
     HR_TRY(hr_manifest_int(man, path, "users", &nu, err));
     HR_TRY(hr_manifest_int(man, path, "items", &ni, err));
     m->kind = 0;
-    for (int x = HR_MODEL_FACTOR; kind && x <= HR_MODEL_ITEMITEM; x++)
+    for (int x = HR_MODEL_FACTOR; kind && x <= HR_MODEL_USERUSER; x++)
         if (strcmp(kind, KIND_NAME[x]) == 0) m->kind = (hr_model_kind)x;
     if (!m->kind)
-        return hr_error_set(err, HR_ERR_FORMAT, "%s: unknown model kind '%s' (this hpcrec knows factor, pop, itemitem)", path,
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: unknown model kind '%s' (this hpcrec knows factor, pop, itemitem, useruser)", path,
                             kind ? kind : "(missing)");
     if (!algo || !algo[0] || strlen(algo) >= sizeof m->algo)
         return hr_error_set(err, HR_ERR_FORMAT, "%s: missing or invalid 'algo'", path);
@@ -304,7 +308,7 @@ static int v1_load_whole(const char *path, hr_model *m, const hr_bundle_pick *pi
     json_t *man = hr_bundle_manifest(b);
     int rc = 0;
     HR_CHECK(hr_model_read_header(path, man, m, err));
-    if (m->kind == HR_MODEL_ITEMITEM)
+    if (hr_model_blocked(m->kind))
         HR_CHECK(hr_error_set(err, HR_ERR_FORMAT, "%s: an item-item model in a format 1 bundle (they are written as format 2 only)", path));
     HR_CHECK(load_dict(b, "users.dict", &m->users, m->n_users, err));
     HR_CHECK(load_dict(b, "items.dict", &m->items, m->n_items, err));
@@ -558,6 +562,6 @@ int hr_model_score_row(const hr_model *m, const uint32_t *items, const float *va
 
 float hr_model_predict(const hr_model *m, uint64_t u, uint64_t i)
 {
-    if (!kind_ok(m) || m->kind == HR_MODEL_ITEMITEM || m->partial || u >= m->n_users || i >= m->n_items) return NAN;
+    if (!kind_ok(m) || hr_model_blocked(m->kind) || m->partial || u >= m->n_users || i >= m->n_items) return NAN;
     return predict_unchecked(m, u, i);
 }

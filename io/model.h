@@ -17,7 +17,9 @@
  *     rows it holds, MPI-IO puts them at offsets every rank can compute), and the bytes depend
  *     only on the model, never on the rank count (block depends only on the array's width);
  *   - a rank reads just the members holding its rows (hr_model_load_part, random access).
- * Item-item models exist in version 2 only.  Exact layout and rules: docs/formats.md, "Model
+ *   user_user.NNNNNN                   user-user models (userknn): block NNNNNN of the users'
+ *                                      neighbour lists, the same block bytes over users
+ * Item-item and user-user models exist in version 2 only.  Exact layout and rules: docs/formats.md, "Model
  * bundle".
  * Manifest: format, version, kind ("factor"/"pop"/"itemitem"), algo, k, users, items,
  * global_mean, software ("hpcrec X.Y.Z"), created (UTC), members (io/bundle.h), arrays
@@ -25,7 +27,7 @@
  * iterations, final loss, ranks, ...).  Models that score a user from the user's interaction
  * row add row_weight ("binary"/"value"); a factor model that projects users it does not know
  * (PureSVD) adds fold_in: "project"; an item-item model adds item_item: {columns_per_block W,
- * blocks, top_m}.  Reading it needs nothing but tar, zstd and a JSON parser.
+ * blocks, top_m}, a user-user model user_user: {the same keys}.  Reading it needs nothing but tar, zstd and a JSON parser.
  *
  * Ownership: an hr_model owns its arrays, dictionaries and manifest reference; hr_model_free
  * releases them.  hr_model_save only reads m (the caller keeps everything).
@@ -58,9 +60,18 @@
 #define HR_MODEL_DICT_BLOCK ((uint64_t)1 << 16)
 #define HR_MODEL_MAX_MEMBERS ((uint64_t)4096)
 
-typedef enum { HR_MODEL_FACTOR = 1 /* als, ials, svd */, HR_MODEL_POP = 2, HR_MODEL_ITEMITEM = 3 /* ease */ } hr_model_kind;
+typedef enum {
+    HR_MODEL_FACTOR = 1 /* als, ials, svd */,
+    HR_MODEL_POP = 2,
+    HR_MODEL_ITEMITEM = 3 /* ease, itemknn */,
+    HR_MODEL_USERUSER = 4 /* userknn: the same sparse column blocks over users (array user_user) */
+} hr_model_kind;
 /* How a user's interaction row enters a model that scores from it: 1 per item, or its value. */
 typedef enum { HR_ROWS_NONE = 0, HR_ROWS_BINARY = 1, HR_ROWS_VALUE = 2 } hr_row_weight;
+/* Models held as sparse column blocks (io/iiblock.h): item-item (n_items square) and user-user
+ * (n_users square: column u = user u's neighbour list, rows the neighbours' user ids).  The
+ * ii_* fields below describe either; hr_model_ii_n is the blocks' side. */
+static inline int hr_model_blocked(int kind) { return kind == HR_MODEL_ITEMITEM || kind == HR_MODEL_USERUSER; }
 /* Member width of item-item models written by this version (readers take the manifest's). */
 #define HR_MODEL_II_COLS 1024
 
@@ -97,6 +108,8 @@ typedef struct hr_model {
     uint64_t user_rows, item_lo, item_hi, item_rows;
     uint64_t *user_ids, *item_ids;
 } hr_model;
+/* The side of a blocked model's square: users for user-user models, items otherwise. */
+static inline uint64_t hr_model_ii_n(const hr_model *m) { return m->kind == HR_MODEL_USERUSER ? m->n_users : m->n_items; }
 
 /* A model spread over ranks (recommend, similar): memory per rank follows its share, not the
  * model's size.  First hr_model_load_dicts (header and dictionaries: enough to map ids and choose
@@ -178,6 +191,8 @@ void hr_model_layout_build(hr_model_layout *L, hr_model_kind kind, int k, uint64
 /* Item-item models: append the item_item array, blocks of `cols` columns of B (after
  * hr_model_layout_build of an HR_MODEL_ITEMITEM model). */
 void hr_model_layout_item_item(hr_model_layout *L, uint64_t n_items, uint64_t cols);
+/* User-user models: append the user_user array (n_users square, blocks of `cols` columns). */
+void hr_model_layout_user_user(hr_model_layout *L, uint64_t n_users, uint64_t cols);
 /* Array index of member j and its rows lo..hi-1 within that array. */
 int hr_model_layout_member(const hr_model_layout *L, uint64_t j, uint64_t *lo, uint64_t *hi);
 /* Member j's logical name, e.g. "user_factors.f32.000003" (cap >= 64). */

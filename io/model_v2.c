@@ -70,6 +70,14 @@ void hr_model_layout_item_item(hr_model_layout *L, uint64_t n_items, uint64_t co
     L->members += a->members;
 }
 
+void hr_model_layout_user_user(hr_model_layout *L, uint64_t n_users, uint64_t cols)
+{
+    hr_marray *a = &L->a[L->n++];
+    *a = (hr_marray){ "user_user", HR_MARRAY_IIBLK, 0, n_users, n_users, cols ? cols : 1, 0, L->members };
+    a->members = ceil_div(n_users, a->block);
+    L->members += a->members;
+}
+
 int hr_model_layout_member(const hr_model_layout *L, uint64_t j, uint64_t *lo, uint64_t *hi)
 {
     int x = 0;
@@ -172,6 +180,7 @@ int hr_model_save(const char *path, const hr_model *m, json_t *info, hr_error *e
     hr_model_layout L;
     hr_model_layout_build(&L, m->kind, m->k, m->n_users, m->n_items, m->user_bias != NULL, m->item_bias != NULL);
     if (m->kind == HR_MODEL_ITEMITEM) hr_model_layout_item_item(&L, m->n_items, m->ii_cols);
+    if (m->kind == HR_MODEL_USERUSER) hr_model_layout_user_user(&L, m->n_users, m->ii_cols);
     const int64_t mtime = hr_manifest_epoch();
     uint64_t nm = L.members ? L.members : 1;
     uint64_t *stored = hr_calloc(nm, sizeof *stored), *raw = hr_calloc(nm, sizeof *raw), *xxh3 = hr_calloc(nm, sizeof *xxh3);
@@ -235,8 +244,9 @@ fail:
 int hr_model_v2_layout(const char *path, json_t *man, const hr_model *m, hr_model_layout *L, hr_error *err)
 {
     static const char *const names[] = { "users.dict",    "items.dict",    "user_factors.f32", "item_factors.f32",
-                                          "user_bias.f32", "item_bias.f32", "item_scores.f32",  "item_item" };
-    const char *kname = m->kind == HR_MODEL_FACTOR ? "factor" : m->kind == HR_MODEL_POP ? "pop" : "item-item";
+                                          "user_bias.f32", "item_bias.f32", "item_scores.f32",  "item_item",
+                                          "user_user" };
+    const char *kname = m->kind == HR_MODEL_FACTOR ? "factor" : m->kind == HR_MODEL_POP ? "pop" : m->kind == HR_MODEL_ITEMITEM ? "item-item" : "user-user";
     json_t *arrays = json_object_get(man, "arrays"), *members = json_object_get(man, "members");
     if (!json_is_object(arrays)) return hr_error_set(err, HR_ERR_FORMAT, "%s: model manifest has no 'arrays' table", path);
     memset(L, 0, sizeof *L);
@@ -251,8 +261,9 @@ int hr_model_v2_layout(const char *path, json_t *man, const hr_model *m, hr_mode
     }
     for (size_t x = 0; x < sizeof names / sizeof *names; x++) {
         json_t *e = json_object_get(arrays, names[x]);
-        int dict = x < 2, side = x == 0 || x == 2 || x == 4 ? 0 : 1, ii = x == 7;
-        int need = dict || (m->kind == HR_MODEL_FACTOR ? x == 2 || x == 3 : m->kind == HR_MODEL_POP ? x == 6 : ii);
+        int dict = x < 2, side = x == 0 || x == 2 || x == 4 || x == 8 ? 0 : 1, ii = x == 7 || x == 8;
+        int need = dict || (m->kind == HR_MODEL_FACTOR ? x == 2 || x == 3 : m->kind == HR_MODEL_POP ? x == 6
+                                                                    : m->kind == HR_MODEL_ITEMITEM ? x == 7 : x == 8);
         int allowed = need || x == 4 || x == 5;   /* biases: any kind (itemknn's rating baselines) */
         if (!e) {
             if (need) return hr_error_set(err, HR_ERR_FORMAT, "%s: model has no array %s", path, names[x]);
@@ -262,7 +273,7 @@ int hr_model_v2_layout(const char *path, json_t *man, const hr_model *m, hr_mode
         const char *type = json_string_value(json_object_get(e, "type")), *order = json_string_value(json_object_get(e, "order"));
         json_t *jr = json_object_get(e, "rows"), *jc = json_object_get(e, "cols"), *jb = json_object_get(e, "block"),
                *jm = json_object_get(e, "members");
-        uint64_t rows = side ? m->n_items : m->n_users, cols = ii ? m->n_items : dict || x >= 4 ? 1 : (uint64_t)m->k;
+        uint64_t rows = side ? m->n_items : m->n_users, cols = ii ? rows : dict || x >= 4 ? 1 : (uint64_t)m->k;
         const char *want = dict ? "dict" : ii ? "iiblock" : "f32";
         if (!type || strcmp(type, want) || !order || strcmp(order, ii ? "col" : "row") || !json_is_integer(jr) ||
             !json_is_integer(jc) || !json_is_integer(jb) || !json_is_integer(jm) || (uint64_t)json_integer_value(jr) != rows ||
@@ -273,7 +284,7 @@ int hr_model_v2_layout(const char *path, json_t *man, const hr_model *m, hr_mode
                                 "%s: array %s: entry does not fit the model (type %s, order %s, %llu rows of %llu, "
                                 "members = rows / block rounded up%s)", path, names[x], want, ii ? "col" : "row",
                                 (unsigned long long)rows, (unsigned long long)cols,
-                                ii ? ", block = item_item.columns_per_block" : "");
+                                ii ? ", block = columns_per_block" : "");
         hr_marray *a = &L->a[L->n++];
         *a = (hr_marray){ names[x], dict ? HR_MARRAY_DICT : ii ? HR_MARRAY_IIBLK : HR_MARRAY_F32, side, rows, cols,
                           (uint64_t)json_integer_value(jb), (uint64_t)json_integer_value(jm), L->members };
@@ -436,7 +447,7 @@ static int load_blocks(hr_bundle_at *b, const hr_model_layout *L, const hr_marra
         HR_TRY(hr_bundle_at_read(b, name, &p, &len, err));
         m->ii_bytes[x] = hr_malloc(len ? len : 1);   /* a copy: the reader's buffer is reused */
         if (len) memcpy(m->ii_bytes[x], p, len);
-        HR_TRY(hr_iiblock_decode(m->ii_bytes[x], len, m->n_items, what, &m->ii[x], err));
+        HR_TRY(hr_iiblock_decode(m->ii_bytes[x], len, hr_model_ii_n(m), what, &m->ii[x], err));
         HR_TRY(hr_model_ii_check(m, first + x, &m->ii[x], what, HR_ERR_FORMAT, err));
     }
     return 0;
@@ -458,7 +469,7 @@ int hr_model_v2_iiblock(hr_bundle_at *b, const hr_model_layout *L, int x, const 
     HR_TRY(hr_bundle_at_read(b, name, &p, &len, err));
     *bytes = hr_malloc(len ? len : 1);   /* a copy: the reader's buffer is reused */
     if (len) memcpy(*bytes, p, len);
-    HR_TRY(hr_iiblock_decode(*bytes, len, h->n_items, what, blk, err));
+    HR_TRY(hr_iiblock_decode(*bytes, len, hr_model_ii_n(h), what, blk, err));
     return hr_model_ii_check(h, c, blk, what, HR_ERR_FORMAT, err);
 }
 
@@ -525,11 +536,15 @@ int hr_model_v2_load(hr_bundle_at *b, hr_model *m, const hr_model_part *part, in
         if (!(what & 2)) continue;
         if (a->type == HR_MARRAY_IIBLK) {
             uint64_t b0 = part ? m->item_lo / a->block : 0, b1 = part ? ceil_div(m->item_hi, a->block) : a->members;
+            if (part && h->kind == HR_MODEL_USERUSER) {   /* the blocks of the part's users */
+                b0 = m->user_rows ? m->user_ids[0] / a->block : 0;
+                b1 = m->user_rows ? m->user_ids[m->user_rows - 1] / a->block + 1 : 0;
+            }
             HR_TRY(load_blocks(b, &L, a, m, b0, b1 > b0 ? b1 - b0 : 0, err));
             continue;
         }
         row_sel s = { 1, NULL, 0, 0, 0 };
-        if (part && (!strcmp(a->name, "item_scores.f32") || (h->kind == HR_MODEL_ITEMITEM && !strcmp(a->name, "item_bias.f32")))) {
+        if (part && (!strcmp(a->name, "item_scores.f32") || (hr_model_blocked(h->kind) && !strcmp(a->name, "item_bias.f32")))) {
             /* popularity scores stay whole: every rank ranks every item by them; so do an
              * item-item model's item baselines (a user's row touches any item) */
         } else if (part && a->side == 0) {

@@ -81,14 +81,14 @@ static void model_scorer(ev_scorer *s, const hr_model *m, const hr_dataset *tr, 
                 s->umap[g] = r < 0 ? UINT32_MAX : (uint32_t)r;
             }
     s->imap = hr_dict_match(&tr->items, &m->items, NULL);
-    s->rating = (m->kind == HR_MODEL_FACTOR || m->kind == HR_MODEL_ITEMITEM) && m->user_bias != NULL;
+    s->rating = (m->kind == HR_MODEL_FACTOR || hr_model_blocked(m->kind)) && m->user_bias != NULL;
     const uint64_t n = tr->items.n;
     if (m->kind == HR_MODEL_POP) {
         s->pop_row = hr_malloc((n ? n : 1) * sizeof *s->pop_row);
         for (uint64_t i = 0; i < n; i++) s->pop_row[i] = s->imap[i] != UINT32_MAX ? m->item_scores[s->imap[i]] : NAN;
         return;
     }
-    if (m->kind == HR_MODEL_ITEMITEM) return;   /* no item factors: no ild@K */
+    if (hr_model_blocked(m->kind)) return;   /* no item factors: no ild@K */
     ev_items *it = &s->items;
     it->m = m;
     it->n = m->n_items;
@@ -422,7 +422,7 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     if (rc == 0 && tr.items.n >= UINT32_MAX) rc = hr_error_set(&job->err, HR_ERR_ARG, "%s: 2^32 - 1 items or more", train);
     /* Implicit feedback (ials): a test event of value 0 is not relevant (training treats a 0
      * as unobserved).  Decided by the main model, for every scorer of the run alike. */
-    const int implicit = rc == 0 && (strcmp(m.algo, "ials") == 0 || (strcmp(m.algo, "itemknn") == 0 && m.row_weight == HR_ROWS_BINARY));
+    const int implicit = rc == 0 && (strcmp(m.algo, "ials") == 0 || ((strcmp(m.algo, "itemknn") == 0 || strcmp(m.algo, "userknn") == 0) && m.row_weight == HR_ROWS_BINARY));
     if (rc == 0) rc = align_test(job, &tr, &te, implicit, unknown);
     uint64_t fold_ev[2] = { 0, 0 };
     if (rc == 0 && fold) rc = merge_fold_in(job, fold, &tr, &te, fold_ev);

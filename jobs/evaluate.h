@@ -134,6 +134,11 @@ void ev_result_free(ev_result *r);
 int ev_ii_rate(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c, ev_result *out, double *ts, double *tc);
 /* The model's --knn-center: 0 none, 1 mean, 2 baseline. */
 int ev_ii_center(const hr_model *m);
+/* User-user models (evaluate_userknn.c), collective: the chunk's score rows S (n x n_items,
+ * model item order; has[x] = 0: no neighbours, rank by popularity) and, when s->rating, its
+ * rating predictions into out, from the training rows travelling round the ring. */
+int ev_uu_score(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c, float *S, uint8_t *has, ev_result *out,
+                double *ts, double *tc);
 
 /* Rows of the stdout tables, collected while reporting and printed once at the end. */
 #define EV_TABLE_ROWS 48

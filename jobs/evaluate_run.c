@@ -234,7 +234,8 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
     }
     const int ring = s->kind == EV_MODEL && s->m->kind == HR_MODEL_FACTOR;
     const int ii = s->kind == EV_MODEL && s->m->kind == HR_MODEL_ITEMITEM, fold_in = ring && (s->m->fold_in || hr_fold_in_solves(s->m));
-    const uint64_t nm = ii && s->m->n_items ? s->m->n_items : 1;
+    const int uu = s->kind == EV_MODEL && s->m->kind == HR_MODEL_USERUSER;
+    const uint64_t nm = (ii || uu) && s->m->n_items ? s->m->n_items : 1;
     const uint32_t ik = s->ild ? (uint32_t)s->ild->k : 0;
     const size_t maxrel = d->max_test_row ? d->max_test_row : 1;
     ev_scratch w;
@@ -256,8 +257,8 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
     const uint64_t per_user = (uint64_t)kmax * (sizeof(hr_topk_entry) + 4 + 4 * (uint64_t)ik) + 64;
     uint64_t C = EV_CHUNK_BYTES / per_user;
     /* the chunk's score rows (item-item ratings: two more sets of rows, evaluate_knn.c) */
-    const uint64_t rowsets = ii && s->rating ? 3 : 1;
-    if (ii && C > ROWS_CHUNK_BYTES / 4 / nm / rowsets) C = ROWS_CHUNK_BYTES / 4 / nm / rowsets;
+    const uint64_t rowsets = (ii && s->rating) || uu ? 3 : 1;   /* user-user: S and int64 sums */
+    if ((ii || uu) && C > ROWS_CHUNK_BYTES / 4 / nm / rowsets) C = ROWS_CHUNK_BYTES / 4 / nm / rowsets;
     if (C < 1) C = 1;
     if (C > nl) C = nl ? nl : 1;
     uint64_t nchunks = (nl + C - 1) / C;
@@ -267,7 +268,7 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
                     hr_calloc(C + 1, sizeof *ch.user_sq), hr_calloc(C + 1, sizeof *ch.user_n), NULL, NULL };
     uint8_t *fb = hr_malloc(C + 1), *fold = hr_calloc(C + 1, 1);
     uint64_t *qat = hr_malloc((C + 1) * sizeof *qat);
-    float *S = ii ? hr_malloc(C * nm * sizeof *S + 1) : NULL, *F = fold_in ? hr_malloc((C * (uint64_t)s->m->k + 1) * sizeof *F) : NULL;
+    float *S = ii || uu ? hr_malloc(C * nm * sizeof *S + 1) : NULL, *F = fold_in ? hr_malloc((C * (uint64_t)s->m->k + 1) * sizeof *F) : NULL;
     hr_ring_rows qr;
     hr_ring_rows_init(&qr);
     double ts = 0, tc = 0;
@@ -295,6 +296,10 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
             for (uint32_t x = ch.n; rc == 0 && fold_in && x-- > 0;)
                 if (fold[x] && qat[x] != x) memcpy(F + (uint64_t)x * s->m->k, F + qat[x] * s->m->k, (size_t)s->m->k * sizeof *F);
         }
+        if (uu) {
+            rc = ev_uu_score(job, d, s, &ch, S, fold, out, &ts, &tc);
+            for (uint32_t x = 0; x < ch.n; x++) qat[x] = x;
+        }
         if (rc == 0 && ring) rc = ev_ring_rank(job, d, s, &ch, out);
         if (rc < 0) break;
         for (uint32_t x = 0; x < ch.n; x++) {
@@ -307,10 +312,10 @@ int ev_run(hr_job *job, const ev_data *d, const ev_scorer *s, ev_result *out)
             } else if (s->kind == EV_RANDOM) {
                 random_row(d->seed, gid, n, w.row);
                 srow = w.row;
-            } else if (ii && fold[x]) {
+            } else if ((ii || uu) && fold[x]) {
                 srow = train_order(s, d, S + qat[x] * nm, w.row);
-            } else if (ii) {
-                /* no training row the model can read: ranked by popularity, as recommend does */
+            } else if (ii || uu) {
+                /* no training row (user-user: no neighbours) the model can read: ranked by popularity, as recommend does */
                 srow = d->popf;
                 fb[x] = 1;
                 out->fallback++;

@@ -280,6 +280,7 @@ int hr_model_write(hr_job *job, const char *path, const hr_model *hdr, const hr_
     hr_model_layout_build(&w.L, hdr->kind, hdr->k, hdr->n_users, hdr->n_items,
                           src->user_bias.part || src->user_bias.fill, src->item_bias.part || src->item_bias.fill);
     if (hdr->kind == HR_MODEL_ITEMITEM) hr_model_layout_item_item(&w.L, hdr->n_items, hdr->ii_cols);
+    if (hdr->kind == HR_MODEL_USERUSER) hr_model_layout_user_user(&w.L, hdr->n_users, hdr->ii_cols);
     int rc = 0;
     char *text = NULL;
     size_t tlen = 0;

@@ -9,6 +9,8 @@
  * of --data, weighted as the model says; ALS / iALS models fold such a user in by one
  * least-squares solve against the fixed item factors (jobs/foldin.h) when the row holds at
  * least --fold-in-min items the model knows ("fold-in" in the source column).
+ * User-user models (userknn) score a user from its stored neighbours' --data rows, which travel
+ * round the ring (jobs/recommend_userknn.h); users without neighbours go by popularity.
  * Excluded: items the user has in the dataset (unless --include-seen), items in --exclude FILE.
  * Users the model does not know get the most popular items they have not seen, marked
  * "popular" in the source column.  --diversify L re-ranks 5N candidates by maximal marginal
@@ -37,9 +39,11 @@
 #include "jobs/foldin.h"
 #include "jobs/indexscore.h"
 #include "jobs/publish.h"
+#include "jobs/recommend_userknn.h"
 #include "jobs/ringrows.h"
 #include "jobs/ringscore.h"
 #include "jobs/rowfetch.h"
+#include "jobs/userknn_ring.h"
 #include "solvers/score.h"
 #include "solvers/topk.h"
 
@@ -385,7 +389,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         t->ext_len = el;
         int64_t mu = hr_dict_find(&m.users, t->ext, el);
         t->known = mu >= 0;
-        t->model_uid = mu >= 0 && m.kind == HR_MODEL_FACTOR ? (uint32_t)mu : UINT32_MAX;
+        /* user-user models score the users they know from their neighbours' --data rows */
+        t->model_uid = mu >= 0 && (m.kind == HR_MODEL_FACTOR || m.kind == HR_MODEL_USERUSER) ? (uint32_t)mu : UINT32_MAX;
         /* item-item models score everyone from their row; fold-in models the users they lack */
         uint64_t nknown = 0, f0 = 0, f1 = 0;   /* fold-in by a solve: the row's items the model knows */
         if (row >= 0 && solve_fold && mu < 0 && fold) {   /* the user's rows in --fold-in instead */
@@ -426,12 +431,20 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         for (uint64_t x = 0; x < nt; x++)
             if (tg[x].model_uid < FROM_ROW) uids[nu++] = tg[x].model_uid;
         hr_model_part part = { uids, nu, 0, 0, NULL, 0 };
-        hr_ring_item_share(&m, job->rank, P, &part.item_lo, &part.item_hi);
+        if (m.kind != HR_MODEL_USERUSER)   /* a user-user model: the users' neighbour blocks only */
+            hr_ring_item_share(&m, job->rank, P, &part.item_lo, &part.item_hi);
         rc = hr_model_load_part(model_path, &m, &part, &job->err);
         /* targets now point at rows of the part */
         for (uint64_t x = 0; rc == 0 && x < nt; x++)
             if (tg[x].model_uid < FROM_ROW) tg[x].model_uid = (uint32_t)hr_model_user_row(&m, tg[x].model_uid);
         hr_free(uids);
+    }
+    /* a user-user model's users without neighbours: ranked by popularity, as unknown ones */
+    for (uint64_t x = 0; rc == 0 && m.kind == HR_MODEL_USERUSER && x < nt; x++) {
+        const uint32_t *nr;
+        const float *nv;
+        if (tg[x].model_uid < FROM_ROW && hr_uu_neighbours(&m, (uint32_t)m.user_ids[tg[x].model_uid], &nr, &nv) == 0)
+            tg[x].model_uid = UINT32_MAX, tg[x].known = 0;
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) { hr_free(pop); goto done; }
@@ -487,6 +500,19 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         rc = hr_ring_topn_ii(job, &m, &q, nmod, excl, nexcl, nbanned ? banned : NULL, heaps, &t_score, &t_comm);
         hr_free(excl);
         hr_free(nexcl);
+    } else if (rc == 0 && m.kind == HR_MODEL_USERUSER) {
+        uint32_t **excl = hr_malloc((nmod ? nmod : 1) * sizeof *excl), *nexcl = hr_malloc((nmod ? nmod : 1) * sizeof *nexcl);
+        uint32_t *mg = hr_malloc((nmod ? nmod : 1) * sizeof *mg), *umodel = hr_dict_match(&ds.users, &m.users, NULL);
+        for (uint64_t x = 0; x < nmod; x++) {
+            excl[x] = tg[mod[x]].seen;
+            nexcl[x] = tg[mod[x]].nseen;
+            mg[x] = (uint32_t)m.user_ids[tg[mod[x]].model_uid];
+        }
+        rc = hr_rec_uu_topn(job, &m, &ds.by_user, umodel, imap, mg, nmod, excl, nexcl, nbanned ? banned : NULL, heaps, &t_score, &t_comm);
+        hr_free(excl);
+        hr_free(nexcl);
+        hr_free(mg);
+        hr_free(umodel);
     } else if (rc == 0 && k) {
         uint32_t **excl = hr_malloc((nmod ? nmod : 1) * sizeof *excl), *nexcl = hr_malloc((nmod ? nmod : 1) * sizeof *nexcl);
         for (uint64_t x = 0; x < nmod; x++) {

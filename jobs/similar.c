@@ -135,6 +135,9 @@ static int from_model(hr_job *job, const model_src *src, uint32_t top, hr_dict *
     const char *path = src->path;
     hr_model m;
     int rc = hr_model_load_dicts(path, &m, &job->err);
+    if (rc == 0 && m.kind == HR_MODEL_USERUSER)   /* its neighbours are users, not items */
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "%s: a userknn model holds user neighbours, not item similarities; "
+                          "use an itemknn model or similar --data DATASET", path);
     if (rc == 0 && m.kind == HR_MODEL_ITEMITEM && src->index)
         rc = hr_error_set(&job->err, HR_ERR_ARG, "--index: %s is an item-item model, it has no item factors to search", path);
     if (rc == 0 && m.kind == HR_MODEL_ITEMITEM) {

@@ -6,6 +6,7 @@
  *   ease  closed-form item-item model on the BLACS grid (train_ease.c)
  *   svd   randomized truncated SVD, a factor model (train_svd.c)
  *   itemknn  item-based neighbourhood model, a sparse item-item model (train_knn.c)
+ *   userknn  user-based neighbourhood model, sparse per-user neighbour lists (train_userknn.c)
  * The distributed loop is in train_loop.c; this file parses options, loads the dataset, and
  * has every rank write its own factor rows into the bundle (jobs/modelwrite.h: members of
  * fixed row ranges in dictionary order, so the bundle is the same on any rank count and no
@@ -31,7 +32,7 @@
 #include "jobs/train.h"
 
 static const char usage[] =
-    "hpcrec train --data DATASET --out MODEL.tar --algo als|ials|pop|ease|svd|itemknn [options]\n"
+    "hpcrec train --data DATASET --out MODEL.tar --algo als|ials|pop|ease|svd|itemknn|userknn [options]\n"
     "  --factors K        latent factors (default 64)\n"
     "  --iters N          iterations (default 15)\n"
     "  --lambda L         regularisation (als: scaled by each row's count; default als 0.12, ials 0.1;\n"
@@ -54,6 +55,8 @@ static const char usage[] =
     "  --max-user-items N itemknn: items of a user entering the pair counts (default 2000; 0: all)\n"
     "  --predict-neighbors k  itemknn explicit: a rating prediction uses the k most similar of the\n"
     "                     target's stored neighbours the user rated (Surprise's k; default 40; 0: all)\n"
+    "  (userknn takes the same knn options, per user: neighbours kept per user, default implicit 40,\n"
+    "   explicit 300; shrink / support count common items; docs/operations.md)\n"
     "  --init svd         als, ials: start from a truncated SVD of the data instead of random factors\n"
     "  --alpha A          ials confidence slope (default 1)\n"
     "  --epsilon E        ials confidence c = 1 + A*log(1 + r/E) when E > 0 (default 1); 0: c = 1 + A*r\n"
@@ -149,9 +152,8 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
             else if (!strcasecmp(optarg, "ease")) o->algo = HR_ALGO_EASE;
             else if (!strcasecmp(optarg, "svd")) o->algo = HR_ALGO_SVD;
             else if (!strcasecmp(optarg, "itemknn")) o->algo = HR_ALGO_ITEMKNN;
-            else if (!strcasecmp(optarg, "userknn"))
-                return hr_error_set(&job->err, HR_ERR_ARG, "--algo userknn is not implemented yet; use itemknn (docs/operations.md)");
-            else return hr_error_set(&job->err, HR_ERR_ARG, "--algo: unknown algorithm '%s' (als, ials, pop, ease, svd, itemknn)", optarg);
+            else if (!strcasecmp(optarg, "userknn")) o->algo = HR_ALGO_USERKNN;
+            else return hr_error_set(&job->err, HR_ERR_ARG, "--algo: unknown algorithm '%s' (als, ials, pop, ease, svd, itemknn, userknn)", optarg);
             break;
         case 'w':
         case 'W':
@@ -217,7 +219,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
             break;
         case 1004:
             if (!strcmp(optarg, "0"))
-                return hr_error_set(&job->err, HR_ERR_ARG, "--neighbors 0: a neighbourhood model needs at least one neighbour per item");
+                return hr_error_set(&job->err, HR_ERR_ARG, "--neighbors 0: a neighbourhood model needs at least one neighbour per item (itemknn) or user (userknn)");
             HR_TRY(hr_opt_i64(job, "--neighbors", optarg, 1, 1 << 20, &v));
             o->knn.knn.neighbors = (uint32_t)v;
             o->knn.have_neighbors = 1;
@@ -244,7 +246,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     if (o->algo == HR_ALGO_ALS && o->init_svd && !o->have_weight) o->dense.weight = HR_ROWS_VALUE;
     o->knn.data = o->data;
     o->knn.out = o->out;
-    if (o->algo == HR_ALGO_EASE || o->algo == HR_ALGO_SVD || o->algo == HR_ALGO_ITEMKNN) return 0;
+    if (o->algo == HR_ALGO_EASE || o->algo == HR_ALGO_SVD || o->algo == HR_ALGO_ITEMKNN || o->algo == HR_ALGO_USERKNN) return 0;
     if (!o->have_lambda) o->opts.lambda = o->algo == HR_ALGO_IALS ? 0.1f : 0.12f;
     return hr_als_check_opts(&o->opts, &job->err);
 }
@@ -352,7 +354,8 @@ static void exchange_figures(hr_train *t, double x[4])
 static const char *algo_name(hr_algo a)
 {
     static const char *const names[] = { [HR_ALGO_ALS] = "als", [HR_ALGO_IALS] = "ials", [HR_ALGO_POP] = "pop",
-                                         [HR_ALGO_EASE] = "ease", [HR_ALGO_SVD] = "svd", [HR_ALGO_ITEMKNN] = "itemknn" };
+                                         [HR_ALGO_EASE] = "ease", [HR_ALGO_SVD] = "svd", [HR_ALGO_ITEMKNN] = "itemknn",
+                                         [HR_ALGO_USERKNN] = "userknn" };
     return names[a];
 }
 
@@ -393,7 +396,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
      * must not kill the rank with the default action; it stops the run after its first
      * half-iteration, with a checkpoint (exit 75). */
     if (o.algo != HR_ALGO_POP) hr_signals_install();
-    const int dense = o.algo == HR_ALGO_EASE || o.algo == HR_ALGO_SVD || o.algo == HR_ALGO_ITEMKNN;
+    const int dense = o.algo == HR_ALGO_EASE || o.algo == HR_ALGO_SVD || o.algo == HR_ALGO_ITEMKNN || o.algo == HR_ALGO_USERKNN;
     rc = hr_dataset_load(job, o.data, dense ? HR_LOAD_BY_USER : HR_LOAD_BY_USER | HR_LOAD_BY_ITEM, &ds);
     if (rc < 0) {
         hr_dataset_free(&ds);
@@ -409,6 +412,7 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
         if (o.resume) hr_progress("train      %s keeps no checkpoints: --resume trains from the start", algo_name(o.algo));
         rc = o.algo == HR_ALGO_EASE      ? hr_train_ease(job, &o.dense, &ds, nnz)
              : o.algo == HR_ALGO_ITEMKNN ? hr_train_knn(job, &o.knn, &ds, nnz)
+             : o.algo == HR_ALGO_USERKNN ? hr_train_userknn(job, &o.knn, &ds, nnz)
                                          : hr_train_svd(job, &o.dense, &ds, nnz);
         goto fail;
     }

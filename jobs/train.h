@@ -19,7 +19,7 @@
 #include "solvers/knn.h"
 #include "solvers/svd.h"
 
-typedef enum { HR_ALGO_ALS, HR_ALGO_IALS, HR_ALGO_POP, HR_ALGO_EASE, HR_ALGO_SVD, HR_ALGO_ITEMKNN } hr_algo;
+typedef enum { HR_ALGO_ALS, HR_ALGO_IALS, HR_ALGO_POP, HR_ALGO_EASE, HR_ALGO_SVD, HR_ALGO_ITEMKNN, HR_ALGO_USERKNN } hr_algo;
 
 /* Options of the dense models on the BLACS grid (jobs/train_ease.c, jobs/train_svd.c) and of
  * `--init svd` (jobs/train_svd.c). */
@@ -95,6 +95,8 @@ int hr_train_svd(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t n
 /* itemknn (train_knn.c): resolves the defaults that depend on the data (feedback, measure),
  * refuses measures the data cannot give, trains and writes o->out.  Collective. */
 int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz);
+/* train --algo userknn (train_userknn.c): the same options, per user. */
+int hr_train_userknn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz);
 /* Shared by the dense models (train_dense.c).
  * Refuse, before allocating, a run whose estimated bytes per rank, summed over the ranks of each
  * node, exceed what that node can give (core/sysmem.h).  what / formula name the estimate in the

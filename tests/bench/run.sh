@@ -705,5 +705,24 @@ if [ "$ONLY" = all ] || [ "$ONLY" = knn ]; then
     else
         echo "bench train-itemknn-vs-implicit skipped (set HR_IMPLICIT to a build of implicit 0.7.3)"
     fi
+    # userknn on the real datasets (small, seconds): MovieLens 100K u1 rmse (target <= 0.94) and
+    # Last.fm 2K (random 20 %, seed 1) recall@10 against popularity, 2 ranks.
+    DATA=${HR_DATA:-../shared/data}
+    if [ -f "$DATA/ml-100k/u1.base" ]; then
+        hr 2 ingest --input "$DATA/ml-100k/u1.base" --out "$D/uk-ml-tr" > /dev/null && hr 2 ingest --input "$DATA/ml-100k/u1.test" --out "$D/uk-ml-te" > /dev/null || exit 1
+        timed uk-ml 2 train --data "$D/uk-ml-tr" --out "$D/uk-ml.tar" --algo userknn
+        hr 2 evaluate --model "$D/uk-ml.tar" --train "$D/uk-ml-tr" --test "$D/uk-ml-te" --json "$D/uk-ml-ev.json" > /dev/null || exit 1
+        printf 'bench quality-userknn ml100k-u1 pearson-baseline K=300 k=40 rmse %.4f (Surprise KNNBaseline 5-fold 0.931) train %.2fs git=%s target<=0.94 %s\n' \
+            "$(jget "$D/uk-ml-ev.json" rmse)" "$(jget "$D/uk-ml.json" seconds)" "$GIT" "$(verdict "$(jget "$D/uk-ml-ev.json" rmse) <= 0.94")"
+    else echo "bench quality-userknn ml100k-u1 skipped (no $DATA/ml-100k)"; fi
+    if [ -f "$DATA/hetrec2011-lastfm-2k/user_artists.dat" ]; then
+        hr 2 ingest --input "$DATA/hetrec2011-lastfm-2k/user_artists.dat" --out "$D/uk-lf" > /dev/null || exit 1
+        hr 2 split --data "$D/uk-lf" --train "$D/uk-lf-tr" --test "$D/uk-lf-te" --random 0.2 --seed 1 > /dev/null || exit 1
+        timed uk-lf 2 train --data "$D/uk-lf-tr" --out "$D/uk-lf.tar" --algo userknn --knn-weight bm25
+        hr 2 evaluate --model "$D/uk-lf.tar" --train "$D/uk-lf-tr" --test "$D/uk-lf-te" --baseline pop --json "$D/uk-lf-ev.json" > /dev/null || exit 1
+        printf 'bench quality-userknn lastfm-2k bm25 K=40 recall@10 %.4f popularity %.4f -> %.2fx train %.2fs git=%s\n' \
+            "$(jget "$D/uk-lf-ev.json" recall@10)" "$(jget "$D/uk-lf-ev.json" pop.recall@10)" \
+            "$(python3 -c "print($(jget "$D/uk-lf-ev.json" recall@10) / $(jget "$D/uk-lf-ev.json" pop.recall@10))")" "$(jget "$D/uk-lf.json" seconds)" "$GIT"
+    else echo "bench quality-userknn lastfm-2k skipped (no $DATA/hetrec2011-lastfm-2k)"; fi
 fi
 exit $status
