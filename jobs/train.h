@@ -97,6 +97,12 @@ int hr_train_svd(hr_job *job, const hr_dense_opts *o, hr_dataset *ds, uint64_t n
 int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz);
 /* train --algo userknn (train_userknn.c): the same options, per user. */
 int hr_train_userknn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz);
+/* Shared by itemknn and userknn (jobs/train_knn.c) [collective]: the defaults that depend on the
+ * data (feedback, measure, K, shrink) and the refusals; and the rating baselines of explicit
+ * data (mu, b_u of this rank's rows, b_i of every item; Surprise's baseline ALS or item means,
+ * summed in fixed point so they are the same bits on any rank count). */
+int hr_knn_resolve(hr_job *job, hr_knn_train_opts *o, const hr_dataset *ds);
+int hr_knn_baselines(hr_job *job, const hr_knn_opts *k, const hr_dataset *ds, double *mu, double *bu, double *bi);
 /* Shared by the dense models (train_dense.c).
  * Refuse, before allocating, a run whose estimated bytes per rank, summed over the ranks of each
  * node, exceed what that node can give (core/sysmem.h).  what / formula name the estimate in the

@@ -40,7 +40,7 @@
 static int item_rank(uint32_t j, int P) { return (int)((j / HR_MODEL_II_COLS) % (uint32_t)P); }
 
 /* Baselines of explicit data: mu, b_u of this rank's users (local rows), b_i of every item. */
-static int baselines(hr_job *job, const hr_knn_train_opts *o, const hr_dataset *ds, double *mu, double *bu, double *bi)
+int hr_knn_baselines(hr_job *job, const hr_knn_opts *k, const hr_dataset *ds, double *mu, double *bu, double *bi)
 {
     const hr_block *b = &ds->by_user;
     const uint64_t n = ds->items.n;
@@ -50,8 +50,8 @@ static int baselines(hr_job *job, const hr_knn_train_opts *o, const hr_dataset *
     *mu = sum[1] ? hr_knn_unfix(sum[0]) / (double)sum[1] : 0.0;
     memset(bu, 0, (b->nrows + 1) * sizeof *bu);
     memset(bi, 0, (n + 1) * sizeof *bi);
-    const int als = o->knn.center == HR_KNN_CENTER_BASELINE || o->knn.sim == HR_KNN_PEARSON_BASELINE;
-    if (o->knn.center == HR_KNN_CENTER_NONE && !als) return 0;
+    const int als = k->center == HR_KNN_CENTER_BASELINE || k->sim == HR_KNN_PEARSON_BASELINE;
+    if (k->center == HR_KNN_CENTER_NONE && !als) return 0;
     int64_t *num = hr_malloc((n + 1) * sizeof *num);
     int rc = 0;
     for (int ep = 0; ep < (als ? KNN_EPOCHS : 1) && rc == 0; ep++) {
@@ -292,7 +292,7 @@ static void fill_bias(void *ctx, uint64_t lo, uint64_t hi, float *out)
 
 /* Defaults that depend on the data, and the refusals: ratings are values in (0, 10] not all 1
  * (a binary or count dataset is implicit feedback). */
-static int resolve(hr_job *job, hr_knn_train_opts *o, const hr_dataset *ds)
+int hr_knn_resolve(hr_job *job, hr_knn_train_opts *o, const hr_dataset *ds)
 {
     const hr_block *b = &ds->by_user;
     hr_knn_opts *k = &o->knn;
@@ -330,7 +330,7 @@ static int resolve(hr_job *job, hr_knn_train_opts *o, const hr_dataset *ds)
 
 int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz)
 {
-    HR_TRY(resolve(job, o, ds));
+    HR_TRY(hr_knn_resolve(job, o, ds));
     double t0 = hr_now();
     const int P = job->size, me = job->rank;
     const hr_block *b = &ds->by_user;
@@ -351,7 +351,7 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
 
     /* baselines */
     double tb = hr_now();
-    if (!ko->implicit) HR_CHECK(baselines(job, o, ds, &mu, bu, bi));
+    if (!ko->implicit) HR_CHECK(hr_knn_baselines(job, ko, ds, &mu, bu, bi));
     else {
         memset(bu, 0, (b->nrows + 1) * sizeof *bu);
         memset(bi, 0, (n + 1) * sizeof *bi);

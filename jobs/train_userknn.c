@@ -40,78 +40,8 @@
 #include "jobs/train.h"
 #include "solvers/knn_user.h"
 
-#define UKNN_EPOCHS 10
-#define UKNN_REG_I 10.0
-#define UKNN_REG_U 15.0
-
 /* The rank that owns user u's block (computes and writes u's neighbour list). */
 static int user_rank(uint32_t u, int P) { return (int)((u / HR_MODEL_II_COLS) % (uint32_t)P); }
-
-/* Baselines of explicit data (the same steps as itemknn's, train_knn.c): mu, b_u of this rank's
- * dataset rows, b_i of every item. */
-static int baselines(hr_job *job, const hr_knn_opts *k, const hr_dataset *ds, double *mu, double *bu, double *bi)
-{
-    const hr_block *b = &ds->by_user;
-    const uint64_t n = ds->items.n;
-    int64_t sum[2] = { 0, (int64_t)b->nnz };
-    for (uint64_t e = 0; e < b->nnz; e++) sum[0] += hr_knn_fix(b->val[e]);
-    HR_TRY(hr_comm_allreduce_sum_i64(job->comm, sum, 2));
-    *mu = sum[1] ? hr_knn_unfix(sum[0]) / (double)sum[1] : 0.0;
-    memset(bu, 0, (b->nrows + 1) * sizeof *bu);
-    memset(bi, 0, (n + 1) * sizeof *bi);
-    const int als = k->center == HR_KNN_CENTER_BASELINE || k->sim == HR_KNN_PEARSON_BASELINE;
-    if (k->center == HR_KNN_CENTER_NONE && !als) return 0;
-    int64_t *num = hr_malloc((n + 1) * sizeof *num);
-    int rc = 0;
-    for (int ep = 0; ep < (als ? UKNN_EPOCHS : 1) && rc == 0; ep++) {
-        memset(num, 0, (n + 1) * sizeof *num);
-        for (uint64_t r = 0; r < b->nrows; r++)
-            for (uint64_t e = b->ptr[r]; e < b->ptr[r + 1]; e++) num[b->idx[e]] += hr_knn_fix(b->val[e] - *mu - bu[r]);
-        rc = hr_comm_allreduce_sum_i64(job->comm, num, n);
-        for (uint64_t i = 0; rc == 0 && i < n; i++) bi[i] = hr_knn_bias(hr_knn_unfix(num[i]), ds->items.nnz[i], als ? UKNN_REG_I : 0.0);
-        if (!als) break;
-        for (uint64_t r = 0; r < b->nrows; r++) {
-            double s = 0;
-            for (uint64_t e = b->ptr[r]; e < b->ptr[r + 1]; e++) s += b->val[e] - *mu - bi[b->idx[e]];
-            bu[r] = hr_knn_bias(s, b->ptr[r + 1] - b->ptr[r], UKNN_REG_U);
-        }
-    }
-    hr_free(num);
-    return rc;
-}
-
-/* Defaults that depend on the data and the refusals (itemknn's rules, train_knn.c). */
-static int resolve(hr_job *job, hr_knn_train_opts *o, const hr_dataset *ds)
-{
-    const hr_block *b = &ds->by_user;
-    hr_knn_opts *k = &o->knn;
-    double mm[3] = { -INFINITY, -INFINITY, 0 };
-    for (uint64_t e = 0; e < b->nnz; e++) {
-        if (b->val[e] > mm[0]) mm[0] = b->val[e];
-        if (-b->val[e] > mm[1]) mm[1] = -b->val[e];
-        if (b->val[e] != 1.0f) mm[2] = 1;
-    }
-    HR_TRY(hr_comm_allreduce_max_f64(job->comm, mm, 3));
-    const int ratings = mm[0] <= 10.0 && -mm[1] > 0.0 && mm[2] > 0;
-    if (!o->have_feedback) k->implicit = !ratings;
-    if (!o->have_sim) k->sim = k->implicit ? (k->weight == HR_KNN_WEIGHT_BM25 ? HR_KNN_DOT : HR_KNN_COSINE) : HR_KNN_PEARSON_BASELINE;
-    if (!o->have_neighbors) k->neighbors = k->implicit ? 40 : 300;
-    if (!o->have_shrink) k->shrink = k->sim == HR_KNN_PEARSON_BASELINE ? 100.0 : 0.0;
-    if (k->implicit && k->sim == HR_KNN_PEARSON_BASELINE)
-        return hr_error_set(&job->err, HR_ERR_ARG,
-                            "%s: --knn-measure pearson-baseline needs explicit feedback (ratings and their baselines); "
-                            "this run is --feedback implicit", o->data);
-    if (k->implicit && k->sim == HR_KNN_PEARSON && mm[2] == 0)
-        return hr_error_set(&job->err, HR_ERR_ARG,
-                            "%s: --knn-measure pearson on implicit data without values (every interaction is 1): the "
-                            "correlation is undefined; use cosine, jaccard or --knn-weight tfidf|bm25", o->data);
-    if (!k->implicit && k->weight != HR_KNN_WEIGHT_NONE)
-        return hr_error_set(&job->err, HR_ERR_ARG, "--knn-weight %s weighs implicit feedback; this run is --feedback explicit",
-                            hr_knn_weight_name(k->weight));
-    if (k->implicit && o->have_center)
-        return hr_error_set(&job->err, HR_ERR_ARG, "--knn-center applies to explicit feedback (rating predictions)");
-    return 0;
-}
 
 static int cmp_u64(const void *p, const void *q)
 {
@@ -237,7 +167,7 @@ static void fill_bias(void *ctx, uint64_t lo, uint64_t hi, float *out)
 
 int hr_train_userknn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz)
 {
-    HR_TRY(resolve(job, o, ds));
+    HR_TRY(hr_knn_resolve(job, o, ds));
     const double t0 = hr_now();
     const int P = job->size, me = job->rank;
     const hr_block *b = &ds->by_user;
@@ -259,7 +189,7 @@ int hr_train_userknn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t
     json_t *info = NULL;
 
     double tb = hr_now();
-    if (!ko->implicit) HR_CHECK(baselines(job, ko, ds, &mu, bu, bi));
+    if (!ko->implicit) HR_CHECK(hr_knn_baselines(job, ko, ds, &mu, bu, bi));
     else {
         memset(bu, 0, (b->nrows + 1) * sizeof *bu);
         memset(bi, 0, (ni + 1) * sizeof *bi);
