@@ -110,9 +110,11 @@ int hr_model_reader_ids(hr_model_reader *r, int side, uint64_t lo, uint64_t hi, 
 int hr_model_reader_iiblock(hr_model_reader *r, uint64_t c, void **bytes, hr_iiblock *blk, hr_error *err)
 {
     *bytes = NULL;
-    int x = find(r, "item_item");
-    /* item-item models exist in format 2 only (a format-1 bundle saying itemitem is refused) */
-    if (x < 0 || !r->b) return hr_error_set(err, HR_ERR_ARG, "%s: the model has no item-item array", r->path);
+    /* the same sparse column blocks: over items (itemknn, ease) or users (userknn) */
+    const char *name = r->hdr.kind == HR_MODEL_USERUSER ? "user_user" : "item_item";
+    int x = find(r, name);
+    /* blocked models exist in format 2 only (a format-1 bundle saying itemitem is refused) */
+    if (x < 0 || !r->b) return hr_error_set(err, HR_ERR_ARG, "%s: the model has no %s array", r->path, name);
     return hr_model_v2_iiblock(r->b, &r->L, x, &r->hdr, c, bytes, blk, err);
 }
 

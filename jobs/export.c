@@ -10,6 +10,8 @@
  *     DIR/item_neighbors.tsv.zst     item-item models: (item, neighbor, weight) lines, the
  *                                    --neighbors N of largest |weight| per item (default 100
  *                                    for a dense B, every stored entry for a sparse one)
+ *     DIR/user_neighbors.tsv.zst     user-user models (userknn): (user, neighbor, weight)
+ *                                    lines, every stored neighbour (or the --neighbors N largest)
  *     DIR/model.json                 what the files are and how recommend scores with them
  *   Every file is written by all ranks together: the rows are cut into chunks of one bundle
  *   member each (io/modelread.h: one pread per chunk), chunk c goes to rank c mod P, each
@@ -245,18 +247,20 @@ done:
 #define NEIGHBOR_LINES_PER_CHUNK (1u << 18)
 
 /* Collective: DIR/item_neighbors.tsv.zst of an item-item model, (item, neighbor, weight) per
- * line, one zstd frame per chunk (rank 0's header line first), chunk ch = columns of block
+ * line (user_neighbors.tsv.zst of a user-user model: (user, neighbor, weight), the same blocks
+ * over users), one zstd frame per chunk (rank 0's header line first), chunk ch = columns of block
  * ch / per_block on rank ch mod P.  A frame depends on its columns only, so the file is the
  * same bytes on any rank count.  t->rows: the lines written. */
 static int write_neighbors(hr_job *job, hr_model_reader *r, const char *dir, table *t, uint32_t N)
 {
     const int P = job->size, me = job->rank;
     const hr_model *h = hr_model_reader_header(r);
+    const int side = h->kind == HR_MODEL_USERUSER ? 0 : 1;   /* whose ids the lines hold */
     char path[4400], what[4400];
     snprintf(path, sizeof path, "%s/%s", dir, t->file);
-    snprintf(what, sizeof what, "%s (items.dict)", t->file);
+    snprintf(what, sizeof what, "%s (%s.dict)", t->file, side ? "items" : "users");
     uint64_t n, cols, W;
-    hr_model_reader_array(r, "item_item", &n, &cols, &W);
+    hr_model_reader_array(r, t->array, &n, &cols, &W);
     /* entries per column at most: every stored one (dense: n, sparse: top_m), or N if fewer */
     const uint64_t stored = h->ii_topm ? h->ii_topm : (n ? n : 1), cap = N && N < stored ? N : stored;
     uint64_t cpc = NEIGHBOR_LINES_PER_CHUNK / cap;
@@ -272,11 +276,11 @@ static int write_neighbors(hr_job *job, hr_model_reader *r, const char *dir, tab
     hr_iiblock blk;
     hr_dict items = { 0 };
     hr_pfile *f = NULL;
-    /* every rank names neighbours anywhere in the catalogue: the whole item dictionary */
-    int rc = hr_model_reader_ids(r, 1, 0, n, &items, &job->err);
+    /* every rank names neighbours anywhere in the catalogue: the whole dictionary of the side */
+    int rc = hr_model_reader_ids(r, side, 0, n, &items, &job->err);
     if (rc == 0) {
-        static const char header[] = "item\tneighbor\tweight\n";
-        rc = hr_tbuf_zstd(&z, &cctx, header, sizeof header - 1, 1, &job->err);
+        const char *header = side ? "item\tneighbor\tweight\n" : "user\tneighbor\tweight\n";
+        rc = hr_tbuf_zstd(&z, &cctx, header, strlen(header), 1, &job->err);
     }
     rc = table_open(job, path, rc, &z, &f);
     if (!f) goto done;
@@ -353,7 +357,7 @@ static int write_model_json(hr_job *job, const export_opts *o, hr_model_reader *
     char now[32], path[4400];
     hr_manifest_time(hr_manifest_epoch(), now, sizeof now);   /* SOURCE_DATE_EPOCH: reproducible */
     json_t *m = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:f,s:s}", "format", HR_EXPORT_FORMAT, "version", HR_EXPORT_VERSION,
-                          "software", "hpcrec " HR_VERSION, "created", now, "kind", h->kind == HR_MODEL_FACTOR ? "factor" : h->kind == HR_MODEL_POP ? "pop" : "itemitem",
+                          "software", "hpcrec " HR_VERSION, "created", now, "kind", h->kind == HR_MODEL_FACTOR ? "factor" : h->kind == HR_MODEL_POP ? "pop" : h->kind == HR_MODEL_USERUSER ? "useruser" : "itemitem",
                           "algo", h->algo, "k", h->k, "users", (json_int_t)h->n_users, "items", (json_int_t)h->n_items,
                           "global_mean", (double)h->global_mean, "format_of_arrays", o->tsv ? "tsv" : "npy");
     json_t *src = json_pack("{s:s,s:O,s:O}", "path", o->model, "version", json_object_get(h->manifest, "version"), "created",
@@ -367,10 +371,15 @@ static int write_model_json(hr_job *job, const export_opts *o, hr_model_reader *
                                           "when absent); a predicted rating adds global_mean + user_bias[u]"
                                         : h->kind == HR_MODEL_POP
                                         ? "recommend ranks every user's items by item_scores[i]"
+                                        : h->kind == HR_MODEL_USERUSER
+                                        ? "recommend ranks item j for user u by the sum over u's neighbours v of s_uv * x_vj (x_vj "
+                                          "from the interactions given to recommend --data: 1 for implicit models, the value for "
+                                          "explicit ones); user_neighbors.tsv.zst lists s_uv as (user u, neighbor v, weight), the "
+                                          "largest |weight| of each user first"
                                         : "recommend ranks item j for user u by the sum over the user's items i of x_ui * B_ij "
                                           "(x_ui: 1, or the rating for row_weight value); item_neighbors.tsv.zst lists B_ij as "
                                           "(item j, neighbor i, weight), the largest |weight| of each item first"));
-    if (h->kind == HR_MODEL_ITEMITEM) {
+    if (hr_model_blocked(h->kind)) {
         json_object_set_new(m, "neighbors", json_integer(neighbors));   /* 0: every stored entry */
         json_t *rw = json_object_get(h->manifest, "row_weight");
         if (rw) json_object_set(m, "row_weight", rw);
@@ -384,7 +393,7 @@ static int write_model_json(hr_job *job, const export_opts *o, hr_model_reader *
             json_object_set_new(e, "dtype", json_string("float32"));
         }
         if (t[x].side == NEIGHBORS) {   /* rows: lines after the header */
-            json_object_set_new(e, "columns", json_pack("[s,s,s]", "item", "neighbor", "weight"));
+            json_object_set_new(e, "columns", json_pack("[s,s,s]", h->kind == HR_MODEL_USERUSER ? "user" : "item", "neighbor", "weight"));
             json_object_set_new(e, "compression", json_string("zstd"));
         }
         json_object_set_new(files, t[x].file, e);
@@ -407,9 +416,10 @@ static int export_model(hr_job *job, const export_opts *o)
                                { "--json", job->json_path, HR_OUT_FILE } };
     HR_TRY(hr_publish_check(job, ps, 3));
     int rc = hr_model_reader_open(o->model, &r, &job->err);
-    const int ii = rc == 0 && hr_model_reader_header(r)->kind == HR_MODEL_ITEMITEM;
+    const int ii = rc == 0 && hr_model_blocked(hr_model_reader_header(r)->kind);   /* neighbour lists */
+    const int uu = ii && hr_model_reader_header(r)->kind == HR_MODEL_USERUSER;
     if (rc == 0 && !ii && o->neighbors >= 0)
-        rc = hr_error_set(&job->err, HR_ERR_ARG, "--neighbors applies to item-item models; %s is a %s model", o->model,
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "--neighbors applies to item-item and user-user models; %s is a %s model", o->model,
                           hr_model_reader_header(r)->algo);
     /* neighbours per item: --neighbors, else every stored entry of a sparse model (its top_m)
      * and the DEFAULT_NEIGHBORS largest of a dense one (a dense row is the whole catalogue) */
@@ -419,7 +429,8 @@ static int export_model(hr_job *job, const export_opts *o)
     hr_publish pub;
     HR_CHECK(hr_publish_begin(job, o->out, "model.json", formats, &pub));
     n = model_tables(r, o->tsv, t);
-    if (ii) t[n++] = (table){ "item_neighbors.tsv.zst", "item_item", NEIGHBORS, 0, 3, 0, 0 };
+    if (ii) t[n++] = uu ? (table){ "user_neighbors.tsv.zst", "user_user", NEIGHBORS, 0, 3, 0, 0 }
+                    : (table){ "item_neighbors.tsv.zst", "item_item", NEIGHBORS, 0, 3, 0, 0 };
     uint64_t total = 0;
     for (int x = 0; x < n && rc == 0; x++) {
         const double t1 = hr_now();

@@ -14,6 +14,9 @@
 #                   after + rows removed; kept users' and all items' rows are unchanged; inspect
 #                   says the model was trained with erased users; revision and erasures recorded,
 #                   no id in them; applying the same list again changes nothing
+#   knn-models      itemknn (with baselines) and userknn bundles: forget on 3 ranks = on 1 rank
+#                   (model_diff --exact); the item baselines unchanged; a userknn bundle's lists
+#                   (export) = the old lists without the lines naming an erased user
 #   edge-lists      ids the data never had, an empty list, one id twice: counts say so and no
 #                   file changes (except the one real erasure)
 source "$(dirname "$0")/../lib.sh"
@@ -182,6 +185,37 @@ PYEOF
     assert_eq "$(cd "$d" && find ds m.tar recs -type f | sort | xargs sha256sum)" "$before" "files after a second run"
 }
 
+case_knn_models() {
+    fixture
+    local d=$W/knn a
+    mkdir -p "$d"
+    "$HR_BIN" ingest --input "$W/all.csv" --out "$d/ds" --on-error skip >/dev/null || fail "ingest"
+    "$HR_BIN" train --data "$d/ds" --out "$d/ik.tar" --algo itemknn --neighbors 10 >/dev/null || fail "itemknn"
+    "$HR_BIN" train --data "$d/ds" --out "$d/uk.tar" --algo userknn --neighbors 10 >/dev/null || fail "userknn"
+    "$HR_BIN" export --model "$d/uk.tar" --out "$d/ex0" --format tsv >/dev/null || fail "export before"
+    for a in ik uk; do
+        cp "$d/$a.tar" "$d/${a}1.tar"
+        cp "$d/$a.tar" "$d/${a}3.tar"
+        "$HR_BIN" forget --users "$W/ids" --key "$W/key" --model "$d/${a}1.tar" >/dev/null || fail "forget $a on 1 rank"
+        hrt 3 forget --users "$W/ids" --key "$W/key" --model "$d/${a}3.tar" >/dev/null || fail "forget $a on 3 ranks"
+        "$DIFF" --exact "$d/${a}1.tar" "$d/${a}3.tar" >/dev/null || fail "forget of a $a model: 3 ranks differ from 1"
+    done
+    $PY - "$HR_ROOT/tests/tools" "$d/ik.tar" "$d/ik3.tar" <<'PYEOF' || fail "itemknn item baselines changed"
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from read_model import read_bundle
+_, a = read_bundle(sys.argv[2])
+_, b = read_bundle(sys.argv[3])
+assert np.array_equal(np.asarray(a["item_bias.f32"]), np.asarray(b["item_bias.f32"]))
+PYEOF
+    hrt 2 export --model "$d/uk3.tar" --out "$d/ex3" --format tsv >/dev/null || fail "export after"
+    jtrue 'a["kind"] == "useruser" and a["files"]["user_neighbors.tsv.zst"]["columns"][0] == "user"' "$d/ex3/model.json"
+    cmp <(zstdcat "$d/ex0/user_neighbors.tsv.zst" | awk -F'\t' 'NR > 1 && $1 != 7 && $1 != 13 && $2 != 7 && $2 != 13' | LC_ALL=C sort) \
+        <(zstdcat "$d/ex3/user_neighbors.tsv.zst" | tail -n +2 | LC_ALL=C sort) >/dev/null || fail "userknn lists after forget"
+    [ "$(zstdcat "$d/ex3/user_neighbors.tsv.zst" | wc -l)" -gt 100 ] || fail "userknn lists empty"
+}
+
 case_edge_lists() {
     fixture
     local d=$W/edge before
@@ -205,5 +239,6 @@ tcase forget-hmac-vector case_hmac_vector
 tcase forget-key-refusals case_key_refusals
 tcase forget-bit-identical case_bit_identical
 tcase forget-artifacts case_artifacts
+tcase forget-knn-models case_knn_models
 tcase forget-edge-lists case_edge_lists
 [ "$_fails" = 0 ]
