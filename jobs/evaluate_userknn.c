@@ -9,8 +9,9 @@
  *   top-N   score(u, j) = sum over neighbours v of sim(u, v) x_vj (x: 1 for implicit models, the
  *           value for explicit ones), summed in fixed point (solvers/knn.h) so the scores are
  *           the same bits whatever block brings v, on any rank count;
- *   ratings Surprise's user-based rule: among u's neighbours who rated i, the k = 40 most
- *           similar (ties to the lower user id), base_ui + sum sim (r_vi - base_vi) / sum sim,
+ *   ratings Surprise's user-based rule: among u's neighbours who rated i, the k most similar
+ *           (params.predict_neighbors, train --predict-neighbors, Surprise's 40; 0: all; 40 for
+ *           bundles that predate it; ties to the lower user id), base_ui + sum sim (r_vi - base_vi) / sum sim,
  *           base = mu + b_u + b_i (--knn-center baseline), mu + b_i (mean) or 0 (none: raw
  *           ratings, mu as the fallback).  No such neighbour: the baseline alone, counted in
  *           predictions_fallback.  Clipped to the training value range.
@@ -25,7 +26,14 @@
 #include "jobs/evaluate.h"
 #include "jobs/userknn_ring.h"
 
-#define UU_PREDICT_K 40   /* Surprise's k */
+/* The model's k of a prediction: params.predict_neighbors (0: every neighbour who rated the
+ * item); 40, Surprise's k, for a bundle written before train stored it. */
+static uint64_t predict_k(const hr_model *m)
+{
+    json_t *v = json_object_get(json_object_get(m->manifest, "params"), "predict_neighbors");
+    if (!json_is_integer(v)) return 40;
+    return json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : UINT64_MAX;
+}
 
 typedef struct uu_ctx {
     const ev_data *d;
@@ -86,6 +94,7 @@ int ev_uu_score(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c, 
                 double *ts, double *tc)
 {
     const hr_model *m = s->m;
+    const uint64_t kpred = predict_k(m);
     const hr_block *te = d->te;
     const uint64_t nm = m->n_items ? m->n_items : 1;
     const int binary = m->row_weight == HR_ROWS_BINARY, center = ev_ii_center(m);
@@ -153,7 +162,7 @@ int ev_uu_score(hr_job *job, const ev_data *d, const ev_scorer *s, ev_chunk *c, 
             const double base = center == 0 ? 0.0 : mu + bu + bi;
             double num = 0, den = 0, p;
             const float *rr = res + roff[x] + (t - te->ptr[r]) * L;
-            for (uint64_t q = 0, k = 0; q < L && k < UU_PREDICT_K; q++) {
+            for (uint64_t q = 0, k = 0; q < L && k < kpred; q++) {
                 const float e = rr[nb[q].pos];
                 if (isnan(e)) continue;
                 num += (double)nb[q].sim * e;

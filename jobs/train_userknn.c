@@ -329,11 +329,11 @@ int hr_train_userknn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t
         src.user_bias = (hr_rows_src){ &ds->upart, bu_f, NULL, NULL };
         src.item_bias = (hr_rows_src){ NULL, NULL, fill_bias, bi };
     }
-    info = json_pack("{s:{s:s,s:s,s:s,s:s,s:f,s:i,s:i,s:i,s:f,s:f},s:o,s:i,s:i}", "params", "feedback",
+    info = json_pack("{s:{s:s,s:s,s:s,s:s,s:f,s:i,s:i,s:i,s:f,s:f,s:i},s:o,s:i,s:i}", "params", "feedback",
                      ko->implicit ? "implicit" : "explicit", "knn_sim", hr_knn_sim_name(ko->sim), "knn_weight",
                      hr_knn_weight_name(ko->weight), "knn_center", hr_knn_center_name(ko->center), "shrink", ko->shrink,
                      "neighbors", (int)K, "min_support", (int)ko->min_support, "max_user_items", (int)o->max_user_items,
-                     "bm25_k1", ko->bm25_k1, "bm25_b", ko->bm25_b, "lineage", hr_train_lineage(job, o->data, ds, nnz), "iterations", 1,
+                     "bm25_k1", ko->bm25_k1, "bm25_b", ko->bm25_b, "predict_neighbors", (int)o->predict_neighbors, "lineage", hr_train_lineage(job, o->data, ds, nnz), "iterations", 1,
                      "ranks", P);
     hr_model_write_stats ws = { 0, 0, 0, 0 };
     rc = hr_model_write(job, o->out, &m, &src, info, &ws);
@@ -359,6 +359,7 @@ int hr_train_userknn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t
     hr_job_set_int(job, "knn_interactions_kept", (int64_t)rs);
     hr_job_set_int(job, "knn_pair_updates", (int64_t)st[1]);
     hr_job_set_int(job, "knn_neighbours_stored", (int64_t)st[0]);
+    hr_job_set_int(job, "predict_neighbors", o->predict_neighbors);
     hr_job_set_real(job, "global_mean", mu);
     hr_job_set_real(job, "baseline_seconds", s_base);
     hr_job_set_real(job, "rows_seconds", s_rows);

@@ -4,7 +4,8 @@
 # Hand-computed similarities are the unit test (tests/unit/test_knn_user.c); here:
 #   ranks      explicit (pearson-baseline) and implicit (bm25, capped rows) models on 4000 users
 #              (4 user blocks), 1 and 3 ranks: bit-identical (model_diff --exact); evaluate's
-#              metrics (ranking and rmse) the same on 1 and 3 ranks; recommend's lists the same
+#              metrics (ranking and rmse) the same on 1 and 3 ranks; --predict-neighbors 3 is
+#              stored and changes the rmse; recommend's lists the same
 #              bytes on 1 and 3 ranks
 #   fallback   a user who shares no item with anyone has no neighbours: ranked by popularity
 #              (users_fallback), its ratings the baseline (predictions_fallback)
@@ -60,6 +61,12 @@ case_ranks() {
     jtrue '(all(abs(a[k] - b[k]) < 1e-12 for k in ("rmse", "mae", "ndcg@10", "recall@10")) and a["predictions_fallback"] == b["predictions_fallback"]
            and 0 < a["rmse"] < 2)' "$W/ee1.json" "$W/ee3.json"
     jtrue 'a["recall@10"] > 0 and "rmse" not in a' "$W/ei3.json"
+    # --predict-neighbors: stored, and a prediction from 3 neighbours differs from one from 40
+    hr1 train --data "$W/tr" --out "$W/p3.tar" --algo userknn --neighbors 30 --predict-neighbors 3 --json "$W/p3.json" >/dev/null \
+        || fail "userknn --predict-neighbors 3"
+    hr1 evaluate --model "$W/p3.tar" --train "$W/tr" --test "$W/te" --json "$W/ep3.json" >/dev/null || fail "evaluate p3"
+    jtrue 'a["predict_neighbors"] == 3 and b["predict_neighbors"] == 40' "$W/p3.json" "$W/e1.json"
+    jtrue 'abs(a["rmse"] - b["rmse"]) > 1e-4 and a["predictions_fallback"] == b["predictions_fallback"]' "$W/ep3.json" "$W/ee1.json"
     # recommend from the neighbours' --data rows: the same lists on 1 and 3 ranks
     hr1 recommend --model "$W/i3.tar" --data "$W/tr" --out "$W/r1" --top 5 --json "$W/r1.json" >/dev/null || fail "recommend 1"
     hrt 3 recommend --model "$W/i3.tar" --data "$W/tr" --out "$W/r3" --top 5 --json "$W/r3.json" >/dev/null || fail "recommend 3"
