@@ -236,7 +236,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = ials ] || [ "$ONLY" = ials-peer ] || [ "$ONL
     # round at k = 64 and 65: before / after from the same run.
     if part k65 || part hash; then
         m64=""; m65=""; mh=""; pr=""; c64=""; c65=""
-        BASE=${HR_BENCH_BASE_BIN:-}; bm64=""; bm65=""; bpr=""
+        BASE=${HR_BENCH_BASE_BIN:-}; bm64=""; bm65=""; bpr=""; bc64=""; bc65=""
         cpu() { awk '{print $2 + $4}' "$D/$1.time"; }
         k65pair() {  # suffix: one k = 64 run and one k = 65 run of ${HR_BENCH_BIN:-bin/hpcrec}
             timed ials-k64$1 2 train --data "$D/ials-all" --out "$D/ials-k64$1.tar" $IA --iters 8
@@ -254,6 +254,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = ials ] || [ "$ONLY" = ials-peer ] || [ "$ONL
                 if [ -n "$BASE" ]; then
                     a1=$(itmed "$D/ials-k64-base.log"); b1=$(itmed "$D/ials-k65-base.log")
                     bm64="$bm64,$a1"; bm65="$bm65,$b1"; bpr="$bpr,$(python3 -c "print(round($b1 / $a1, 4))")"
+                    bc64="$bc64,$(cpu ials-k64-base)"; bc65="$bc65,$(cpu ials-k65-base)"
                 fi
             else
                 timed ials-k64 2 train --data "$D/ials-all" --out "$D/ials-k64.tar" $IA --iters 8
@@ -273,11 +274,21 @@ if [ "$ONLY" = all ] || [ "$ONLY" = ials ] || [ "$ONLY" = ials-peer ] || [ "$ONL
             printf 'bench train-ials-k65-paired median of per-round k65/k64 ratios %.3fx (rounds %s); whole-run CPU seconds (user+sys) k64 %.2f k65 %.2f -> %.3fx git=%s\n' \
                 "$(med "$pr")" "${pr#,}" "$(med "$c64")" "$(med "$c65")" "$(python3 -c "print($(med "$c65") / $(med "$c64"))")" "$GIT"
             if [ -n "$BASE" ]; then
-                printf 'bench train-ials-k65-base %s: k=65 %.3fs/iter vs k=64 %.3fs/iter -> %.2fx, paired %.3fx (rounds %s); this build: %.2fx, paired %.3fx\n' \
+                printf 'bench train-ials-k65-base %s: k=65 %.3fs/iter vs k=64 %.3fs/iter -> %.2fx, paired %.3fx (rounds %s), CPU seconds %.3fx; this build: %.2fx, paired %.3fx, CPU seconds %.3fx\n' \
                     "$BASE" "$(med "$bm65")" "$(med "$bm64")" "$(python3 -c "print($(med "$bm65") / $(med "$bm64"))")" "$(med "$bpr")" "${bpr#,}" \
-                    "$(python3 -c "print($b/$a)")" "$(med "$pr")"
-                cmp -s "$D/ials-k65.tar" "$D/ials-k65-base.tar" && cmp -s "$D/ials-k64.tar" "$D/ials-k64-base.tar" && same=identical || same=DIFFERENT
-                echo "bench train-ials-k65-base models of this build and the base at k=64 and k=65: $same"
+                    "$(python3 -c "print($(med "$bc65") / $(med "$bc64"))")" "$(python3 -c "print($b/$a)")" "$(med "$pr")" \
+                    "$(python3 -c "print($(med "$c65") / $(med "$c64"))")"
+                # every member but manifest.json (which records the run's timings)
+                samemodel() { python3 - "$1" "$2" <<'PY'
+import sys, tarfile
+def members(p):
+    with tarfile.open(p) as t:
+        return {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile() and m.name != "manifest.json"}
+sys.exit(0 if members(sys.argv[1]) == members(sys.argv[2]) else 1)
+PY
+                }
+                samemodel "$D/ials-k65.tar" "$D/ials-k65-base.tar" && samemodel "$D/ials-k64.tar" "$D/ials-k64-base.tar" && same=identical || same=DIFFERENT
+                echo "bench train-ials-k65-base factors and dictionaries of this build and the base at k=64 and k=65: $same"
             fi
         fi
         if part hash; then
