@@ -24,8 +24,7 @@ void hr_ials_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float
 /* dst[0..k) = src[0..k), dst[k..kpad(k)) = 0: one gathered row of Y.  Not memcpy: at k = 65 a
  * 260-byte copy leaves glibc's short straight-line path for its loop with alignment fix-ups
  * (measured: the CG gather 1.5x slower at k = 65 than at 64 for 1.27x the bytes); here whole
- * vectors, then (k >= 8) the row's last 8 floats stored over a zeroed vector, or (k < 8) one
- * masked vector.  Reads src[0..k) only.  dst must hold kpad(k) floats. */
+ * vectors and one masked vector for the tail.  dst must hold kpad(k) floats. */
 void hr_ials_copy_row(float *dst, const float *src, int k);
 
 #endif
