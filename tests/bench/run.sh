@@ -13,6 +13,7 @@
 #   BENCH_ALS_K     the k values of the explicit ALS table (default "32 64 128")
 #   HR_IMPLICIT     a folder holding a build of the `implicit` library (package implicit/, run by
 #                   /usr/bin/python3 with numpy and scipy): the iALS peer; "skipped" when unset
+#   HR_BENCH_BASE_BIN  ials-k65: a second build run in the same rounds (before / after, same run)
 #   BENCH_POTRI_N   order of the pdpotrf + pdpotri benchmark (default 8192); BENCH_NBS its block sizes
 # Rates are useful FLOP/s by the formulas of solvers/als.h (explicit: 2 nnz k^2 + (U+I) k^3/3
 # per iteration) as a fraction of the 2-thread SGEMM peak measured right before and after the
@@ -97,7 +98,7 @@ dataset() {  # name users items interactions kind
 # ("wall sys faults"), $D/NAME.log.  Fails the bench if the command fails.
 timed() {
     local name=$1 np=$2; shift 2
-    /usr/bin/time -f '%e %S %R' -o "$D/$name.time" mpirun --oversubscribe --bind-to none -np "$np" ${HR_BENCH_BIN:-bin/hpcrec} \
+    /usr/bin/time -f '%e %S %R %U' -o "$D/$name.time" mpirun --oversubscribe --bind-to none -np "$np" ${HR_BENCH_BIN:-bin/hpcrec} \
         "$@" --json "$D/$name.json" > "$D/$name.log" 2>&1 || { cat "$D/$name.log"; exit 1; }
 }
 tsys() { awk '{print $2}' "$D/$1.time"; }
@@ -227,25 +228,68 @@ if [ "$ONLY" = all ] || [ "$ONLY" = ials ] || [ "$ONLY" = ials-peer ] || [ "$ONL
     fi
   fi
     # k = 65 against k = 64, and the hash partition against balanced (CG, full 5M, 8 iterations),
-    # interleaved ROUNDS times; medians of iterations 3-8 of each run, then over rounds
+    # interleaved ROUNDS times; medians of iterations 3-8 of each run, then over rounds.  k = 65
+    # also as the median of the per-round ratios (each pair run back to back, so load from other
+    # work on the machine shifts both alike), and as a ratio of the runs' CPU seconds (user +
+    # sys, the whole mpirun: setup included, so diluted, but hardly moved by other load).
+    # HR_BENCH_BASE_BIN: a second build (say, of the parent commit) run beside bin/hpcrec in every
+    # round at k = 64 and 65: before / after from the same run.
     if part k65 || part hash; then
-        m64=""; m65=""; mh=""
+        m64=""; m65=""; mh=""; pr=""; c64=""; c65=""
+        BASE=${HR_BENCH_BASE_BIN:-}; bm64=""; bm65=""; bpr=""; bc64=""; bc65=""
+        cpu() { awk '{print $2 + $4}' "$D/$1.time"; }
+        k65pair() {  # suffix: one k = 64 run and one k = 65 run of ${HR_BENCH_BIN:-bin/hpcrec}
+            timed ials-k64$1 2 train --data "$D/ials-all" --out "$D/ials-k64$1.tar" $IA --iters 8
+            timed ials-k65$1 2 train --data "$D/ials-all" --out "$D/ials-k65$1.tar" --algo ials --factors 65 --lambda 0.05 --alpha 10 --epsilon 0 --iters 8
+        }
         for r in $(seq "$ROUNDS"); do
-            timed ials-k64 2 train --data "$D/ials-all" --out "$D/ials-k64.tar" $IA --iters 8
-            m64="$m64,$(itmed "$D/ials-k64.log")"
             if part k65; then
-                timed ials-k65 2 train --data "$D/ials-all" --out "$D/ials-k65.tar" --algo ials --factors 65 --lambda 0.05 --alpha 10 --epsilon 0 --iters 8
-                m65="$m65,$(itmed "$D/ials-k65.log")"
+                # the base build first in odd rounds, second in even ones
+                if [ -n "$BASE" ] && [ $((r % 2)) = 1 ]; then HR_BENCH_BIN=$BASE k65pair -base; fi
+                k65pair ""
+                if [ -n "$BASE" ] && [ $((r % 2)) = 0 ]; then HR_BENCH_BIN=$BASE k65pair -base; fi
+                a1=$(itmed "$D/ials-k64.log"); b1=$(itmed "$D/ials-k65.log")
+                m64="$m64,$a1"; m65="$m65,$b1"; pr="$pr,$(python3 -c "print(round($b1 / $a1, 4))")"
+                c64="$c64,$(cpu ials-k64)"; c65="$c65,$(cpu ials-k65)"
+                if [ -n "$BASE" ]; then
+                    a1=$(itmed "$D/ials-k64-base.log"); b1=$(itmed "$D/ials-k65-base.log")
+                    bm64="$bm64,$a1"; bm65="$bm65,$b1"; bpr="$bpr,$(python3 -c "print(round($b1 / $a1, 4))")"
+                    bc64="$bc64,$(cpu ials-k64-base)"; bc65="$bc65,$(cpu ials-k65-base)"
+                fi
+            else
+                timed ials-k64 2 train --data "$D/ials-all" --out "$D/ials-k64.tar" $IA --iters 8
+                m64="$m64,$(itmed "$D/ials-k64.log")"
             fi
             if part hash; then
                 timed ials-hash 2 train --data "$D/ials-hash" --out "$D/ials-hash.tar" $IA --iters 8
                 mh="$mh,$(itmed "$D/ials-hash.log")"
             fi
         done
-        a=$(python3 -c "import statistics as s; print(s.median([${m64#,}]))")
+        med() { python3 -c "import statistics as s; print(s.median([${1#,}]))"; }
+        a=$(med "$m64")
         if part k65; then
-            b=$(python3 -c "import statistics as s; print(s.median([${m65#,}]))")
-            printf 'bench train-ials-k65 interactions=5M k=65 %.3fs/iter vs k=64 %.3fs/iter -> %.2fx (rounds: k64 %s, k65 %s) git=%s target<=1.15x %s\n' "$b" "$a" "$(python3 -c "print($b/$a)")" "${m64#,}" "${m65#,}" "$GIT" "$(verdict "$b <= 1.15 * $a")"
+            b=$(med "$m65")
+            printf 'bench train-ials-k65 interactions=5M k=65 %.3fs/iter vs k=64 %.3fs/iter -> %.2fx (rounds: k64 %s, k65 %s) sys k64 %.1fs k65 %.1fs minor-faults k64 %d k65 %d git=%s target<=1.15x %s\n' "$b" "$a" "$(python3 -c "print($b/$a)")" "${m64#,}" "${m65#,}" \
+                "$(tsys ials-k64)" "$(tsys ials-k65)" "$(tflt ials-k64)" "$(tflt ials-k65)" "$GIT" "$(verdict "$b <= 1.15 * $a")"
+            printf 'bench train-ials-k65-paired median of per-round k65/k64 ratios %.3fx (rounds %s); whole-run CPU seconds (user+sys) k64 %.2f k65 %.2f -> %.3fx git=%s\n' \
+                "$(med "$pr")" "${pr#,}" "$(med "$c64")" "$(med "$c65")" "$(python3 -c "print($(med "$c65") / $(med "$c64"))")" "$GIT"
+            if [ -n "$BASE" ]; then
+                printf 'bench train-ials-k65-base %s: k=65 %.3fs/iter vs k=64 %.3fs/iter -> %.2fx, paired %.3fx (rounds %s), CPU seconds %.3fx; this build: %.2fx, paired %.3fx, CPU seconds %.3fx\n' \
+                    "$BASE" "$(med "$bm65")" "$(med "$bm64")" "$(python3 -c "print($(med "$bm65") / $(med "$bm64"))")" "$(med "$bpr")" "${bpr#,}" \
+                    "$(python3 -c "print($(med "$bc65") / $(med "$bc64"))")" "$(python3 -c "print($b/$a)")" "$(med "$pr")" \
+                    "$(python3 -c "print($(med "$c65") / $(med "$c64"))")"
+                # every member but manifest.json (which records the run's timings)
+                samemodel() { python3 - "$1" "$2" <<'PY'
+import sys, tarfile
+def members(p):
+    with tarfile.open(p) as t:
+        return {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile() and m.name != "manifest.json"}
+sys.exit(0 if members(sys.argv[1]) == members(sys.argv[2]) else 1)
+PY
+                }
+                samemodel "$D/ials-k65.tar" "$D/ials-k65-base.tar" && samemodel "$D/ials-k64.tar" "$D/ials-k64-base.tar" && same=identical || same=DIFFERENT
+                echo "bench train-ials-k65-base factors and dictionaries of this build and the base at k=64 and k=65: $same"
+            fi
         fi
         if part hash; then
             c=$(python3 -c "import statistics as s; print(s.median([${mh#,}]))")
