@@ -29,7 +29,10 @@ mkdir -p "$D"
 hr() { local np=$1; shift; mpirun --oversubscribe --bind-to none -np "$np" ${HR_BENCH_BIN:-bin/hpcrec} "$@"; }
 jget() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 status=0
-verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo PASSED; else echo FAILED; status=1; fi; }
+# verdict runs inside $( ): a subshell cannot set status, so a FAILED leaves a mark in a file
+FAILED_MARK=$(mktemp)
+trap 'rm -f "$FAILED_MARK"' EXIT
+verdict() { if python3 -c "import sys; sys.exit(0 if $1 else 1)"; then echo PASSED; else echo FAILED; echo "$1" >> "$FAILED_MARK"; fi; }
 
 if [ "$ONLY" = all ] || [ "$ONLY" = ingest ] || [ "$ONLY" = ingest-days ]; then
   if [ "$ONLY" != ingest-days ]; then
@@ -769,4 +772,5 @@ if [ "$ONLY" = all ] || [ "$ONLY" = knn ]; then
             "$(python3 -c "print($(jget "$D/uk-lf-ev.json" recall@10) / $(jget "$D/uk-lf-ev.json" pop.recall@10))")" "$(jget "$D/uk-lf.json" seconds)" "$GIT"
     else echo "bench quality-userknn lastfm-2k skipped (no $DATA/hetrec2011-lastfm-2k)"; fi
 fi
+[ -s "$FAILED_MARK" ] && status=1
 exit $status
