@@ -113,7 +113,7 @@ case_itemitem() {
     $READ export "$d/sparse.tar" "$d/s3" || fail "sparse, all entries"
     $READ export "$d/sparse.tar" "$d/n5" || fail "sparse top 5"
     jtrue 'a["kind"] == "itemitem" and a["neighbors"] == 0 and a["top_m"] == 20' "$d/s3/model.json"
-    expect_fail 2 "neighbors applies to item-item models" hrt 1 export --model "$W/als.tar" --out "$d/x" --neighbors 5
+    expect_fail 2 "neighbors applies to item-item and user-user models" hrt 1 export --model "$W/als.tar" --out "$d/x" --neighbors 5
     expect_fail 2 "neighbors applies to --model exports" hrt 1 export --recs "$d" --out "$d/x.sqlite" --neighbors 5
 }
 
