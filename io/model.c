@@ -167,7 +167,7 @@ int hr_model_check(const char *path, const hr_model *m, json_t *info, hr_error *
                                 path, arr[i].name, (unsigned long long)bad);
     }
     if (m->content_nf) {   /* the content map (train --item-features) */
-        if (m->kind != HR_MODEL_FACTOR || m->content_width != m->k + (m->item_bias != NULL || m->partial) ||
+        if (m->kind != HR_MODEL_FACTOR || (m->partial ? m->content_width != m->k && m->content_width != m->k + 1 : m->content_width != m->k + (m->item_bias != NULL)) ||
             m->content_tokens.is_int || m->content_tokens.n != m->content_nf || !m->content_tokens.offs || !m->content_idf ||
             !m->content_map)
             return hr_error_set(err, HR_ERR_ARG, "%s: a content map needs a factor model, nf tokens, nf IDF weights and "

@@ -193,7 +193,7 @@ json_t *hr_content_manifest(const hr_content_opts *o, const hr_features *fs, uin
     for (int r = 0; r < HR_FEAT_NREJECT; r++) json_object_set_new(rej, hr_feat_reject_names[r], json_integer((json_int_t)fs->rejects[r]));
     return json_pack("{s:i,s:i,s:i,s:f,s:i,s:o,s:o,s:I,s:I,s:o}", "features", (int)nf, "features_total", (int)fs->n_tokens,
                      "features_max", (int)o->features_max, "lambda", o->lambda, "width", width, "formats", fm, "items_per_file", ni,
-                     "items_with_features", (json_int_t)fs->n_items, "warm_items_fitted", (json_int_t)warm, "rejected", rej);
+                     "items_in_files", (json_int_t)fs->n_items, "warm_items_fitted", (json_int_t)warm, "rejected", rej);
 }
 
 /* Unknown ids in a stable order: numerically when both are canonical integers, else bytewise. */
