@@ -17,6 +17,9 @@
  * relevance on item factors: pick argmax (1-L) * relevance - L * max cosine to items picked;
  * the candidates' factor rows are fetched by id from the ranks holding their blocks
  * (jobs/rowfetch.h), a batch of users at a time, so no rank holds the item matrix.
+ * --item-features FILE (models trained with it): the items of FILE the model does not know, or
+ * knows without training interactions, are scored from their content (jobs/recommend_content.h,
+ * source "content"); --cold-slots S caps them at S per list and always lists the best S.
  * Output: DIR/part-RRRRR.tsv.zst (user, rank, item, score, source) + DIR/manifest.json. */
 #include <getopt.h>
 #include <math.h>
