@@ -34,7 +34,7 @@
 #include "io/output.h"
 #include "io/recwriter.h"
 #include "jobs/commands.h"
-#include "jobs/content.h"
+#include "jobs/similar_content.h"
 #include "jobs/dataset.h"
 #include "jobs/index.h"
 #include "jobs/indexscore.h"
@@ -52,59 +52,9 @@ static const char usage[] =
     "  --model with --item-features FILE [--features-format F] ...: new items get neighbours, and are\n"
     "  neighbours, through the model's content map (train --item-features)\n";
 
-/* --item-features: the content items' normalised mapped rows; new ones have ids n.. */
-typedef struct sim_content {
-    hr_content_items ci;
-    uint64_t n;            /* the catalogue */
-    float *N;              /* ci.n x k, normalised */
-    uint8_t *known;        /* n flags: a known item scored from content */
-    uint64_t nk;           /* known content items (ci's first nk) */
-    int k;
-    uint64_t lines;
-} sim_content;
-
-static void normalise(const float *y, int k, float *out)
-{
-    double s = 0;
-    for (int j = 0; j < k; j++) s += (double)y[j] * y[j];
-    float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
-    for (int j = 0; j < k; j++) out[j] = y[j] * inv;
-}
-
-static const char *sim_id(const hr_dict *items, const sim_content *sc, uint32_t g, char *tmp, size_t *len)
-{
-    if (sc && g >= sc->n) {
-        const char *id = sc->ci.id[sc->nk + (g - sc->n)];
-        *len = strlen(id);
-        return id;
-    }
-    return hr_dict_key(items, g, tmp, len);
-}
-
-static int is_content(const sim_content *sc, uint32_t g) { return sc && (g >= sc->n || sc->known[g]); }
-
-/* The best content items for query row q (normalised, k), itself excluded, into ids/scores:
- * every content pair is scored here, by one formula whatever the rank count (the ring skips
- * the known content items), so equal mapped rows tie exactly and go to the lower id. */
-static uint32_t content_best(const sim_content *sc, const float *q, uint32_t self, uint32_t top, hr_topk_entry *st, uint32_t *ids,
-                         float *scores)
-{
-    hr_topk h;
-    hr_topk_init(&h, st, top);
-    for (uint64_t x = 0; x < sc->ci.n; x++) {
-        uint32_t g = (uint32_t)sc->ci.gid[x];
-        if (g == self) continue;
-        const float *y = sc->N + x * (uint64_t)sc->k;
-        double d = 0;
-        for (int j = 0; j < sc->k; j++) d += (double)q[j] * y[j];
-        hr_topk_push(&h, (float)d, g);
-    }
-    return hr_topk_sorted(&h, ids, scores);
-}
-
 /* Lists of (query item, heap) written in query order; ids from dict. */
 static int write_lists(hr_job *job, const char *out, const hr_dict *items, const uint32_t *qid, uint64_t nq, hr_topbuf *heaps,
-                       uint32_t top, const char *source, int level, uint64_t info[3], sim_content *cs, const float *Q)
+                       uint32_t top, const char *source, int level, uint64_t info[3], hr_sim_content *cs, const float *Q)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", out, job->rank);
@@ -117,20 +67,20 @@ static int write_lists(hr_job *job, const char *out, const hr_dict *items, const
     for (uint64_t x = 0; rc == 0 && x < nq; x++) {
         char ta[HR_DICT_INT_CHARS], tb[HR_DICT_INT_CHARS];
         size_t al, bl;
-        const char *a = sim_id(items, cs, qid[x], ta, &al);
+        const char *a = hr_sim_content_id(items, cs, qid[x], ta, &al);
         uint32_t got = hr_topbuf_sorted(&heaps[x], idx, sc);
         while (got > 0 && !isfinite(sc[got - 1])) got--;
         const uint32_t *li = idx;
         const float *ls = sc;
         if (cs) {   /* the content items' best merged in */
-            uint32_t nn = content_best(cs, Q + x * (uint64_t)cs->k, qid[x], top, st, nid, nsc);
+            uint32_t nn = hr_sim_content_best(cs, Q + x * (uint64_t)cs->k, qid[x], top, st, nid, nsc);
             got = hr_topk_merge_lists(idx, sc, got, nid, nsc, nn, top, mid, msc);
             li = mid;
             ls = msc;
         }
         for (uint32_t r = 0; rc == 0 && r < got; r++) {
-            const char *b = sim_id(items, cs, li[r], tb, &bl);
-            const int c = is_content(cs, qid[x]) || is_content(cs, li[r]);
+            const char *b = hr_sim_content_id(items, cs, li[r], tb, &bl);
+            const int c = hr_sim_is_content(cs, qid[x]) || hr_sim_is_content(cs, li[r]);
             if (cs) cs->lines += c;
             rc = hr_recwriter_line(wr, a, al, r + 1, b, bl, ls[r], c ? "content" : source, &job->err);
         }
@@ -203,7 +153,7 @@ typedef struct model_src {
 } model_src;
 
 static int from_model(hr_job *job, const model_src *src, uint32_t top, hr_dict *items_out, uint32_t **qid, uint64_t *nq,
-                      hr_topbuf **heaps, hr_topkey **store, double *t_score, const char **source, sim_content *cs, float **Qout)
+                      hr_topbuf **heaps, hr_topkey **store, double *t_score, const char **source, hr_sim_content *cs, float **Qout)
 {
     const char *path = src->path;
     hr_model m;
@@ -236,19 +186,10 @@ static int from_model(hr_job *job, const model_src *src, uint32_t top, hr_dict *
     uint64_t n = m.n_items;
     int k = m.k;
     if (cs) {   /* every rank maps every content item */
-        rc = hr_content_items_build(job, src->content, &m, &cs->ci);
+        rc = hr_sim_content_init(job, src->content, &m, cs);
         if (rc < 0) {
             hr_model_free(&m);
             return rc;
-        }
-        cs->n = n;
-        cs->k = k;
-        cs->known = hr_calloc(n + 1, 1);
-        cs->N = hr_malloc((cs->ci.n * (uint64_t)k + 1) * sizeof *cs->N);
-        cs->nk = cs->ci.n - cs->ci.n_new;
-        for (uint64_t c = 0; c < cs->ci.n; c++) {
-            if (c < cs->nk) cs->known[cs->ci.gid[c]] = 1;
-            normalise(cs->ci.Y + c * (uint64_t)cs->ci.width, k, cs->N + c * (uint64_t)k);
         }
     }
     /* This rank's block of item rows is both its queries and its first block of the ring. */
@@ -500,7 +441,7 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     hr_topkey *store = NULL;
     int rc;
     const char *source = model ? "factors" : jaccard ? "jaccard" : "cosine";
-    sim_content cs;
+    hr_sim_content cs;
     memset(&cs, 0, sizeof cs);
     float *Q = NULL;
     if (model) {
@@ -568,9 +509,7 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     hr_free(store);
     hr_dict_free(&items);
     hr_dataset_free(&ds);
-    hr_content_items_free(&cs.ci);
-    hr_free(cs.N);
-    hr_free(cs.known);
+    hr_sim_content_free(&cs);
     hr_free(Q);
     return rc;
 }
