@@ -29,6 +29,11 @@ int hr_feat_format_parse(const char *name, hr_feat_format *out)
     return HR_ERR_ARG;
 }
 
+const char *hr_feat_format_name(hr_feat_format fmt)
+{
+    return (unsigned)fmt < HR_FEAT_NFORMATS ? FORMAT_NAMES[fmt] : "?";
+}
+
 void hr_features_init(hr_features *fs)
 {
     memset(fs, 0, sizeof *fs);
@@ -44,6 +49,7 @@ void hr_features_free(hr_features *fs)
     for (uint32_t t = 0; t < fs->n_tokens; t++) hr_free(fs->tokens[t]);
     hr_free(fs->items); hr_free(fs->tokens); hr_free(fs->item_ht); hr_free(fs->token_ht);
     hr_free(fs->e); hr_free(fs->ptr); hr_free(fs->col); hr_free(fs->val); hr_free(fs->counting);
+    hr_free(fs->idf); hr_free(fs->file_items);
     memset(fs, 0, sizeof *fs);
 }
 
@@ -327,6 +333,15 @@ void hr_features_finish(hr_features *fs)
             }
         x = y;
     }
+    const int given = fs->idf != NULL;
+    if (!given) {
+        fs->idf = hr_calloc((size_t)fs->n_tokens + 1, sizeof *fs->idf);
+        for (uint32_t t = 0; t < fs->n_tokens; t++)
+            if (df[t] && fs->counting[token_file(fs, t)]) fs->idf[t] = (float)log((double)nfile[token_file(fs, t)] / (double)df[t]);
+    }
+    hr_free(fs->file_items);
+    fs->file_items = nfile;
+    nfile = NULL;
     fs->ptr = hr_calloc((size_t)fs->n_items + 1, sizeof *fs->ptr);
     fs->col = hr_malloc((fs->n + 1) * sizeof *fs->col);
     fs->val = hr_malloc((fs->n + 1) * sizeof *fs->val);
@@ -338,7 +353,9 @@ void hr_features_finish(hr_features *fs)
             const hr_feat_entry *e = &fs->e[x];
             if (e->token == UINT32_MAX) continue;
             int f = token_file(fs, e->token);
-            double v = fs->counting[f] ? log1p((double)e->count) * log((double)nfile[f] / (double)df[e->token]) : 1.0;
+            double v = !fs->counting[f] ? 1.0
+                       : given ? log1p((double)e->count) * (double)fs->idf[e->token]
+                               : log1p((double)e->count) * log((double)fs->file_items[f] / (double)df[e->token]);
             if (!(v > 0)) v = fs->counting[f] ? 1e-3 : 1.0;   /* a tag on every item: kept, weak */
             fs->col[z] = e->token;
             fs->val[z++] = (float)v;

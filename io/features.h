@@ -58,6 +58,12 @@ typedef struct hr_features {
     uint64_t lines, rejects[HR_FEAT_NREJECT], first_reject[HR_FEAT_NREJECT];
     int files;
     uint8_t *counting;              /* per file: a counting format (TF-IDF) */
+    /* IDF of each token (counting files; 0 for the others) and items per file (files entries).
+     * Given idf (n_tokens floats, hr_malloc'd, then owned here) before hr_features_finish, the
+     * weights use it instead of this data's document frequencies (new items weighed as the
+     * training items were); otherwise finish computes both. */
+    float *idf;
+    uint64_t *file_items;
     /* after hr_features_finish: CSR by item (n_items rows), columns = token ids, weights */
     uint64_t *ptr;
     uint32_t *col;
@@ -65,6 +71,8 @@ typedef struct hr_features {
 } hr_features;
 
 int hr_feat_format_parse(const char *name, hr_feat_format *out);
+/* The --features-format name of fmt. */
+const char *hr_feat_format_name(hr_feat_format fmt);
 void hr_features_init(hr_features *fs);
 void hr_features_free(hr_features *fs);
 /* One line (no newline) of file index `file` in format fmt. */
@@ -72,7 +80,8 @@ void hr_features_line(hr_features *fs, hr_feat_format fmt, int file, const char 
 /* A whole file (any compression io/input.h reads); the next file index. */
 int hr_features_read(hr_features *fs, const char *path, hr_feat_format fmt, hr_error *err);
 /* Drop duplicate lines, build the CSR: weights 1 (TF-IDF log(1 + count) * log(N / df) for the
- * counting formats, N = items of that file), each file's part of a row scaled to unit length. */
+ * counting formats, N = items of that file, or log(1 + count) * idf[t] when idf was given), each
+ * file's part of a row scaled to unit length. */
 void hr_features_finish(hr_features *fs);
 /* Index of an item id, or -1. */
 int64_t hr_features_item(const hr_features *fs, const char *id, size_t len);

@@ -64,6 +64,8 @@ float **hr_model_array_slot(hr_model *m, const char *name)
     if (!strcmp(name, "user_bias.f32")) return &m->user_bias;
     if (!strcmp(name, "item_bias.f32")) return &m->item_bias;
     if (!strcmp(name, "item_scores.f32")) return &m->item_scores;
+    if (!strcmp(name, "content_idf.f32")) return &m->content_idf;
+    if (!strcmp(name, "content_map.f32")) return &m->content_map;
     return NULL;
 }
 
@@ -163,6 +165,16 @@ int hr_model_check(const char *path, const hr_model *m, json_t *info, hr_error *
             return hr_error_set(err, HR_ERR_NUMERIC,
                                 "%s: refusing to save a model with a non-finite value in %s (row %llu): training diverged?",
                                 path, arr[i].name, (unsigned long long)bad);
+    }
+    if (m->content_nf) {   /* the content map (train --item-features) */
+        if (m->kind != HR_MODEL_FACTOR || (m->partial ? m->content_width != m->k && m->content_width != m->k + 1 : m->content_width != m->k + (m->item_bias != NULL)) ||
+            m->content_tokens.is_int || m->content_tokens.n != m->content_nf || !m->content_tokens.offs || !m->content_idf ||
+            !m->content_map)
+            return hr_error_set(err, HR_ERR_ARG, "%s: a content map needs a factor model, nf tokens, nf IDF weights and "
+                                "(nf + 1) x (k + item bias) weights", path);
+        if (first_bad_row(m->content_map, (uint64_t)m->content_nf + 1, (uint64_t)m->content_width) != UINT64_MAX ||
+            first_bad_row(m->content_idf, m->content_nf, 1) != UINT64_MAX)
+            return hr_error_set(err, HR_ERR_NUMERIC, "%s: refusing to save a content map with a non-finite value", path);
     }
     if (info && !json_is_object(info)) return hr_error_set(err, HR_ERR_ARG, "%s: model info must be a JSON object", path);
     for (size_t i = 0; info && i < sizeof RESERVED / sizeof *RESERVED; i++)
@@ -446,6 +458,9 @@ void hr_model_free(hr_model *m)
     hr_free(m->user_bias);
     hr_free(m->item_bias);
     hr_free(m->item_scores);
+    hr_dict_free(&m->content_tokens);
+    hr_free(m->content_idf);
+    hr_free(m->content_map);
     hr_free(m->user_ids);
     hr_free(m->item_ids);
     for (uint64_t c = 0; m->ii_bytes && c < m->ii_count; c++) hr_free(m->ii_bytes[c]);

@@ -107,6 +107,16 @@ typedef struct hr_model {
     int partial;
     uint64_t user_rows, item_lo, item_hi, item_rows;
     uint64_t *user_ids, *item_ids;
+    /* Factor models trained with item features (train --item-features): the content map
+     * (jobs/content.h).  content_nf selected features (0: none), their tokens as io/features.h
+     * spells them ("0:action"), ascending bytewise; content_idf[t] the training IDF of token t
+     * (0 for tokens of non-counting files); content_map (nf + 1) x content_width, row nf the
+     * intercept, columns the k factors then the item bias when the model has one.  Loaded
+     * whole with the dictionaries (a few MB at most: nf <= 16384). */
+    uint32_t content_nf;
+    int content_width;
+    hr_dict content_tokens;
+    float *content_idf, *content_map;
 } hr_model;
 /* The side of a blocked model's square: users for user-user models, items otherwise. */
 static inline uint64_t hr_model_ii_n(const hr_model *m) { return m->kind == HR_MODEL_USERUSER ? m->n_users : m->n_items; }
@@ -174,13 +184,13 @@ typedef enum {
 typedef struct hr_marray {
     const char *name;          /* "users.dict", "user_factors.f32", ... */
     hr_marray_type type;
-    int side;                  /* 0: a row per user, 1: a row per item */
+    int side;                  /* 0: a row per user, 1: a row per item, 2: content map (a row per feature) */
     uint64_t rows, cols;       /* dictionaries: cols = 1; item-item: rows = cols = items */
     uint64_t block;            /* rows per member (item-item: columns of B per member) */
     uint64_t members, first;   /* how many members; index of the first */
 } hr_marray;
 typedef struct hr_model_layout {
-    hr_marray a[8];
+    hr_marray a[12];
     int n;
     uint64_t members;
 } hr_model_layout;
@@ -193,6 +203,9 @@ void hr_model_layout_build(hr_model_layout *L, hr_model_kind kind, int k, uint64
 void hr_model_layout_item_item(hr_model_layout *L, uint64_t n_items, uint64_t cols);
 /* User-user models: append the user_user array (n_users square, blocks of `cols` columns). */
 void hr_model_layout_user_user(hr_model_layout *L, uint64_t n_users, uint64_t cols);
+/* Factor models with a content map: append content.dict (nf tokens), content_idf.f32 (nf x 1)
+ * and content_map.f32 ((nf + 1) x width). */
+void hr_model_layout_content(hr_model_layout *L, uint64_t nf, uint64_t width);
 /* Array index of member j and its rows lo..hi-1 within that array. */
 int hr_model_layout_member(const hr_model_layout *L, uint64_t j, uint64_t *lo, uint64_t *hi);
 /* Member j's logical name, e.g. "user_factors.f32.000003" (cap >= 64). */

@@ -78,6 +78,14 @@ void hr_model_layout_user_user(hr_model_layout *L, uint64_t n_users, uint64_t co
     L->members += a->members;
 }
 
+void hr_model_layout_content(hr_model_layout *L, uint64_t nf, uint64_t width)
+{
+    if (!nf) return;
+    add_array(L, "content.dict", HR_MARRAY_DICT, 2, nf, 1);
+    add_array(L, "content_idf.f32", HR_MARRAY_F32, 2, nf, 1);
+    add_array(L, "content_map.f32", HR_MARRAY_F32, 2, nf + 1, width);
+}
+
 int hr_model_layout_member(const hr_model_layout *L, uint64_t j, uint64_t *lo, uint64_t *hi)
 {
     int x = 0;
@@ -122,12 +130,13 @@ char *hr_model_manifest_text(const hr_model *m, json_t *info, const hr_model_lay
     for (int x = 0; x < L->n; x++) {
         const hr_marray *a = &L->a[x];
         const char *type = a->type == HR_MARRAY_DICT ? "dict" : a->type == HR_MARRAY_F32 ? "f32" : "iiblock";
-        json_t *e = json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:I}", "type", type, "side", a->side ? "items" : "users", "rows",
+        const char *side = a->side == 2 ? "content" : a->side ? "items" : "users";
+        json_t *e = json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:I}", "type", type, "side", side, "rows",
                               (json_int_t)a->rows, "cols", (json_int_t)a->cols, "order",
                               a->type == HR_MARRAY_IIBLK ? "col" : "row", "block", (json_int_t)a->block, "members",
                               (json_int_t)a->members);
         if (a->type == HR_MARRAY_DICT)
-            json_object_set_new(e, "ids", json_string((a->side ? m->items.is_int : m->users.is_int) ? "integer" : "string"));
+            json_object_set_new(e, "ids", json_string(a->side == 2 ? "string" : (a->side ? m->items.is_int : m->users.is_int) ? "integer" : "string"));
         json_object_set_new(arrays, a->name, e);
     }
     uint64_t off = 0;
@@ -160,7 +169,7 @@ static void member_raw(const hr_model *m, const hr_model_layout *L, uint64_t j, 
     const hr_marray *a = &L->a[hr_model_layout_member(L, j, &lo, &hi)];
     *owned = NULL;
     if (a->type == HR_MARRAY_DICT) {
-        hr_model_dict_member(a->side ? &m->items : &m->users, lo, hi, owned, len);
+        hr_model_dict_member(a->side == 2 ? &m->content_tokens : a->side ? &m->items : &m->users, lo, hi, owned, len);
         *raw = *owned;
         return;
     }
@@ -181,6 +190,7 @@ int hr_model_save(const char *path, const hr_model *m, json_t *info, hr_error *e
     hr_model_layout_build(&L, m->kind, m->k, m->n_users, m->n_items, m->user_bias != NULL, m->item_bias != NULL);
     if (m->kind == HR_MODEL_ITEMITEM) hr_model_layout_item_item(&L, m->n_items, m->ii_cols);
     if (m->kind == HR_MODEL_USERUSER) hr_model_layout_user_user(&L, m->n_users, m->ii_cols);
+    hr_model_layout_content(&L, m->content_nf, (uint64_t)m->content_width);
     const int64_t mtime = hr_manifest_epoch();
     uint64_t nm = L.members ? L.members : 1;
     uint64_t *stored = hr_calloc(nm, sizeof *stored), *raw = hr_calloc(nm, sizeof *raw), *xxh3 = hr_calloc(nm, sizeof *xxh3);
@@ -245,7 +255,7 @@ int hr_model_v2_layout(const char *path, json_t *man, const hr_model *m, hr_mode
 {
     static const char *const names[] = { "users.dict",    "items.dict",    "user_factors.f32", "item_factors.f32",
                                           "user_bias.f32", "item_bias.f32", "item_scores.f32",  "item_item",
-                                          "user_user" };
+                                          "user_user",     "content.dict",  "content_idf.f32",  "content_map.f32" };
     const char *kname = m->kind == HR_MODEL_FACTOR ? "factor" : m->kind == HR_MODEL_POP ? "pop" : m->kind == HR_MODEL_ITEMITEM ? "item-item" : "user-user";
     json_t *arrays = json_object_get(man, "arrays"), *members = json_object_get(man, "members");
     if (!json_is_object(arrays)) return hr_error_set(err, HR_ERR_FORMAT, "%s: model manifest has no 'arrays' table", path);
@@ -259,8 +269,32 @@ int hr_model_v2_layout(const char *path, json_t *man, const hr_model *m, hr_mode
             return hr_error_set(err, HR_ERR_FORMAT, "%s: unknown array '%s' in a %s model (a newer hpcrec wrote it?)", path,
                                 key, kname);
     }
+    /* the content map: all three arrays or none, of a factor model; nf from content.dict */
+    json_t *cd = json_object_get(arrays, "content.dict");
+    const int content = cd || json_object_get(arrays, "content_idf.f32") || json_object_get(arrays, "content_map.f32");
+    const json_int_t cnf = json_integer_value(json_object_get(cd, "rows"));
+    if (content && (m->kind != HR_MODEL_FACTOR || !cd || cnf < 1 || cnf > 65536))
+        return hr_error_set(err, HR_ERR_FORMAT, "%s: a content map needs a factor model and content.dict with 1..65536 rows", path);
     for (size_t x = 0; x < sizeof names / sizeof *names; x++) {
         json_t *e = json_object_get(arrays, names[x]);
+        if (x >= 9) {   /* content map */
+            if (!content) continue;
+            json_t *ib = json_object_get(arrays, "item_bias.f32");
+            uint64_t rows = (uint64_t)cnf + (x == 11), cols = x == 11 ? (uint64_t)m->k + (ib != NULL) : 1;
+            const char *type = json_string_value(json_object_get(e, "type")), *want = x == 9 ? "dict" : "f32";
+            json_t *jb = json_object_get(e, "block"), *jm = json_object_get(e, "members");
+            if (!e || !type || strcmp(type, want) || (uint64_t)json_integer_value(json_object_get(e, "rows")) != rows ||
+                (uint64_t)json_integer_value(json_object_get(e, "cols")) != cols || !json_is_integer(jb) ||
+                json_integer_value(jb) < 1 || !json_is_integer(jm) ||
+                (uint64_t)json_integer_value(jm) != ceil_div(rows, (uint64_t)json_integer_value(jb)))
+                return hr_error_set(err, HR_ERR_FORMAT, "%s: array %s: missing or does not fit the content map (type %s, %llu rows of %llu)",
+                                    path, names[x], want, (unsigned long long)rows, (unsigned long long)cols);
+            hr_marray *a = &L->a[L->n++];
+            *a = (hr_marray){ names[x], x == 9 ? HR_MARRAY_DICT : HR_MARRAY_F32, 2, rows, cols, (uint64_t)json_integer_value(jb),
+                              (uint64_t)json_integer_value(jm), L->members };
+            L->members += a->members;
+            continue;
+        }
         int dict = x < 2, side = x == 0 || x == 2 || x == 4 || x == 8 ? 0 : 1, ii = x == 7 || x == 8;
         int need = dict || (m->kind == HR_MODEL_FACTOR ? x == 2 || x == 3 : m->kind == HR_MODEL_POP ? x == 6
                                                                     : m->kind == HR_MODEL_ITEMITEM ? x == 7 : x == 8);
@@ -530,7 +564,18 @@ int hr_model_v2_load(hr_bundle_at *b, hr_model *m, const hr_model_part *part, in
             const char *ids = json_string_value(json_object_get(json_object_get(json_object_get(man, "arrays"), a->name), "ids"));
             if (!ids || (strcmp(ids, "integer") && strcmp(ids, "string")))
                 return hr_error_set(err, HR_ERR_FORMAT, "%s: array %s: 'ids' must be \"integer\" or \"string\"", path, a->name);
-            HR_TRY(load_dict(b, &L, a, a->first, a->first + a->members, !strcmp(ids, "integer"), a->side ? &m->items : &m->users, err));
+            if (a->side == 2 && strcmp(ids, "string"))
+                return hr_error_set(err, HR_ERR_FORMAT, "%s: array %s: 'ids' must be \"string\"", path, a->name);
+            HR_TRY(load_dict(b, &L, a, a->first, a->first + a->members, !strcmp(ids, "integer"),
+                             a->side == 2 ? &m->content_tokens : a->side ? &m->items : &m->users, err));
+            if (a->side == 2) m->content_nf = (uint32_t)a->rows;
+            continue;
+        }
+        if (a->side == 2) {   /* the content map: whole, with the dictionaries */
+            if (!(what & 1)) continue;
+            row_sel s = { 1, NULL, 0, 0, 0 };
+            HR_TRY(load_f32(b, &L, a, &s, hr_model_array_slot(m, a->name), err));
+            if (a->rows == m->content_nf + 1) m->content_width = (int)a->cols;
             continue;
         }
         if (!(what & 2)) continue;

@@ -334,16 +334,13 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         { "baseline", required_argument, 0, 'b' }, { "compare", required_argument, 0, 'c' },
         { "seed", required_argument, 0, 's' }, { "json", required_argument, 0, 'j' },
         { "fold-in", required_argument, 0, 'F' }, { "fold-in-min", required_argument, 0, 'M' },
-        { "cold-items", no_argument, 0, 'C' }, { "item-features", required_argument, 0, 'I' },
-        { "features-format", required_argument, 0, 'R' }, { "features-max", required_argument, 0, 'X' },
-        { "features-lambda", required_argument, 0, 'L' },
+        { "cold-items", no_argument, 0, 'C' }, HR_CONTENT_LONGOPTS,
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     const char *model = NULL, *train = NULL, *test = NULL, *ks = "10,20", *baseline = NULL, *compare = NULL, *fold = NULL;
-    int64_t seed = 1, fold_min = 1, fmax = 2048;
+    int64_t seed = 1, fold_min = 1;
     int cold_mode = 0;
-    ev_cold_opts co;
-    memset(&co, 0, sizeof co);
-    co.lambda = 1.0;
+    hr_content_opts co;
+    hr_content_opts_init(&co);
     int c, want_pop = 0, want_random = 0;
     optind = 1;
     opterr = 0;
@@ -359,19 +356,9 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         case 'F': fold = optarg; break;
         case 'M': HR_TRY(hr_opt_i64(job, "--fold-in-min", optarg, 1, UINT32_MAX, &fold_min)); break;
         case 'C': cold_mode = 1; break;
-        case 'I':
-            if (co.nfiles == EV_COLD_MAX_FILES) return hr_error_set(&job->err, HR_ERR_ARG, "--item-features: at most %d files", EV_COLD_MAX_FILES);
-            co.formats[co.nfiles] = HR_FEAT_TOKENS;
-            co.files[co.nfiles++] = optarg;
+        case HR_CONTENT_OPT_FILE: case HR_CONTENT_OPT_FORMAT: case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA:
+            HR_TRY(hr_content_opt(job, &co, c, optarg));
             break;
-        case 'R':   /* the format of the --item-features just before it */
-            if (!co.nfiles) return hr_error_set(&job->err, HR_ERR_ARG, "--features-format %s: give it after its --item-features FILE", optarg);
-            if (hr_feat_format_parse(optarg, &co.formats[co.nfiles - 1]) != 0)
-                return hr_error_set(&job->err, HR_ERR_ARG, "--features-format: '%s' is not tokens, movielens-genres, ml-latest-genres, "
-                                    "ml-latest-tags or lastfm-tags", optarg);
-            break;
-        case 'X': HR_TRY(hr_opt_i64(job, "--features-max", optarg, 1, 16384, &fmax)); break;
-        case 'L': HR_TRY(hr_opt_f64(job, "--features-lambda", optarg, 1e-9, 1e9, &co.lambda)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
@@ -379,7 +366,6 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
     }
     if (!model || !train || !test) return hr_error_set(&job->err, HR_ERR_ARG, "--model, --train and --test are required\n%s", usage);
     if (baseline) HR_TRY(parse_baselines(job, baseline, &want_pop, &want_random));
-    co.features_max = (uint32_t)fmax;
     if (cold_mode != (co.nfiles > 0)) return hr_error_set(&job->err, HR_ERR_ARG, "--cold-items and --item-features go together");
     if (cold_mode && (compare || fold))
         return hr_error_set(&job->err, HR_ERR_ARG, "--cold-items: not with --compare or --fold-in (it reports its own comparison)");

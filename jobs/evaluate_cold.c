@@ -1,10 +1,9 @@
 /* evaluate --cold-items: items without training interactions, ranked from their content.
  *
- * The content map: item factors of the warm items (train interactions > 0) regressed on their
- * features, (F^T F + lambda_f I) W = F^T Y (solvers/ridge.h), F^T F and F^T Y summed over the
- * ranks' item blocks (allreduce: the feature count is capped by --features-max), one more
- * constant column for the intercept; Y holds the factors and, for models with item biases,
- * the bias.  Every rank solves the same sums, so W is the same everywhere.  A cold item gets
+ * The content map (jobs/content.h): item factors of the warm items (train interactions > 0)
+ * regressed on their features, (F^T F + lambda_f I) W = F^T Y (jobs/content_ridge.h over the
+ * ranks' item blocks), one more constant column for the intercept; Y holds the factors and,
+ * for models with item biases, the bias.  W is the same on every rank.  A cold item gets
  * y_i = f_i W; a test user's score is x_u . y_i (+ b_i).
  * Each test user known to the model with held-out cold items is ranked over ALL cold items
  * (unlike the default rule of docs/evaluation.md, where items without training interactions
@@ -24,7 +23,8 @@
 #include "jobs/evaluate.h"
 #include "jobs/evaluate_cold.h"
 #include "jobs/rowfetch.h"
-#include "solvers/ridge.h"
+#include "jobs/content.h"
+#include "jobs/content_ridge.h"
 
 enum { CS_CONTENT = 0, CS_RANDOM = 1, CS_FEATPOP = 2, CS_N = 3 };
 static const char *const CS_NAMES[CS_N] = { "content", "random", "feature_pop" };
@@ -45,24 +45,6 @@ static int cmp_scored(const void *a, const void *b)
     return (x->i > y->i) - (x->i < y->i);
 }
 
-/* The selected features: the --features-max of largest document frequency (ties: lower token
- * id); sel[t] = column or UINT32_MAX. */
-static uint32_t select_features(const hr_features *fs, uint32_t max, uint32_t **sel)
-{
-    uint32_t *df = hr_calloc(fs->n_tokens + 1, sizeof *df);
-    for (uint64_t e = 0; e < fs->ptr[fs->n_items]; e++) df[fs->col[e]]++;
-    scored *o = hr_malloc((fs->n_tokens + 1) * sizeof *o);
-    for (uint32_t t = 0; t < fs->n_tokens; t++) o[t] = (scored){ (float)df[t], t };
-    qsort(o, fs->n_tokens, sizeof *o, cmp_scored);
-    *sel = hr_malloc((fs->n_tokens + 1) * sizeof **sel);
-    for (uint32_t t = 0; t < fs->n_tokens; t++) (*sel)[t] = UINT32_MAX;
-    uint32_t nf = fs->n_tokens < max ? fs->n_tokens : max;
-    for (uint32_t c = 0; c < nf; c++) (*sel)[o[c].i] = c;
-    hr_free(o);
-    hr_free(df);
-    return nf;
-}
-
 int ev_cold(hr_job *job, const ev_data *d, const ev_scorer *s, const hr_dataset *tr, const ev_cold_opts *o)
 {
     const double t0 = hr_now();
@@ -70,14 +52,10 @@ int ev_cold(hr_job *job, const ev_data *d, const ev_scorer *s, const hr_dataset 
     if (m->kind != HR_MODEL_FACTOR)
         return hr_error_set(&job->err, HR_ERR_ARG, "--cold-items: %s is a %s model; the content map needs item factors", "--model", m->algo);
     hr_features fs;
-    hr_features_init(&fs);
-    int rc = 0;
-    for (int f = 0; f < o->nfiles && rc == 0; f++) rc = hr_features_read(&fs, o->files[f], o->formats[f], &job->err);
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc < 0) { hr_features_free(&fs); return rc; }
-    hr_features_finish(&fs);
+    int rc = hr_content_read(job, o, NULL, &fs);
+    if (rc < 0) return rc;
     uint32_t *sel;
-    const uint32_t nf = select_features(&fs, o->features_max, &sel), NF = nf + 1;   /* + intercept */
+    const uint32_t nf = hr_content_select(&fs, o->features_max, &sel), NF = nf + 1;   /* + intercept */
     const int k = m->k, bias = m->item_bias != NULL, width = k + bias;
     const uint32_t n = d->n_items;
     /* each train item's feature row (selected columns, intercept last) */
@@ -90,52 +68,44 @@ int ev_cold(hr_job *job, const ev_data *d, const ev_scorer *s, const hr_dataset 
         size_t len;
         const char *id = hr_dict_key(&tr->items, i, key, &len);
         int64_t r = hr_features_item(&fs, id, len);
-        if (r >= 0) {
-            with_features += fs.ptr[r + 1] > fs.ptr[r];
-            uint64_t z0 = z;
-            for (uint64_t e = fs.ptr[r]; e < fs.ptr[r + 1]; e++)
-                if (sel[fs.col[e]] != UINT32_MAX) { fcol[z] = sel[fs.col[e]]; fval[z++] = fs.val[e]; }
-            /* columns ascending for the scorer's merges: insertion sort (rows are short) */
-            for (uint64_t a = z0 + 1; a < z; a++)
-                for (uint64_t b = a; b > z0 && fcol[b - 1] > fcol[b]; b--) {
-                    uint32_t tc = fcol[b]; fcol[b] = fcol[b - 1]; fcol[b - 1] = tc;
-                    float tv = fval[b]; fval[b] = fval[b - 1]; fval[b - 1] = tv;
-                }
-        }
-        fcol[z] = nf;   /* the intercept */
-        fval[z++] = 1.0f;
+        if (r >= 0) with_features += fs.ptr[r + 1] > fs.ptr[r];
+        hr_content_row(&fs, r, sel, nf, fcol, fval, &z);
         fp[i + 1] = z;
     }
-    /* F^T F and F^T Y over this rank's block of warm model items */
-    double *FtF = hr_calloc((size_t)NF * NF, sizeof *FtF), *FtY = hr_calloc((size_t)NF * width, sizeof *FtY);
-    float *y = hr_malloc(((size_t)width + 1) * sizeof *y);
-    uint64_t warm = 0;
-    for (uint64_t j = s->items.lo; j < s->items.hi && rc == 0; j++) {
+    /* the fit over this rank's block of warm model items (jobs/content_ridge.h) */
+    uint64_t warm = 0, wz = 0;
+    for (uint64_t j = s->items.lo; j < s->items.hi; j++) {
         uint32_t i = s->items.inv[j];
         if (i == UINT32_MAX || d->cold[i]) continue;
-        memcpy(y, m->item_factors + (j - s->items.lo) * (uint64_t)k, (size_t)k * sizeof *y);
-        if (bias) y[k] = m->item_bias[j - s->items.lo];
-        rc = hr_ridge_accumulate(fp + i, fcol, fval, 1, y, width, NF, FtF, FtY, &job->err);
         warm++;
+        wz += fp[i + 1] - fp[i];
     }
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc == 0) rc = hr_comm_allreduce_sum_f64(job->comm, FtF, (size_t)NF * NF);
-    if (rc == 0) rc = hr_comm_allreduce_sum_f64(job->comm, FtY, (size_t)NF * width);
-    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, &warm, 1);
+    uint64_t *wp = hr_calloc(warm + 1, sizeof *wp), w = 0;
+    uint32_t *wcol = hr_malloc((wz + 1) * sizeof *wcol);
+    float *wval = hr_malloc((wz + 1) * sizeof *wval), *Y = hr_malloc((warm * (uint64_t)width + 1) * sizeof *Y);
+    for (uint64_t j = s->items.lo; j < s->items.hi; j++) {
+        uint32_t i = s->items.inv[j];
+        if (i == UINT32_MAX || d->cold[i]) continue;
+        uint64_t l = fp[i + 1] - fp[i];
+        memcpy(wcol + wp[w], fcol + fp[i], l * sizeof *wcol);
+        memcpy(wval + wp[w], fval + fp[i], l * sizeof *wval);
+        memcpy(Y + w * (uint64_t)width, m->item_factors + (j - s->items.lo) * (uint64_t)k, (size_t)k * sizeof *Y);
+        if (bias) Y[w * (uint64_t)width + (uint64_t)k] = m->item_bias[j - s->items.lo];
+        wp[w + 1] = wp[w] + l;
+        w++;
+    }
     float *W = hr_malloc((size_t)NF * width * sizeof *W);
-    const double t_fit0 = hr_now();
-    if (rc == 0) rc = hr_ridge_solve(FtF, FtY, NF, width, o->lambda, W, &job->err);
-    const double t_fit = hr_now() - t_fit0;
-    hr_free(FtF);
-    hr_free(FtY);
+    double t_fit = 0;
+    int grid = 0;
+    rc = hr_content_ridge(job, wp, wcol, wval, warm, Y, width, NF, o->lambda, W, &t_fit, &grid);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, &warm, 1);
+    hr_free(wp); hr_free(wcol); hr_free(wval); hr_free(Y);
     /* cold candidates: y_i = f_i W; feature popularity */
     uint32_t nc = 0, *cand = hr_malloc(((size_t)n + 1) * sizeof *cand);
     for (uint32_t i = 0; i < n; i++)
         if (d->cold[i]) cand[nc++] = i;
     float *Yc = hr_calloc(((size_t)nc + 1) * width, sizeof *Yc);
-    for (uint32_t c = 0; c < nc; c++)
-        for (uint64_t e = fp[cand[c]]; e < fp[cand[c] + 1]; e++)
-            for (int j = 0; j < width; j++) Yc[(size_t)c * width + j] += fval[e] * W[(size_t)fcol[e] * width + j];
+    for (uint32_t c = 0; c < nc; c++) hr_content_apply(fcol, fval, fp[cand[c]], fp[cand[c] + 1], W, width, Yc + (size_t)c * width);
     double *fpop = hr_calloc(NF, sizeof *fpop);
     for (uint32_t i = 0; i < n; i++)
         if (!d->cold[i])
@@ -258,7 +228,7 @@ int ev_cold(hr_job *job, const ev_data *d, const ev_scorer *s, const hr_dataset 
         hr_progress("evaluate   cold items done in %.2fs", hr_now() - t0);
     }
     hr_free(all);
-    hr_free(uv); hr_free(sc); hr_free(ranked); hr_free(rel); hr_free(fps); hr_free(Yc); hr_free(cand); hr_free(W); hr_free(y);
+    hr_free(uv); hr_free(sc); hr_free(ranked); hr_free(rel); hr_free(fps); hr_free(Yc); hr_free(cand); hr_free(W);
     hr_free(fp); hr_free(fcol); hr_free(fval); hr_free(sel);
     hr_features_free(&fs);
     return hr_comm_agree(job->comm, rc, &job->err);

@@ -3,17 +3,11 @@
 #define HR_JOBS_EVALUATE_COLD_H
 
 #include "io/features.h"
+#include "jobs/content.h"
 #include "jobs/evaluate.h"
 
-#define EV_COLD_MAX_FILES 8
-
-typedef struct ev_cold_opts {
-    const char *files[EV_COLD_MAX_FILES];
-    hr_feat_format formats[EV_COLD_MAX_FILES];
-    int nfiles;
-    uint32_t features_max;   /* most frequent features kept (F^T F is features_max^2 doubles) */
-    double lambda;           /* ridge lambda_f */
-} ev_cold_opts;
+/* The options: --item-features FILE [--features-format F] ... [--features-max N] [--features-lambda L]. */
+typedef hr_content_opts ev_cold_opts;
 
 static inline int cmp_u32_ev(const void *a, const void *b)
 {

@@ -230,6 +230,19 @@ static int inspect_model(hr_job *job, const char *path)
                 printf("array      %-17s %lld x %lld in %lld members of %lld rows\n", key,
                        (long long)json_integer_value(json_object_get(a, "rows")), (long long)json_integer_value(json_object_get(a, "cols")),
                        (long long)json_integer_value(json_object_get(a, "members")), (long long)json_integer_value(json_object_get(a, "block")));
+            json_t *cm = json_object_get(m, "content");
+            if (cm) {   /* the content map of train --item-features (jobs/content.h) */
+                json_t *fm = json_object_get(cm, "formats"), *f;
+                size_t fi;
+                printf("content    map of %lld features (of %lld) + intercept to %lld columns, lambda %g, fitted on %lld warm items; formats",
+                       (long long)json_integer_value(json_object_get(cm, "features")),
+                       (long long)json_integer_value(json_object_get(cm, "features_total")),
+                       (long long)json_integer_value(json_object_get(cm, "width")), json_number_value(json_object_get(cm, "lambda")),
+                       (long long)json_integer_value(json_object_get(cm, "warm_items_fitted")));
+                json_array_foreach(fm, fi, f) printf("%s %s", fi ? "," : "", json_string_value(f));
+                printf("\n");
+                hr_job_set_int(job, "content_features", json_integer_value(json_object_get(cm, "features")));
+            }
             printf("checksums  %zu members verified\n", nmem);
             fflush(stdout);
             hr_job_set_str(job, "kind", "model");

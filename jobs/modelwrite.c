@@ -44,6 +44,10 @@ static const hr_rows_src *rows_src(const mw *w, const char *name)
     if (!strcmp(name, "item_factors.f32")) return &s->item_factors;
     if (!strcmp(name, "user_bias.f32")) return &s->user_bias;
     if (!strcmp(name, "item_bias.f32")) return &s->item_bias;
+    if (!strncmp(name, "content", 7)) {   /* the content map: whole in hdr, no source */
+        static const hr_rows_src none;
+        return &none;
+    }
     return &s->item_scores;
 }
 
@@ -123,6 +127,16 @@ static void member_bytes(mw *w, const hr_marray *a, uint64_t j, const void **raw
 {
     uint64_t lo = (j - a->first) * a->block, hi = lo + a->block < a->rows ? lo + a->block : a->rows;
     *owned = NULL;
+    if (a->side == 2) {   /* the content map: whole on every rank, in hdr */
+        if (a->type == HR_MARRAY_DICT) {
+            hr_model_dict_member(&w->hdr->content_tokens, lo, hi, owned, len);
+            *raw = *owned;
+        } else {
+            *raw = (strcmp(a->name, "content_idf.f32") ? w->hdr->content_map : w->hdr->content_idf) + lo * a->cols;
+            *len = (size_t)((hi - lo) * a->cols * sizeof(float));
+        }
+        return;
+    }
     if (a->type == HR_MARRAY_DICT) {
         const hr_dict *d = a->side ? w->src->items : w->src->users;
         if (d) {
@@ -281,6 +295,7 @@ int hr_model_write(hr_job *job, const char *path, const hr_model *hdr, const hr_
                           src->user_bias.part || src->user_bias.fill, src->item_bias.part || src->item_bias.fill);
     if (hdr->kind == HR_MODEL_ITEMITEM) hr_model_layout_item_item(&w.L, hdr->n_items, hdr->ii_cols);
     if (hdr->kind == HR_MODEL_USERUSER) hr_model_layout_user_user(&w.L, hdr->n_users, hdr->ii_cols);
+    hr_model_layout_content(&w.L, hdr->content_nf, (uint64_t)hdr->content_width);
     int rc = 0;
     char *text = NULL;
     size_t tlen = 0;

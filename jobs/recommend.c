@@ -17,6 +17,9 @@
  * relevance on item factors: pick argmax (1-L) * relevance - L * max cosine to items picked;
  * the candidates' factor rows are fetched by id from the ranks holding their blocks
  * (jobs/rowfetch.h), a batch of users at a time, so no rank holds the item matrix.
+ * --item-features FILE (models trained with it): the items of FILE the model does not know, or
+ * knows without training interactions, are scored from their content (jobs/recommend_content.h,
+ * source "content"); --cold-slots S caps them at S per list and always lists the best S.
  * Output: DIR/part-RRRRR.tsv.zst (user, rank, item, score, source) + DIR/manifest.json. */
 #include <getopt.h>
 #include <math.h>
@@ -39,6 +42,7 @@
 #include "jobs/foldin.h"
 #include "jobs/indexscore.h"
 #include "jobs/publish.h"
+#include "jobs/recommend_content.h"
 #include "jobs/recommend_userknn.h"
 #include "jobs/ringrows.h"
 #include "jobs/ringscore.h"
@@ -52,7 +56,11 @@ static const char *const REC_FORMATS[] = { "hpcrec-recommendations", NULL };
 static const char usage[] =
     "hpcrec recommend --model MODEL.tar --data DATASET --out DIR [--top N] [--include-seen] [--exclude FILE]\n"
     "                 [--users FILE] [--diversify L] [--index INDEX [--probe N]] [--zstd-level Z (default 1)] [--json FILE]\n"
-    "                 [--fold-in DATASET] [--fold-in-min N (default 1)]\n";
+    "                 [--fold-in DATASET] [--fold-in-min N (default 1)]\n"
+    "                 [--item-features FILE [--features-format F] ... [--cold-slots S (default 0)]]\n"
+    "  --item-features: items of FILE the model does not know, or knows without training interactions, are\n"
+    "  scored by the model's content map (train --item-features); --cold-slots S: at most S of them per list,\n"
+    "  the best S always listed (0: they compete on score alone)\n";
 
 
 #define FROM_ROW (UINT32_MAX - 1)   /* model_uid of a user scored from its --data row */
@@ -67,6 +75,8 @@ typedef struct {
     size_t ext_len;
     uint32_t *seen;      /* model item ids, sorted */
     uint32_t nseen;
+    uint32_t *cseen;     /* --item-features: content items in its --data row, sorted */
+    uint32_t ncseen;
 } target;
 
 static int cmp_u32(const void *a, const void *b)
@@ -263,8 +273,11 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         { "diversify", required_argument, 0, 'D' }, { "zstd-level", required_argument, 0, 'z' },
         { "index", required_argument, 0, 'I' }, { "probe", required_argument, 0, 'p' },
         { "json", required_argument, 0, 'j' }, { "fold-in-min", required_argument, 0, 'F' },
-        { "fold-in", required_argument, 0, 'f' },
+        { "fold-in", required_argument, 0, 'f' }, HR_CONTENT_LONGOPTS, HR_CONTENT_SLOTS_LONGOPT,
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+    hr_content_opts co;
+    hr_content_opts_init(&co);
+    int have_slots = 0;
     const char *model_path = NULL, *data = NULL, *out = NULL, *exclude = NULL, *users_file = NULL, *index = NULL, *fold = NULL;
     int64_t top = 10, level = 1, probe = 0, fold_min = 1;
     double diversify = 0;
@@ -288,6 +301,13 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         case 'j': job->json_path = optarg; break;
         case 'f': fold = optarg; break;
         case 'F': HR_TRY(hr_opt_i64(job, "--fold-in-min", optarg, 1, UINT32_MAX, &fold_min)); break;
+        case HR_CONTENT_OPT_FILE: case HR_CONTENT_OPT_FORMAT: case HR_CONTENT_OPT_SLOTS:
+            have_slots |= c == HR_CONTENT_OPT_SLOTS;
+            HR_TRY(hr_content_opt(job, &co, c, optarg));
+            break;
+        case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA:
+            return hr_error_set(&job->err, HR_ERR_ARG, "--features-max and --features-lambda belong to train: recommend uses the "
+                                "model's content map as trained");
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
         }
@@ -308,7 +328,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     hr_triple *ft = NULL;   /* --fold-in: its rows, on the owners of their users in --data */
     uint64_t nft = 0, fold_dropped = 0;
     uint64_t nt = 0;
-    uint8_t *banned = NULL;
+    uint8_t *banned = NULL, *rbanned = NULL;   /* rbanned: what the catalogue skips (banned + known content items) */
+    uint64_t nrbanned = 0;
     uint32_t *imap = NULL, *popular = NULL;
     hr_topbuf *heaps = NULL;
     hr_topkey *store = NULL;
@@ -319,10 +340,21 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     uint64_t nlisted = 0;
     hr_publish pub;
     memset(&pub, 0, sizeof pub);
+    hr_rec_content cont;   /* --item-features (jobs/recommend_content.h) */
+    memset(&cont, 0, sizeof cont);
+    const int content = co.nfiles > 0;
+    char **xids = NULL;    /* --exclude's ids */
+    uint64_t nxids = 0;
     /* Dictionaries now; factor rows once the targets are known (only this rank's share). */
     rc = hr_model_load_dicts(model_path, &m, &job->err);
     if (rc == 0 && index && m.kind != HR_MODEL_FACTOR)
         rc = hr_error_set(&job->err, HR_ERR_ARG, "--index: %s is a %s model, it has no item factors to search", model_path, m.algo);
+    if (rc == 0 && (content || have_slots) && !m.content_nf)
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "%s%s: %s has no content map (train it with --item-features to store one)",
+                          content ? "--item-features" : "--cold-slots", content && have_slots ? " / --cold-slots" : "", model_path);
+    if (rc == 0 && have_slots && !content) rc = hr_error_set(&job->err, HR_ERR_ARG, "--cold-slots needs --item-features");
+    if (rc == 0 && content && diversify > 0)
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "--item-features: not with --diversify (content items have no stored factor rows)");
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc == 0) rc = hr_dataset_load(job, data, HR_LOAD_BY_USER, &ds);
     if (rc < 0) goto done;
@@ -344,18 +376,24 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     banned = hr_calloc(ni ? ni : 1, 1);
     uint64_t nbanned = 0;
     if (exclude) {
-        char **ids;
-        uint64_t n;
-        rc = read_id_file(exclude, &ids, &n, &job->err);
-        for (uint64_t x = 0; rc == 0 && x < n; x++) {
-            int64_t g = hr_dict_find(&m.items, ids[x], strlen(ids[x]));
+        rc = read_id_file(exclude, &xids, &nxids, &job->err);
+        for (uint64_t x = 0; rc == 0 && x < nxids; x++) {
+            int64_t g = hr_dict_find(&m.items, xids[x], strlen(xids[x]));
             if (g >= 0 && !banned[g]) { banned[g] = 1; nbanned++; }
         }
-        if (rc == 0) for (uint64_t x = 0; x < n; x++) hr_free(ids[x]);
-        if (rc == 0) hr_free(ids);
     }
     rc = hr_comm_agree(job->comm, rc, &job->err);
     if (rc < 0) goto done;
+    /* content items: every rank maps all of them; the catalogue skips the known ones */
+    rbanned = banned;
+    nrbanned = nbanned;
+    if (content) {
+        rbanned = hr_malloc(ni ? ni : 1);
+        memcpy(rbanned, banned, ni ? ni : 1);
+        rc = hr_rec_content_init(job, &co, &m, &ds, xids, nxids, rbanned, &cont);
+        nrbanned = nbanned + cont.ci.n - cont.ci.n_new;
+        if (rc < 0) goto done;
+    }
     imap = hr_dict_match(&ds.items, &m.items, NULL);
     float *pop = hr_calloc(ni ? ni : 1, sizeof *pop);
     for (uint64_t g = 0; g < ds.items.n; g++)
@@ -415,6 +453,14 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             t->model_uid = t->known ? FROM_ROW : UINT32_MAX;
         } else if (m.kind == HR_MODEL_ITEMITEM) {
             t->known = 0;   /* no row in --data: nothing to score from */
+        }
+        if (row >= 0 && exclude_seen && content) {   /* content items in the row */
+            for (uint64_t e = b->ptr[row]; e < b->ptr[row + 1]; e++)
+                if (cont.by_data[b->idx[e]]) {
+                    if (!t->cseen) t->cseen = hr_malloc((b->ptr[row + 1] - b->ptr[row]) * sizeof *t->cseen);
+                    t->cseen[t->ncseen++] = cont.by_data[b->idx[e]] - 1;
+                }
+            qsort(t->cseen, t->ncseen, sizeof *t->cseen, cmp_u32);
         }
         if (row >= 0 && exclude_seen) {
             uint64_t n = b->ptr[row + 1] - b->ptr[row];
@@ -522,10 +568,10 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         hr_ring_query rq = { nmod, U, excl, nexcl, heaps };
         if (index)   /* candidates from the index's probed lists only (jobs/indexscore.h) */
             rc = hr_index_ring_score(job, index, (uint32_t)probe, &m, model_path, HR_METRIC_IP, "recommend", m.item_factors, m.item_bias,
-                                     nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm, &iscores);
+                                     nrbanned ? rbanned : NULL, ni, k, &rq, &t_score, &t_comm, &iscores);
         else
             rc = hr_ring_score(job, m.item_factors, m.item_bias,
-                               nbanned ? banned : NULL, ni, k, &rq, &t_score, &t_comm);
+                               nrbanned ? rbanned : NULL, ni, k, &rq, &t_score, &t_comm);
         hr_free(excl);
         hr_free(nexcl);
     }
@@ -540,6 +586,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     hr_recwriter *wr = NULL;
     if (rc == 0) rc = hr_recwriter_open(path, "user\trank\titem\tscore\tsource", (int)level, &wr, &job->err);
     uint32_t *idx = hr_malloc((M + top + 1) * sizeof *idx), *fin = hr_malloc((top + 1) * sizeof *fin);
+    uint8_t *fcont = hr_calloc(top + 1, 1);   /* per line: a content item */
     float *sco = hr_malloc((M + 1) * sizeof *sco), *fsc = hr_malloc((top + 1) * sizeof *fsc), *maxsim = hr_malloc((M + 1) * sizeof *maxsim);
     uint8_t *used = hr_malloc(M + 1);
     /* Item ids as text once (formatting them per line would cost more than the scoring),
@@ -586,6 +633,7 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             target *t = &tg[x];
             uint32_t n = 0;
             const char *source;
+            if (content) memset(fcont, 0, top);
             if (t->model_uid != UINT32_MAX && diversify > 0) {
                 n = mmr(db.ids, db.nids, db.rows, k, db.cand + (x - b0) * M, db.csco + (x - b0) * M, db.ncand[x - b0],
                         (uint32_t)top, (float)diversify, fin, fsc, maxsim, used);
@@ -594,8 +642,13 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
                 uint32_t got = hr_topbuf_sorted(&heaps[hx++], idx, sco);
                 while (got > 0 && !isfinite(sco[got - 1])) got--;  /* banned items only filled a short heap */
                 n = got < top ? got : (uint32_t)top;
-                memcpy(fin, idx, n * sizeof *fin);
-                memcpy(fsc, sco, n * sizeof *fsc);
+                if (content)   /* the content items' best merged in (U is in heap order) */
+                    n = hr_rec_content_merge(&cont, U + (hx - 1) * (uint64_t)k, k, t->cseen, t->ncseen, idx, sco, n, (uint32_t)top, fin,
+                                             fsc, fcont);
+                else {
+                    memcpy(fin, idx, n * sizeof *fin);
+                    memcpy(fsc, sco, n * sizeof *fsc);
+                }
                 source = t->folded ? "fold-in" : "model";
             } else {
                 for (uint64_t p = 0; p < ni && n < top; p++) {
@@ -609,15 +662,18 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             }
             short_lists += n < top;
             nfolded += t->folded;
-            for (uint32_t r = 0; rc == 0 && r < n; r++)
-                rc = hr_recwriter_line(wr, t->ext, t->ext_len, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r], source,
-                                       &job->err);
+            for (uint32_t r = 0; rc == 0 && r < n; r++) {
+                const char *cid = content && fcont[r] ? hr_rec_content_id(&cont, fin[r]) : NULL;
+                rc = cid ? hr_recwriter_line(wr, t->ext, t->ext_len, r + 1, cid, strlen(cid), fsc[r], "content", &job->err)
+                         : hr_recwriter_line(wr, t->ext, t->ext_len, r + 1, itext + ioff[fin[r]], ioff[fin[r] + 1] - ioff[fin[r]], fsc[r],
+                                             content && fcont[r] ? "content" : source, &job->err);
+            }
         }
     }
     hr_free(db.cand); hr_free(db.csco); hr_free(db.ncand); hr_free(db.ids); hr_free(db.rows);
     hr_free(itext);
     hr_free(ioff);
-    hr_free(idx); hr_free(fin); hr_free(sco); hr_free(fsc); hr_free(maxsim); hr_free(used); hr_free(pop); hr_free(mod);
+    hr_free(idx); hr_free(fin); hr_free(sco); hr_free(fsc); hr_free(maxsim); hr_free(used); hr_free(pop); hr_free(mod); hr_free(fcont);
     uint64_t info[3] = { 0 }, lines = 0;
     double t_close = hr_now();
     if (rc == 0) rc = hr_recwriter_close(wr, &info[0], &info[1], &lines, &job->err);
@@ -630,9 +686,9 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     uint64_t *all = hr_calloc((size_t)P * 3, sizeof *all);
     info[2] = lines;
     memcpy(all + 3 * job->rank, info, sizeof info);
-    uint64_t tot[6] = { nt, nfallback, lines, short_lists, hx, nfolded };   /* hx: users scored by the factors */
+    uint64_t tot[7] = { nt, nfallback, lines, short_lists, hx, nfolded, cont.lines };   /* hx: users scored by the factors */
     rc = hr_comm_allreduce_sum_u64(job->comm, all, (size_t)P * 3);
-    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, tot, 6);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, tot, 7);
     double ts_max = t_score;
     if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, &ts_max, 1);
     if (rc == 0) rc = hr_comm_allreduce_max_f64(job->comm, &t_fold, 1);
@@ -643,6 +699,12 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
                                "users", (json_int_t)tot[0], "users_fallback", (json_int_t)tot[1], "lines", (json_int_t)tot[2],
                                "exclude_seen", exclude_seen, "diversify", diversify, "items_excluded", (json_int_t)nbanned);
         if (solve_fold) json_object_set_new(mf, "users_fold_in", json_integer((json_int_t)tot[5]));
+        if (content) {
+            json_object_set_new(mf, "content_items", json_integer((json_int_t)cont.ci.n));
+            json_object_set_new(mf, "content_items_new", json_integer((json_int_t)cont.ci.n_new));
+            json_object_set_new(mf, "content_lines", json_integer((json_int_t)tot[6]));
+            json_object_set_new(mf, "cold_slots", json_integer((json_int_t)co.cold_slots));
+        }
         json_object_set_new(mf, "columns", json_pack("[s,s,s,s,s]", "user", "rank", "item", "score", "source"));
         /* the id kinds, for readers that type the columns (export --recs: INTEGER or TEXT);
          * listed users not in the dataset keep their text, so they count too */
@@ -682,6 +744,17 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
         hr_progress("recommend  %llu users (%llu by popularity), top %lld: %llu lines in %s; setup %.2fs, scoring %.2fs (%.1f GFLOP/s), output %.2fs + close %.2fs, total %.2fs",
                     (unsigned long long)tot[0], (unsigned long long)tot[1], (long long)top, (unsigned long long)tot[2], out, phase[0], ts_max,
                     ts_max > 0 ? flops / ts_max / 1e9 : 0, phase[1], phase[2], hr_now() - t0);
+        if (content) {
+            hr_job_set_int(job, "content_items", (int64_t)cont.ci.n);
+            hr_job_set_int(job, "content_items_new", (int64_t)cont.ci.n_new);
+            hr_job_set_int(job, "content_items_with_features", (int64_t)cont.ci.with_features);
+            hr_job_set_int(job, "content_lines", (int64_t)tot[6]);
+            hr_job_set_int(job, "cold_slots", co.cold_slots);
+            hr_progress("recommend  content: %llu items mapped by the content map (%llu new to the model, %llu known without "
+                        "interactions), %llu lines with source content%s", (unsigned long long)cont.ci.n,
+                        (unsigned long long)cont.ci.n_new, (unsigned long long)(cont.ci.n - cont.ci.n_new), (unsigned long long)tot[6],
+                        co.cold_slots ? " (--cold-slots)" : "");
+        }
         if (solve_fold)   /* the fold-in cost next to the cost of scoring (all scored users) */
             hr_progress("recommend  fold-in: %llu users unknown to the model folded in (at least %lld known items) in %.3fs; "
                         "scoring them %.3fs (%llu users scored in %.3fs, pro rata); %llu unknown users by popularity",
@@ -691,7 +764,11 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
     }
 done:
     rc = hr_publish_end(job, &pub, rc);   /* a failed run: the temporary directory goes */
-    for (uint64_t x = 0; x < nt; x++) { hr_free(tg[x].ext); hr_free(tg[x].seen); }
+    for (uint64_t x = 0; x < nt; x++) { hr_free(tg[x].ext); hr_free(tg[x].seen); hr_free(tg[x].cseen); }
+    for (uint64_t x = 0; x < nxids; x++) hr_free(xids[x]);
+    hr_free(xids);
+    hr_rec_content_free(&cont);
+    if (rbanned != banned) hr_free(rbanned);
     for (uint64_t x = 0; x < nlisted; x++) hr_free(listed[x]);
     hr_free(listed);
     hr_ring_rows_free(&qr);

@@ -10,6 +10,13 @@
  * the owners of i's users for their rows (two all-to-alls: row lengths, then items), then
  * counts j over those rows with a sparse accumulator.  cosine = C_ij / sqrt(n_i n_j),
  * jaccard = C_ij / (n_i + n_j - C_ij), pairs with C_ij < S dropped.
+ * With --item-features (factor models holding a content map, train --item-features): the items
+ * of the features file that the model does not know, or knows without training interactions,
+ * take their mapped factors (jobs/content.h): known ones replace their row as queries, new ones
+ * (ids after the catalogue's) are queries of the rank whose share of them they fall in; as
+ * candidates, every content item is scored outside the ring from the mapped rows every rank
+ * holds (the ring skips the known ones), so content pairs do not depend on the rank count.  Lines whose
+ * item or neighbour is such an item carry source "content".
  * No item is its own neighbour.  Output as recommend's: DIR/part-RRRRR.tsv.zst with
  * item, rank, similar, score, source + DIR/manifest.json. */
 #include <getopt.h>
@@ -27,6 +34,7 @@
 #include "io/output.h"
 #include "io/recwriter.h"
 #include "jobs/commands.h"
+#include "jobs/similar_content.h"
 #include "jobs/dataset.h"
 #include "jobs/index.h"
 #include "jobs/indexscore.h"
@@ -40,32 +48,46 @@ static const char *const SIM_FORMATS[] = { "hpcrec-similar", NULL };
 static const char usage[] =
     "hpcrec similar --model MODEL.tar --out DIR [--top K] [--items FILE] [--index INDEX [--probe N]]\n"
     "hpcrec similar --data DATASET --out DIR [--top K] [--measure cosine|jaccard] [--min-support S]\n"
-    "  [--zstd-level Z] [--json FILE]\n";
+    "  [--zstd-level Z] [--json FILE]\n"
+    "  --model with --item-features FILE [--features-format F] ...: new items get neighbours, and are\n"
+    "  neighbours, through the model's content map (train --item-features)\n";
 
 /* Lists of (query item, heap) written in query order; ids from dict. */
 static int write_lists(hr_job *job, const char *out, const hr_dict *items, const uint32_t *qid, uint64_t nq, hr_topbuf *heaps,
-                       uint32_t top, const char *source, int level, uint64_t info[3])
+                       uint32_t top, const char *source, int level, uint64_t info[3], hr_sim_content *cs, const float *Q)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/part-%05d.tsv.zst", out, job->rank);
     hr_recwriter *wr;
     HR_TRY(hr_recwriter_open(path, "item\trank\tsimilar\tscore\tsource", level, &wr, &job->err));
-    uint32_t *idx = hr_malloc((top + 1) * sizeof *idx);
-    float *sc = hr_malloc((top + 1) * sizeof *sc);
+    uint32_t *idx = hr_malloc((3 * (size_t)top + 1) * sizeof *idx), *nid = idx + top, *mid = nid + top;
+    float *sc = hr_malloc((3 * (size_t)top + 1) * sizeof *sc), *nsc = sc + top, *msc = nsc + top;
+    hr_topk_entry *st = hr_malloc(((size_t)top + 1) * sizeof *st);
     int rc = 0;
     for (uint64_t x = 0; rc == 0 && x < nq; x++) {
         char ta[HR_DICT_INT_CHARS], tb[HR_DICT_INT_CHARS];
         size_t al, bl;
-        const char *a = hr_dict_key(items, qid[x], ta, &al);
+        const char *a = hr_sim_content_id(items, cs, qid[x], ta, &al);
         uint32_t got = hr_topbuf_sorted(&heaps[x], idx, sc);
+        while (got > 0 && !isfinite(sc[got - 1])) got--;
+        const uint32_t *li = idx;
+        const float *ls = sc;
+        if (cs) {   /* the content items' best merged in */
+            uint32_t nn = hr_sim_content_best(cs, Q + x * (uint64_t)cs->k, qid[x], top, st, nid, nsc);
+            got = hr_topk_merge_lists(idx, sc, got, nid, nsc, nn, top, mid, msc);
+            li = mid;
+            ls = msc;
+        }
         for (uint32_t r = 0; rc == 0 && r < got; r++) {
-            if (!isfinite(sc[r])) break;
-            const char *b = hr_dict_key(items, idx[r], tb, &bl);
-            rc = hr_recwriter_line(wr, a, al, r + 1, b, bl, sc[r], source, &job->err);
+            const char *b = hr_sim_content_id(items, cs, li[r], tb, &bl);
+            const int c = hr_sim_is_content(cs, qid[x]) || hr_sim_is_content(cs, li[r]);
+            if (cs) cs->lines += c;
+            rc = hr_recwriter_line(wr, a, al, r + 1, b, bl, ls[r], c ? "content" : source, &job->err);
         }
     }
     hr_free(idx);
     hr_free(sc);
+    hr_free(st);
     if (rc < 0) {
         hr_recwriter_abort(wr);
         return rc;
@@ -127,14 +149,20 @@ static int from_columns(hr_job *job, const char *path, const char *items_file, h
 typedef struct model_src {
     const char *path, *items_file, *index;
     uint32_t probe;
+    const hr_content_opts *content;   /* --item-features, or NULL */
 } model_src;
 
 static int from_model(hr_job *job, const model_src *src, uint32_t top, hr_dict *items_out, uint32_t **qid, uint64_t *nq,
-                      hr_topbuf **heaps, hr_topkey **store, double *t_score, const char **source)
+                      hr_topbuf **heaps, hr_topkey **store, double *t_score, const char **source, hr_sim_content *cs, float **Qout)
 {
     const char *path = src->path;
     hr_model m;
     int rc = hr_model_load_dicts(path, &m, &job->err);
+    if (rc == 0 && cs && src->index)
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "--item-features: not with --index (the index holds the stored item rows only)");
+    if (rc == 0 && cs && !m.content_nf)
+        rc = hr_error_set(&job->err, HR_ERR_ARG, "--item-features: %s has no content map (train it with --item-features to store one)",
+                          path);
     if (rc == 0 && m.kind == HR_MODEL_USERUSER)   /* its neighbours are users, not items */
         rc = hr_error_set(&job->err, HR_ERR_ARG, "%s: a userknn model holds user neighbours, not item similarities; "
                           "use an itemknn model or similar --data DATASET", path);
@@ -157,6 +185,13 @@ static int from_model(hr_job *job, const model_src *src, uint32_t top, hr_dict *
     }
     uint64_t n = m.n_items;
     int k = m.k;
+    if (cs) {   /* every rank maps every content item */
+        rc = hr_sim_content_init(job, src->content, &m, cs);
+        if (rc < 0) {
+            hr_model_free(&m);
+            return rc;
+        }
+    }
     /* This rank's block of item rows is both its queries and its first block of the ring. */
     uint64_t lo = (uint64_t)job->rank * n / (uint64_t)job->size, hi = (uint64_t)(job->rank + 1) * n / (uint64_t)job->size;
     hr_model_part part = { NULL, 0, lo, hi, NULL, 0 };
@@ -174,20 +209,32 @@ static int from_model(hr_job *job, const model_src *src, uint32_t top, hr_dict *
         float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
         for (int j = 0; j < k; j++) N[i * (uint64_t)k + (uint64_t)j] = y[j] * inv;
     }
+    for (uint64_t c = 0; cs && c < cs->nk; c++)   /* known content items: their mapped rows */
+        if (cs->ci.gid[c] >= lo && cs->ci.gid[c] < hi)
+            memcpy(N + (cs->ci.gid[c] - lo) * (uint64_t)k, cs->N + c * (uint64_t)k, (size_t)k * sizeof *N);
+    /* new items: rank r queries its share x0..x1-1 of them */
+    const uint64_t nnew = cs ? cs->ci.n_new : 0, x0 = (uint64_t)job->rank * nnew / (uint64_t)job->size,
+                   x1 = (uint64_t)(job->rank + 1) * nnew / (uint64_t)job->size;
     /* queries: the block's items, or those of the listed ones that are in the block */
     uint64_t *listed = NULL, nlisted = 0;
     if (src->items_file) rc = hr_index_read_ids(src->items_file, &m.items, "item", path, &listed, &nlisted, &job->err);
     rc = hr_comm_agree(job->comm, rc, &job->err);
     *nq = 0;
-    *qid = hr_malloc(((src->items_file ? nlisted : hi - lo) + 1) * sizeof **qid);
+    *qid = hr_malloc(((src->items_file ? nlisted : hi - lo) + (x1 - x0) + 1) * sizeof **qid);
     for (uint64_t x = 0; rc == 0 && x < (src->items_file ? nlisted : hi - lo); x++) {
         uint64_t g = src->items_file ? listed[x] : lo + x;
         if (g >= lo && g < hi) (*qid)[(*nq)++] = (uint32_t)g;
     }
     hr_free(listed);
-    float *Q = src->items_file ? hr_malloc((*nq * (uint64_t)k + 1) * sizeof *Q) : N;
-    if (src->items_file)
-        for (uint64_t x = 0; x < *nq; x++) memcpy(Q + x * (uint64_t)k, N + ((*qid)[x] - lo) * (uint64_t)k, (size_t)k * sizeof *Q);
+    const uint64_t nblock = *nq;
+    if (!src->items_file)
+        for (uint64_t x = x0; x < x1; x++) (*qid)[(*nq)++] = (uint32_t)(n + x);
+    float *Q = src->items_file || x1 > x0 ? hr_malloc((*nq * (uint64_t)k + 1) * sizeof *Q) : N;
+    if (Q != N) {
+        for (uint64_t x = 0; x < nblock; x++) memcpy(Q + x * (uint64_t)k, N + ((*qid)[x] - lo) * (uint64_t)k, (size_t)k * sizeof *Q);
+        for (uint64_t x = nblock; x < *nq; x++)
+            memcpy(Q + x * (uint64_t)k, cs->N + (cs->nk + ((*qid)[x] - n)) * (uint64_t)k, (size_t)k * sizeof *Q);
+    }
     uint32_t **excl = hr_malloc((*nq + 1) * sizeof *excl), *nexcl = hr_malloc((*nq + 1) * sizeof *nexcl);
     *heaps = hr_malloc((*nq + 1) * sizeof **heaps);
     *store = hr_malloc((*nq * top + 1) * sizeof **store);
@@ -203,10 +250,15 @@ static int from_model(hr_job *job, const model_src *src, uint32_t top, hr_dict *
         rc = hr_index_ring_score(job, src->index, src->probe, &m, path, HR_METRIC_COSINE, "similar", m.item_factors, NULL, NULL, n, k,
                                  &q, t_score, &t_comm, &iscores);
     else if (rc == 0)
-        rc = hr_ring_score(job, N, NULL, NULL, n, k, &q, t_score, &t_comm);
+        rc = hr_ring_score(job, N, NULL, cs ? cs->known : NULL, n, k, &q, t_score, &t_comm);
     hr_free(excl);
     hr_free(nexcl);
-    if (Q != N) hr_free(Q);
+    if (cs) {   /* the query rows, for the new items' scores at writing */
+        if (Q == N) N = NULL;
+        *Qout = Q;
+    } else if (Q != N) {
+        hr_free(Q);
+    }
     hr_free(N);
     *items_out = m.items;
     memset(&m.items, 0, sizeof m.items);
@@ -338,7 +390,9 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
         { "top", required_argument, 0, 'n' }, { "measure", required_argument, 0, 'M' },
         { "min-support", required_argument, 0, 's' }, { "zstd-level", required_argument, 0, 'z' },
         { "items", required_argument, 0, 'i' }, { "index", required_argument, 0, 'I' }, { "probe", required_argument, 0, 'p' },
-        { "json", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "json", required_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, HR_CONTENT_LONGOPTS, { 0, 0, 0, 0 } };
+    hr_content_opts co;
+    hr_content_opts_init(&co);
     const char *model = NULL, *data = NULL, *out = NULL, *measure = "cosine", *items_file = NULL, *index = NULL;
     int64_t top = 20, min_support = 1, level = 1, probe = 0;
     int c;
@@ -357,12 +411,17 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
         case 'I': index = optarg; break;
         case 'p': HR_TRY(hr_opt_i64(job, "--probe", optarg, 1, UINT32_MAX, &probe)); break;
         case 'j': job->json_path = optarg; break;
+        case HR_CONTENT_OPT_FILE: case HR_CONTENT_OPT_FORMAT: HR_TRY(hr_content_opt(job, &co, c, optarg)); break;
+        case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA:
+            return hr_error_set(&job->err, HR_ERR_ARG, "--features-max and --features-lambda belong to train: similar uses the "
+                                "model's content map as trained");
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);
         }
     }
     if (!out || (!model) == (!data))
         return hr_error_set(&job->err, HR_ERR_ARG, "give --out and exactly one of --model or --data\n%s", usage);
+    if (co.nfiles && !model) return hr_error_set(&job->err, HR_ERR_ARG, "--item-features needs --model");
     if ((items_file || index) && !model) return hr_error_set(&job->err, HR_ERR_ARG, "--items and --index need --model");
     if (probe && !index) return hr_error_set(&job->err, HR_ERR_ARG, "--probe needs --index");
     hr_pathspec ps[] = { { "--model", model, HR_IN }, { "--data", data, HR_IN }, { "--items", items_file, HR_IN },
@@ -382,9 +441,12 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     hr_topkey *store = NULL;
     int rc;
     const char *source = model ? "factors" : jaccard ? "jaccard" : "cosine";
+    hr_sim_content cs;
+    memset(&cs, 0, sizeof cs);
+    float *Q = NULL;
     if (model) {
-        model_src src = { model, items_file, index, (uint32_t)probe };
-        rc = from_model(job, &src, (uint32_t)top, &items, &qid, &nq, &heaps, &store, &t_score, &source);
+        model_src src = { model, items_file, index, (uint32_t)probe, co.nfiles ? &co : NULL };
+        rc = from_model(job, &src, (uint32_t)top, &items, &qid, &nq, &heaps, &store, &t_score, &source, co.nfiles ? &cs : NULL, &Q);
     } else {
         rc = hr_dataset_load(job, data, HR_LOAD_BY_USER | HR_LOAD_BY_ITEM, &ds);
         if (rc == 0) rc = from_data(job, &ds, jaccard, (uint64_t)min_support, (uint32_t)top, &qid, &nq, &heaps, &store, &t_score);
@@ -394,20 +456,27 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     memset(&pub, 0, sizeof pub);
     rc = hr_comm_agree(job->comm, rc, &job->err);   /* hr_publish_begin is collective */
     if (rc == 0) rc = hr_publish_begin(job, out, "manifest.json", SIM_FORMATS, &pub);
-    if (rc == 0) rc = write_lists(job, pub.dir, model ? &items : &ds.items, qid, nq, heaps, (uint32_t)top, source, (int)level, info);
+    if (rc == 0)
+        rc = write_lists(job, pub.dir, model ? &items : &ds.items, qid, nq, heaps, (uint32_t)top, source, (int)level, info,
+                         co.nfiles ? &cs : NULL, Q);
     rc = hr_comm_agree(job->comm, rc, &job->err);
-    uint64_t tot[2] = { nq, info[2] };
+    uint64_t tot[3] = { nq, info[2], cs.lines };
     uint64_t *all = hr_calloc((size_t)job->size * 3, sizeof *all);
     if (rc == 0) {
         memcpy(all + 3 * job->rank, info, sizeof info);
         rc = hr_comm_allreduce_sum_u64(job->comm, all, (size_t)job->size * 3);
     }
-    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, tot, 2);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, tot, 3);
     if (rc == 0 && job->rank == 0) {
         json_t *mf = json_pack("{s:s,s:i,s:s,s:s,s:s,s:I,s:I,s:I}", "format", "hpcrec-similar", "version", 1, "software",
                                "hpcrec " HR_VERSION, "from", model ? model : data, "measure", source, "top", (json_int_t)top,
                                "items", (json_int_t)tot[0], "lines", (json_int_t)tot[1]);
         json_object_set_new(mf, "columns", json_pack("[s,s,s,s,s]", "item", "rank", "similar", "score", "source"));
+        if (co.nfiles) {
+            json_object_set_new(mf, "content_items", json_integer((json_int_t)cs.ci.n));
+            json_object_set_new(mf, "content_items_new", json_integer((json_int_t)cs.ci.n_new));
+            json_object_set_new(mf, "content_lines", json_integer((json_int_t)tot[2]));
+        }
         char path[4096];
         for (int r = 0; r < job->size; r++) {
             snprintf(path, sizeof path, "part-%05d.tsv.zst", r);
@@ -424,6 +493,13 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
         hr_job_set_int(job, "top", top);
         hr_job_set_str(job, "measure", source);
         hr_job_set_real(job, "seconds_scoring", t_score);
+        if (co.nfiles) {
+            hr_job_set_int(job, "content_items", (int64_t)cs.ci.n);
+            hr_job_set_int(job, "content_items_new", (int64_t)cs.ci.n_new);
+            hr_job_set_int(job, "content_lines", (int64_t)tot[2]);
+            hr_progress("similar    content: %llu items mapped by the content map (%llu new to the model), %llu lines with source "
+                        "content", (unsigned long long)cs.ci.n, (unsigned long long)cs.ci.n_new, (unsigned long long)tot[2]);
+        }
         hr_progress("similar    %llu items, top %lld by %s: %llu lines in %s; %.2fs", (unsigned long long)tot[0], (long long)top,
                     source, (unsigned long long)tot[1], out, hr_now() - t0);
     }
@@ -433,5 +509,7 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
     hr_free(store);
     hr_dict_free(&items);
     hr_dataset_free(&ds);
+    hr_sim_content_free(&cs);
+    hr_free(Q);
     return rc;
 }

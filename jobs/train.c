@@ -30,6 +30,7 @@
 #include "jobs/signals.h"
 #include "io/jsonl.h"
 #include "jobs/train.h"
+#include "jobs/content.h"
 
 static const char usage[] =
     "hpcrec train --data DATASET --out MODEL.tar --algo als|ials|pop|ease|svd|itemknn|userknn [options]\n"
@@ -73,6 +74,11 @@ static const char usage[] =
     "  --force-resume     accept a checkpoint of another dataset or other hyper-parameters\n"
     "  --init-from M.tar  warm start: known users/items start from the model's factors\n"
     "  SIGTERM / SIGUSR1: finish the half-iteration, checkpoint, exit 75 (requeue me)\n"
+    "  --item-features FILE [--features-format F]  als, ials: item features (repeatable; F tokens (default),\n"
+    "                     movielens-genres, ml-latest-genres, ml-latest-tags, lastfm-tags); after training,\n"
+    "                     the map from features to item factors is fitted on the items with interactions and\n"
+    "                     stored in the model (recommend / similar --item-features score new items by it)\n"
+    "  --features-max N   most frequent features kept (default 2048); --features-lambda L ridge (default 1)\n"
     "  --json FILE        machine-readable summary\n"
     "  --history FILE     one JSON line per iteration (loss, seconds, ...); appended to with --resume\n";
 
@@ -87,7 +93,16 @@ typedef struct {
     hr_exchange exchange;
     hr_dense_opts dense;
     hr_knn_train_opts knn;
+    hr_content_opts content;   /* --item-features: the content map (jobs/train_content.c) */
 } train_opts;
+
+static const char *algo_name(hr_algo a)
+{
+    static const char *const names[] = { [HR_ALGO_ALS] = "als", [HR_ALGO_IALS] = "ials", [HR_ALGO_POP] = "pop",
+                                         [HR_ALGO_EASE] = "ease", [HR_ALGO_SVD] = "svd", [HR_ALGO_ITEMKNN] = "itemknn",
+                                         [HR_ALGO_USERKNN] = "userknn" };
+    return names[a];
+}
 
 static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
 {
@@ -112,8 +127,9 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
         { "knn-center", required_argument, 0, 1003 }, { "neighbors", required_argument, 0, 1004 },
         { "shrink", required_argument, 0, 1005 }, { "min-support", required_argument, 0, 1006 },
         { "max-user-items", required_argument, 0, 1007 },
-        { "predict-neighbors", required_argument, 0, 1031 }, { 0, 0, 0, 0 } };
+        { "predict-neighbors", required_argument, 0, 1031 }, HR_CONTENT_LONGOPTS, { 0, 0, 0, 0 } };
     memset(o, 0, sizeof *o);
+    hr_content_opts_init(&o->content);
     hr_als_default_opts(&o->opts);
     o->opts.k = 64;
     o->opts.alpha = 1.0f;
@@ -228,12 +244,20 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
         case 1006: HR_TRY(hr_opt_i64(job, "--min-support", optarg, 1, UINT32_MAX, &v)); o->knn.knn.min_support = (uint32_t)v; break;
         case 1007: HR_TRY(hr_opt_i64(job, "--max-user-items", optarg, 0, UINT32_MAX, &v)); o->knn.max_user_items = (uint32_t)v; break;
         case 1031: HR_TRY(hr_opt_i64(job, "--predict-neighbors", optarg, 0, UINT32_MAX, &v)); o->knn.predict_neighbors = (uint32_t)v; break;
+        case HR_CONTENT_OPT_FILE: case HR_CONTENT_OPT_FORMAT: case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA:
+            HR_TRY(hr_content_opt(job, &o->content, c, optarg));
+            break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 1;
         default: return hr_opt_usage(job, usage);
         }
     }
     if (!o->data || !o->out || (int)o->algo < 0)
         return hr_error_set(&job->err, HR_ERR_ARG, "--data, --out and --algo are required\n%s", usage);
+    if (o->content.have_fit_opts && !o->content.nfiles)
+        return hr_error_set(&job->err, HR_ERR_ARG, "--features-max and --features-lambda need --item-features");
+    if (o->content.nfiles && o->algo != HR_ALGO_ALS && o->algo != HR_ALGO_IALS)
+        return hr_error_set(&job->err, HR_ERR_ARG, "--item-features: the content map is fitted to item factors; --algo %s has none "
+                            "that it learns (use als or ials)", algo_name(o->algo));
     if (o->resume && !o->ckpt.dir) return hr_error_set(&job->err, HR_ERR_ARG, "--resume needs --checkpoint-dir");
     if (o->init_svd && o->algo != HR_ALGO_ALS && o->algo != HR_ALGO_IALS)
         return hr_error_set(&job->err, HR_ERR_ARG, "--init svd applies to als and ials");
@@ -349,14 +373,6 @@ static void exchange_figures(hr_train *t, double x[4])
     x[2] = x[0] * row;
     x[3] = (double)(t->users.route.nrecv + t->items.route.nrecv) * row / (1 << 20);
     hr_comm_allreduce_max_f64(t->job->comm, &x[3], 1);
-}
-
-static const char *algo_name(hr_algo a)
-{
-    static const char *const names[] = { [HR_ALGO_ALS] = "als", [HR_ALGO_IALS] = "ials", [HR_ALGO_POP] = "pop",
-                                         [HR_ALGO_EASE] = "ease", [HR_ALGO_SVD] = "svd", [HR_ALGO_ITEMKNN] = "itemknn",
-                                         [HR_ALGO_USERKNN] = "userknn" };
-    return names[a];
 }
 
 json_t *hr_train_lineage(hr_job *job, const char *data, const hr_dataset *ds, uint64_t nnz)
@@ -535,12 +551,17 @@ int hr_cmd_train(hr_job *job, int argc, char **argv)
                                  "final_loss", o.algo == HR_ALGO_POP ? 0.0 : t.loss,
                                  "train_rmse", o.algo == HR_ALGO_ALS ? t.rmse : 0.0, "ranks", job->size,
                                  "seconds_per_iteration", secs_iter, "lineage", hr_train_lineage(job, o.data, &ds, nnz));
+        if (rc == 0 && o.content.nfiles)   /* the content map, from the trained item factors */
+            rc = hr_train_content(job, &o.content, &ds, t.items.F, o.algo == HR_ALGO_ALS ? t.items.bias : NULL, o.opts.k, &m, info);
         rc = hr_comm_agree(job->comm, rc, &job->err);
         hr_model_write_stats ws = { 0, 0, 0, 0 };
         if (rc == 0) rc = hr_model_write(job, o.out, &m, &src, info, &ws);
         json_decref(info);
         memset(&m.users, 0, sizeof m.users);
         memset(&m.items, 0, sizeof m.items);
+        hr_dict_free(&m.content_tokens);
+        HR_FREE(&m.content_idf);
+        HR_FREE(&m.content_map);
         if (rc == 0) {
             hr_job_set_real(job, "seconds_write_model", ws.seconds);
             hr_job_set_int(job, "model_bytes", (int64_t)ws.bytes);

@@ -138,6 +138,12 @@ int hr_train_setup(hr_train *t);
  * last one (one extra exchange per run). */
 int hr_train_iterate(hr_train *t, int64_t it, int skip_user_half, int *stopped);
 int hr_train_finish(hr_train *t, int64_t last);
+/* train --item-features (jobs/train_content.c): fit the content map on the owned warm items'
+ * rows F (k floats each, local order) and biases (or NULL), store it in hdr (content_*) and
+ * the manifest section `content` in info.  Collective. */
+struct hr_content_opts;
+int hr_train_content(hr_job *job, const struct hr_content_opts *o, const hr_dataset *ds, const float *F, const float *bias, int k,
+                     hr_model *hdr, json_t *info);
 void hr_train_free(hr_train *t);
 
 #endif

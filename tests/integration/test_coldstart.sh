@@ -17,11 +17,18 @@
 #   lastfm-cold       Last.fm 2K, artist tags, 10% cold artists: content-mapped scores beat both
 #                     baselines on recall@10 with a bootstrap verdict of "better"
 #   ml-latest-cold    MovieLens latest-small, genres + tags, 10% cold movies: the table
+#   content-map       train --item-features stores the content map (inspect lists it; its members
+#                     the same bytes on 1 and 3 ranks); recommend --item-features lists new items
+#                     and items without training interactions (source content), --exclude and
+#                     seen items apply, equal features tie to the lower id, --cold-slots caps and
+#                     guarantees; similar --item-features; 1 vs 3 ranks; refusals (no map, other
+#                     formats, non-factor algorithms)
 source "$(dirname "$0")/../lib.sh"
 NP=2
 W=$HR_TMP/cold
 mkdir -p "$W"
 lines() { zstdcat "$1"/part-*.tsv.zst | grep -v $'^user\t' | LC_ALL=C sort; }
+slines() { zstdcat "$1"/part-*.tsv.zst | grep -v -e $'^user\t' -e $'^item\t' | LC_ALL=C sort; }   # recommend's or similar's
 
 # ---- small generated data ----------------------------------------------------------------
 small() {
@@ -148,8 +155,9 @@ case_fold_in_ranks() {
 }
 
 # ---- cold items ----------------------------------------------------------------------------
-case_cold_items() {
-    # 400 users, 200 items in 5 planted genres; a user draws its items from its two genres
+cold_data() {   # 400 users, 200 items in 5 planted genres; 20% of the items cold
+    [ -f "$W/cold.ok" ] && return 0
+    # a user draws its items from its two genres
     python3 - "$W/c.csv" "$W/c.feat" <<'PY' || fail "data"
 import random, sys
 r = random.Random(11)
@@ -171,6 +179,11 @@ with open(sys.argv[2], "wb") as f:
 PY
     hrt $NP ingest --input "$W/c.csv" --out "$W/c" >/dev/null || fail "ingest"
     hrt $NP split --data "$W/c" --train "$W/ctr" --test "$W/cte" --cold-items 0.2 --seed 3 >/dev/null || fail "split"
+    touch "$W/cold.ok"
+}
+
+case_cold_items() {
+    cold_data
     for d in ctr cte; do hrt 1 inspect "$W/$d" --dump "$W/$d.d" >/dev/null || fail "dump $d"; done
     python3 - "$W" <<'PY' || fail "split --cold-items"
 import glob, sys
@@ -242,11 +255,113 @@ case_ml_latest_cold() {
     jtrue 'a["cold.features_rejected_empty"] > 0 and a["cold.users_evaluated"] > 100' "$W/mlc.json"
 }
 
+# ---- the content map in the bundle -------------------------------------------------------
+case_content_map() {
+    cold_data
+    hrt 1 inspect "$W/cte" --dump "$W/cm.te" >/dev/null || fail "dump"
+    # the cold items (no training interactions); new items 1000..1009, and 1010 with the same
+    # features as the first cold item (the same mapped row: ties go to the lower id)
+    local cold
+    cold=$(cut -f2 "$W"/cm.te.*.tsv | sort -un | head -1)
+    { cat "$W/c.feat"
+      for i in $(seq 1000 1009); do printf '%d\tg%d x%d\n' "$i" $((i % 5)) $((i % 7)); done
+      printf '1010\tg%d x%d\n' $((cold % 5)) $((cold % 7)); } > "$W/n.feat"
+    local np
+    for np in 1 3; do
+        hrt $np train --data "$W/ctr" --out "$W/cm$np.tar" --algo ials --factors 8 --iters 6 --item-features "$W/c.feat" \
+            --features-format tokens --json "$W/cmt$np.json" >/dev/null || fail "train --item-features on $np ranks"
+        mkdir -p "$W/cmx$np" && tar -xf "$W/cm$np.tar" -C "$W/cmx$np" || fail "untar"
+    done
+    for f in content.dict.000000.zst content_idf.f32.000000.zst content_map.f32.000000.zst; do
+        cmp "$W/cmx1/$f" "$W/cmx3/$f" || fail "$f differs between 1 and 3 ranks"
+    done
+    jtrue 'a["content.features"] == 12 and a["content.warm_items_fitted"] > 100 and a["content.features_rejected_duplicate"] == 1' "$W/cmt1.json"
+    hrt 1 inspect "$W/cm1.tar" > "$W/cmi.txt" || fail "inspect"
+    grep -q "^content    map of 12 features" "$W/cmi.txt" || fail "inspect shows no content map: $(cat "$W/cmi.txt")"
+    grep -q "content_map.f32 *13 x 8" "$W/cmi.txt" || fail "inspect: content_map.f32 13 x 8"
+    hrt 2 train --data "$W/ctr" --out "$W/cma.tar" --algo als --factors 8 --iters 4 --item-features "$W/c.feat" >/dev/null || fail "train als"
+    hrt 1 inspect "$W/cma.tar" | grep -q "content_map.f32 *13 x 9" || fail "als: the map's last column is the item bias"
+    hrt 2 train --data "$W/ctr" --out "$W/cmplain.tar" --algo ials --factors 8 --iters 2 >/dev/null || fail "train without features"
+    # recommend and similar: content lines; 1 and 3 ranks
+    for np in 1 3; do
+        hrt $np recommend --model "$W/cm1.tar" --data "$W/ctr" --out "$W/cmr$np" --top 10 --item-features "$W/n.feat" \
+            --json "$W/cmr$np.json" > "$W/cmr$np.log" 2>&1 || fail "recommend --item-features on $np ranks"
+        hrt $np similar --model "$W/cm1.tar" --out "$W/cms$np" --top 5 --item-features "$W/n.feat" --json "$W/cms$np.json" >/dev/null \
+            || fail "similar --item-features on $np ranks"
+    done
+    grep -q "recommend  content: [0-9]* items mapped" "$W/cmr1.log" || fail "the progress line counts content items: $(cat "$W/cmr1.log")"
+    jtrue 'a["content_items_new"] == 12 and a["content_items"] > 12 and a["content_lines"] > 0' "$W/cmr1.json"
+    [ "$(lines "$W/cmr1" | awk -F'\t' '$5 == "content"' | wc -l)" = "$(json_get "$W/cmr1.json" content_lines)" ] || fail "content_lines"
+    lines "$W/cmr1" | awk -F'\t' '$5 == "content" && $3 >= 1000' | grep -q . || fail "no new item listed"
+    lines "$W/cmr1" | awk -F'\t' -v c="$cold" '$5 == "content" && $3 == c' | grep -q . || fail "the cold item is not listed"
+    diff <(lines "$W/cmr1" | grep -P '\tcontent$') <(lines "$W/cmr3" | grep -P '\tcontent$') >/dev/null || fail "content lines: 1 vs 3 ranks"
+    diff <(slines "$W/cms1" | grep -P '\tcontent$') <(slines "$W/cms3" | grep -P '\tcontent$') >/dev/null || fail "similar content lines: 1 vs 3 ranks"
+    local t
+    for t in r s; do   # the catalogue's scores within the rounding of differently blocked SGEMMs
+        python3 - <(slines "$W/cm${t}1") <(slines "$W/cm${t}3") <<'PY' || fail "cm$t: 1 vs 3 ranks"
+import sys
+def load(f): return {(l.split("\t")[0], l.split("\t")[1]): float(l.split("\t")[3]) for l in open(f)}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 1e-4
+PY
+    done
+    # equal features: the same score, the cold item (lower id) first
+    python3 - <(lines "$W/cmr1") "$cold" <<'PY' || fail "tie of equal mapped rows"
+import sys
+lists = {}
+for l in open(sys.argv[1]):
+    u, r, i, s, src = l.rstrip("\n").split("\t")
+    lists.setdefault(u, {})[i] = (int(r), s)
+both = [d for d in lists.values() if sys.argv[2] in d and "1010" in d]
+assert both, "no list holds both"
+for d in both:
+    assert d[sys.argv[2]][1] == d["1010"][1] and d[sys.argv[2]][0] < d["1010"][0], d
+PY
+    # similar: new items have neighbours and are neighbours
+    slines "$W/cms1" | awk -F'\t' '$1 >= 1000 && $5 == "content"' | grep -q . || fail "similar: a new item has no neighbours"
+    slines "$W/cms1" | awk -F'\t' '$3 >= 1000 && $1 < 1000 && $5 == "content"' | grep -q . || fail "similar: no new item is a neighbour"
+    # --exclude and seen items apply to content items (--cold-slots: the test users' training items
+    # would fill their lists)
+    printf '1000\n%s\n' "$cold" > "$W/cm.excl"
+    hrt 2 recommend --model "$W/cm1.tar" --data "$W/cte" --out "$W/cme" --top 10 --item-features "$W/n.feat" --exclude "$W/cm.excl" --cold-slots 5 \
+        >/dev/null || fail "recommend --exclude"
+    lines "$W/cme" | awk -F'\t' -v c="$cold" '$3 == 1000 || $3 == c' | grep -q . && fail "--exclude ignored for content items"
+    python3 - <(lines "$W/cme") "$W" <<'PY' || fail "a seen content item listed"
+import glob, sys
+seen = {tuple(l.split("\t")[:2]) for f in glob.glob(sys.argv[2] + "/cm.te.*.tsv") for l in open(f)}
+rows = [l.split("\t") for l in open(sys.argv[1])]
+assert any(r[4].strip() == "content" for r in rows)
+assert not [r for r in rows if (r[0], r[2]) in seen]
+PY
+    # --cold-slots: exactly S content items in every list, the best S
+    local sl
+    for sl in 1 3; do
+        hrt 2 recommend --model "$W/cm1.tar" --data "$W/ctr" --out "$W/cmc$sl" --top 10 --item-features "$W/n.feat" --cold-slots $sl \
+            >/dev/null || fail "--cold-slots $sl"
+        [ "$(lines "$W/cmc$sl" | awk -F'\t' '$5 == "content" {c[$1]++} END {for (u in c) print c[u]}' | sort -u)" = "$sl" ] \
+            || fail "--cold-slots $sl: not $sl content items in every list"
+        [ "$(lines "$W/cmc$sl" | cut -f1 | sort -u | wc -l)" = 400 ] || fail "--cold-slots $sl: users"
+    done
+    diff <(lines "$W/cmc1" | awk -F'\t' '$5 == "content" {print $1, $3}' | sort) \
+         <(lines "$W/cmc3" | sort -t$'\t' -k1,1 -k2,2n | awk -F'\t' '$5 == "content" && !s[$1]++ {print $1, $3}' | sort) >/dev/null \
+        || fail "--cold-slots 1 is not the best content item"
+    # refusals
+    expect_fail 2 "has no content map" hrt 1 recommend --model "$W/cmplain.tar" --data "$W/ctr" --out "$W/cmf" --item-features "$W/n.feat" --cold-slots 2
+    expect_fail 2 "cold-slots: .*has no content map" hrt 1 recommend --model "$W/cmplain.tar" --data "$W/ctr" --out "$W/cmf" --cold-slots 2
+    expect_fail 2 "needs --item-features" hrt 1 recommend --model "$W/cm1.tar" --data "$W/ctr" --out "$W/cmf" --cold-slots 2
+    expect_fail 2 "has no content map" hrt 1 similar --model "$W/cmplain.tar" --out "$W/cmf" --item-features "$W/n.feat"
+    expect_fail 2 "trained on 1 file" hrt 1 recommend --model "$W/cm1.tar" --data "$W/ctr" --out "$W/cmf" --item-features "$W/n.feat" \
+        --features-format lastfm-tags
+    expect_fail 2 "use als or ials" hrt 1 train --data "$W/ctr" --out "$W/cmf.tar" --algo pop --item-features "$W/c.feat"
+    expect_fail 2 "need --item-features" hrt 1 train --data "$W/ctr" --out "$W/cmf.tar" --algo ials --features-max 10
+}
+
 tcase split-new-users case_split_new_users
 tcase als-fold-in case_als_fold_in
 tcase ml100k-fold-in case_ml100k_fold_in
 tcase fold-in-ranks case_fold_in_ranks
 tcase cold-items case_cold_items
+tcase content-map case_content_map
 tcase lastfm-cold case_lastfm_cold
 tcase ml-latest-cold case_ml_latest_cold
 [ "$_fails" = 0 ]

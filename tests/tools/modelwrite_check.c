@@ -5,7 +5,8 @@
  *   mpirun -np P modelwrite_check OUT.tar [--hash] [--serial SERIAL.tar] [--nan]
  * The model: 300000 integer user ids (five dictionary members), 5000 string item ids, k = 8
  * (32768 rows per member: ten user-factor members), user and item biases; every value a function of (array, row,
- * column) only.  Rows are spread over the ranks by the balanced partition (random weights), or
+ * column) only; a content map of 3000 features (content.dict, content_idf.f32, content_map.f32:
+ * whole on every rank, packed by the ranks in turn).  Rows are spread over the ranks by the balanced partition (random weights), or
  * by the hash partition with --hash (every member's rows then come from every rank).  --serial
  * also writes the whole model from rank 0 with hr_model_save; --nan puts a NaN in one user row
  * (the writer must refuse).  Set SOURCE_DATE_EPOCH for reproducible bytes.  Exit 0 on success,
@@ -22,7 +23,7 @@
 #include "jobs/modelwrite.h"
 #include "mpi/comm.h"
 
-enum { NU = 300000, NI = 5000, K = 8 };
+enum { NU = 300000, NI = 5000, K = 8, NF = 3000 };
 
 static float value(int array, uint64_t row, uint64_t col)
 {
@@ -100,6 +101,18 @@ int main(int argc, char **argv)
     hdr.n_items = NI;
     hdr.global_mean = 3.25f;
     dicts(&hdr.users, &hdr.items);
+    /* the content map: tokens "0:fNNNNN" (ascending), IDF, (NF + 1) x (K + 1) weights */
+    hr_dict *cd = &hdr.content_tokens;
+    cd->n = NF;
+    cd->offs = hr_malloc((NF + 1) * sizeof *cd->offs);
+    cd->bytes = hr_malloc(NF * 9 + 1);
+    cd->offs[0] = 0;
+    for (uint64_t t = 0; t < NF; t++)
+        cd->offs[t + 1] = cd->offs[t] + (uint64_t)snprintf(cd->bytes + cd->offs[t], 10, "0:f%05llu", (unsigned long long)t);
+    hdr.content_nf = NF;
+    hdr.content_width = K + 1;
+    hdr.content_idf = whole_rows(NF, 4, 1);
+    hdr.content_map = whole_rows(NF + 1, 5, K + 1);
     /* weights that make the balanced cut points fall mid-member */
     uint64_t *wu = hr_malloc(NU * sizeof *wu), *wi = hr_malloc(NI * sizeof *wi);
     for (uint64_t g = 0; g < NU; g++) wu[g] = 1 + hr_mix64(g) % 7;
@@ -150,6 +163,9 @@ int main(int argc, char **argv)
     hr_part_free(&ip);
     hr_dict_free(&hdr.users);
     hr_dict_free(&hdr.items);
+    hr_dict_free(&hdr.content_tokens);
+    hr_free(hdr.content_idf);
+    hr_free(hdr.content_map);
     hr_job_free(&job);
     hr_comm_free(comm);
     hr_comm_finalize();

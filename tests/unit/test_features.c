@@ -97,11 +97,39 @@ static void test_formats_and_tfidf(void **state)
     hr_features_free(&fs);
 }
 
+/* The IDF as computed (log(N / df), 0 for non-counting files) and, given before finish, used
+ * instead of this data's document frequencies (recommend weighs new items as training did). */
+static void test_given_idf(void **state)
+{
+    (void)state;
+    static const char *const tags = "userID\tartistID\ttagID\n2\t1\t13\n3\t1\t13\n3\t1\t14\n2\t2\t14\n";
+    hr_features fs;
+    hr_features_init(&fs);
+    feed(&fs, HR_FEAT_LASTFM_TAGS, 0, tags);
+    hr_features_finish(&fs);
+    assert_int_equal(fs.file_items[0], 2);
+    for (uint32_t t = 0; t < fs.n_tokens; t++)
+        assert_true(fabsf(fs.idf[t] - (strcmp(fs.tokens[t], "0:13") ? 0.0f : logf(2.0f))) < 1e-6f);
+    hr_features_free(&fs);
+    hr_features_init(&fs);
+    feed(&fs, HR_FEAT_LASTFM_TAGS, 0, tags);
+    fs.idf = hr_malloc(fs.n_tokens * sizeof *fs.idf);
+    for (uint32_t t = 0; t < fs.n_tokens; t++) fs.idf[t] = 2.0f;   /* both tags weigh alike */
+    hr_features_finish(&fs);
+    /* item 1: tag 13 twice, 14 once: weights log(3) : log(2), unit length */
+    float w13 = weight(&fs, "1", "0:13"), w14 = weight(&fs, "1", "0:14");
+    assert_true(fabsf(w13 / w14 - logf(3.0f) / logf(2.0f)) < 1e-5f);
+    assert_true(fabsf(w13 * w13 + w14 * w14 - 1.0f) < 1e-5f);
+    assert_true(fs.idf[0] == 2.0f);   /* kept as given */
+    hr_features_free(&fs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokens_rejects),
         cmocka_unit_test(test_formats_and_tfidf),
+        cmocka_unit_test(test_given_idf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

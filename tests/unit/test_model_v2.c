@@ -313,6 +313,41 @@ static void test_v2_rejects(void **state)
     hr_model_free(&m);
 }
 
+/* A factor model with a content map: saved, loaded whole and with the dictionaries, the same;
+ * refused on a pop model or with a map of the wrong width. */
+static void test_content_map(void **state)
+{
+    (void)state;
+    hr_model m, r;
+    hr_error err = { 0 };
+    make_factor(&m, 4, 6, 7, 1, 0);
+    const uint32_t nf = 5;
+    dict_strings(&m.content_tokens, nf);
+    m.content_nf = nf;
+    m.content_width = 5;   /* k + the item bias */
+    m.content_idf = rand_floats(nf, 11);
+    m.content_map = rand_floats((nf + 1) * 5, 12);
+    const char *p = hr_test_path("content.tar");
+    if (hr_model_save(p, &m, NULL, &err) != 0) fail_msg("save: %s", err.msg);
+    for (int whole = 0; whole < 2; whole++) {
+        int rc = whole ? hr_model_load(p, &r, &err) : hr_model_load_dicts(p, &r, &err);
+        if (rc != 0) fail_msg("load: %s", err.msg);
+        assert_int_equal(r.content_nf, nf);
+        assert_int_equal(r.content_width, 5);
+        assert_dicts_identical(&m.content_tokens, &r.content_tokens);
+        assert_memory_equal(r.content_idf, m.content_idf, nf * sizeof(float));
+        assert_memory_equal(r.content_map, m.content_map, (nf + 1) * 5 * sizeof(float));
+        assert_int_equal(hr_dict_find(&r.content_tokens, "k0001", 5), 1);
+        json_t *a = json_object_get(json_object_get(r.manifest, "arrays"), "content_map.f32");
+        assert_string_equal(json_string_value(json_object_get(a, "side")), "content");
+        hr_model_free(&r);
+    }
+    m.content_width = 4;   /* the bias column missing */
+    assert_int_equal(hr_model_save(hr_test_path("bad.tar"), &m, NULL, &err), HR_ERR_ARG);
+    assert_msg_has(&err, "content map");
+    hr_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_bytes_and_members),
         cmocka_unit_test(test_dict_members),
         cmocka_unit_test(test_v2_rejects),
+        cmocka_unit_test(test_content_map),
     };
     return cmocka_run_group_tests(tests, hr_test_setup, hr_test_teardown);
 }
