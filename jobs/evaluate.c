@@ -34,7 +34,8 @@
 static const char usage[] =
     "hpcrec evaluate --model MODEL.tar --train DATASET --test DATASET [--k 10,20] [--baseline pop,random]\n"
     "                [--compare MODEL2.tar] [--seed S] [--json FILE] [--fold-in DATASET] [--fold-in-min N (default 1)]\n"
-    "                [--cold-items --item-features FILE [--features-format F] ... [--features-max N] [--features-lambda L]]\n";
+    "                [--cold-items --item-features FILE [--features-format F] ... [--features-max N] [--features-lambda L]\n"
+    "                 [--features-grid auto|yes|no]]\n";
 
 /* Head items: the most popular items that together hold this share of training interactions. */
 #define HEAD_FRACTION 0.2
@@ -336,7 +337,7 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         { "fold-in", required_argument, 0, 'F' }, { "fold-in-min", required_argument, 0, 'M' },
         { "cold-items", no_argument, 0, 'C' }, { "item-features", required_argument, 0, 'I' },
         { "features-format", required_argument, 0, 'R' }, { "features-max", required_argument, 0, 'X' },
-        { "features-lambda", required_argument, 0, 'L' },
+        { "features-lambda", required_argument, 0, 'L' }, { "features-grid", required_argument, 0, 'G' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
     const char *model = NULL, *train = NULL, *test = NULL, *ks = "10,20", *baseline = NULL, *compare = NULL, *fold = NULL;
     int64_t seed = 1, fold_min = 1, fmax = 2048;
@@ -370,7 +371,14 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
                 return hr_error_set(&job->err, HR_ERR_ARG, "--features-format: '%s' is not tokens, movielens-genres, ml-latest-genres, "
                                     "ml-latest-tags or lastfm-tags", optarg);
             break;
-        case 'X': HR_TRY(hr_opt_i64(job, "--features-max", optarg, 1, 16384, &fmax)); break;
+        /* above HR_RIDGE_ALLREDUCE_MAX on several ranks the content map runs on the ScaLAPACK grid
+         * (jobs/content_ridge.h), whose memory check refuses what the nodes cannot hold */
+        case 'X': HR_TRY(hr_opt_i64(job, "--features-max", optarg, 1, 1000000, &fmax)); break;
+        case 'G':   /* the path of the content map: HR_RIDGE_GRID, which jobs/content_ridge.c reads */
+            if (strcmp(optarg, "auto") && strcmp(optarg, "yes") && strcmp(optarg, "no"))
+                return hr_error_set(&job->err, HR_ERR_ARG, "--features-grid: '%s' is not auto, yes or no", optarg);
+            setenv("HR_RIDGE_GRID", optarg, 1);
+            break;
         case 'L': HR_TRY(hr_opt_f64(job, "--features-lambda", optarg, 1e-9, 1e9, &co.lambda)); break;
         case 'j': job->json_path = optarg; break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;

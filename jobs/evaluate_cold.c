@@ -1,10 +1,10 @@
 /* evaluate --cold-items: items without training interactions, ranked from their content.
  *
  * The content map: item factors of the warm items (train interactions > 0) regressed on their
- * features, (F^T F + lambda_f I) W = F^T Y (solvers/ridge.h), F^T F and F^T Y summed over the
- * ranks' item blocks (allreduce: the feature count is capped by --features-max), one more
+ * features, (F^T F + lambda_f I) W = F^T Y (jobs/content_ridge.h: allreduced sums up to 4096
+ * features, the ScaLAPACK grid above), each rank giving its block of warm items, one more
  * constant column for the intercept; Y holds the factors and, for models with item biases,
- * the bias.  Every rank solves the same sums, so W is the same everywhere.  A cold item gets
+ * the bias.  W is the same on every rank.  A cold item gets
  * y_i = f_i W; a test user's score is x_u . y_i (+ b_i).
  * Each test user known to the model with held-out cold items is ranked over ALL cold items
  * (unlike the default rule of docs/evaluation.md, where items without training interactions
@@ -21,10 +21,10 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "jobs/content_ridge.h"
 #include "jobs/evaluate.h"
 #include "jobs/evaluate_cold.h"
 #include "jobs/rowfetch.h"
-#include "solvers/ridge.h"
 
 enum { CS_CONTENT = 0, CS_RANDOM = 1, CS_FEATPOP = 2, CS_N = 3 };
 static const char *const CS_NAMES[CS_N] = { "content", "random", "feature_pop" };
@@ -106,28 +106,32 @@ int ev_cold(hr_job *job, const ev_data *d, const ev_scorer *s, const hr_dataset 
         fval[z++] = 1.0f;
         fp[i + 1] = z;
     }
-    /* F^T F and F^T Y over this rank's block of warm model items */
-    double *FtF = hr_calloc((size_t)NF * NF, sizeof *FtF), *FtY = hr_calloc((size_t)NF * width, sizeof *FtY);
-    float *y = hr_malloc(((size_t)width + 1) * sizeof *y);
-    uint64_t warm = 0;
-    for (uint64_t j = s->items.lo; j < s->items.hi && rc == 0; j++) {
+    /* this rank's block of warm model items: their feature rows and targets */
+    uint64_t *lp = hr_malloc((s->items.hi - s->items.lo + 1) * sizeof *lp), warm = 0;
+    uint32_t *lcol = hr_malloc((fp[n] + 1) * sizeof *lcol);
+    float *lval = hr_malloc((fp[n] + 1) * sizeof *lval), *Yl = hr_malloc(((s->items.hi - s->items.lo) * (size_t)width + 1) * sizeof *Yl);
+    lp[0] = 0;
+    for (uint64_t j = s->items.lo; j < s->items.hi; j++) {
         uint32_t i = s->items.inv[j];
         if (i == UINT32_MAX || d->cold[i]) continue;
+        float *y = Yl + warm * (uint64_t)width;
         memcpy(y, m->item_factors + (j - s->items.lo) * (uint64_t)k, (size_t)k * sizeof *y);
         if (bias) y[k] = m->item_bias[j - s->items.lo];
-        rc = hr_ridge_accumulate(fp + i, fcol, fval, 1, y, width, NF, FtF, FtY, &job->err);
+        uint64_t len = fp[i + 1] - fp[i];
+        memcpy(lcol + lp[warm], fcol + fp[i], len * sizeof *lcol);
+        memcpy(lval + lp[warm], fval + fp[i], len * sizeof *lval);
+        lp[warm + 1] = lp[warm] + len;
         warm++;
     }
-    rc = hr_comm_agree(job->comm, rc, &job->err);
-    if (rc == 0) rc = hr_comm_allreduce_sum_f64(job->comm, FtF, (size_t)NF * NF);
-    if (rc == 0) rc = hr_comm_allreduce_sum_f64(job->comm, FtY, (size_t)NF * width);
-    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, &warm, 1);
     float *W = hr_malloc((size_t)NF * width * sizeof *W);
-    const double t_fit0 = hr_now();
-    if (rc == 0) rc = hr_ridge_solve(FtF, FtY, NF, width, o->lambda, W, &job->err);
-    const double t_fit = hr_now() - t_fit0;
-    hr_free(FtF);
-    hr_free(FtY);
+    double t_fit = 0;
+    int on_grid = 0;
+    rc = hr_content_ridge(job, lp, lcol, lval, warm, Yl, width, NF, o->lambda, W, &t_fit, &on_grid);
+    if (rc == 0) rc = hr_comm_allreduce_sum_u64(job->comm, &warm, 1);
+    hr_free(lp);
+    hr_free(lcol);
+    hr_free(lval);
+    hr_free(Yl);
     /* cold candidates: y_i = f_i W; feature popularity */
     uint32_t nc = 0, *cand = hr_malloc(((size_t)n + 1) * sizeof *cand);
     for (uint32_t i = 0; i < n; i++)
@@ -215,6 +219,7 @@ int ev_cold(hr_job *job, const ev_data *d, const ev_scorer *s, const hr_dataset 
         hr_job_set_int(job, "cold.features_total", fs.n_tokens);
         hr_job_set_real(job, "cold.lambda", o->lambda);
         hr_job_set_real(job, "cold.seconds_fit", t_fit);
+        hr_job_set_int(job, "cold.ridge_grid", on_grid);
         hr_job_set_int(job, "cold.users_evaluated", (int64_t)mean[0].users_evaluated);
         hr_job_set_int(job, "cold.users_unknown", (int64_t)unknown);
         for (int r = 0; r < HR_FEAT_NREJECT; r++) {
@@ -229,8 +234,8 @@ int ev_cold(hr_job *job, const ev_data *d, const ev_scorer *s, const hr_dataset 
                 hr_job_set_real(job, kbuf, mean[q].at[c][HR_RANK_NDCG]);
             }
         hr_progress("evaluate   cold items: %u candidates (%llu with features), %llu users; W %u features + intercept from %llu warm "
-                    "items in %.3fs (lambda %g)", nc, (unsigned long long)with_features, (unsigned long long)mean[0].users_evaluated,
-                    nf, (unsigned long long)warm, t_fit, o->lambda);
+                    "items in %.3fs (lambda %g, %s)", nc, (unsigned long long)with_features, (unsigned long long)mean[0].users_evaluated,
+                    nf, (unsigned long long)warm, t_fit, o->lambda, on_grid ? "on the ScaLAPACK grid" : "allreduced sums");
         for (int q = 0; q < CS_N; q++)
             hr_progress("evaluate   cold %-12s recall@%u %.4f  ndcg@%u %.4f", CS_NAMES[q], d->cut[0], mean[q].at[0][HR_RANK_RECALL],
                         d->cut[0], mean[q].at[0][HR_RANK_NDCG]);
@@ -258,7 +263,7 @@ int ev_cold(hr_job *job, const ev_data *d, const ev_scorer *s, const hr_dataset 
         hr_progress("evaluate   cold items done in %.2fs", hr_now() - t0);
     }
     hr_free(all);
-    hr_free(uv); hr_free(sc); hr_free(ranked); hr_free(rel); hr_free(fps); hr_free(Yc); hr_free(cand); hr_free(W); hr_free(y);
+    hr_free(uv); hr_free(sc); hr_free(ranked); hr_free(rel); hr_free(fps); hr_free(Yc); hr_free(cand); hr_free(W);
     hr_free(fp); hr_free(fcol); hr_free(fval); hr_free(sel);
     hr_features_free(&fs);
     return hr_comm_agree(job->comm, rc, &job->err);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
 #include "core/rng.h"
 #include "jobs/content_ridge.h"
 #include "solvers/ridge.h"
@@ -136,6 +137,7 @@ int main(int argc, char **argv)
     if (hr_comm_init_world(&argc, &argv, &comm) < 0) return 2;
     hr_job job;
     hr_job_init(&job, comm, "ridge_check");
+    hr_log_init(job.rank, job.size);   /* the path's progress lines (rounds, grid) on rank 0 */
     int rc = 0;
     for (int a = 1; a < argc && rc >= 0 && rc != 2; a++) {
         char *spec = hr_strdup(argv[a]), *f[8] = { 0 };
