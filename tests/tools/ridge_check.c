@@ -10,6 +10,7 @@
  *       the reference relative to its largest entry, and PASSED when it is <= 1e-4, W is the
  *       same bits on every rank and the path taken is the one asked for (auto: the rule of
  *       content_ridge.h).
+ *       A seventh field "noref" skips the reference (timing and memory of large problems only).
  *   ridge_check bad:NF:MODE
  *       The last rank gives a feature >= NF: every rank must get HR_ERR_ARG (PASSED).
  * Exit 0 when every check PASSED, 1 when one FAILED, 2 on usage or setup errors. */
@@ -58,7 +59,7 @@ static uint64_t gen_item(uint64_t seed, uint64_t i, uint32_t nf, int width, uint
 
 static int owner(uint64_t i, int P) { int o = (int)(i % (uint64_t)(P + 1)); return o == P ? 0 : o; }
 
-static int check(hr_job *job, uint64_t items, uint32_t nf, int width, uint64_t seed, double lambda, const char *mode, int bad)
+static int check(hr_job *job, uint64_t items, uint32_t nf, int width, uint64_t seed, double lambda, const char *mode, int bad, int noref)
 {
     const int P = job->size, me = job->rank;
     uint64_t *ptr = hr_malloc((items + 2) * sizeof *ptr), n = 0;
@@ -99,7 +100,9 @@ static int check(hr_job *job, uint64_t items, uint32_t nf, int width, uint64_t s
     int64_t differ = memcmp(W0, W, (size_t)nf * (size_t)width * sizeof *W) != 0;
     if (rc == 0) rc = hr_comm_allreduce_max_i64(job->comm, &differ, 1);
     if (rc < 0) goto out;
-    if (me == 0) {
+    if (me == 0 && noref) printf("ridge_check items=%llu nf=%u width=%d mode=%s ranks=%d: path %s, %.3fs (no reference)\n",
+                                 (unsigned long long)items, nf, width, mode, P, grid ? "grid" : "allreduce", secs);
+    if (me == 0 && !noref) {
         double *FtF = hr_calloc((size_t)nf * nf, sizeof *FtF), *FtY = hr_calloc((size_t)nf * (size_t)width, sizeof *FtY);
         float *Wr = hr_malloc(((size_t)nf * (size_t)width + 1) * sizeof *Wr);
         rc = hr_ridge_accumulate(aptr, acol, aval, items, aY, width, nf, FtF, FtY, &job->err);
@@ -144,8 +147,9 @@ int main(int argc, char **argv)
         int nfld = 0;
         for (char *t = strtok(spec, ":"); t && nfld < 8; t = strtok(NULL, ":")) f[nfld++] = t;
         int r;
-        if (nfld == 3 && !strcmp(f[0], "bad")) r = check(&job, 40, (uint32_t)atol(f[1]), 3, 1, 1.0, f[2], 1);
-        else if (nfld == 6) r = check(&job, (uint64_t)atoll(f[0]), (uint32_t)atol(f[1]), atoi(f[2]), (uint64_t)atoll(f[3]), atof(f[4]), f[5], 0);
+        if (nfld == 3 && !strcmp(f[0], "bad")) r = check(&job, 40, (uint32_t)atol(f[1]), 3, 1, 1.0, f[2], 1, 0);
+        else if (nfld == 6 || (nfld == 7 && !strcmp(f[6], "noref")))
+            r = check(&job, (uint64_t)atoll(f[0]), (uint32_t)atol(f[1]), atoi(f[2]), (uint64_t)atoll(f[3]), atof(f[4]), f[5], 0, nfld == 7);
         else r = usage();
         if (r != 0 && rc == 0) rc = r;
         if (r < 0) rc = r;
