@@ -76,8 +76,8 @@ static int ridge_grid(hr_job *job, const uint64_t *ptr, const uint32_t *col, con
     const uint64_t nnz = (n ? ptr[n] - ptr[0] : 0) + n * (uint64_t)width;
     char what[128];
     snprintf(what, sizeof what, "the content ridge on a %d x %d grid (%u features + %d targets)", g->nprow, g->npcol, nf, width);
-    const uint64_t est = hr_ridge_grid_bytes(g, nf, width) + ASSEMBLY_BUFFERS + 8 * (n + 1) + 8 * nnz;
-    HR_CHECK(hr_dense_check_memory(job, est, what, "8 (nf + width)^2 / P + 64 MiB + 8 per local nonzero"));
+    const uint64_t est = hr_ridge_grid_bytes(g, nf, width) + ASSEMBLY_BUFFERS + 8 * (n + 1) + 8 * nnz + 8 * (uint64_t)nf * (uint64_t)width;
+    HR_CHECK(hr_dense_check_memory(job, est, what, "8 (nf + width)^2 / P + 64 MiB + 8 per local nonzero + 8 nf width"));
     rc = hr_dmat_create(&G, g, N, N, &job->err);
     HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
 

@@ -11,7 +11,7 @@ typedef struct ev_cold_opts {
     const char *files[EV_COLD_MAX_FILES];
     hr_feat_format formats[EV_COLD_MAX_FILES];
     int nfiles;
-    uint32_t features_max;   /* most frequent features kept (F^T F is features_max^2 doubles) */
+    uint32_t features_max;   /* most frequent features kept (F^T F: jobs/content_ridge.h) */
     double lambda;           /* ridge lambda_f */
 } ev_cold_opts;
 
