@@ -42,7 +42,7 @@ static int ridge_allreduce(hr_job *job, const uint64_t *ptr, const uint32_t *col
 {
     if (nf > HR_RIDGE_ALLREDUCE_MAX) {   /* past the default's scale: refuse clearly rather than die allocating */
         uint64_t bytes = 8 * (uint64_t)nf * ((uint64_t)nf + (uint64_t)width) + 8 * (uint64_t)nf * (uint64_t)width;
-        HR_TRY(hr_dense_check_memory(job, bytes, "the content ridge (F^T F on every rank)", "8 nf^2 + 16 nf width"));
+        HR_TRY(hr_dense_check_memory(job, bytes, "the content ridge (F^T F on every rank; fewer --features-max or more ranks shrink it)", "8 nf^2 + 16 nf width"));
     }
     double *FtF = hr_calloc((size_t)nf * nf + 1, sizeof *FtF), *FtY = hr_calloc((size_t)nf * (size_t)width + 1, sizeof *FtY);
     int rc = hr_ridge_accumulate(ptr, col, val, n, Y, width, nf, FtF, FtY, &job->err);
@@ -75,7 +75,8 @@ static int ridge_grid(hr_job *job, const uint64_t *ptr, const uint32_t *col, con
     if (rc < 0) return rc;
     const uint64_t nnz = (n ? ptr[n] - ptr[0] : 0) + n * (uint64_t)width;
     char what[128];
-    snprintf(what, sizeof what, "the content ridge on a %d x %d grid (%u features + %d targets)", g->nprow, g->npcol, nf, width);
+    snprintf(what, sizeof what, "the content ridge on a %d x %d grid (%u features + %d targets; see --features-max)", g->nprow, g->npcol, nf,
+             width);
     const uint64_t est = hr_ridge_grid_bytes(g, nf, width) + ASSEMBLY_BUFFERS + 8 * (n + 1) + 8 * nnz + 8 * (uint64_t)nf * (uint64_t)width;
     HR_CHECK(hr_dense_check_memory(job, est, what, "8 (nf + width)^2 / P + 64 MiB + 8 per local nonzero + 8 nf width"));
     rc = hr_dmat_create(&G, g, N, N, &job->err);
