@@ -20,11 +20,15 @@
  *              assembly rounds + 12 bytes per local nonzero of the augmented rows; no rank
  *              ever holds a dense nf x nf.  Checked against the nodes' memory before any
  *              tile is allocated (jobs/train.h hr_dense_check_memory).
- * Why 4096: up to there the replicated sums cost at most 128 MiB per rank and the replicated
- * dpotrf about a second, and every run that fitted before keeps its exact numbers; above it
- * the replicated F^T F grows as nf^2 on every rank (20000 features: 3.2 GB per rank) while the
- * grid's tiles shrink with P.  On one rank both paths need the same 8 nf^2 bytes, so the
- * replicated one (no routing) is kept whatever nf.
+ * Why 4096: up to there the replicated sums cost at most 128 MiB per rank, every run that
+ * fitted before (the default --features-max is 2048) keeps its exact numbers, and the time is
+ * a wash: measured on 2 ranks, 20000 items, 33 targets (tests/tools/ridge_check ... noref),
+ * 1024 features 0.4 s replicated against 1.1 s on the grid (its set-up and 64 MiB rounds),
+ * 2048 both 1.2-1.3 s, 4096 6.6 s against 3.2 s.  Above it the replicated F^T F grows as nf^2
+ * on every rank (16000 features: 3.0 GB RSS per rank against 1.1 GB on a 1 x 2 grid) and its
+ * dpotrf runs whole on every rank, while the grid's tiles and flops divide by P.  On one rank
+ * both paths need the same 8 nf^2 bytes, so the replicated one (no routing) is kept whatever
+ * nf.
  *
  * Forcing a path (tests, measurements): HR_RIDGE_GRID=auto|yes|no (rank 0's value is the one
  * used); HR_RIDGE_BLOCK=NB sets the ScaLAPACK block (default 128).
