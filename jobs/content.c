@@ -33,12 +33,20 @@ int hr_content_opt(hr_job *job, hr_content_opts *o, int c, const char *arg)
                                 "ml-latest-tags or lastfm-tags", arg);
         return 0;
     case HR_CONTENT_OPT_MAX:
-        HR_TRY(hr_opt_i64(job, "--features-max", arg, 1, 16384, &v));
+        /* above HR_RIDGE_ALLREDUCE_MAX on several ranks the map is fitted on the ScaLAPACK grid
+         * (jobs/content_ridge.h), whose memory check refuses what the nodes cannot hold */
+        HR_TRY(hr_opt_i64(job, "--features-max", arg, 1, 1000000, &v));
         o->features_max = (uint32_t)v;
         o->have_fit_opts = 1;
         return 0;
     case HR_CONTENT_OPT_LAMBDA:
         HR_TRY(hr_opt_f64(job, "--features-lambda", arg, 1e-9, 1e9, &o->lambda));
+        o->have_fit_opts = 1;
+        return 0;
+    case HR_CONTENT_OPT_GRID:   /* the path of the fit: HR_RIDGE_GRID, which jobs/content_ridge.c reads */
+        if (strcmp(arg, "auto") && strcmp(arg, "yes") && strcmp(arg, "no"))
+            return hr_error_set(&job->err, HR_ERR_ARG, "--features-grid: '%s' is not auto, yes or no", arg);
+        setenv("HR_RIDGE_GRID", arg, 1);
         o->have_fit_opts = 1;
         return 0;
     case HR_CONTENT_OPT_SLOTS:

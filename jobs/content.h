@@ -27,17 +27,19 @@ typedef struct hr_content_opts {
     const char *files[HR_CONTENT_MAX_FILES];
     hr_feat_format formats[HR_CONTENT_MAX_FILES];
     int nfiles;
-    uint32_t features_max;   /* most frequent features kept (F^T F is features_max^2 doubles) */
+    uint32_t features_max;   /* most frequent features kept (F^T F: jobs/content_ridge.h) */
     double lambda;           /* ridge lambda_f */
     int64_t cold_slots;      /* recommend --cold-slots (0: compete on score alone) */
-    int have_fit_opts;       /* --features-max or --features-lambda given */
+    int have_fit_opts;       /* --features-max, --features-lambda or --features-grid given */
 } hr_content_opts;
 
 /* getopt codes of the shared options, and their long-option entries. */
-enum { HR_CONTENT_OPT_FILE = 3001, HR_CONTENT_OPT_FORMAT, HR_CONTENT_OPT_MAX, HR_CONTENT_OPT_LAMBDA, HR_CONTENT_OPT_SLOTS };
+enum { HR_CONTENT_OPT_FILE = 3001, HR_CONTENT_OPT_FORMAT, HR_CONTENT_OPT_MAX, HR_CONTENT_OPT_LAMBDA, HR_CONTENT_OPT_SLOTS,
+       HR_CONTENT_OPT_GRID };
 #define HR_CONTENT_LONGOPTS                                                                                              \
     { "item-features", required_argument, 0, HR_CONTENT_OPT_FILE }, { "features-format", required_argument, 0, HR_CONTENT_OPT_FORMAT }, \
-    { "features-max", required_argument, 0, HR_CONTENT_OPT_MAX }, { "features-lambda", required_argument, 0, HR_CONTENT_OPT_LAMBDA }
+    { "features-max", required_argument, 0, HR_CONTENT_OPT_MAX }, { "features-lambda", required_argument, 0, HR_CONTENT_OPT_LAMBDA }, \
+    { "features-grid", required_argument, 0, HR_CONTENT_OPT_GRID }
 #define HR_CONTENT_SLOTS_LONGOPT { "cold-slots", required_argument, 0, HR_CONTENT_OPT_SLOTS }
 
 void hr_content_opts_init(hr_content_opts *o);

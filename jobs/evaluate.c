@@ -34,7 +34,8 @@
 static const char usage[] =
     "hpcrec evaluate --model MODEL.tar --train DATASET --test DATASET [--k 10,20] [--baseline pop,random]\n"
     "                [--compare MODEL2.tar] [--seed S] [--json FILE] [--fold-in DATASET] [--fold-in-min N (default 1)]\n"
-    "                [--cold-items --item-features FILE [--features-format F] ... [--features-max N] [--features-lambda L]]\n";
+    "                [--cold-items --item-features FILE [--features-format F] ... [--features-max N] [--features-lambda L]\n"
+    "                 [--features-grid auto|yes|no]]\n";
 
 /* Head items: the most popular items that together hold this share of training interactions. */
 #define HEAD_FRACTION 0.2
@@ -356,7 +357,7 @@ int hr_cmd_evaluate(hr_job *job, int argc, char **argv)
         case 'F': fold = optarg; break;
         case 'M': HR_TRY(hr_opt_i64(job, "--fold-in-min", optarg, 1, UINT32_MAX, &fold_min)); break;
         case 'C': cold_mode = 1; break;
-        case HR_CONTENT_OPT_FILE: case HR_CONTENT_OPT_FORMAT: case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA:
+        case HR_CONTENT_OPT_FILE: case HR_CONTENT_OPT_FORMAT: case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA: case HR_CONTENT_OPT_GRID:
             HR_TRY(hr_content_opt(job, &co, c, optarg));
             break;
         case 'j': job->json_path = optarg; break;

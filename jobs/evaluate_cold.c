@@ -1,9 +1,10 @@
 /* evaluate --cold-items: items without training interactions, ranked from their content.
  *
- * The content map (jobs/content.h): item factors of the warm items (train interactions > 0)
- * regressed on their features, (F^T F + lambda_f I) W = F^T Y (jobs/content_ridge.h over the
- * ranks' item blocks), one more constant column for the intercept; Y holds the factors and,
- * for models with item biases, the bias.  W is the same on every rank.  A cold item gets
+ * The content map: item factors of the warm items (train interactions > 0) regressed on their
+ * features, (F^T F + lambda_f I) W = F^T Y (jobs/content_ridge.h: allreduced sums up to 4096
+ * features, the ScaLAPACK grid above), each rank giving its block of warm items, one more
+ * constant column for the intercept; Y holds the factors and, for models with item biases,
+ * the bias.  W is the same on every rank.  A cold item gets
  * y_i = f_i W; a test user's score is x_u . y_i (+ b_i).
  * Each test user known to the model with held-out cold items is ranked over ALL cold items
  * (unlike the default rule of docs/evaluation.md, where items without training interactions
@@ -20,6 +21,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "jobs/content_ridge.h"
 #include "jobs/evaluate.h"
 #include "jobs/evaluate_cold.h"
 #include "jobs/rowfetch.h"
@@ -185,6 +187,7 @@ int ev_cold(hr_job *job, const ev_data *d, const ev_scorer *s, const hr_dataset 
         hr_job_set_int(job, "cold.features_total", fs.n_tokens);
         hr_job_set_real(job, "cold.lambda", o->lambda);
         hr_job_set_real(job, "cold.seconds_fit", t_fit);
+        hr_job_set_int(job, "cold.ridge_grid", grid);
         hr_job_set_int(job, "cold.users_evaluated", (int64_t)mean[0].users_evaluated);
         hr_job_set_int(job, "cold.users_unknown", (int64_t)unknown);
         for (int r = 0; r < HR_FEAT_NREJECT; r++) {
@@ -199,8 +202,8 @@ int ev_cold(hr_job *job, const ev_data *d, const ev_scorer *s, const hr_dataset 
                 hr_job_set_real(job, kbuf, mean[q].at[c][HR_RANK_NDCG]);
             }
         hr_progress("evaluate   cold items: %u candidates (%llu with features), %llu users; W %u features + intercept from %llu warm "
-                    "items in %.3fs (lambda %g)", nc, (unsigned long long)with_features, (unsigned long long)mean[0].users_evaluated,
-                    nf, (unsigned long long)warm, t_fit, o->lambda);
+                    "items in %.3fs (lambda %g, %s)", nc, (unsigned long long)with_features, (unsigned long long)mean[0].users_evaluated,
+                    nf, (unsigned long long)warm, t_fit, o->lambda, grid ? "on the ScaLAPACK grid" : "allreduced sums");
         for (int q = 0; q < CS_N; q++)
             hr_progress("evaluate   cold %-12s recall@%u %.4f  ndcg@%u %.4f", CS_NAMES[q], d->cut[0], mean[q].at[0][HR_RANK_RECALL],
                         d->cut[0], mean[q].at[0][HR_RANK_NDCG]);

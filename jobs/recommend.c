@@ -305,8 +305,8 @@ int hr_cmd_recommend(hr_job *job, int argc, char **argv)
             have_slots |= c == HR_CONTENT_OPT_SLOTS;
             HR_TRY(hr_content_opt(job, &co, c, optarg));
             break;
-        case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA:
-            return hr_error_set(&job->err, HR_ERR_ARG, "--features-max and --features-lambda belong to train: recommend uses the "
+        case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA: case HR_CONTENT_OPT_GRID:
+            return hr_error_set(&job->err, HR_ERR_ARG, "--features-max, --features-lambda and --features-grid belong to train: recommend uses the "
                                 "model's content map as trained");
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);

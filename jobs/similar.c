@@ -412,8 +412,8 @@ int hr_cmd_similar(hr_job *job, int argc, char **argv)
         case 'p': HR_TRY(hr_opt_i64(job, "--probe", optarg, 1, UINT32_MAX, &probe)); break;
         case 'j': job->json_path = optarg; break;
         case HR_CONTENT_OPT_FILE: case HR_CONTENT_OPT_FORMAT: HR_TRY(hr_content_opt(job, &co, c, optarg)); break;
-        case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA:
-            return hr_error_set(&job->err, HR_ERR_ARG, "--features-max and --features-lambda belong to train: similar uses the "
+        case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA: case HR_CONTENT_OPT_GRID:
+            return hr_error_set(&job->err, HR_ERR_ARG, "--features-max, --features-lambda and --features-grid belong to train: similar uses the "
                                 "model's content map as trained");
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 0;
         default: return hr_opt_usage(job, usage);

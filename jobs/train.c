@@ -78,7 +78,9 @@ static const char usage[] =
     "                     movielens-genres, ml-latest-genres, ml-latest-tags, lastfm-tags); after training,\n"
     "                     the map from features to item factors is fitted on the items with interactions and\n"
     "                     stored in the model (recommend / similar --item-features score new items by it)\n"
-    "  --features-max N   most frequent features kept (default 2048); --features-lambda L ridge (default 1)\n"
+    "  --features-max N   most frequent features kept (default 2048; above 4096 on several ranks the fit\n"
+    "                     runs on the ScaLAPACK grid); --features-lambda L ridge (default 1)\n"
+    "  --features-grid auto|yes|no  the fit's path (default auto: the rule above)\n"
     "  --json FILE        machine-readable summary\n"
     "  --history FILE     one JSON line per iteration (loss, seconds, ...); appended to with --resume\n";
 
@@ -244,7 +246,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
         case 1006: HR_TRY(hr_opt_i64(job, "--min-support", optarg, 1, UINT32_MAX, &v)); o->knn.knn.min_support = (uint32_t)v; break;
         case 1007: HR_TRY(hr_opt_i64(job, "--max-user-items", optarg, 0, UINT32_MAX, &v)); o->knn.max_user_items = (uint32_t)v; break;
         case 1031: HR_TRY(hr_opt_i64(job, "--predict-neighbors", optarg, 0, UINT32_MAX, &v)); o->knn.predict_neighbors = (uint32_t)v; break;
-        case HR_CONTENT_OPT_FILE: case HR_CONTENT_OPT_FORMAT: case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA:
+        case HR_CONTENT_OPT_FILE: case HR_CONTENT_OPT_FORMAT: case HR_CONTENT_OPT_MAX: case HR_CONTENT_OPT_LAMBDA: case HR_CONTENT_OPT_GRID:
             HR_TRY(hr_content_opt(job, &o->content, c, optarg));
             break;
         case 'h': if (job->rank == 0) fputs(usage, stdout); return 1;
@@ -254,7 +256,7 @@ static int parse_opts(hr_job *job, int argc, char **argv, train_opts *o)
     if (!o->data || !o->out || (int)o->algo < 0)
         return hr_error_set(&job->err, HR_ERR_ARG, "--data, --out and --algo are required\n%s", usage);
     if (o->content.have_fit_opts && !o->content.nfiles)
-        return hr_error_set(&job->err, HR_ERR_ARG, "--features-max and --features-lambda need --item-features");
+        return hr_error_set(&job->err, HR_ERR_ARG, "--features-max, --features-lambda and --features-grid need --item-features");
     if (o->content.nfiles && o->algo != HR_ALGO_ALS && o->algo != HR_ALGO_IALS)
         return hr_error_set(&job->err, HR_ERR_ARG, "--item-features: the content map is fitted to item factors; --algo %s has none "
                             "that it learns (use als or ials)", algo_name(o->algo));

@@ -58,6 +58,7 @@ int hr_train_content(hr_job *job, const hr_content_opts *o, const hr_dataset *ds
         hr_job_set_int(job, "content.warm_items_with_features", (int64_t)sums[1]);
         hr_job_set_real(job, "content.lambda", o->lambda);
         hr_job_set_real(job, "content.seconds_fit", secs);
+        hr_job_set_int(job, "content.ridge_grid", grid);
         for (int r = 0; r < HR_FEAT_NREJECT; r++) {
             char kb[64];
             snprintf(kb, sizeof kb, "content.features_rejected_%s", hr_feat_reject_names[r]);

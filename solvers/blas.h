@@ -85,4 +85,12 @@ void pdorgqr_(const hr_blas_int *m, const hr_blas_int *n, const hr_blas_int *k, 
               const hr_blas_int *ja, const hr_blas_int *desca, const double *tau, double *work,
               const hr_blas_int *lwork, hr_blas_int *info);
 
+/* PBLAS triangular solve with several right-hand sides: sub(B) := alpha op(sub(A))^-1 sub(B)
+ * (side "L") or alpha sub(B) op(sub(A))^-1 (side "R"); sub(A) triangular (uplo), op = A or A^T
+ * (transa "N" / "T"), diag "N" (non-unit) or "U".  Four hidden character lengths. */
+void pdtrsm_(const char *side, const char *uplo, const char *transa, const char *diag, const hr_blas_int *m,
+             const hr_blas_int *n, const double *alpha, const double *a, const hr_blas_int *ia, const hr_blas_int *ja,
+             const hr_blas_int *desca, double *b, const hr_blas_int *ib, const hr_blas_int *jb, const hr_blas_int *descb,
+             size_t side_len, size_t uplo_len, size_t transa_len, size_t diag_len);
+
 #endif

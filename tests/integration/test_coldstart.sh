@@ -13,7 +13,9 @@
 #   cold-items        split --cold-items moves every interaction of the drawn items to test;
 #                     evaluate --cold-items on planted genres: features files with malformed,
 #                     duplicate, empty and non-UTF-8 lines counted; content beats random and
-#                     feature popularity; the same numbers on 1-4 ranks; bad options refused
+#                     feature popularity; the same numbers on 1-4 ranks, and with the content
+#                     map forced onto the ScaLAPACK grid (--features-grid yes, blocks of 4
+#                     features so every rank holds tiles) on 2 and 4 ranks; bad options refused
 #   lastfm-cold       Last.fm 2K, artist tags, 10% cold artists: content-mapped scores beat both
 #                     baselines on recall@10 with a bootstrap verdict of "better"
 #   ml-latest-cold    MovieLens latest-small, genres + tags, 10% cold movies: the table
@@ -208,6 +210,15 @@ PY
         jtrue '(all(abs(a[k] - b[k]) < 1e-12 if isinstance(a[k], float) else a[k] == b[k]
                     for k in a if k.startswith("cold.") and "seconds" not in k))' "$W/ce1.json" "$W/ce$np.json"
     done
+    for np in 2 4; do
+        HR_RIDGE_BLOCK=4 hrt $np evaluate --model "$W/c.tar" --train "$W/ctr" --test "$W/cte" --cold-items --item-features "$W/c.feat" \
+            --features-format tokens --k 5,10 --features-grid yes --json "$W/cg$np.json" >/dev/null || fail "--features-grid yes on $np ranks"
+        jtrue '(a["cold.ridge_grid"] == 0 and b["cold.ridge_grid"] == 1
+                and all(abs(a[k] - b[k]) < 1e-9 if isinstance(a[k], float) else a[k] == b[k]
+                        for k in a if k.startswith("cold.") and "seconds" not in k and k != "cold.ridge_grid"))' "$W/ce1.json" "$W/cg$np.json"
+    done
+    expect_fail 2 "is not auto, yes or no" hrt 1 evaluate --model "$W/c.tar" --train "$W/ctr" --test "$W/cte" --cold-items \
+        --item-features "$W/c.feat" --features-grid maybe
     expect_fail 2 "go together" hrt 1 evaluate --model "$W/c.tar" --train "$W/ctr" --test "$W/cte" --cold-items
     expect_fail 2 "after its --item-features" hrt 1 evaluate --model "$W/c.tar" --train "$W/ctr" --test "$W/cte" --cold-items \
         --features-format tokens --item-features "$W/c.feat"

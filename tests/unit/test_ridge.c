@@ -1,6 +1,8 @@
 /* tests/unit/test_ridge.c — the ridge map (solvers/ridge.h) against a dense reference: F built
  * as a dense matrix, (F^T F + lambda I) W = F^T Y solved by Gaussian elimination with partial
- * pivoting in long double; accumulation split over "ranks" sums to the same. */
+ * pivoting in long double; accumulation split over "ranks" sums to the same.  The grid path's
+ * augmented rows (solvers/ridge_grid.h): features then targets at columns nf + c, so their Gram
+ * matrix holds F^T F and, below it, (F^T Y)^T; bad rows refused. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "solvers/ridge.h"
+#include "solvers/ridge_grid.h"
 
 enum { N = 40, NF = 7, WIDTH = 3 };
 
@@ -109,11 +112,47 @@ static void test_ridge_errors(void **state)
     assert_int_not_equal(hr_ridge_solve(FtF, FtY, 2, 1, 1.0, NULL, &err), 0);
 }
 
+static void test_ridge_grid_rows(void **state)
+{
+    (void)state;
+    uint64_t ptr[N + 1], aptr[N + 1];
+    uint32_t col[N * NF], aidx[N * (NF + WIDTH)];
+    float val[N * NF], Y[N * WIDTH], aval[N * (NF + WIDTH)];
+    double Fd[N * NF], FtF[NF * NF] = { 0 }, FtY[NF * WIDTH] = { 0 }, G[NF + WIDTH][NF + WIDTH];
+    hr_error err = { 0 };
+    problem(ptr, col, val, Y, Fd);
+    assert_int_equal(hr_ridge_grid_rows(ptr, col, val, N, Y, WIDTH, NF, aptr, aidx, aval, &err), 0);
+    assert_int_equal(aptr[N], ptr[N] + N * WIDTH);
+    memset(G, 0, sizeof G);
+    for (int r = 0; r < N; r++) {
+        assert_int_equal(aptr[r + 1] - aptr[r], ptr[r + 1] - ptr[r] + WIDTH);
+        for (uint64_t a = aptr[r] + 1; a < aptr[r + 1]; a++) assert_true(aidx[a] > aidx[a - 1]);   /* ascending */
+        for (uint64_t a = aptr[r]; a < aptr[r + 1]; a++)
+            for (uint64_t b = aptr[r]; b < aptr[r + 1]; b++) G[aidx[a]][aidx[b]] += (double)aval[a] * aval[b];
+    }
+    assert_int_equal(hr_ridge_accumulate(ptr, col, val, N, Y, WIDTH, NF, FtF, FtY, &err), 0);
+    for (int a = 0; a < NF; a++) {
+        for (int b = 0; b < NF; b++) assert_true(G[a][b] == FtF[a * NF + b]);
+        for (int j = 0; j < WIDTH; j++) assert_true(G[NF + j][a] == FtY[a * WIDTH + j]);
+    }
+    /* a feature out of range or out of order is refused */
+    uint64_t p1[2] = { 0, 2 }, ap[2];
+    uint32_t c1[2] = { 3, 1 }, ai[4];
+    float v1[2] = { 1, 1 }, y1[2] = { 1, 1 }, av[4];
+    assert_int_equal(hr_ridge_grid_rows(p1, c1, v1, 1, y1, 2, 4, ap, ai, av, &err), HR_ERR_ARG);
+    c1[0] = 1;
+    c1[1] = 4;
+    assert_int_equal(hr_ridge_grid_rows(p1, c1, v1, 1, y1, 2, 4, ap, ai, av, &err), HR_ERR_ARG);
+    c1[1] = 1;   /* a repeated feature is allowed (the dense path adds it up as well) */
+    assert_int_equal(hr_ridge_grid_rows(p1, c1, v1, 1, y1, 2, 4, ap, ai, av, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ridge_vs_dense),
         cmocka_unit_test(test_ridge_errors),
+        cmocka_unit_test(test_ridge_grid_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
