@@ -432,6 +432,12 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     out.row = hr_malloc((x.nown * K + 1) * sizeof *out.row);
     out.val = hr_malloc((x.nown * K + 1) * sizeof *out.val);
     hr_knn_acc_init(&acc, n, ko);
+    {
+        /* the product-only accumulator when every value is positive (bm25, tfidf, counts) */
+        uint64_t e = 0;
+        while (e < x.nnz && x.vals[e] >= HR_KNN_POSITIVE_MIN) e++;
+        if (e == x.nnz) hr_knn_acc_positive(&acc, ko);
+    }
     uint64_t pairs = 0, filled = 0;
     const uint64_t fend = x.cptr[x.nown];
     for (uint64_t t = 0; t < out.nblocks_local; t++) {
