@@ -35,6 +35,7 @@
 #define KNN_EPOCHS 10
 #define KNN_REG_I 10.0
 #define KNN_REG_U 15.0
+#define KNN_AHEAD 8   /* rows fetched this many column entries ahead (the pointer twice as far) */
 
 /* The rank that makes column block c (and so computes item j's neighbours). */
 static int item_rank(uint32_t j, int P) { return (int)((j / HR_MODEL_II_COLS) % (uint32_t)P); }
@@ -431,7 +432,14 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
     out.row = hr_malloc((x.nown * K + 1) * sizeof *out.row);
     out.val = hr_malloc((x.nown * K + 1) * sizeof *out.val);
     hr_knn_acc_init(&acc, n, ko);
+    {
+        /* the product-only accumulator when every value is positive (bm25, tfidf, counts) */
+        uint64_t e = 0;
+        while (e < x.nnz && x.vals[e] >= HR_KNN_POSITIVE_MIN) e++;
+        if (e == x.nnz) hr_knn_acc_positive(&acc, ko);
+    }
     uint64_t pairs = 0, filled = 0;
+    const uint64_t fend = x.cptr[x.nown];
     for (uint64_t t = 0; t < out.nblocks_local; t++) {
         uint64_t *p = out.bptr + t * (W + 1);
         p[0] = filled;
@@ -439,6 +447,18 @@ int hr_train_knn(hr_job *job, hr_knn_train_opts *o, hr_dataset *ds, uint64_t nnz
             const uint64_t l = t * W + c, j = ((uint64_t)me + t * (uint64_t)P) * W + c;
             if (j < n) {
                 for (uint64_t f = x.cptr[l]; f < x.cptr[l + 1]; f++) {
+                    /* the rows are read in user order per item, i.e. at random: their pointers
+                     * and first lines are fetched ahead, or each row starts with two misses
+                     * that cost more than its pair updates (the lists of the next items follow
+                     * in cu, so the look-ahead runs across items) */
+                    if (f + 2 * KNN_AHEAD < fend) __builtin_prefetch(&x.ptr[x.cu[f + 2 * KNN_AHEAD]]);
+                    if (f + KNN_AHEAD < fend) {
+                        const uint64_t q = x.ptr[x.cu[f + KNN_AHEAD]];
+                        __builtin_prefetch(x.items + q);
+                        __builtin_prefetch(x.vals + q);
+                        __builtin_prefetch(x.items + q + 16);
+                        __builtin_prefetch(x.vals + q + 16);
+                    }
                     const uint32_t r = x.cu[f];
                     hr_knn_acc_add(&acc, x.cval[f], x.items + x.ptr[r], x.vals + x.ptr[r], x.ptr[r + 1] - x.ptr[r], (uint32_t)j);
                     pairs += x.ptr[r + 1] - x.ptr[r];

@@ -78,8 +78,17 @@ void hr_knn_acc_init(hr_knn_acc *a, uint64_t n, const hr_knn_opts *o)
     a->heap = hr_malloc(((size_t)o->neighbors + 1) * sizeof *a->heap);
 }
 
+int hr_knn_acc_positive(hr_knn_acc *a, const hr_knn_opts *o)
+{
+    if (a->moments || a->xs || o->min_support > 1 || o->shrink > 0 || (o->sim != HR_KNN_DOT && o->sim != HR_KNN_COSINE))
+        return 0;
+    a->xs = hr_calloc(a->n + 1, sizeof *a->xs);
+    return 1;
+}
+
 void hr_knn_acc_free(hr_knn_acc *a)
 {
+    hr_free(a->xs);
     hr_free(a->freq);
     hr_free(a->cell);
     hr_free(a->xy);
@@ -96,6 +105,20 @@ void hr_knn_acc_add(hr_knn_acc *a, double at, const uint32_t *items, const float
 {
     uint32_t *touched = a->touched;
     uint64_t nt = a->nt;
+    if (a->xs) {   /* positive values: a sum is nonzero once it has a term */
+        float *xs = a->xs;
+        const float af = (float)at;
+        xs[skip] = 1.0f;   /* the target is never touched */
+        for (uint64_t e = 0; e < len; e++) {
+            float *c = &xs[items[e]];
+            touched[nt] = items[e];
+            nt += *c == 0.0f;
+            *c += af * vals[e];
+        }
+        xs[skip] = 0.0f;
+        a->nt = nt;
+        return;
+    }
     if (!a->moments) {   /* the hot loop of the implicit measures: a count and a product */
         struct hr_knn_cell *cell = a->cell;
         const float af = (float)at;
@@ -170,6 +193,10 @@ uint32_t hr_knn_acc_top(hr_knn_acc *a, const hr_knn_opts *o, const uint64_t *cou
             a->xx[j] = a->yy[j] = a->x[j] = a->y[j] = 0;
             a->freq[j] = 0;
             a->xy[j] = 0;
+        } else if (a->xs) {
+            const float v = a->xs[j];
+            a->xs[j] = 0.0f;
+            s = o->sim == HR_KNN_DOT ? v : hr_knn_similarity(o, 1, v, 0, 0, 0, 0, ct, count ? count[j] : 0, nt, norm ? norm[j] : 0);
         } else {
             const struct hr_knn_cell c = a->cell[j];
             a->cell[j] = (struct hr_knn_cell){ 0, 0 };

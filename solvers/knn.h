@@ -76,12 +76,22 @@ typedef struct hr_knn_acc {
     /* the implicit measures: count and product side by side, one cache line per update; the
      * product in float (summed in the same order on any rank count) */
     struct hr_knn_cell { float xy; uint32_t freq; } *cell;
+    /* dot and implicit cosine without a support floor or shrinkage, all values positive: the
+     * product alone (a nonzero sum marks a touched item), half the bytes and no count */
+    float *xs;
     uint32_t *touched;
     uint64_t nt;
     hr_topk_entry *heap;
 } hr_knn_acc;
 void hr_knn_acc_init(hr_knn_acc *a, uint64_t n, const hr_knn_opts *o);
 void hr_knn_acc_free(hr_knn_acc *a);
+/* Values at least this large have products that are normal floats: with every a_ui >= it, a
+ * sum of products is zero only before its first term. */
+#define HR_KNN_POSITIVE_MIN 1e-15f
+/* Switches to the product-only accumulator when the measure allows it (see xs); the caller
+ * promises every value it will add is >= HR_KNN_POSITIVE_MIN.  Same results, same bits.
+ * Returns whether it switched. */
+int hr_knn_acc_positive(hr_knn_acc *a, const hr_knn_opts *o);
 /* One user of the target: a = a_ut, the user's row (items ascending, values a_uj); the target
  * itself (skip) is left out. */
 void hr_knn_acc_add(hr_knn_acc *a, double at, const uint32_t *items, const float *vals, uint64_t len, uint32_t skip);

@@ -177,11 +177,53 @@ static void test_weights(void **st)
     assert_float_equal(hr_knn_bias(6.0, 2, 10.0), 0.5, 1e-12);
 }
 
+/* The product-only accumulator (all values positive) keeps the same neighbours, same bits, as
+ * the counting one, and is refused where the count matters. */
+static void test_positive(void **st)
+{
+    (void)st;
+    const double norm[3] = { sqrt(45.0), sqrt(35.0), sqrt(17.0) };
+    const hr_knn_sim sims[2] = { HR_KNN_DOT, HR_KNN_COSINE };
+    for (int k = 0; k < 2; k++) {
+        hr_knn_opts o = opts(sims[k], 1);
+        uint32_t row[2][3];
+        float val[2][3];
+        uint32_t got[2];
+        for (int pos = 0; pos < 2; pos++) {
+            hr_knn_acc a;
+            hr_knn_acc_init(&a, 3, &o);
+            if (pos) assert_int_equal(hr_knn_acc_positive(&a, &o), 1);
+            for (int tgt = 0; tgt < 2; tgt++) {   /* twice: cleared between targets */
+                hr_knn_acc_add(&a, r0[0], it0, r0, 3, 0);
+                hr_knn_acc_add(&a, r1[0], it1, r1, 2, 0);
+                hr_knn_acc_add(&a, r2[0], it2, r2, 3, 0);
+                got[pos] = hr_knn_acc_top(&a, &o, count, norm, count[0], norm[0], row[pos], val[pos]);
+            }
+            hr_knn_acc_free(&a);
+        }
+        assert_int_equal(got[0], 2);
+        assert_int_equal(got[1], got[0]);
+        assert_memory_equal(row[1], row[0], got[0] * sizeof row[0][0]);
+        assert_memory_equal(val[1], val[0], got[0] * sizeof val[0][0]);
+    }
+    hr_knn_acc a;
+    hr_knn_opts o = opts(HR_KNN_DOT, 1);
+    o.shrink = 10;
+    hr_knn_acc_init(&a, 3, &o);
+    assert_int_equal(hr_knn_acc_positive(&a, &o), 0);
+    o = opts(HR_KNN_JACCARD, 1);
+    assert_int_equal(hr_knn_acc_positive(&a, &o), 0);
+    o = opts(HR_KNN_DOT, 1);
+    o.min_support = 2;
+    assert_int_equal(hr_knn_acc_positive(&a, &o), 0);
+    hr_knn_acc_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cosine_explicit), cmocka_unit_test(test_pearson), cmocka_unit_test(test_pearson_baseline),
-        cmocka_unit_test(test_implicit),        cmocka_unit_test(test_weights),
+        cmocka_unit_test(test_implicit),        cmocka_unit_test(test_weights), cmocka_unit_test(test_positive),
     };
     return cmocka_run_group_tests(tests, hr_test_setup, hr_test_teardown);
 }
