@@ -1,66 +1,53 @@
 #include "partition/inplace.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "partition/block.h"
 
-/* (other gid, ts, value, src, line): hr_triples_sort's order inside one row */
-#define TRIPLE_CMP(name, other)                                              \
-    static int name(const void *pa, const void *pb)                          \
-    {                                                                        \
-        const hr_triple *a = pa, *b = pb;                                    \
-        if (a->other != b->other) return a->other < b->other ? -1 : 1;       \
-        if (a->ts != b->ts) return a->ts < b->ts ? -1 : 1;                   \
-        if (a->v != b->v) return a->v < b->v ? -1 : 1;                       \
-        if (a->src != b->src) return a->src < b->src ? -1 : 1;               \
-        if (a->line != b->line) return a->line < b->line ? -1 : 1;           \
-        return 0;                                                            \
-    }
-TRIPLE_CMP(cmp_by_user, i)   /* rows are users: the other side is the item */
-TRIPLE_CMP(cmp_by_item, u)
-
+/* Rows go to NB ranges (bucket = row * NB / rows, monotone in the row) by an American flag
+ * pass: with few buckets the write positions stay in cache, so the pass streams instead of
+ * chasing one cache miss per triple as a pass over every row would.  Each range (a few MB)
+ * is then sorted by hr_triples_sort_scratch with a scratch array of the largest range's size. */
 void hr_triples_sort_inplace(hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item)
 {
     uint64_t rows = p->rows[rank];
-    uint64_t *next = hr_calloc(2 * (rows + 1), sizeof *next), *end = next + rows + 1;
+    if (n == 0) return;
+    uint64_t nb = n / (1u << 17);
+    if (nb < 1) nb = 1;
+    if (nb > 256) nb = 256;
+    if (nb > rows) nb = rows ? rows : 1;
     const uint32_t *local = p->local;
-    for (uint64_t k = 0; k < n; k++) next[local[by_item ? t[k].i : t[k].u] + 1]++;
-    for (uint64_t r = 0; r < rows; r++) next[r + 1] += next[r];
-    for (uint64_t r = 0; r < rows; r++) end[r] = next[r + 1];
-    /* American flag: each triple is picked up once and dropped straight into its row */
-    for (uint64_t r = 0; r < rows; r++)
-        while (next[r] < end[r]) {
-            hr_triple x = t[next[r]];
-            uint32_t k = local[by_item ? x.i : x.u];
-            while (k != r) {
-                hr_triple y = t[next[k]];
-                t[next[k]++] = x;
-                x = y;
-                k = local[by_item ? x.i : x.u];
-            }
-            t[next[r]++] = x;
-        }
-    int (*cmp)(const void *, const void *) = by_item ? cmp_by_item : cmp_by_user;
-    for (uint64_t r = 0, a = 0; r < rows; r++) {
-        uint64_t b = end[r], len = b - a;
-        if (len > 24) {
-            qsort(t + a, len, sizeof *t, cmp);
-        } else {
-            for (uint64_t x = a + 1; x < b; x++) {
-                hr_triple v = t[x];
-                uint64_t y = x;
-                while (y > a && cmp(&t[y - 1], &v) > 0) {
-                    t[y] = t[y - 1];
-                    y--;
-                }
-                t[y] = v;
-            }
-        }
-        a = b;
+#define BUCKET(x) ((uint32_t)((uint64_t)local[by_item ? (x).i : (x).u] * nb / rows))
+    uint64_t next[257] = { 0 }, end[257];
+    for (uint64_t k = 0; k < n; k++) next[BUCKET(t[k]) + 1]++;
+    for (uint64_t b = 0; b < nb; b++) next[b + 1] += next[b];
+    uint64_t big = 0;
+    for (uint64_t b = 0; b < nb; b++) {
+        end[b] = next[b + 1];
+        if (end[b] - next[b] > big) big = end[b] - next[b];
     }
-    hr_free(next);
+    if (nb > 1)
+        for (uint64_t b = 0; b < nb; b++)
+            while (next[b] < end[b]) {
+                hr_triple x = t[next[b]];
+                uint32_t k = BUCKET(x);
+                while (k != b) {
+                    hr_triple y = t[next[k]];
+                    t[next[k]++] = x;
+                    x = y;
+                    k = BUCKET(x);
+                }
+                t[next[b]++] = x;
+            }
+#undef BUCKET
+    hr_triple *tmp = hr_malloc(big * sizeof *tmp);
+    for (uint64_t b = 0, a = 0; b < nb; b++) {
+        uint64_t m = end[b] - a;
+        if (m > 1 && hr_triples_sort_scratch(t + a, tmp, m, p, rank, by_item) == tmp) memcpy(t + a, tmp, m * sizeof *t);
+        a = end[b];
+    }
+    hr_free(tmp);
 }
 
 int hr_part_shuffle_sort(hr_comm *c, const hr_part *p, int by_item, hr_triple **t, uint64_t *n)

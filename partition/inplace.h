@@ -6,9 +6,10 @@
 
 #include "partition/part.h"
 
-/* hr_triples_sort's order (local row, other gid, ts, value, src, line) in place: an American
- * flag pass over rows, then a comparison sort inside each row.  That order is total for rows
- * with distinct (src, line), so the result does not depend on the input order. */
+/* hr_triples_sort's order (local row, other gid, ts, value, src, line) with scratch memory of
+ * one range of rows (about 1/NB of n): an American flag pass into NB ranges of rows, then
+ * hr_triples_sort_scratch inside each.  That order is total for triples with distinct (src,
+ * line), so the result does not depend on the input order. */
 void hr_triples_sort_inplace(hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item);
 
 /* Send each triple to the owner of its user (by_item = 0) or item and sort what arrives as
