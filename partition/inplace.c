@@ -5,7 +5,7 @@
 #include "core/alloc.h"
 #include "partition/block.h"
 
-/* Rows go to NB ranges (bucket = row * NB / rows, monotone in the row) by an American flag
+/* Rows go to NB ranges (bucket = row >> shift, monotone in the row) by an American flag
  * pass: with few buckets the write positions stay in cache, so the pass streams instead of
  * chasing one cache miss per triple as a pass over every row would.  Each range (a few MB)
  * is then sorted by hr_triples_sort_scratch with a scratch array of the largest range's size. */
@@ -13,12 +13,17 @@ void hr_triples_sort_inplace(hr_triple *t, uint64_t n, const hr_part *p, int ran
 {
     uint64_t rows = p->rows[rank];
     if (n == 0) return;
-    uint64_t nb = n / (1u << 17);
+    /* ranges of 2^shift rows (a shift, not a division, per triple): about n / 2^17 of them
+     * (triples of some 4 MB each), at most 256 */
+    uint64_t want = n >> 17;
+    if (want < 1) want = 1;
+    if (want > 256) want = 256;
+    unsigned shift = 0;
+    while (((rows + ((uint64_t)1 << shift) - 1) >> shift) > want) shift++;
+    uint64_t nb = (rows + ((uint64_t)1 << shift) - 1) >> shift;
     if (nb < 1) nb = 1;
-    if (nb > 256) nb = 256;
-    if (nb > rows) nb = rows ? rows : 1;
     const uint32_t *local = p->local;
-#define BUCKET(x) ((uint32_t)((uint64_t)local[by_item ? (x).i : (x).u] * nb / rows))
+#define BUCKET(x) (local[by_item ? (x).i : (x).u] >> shift)
     uint64_t next[257] = { 0 }, end[257];
     for (uint64_t k = 0; k < n; k++) next[BUCKET(t[k]) + 1]++;
     for (uint64_t b = 0; b < nb; b++) next[b + 1] += next[b];
