@@ -11,6 +11,7 @@
 #include "io/manifest.h"
 #include "io/output.h"
 #include "io/shard.h"
+#include "partition/inplace.h"
 
 const char *const HR_DATASET_FORMATS[] = { HR_DATASET_FORMAT, NULL };
 
@@ -72,10 +73,7 @@ int hr_dataset_prepare_dir(hr_job *job, const char *dir)
 static int write_side(hr_job *job, const hr_dataset_spec *spec, const hr_part *p, int by_item, int grouped,
                       hr_triple **t, uint64_t *n, uint64_t file_info[2])
 {
-    if (!grouped) {
-        HR_TRY(hr_part_shuffle(job->comm, p, by_item, t, n));
-        hr_triples_sort_move(t, *n, p, job->rank, by_item);
-    }
+    if (!grouped) HR_TRY(hr_part_shuffle_sort(job->comm, p, by_item, t, n));
     char path[4096];
     snprintf(path, sizeof path, "%s/%s/part-%05d.bin.zst", spec->dir, by_item ? "by-item" : "by-user", job->rank);
     /* straight from the sorted triples: no block arrays to allocate (io/shard.h) */

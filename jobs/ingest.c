@@ -23,6 +23,7 @@
 #include "jobs/publish.h"
 #include "partition/dedupe.h"
 #include "partition/dict.h"
+#include "partition/inplace.h"
 
 static const char usage[] =
     "hpcrec ingest --input PATH... --out DATASET [options]\n"
@@ -372,8 +373,7 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     hr_free(ucount);
     HR_CHECK(rc);
     have_hp = 1;
-    HR_CHECK(hr_part_shuffle(job->comm, &hp, 0, &r.t, &r.n));
-    hr_triples_sort_move(&r.t, r.n, &hp, job->rank, 0);
+    HR_CHECK(hr_part_shuffle_sort(job->comm, &hp, 0, &r.t, &r.n));
     reason = hr_calloc(r.n ? r.n : 1, 1);
     uint64_t kept = hr_dedupe(r.t, r.n, (uint64_t)o.max_user_events, reason, r.counts);
     uint64_t nrej;

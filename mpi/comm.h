@@ -101,4 +101,10 @@ int hr_comm_node_sum_u64(hr_comm *c, uint64_t v, uint64_t *sum, int *nlocal);
  * HR_ERR_STATE (the ranks agree first; the rank concerned logs the sizes). */
 int hr_comm_ring_shift(hr_comm *c, const void *send, uint64_t bytes, void *recv, uint64_t cap, uint64_t *got);
 
+/* Two ranks only: send the `out` bytes at buf to the other rank and receive its `in` bytes
+ * (known from a count exchange) into buf at the same place, piece by piece through a small
+ * bounce buffer: each piece goes out before the one coming in overwrites it.  buf holds
+ * max(out, in) bytes.  No second buffer of the data's size (an in-place shuffle). */
+int hr_comm_pair_swap(hr_comm *c, void *buf, uint64_t out, uint64_t in);
+
 #endif

@@ -31,7 +31,7 @@ static inline int tcmp(const hr_triple *a, const hr_triple *b, int by_item)
  * order in O(n + rows + n_other) with no comparisons; only runs of the same (row, other) pair,
  * rare outside dirty data, are then put in (ts, value, src, line) order by insertion sort.
  * Sorts from t with tmp as scratch; returns the array holding the result (t or tmp). */
-static hr_triple *sort_core(hr_triple *t, hr_triple *tmp, uint64_t n, const hr_part *p, int rank, int by_item)
+hr_triple *hr_triples_sort_scratch(hr_triple *t, hr_triple *tmp, uint64_t n, const hr_part *p, int rank, int by_item)
 {
     uint64_t rows = p->rows[rank], nother = 0;
     for (uint64_t k = 0; k < n; k++) {
@@ -82,14 +82,14 @@ static hr_triple *sort_core(hr_triple *t, hr_triple *tmp, uint64_t n, const hr_p
 void hr_triples_sort(hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item)
 {
     hr_triple *tmp = hr_malloc((n ? n : 1) * sizeof *tmp);
-    if (sort_core(t, tmp, n, p, rank, by_item) == tmp && n) memcpy(t, tmp, n * sizeof *t);
+    if (hr_triples_sort_scratch(t, tmp, n, p, rank, by_item) == tmp && n) memcpy(t, tmp, n * sizeof *t);
     hr_free(tmp);
 }
 
 void hr_triples_sort_move(hr_triple **t, uint64_t n, const hr_part *p, int rank, int by_item)
 {
     hr_triple *tmp = hr_malloc((n ? n : 1) * sizeof *tmp);
-    if (sort_core(*t, tmp, n, p, rank, by_item) == tmp) {
+    if (hr_triples_sort_scratch(*t, tmp, n, p, rank, by_item) == tmp) {
         hr_free(*t);
         *t = tmp;
     } else {

@@ -29,6 +29,10 @@ void hr_triples_sort(hr_triple *t, uint64_t n, const hr_part *p, int rank, int b
  * copy pass fewer when the triples arrive grouped by the other side, as a by-item shuffle of
  * by-user blocks does).  For callers that own *t (hr_malloc'd). */
 void hr_triples_sort_move(hr_triple **t, uint64_t n, const hr_part *p, int rank, int by_item);
+/* The sort itself: from t with tmp (n triples) as scratch; returns the array holding the
+ * result (t or tmp).  The triples may be any subset of the rank's (partition/inplace.c sorts
+ * one range of rows at a time). */
+hr_triple *hr_triples_sort_scratch(hr_triple *t, hr_triple *tmp, uint64_t n, const hr_part *p, int rank, int by_item);
 
 /* Build the block of `rank` from triples sorted by hr_triples_sort (every triple owned by
  * rank).  Entries with keep != NULL && !keep[k] are left out.  Rows with no entries still
