@@ -26,7 +26,7 @@
 #include "core/log.h"
 #include "core/timer.h"
 #include "jobs/commands.h"
-#include "jobs/evaluate.h"
+#include "jobs/evaluate_parts.h"
 #include "jobs/evaluate_cold.h"
 #include "jobs/ringrows.h"
 #include "jobs/rowfetch.h"

@@ -22,7 +22,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "jobs/content_ridge.h"
-#include "jobs/evaluate.h"
+#include "jobs/evaluate_parts.h"
 #include "jobs/evaluate_cold.h"
 #include "jobs/rowfetch.h"
 #include "jobs/content.h"

@@ -4,7 +4,7 @@
 
 #include "io/features.h"
 #include "jobs/content.h"
-#include "jobs/evaluate.h"
+#include "jobs/evaluate_parts.h"
 
 /* The options: --item-features FILE [--features-format F] ... [--features-max N] [--features-lambda L]. */
 typedef hr_content_opts ev_cold_opts;

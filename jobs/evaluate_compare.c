@@ -11,7 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
-#include "jobs/evaluate.h"
+#include "jobs/evaluate_parts.h"
 
 typedef struct { uint32_t gid, pos; } gid_pos;
 

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "jobs/evaluate.h"
+#include "jobs/evaluate_parts.h"
 #include "jobs/ringrows.h"
 
 int ev_ii_center(const hr_model *m)

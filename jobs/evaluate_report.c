@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "jobs/evaluate.h"
+#include "jobs/evaluate_parts.h"
 
 static void set_real(hr_job *job, const char *prefix, const char *seg, const char *stem, uint32_t k, double v)
 {

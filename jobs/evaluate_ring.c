@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "jobs/evaluate.h"
+#include "jobs/evaluate_parts.h"
 #include "jobs/ringscore.h"
 #include "jobs/rowfetch.h"
 #include "solvers/score.h"

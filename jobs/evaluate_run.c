@@ -21,7 +21,7 @@
 
 #include "core/alloc.h"
 #include "core/rng.h"
-#include "jobs/evaluate.h"
+#include "jobs/evaluate_parts.h"
 #include "jobs/foldin.h"
 #include "jobs/ringrows.h"
 #include "solvers/topk.h"

@@ -23,7 +23,7 @@
 
 #include "core/alloc.h"
 #include "core/timer.h"
-#include "jobs/evaluate.h"
+#include "jobs/evaluate_parts.h"
 #include "jobs/userknn_ring.h"
 
 /* The model's k of a prediction: params.predict_neighbors (0: every neighbour who rated the

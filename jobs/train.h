@@ -1,8 +1,8 @@
-/* jobs/train.h — state of one distributed ALS run (shared by train.c and train_loop.c).
- *
- * Each rank holds the factor rows of the users and items it owns (partition/part.h), the
- * by-user CSR and by-item CSC blocks with column indices rewritten into positions of the
- * exchange receive buffers (partition/route.h), and the buffers themselves. */
+/* jobs/train.h — what `hpcrec train` (jobs/train.c) calls of its algorithm files: the ALS loop
+ * (train_loop.c), the dense models (train_ease.c, train_svd.c, train_dense.c), the neighbourhood
+ * models (train_knn.c, train_userknn.c) and the manifest lineage (train_lineage.c).  Their
+ * options are in jobs/train_opts.h, the state of one ALS run in jobs/train_state.h, so the
+ * algorithm files depend on those and not on train.c. */
 #ifndef HR_JOBS_TRAIN_H
 #define HR_JOBS_TRAIN_H
 
@@ -19,73 +19,10 @@
 #include "solvers/knn.h"
 #include "solvers/svd.h"
 
-typedef enum { HR_ALGO_ALS, HR_ALGO_IALS, HR_ALGO_POP, HR_ALGO_EASE, HR_ALGO_SVD, HR_ALGO_ITEMKNN, HR_ALGO_USERKNN } hr_algo;
+#include "jobs/train_opts.h"
+#include "jobs/train_state.h"
 
-/* Options of the dense models on the BLACS grid (jobs/train_ease.c, jobs/train_svd.c) and of
- * `--init svd` (jobs/train_svd.c). */
-typedef struct hr_dense_opts {
-    const char *data, *out;
-    double lambda;            /* ease --lambda; < 0: the default rule (train_ease.c) */
-    hr_row_weight weight;     /* ease --ease-weight, svd --svd-weight */
-    uint32_t topm;            /* ease --ease-topm: entries kept per column of B (0: dense) */
-    int block;                /* --block-size: ScaLAPACK block NB (0: the algorithm's default) */
-    int k;                    /* svd --factors */
-    int power_iters;          /* svd --power-iters */
-    int oversample;           /* svd --oversample: extra columns of the test matrix */
-    uint64_t seed;
-} hr_dense_opts;
-
-/* Options of `--algo itemknn` (jobs/train_knn.c). */
-typedef struct hr_knn_train_opts {
-    const char *data, *out;
-    hr_knn_opts knn;
-    int have_sim, have_feedback, have_shrink, have_center, have_neighbors;
-    uint32_t max_user_items;  /* --max-user-items: items of a user entering the pair counts (0: all) */
-    uint32_t predict_neighbors; /* --predict-neighbors: Surprise's k of a rating prediction (0: all stored) */
-} hr_knn_train_opts;
-
-/* Phases of an iteration: the solvers' (HR_ALS_PH_*), then these two. */
-enum { HR_TRAIN_PH_EXCHANGE = HR_ALS_NPHASE, HR_TRAIN_PH_LOSS, HR_TRAIN_NPHASE };
-extern const char *const hr_train_phase_names[HR_TRAIN_NPHASE];
-
-typedef struct hr_train_side {
-    hr_block *block;          /* the dataset's by_user or by_item block */
-    uint32_t *col;            /* block->idx mapped to receive-buffer positions */
-    hr_route route;           /* how the other side's rows arrive */
-    float *F, *bias;          /* owned factor rows (nrows x k) and biases */
-    float *recv, *recv_bias;  /* other side's rows as received */
-    float *send;              /* packing scratch */
-} hr_train_side;
-
-typedef struct hr_train {
-    hr_job *job;
-    hr_dataset *ds;
-    hr_algo algo;
-    hr_als_opts opts;
-    int64_t iters;
-    uint64_t seed;
-    hr_exchange exchange;
-    hr_train_side users, items;
-    hr_als_work *work;
-    float mu;                 /* global mean rating (explicit) */
-    uint64_t nnz;             /* global interactions */
-    float *G;                 /* k x k Gram (implicit) */
-    double *Gd;               /* its cross-rank sum */
-    /* last iteration's figures [global] */
-    double loss, rmse, seconds, gflops, imbalance, comm_pct;
-    double phase[HR_TRAIN_NPHASE];  /* seconds per phase, mean over ranks */
-    uint64_t bytes;
-    uint64_t retries;
-    int64_t halves, test_stop_after;  /* half-iterations run; injected stop (tests) */
-    /* checkpoints written by this run [global] */
-    uint64_t ckpt_count, ckpt_bytes, ckpt_raw;
-    double ckpt_seconds;
-    struct hr_jsonl *history; /* rank 0: train --history FILE, one line per iteration (or NULL) */
-    int history_rc;           /* its first write error (rank 0), agreed on after the loop */
-    hr_error history_err;
-} hr_train;
-
-/* Shared by every algorithm (train.c).  The "lineage" object of a model manifest. */
+/* Shared by every algorithm (train_lineage.c).  The "lineage" object of a model manifest. */
 json_t *hr_train_lineage(hr_job *job, const char *data, const hr_dataset *ds, uint64_t nnz);
 
 /* The dense models: load nothing themselves (ds holds the by-user block), write o->out, set the

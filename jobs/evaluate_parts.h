@@ -1,4 +1,4 @@
-/* jobs/evaluate.h — shared by the files of `hpcrec evaluate`; not an interface for other jobs.
+/* jobs/evaluate_parts.h — the parts shared by the files of `hpcrec evaluate`; not an interface for other jobs.
  *
  *   evaluate.c          options, loading, id mapping, the global item / user context, order
  *   evaluate_run.c      one scorer over every local test user: ranking, accumulation, reduction
@@ -12,8 +12,8 @@
  * the model's own dictionaries: a model's score row is reordered when its item dictionary
  * differs, items it does not know get NaN (never a candidate).  Exact definitions of every
  * metric and key: docs/evaluation.md and solvers/metrics.h. */
-#ifndef HR_JOBS_EVALUATE_H
-#define HR_JOBS_EVALUATE_H
+#ifndef HR_JOBS_EVALUATE_PARTS_H
+#define HR_JOBS_EVALUATE_PARTS_H
 
 #include <stdint.h>
 
