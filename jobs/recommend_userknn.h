@@ -4,8 +4,10 @@
  * implicit models, the value for explicit ones), summed in fixed point (solvers/knn.h) so a score
  * is the same bits whichever rank's block brings v: the output is identical on any rank count.
  * The neighbours' rows come round the ring of ranks (jobs/userknn_ring.h), each rank packing its
- * own --data rows once; the users are scored in chunks whose dense score rows stay under
- * UU_REC_BYTES, every rank running as many ring passes (collective). */
+ * own --data rows once.  A first ring pass counts each user's neighbour entries, which size its
+ * score table (sparse, or dense over the items when that bound passes a quarter of them); users
+ * are then scored in chunks whose tables stay under UU_REC_BYTES, one ring pass each, every rank
+ * running as many passes (collective). */
 #ifndef HR_JOBS_RECOMMEND_USERKNN_H
 #define HR_JOBS_RECOMMEND_USERKNN_H
 
