@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/alloc.h"
 #include "core/hash.h"
@@ -32,82 +35,210 @@ static void *take_array(cursor *c, uint64_t count, size_t esz, hr_error *err)
     return a;
 }
 
+/* Version 2 stores the entries in chunks of HR_SHARD_CHUNK (the last shorter); a chunk of m
+ * entries is 16 byte planes of m bytes: the 4 bytes of idx, the 4 of val, then the 8 of ts,
+ * plane b holding byte b (little-endian) of every entry, with idx as differences from the
+ * previous entry (mod 2^32; the first from 0).  Sorted ids give small differences and the
+ * high bytes of ids, values and times repeat over long runs: on a 10M-entry shard zstd level 1
+ * compresses these planes about 4x faster than the plain arrays (1.0 GB/s against 0.25),
+ * decompresses them 4x faster, and the file is a third smaller.  Long planes matter: 16K-entry
+ * chunks compress at 0.7 GB/s, 512K-entry ones at nearly the speed of whole columns. */
+/* Entries travel in groups of 64 as 16-byte rows (idx difference | val | ts, little-endian):
+ * a group's rows and its 16 planes of 64 bytes are one transpose apart (16x16 byte blocks,
+ * SSE2 unpacks where available).  Each plane's 64 bytes are then copied as one line: the 16
+ * planes of a chunk lie a multiple of 4 KiB apart, and byte stores spread over them would
+ * fight for the same L1 sets. */
+enum { GROUP = 64 };
+
+static inline void transpose16(const uint8_t *in, size_t is, uint8_t *out, size_t os)
+{
+#if defined(__SSE2__)
+    __m128i a[16], l1[8], h1[8], g2[4][4], g3[8][2];
+    for (int k = 0; k < 16; k++) a[k] = _mm_loadu_si128((const __m128i *)(in + k * is));
+    for (int p = 0; p < 8; p++) {   /* byte pairs of rows 2p, 2p+1: columns 0-7, 8-15 */
+        l1[p] = _mm_unpacklo_epi8(a[2 * p], a[2 * p + 1]);
+        h1[p] = _mm_unpackhi_epi8(a[2 * p], a[2 * p + 1]);
+    }
+    for (int q = 0; q < 4; q++) {   /* 4-byte groups of rows 4q..4q+3, by column quarter */
+        g2[0][q] = _mm_unpacklo_epi16(l1[2 * q], l1[2 * q + 1]);
+        g2[1][q] = _mm_unpackhi_epi16(l1[2 * q], l1[2 * q + 1]);
+        g2[2][q] = _mm_unpacklo_epi16(h1[2 * q], h1[2 * q + 1]);
+        g2[3][q] = _mm_unpackhi_epi16(h1[2 * q], h1[2 * q + 1]);
+    }
+    for (int c = 0; c < 4; c++)     /* 8-byte groups of rows 8r..8r+7, by column pair */
+        for (int r = 0; r < 2; r++) {
+            g3[2 * c][r] = _mm_unpacklo_epi32(g2[c][2 * r], g2[c][2 * r + 1]);
+            g3[2 * c + 1][r] = _mm_unpackhi_epi32(g2[c][2 * r], g2[c][2 * r + 1]);
+        }
+    for (int c = 0; c < 8; c++) {
+        _mm_storeu_si128((__m128i *)(out + (2 * c) * os), _mm_unpacklo_epi64(g3[c][0], g3[c][1]));
+        _mm_storeu_si128((__m128i *)(out + (2 * c + 1) * os), _mm_unpackhi_epi64(g3[c][0], g3[c][1]));
+    }
+#else
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) out[c * os + r] = in[r * is + c];
+#endif
+}
+
+static inline void row_put(uint8_t *row, uint32_t d, float v, int64_t ts)
+{
+    memcpy(row, &d, 4);
+    memcpy(row + 4, &v, 4);
+    memcpy(row + 8, &ts, 8);
+}
+
+/* rows[cnt][16] -> bytes j0 .. j0+cnt-1 of the chunk's 16 planes of m bytes */
+static void rows_to_planes(const uint8_t *rows, uint64_t cnt, uint8_t *q, uint64_t m, uint64_t j0)
+{
+    if (cnt == GROUP) {
+        uint8_t t[16 * GROUP];
+        for (int g = 0; g < GROUP / 16; g++) transpose16(rows + 256 * g, 16, t + 16 * g, GROUP);
+        for (int b = 0; b < 16; b++) memcpy(q + b * m + j0, t + b * GROUP, GROUP);
+    } else {
+        for (uint64_t j = 0; j < cnt; j++)
+            for (int b = 0; b < 16; b++) q[b * m + j0 + j] = rows[16 * j + b];
+    }
+}
+
+static void planes_to_rows(const uint8_t *q, uint64_t m, uint64_t j0, uint64_t cnt, uint8_t *rows)
+{
+    if (cnt == GROUP) {
+        uint8_t t[16 * GROUP];
+        for (int b = 0; b < 16; b++) memcpy(t + b * GROUP, q + b * m + j0, GROUP);
+        for (int g = 0; g < GROUP / 16; g++) transpose16(t + 16 * g, GROUP, rows + 256 * g, 16);
+    } else {
+        for (uint64_t j = 0; j < cnt; j++)
+            for (int b = 0; b < 16; b++) rows[16 * j + b] = q[b * m + j0 + j];
+    }
+}
+
+static uint8_t *chunk_buffer(uint64_t nnz)
+{
+    uint64_t m = nnz < HR_SHARD_CHUNK ? nnz : HR_SHARD_CHUNK;
+    return hr_malloc(m ? 16 * m : 1);
+}
+
+static int put_header(hr_output *o, uint64_t rows, uint64_t nnz, int by_item, const uint32_t *gid, const uint64_t *ptr,
+                      hr_error *err)
+{
+    uint32_t hdr32[2] = { HR_SHARD_VERSION, (uint32_t)by_item };
+    uint64_t hdr64[2] = { rows, nnz };
+    HR_TRY(hr_output_write(o, "HRSHARD1", 8, err));
+    HR_TRY(hr_output_write(o, hdr32, sizeof hdr32, err));
+    HR_TRY(hr_output_write(o, hdr64, sizeof hdr64, err));
+    HR_TRY(hr_output_write(o, gid, rows * sizeof *gid, err));
+    return hr_output_write(o, ptr, (rows + 1) * sizeof *ptr, err);
+}
+
 int hr_shard_write(const char *path, const hr_block *b, int by_item, int level,
                    uint64_t *checksum, uint64_t *bytes, hr_error *err)
 {
     hr_output *o;
     HR_TRY(hr_output_open(path, level, 1, &o, err));
-    uint32_t hdr32[2] = { 1, (uint32_t)by_item };
-    uint64_t hdr64[2] = { b->nrows, b->nnz };
+    uint8_t *q = chunk_buffer(b->nnz);
     int rc = 0;
-    HR_CHECK(hr_output_write(o, "HRSHARD1", 8, err));
-    HR_CHECK(hr_output_write(o, hdr32, sizeof hdr32, err));
-    HR_CHECK(hr_output_write(o, hdr64, sizeof hdr64, err));
-    HR_CHECK(hr_output_write(o, b->gid, b->nrows * sizeof *b->gid, err));
-    HR_CHECK(hr_output_write(o, b->ptr, (b->nrows + 1) * sizeof *b->ptr, err));
-    HR_CHECK(hr_output_write(o, b->idx, b->nnz * sizeof *b->idx, err));
-    HR_CHECK(hr_output_write(o, b->val, b->nnz * sizeof *b->val, err));
-    HR_CHECK(hr_output_write(o, b->ts, b->nnz * sizeof *b->ts, err));
+    HR_CHECK(put_header(o, b->nrows, b->nnz, by_item, b->gid, b->ptr, err));
+    uint32_t prev = 0;
+    for (uint64_t a = 0; a < b->nnz; a += HR_SHARD_CHUNK) {
+        uint64_t m = b->nnz - a < HR_SHARD_CHUNK ? b->nnz - a : HR_SHARD_CHUNK;
+        for (uint64_t j0 = 0; j0 < m; j0 += GROUP) {
+            uint64_t cnt = m - j0 < GROUP ? m - j0 : GROUP;
+            uint8_t grp[16 * GROUP];
+            for (uint64_t j = 0; j < cnt; j++) {
+                uint64_t e = a + j0 + j;
+                row_put(grp + 16 * j, b->idx[e] - prev, b->val[e], b->ts[e]);
+                prev = b->idx[e];
+            }
+            rows_to_planes(grp, cnt, q, m, j0);
+        }
+        HR_CHECK(hr_output_write(o, q, 16 * m, err));
+    }
+    hr_free(q);
     return hr_output_commit(o, checksum, bytes, err);
 fail:
+    hr_free(q);
     hr_output_abort(o);
     return rc;
 }
 
 /* The same bytes as hr_block_from_triples + hr_shard_write, without the block: ptr from the
  * row counts (rows + 1 words), then idx, val and ts streamed column by column from the triples
- * through a small staging buffer.  zstd's streaming output does not depend on how the input is
+ * through the chunk staging.  zstd's streaming output does not depend on how the input is
  * cut into calls (frames are cut by its own block size), so the file is byte-identical, and
  * the 16 bytes per entry of a block's arrays are never allocated: at 10M entries per rank that
  * is 160 MB of fresh memory the kernel would have to zero, and one write pass over it. */
 int hr_shard_write_triples(const char *path, const hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item,
                            int level, uint64_t *checksum, uint64_t *bytes, hr_error *err)
 {
-    enum { STAGE = 16384 };   /* entries per staged chunk: 128 KiB of i64, stays in L2 */
     const uint64_t rows = p->rows[rank];
     uint32_t *gid = hr_part_owned(p, rank);
     uint64_t *ptr = hr_calloc(rows + 1, sizeof *ptr);
     for (uint64_t k = 0; k < n; k++) ptr[p->local[by_item ? t[k].i : t[k].u] + 1]++;
     for (uint64_t r = 0; r < rows; r++) ptr[r + 1] += ptr[r];
-    int64_t *stage = hr_malloc(STAGE * sizeof *stage);
+    uint8_t *q = chunk_buffer(n);
     hr_output *o;
     int rc = hr_output_open(path, level, 1, &o, err);
     if (rc < 0) goto done;
-    uint32_t hdr32[2] = { 1, (uint32_t)by_item };
-    uint64_t hdr64[2] = { rows, n };
-    HR_CHECK(hr_output_write(o, "HRSHARD1", 8, err));
-    HR_CHECK(hr_output_write(o, hdr32, sizeof hdr32, err));
-    HR_CHECK(hr_output_write(o, hdr64, sizeof hdr64, err));
-    HR_CHECK(hr_output_write(o, gid, rows * sizeof *gid, err));
-    HR_CHECK(hr_output_write(o, ptr, (rows + 1) * sizeof *ptr, err));
-    for (int col = 0; col < 3; col++)
-        for (uint64_t a = 0; a < n; a += STAGE) {
-            uint64_t m = n - a < STAGE ? n - a : STAGE;
-            const hr_triple *x = t + a;
-            size_t esz;
-            if (col == 0) {
-                uint32_t *d = (uint32_t *)stage;
-                for (uint64_t j = 0; j < m; j++) d[j] = by_item ? x[j].u : x[j].i;
-                esz = sizeof *d;
-            } else if (col == 1) {
-                float *d = (float *)stage;
-                for (uint64_t j = 0; j < m; j++) d[j] = x[j].v;
-                esz = sizeof *d;
-            } else {
-                for (uint64_t j = 0; j < m; j++) stage[j] = x[j].ts;
-                esz = sizeof *stage;
+    HR_CHECK(put_header(o, rows, n, by_item, gid, ptr, err));
+    uint32_t prev = 0;
+    for (uint64_t a = 0; a < n; a += HR_SHARD_CHUNK) {
+        uint64_t m = n - a < HR_SHARD_CHUNK ? n - a : HR_SHARD_CHUNK;
+        for (uint64_t j0 = 0; j0 < m; j0 += GROUP) {
+            uint64_t cnt = m - j0 < GROUP ? m - j0 : GROUP;
+            const hr_triple *x = t + a + j0;
+            uint8_t grp[16 * GROUP];
+            for (uint64_t j = 0; j < cnt; j++) {
+                uint32_t id = by_item ? x[j].u : x[j].i;
+                row_put(grp + 16 * j, id - prev, x[j].v, x[j].ts);
+                prev = id;
             }
-            HR_CHECK(hr_output_write(o, stage, m * esz, err));
+            rows_to_planes(grp, cnt, q, m, j0);
         }
+        HR_CHECK(hr_output_write(o, q, 16 * m, err));
+    }
     rc = hr_output_commit(o, checksum, bytes, err);
     goto done;
 fail:
     hr_output_abort(o);
 done:
-    hr_free(stage);
+    hr_free(q);
     hr_free(ptr);
     hr_free(gid);
     return rc;
+}
+
+/* Version 2's entries: each chunk's byte planes back to the three arrays, idx from its
+ * differences. */
+static int take_entries_v2(cursor *c, hr_block *b, hr_error *err)
+{
+    if (b->nnz > c->left / 16) return hr_error_set(err, HR_ERR_FORMAT, "%s: file is truncated or its header is corrupt", c->path);
+    uint64_t n = b->nnz ? b->nnz : 1;
+    b->idx = hr_malloc(n * sizeof *b->idx);
+    b->val = hr_malloc(n * sizeof *b->val);
+    b->ts = hr_malloc(n * sizeof *b->ts);
+    const uint8_t *q = (const uint8_t *)c->p;
+    uint32_t prev = 0;
+    for (uint64_t a = 0; a < b->nnz; a += HR_SHARD_CHUNK) {
+        uint64_t m = b->nnz - a < HR_SHARD_CHUNK ? b->nnz - a : HR_SHARD_CHUNK;
+        for (uint64_t j0 = 0; j0 < m; j0 += GROUP) {
+            uint64_t cnt = m - j0 < GROUP ? m - j0 : GROUP;
+            uint8_t grp[16 * GROUP];
+            planes_to_rows(q, m, j0, cnt, grp);
+            for (uint64_t j = 0; j < cnt; j++) {
+                uint64_t e = a + j0 + j;
+                uint32_t d;
+                memcpy(&d, grp + 16 * j, 4);
+                prev += d;
+                b->idx[e] = prev;
+                memcpy(&b->val[e], grp + 16 * j + 4, 4);
+                memcpy(&b->ts[e], grp + 16 * j + 8, 8);
+            }
+        }
+        q += 16 * m;
+    }
+    c->p += 16 * b->nnz;
+    c->left -= 16 * b->nnz;
+    return 0;
 }
 
 int hr_shard_read(const char *path, uint64_t expect, uint64_t n_rows_global, uint64_t n_other,
@@ -130,16 +261,21 @@ int hr_shard_read(const char *path, uint64_t expect, uint64_t n_rows_global, uin
         rc = hr_error_set(err, HR_ERR_FORMAT, "%s: not an hpcrec shard", path);
         goto fail;
     }
-    if (h32[0] != 1) {
-        rc = hr_error_set(err, HR_ERR_VERSION, "%s: shard version %u is not supported (this hpcrec reads 1)", path, h32[0]);
+    if (h32[0] != 1 && h32[0] != HR_SHARD_VERSION) {
+        rc = hr_error_set(err, HR_ERR_VERSION, "%s: shard version %u is not supported (this hpcrec reads 1 and %d)", path,
+                          h32[0], HR_SHARD_VERSION);
         goto fail;
     }
     *by_item = (int)h32[1];
     b->nrows = h64[0];
     b->nnz = h64[1];
-    if (!(b->gid = take_array(&c, b->nrows, 4, err)) || !(b->ptr = take_array(&c, b->nrows + 1, 8, err)) ||
-        !(b->idx = take_array(&c, b->nnz, 4, err)) || !(b->val = take_array(&c, b->nnz, 4, err)) ||
-        !(b->ts = take_array(&c, b->nnz, 8, err))) {
+    if (!(b->gid = take_array(&c, b->nrows, 4, err)) || !(b->ptr = take_array(&c, b->nrows + 1, 8, err))) {
+        rc = HR_ERR_FORMAT;
+        goto fail;
+    }
+    if (h32[0] == 1 ? (!(b->idx = take_array(&c, b->nnz, 4, err)) || !(b->val = take_array(&c, b->nnz, 4, err)) ||
+                       !(b->ts = take_array(&c, b->nnz, 8, err)))
+                    : take_entries_v2(&c, b, err) < 0) {
         rc = HR_ERR_FORMAT;
         goto fail;
     }

@@ -2,8 +2,13 @@
  *
  * Shard (by-user/part-RRRRR.bin.zst or by-item/...): one zstd stream (frame checksums on)
  * holding a fixed header then the arrays of an hr_block:
- *   "HRSHARD1" | u32 version=1 | u32 by_item | u64 nrows | u64 nnz |
- *   u32 gid[nrows] | u64 ptr[nrows+1] | u32 idx[nnz] | f32 val[nnz] | i64 ts[nnz]
+ *   "HRSHARD1" | u32 version=2 | u32 by_item | u64 nrows | u64 nnz |
+ *   u32 gid[nrows] | u64 ptr[nrows+1] | chunks
+ * where the entries come in chunks of HR_SHARD_CHUNK (the last shorter), a chunk of m entries
+ * being 16 byte planes of m bytes: the 4 bytes of idx, the 4 of val and the 8 of ts, plane b
+ * holding byte b of every entry, with idx as differences from the previous entry (u32,
+ * mod 2^32, the first from 0).  Version 1 (still read) held the plain arrays
+ * u32 idx[nnz] | f32 val[nnz] | i64 ts[nnz].
  * Dictionary (users.dict.zst / items.dict.zst): "HRDICT01" | u32 version=1 | u32 is_int |
  *   u64 n | (is_int: i64 ids[n] | else u64 offs[n+1] | bytes) | u64 nnz[n]
  * Little-endian, as every supported platform.  Readers check magic, version, sizes and
@@ -18,6 +23,9 @@
 #include "io/fileverify.h"
 #include "partition/block.h"
 #include "partition/dict.h"
+
+#define HR_SHARD_VERSION 2
+#define HR_SHARD_CHUNK 524288   /* entries per chunk (a format constant of version 2) */
 
 int hr_shard_write(const char *path, const hr_block *b, int by_item, int zstd_level,
                    uint64_t *checksum, uint64_t *bytes, hr_error *err);

@@ -5,7 +5,8 @@
 #   FUZZ_JOBS=N      libFuzzer -jobs/-workers (default 1; the build machine is shared)
 # A target may list the sources it needs in a line "fuzz-sources: a.c dir b.c" (paths from the
 # repository root; a directory stands for its .c files); otherwise it is linked with every
-# core/ and io/ source.  "fuzz-max-len: N" sets libFuzzer's -max_len (default 512).  New interesting
+# core/ and io/ source; "fuzz-pkgs: a b" adds pkg-config packages to the link (e.g. ompi-c when
+# a partition/ source is listed).  "fuzz-max-len: N" sets libFuzzer's -max_len (default 512).  New interesting
 # inputs stay under build/fuzz/<name>/corpus and crashers under build/fuzz/<name>/; copy the
 # ones worth keeping into tests/fuzz/corpus/<name>/ by hand (nothing is committed here).
 # Exit status: 0 when every target built and ran without finding a failure.
@@ -30,7 +31,9 @@ for src in tests/fuzz/fuzz_*.c; do
         if [ -d "$d" ]; then deps="$deps $(ls "$d"/*.c | tr '\n' ' ')"; else deps="$deps $d"; fi
     done
     [ -n "$deps" ] || deps=$(ls core/*.c io/*.c)
-    libs=$(pkg-config --cflags --libs $PKGS)
+    extra=$(sed -n 's/.*fuzz-pkgs:\([^*]*\).*/\1/p' "$src" | head -1)
+    # shellcheck disable=SC2086  # package lists
+    libs=$(pkg-config --cflags --libs $PKGS $extra)
     maxlen=$(sed -n 's/.*fuzz-max-len: *\([0-9]*\).*/\1/p' "$src" | head -1)
     echo "== fuzz $name: building"
     # shellcheck disable=SC2086  # word splitting of the flag and source lists is intended

@@ -78,6 +78,31 @@ static uint64_t rewrite_shard(const char *from, const char *to, size_t keep, siz
     return cs;
 }
 
+/* A version-1 shard of the block (the plain arrays), as hpcrec wrote them before version 2. */
+static uint64_t write_shard_v1(const hr_block *b, int by_item, const char *to)
+{
+    size_t len = 32 + 12 * b->nrows + 8 + 16 * b->nnz;
+    char *raw = hr_malloc(len), *q = raw;
+    uint32_t h32[2] = { 1, (uint32_t)by_item };
+    uint64_t h64[2] = { b->nrows, b->nnz };
+#define PUT(src, n) (memcpy(q, (src), (n)), q += (n))
+    PUT("HRSHARD1", 8);
+    PUT(h32, 8);
+    PUT(h64, 16);
+    PUT(b->gid, 4 * b->nrows);
+    PUT(b->ptr, 8 * (b->nrows + 1));
+    PUT(b->idx, 4 * b->nnz);
+    PUT(b->val, 4 * b->nnz);
+    PUT(b->ts, 8 * b->nnz);
+#undef PUT
+    assert_int_equal((size_t)(q - raw), len);
+    hr_error err = { 0 };
+    uint64_t cs;
+    assert_int_equal(hr_output_write_file(to, raw, len, 3, &cs, NULL, &err), 0);
+    hr_free(raw);
+    return cs;
+}
+
 static void test_shard_round_trip_and_corruption(void **state)
 {
     (void)state;
@@ -115,10 +140,20 @@ static void test_shard_round_trip_and_corruption(void **state)
         /* wrong magic, a later version, ids out of range */
         ccs = rewrite_shard(path, hr_test_path("magic.bin.zst"), 0, 0, "HRSHARD9", 8);
         assert_int_equal(hr_shard_read(hr_test_path("magic.bin.zst"), ccs, nrows, nother, &back, &side, &err), HR_ERR_FORMAT);
-        uint32_t v2 = 2;
-        ccs = rewrite_shard(path, hr_test_path("v2.bin.zst"), 0, 8, &v2, 4);
-        assert_int_equal(hr_shard_read(hr_test_path("v2.bin.zst"), ccs, nrows, nother, &back, &side, &err), HR_ERR_VERSION);
-        assert_non_null(strstr(err.msg, "v2.bin.zst"));
+        uint32_t v3 = HR_SHARD_VERSION + 1;
+        ccs = rewrite_shard(path, hr_test_path("v3.bin.zst"), 0, 8, &v3, 4);
+        assert_int_equal(hr_shard_read(hr_test_path("v3.bin.zst"), ccs, nrows, nother, &back, &side, &err), HR_ERR_VERSION);
+        assert_non_null(strstr(err.msg, "v3.bin.zst"));
+        /* a version-1 shard (plain arrays) still reads back as the same block */
+        ccs = write_shard_v1(&b, by_item, hr_test_path("v1.bin.zst"));
+        assert_int_equal(hr_shard_read(hr_test_path("v1.bin.zst"), ccs, nrows, nother, &back, &side, &err), 0);
+        assert_int_equal(side, by_item);
+        assert_block_equal(&b, &back);
+        hr_block_free(&back);
+        /* version 2 cut inside its columns: refused, naming the file */
+        ccs = rewrite_shard(path, hr_test_path("col.bin.zst"), 32 + 12 * b.nrows + 8 + 4 * b.nnz + 3, 0, NULL, 0);
+        assert_int_equal(hr_shard_read(hr_test_path("col.bin.zst"), ccs, nrows, nother, &back, &side, &err), HR_ERR_FORMAT);
+        assert_non_null(strstr(err.msg, "col.bin.zst"));
         uint32_t maxidx = 0;
         for (uint64_t e = 0; e < b.nnz; e++) maxidx = b.idx[e] > maxidx ? b.idx[e] : maxidx;
         assert_int_equal(hr_shard_read(path, cs, nrows, maxidx, &back, &side, &err), HR_ERR_FORMAT);   /* idx range */
@@ -179,8 +214,46 @@ static void test_shard_write_triples_same_bytes(void **state)
             }
             hr_part_free(&p);
         }
-    assert_true(maxn > 16384);   /* several staging chunks per column */
+    assert_true(maxn > 64 * 100);   /* many 64-entry groups, and a shorter last one */
     hr_free(all);
+    hr_free(t);
+}
+
+/* Version 2 past one chunk: both writers give the same bytes and the block reads back whole
+ * (a full chunk, then a last one whose length is not a multiple of the 64-entry groups). */
+static void test_shard_chunks(void **state)
+{
+    (void)state;
+    enum { NU = 20000, NI = 5000 };
+    const uint64_t N = HR_SHARD_CHUNK + 1031;
+    hr_rng r = hr_rng_stream(hr_test_seed(), 22, 0);
+    hr_triple *t = hr_malloc(N * sizeof *t);
+    for (uint64_t k = 0; k < N; k++)
+        t[k] = (hr_triple){ (uint32_t)hr_rng_below(&r, NU), (uint32_t)hr_rng_below(&r, NI), (float)hr_rng_below(&r, 10) * 0.5f, 0,
+                            (int64_t)hr_rng_below(&r, 1u << 31) - (1 << 30), k };
+    for (int by_item = 0; by_item < 2; by_item++) {
+        hr_part p;
+        hr_part_build(&p, HR_PART_BALANCED, 1, by_item ? NI : NU, NULL);
+        hr_triples_sort(t, N, &p, 0, by_item);
+        hr_block b, back;
+        hr_block_from_triples(&b, t, N, NULL, &p, 0, by_item);
+        hr_error err = { 0 };
+        uint64_t cs1, cs2, by1, by2;
+        char p1[4096], p2[4096];
+        snprintf(p1, sizeof p1, "%s", hr_test_path("chunk-blk.bin.zst"));
+        snprintf(p2, sizeof p2, "%s", hr_test_path("chunk-trp.bin.zst"));
+        assert_int_equal(hr_shard_write(p1, &b, by_item, 1, &cs1, &by1, &err), 0);
+        assert_int_equal(hr_shard_write_triples(p2, t, N, &p, 0, by_item, 1, &cs2, &by2, &err), 0);
+        assert_int_equal(by1, by2);
+        assert_int_equal(cs1, cs2);
+        int side = -1;
+        assert_int_equal(hr_shard_read(p2, cs2, by_item ? NI : NU, by_item ? NU : NI, &back, &side, &err), 0);
+        assert_int_equal(side, by_item);
+        assert_block_equal(&b, &back);
+        hr_block_free(&back);
+        hr_block_free(&b);
+        hr_part_free(&p);
+    }
     hr_free(t);
 }
 
@@ -412,6 +485,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shard_round_trip_and_corruption),
         cmocka_unit_test(test_shard_write_triples_same_bytes),
+        cmocka_unit_test(test_shard_chunks),
         cmocka_unit_test(test_dictfile_round_trip),
         cmocka_unit_test(test_paths_expand),
         cmocka_unit_test(test_paths_spellings_and_links),
