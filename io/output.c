@@ -20,9 +20,14 @@ struct hr_output {
     size_t cap, len;
     hr_checksum sum;
     uint64_t disk_bytes, raw_bytes;
+    uint64_t flushed;   /* bytes handed to the kernel's writeback so far */
 };
 
 static const size_t OBUF = 1 << 20;
+/* Writeback is started every WRITEBACK bytes (sync_file_range), so the disk works while we
+ * compress and commit's fsync waits only for the tail: same durability, less waiting (an
+ * fsync of a 50 MB shard took 0.1 s alone). */
+static const uint64_t WRITEBACK = 8 << 20;
 
 static int io_error(hr_output *o, hr_error *err, const char *what, int e)
 {
@@ -97,6 +102,13 @@ static int flush_disk(hr_output *o, hr_error *err)
     hr_checksum_update(&o->sum, o->buf, o->len);
     o->disk_bytes += o->len;
     o->len = 0;
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (o->disk_bytes - o->flushed >= WRITEBACK) {
+        /* advisory: an error here shows again at fsync, which is checked */
+        (void)sync_file_range(o->fd, (off_t)o->flushed, (off_t)(o->disk_bytes - o->flushed), SYNC_FILE_RANGE_WRITE);
+        o->flushed = o->disk_bytes;
+    }
+#endif
     return 0;
 }
 
