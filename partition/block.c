@@ -27,6 +27,26 @@ static inline int tcmp(const hr_triple *a, const hr_triple *b, int by_item)
     return 0;
 }
 
+/* Runs of one (row, other) pair, rare outside dirty data, into (ts, value, src, line) order by
+ * insertion sort. */
+void hr_triples_fix_ties(hr_triple *t, uint64_t n, int by_item)
+{
+    for (uint64_t a = 0; a < n;) {
+        uint64_t b = a + 1;
+        while (b < n && t[b].u == t[a].u && t[b].i == t[a].i) b++;
+        for (uint64_t x = a + 1; x < b; x++) {
+            hr_triple v = t[x];
+            uint64_t y = x;
+            while (y > a && tcmp(&t[y - 1], &v, by_item) > 0) {
+                t[y] = t[y - 1];
+                y--;
+            }
+            t[y] = v;
+        }
+        a = b;
+    }
+}
+
 /* Two stable counting-sort passes (by the other gid, then by local row) give (row, other)
  * order in O(n + rows + n_other) with no comparisons; only runs of the same (row, other) pair,
  * rare outside dirty data, are then put in (ts, value, src, line) order by insertion sort.
@@ -61,21 +81,7 @@ hr_triple *hr_triples_sort_scratch(hr_triple *t, hr_triple *tmp, uint64_t n, con
     for (uint64_t k = 0; k < n; k++) dst[cnt[p->local[by_item ? src[k].i : src[k].u]]++] = src[k];
     hr_free(cnt);
     t = dst;
-    /* fix-up of repeated pairs */
-    for (uint64_t a = 0; a < n;) {
-        uint64_t b = a + 1;
-        while (b < n && t[b].u == t[a].u && t[b].i == t[a].i) b++;
-        for (uint64_t x = a + 1; x < b; x++) {
-            hr_triple v = t[x];
-            uint64_t y = x;
-            while (y > a && tcmp(&t[y - 1], &v, by_item) > 0) {
-                t[y] = t[y - 1];
-                y--;
-            }
-            t[y] = v;
-        }
-        a = b;
-    }
+    hr_triples_fix_ties(t, n, by_item);
     return dst;
 }
 

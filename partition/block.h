@@ -34,6 +34,10 @@ void hr_triples_sort_move(hr_triple **t, uint64_t n, const hr_part *p, int rank,
  * one range of rows at a time). */
 hr_triple *hr_triples_sort_scratch(hr_triple *t, hr_triple *tmp, uint64_t n, const hr_part *p, int rank, int by_item);
 
+/* Triples already in (row, other) order: each run of one (row, other) pair into (ts, value,
+ * src, line) order, completing hr_triples_sort's order. */
+void hr_triples_fix_ties(hr_triple *t, uint64_t n, int by_item);
+
 /* Build the block of `rank` from triples sorted by hr_triples_sort (every triple owned by
  * rank).  Entries with keep != NULL && !keep[k] are left out.  Rows with no entries still
  * appear (every owned gid is a row). */

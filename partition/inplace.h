@@ -7,8 +7,8 @@
 #include "partition/part.h"
 
 /* hr_triples_sort's order (local row, other gid, ts, value, src, line) with scratch memory of
- * one range of rows (about 1/NB of n): an American flag pass into NB ranges of rows, then
- * hr_triples_sort_scratch inside each.  That order is total for triples with distinct (src,
+ * one range of rows (a few thousand triples, more where one row holds more): an American flag
+ * pass into ranges of rows, then LSD counting passes inside each, in L2.  That order is total for triples with distinct (src,
  * line), so the result does not depend on the input order. */
 void hr_triples_sort_inplace(hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item);
 

@@ -721,36 +721,42 @@ static void test_triples_sort_move(void **state)
 }
 
 /* hr_triples_sort_inplace gives hr_triples_sort's order: enough triples for several ranges
- * of rows (the American flag pass runs), repeated (row, other) pairs, both sides, and the
- * rows of one rank of two (local rows of a balanced partition). */
+ * of rows (the American flag pass runs), repeated (row, other) pairs, both sides, the rows of
+ * one rank of two (local rows of a balanced partition), other gids of one and of two digits,
+ * and ranges of one row. */
 static void test_triples_sort_inplace(void **state)
 {
     (void)state;
-    enum { N = 700000, USERS = 5003, ITEMS = 1201 };
-    for (int by_item = 0; by_item < 2; by_item++)
-        for (int P = 1; P <= 2; P++) {
-            hr_part p;
-            hr_part_build(&p, HR_PART_BALANCED, P, by_item ? ITEMS : USERS, NULL);
-            int rank = P - 1;
-            hr_triple *a = hr_malloc(N * sizeof *a), *b = hr_malloc(N * sizeof *b);
-            uint64_t x = 777, n = 0;
-            while (n < N) {
-                x = x * 6364136223846793005ull + 1442695040888963407ull;
-                uint32_t other = (uint32_t)(x >> 40) % (by_item ? USERS : ITEMS);
-                uint32_t row = (uint32_t)(x >> 20) % (by_item ? ITEMS : USERS);
-                if (p.owner[row] != (uint32_t)rank) continue;
-                a[n] = tr(by_item ? other : row, by_item ? row : other, (float)((x >> 8) % 3), (int64_t)((x >> 12) % 5), n);
-                a[n].src = (uint32_t)((x >> 30) % 2);
-                n++;
+    enum { N = 700000 };
+    /* shapes: many rows per range; one row per range (few rows) beside 17-bit gids */
+    static const uint32_t SHAPES[2][2] = { { 5003, 1201 }, { 40, 70001 } };
+    for (int shape = 0; shape < 2; shape++) {
+        for (int by_item = 0; by_item < 2; by_item++)
+            for (int P = 1; P <= 2; P++) {
+                const uint32_t USERS = SHAPES[shape][0], ITEMS = SHAPES[shape][1];
+                hr_part p;
+                hr_part_build(&p, HR_PART_BALANCED, P, by_item ? ITEMS : USERS, NULL);
+                int rank = P - 1;
+                hr_triple *a = hr_malloc(N * sizeof *a), *b = hr_malloc(N * sizeof *b);
+                uint64_t x = 777, n = 0;
+                while (n < N) {
+                    x = x * 6364136223846793005ull + 1442695040888963407ull;
+                    uint32_t other = (uint32_t)(x >> 40) % (by_item ? USERS : ITEMS);
+                    uint32_t row = (uint32_t)(x >> 20) % (by_item ? ITEMS : USERS);
+                    if (p.owner[row] != (uint32_t)rank) continue;
+                    a[n] = tr(by_item ? other : row, by_item ? row : other, (float)((x >> 8) % 3), (int64_t)((x >> 12) % 5), n);
+                    a[n].src = (uint32_t)((x >> 30) % 2);
+                    n++;
+                }
+                memcpy(b, a, N * sizeof *a);
+                hr_triples_sort(a, N, &p, rank, by_item);
+                hr_triples_sort_inplace(b, N, &p, rank, by_item);
+                assert_memory_equal(a, b, N * sizeof *a);
+                hr_free(a);
+                hr_free(b);
+                hr_part_free(&p);
             }
-            memcpy(b, a, N * sizeof *a);
-            hr_triples_sort(a, N, &p, rank, by_item);
-            hr_triples_sort_inplace(b, N, &p, rank, by_item);
-            assert_memory_equal(a, b, N * sizeof *a);
-            hr_free(a);
-            hr_free(b);
-            hr_part_free(&p);
-        }
+    }
 }
 
 static int cmp_u32(const void *a, const void *b)
