@@ -352,9 +352,13 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     if (o.forget) forgotten = forget_local(&fset, &r);
     HR_CHECK(hr_dataset_build_dict(job, r.users, &users, &umap));
     HR_CHECK(hr_dataset_build_dict(job, r.items, &items, &imap));
+    /* events per user, for the partition below, counted in the same pass */
+    uint64_t *ucount = hr_calloc(users.n ? users.n : 1, sizeof *ucount);
     for (uint64_t k = 0; k < r.n; k++) {
-        r.t[k].u = umap[r.t[k].u];
+        uint32_t u = umap[r.t[k].u];
+        r.t[k].u = u;
         r.t[k].i = imap[r.t[k].i];
+        ucount[u]++;
     }
     hr_intern_free(r.users);
     hr_intern_free(r.items);
@@ -366,8 +370,6 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
 
     /* The policy needs all events of a user on one rank: group them, once, under the dataset's
      * final user partition (weights: events per user before the policy). */
-    uint64_t *ucount = hr_calloc(users.n ? users.n : 1, sizeof *ucount);
-    for (uint64_t k = 0; k < r.n; k++) ucount[r.t[k].u]++;
     rc = hr_comm_allreduce_sum_u64(job->comm, ucount, users.n);
     if (rc == 0) hr_part_build(&hp, o.scheme, job->size, users.n, ucount);
     hr_free(ucount);
@@ -379,10 +381,12 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     uint64_t nrej;
     rc = write_rejects(job, pub.dir, &r, names, r.t, reason, r.n, &users, &items, &nrej);
     HR_CHECK(hr_comm_agree(job->comm, rc, &job->err));
-    uint64_t w = 0;
-    for (uint64_t k = 0; k < r.n; k++)
-        if (!reason[k]) r.t[w++] = r.t[k];
-    r.n = w;
+    if (kept < r.n) {   /* a copy pass only where something was rejected */
+        uint64_t w = 0;
+        for (uint64_t k = 0; k < r.n; k++)
+            if (!reason[k]) r.t[w++] = r.t[k];
+        r.n = w;
+    }
     HR_FREE(&reason);
 
     /* Ids left without any event (all their rows rejected: bots, bad rows) leave the
