@@ -38,6 +38,43 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* a[0..n) into ascending order: LSD radix passes over the bytes (sign bit flipped, so the
+ * unsigned order is the signed one), skipping bytes every key shares (ids below 2^32 need 4
+ * passes at most).  The gathered keys of every rank are sorted on every rank: 800k keys took
+ * 0.1 s in qsort, a few ms here. */
+static void sort_i64(int64_t *a, uint64_t n)
+{
+    if (n < 1024) {
+        qsort(a, n, sizeof *a, cmp_i64);
+        return;
+    }
+    const uint64_t flip = (uint64_t)1 << 63;
+    uint64_t *x = (uint64_t *)(void *)a, *tmp = hr_malloc(n * sizeof *tmp);
+    uint64_t(*cnt)[256] = hr_calloc(8, sizeof *cnt);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t v = x[i] ^ flip;
+        x[i] = v;
+        for (int b = 0; b < 8; b++) cnt[b][(v >> (8 * b)) & 255]++;
+    }
+    uint64_t *src = x, *dst = tmp;
+    for (int b = 0; b < 8; b++) {
+        if (cnt[b][(src[0] >> (8 * b)) & 255] == n) continue;   /* one value of this byte */
+        uint64_t sum = 0;
+        for (int c = 0; c < 256; c++) {
+            uint64_t t = cnt[b][c];
+            cnt[b][c] = sum;
+            sum += t;
+        }
+        for (uint64_t i = 0; i < n; i++) dst[cnt[b][(src[i] >> (8 * b)) & 255]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    for (uint64_t i = 0; i < n; i++) x[i] = src[i] ^ flip;
+    hr_free(cnt);
+    hr_free(tmp);
+}
+
 typedef struct { const char *p; uint64_t n; } span;   /* 16 bytes either way */
 
 static int cmp_span(const void *a, const void *b)
@@ -72,7 +109,7 @@ void hr_dict_build(hr_dict *d, const char *packed, uint64_t bytes)
             hr_dict_canonical_int(packed + p + 4, len, &a[k]);
             p += 4 + len;
         }
-        qsort(a, count, sizeof *a, cmp_i64);
+        sort_i64(a, count);
         uint64_t m = 0;
         for (uint64_t i = 0; i < count; i++)
             if (m == 0 || a[i] != a[m - 1]) a[m++] = a[i];

@@ -251,6 +251,53 @@ static void test_dict_packs_from_ranks(void **state)
     hr_intern_free(b);
 }
 
+static int cmp_i64_test(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Integer dictionaries past the radix sort's threshold: ascending, duplicates gone, the same
+ * ids as qsort gives; negative ids, the extremes, and keys that differ only in high bytes. */
+static void test_dict_build_many_ints(void **state)
+{
+    (void)state;
+    enum { N = 50000 };
+    int64_t *keys = hr_malloc(N * sizeof *keys);
+    char *pack = hr_malloc((size_t)N * 24), *q = pack;
+    uint64_t x = 99;
+    for (int k = 0; k < N; k++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        int64_t v;
+        switch (k % 5) {
+        case 0: v = (int64_t)(x >> 45); break;                       /* small, positive */
+        case 1: v = -(int64_t)(x >> 40); break;                      /* negative */
+        case 2: v = (int64_t)x; break;                               /* anything */
+        case 3: v = (int64_t)((x >> 60) << 40); break;               /* high bytes only */
+        default: v = k % 2 ? INT64_MAX : INT64_MIN; break;           /* the extremes, repeated */
+        }
+        if (k % 7 == 0 && k) v = keys[k - 1];                        /* duplicates */
+        keys[k] = v;
+        char s[24];
+        uint32_t len = (uint32_t)snprintf(s, sizeof s, "%lld", (long long)v);
+        memcpy(q, &len, 4);
+        memcpy(q + 4, s, len);
+        q += 4 + len;
+    }
+    hr_dict d;
+    hr_dict_build(&d, pack, (uint64_t)(q - pack));
+    assert_true(d.is_int);
+    qsort(keys, N, sizeof *keys, cmp_i64_test);
+    uint64_t m = 0;
+    for (int k = 0; k < N; k++)
+        if (m == 0 || keys[k] != keys[m - 1]) keys[m++] = keys[k];
+    assert_int_equal(d.n, m);
+    assert_memory_equal(d.ints, keys, m * sizeof *keys);
+    hr_dict_free(&d);
+    hr_free(keys);
+    hr_free(pack);
+}
+
 static void test_dict_canonical_int(void **state)
 {
     (void)state;
@@ -838,6 +885,7 @@ int main(void)
         cmocka_unit_test(test_dict_string_ids),
         cmocka_unit_test(test_dict_packs_from_ranks),
         cmocka_unit_test(test_dict_canonical_int),
+        cmocka_unit_test(test_dict_build_many_ints),
         cmocka_unit_test(test_dict_match_exact),
         cmocka_unit_test(test_part_balanced),
         cmocka_unit_test(test_part_hash),
