@@ -130,43 +130,71 @@ static int put_header(hr_output *o, uint64_t rows, uint64_t nnz, int by_item, co
     return hr_output_write(o, ptr, (rows + 1) * sizeof *ptr, err);
 }
 
+/* The rows of the entries e .. e+cnt-1 of a writer's source into grp; *prev: the last idx. */
+typedef void (*group_fill)(const void *src, uint64_t e, uint64_t cnt, uint8_t *grp, uint32_t *prev);
+
+static void fill_block(const void *src, uint64_t e, uint64_t cnt, uint8_t *grp, uint32_t *prev)
+{
+    const hr_block *b = src;
+    for (uint64_t j = 0; j < cnt; j++, e++) {
+        row_put(grp + 16 * j, b->idx[e] - *prev, b->val[e], b->ts[e]);
+        *prev = b->idx[e];
+    }
+}
+
+typedef struct { const hr_triple *t; int by_item; } triples_src;
+
+static void fill_triples(const void *src, uint64_t e, uint64_t cnt, uint8_t *grp, uint32_t *prev)
+{
+    const triples_src *ts = src;
+    const hr_triple *x = ts->t + e;
+    for (uint64_t j = 0; j < cnt; j++) {
+        uint32_t id = ts->by_item ? x[j].u : x[j].i;
+        row_put(grp + 16 * j, id - *prev, x[j].v, x[j].ts);
+        *prev = id;
+    }
+}
+
+/* The n entries as version 2's chunks of planes (one chunk buffer, filled group by group). */
+static int put_entries(hr_output *o, uint64_t n, group_fill fill, const void *src, hr_error *err)
+{
+    uint8_t *q = chunk_buffer(n);
+    uint32_t prev = 0;
+    int rc = 0;
+    for (uint64_t a = 0; a < n && rc == 0; a += HR_SHARD_CHUNK) {
+        uint64_t m = n - a < HR_SHARD_CHUNK ? n - a : HR_SHARD_CHUNK;
+        for (uint64_t j0 = 0; j0 < m; j0 += GROUP) {
+            uint64_t cnt = m - j0 < GROUP ? m - j0 : GROUP;
+            uint8_t grp[16 * GROUP];
+            fill(src, a + j0, cnt, grp, &prev);
+            rows_to_planes(grp, cnt, q, m, j0);
+        }
+        rc = hr_output_write(o, q, 16 * m, err);
+    }
+    hr_free(q);
+    return rc;
+}
+
 int hr_shard_write(const char *path, const hr_block *b, int by_item, int level,
                    uint64_t *checksum, uint64_t *bytes, hr_error *err)
 {
     hr_output *o;
     HR_TRY(hr_output_open(path, level, 1, &o, err));
-    uint8_t *q = chunk_buffer(b->nnz);
     int rc = 0;
     HR_CHECK(put_header(o, b->nrows, b->nnz, by_item, b->gid, b->ptr, err));
-    uint32_t prev = 0;
-    for (uint64_t a = 0; a < b->nnz; a += HR_SHARD_CHUNK) {
-        uint64_t m = b->nnz - a < HR_SHARD_CHUNK ? b->nnz - a : HR_SHARD_CHUNK;
-        for (uint64_t j0 = 0; j0 < m; j0 += GROUP) {
-            uint64_t cnt = m - j0 < GROUP ? m - j0 : GROUP;
-            uint8_t grp[16 * GROUP];
-            for (uint64_t j = 0; j < cnt; j++) {
-                uint64_t e = a + j0 + j;
-                row_put(grp + 16 * j, b->idx[e] - prev, b->val[e], b->ts[e]);
-                prev = b->idx[e];
-            }
-            rows_to_planes(grp, cnt, q, m, j0);
-        }
-        HR_CHECK(hr_output_write(o, q, 16 * m, err));
-    }
-    hr_free(q);
+    HR_CHECK(put_entries(o, b->nnz, fill_block, b, err));
     return hr_output_commit(o, checksum, bytes, err);
 fail:
-    hr_free(q);
     hr_output_abort(o);
     return rc;
 }
 
 /* The same bytes as hr_block_from_triples + hr_shard_write, without the block: ptr from the
- * row counts (rows + 1 words), then idx, val and ts streamed column by column from the triples
- * through the chunk staging.  zstd's streaming output does not depend on how the input is
- * cut into calls (frames are cut by its own block size), so the file is byte-identical, and
- * the 16 bytes per entry of a block's arrays are never allocated: at 10M entries per rank that
- * is 160 MB of fresh memory the kernel would have to zero, and one write pass over it. */
+ * row counts (rows + 1 words), then the entries straight from the triples.  zstd's streaming
+ * output does not depend on how the input is cut into calls (frames are cut by its own block
+ * size), so the file is byte-identical, and the 16 bytes per entry of a block's arrays are
+ * never allocated: at 10M entries per rank that is 160 MB of fresh memory the kernel would
+ * have to zero, and one write pass over it. */
 int hr_shard_write_triples(const char *path, const hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item,
                            int level, uint64_t *checksum, uint64_t *bytes, hr_error *err)
 {
@@ -175,33 +203,17 @@ int hr_shard_write_triples(const char *path, const hr_triple *t, uint64_t n, con
     uint64_t *ptr = hr_calloc(rows + 1, sizeof *ptr);
     for (uint64_t k = 0; k < n; k++) ptr[p->local[by_item ? t[k].i : t[k].u] + 1]++;
     for (uint64_t r = 0; r < rows; r++) ptr[r + 1] += ptr[r];
-    uint8_t *q = chunk_buffer(n);
+    triples_src src = { t, by_item };
     hr_output *o;
     int rc = hr_output_open(path, level, 1, &o, err);
     if (rc < 0) goto done;
     HR_CHECK(put_header(o, rows, n, by_item, gid, ptr, err));
-    uint32_t prev = 0;
-    for (uint64_t a = 0; a < n; a += HR_SHARD_CHUNK) {
-        uint64_t m = n - a < HR_SHARD_CHUNK ? n - a : HR_SHARD_CHUNK;
-        for (uint64_t j0 = 0; j0 < m; j0 += GROUP) {
-            uint64_t cnt = m - j0 < GROUP ? m - j0 : GROUP;
-            const hr_triple *x = t + a + j0;
-            uint8_t grp[16 * GROUP];
-            for (uint64_t j = 0; j < cnt; j++) {
-                uint32_t id = by_item ? x[j].u : x[j].i;
-                row_put(grp + 16 * j, id - prev, x[j].v, x[j].ts);
-                prev = id;
-            }
-            rows_to_planes(grp, cnt, q, m, j0);
-        }
-        HR_CHECK(hr_output_write(o, q, 16 * m, err));
-    }
+    HR_CHECK(put_entries(o, n, fill_triples, &src, err));
     rc = hr_output_commit(o, checksum, bytes, err);
     goto done;
 fail:
     hr_output_abort(o);
 done:
-    hr_free(q);
     hr_free(ptr);
     hr_free(gid);
     return rc;
