@@ -32,8 +32,11 @@ int hr_shard_write(const char *path, const hr_block *b, int by_item, int zstd_le
 /* The shard hr_block_from_triples(t, n, NULL, p, rank, by_item) + hr_shard_write would write,
  * byte for byte, without building the block (no 16 bytes per entry of fresh arrays).  t must be
  * sorted by hr_triples_sort(.., p, rank, by_item): entries of a row are contiguous, rows in
- * local order. */
+ * local order.  row_nnz (may be NULL: counted from t): the entries of each row by global id, as
+ * a dictionary's nnz holds them when every entry of the rank's rows is in t; a total other than
+ * n is an error (nothing written). */
 int hr_shard_write_triples(const char *path, const hr_triple *t, uint64_t n, const hr_part *p, int rank, int by_item,
+                           const uint64_t *row_nnz,
                            int zstd_level, uint64_t *checksum, uint64_t *bytes, hr_error *err);
 /* n_other: size of the other side's dictionary, to range-check idx. */
 int hr_shard_read(const char *path, uint64_t expect_checksum, uint64_t n_rows_global, uint64_t n_other,

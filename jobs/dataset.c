@@ -54,6 +54,38 @@ int hr_dataset_build_dict(hr_job *job, hr_intern *local, hr_dict *d, uint32_t **
     return 0;
 }
 
+void hr_dataset_stats_init(hr_dataset_stats *st)
+{
+    *st = (hr_dataset_stats){ 0, INFINITY, -INFINITY, 0.0, INT64_MAX, INT64_MIN };
+}
+
+void hr_dataset_stats_add(hr_dataset_stats *st, const hr_triple *t, uint64_t n, uint64_t *unnz, uint64_t *innz)
+{
+    for (uint64_t k = 0; k < n; k++) {
+        const hr_triple *x = &t[k];
+        unnz[x->u]++;
+        innz[x->i]++;
+        if (x->v < st->vmin) st->vmin = x->v;
+        if (x->v > st->vmax) st->vmax = x->v;
+        st->vsum += x->v;
+        if (x->ts < st->tmin) st->tmin = x->ts;
+        if (x->ts > st->tmax) st->tmax = x->ts;
+    }
+    st->total += n;
+}
+
+int hr_dataset_stats_reduce(hr_job *job, hr_dataset_stats *st, uint64_t *unnz, uint64_t nu, uint64_t *innz, uint64_t ni)
+{
+    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, unnz, nu));
+    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, innz, ni));
+    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, &st->total, 1));
+    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, &st->vsum, 1));
+    HR_TRY(hr_comm_allreduce_min_f64(job->comm, &st->vmin, 1));
+    HR_TRY(hr_comm_allreduce_max_f64(job->comm, &st->vmax, 1));
+    HR_TRY(hr_comm_allreduce_min_i64(job->comm, &st->tmin, 1));
+    return hr_comm_allreduce_max_i64(job->comm, &st->tmax, 1);
+}
+
 int hr_dataset_prepare_dir(hr_job *job, const char *dir)
 {
     int rc = 0;
@@ -71,13 +103,15 @@ int hr_dataset_prepare_dir(hr_job *job, const char *dir)
 
 /* Shuffle triples to the owners (by user or item), sort and write this rank's shard. */
 static int write_side(hr_job *job, const hr_dataset_spec *spec, const hr_part *p, int by_item, int grouped,
-                      hr_triple **t, uint64_t *n, uint64_t file_info[2])
+                      const uint64_t *nnz, hr_triple **t, uint64_t *n, uint64_t file_info[2])
 {
     if (!grouped) HR_TRY(hr_part_shuffle_sort(job->comm, p, by_item, t, n));
     char path[4096];
     snprintf(path, sizeof path, "%s/%s/part-%05d.bin.zst", spec->dir, by_item ? "by-item" : "by-user", job->rank);
     /* straight from the sorted triples: no block arrays to allocate (io/shard.h) */
-    return hr_shard_write_triples(path, *t, *n, p, job->rank, by_item, spec->zstd_level, &file_info[0], &file_info[1], &job->err);
+    /* after the shuffle every entry of this rank's rows is here: the global counts are its rows' */
+    return hr_shard_write_triples(path, *t, *n, p, job->rank, by_item, nnz, spec->zstd_level, &file_info[0], &file_info[1],
+                                  &job->err);
 }
 
 int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, hr_dict *items,
@@ -85,32 +119,22 @@ int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, h
 {
     int P = job->size, rc = 0;
     double t0 = hr_now();
-    /* Interactions per user and item (global), value/time range. */
-    hr_free(users->nnz);
-    hr_free(items->nnz);
-    users->nnz = hr_calloc(users->n ? users->n : 1, sizeof *users->nnz);
-    items->nnz = hr_calloc(items->n ? items->n : 1, sizeof *items->nnz);
-    double vstat[2] = { INFINITY, -INFINITY }, vsum = 0;
-    int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-    for (uint64_t k = 0; k < *n; k++) {
-        const hr_triple *x = &(*t)[k];
-        users->nnz[x->u]++;
-        items->nnz[x->i]++;
-        if (x->v < vstat[0]) vstat[0] = x->v;
-        if (x->v > vstat[1]) vstat[1] = x->v;
-        vsum += x->v;
-        if (x->ts < tmin) tmin = x->ts;
-        if (x->ts > tmax) tmax = x->ts;
+    /* Interactions per user and item (global), value/time range: the caller's, or one pass. */
+    hr_dataset_stats st;
+    if (spec->stats) {
+        st = *spec->stats;
+    } else {
+        hr_free(users->nnz);
+        hr_free(items->nnz);
+        users->nnz = hr_calloc(users->n ? users->n : 1, sizeof *users->nnz);
+        items->nnz = hr_calloc(items->n ? items->n : 1, sizeof *items->nnz);
+        hr_dataset_stats_init(&st);
+        hr_dataset_stats_add(&st, *t, *n, users->nnz, items->nnz);
+        HR_TRY(hr_dataset_stats_reduce(job, &st, users->nnz, users->n, items->nnz, items->n));
     }
-    uint64_t total = *n;
-    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, users->nnz, users->n));
-    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, items->nnz, items->n));
-    HR_TRY(hr_comm_allreduce_sum_u64(job->comm, &total, 1));
-    HR_TRY(hr_comm_allreduce_sum_f64(job->comm, &vsum, 1));
-    HR_TRY(hr_comm_allreduce_min_f64(job->comm, &vstat[0], 1));
-    HR_TRY(hr_comm_allreduce_max_f64(job->comm, &vstat[1], 1));
-    HR_TRY(hr_comm_allreduce_min_i64(job->comm, &tmin, 1));
-    HR_TRY(hr_comm_allreduce_max_i64(job->comm, &tmax, 1));
+    const uint64_t total = st.total;
+    const double vstat[2] = { st.vmin, st.vmax }, vsum = st.vsum;
+    const int64_t tmin = st.tmin, tmax = st.tmax;
 
     hr_part up, ip;
     if (spec->user_part) {
@@ -120,9 +144,9 @@ int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, h
     }
     hr_part_build(&ip, spec->scheme, P, items->n, items->nnz);
     uint64_t files[4] = { 0 };   /* by-user checksum, bytes, by-item checksum, bytes */
-    rc = write_side(job, spec, &up, 0, spec->user_part != NULL, t, n, files);
+    rc = write_side(job, spec, &up, 0, spec->user_part != NULL, users->nnz, t, n, files);
     rc = hr_comm_agree(job->comm, rc, &job->err);   /* before the by-item shuffle (collective) */
-    if (rc == 0) rc = write_side(job, spec, &ip, 1, 0, t, n, files + 2);
+    if (rc == 0) rc = write_side(job, spec, &ip, 1, 0, items->nnz, t, n, files + 2);
     HR_FREE(t);
     *n = 0;
     rc = hr_comm_agree(job->comm, rc, &job->err);

@@ -46,6 +46,19 @@ void hr_dataset_manifest_path(const char *dir, char *buf, size_t cap);
 /* The manifest formats a dataset writer may replace (NULL-terminated; io/outdir.h). */
 extern const char *const HR_DATASET_FORMATS[];
 
+/* What a dataset's manifest records of its interactions (global, once reduced). */
+typedef struct hr_dataset_stats {
+    uint64_t total;
+    double vmin, vmax, vsum;   /* vsum: each rank's sum in triple order, then reduced */
+    int64_t tmin, tmax;
+} hr_dataset_stats;
+
+void hr_dataset_stats_init(hr_dataset_stats *st);
+/* Adds n triples of this rank: unnz / innz (by global id) counted, range and sum updated. */
+void hr_dataset_stats_add(hr_dataset_stats *st, const hr_triple *t, uint64_t n, uint64_t *unnz, uint64_t *innz);
+/* Collective: the counts and ranges summed / combined over the ranks. */
+int hr_dataset_stats_reduce(hr_job *job, hr_dataset_stats *st, uint64_t *unnz, uint64_t nu, uint64_t *innz, uint64_t ni);
+
 typedef struct hr_dataset_spec {
     const char *dir;   /* where to write: the temporary directory of hr_publish_begin */
     const char *name;  /* the dataset as the user named it (progress line); NULL: dir */
@@ -56,11 +69,14 @@ typedef struct hr_dataset_spec {
     const hr_part *user_part; /* NULL, or: the triples are already on their owners under this
                                * partition and sorted by hr_triples_sort (ingest does that to
                                * apply its duplicate policy), so no user-side shuffle is needed */
+    const hr_dataset_stats *stats; /* NULL, or: the reduced stats of the triples, whose counts the
+                                    * caller already put in the dictionaries' nnz (saves the
+                                    * writer a pass over them) */
 } hr_dataset_spec;
 
 /* Collective.  Writes a dataset from triples held on any rank (global ids of users/items,
  * which every rank holds identically).  *t is consumed (freed).  Dictionary nnz counts are
- * recomputed from the triples.  Reports per-rank balance on the progress line. */
+ * recomputed from the triples unless spec->stats says they are set.  Reports per-rank balance on the progress line. */
 int hr_dataset_write(hr_job *job, const hr_dataset_spec *spec, hr_dict *users, hr_dict *items,
                      hr_triple **t, uint64_t *n);
 

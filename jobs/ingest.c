@@ -390,19 +390,19 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     HR_FREE(&reason);
 
     /* Ids left without any event (all their rows rejected: bots, bad rows) leave the
-     * dictionaries; the renumbering keeps order, so the grouping and sorting above hold. */
+     * dictionaries; the renumbering keeps order, so the grouping and sorting above hold.  The
+     * same pass gathers the counts and ranges the dataset writer records (spec.stats). */
+    hr_dataset_stats st;
     {
-        uint8_t *ku = hr_calloc(users.n ? users.n : 1, 1), *ki = hr_calloc(items.n ? items.n : 1, 1);
-        uint64_t *cu = hr_calloc(users.n + items.n + 1, sizeof *cu);
-        for (uint64_t k = 0; k < r.n; k++) {
-            cu[r.t[k].u]++;
-            cu[users.n + r.t[k].i]++;
-        }
-        rc = hr_comm_allreduce_max_u64(job->comm, cu, users.n + items.n);
+        const uint64_t nu = users.n, ni = items.n;
+        uint8_t *ku = hr_calloc(nu ? nu : 1, 1), *ki = hr_calloc(ni ? ni : 1, 1);
+        uint64_t *cu = hr_calloc(nu ? nu : 1, sizeof *cu), *ci = hr_calloc(ni ? ni : 1, sizeof *ci);
+        hr_dataset_stats_init(&st);
+        hr_dataset_stats_add(&st, r.t, r.n, cu, ci);
+        rc = hr_dataset_stats_reduce(job, &st, cu, nu, ci, ni);
         uint64_t dropped = 0;
-        for (uint64_t x = 0; x < users.n; x++) dropped += !(ku[x] = cu[x] != 0);
-        for (uint64_t x = 0; x < items.n; x++) dropped += !(ki[x] = cu[users.n + x] != 0);
-        hr_free(cu);
+        for (uint64_t x = 0; x < nu; x++) dropped += !(ku[x] = cu[x] != 0);
+        for (uint64_t x = 0; x < ni; x++) dropped += !(ki[x] = ci[x] != 0);
         if (rc == 0 && dropped) {
             uint32_t *mu = hr_dict_keep(&users, ku), *mi = hr_dict_keep(&items, ki);
             for (uint64_t k = 0; k < r.n; k++) {
@@ -410,9 +410,18 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
                 r.t[k].i = mi[r.t[k].i];
             }
             hr_part_remap(&hp, mu, users.n);
+            /* the counts follow their ids down (new id <= old id: in place, in order) */
+            for (uint64_t x = 0; x < nu; x++)
+                if (ku[x]) cu[mu[x]] = cu[x];
+            for (uint64_t x = 0; x < ni; x++)
+                if (ki[x]) ci[mi[x]] = ci[x];
             hr_free(mu);
             hr_free(mi);
         }
+        hr_free(users.nnz);
+        hr_free(items.nnz);
+        users.nnz = cu;
+        items.nnz = ci;
         hr_free(ku);
         hr_free(ki);
         HR_CHECK(rc);
@@ -471,7 +480,8 @@ int hr_cmd_ingest(hr_job *job, int argc, char **argv)
     }
     json_t *lineage = json_pack("{s:s,s:o}", "command", "ingest", "inputs", inputs);
     hr_dataset_spec spec = { .dir = pub.dir, .name = o.out, .scheme = o.scheme, .zstd_level = o.zstd_level,
-                             .lineage = lineage, .extra = json_pack("{s:O}", "ingest", summary), .user_part = &hp };
+                             .lineage = lineage, .extra = json_pack("{s:O}", "ingest", summary), .user_part = &hp,
+                             .stats = &st };
     uint64_t nusers = users.n, nitems = items.n;
     rc = hr_dataset_write(job, &spec, &users, &items, &r.t, &r.n);
     hr_phase_next(&ph, &pf, &ps);

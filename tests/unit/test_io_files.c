@@ -206,10 +206,23 @@ static void test_shard_write_triples_same_bytes(void **state)
                 snprintf(p1, sizeof p1, "%s", f1);
                 snprintf(p2, sizeof p2, "%s", f2);
                 assert_int_equal(hr_shard_write(p1, &b, by_item, 1, &cs1, &by1, &err), 0);
-                assert_int_equal(hr_shard_write_triples(p2, t, n, &p, rank, by_item, 1, &cs2, &by2, &err), 0);
+                assert_int_equal(hr_shard_write_triples(p2, t, n, &p, rank, by_item, NULL, 1, &cs2, &by2, &err), 0);
                 if (n > maxn) maxn = n;
                 assert_int_equal(by1, by2);
                 assert_int_equal(cs1, cs2);
+                /* the row counts given (global, by gid: the other ranks' rows too) instead of
+                 * counted: the same bytes; counts that do not add up to n: refused */
+                uint64_t *nnz = hr_calloc(by_item ? NI : NU, sizeof *nnz);
+                for (int k = 0; k < N; k++) nnz[by_item ? all[k].i : all[k].u]++;
+                assert_int_equal(hr_shard_write_triples(p2, t, n, &p, rank, by_item, nnz, 1, &cs2, &by2, &err), 0);
+                assert_int_equal(by1, by2);
+                assert_int_equal(cs1, cs2);
+                uint32_t *own = hr_part_owned(&p, rank);
+                nnz[own[0]]++;
+                assert_int_equal(hr_shard_write_triples(p2, t, n, &p, rank, by_item, nnz, 1, &cs2, &by2, &err), HR_ERR_STATE);
+                assert_non_null(strstr(err.msg, "row counts give"));
+                hr_free(own);
+                hr_free(nnz);
                 hr_block_free(&b);
             }
             hr_part_free(&p);
@@ -243,7 +256,7 @@ static void test_shard_chunks(void **state)
         snprintf(p1, sizeof p1, "%s", hr_test_path("chunk-blk.bin.zst"));
         snprintf(p2, sizeof p2, "%s", hr_test_path("chunk-trp.bin.zst"));
         assert_int_equal(hr_shard_write(p1, &b, by_item, 1, &cs1, &by1, &err), 0);
-        assert_int_equal(hr_shard_write_triples(p2, t, N, &p, 0, by_item, 1, &cs2, &by2, &err), 0);
+        assert_int_equal(hr_shard_write_triples(p2, t, N, &p, 0, by_item, NULL, 1, &cs2, &by2, &err), 0);
         assert_int_equal(by1, by2);
         assert_int_equal(cs1, cs2);
         int side = -1;
