@@ -56,20 +56,26 @@ typedef struct hr_als_pf {
     const uint32_t *col; /* the rows to fetch (entries >= ncols are skipped) */
     uint64_t n, ncols;
     int k;
-    uint64_t done;       /* lines issued so far */
+    uint64_t row;        /* the next line to ask for: line `line` of row `row` */
+    int line;
 } hr_als_pf;
 
 /* Lines (64 bytes) per row of Y asked for: every 16th float and the last. */
 static inline uint64_t hr_als_pf_lines(int k) { return (uint64_t)((k + 15) / 16) + ((k - 1) % 16 != 0); }
 
+/* Walks (row, line) forward instead of dividing a line count: the kernels call this once per
+ * tile or CG row, and a 64-bit division each time showed up in profiles. */
 static inline void hr_als_pf_issue(hr_als_pf *pf, uint64_t lines)
 {
     if (!pf) return;
-    const uint64_t lpr = hr_als_pf_lines(pf->k), total = pf->n * lpr;
-    for (; lines > 0 && pf->done < total; lines--, pf->done++) {
-        uint64_t j = pf->done / lpr, l = pf->done % lpr;
-        int off = (int)l * 16 < pf->k ? (int)l * 16 : pf->k - 1;
-        if (pf->col[j] < pf->ncols) __builtin_prefetch(pf->Y + (size_t)pf->col[j] * (size_t)pf->k + off, 0, 2);
+    const int lpr = (int)hr_als_pf_lines(pf->k);
+    for (; lines > 0 && pf->row < pf->n; lines--) {
+        int off = pf->line * 16 < pf->k ? pf->line * 16 : pf->k - 1;
+        if (pf->col[pf->row] < pf->ncols) __builtin_prefetch(pf->Y + (size_t)pf->col[pf->row] * (size_t)pf->k + off, 0, 2);
+        if (++pf->line == lpr) {
+            pf->line = 0;
+            pf->row++;
+        }
     }
 }
 
