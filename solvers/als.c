@@ -169,7 +169,7 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
     const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1];
     float s1 = 0.0f, s2 = 0.0f;
     /* while this row's Gram is computed, pull the next row's rows of Y toward the cache */
-    hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0, 0 };
+    hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0, 0, c->ybias };
     if (u + 1 < R->nrows) {
         pf.col = R->col + end;
         pf.n = R->rowptr[u + 2] - end < w->gather_rows ? R->rowptr[u + 2] - end : w->gather_rows;

@@ -58,6 +58,7 @@ typedef struct hr_als_pf {
     int k;
     uint64_t row;        /* the next line to ask for: line `line` of row `row` */
     int line;
+    const float *bias;   /* NULL, or a per-row array of Y's side read with each row (explicit: ybias) */
 } hr_als_pf;
 
 /* Lines (64 bytes) per row of Y asked for: every 16th float and the last. */
@@ -71,7 +72,11 @@ static inline void hr_als_pf_issue(hr_als_pf *pf, uint64_t lines)
     const int lpr = (int)hr_als_pf_lines(pf->k);
     for (; lines > 0 && pf->row < pf->n; lines--) {
         int off = pf->line * 16 < pf->k ? pf->line * 16 : pf->k - 1;
-        if (pf->col[pf->row] < pf->ncols) __builtin_prefetch(pf->Y + (size_t)pf->col[pf->row] * (size_t)pf->k + off, 0, 2);
+        const uint32_t col = pf->col[pf->row];
+        if (col < pf->ncols) {
+            __builtin_prefetch(pf->Y + (size_t)col * (size_t)pf->k + off, 0, 2);
+            if (pf->bias && pf->line == 0) __builtin_prefetch(pf->bias + col, 0, 2);
+        }
         if (++pf->line == lpr) {
             pf->line = 0;
             pf->row++;

@@ -141,7 +141,7 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, floa
     memset(rhs, 0, sizeof(float) * (size_t)kp);
     const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1];
     uint64_t tot = 0;
-    hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0, 0 }; /* the next row's rows of Y, fetched meanwhile */
+    hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0, 0, NULL }; /* the next row's rows of Y, fetched meanwhile */
     if (u + 1 < R->nrows) {
         pf.col = R->col + end;
         pf.n = R->rowptr[u + 2] - end < w->gather_rows ? R->rowptr[u + 2] - end : w->gather_rows;
@@ -428,7 +428,7 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
         st->phase[HR_ALS_PH_GATHER] += tc - tg;
         /* while this batch iterates, pull the next batch's rows of Y toward the cache: spread
          * over the (steps + 1) x nb sparse products */
-        hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0, 0 };
+        hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0, 0, NULL };
         if (u < R->nrows) {
             uint64_t from = R->rowptr[u], left = R->rowptr[R->nrows] - from;
             pf.col = R->col + from;
