@@ -27,6 +27,11 @@ hr() {
 
 HR_TMP=$(mktemp -d /tmp/hpcrec-test.XXXXXX)
 trap 'rm -rf "$HR_TMP"' EXIT
+# Open MPI's session directories under this script's own folder: scripts run side by side, and
+# an mpirun that ends removes the shared /tmp/ompi.HOST.UID when it looks empty, which another
+# script's mpirun may be creating its pid.N folder in at that moment ("A call to mkdir was
+# unable to create the desired directory", seen in a full test run).
+export OMPI_MCA_orte_tmpdir_base=$HR_TMP
 
 # A failing run otherwise costs ~2 s of mpirun teardown; the ranks have agreed on the error.
 export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-0}
