@@ -61,24 +61,28 @@ typedef struct hr_als_pf {
     const float *bias;   /* NULL, or a per-row array of Y's side read with each row (explicit: ybias) */
 } hr_als_pf;
 
-/* Lines (64 bytes) a row of Y spans at most: the budget the kernels spread over their work. */
+/* Lines (64 bytes) a row of Y spans: exact at k = 16 m on rows that start a line (Y's big blocks
+ * are 2 MiB-aligned), the most otherwise (k = 65: 6).  The budget the kernels spread. */
 static inline uint64_t hr_als_pf_lines(int k) { return (uint64_t)((k + 15) / 16) + (k % 16 != 0); }
 
 /* Walks (row, line) forward instead of dividing a line count: the kernels call this once per
  * tile or CG row, and a 64-bit division each time showed up in profiles.  Each row asks for
  * exactly the lines it covers (4 at k = 64 on aligned rows, not 4 and its last float's line
- * again). */
+ * again); an entry that is not a row of Y is passed over. */
 static inline void hr_als_pf_issue(hr_als_pf *pf, uint64_t lines)
 {
     if (!pf) return;
     for (; lines > 0 && pf->row < pf->n; lines--) {
         const uint32_t col = pf->col[pf->row];
+        if (col >= pf->ncols) {
+            pf->row++;
+            pf->line = 0;
+            continue;
+        }
         const char *first = (const char *)(pf->Y + (size_t)col * (size_t)pf->k);
         const uintptr_t a = (uintptr_t)first, span = ((a + 4 * (uintptr_t)pf->k - 1) >> 6) - (a >> 6) + 1;
-        if (col < pf->ncols) {
-            __builtin_prefetch(first + 64 * pf->line, 0, 2);
-            if (pf->bias && pf->line == 0) __builtin_prefetch(pf->bias + col, 0, 2);
-        }
+        __builtin_prefetch(first + 64 * pf->line, 0, 2);
+        if (pf->bias && pf->line == 0) __builtin_prefetch(pf->bias + col, 0, 2);
         if ((uintptr_t)++pf->line >= span) {
             pf->line = 0;
             pf->row++;
