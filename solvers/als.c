@@ -46,14 +46,15 @@ int hr_als_check_opts(const hr_als_opts *o, hr_error *err)
 
 static size_t round_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
 
-/* Gather capacity.  CG keeps a whole batch of rows resident, so aim for HR_ALS_BATCH rows of the
- * longest length, but never above ~512 KiB (2^17 floats: the batch then stays in L2 across the
- * CG steps) and never below one streaming chunk. */
+/* Gather capacity: the longest row, so that CG can keep any row resident across its steps
+ * (rows beyond hr_als_cg_dense_len form their A instead), but never above ~512 KiB (2^17
+ * floats: the L2 of this machine kind; explicit ALS and Cholesky stream longer rows through it)
+ * and never below one streaming chunk. */
 static uint64_t gather_capacity(int k, uint64_t max_row_nnz)
 {
     uint64_t cap_max = ((uint64_t)1 << 17) / (uint64_t)hr_als_kpad(k);
     if (cap_max < HR_ALS_CHUNK) cap_max = HR_ALS_CHUNK;
-    uint64_t want = max_row_nnz > cap_max / HR_ALS_BATCH ? cap_max : max_row_nnz * HR_ALS_BATCH;
+    uint64_t want = max_row_nnz < cap_max ? max_row_nnz : cap_max;
     return want < HR_ALS_CHUNK ? HR_ALS_CHUNK : want;
 }
 
@@ -85,13 +86,9 @@ static size_t layout(hr_als_work *w, char *base, int k, uint64_t max_row_nnz)
     CARVE(slots, float, nb ? (size_t)HR_ALS_LANES * kp * kp : 0);
     CARVE(slotv, float, nb ? (size_t)2 * HR_ALS_LANES * kp : 0);
     CARVE(invd, float, ((size_t)k + 2) * HR_ALS_LANES);
-    CARVE(cg_p, float, (size_t)HR_ALS_BATCH * kp);
-    CARVE(cg_r, float, (size_t)HR_ALS_BATCH * kp);
-    CARVE(cg_ap, float, (size_t)HR_ALS_BATCH * kp);
-    CARVE(cg_rs, float, HR_ALS_BATCH);
-    CARVE(cg_off, uint64_t, HR_ALS_BATCH);
-    CARVE(cg_row, uint64_t, HR_ALS_BATCH);
-    CARVE(cg_len, uint64_t, HR_ALS_BATCH);
+    CARVE(cg_p, float, 2 * kp);
+    CARVE(cg_r, float, kp);
+    CARVE(cg_ap, float, kp);
 #undef CARVE
     if (base) {
         /* Zero everything once: the padding columns of gathered rows and CG vectors are never

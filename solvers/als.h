@@ -176,14 +176,21 @@ void hr_als_compute_gram(const float *Y, uint64_t nrows, int k, double *G, hr_al
  *   factored HR_ALS_LANES rows at a time (one per SIMD lane; k > 256: spotrf per row), two
  *   triangular solves.  Flops: nnz * k^2 + n_nonempty * k^3 / 3.
  * CG (cg_steps steps per row, as the `implicit` library, stopping a row once |r|^2 < 1e-20):
- *   rows go in batches whose G p products are one kernel call; the sparse products use the
- *   batch's gathered rows.  Flops: (cg_steps + 1) * (2 * n_nonempty * k^2 + 4 * nnz * k) (the
- *   +1 is the initial residual r = b - A x; vector updates not counted).
+ *   one row at a time: its rows of Y are gathered once and all its steps run on them while
+ *   they are in L1, the next rows' lines being prefetched meanwhile.  Flops: (cg_steps + 1) *
+ *   (2 * n_nonempty * k^2 + 4 * nnz * k) (the +1 is the initial residual r = b - A x; vector
+ *   updates not counted).  A row with more than hr_als_cg_dense_len(k) entries forms its A
+ *   once (an nnz_u * k^2 Gram, as Cholesky) and runs the same steps on it: nnz_u * k^2 +
+ *   (cg_steps + 1) * 2 k^2 flops.
  * Both solvers compute each row independently of the other rows of the call (batches,
  * workspace size), so any split of the rows over ranks gives the same bits. */
 int hr_als_solve_implicit(const hr_als_rows *rows, const float *Y, const float *G,
                           const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
                           hr_error *err);
+
+/* Entries above which a CG row is solved with its A formed (max(512, 2^17 / kpad(k)): 2048 at
+ * k = 64).  It depends on k alone, so a row takes the same path on any machine and rank count. */
+uint64_t hr_als_cg_dense_len(int k);
 
 /* The same, also adding to *data_before (when not NULL) the data part of the loss of the local
  * rows as they were on entry (hr_als_loss_implicit's data, computed from what the solve

@@ -17,7 +17,7 @@
 #include "solvers/als_simd.h"
 #include "solvers/blas.h"
 
-/* Most rows per CG batch (the G p products of a batch are one hr_als_gemm_g call). */
+/* Rows per hr_als_gemm_g call where many rows' G x are needed at once (the loss). */
 #define HR_ALS_BATCH 64
 /* Rows a long row is streamed in when it does not fit the gather buffer (per chunk). */
 #define HR_ALS_CHUNK 512
@@ -39,11 +39,8 @@ struct hr_als_work {
     float   *slots;       /* HR_ALS_LANES x kp x kp: the Gram matrices of a batch's rows (idem) */
     float   *slotv;       /* 2 HR_ALS_LANES x kp: their vectors (explicit: sum y, sum t y; implicit: rhs) */
     float   *invd;        /* (k + 2) x HR_ALS_LANES */
-    float   *cg_p, *cg_r, *cg_ap; /* HR_ALS_BATCH x kp each: CG state of a batch (zero-padded) */
-    float   *cg_rs;       /* HR_ALS_BATCH: |r|^2 per batch row */
-    uint64_t *cg_off;     /* HR_ALS_BATCH: offset of a batch row in gather, or UINT64_MAX */
-    uint64_t *cg_row;     /* HR_ALS_BATCH: the local row of each batch position */
-    uint64_t *cg_len;     /* HR_ALS_BATCH: its gathered entries */
+    float   *cg_p;        /* 2 x kp: the CG row's x and direction p (zero-padded) */
+    float   *cg_r, *cg_ap; /* kp each: its residual and A p */
     int      owned;       /* 1 when hr_als_create_work allocated it */
 };
 

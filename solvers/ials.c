@@ -353,13 +353,16 @@ static int solve_cholesky(const implicit_ctx *c, hr_als_work *w, float *X, hr_al
 /* ---- conjugate gradient ------------------------------------------------------------------------
  * Per row, A = G + lambda I + Y_u^T (C_u - I) Y_u and b = Y_u^T c_u, never formed:
  *   A v = (G + lambda I) v + Y_u^T ((c - 1) .* (Y_u v)).
- * A batch of up to HR_ALS_BATCH consecutive rows is worked together: (G + lambda I) times the
- * batch's vectors is one hr_als_gemm_g call per CG step; the sparse parts are products with the
- * row's gathered Y_u (hr_als_spmv_rows), which stays in the gather buffer (L2) for all the steps
- * (one random-access pass over Y instead of cg_steps + 1).  A row longer than the whole buffer
- * is instead streamed in HR_ALS_CHUNK pieces at every step; both kernels continue the same
- * accumulation chains across pieces, so a row's arithmetic is the same resident or streamed,
- * and does not depend on the other rows of its batch: any rank count gives the same bits. */
+ * One row at a time: its rows of Y are gathered once into the gather buffer (one random-access
+ * pass over Y instead of cg_steps + 1) and every step runs on them while they sit in L1 - a
+ * user's two dozen rows are 6 KiB - with (G + lambda I) v as one k x k product (hr_als_gemv_g,
+ * G in L1 too).  Meanwhile the lines of the next CG_LOOKAHEAD entries are prefetched, spread
+ * over the steps.  (Batches of 64 rows sharing one G-times-batch product were about 5% slower
+ * per iteration, same bits: each step swept a whole batch of gathered rows, up to the size of
+ * L2, which pushed them out of L1 and L2 between steps.)  A row longer than the buffer is streamed in HR_ALS_CHUNK
+ * pieces at every step; both kernels continue the same accumulation chains across pieces, so a
+ * row's arithmetic is the same resident or streamed: any rank count gives the same bits.  Rows
+ * beyond hr_als_cg_dense_len(k) form A instead (cg_dense_row). */
 
 /* out += the sparse part for v (hr_ials_spmv on n gathered rows); the residual form also adds
  * the loss's entry terms of v when c->loss is set (v is then the x on entry). */
@@ -398,98 +401,136 @@ static int cg_not_finite(uint64_t u, hr_error *err)
                         " is not finite (NaN/Inf in G, the factors, the warm start or the values?)", u);
 }
 
+/* A row longer than hr_als_cg_dense_len(k) cannot stay resident: streamed, its rows of Y would
+ * be gathered again at every step, each a random read from DRAM (measured: a tenth of a CG
+ * iteration when a fifth of the entries sat in such rows).  So such a row forms its A once
+ * instead - one gather and an n k^2 Gram, as the Cholesky solver does - and runs the same CG
+ * steps on the dense A (one k x k product per step). */
+uint64_t hr_als_cg_dense_len(int k)
+{
+    uint64_t d = ((uint64_t)1 << 17) / (uint64_t)hr_als_kpad(k);
+    return d < HR_ALS_CHUNK ? HR_ALS_CHUNK : d;
+}
+
+/* CG on row u with A = G + lambda I + Y_u^T (C_u - I) Y_u formed in w->mat (ld kp), b in w->vec;
+ * x, p, r, A p in the CG vectors.  *nobs = observed entries. */
+static int cg_dense_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, int steps, float *X, uint64_t *nobs,
+                        hr_als_stats *st, hr_error *err)
+{
+    const int k = c->k, kp = c->kp;
+    float *A = w->mat, *b = w->vec, *x = X + (size_t)u * k;
+    float *xp = w->cg_p, *p = w->cg_p + kp, *r = w->cg_r, *ap = w->cg_ap;
+    memcpy(xp, x, sizeof(float) * (size_t)k); /* zero-padded: the padding of cg_p is never written */
+    HR_TRY(gram_implicit(c, w, u, A, b, nobs, xp, c->loss, st, err));
+    double t0 = hr_now();
+    hr_als_gemv_g(xp, w->greg, k, r, 1); /* r = -(G + lambda I) x */
+    if (c->loss) *c->loss += xgx(c, xp, r);
+    if (*nobs == 0) { /* only zeros observed: b = 0, the solution is 0 */
+        memset(x, 0, sizeof(float) * (size_t)k);
+        return 0;
+    }
+    for (int i = 0; i < k; i++) { /* A = G + lambda I + the Gram (upper), mirrored; padding 0 */
+        float *ai = A + (size_t)i * kp;
+        for (int j = i; j < k; j++) ai[j] += w->greg[(size_t)i * kp + j];
+        for (int j = 0; j < i; j++) ai[j] = A[(size_t)j * kp + i];
+        memset(ai + k, 0, sizeof(float) * (size_t)(kp - k));
+    }
+    hr_als_gemv_g(xp, A, k, r, 1); /* r = b - A x */
+    for (int i = 0; i < k; i++) r[i] += b[i];
+    memcpy(p, r, sizeof(float) * (size_t)kp);
+    float rs = hr_als_vdot(r, r, k);
+    if (!isfinite(rs)) return cg_not_finite(u, err);
+    for (int step = 0; step < steps && rs >= CG_TOL; step++) {
+        hr_als_gemv_g(p, A, k, ap, 0);
+        float pap = hr_als_vdot(p, ap, k);
+        if (!(pap > 0.0f)) break; /* no descent possible (A singular along p): keep x */
+        float rs_new = hr_als_cg_step(x, p, r, ap, rs / pap, k);
+        if (!isfinite(rs_new)) return cg_not_finite(u, err);
+        if (rs_new >= CG_TOL) hr_als_cg_xpby(r, rs_new / rs, p, k);
+        rs = rs_new;
+    }
+    if (!hr_als_all_finite(x, k)) return cg_not_finite(u, err);
+    st->phase[HR_ALS_PH_CG] += hr_now() - t0;
+    return 0;
+}
+
+/* Entries of Y's rows prefetched ahead of the row being solved: the next rows' lines are asked
+ * for while this row's steps run on its gathered rows (in L1), spread over its steps. */
+#define CG_LOOKAHEAD 192
+
 static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, hr_als_stats *st, hr_error *err)
 {
     const hr_als_rows *R = c->rows;
     const int k = c->k, kp = c->kp;
     const size_t row_bytes = sizeof(float) * (size_t)k;
-    uint64_t nonempty = 0, nnz = 0;
-    for (uint64_t u = 0; u < R->nrows;) {
-        /* Form the batch: consecutive rows while they fit; a row that can never fit joins as
-         * nonresident, a row that merely does not fit now starts the next batch. */
-        int nb = 0;
-        uint64_t pos = 0;
-        double tg = hr_now();
-        while (nb < HR_ALS_BATCH && u < R->nrows) {
-            uint64_t beg = R->rowptr[u], n = R->rowptr[u + 1] - beg, off = NONRESIDENT, len = 0;
-            if (n <= w->gather_rows) {
-                if (pos + n > w->gather_rows) break;
-                HR_TRY(gather_plain(c, u, beg, n, w->gather + pos * (uint64_t)kp, w->wt + pos, &len, err));
-                off = pos;
-                pos += len;
-            } else {
-                len = observed(R, u);
+    const uint64_t base = R->rowptr[0], total = R->rowptr[R->nrows] - base, dense_min = hr_als_cg_dense_len(k);
+    const uint64_t lines = hr_als_pf_lines(k);
+    uint64_t nonempty = 0, nnz = 0, dense_rows = 0, dense_nnz = 0;
+    float *xp = w->cg_p, *p = w->cg_p + kp, *r = w->cg_r, *ap = w->cg_ap;
+    hr_als_pf pf = { c->Y, R->col + base, total, R->ncols, k, 0, 0, NULL };
+    double tg = hr_now(); /* two clock reads per row: where the gather starts is where CG ended */
+    for (uint64_t u = 0; u < R->nrows; u++) {
+        const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1], n = end - beg;
+        float *x = X + (size_t)u * k;
+        if (n > dense_min) {
+            uint64_t nobs;
+            HR_TRY(cg_dense_row(c, w, u, steps, X, &nobs, st, err));
+            dense_rows += nobs > 0;
+            dense_nnz += nobs;
+            if (pf.row < end - base) { /* its own gather fetched its rows */
+                pf.row = end - base;
+                pf.line = 0;
             }
-            w->cg_off[nb] = off;
-            w->cg_len[nb] = len;
-            w->cg_row[nb++] = u++;
+            tg = hr_now();
+            continue;
+        }
+        uint64_t off = NONRESIDENT, len = 0;
+        if (n <= w->gather_rows) {
+            HR_TRY(gather_plain(c, u, beg, n, w->gather, w->wt, &len, err));
+            off = 0;
+        } else { /* longer than this workspace holds: streamed at every step */
+            len = observed(R, u);
         }
         double tc = hr_now();
         st->phase[HR_ALS_PH_GATHER] += tc - tg;
-        /* while this batch iterates, pull the next batch's rows of Y toward the cache: spread
-         * over the (steps + 1) x nb sparse products */
-        hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0, 0, NULL };
-        if (u < R->nrows) {
-            uint64_t from = R->rowptr[u], left = R->rowptr[R->nrows] - from;
-            pf.col = R->col + from;
-            pf.n = left < w->gather_rows ? left : w->gather_rows;
+        /* keep the prefetches CG_LOOKAHEAD entries past this row, in steps + 1 portions */
+        const uint64_t target = end - base + CG_LOOKAHEAD < total ? end - base + CG_LOOKAHEAD : total;
+        const uint64_t per = ((target > pf.row ? target - pf.row : 0) * lines + (uint64_t)steps) / (uint64_t)(steps + 1);
+        /* r = b - A x, starting from -(G + lambda I) x; xp is the zero-padded copy of x */
+        memcpy(xp, x, row_bytes);
+        hr_als_gemv_g(xp, w->greg, k, r, 1);
+        if (c->loss) *c->loss += xgx(c, xp, r);
+        hr_als_pf_issue(&pf, per);
+        if (len == 0) { /* nothing observed: b = 0, the solution is 0 */
+            memset(x, 0, row_bytes);
+            tg = hr_now();
+            st->phase[HR_ALS_PH_CG] += tg - tc;
+            continue;
         }
-        const uint64_t per_row = (pf.n * hr_als_pf_lines(k) + (uint64_t)(steps + 1) * (uint64_t)nb - 1) /
-                                 ((uint64_t)(steps + 1) * (uint64_t)nb);
-        /* r = b - A x, starting from -(G + lambda I) x; cg_p holds the (zero-padded) copy of x. */
-        for (int q = 0; q < nb; q++) memcpy(w->cg_p + (size_t)q * kp, X + (size_t)w->cg_row[q] * k, row_bytes);
-        hr_als_gemm_g(w->cg_p, nb, w->greg, k, w->cg_r, 1);
-        int active = 0;
-        for (int q = 0; q < nb; q++) {
-            uint64_t ru = w->cg_row[q];
-            float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * kp, *p = w->cg_p + (size_t)q * kp;
-            if (c->loss) *c->loss += xgx(c, p, r);
-            hr_als_pf_issue(&pf, per_row);
-            if (w->cg_len[q] == 0) { /* nothing observed: b = 0, the solution is 0 */
-                memset(x, 0, row_bytes);
-                memset(p, 0, row_bytes);
-                w->cg_rs[q] = 0.0f;
-                continue;
-            }
-            nonempty++;
-            nnz += w->cg_len[q];
-            HR_TRY(sparse_row(c, w, ru, w->cg_off[q], w->cg_len[q], p, r, 1, err));
-            memcpy(p, r, sizeof(float) * (size_t)kp);
-            w->cg_rs[q] = hr_als_vdot(r, r, k);
-            /* A NaN residual would compare as "converged" below and leave x silently stale. */
-            if (!isfinite(w->cg_rs[q])) return cg_not_finite(ru, err);
-            if (w->cg_rs[q] >= CG_TOL) active++;
+        nonempty++;
+        nnz += len;
+        HR_TRY(sparse_row(c, w, u, off, len, xp, r, 1, err));
+        memcpy(p, r, sizeof(float) * (size_t)kp);
+        float rs = hr_als_vdot(r, r, k);
+        /* A NaN residual would compare as "converged" below and leave x silently stale. */
+        if (!isfinite(rs)) return cg_not_finite(u, err);
+        for (int step = 0; step < steps && rs >= CG_TOL; step++) {
+            hr_als_gemv_g(p, w->greg, k, ap, 0);
+            hr_als_pf_issue(&pf, per);
+            HR_TRY(sparse_row(c, w, u, off, len, p, ap, 0, err));
+            float pap = hr_als_vdot(p, ap, k);
+            if (!(pap > 0.0f)) break; /* no descent possible (A singular along p): keep x */
+            float rs_new = hr_als_cg_step(x, p, r, ap, rs / pap, k);
+            if (!isfinite(rs_new)) return cg_not_finite(u, err);
+            if (rs_new >= CG_TOL) hr_als_cg_xpby(r, rs_new / rs, p, k);
+            rs = rs_new;
         }
-        for (int step = 0; step < steps && active > 0; step++) {
-            hr_als_gemm_g(w->cg_p, nb, w->greg, k, w->cg_ap, 0);
-            active = 0;
-            for (int q = 0; q < nb; q++) {
-                uint64_t ru = w->cg_row[q];
-                float rs = w->cg_rs[q];
-                hr_als_pf_issue(&pf, per_row);
-                if (!(rs >= CG_TOL)) continue; /* converged (or an empty row) */
-                float *x = X + (size_t)ru * k, *r = w->cg_r + (size_t)q * kp, *p = w->cg_p + (size_t)q * kp;
-                float *ap = w->cg_ap + (size_t)q * kp;
-                HR_TRY(sparse_row(c, w, ru, w->cg_off[q], w->cg_len[q], p, ap, 0, err));
-                float pap = hr_als_vdot(p, ap, k);
-                if (!(pap > 0.0f)) { /* no descent possible (A singular along p): keep x */
-                    w->cg_rs[q] = 0.0f;
-                    continue;
-                }
-                float rs_new = hr_als_cg_step(x, p, r, ap, rs / pap, k);
-                if (!isfinite(rs_new)) return cg_not_finite(ru, err);
-                if (rs_new >= CG_TOL) {
-                    hr_als_cg_xpby(r, rs_new / rs, p, k);
-                    active++;
-                }
-                w->cg_rs[q] = rs_new;
-            }
-        }
-        for (int q = 0; q < nb; q++)
-            if (!hr_als_all_finite(X + (size_t)w->cg_row[q] * k, k)) return cg_not_finite(w->cg_row[q], err);
-        st->phase[HR_ALS_PH_CG] += hr_now() - tc;
+        if (!hr_als_all_finite(x, k)) return cg_not_finite(u, err);
+        tg = hr_now();
+        st->phase[HR_ALS_PH_CG] += tg - tc;
     }
     st->flops += (steps + 1.0) * (2.0 * (double)nonempty * k * k + 4.0 * (double)nnz * k);
+    st->flops += (double)dense_nnz * k * k + (steps + 1.0) * 2.0 * (double)dense_rows * k * k;
     return 0;
 }
 

@@ -261,7 +261,7 @@ static void check_implicit(int k, hr_als_solver solver, int steps, float epsilon
     double *Gd = hr_malloc(sizeof(double) * (size_t)k * k), *M = hr_malloc(sizeof(double) * (size_t)k * k);
     double *b = hr_malloc(sizeof(double) * (size_t)k);
     ref_gram(p.Y, p.ncols, k, Gd);
-    uint64_t nonempty = 0, nobs = 0;
+    uint64_t nonempty = 0, nobs = 0, dense = 0, dense_nobs = 0;
     for (uint64_t u = 0; u < p.nrows; u++) {
         const float *x = p.X + u * (uint64_t)k;
         uint64_t n = 0;
@@ -270,14 +270,21 @@ static void check_implicit(int k, hr_als_solver solver, int steps, float epsilon
             for (int i = 0; i < k; i++) assert_true(x[i] == 0.0f);
             continue;
         }
-        nonempty++;
-        nobs += n;
+        if (solver == HR_ALS_CG && p.rowptr[u + 1] - p.rowptr[u] > hr_als_cg_dense_len(k)) {
+            dense++;
+            dense_nobs += n;
+        } else {
+            nonempty++;
+            nobs += n;
+        }
         ref_implicit_system(&p, u, &o, Gd, M, b);
         assert_int_equal(gauss_solve(M, b, k), 0);
         assert_close(x, b, k, rtol, solver == HR_ALS_CG ? "implicit cg" : "implicit cholesky", u);
     }
-    double want = solver == HR_ALS_CG ? (steps + 1.0) * (2.0 * nonempty * k * k + 4.0 * nobs * k)
+    double want = solver == HR_ALS_CG ? (steps + 1.0) * (2.0 * nonempty * k * k + 4.0 * nobs * k) +
+                                            (double)dense_nobs * k * k + (steps + 1.0) * 2.0 * dense * k * k
                                       : (double)nobs * k * k + nonempty * (double)k * k * k / 3.0;
+    if (solver == HR_ALS_CG && k == 130) assert_int_equal(dense, 1); /* row 2: LONG_ROW > 963 */
     assert_true(fabs(st.flops - want) < 1e-6 * want);
     hr_free(Gd);
     hr_free(M);
@@ -305,6 +312,86 @@ static void test_implicit_cg_converges(void **state)
         check_implicit(KS[i], HR_ALS_CG, 3 * KS[i] + 10, 0.0f, 1, 1e-3);
         check_implicit(KS[i], HR_ALS_CG, 3 * KS[i] + 10, 0.5f, LONG_ROW, 1e-3);
     }
+    /* k = 130: LONG_ROW entries exceed hr_als_cg_dense_len (963), so row 2 forms its A.  Its
+     * system is harder: float CG stalls at 2.3e-3 from the double solution (2.7e-3 without
+     * forming A, measured), hence the wider tolerance. */
+    check_implicit(130, HR_ALS_CG, 200, 0.0f, 1, 5e-3);
+    check_implicit(130, HR_ALS_CG, 200, 0.5f, LONG_ROW, 5e-3);
+}
+
+/* The dense path runs the same CG as the others: after 1, 2, 3 steps from the warm start its
+ * row matches CG in double on the reference system, and its bits do not depend on the
+ * workspace (Gram in chunks of 512 or of 963 rows) nor on the rows solved with it. */
+static void test_implicit_cg_dense_row(void **state)
+{
+    (void)state;
+    const int k = 130;
+    prob p = make_prob(k, 6, 70, 1, SEED + 12);
+    assert_true(p.rowptr[3] - p.rowptr[2] > hr_als_cg_dense_len(k));
+    hr_als_opts o;
+    hr_als_default_opts(&o);
+    o.k = k;
+    o.lambda = 0.5f;
+    o.alpha = 2.0f;
+    o.solver = HR_ALS_CG;
+    float *G = hr_malloc(sizeof(float) * (size_t)k * k), *X1 = hr_malloc(sizeof(float) * p.nrows * k);
+    float *X2 = hr_malloc(sizeof(float) * p.nrows * k);
+    double *Gd = hr_malloc(sizeof(double) * (size_t)k * k), *M = hr_malloc(sizeof(double) * (size_t)k * k);
+    double *b = hr_malloc(sizeof(double) * k), *x = hr_malloc(sizeof(double) * k), *r = hr_malloc(sizeof(double) * k);
+    double *pv = hr_malloc(sizeof(double) * k), *ap = hr_malloc(sizeof(double) * k);
+    gram_float(p.Y, p.ncols, k, G, NULL);
+    ref_gram(p.Y, p.ncols, k, Gd);
+    ref_implicit_system(&p, 2, &o, Gd, M, b);
+    hr_als_work *small = hr_als_create_work(k, 1), *big = hr_als_create_work(k, LONG_ROW);
+    for (int steps = 1; steps <= 3; steps++) {
+        o.cg_steps = steps;
+        memcpy(X1, p.X, sizeof(float) * p.nrows * k);
+        memcpy(X2, p.X, sizeof(float) * p.nrows * k);
+        assert_int_equal(hr_als_solve_implicit(&p.rows, p.Y, G, &o, X1, small, NULL, NULL), 0);
+        hr_als_rows one = p.rows; /* row 2 alone */
+        one.nrows = 1;
+        one.rowptr = p.rowptr + 2;
+        assert_int_equal(hr_als_solve_implicit(&one, p.Y, G, &o, X2 + 2 * k, big, NULL, NULL), 0);
+        assert_memory_equal(X1 + 2 * k, X2 + 2 * k, sizeof(float) * k);
+        /* CG in double from the same warm start */
+        double rs = 0;
+        for (int i = 0; i < k; i++) {
+            x[i] = p.X[2 * k + i];
+            double s = b[i];
+            for (int j = 0; j < k; j++) s -= M[i * k + j] * p.X[2 * k + j];
+            r[i] = pv[i] = s;
+            rs += s * s;
+        }
+        for (int s = 0; s < steps; s++) {
+            double pap = 0, rn = 0;
+            for (int i = 0; i < k; i++) {
+                ap[i] = 0;
+                for (int j = 0; j < k; j++) ap[i] += M[i * k + j] * pv[j];
+                pap += pv[i] * ap[i];
+            }
+            for (int i = 0; i < k; i++) {
+                x[i] += rs / pap * pv[i];
+                r[i] -= rs / pap * ap[i];
+                rn += r[i] * r[i];
+            }
+            for (int i = 0; i < k; i++) pv[i] = r[i] + rn / rs * pv[i];
+            rs = rn;
+        }
+        assert_close(X1 + 2 * k, x, k, 1e-3, "dense cg", 2);
+    }
+    hr_free(G);
+    hr_free(X1);
+    hr_free(X2);
+    hr_free(Gd);
+    hr_free(M);
+    hr_free(b);
+    hr_free(x);
+    hr_free(r);
+    hr_free(pv);
+    hr_free(ap);
+    hr_als_free_work(small);
+    hr_als_free_work(big);
+    free_prob(&p);
 }
 
 /* CG minimises the A-norm error over a growing Krylov space, so with 1, 2, 3, ... steps from the
@@ -770,6 +857,7 @@ int main(void)
         cmocka_unit_test(test_implicit_cholesky_vs_reference),
         cmocka_unit_test(test_implicit_cg_converges),
         cmocka_unit_test(test_implicit_cg_steps_decrease_error),
+        cmocka_unit_test(test_implicit_cg_dense_row),
         cmocka_unit_test(test_gram_vs_naive),
         cmocka_unit_test(test_loss_vs_naive),
         cmocka_unit_test(test_explicit_singular_retry),
