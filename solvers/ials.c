@@ -401,6 +401,20 @@ static int cg_not_finite(uint64_t u, hr_error *err)
                         " is not finite (NaN/Inf in G, the factors, the warm start or the values?)", u);
 }
 
+/* One CG update once A p is in ap: x += a p, r -= a A p, then p = r + beta p unless the row has
+ * converged.  Returns 0 to go on, 1 when A is singular along p (no descent possible: x is kept),
+ * or an error. */
+static int cg_update(float *x, float *p, float *r, const float *ap, float *rs, int k, uint64_t u, hr_error *err)
+{
+    float pap = hr_als_vdot(p, ap, k);
+    if (!(pap > 0.0f)) return 1;
+    float rs_new = hr_als_cg_step(x, p, r, ap, *rs / pap, k);
+    if (!isfinite(rs_new)) return cg_not_finite(u, err);
+    if (rs_new >= CG_TOL) hr_als_cg_xpby(r, rs_new / *rs, p, k);
+    *rs = rs_new;
+    return 0;
+}
+
 /* A row longer than hr_als_cg_dense_len(k) cannot stay resident: streamed, its rows of Y would
  * be gathered again at every step, each a random read from DRAM (measured: a tenth of a CG
  * iteration when a fifth of the entries sat in such rows).  So such a row forms its A once
@@ -442,12 +456,11 @@ static int cg_dense_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, int s
     if (!isfinite(rs)) return cg_not_finite(u, err);
     for (int step = 0; step < steps && rs >= CG_TOL; step++) {
         hr_als_gemv_g(p, A, k, ap, 0);
-        float pap = hr_als_vdot(p, ap, k);
-        if (!(pap > 0.0f)) break; /* no descent possible (A singular along p): keep x */
-        float rs_new = hr_als_cg_step(x, p, r, ap, rs / pap, k);
-        if (!isfinite(rs_new)) return cg_not_finite(u, err);
-        if (rs_new >= CG_TOL) hr_als_cg_xpby(r, rs_new / rs, p, k);
-        rs = rs_new;
+        int rc = cg_update(x, p, r, ap, &rs, k, u, err);
+        if (rc) {
+            if (rc < 0) return rc;
+            break;
+        }
     }
     if (!hr_als_all_finite(x, k)) return cg_not_finite(u, err);
     st->phase[HR_ALS_PH_CG] += hr_now() - t0;
@@ -518,12 +531,11 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
             hr_als_gemv_g(p, w->greg, k, ap, 0);
             hr_als_pf_issue(&pf, per);
             HR_TRY(sparse_row(c, w, u, off, len, p, ap, 0, err));
-            float pap = hr_als_vdot(p, ap, k);
-            if (!(pap > 0.0f)) break; /* no descent possible (A singular along p): keep x */
-            float rs_new = hr_als_cg_step(x, p, r, ap, rs / pap, k);
-            if (!isfinite(rs_new)) return cg_not_finite(u, err);
-            if (rs_new >= CG_TOL) hr_als_cg_xpby(r, rs_new / rs, p, k);
-            rs = rs_new;
+            int rc = cg_update(x, p, r, ap, &rs, k, u, err);
+            if (rc) {
+                if (rc < 0) return rc;
+                break;
+            }
         }
         if (!hr_als_all_finite(x, k)) return cg_not_finite(u, err);
         tg = hr_now();
