@@ -10,7 +10,8 @@
  *   - hr_als_chol_batch: HR_ALS_LANES matrices factored at once, one matrix per SIMD lane
  *     (interleaved layout, as batched LAPACK libraries do for many small systems), so every
  *     operation of the factorisation is a full-width vector operation;
- *   - hr_als_gemm_g: the CG products (G + lambda I) P for a batch of CG vectors;
+ *   - hr_als_gemm_g: (G + lambda I) P for many rows at once (the implicit loss; CG's one-row
+ *     form with the same bits is hr_ials_gemv_g in solvers/ials_simd.h);
  *   - hr_als_spmv_rows: the CG sparse product Y_u^T (w .* (Y_u v)).
  *
  * Determinism (what keeps models bit-identical on any rank count): every kernel computes each
@@ -108,9 +109,6 @@ void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int
  * (k x kp, row-major, zeros in columns k..kp-1).  C: nb rows of kp floats (columns k..kp-1 get
  * zeros).  Each row of C depends only on the same row of P. */
 void hr_als_gemm_g(const float *P, int nb, const float *G, int k, float *C, int negate);
-/* hr_als_gemm_g for one row (nb = 1), the same bits, with all of G's columns in flight at once:
- * a lone row's product runs at the FMA rate without a batch of rows to share G's loads. */
-void hr_als_gemv_g(const float *p, const float *G, int k, float *c, int negate);
 
 /* s_i = y_i . v for the n rows of Yb (ld kp); v: kp floats; columns k..kp-1 of both must be 0
  * (or one of them).  One chain per row and a fixed reduction tree. */

@@ -355,7 +355,7 @@ static int solve_cholesky(const implicit_ctx *c, hr_als_work *w, float *X, hr_al
  *   A v = (G + lambda I) v + Y_u^T ((c - 1) .* (Y_u v)).
  * One row at a time: its rows of Y are gathered once into the gather buffer (one random-access
  * pass over Y instead of cg_steps + 1) and every step runs on them while they sit in L1 - a
- * user's two dozen rows are 6 KiB - with (G + lambda I) v as one k x k product (hr_als_gemv_g,
+ * user's two dozen rows are 6 KiB - with (G + lambda I) v as one k x k product (hr_ials_gemv_g,
  * G in L1 too).  Meanwhile the lines of the next CG_LOOKAHEAD entries are prefetched, spread
  * over the steps.  (Batches of 64 rows sharing one G-times-batch product were about 5% slower
  * per iteration, same bits: each step swept a whole batch of gathered rows, up to the size of
@@ -437,10 +437,11 @@ static int cg_dense_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, int s
     memcpy(xp, x, sizeof(float) * (size_t)k); /* zero-padded: the padding of cg_p is never written */
     HR_TRY(gram_implicit(c, w, u, A, b, nobs, xp, c->loss, st, err));
     double t0 = hr_now();
-    hr_als_gemv_g(xp, w->greg, k, r, 1); /* r = -(G + lambda I) x */
+    hr_ials_gemv_g(xp, w->greg, k, r, 1); /* r = -(G + lambda I) x */
     if (c->loss) *c->loss += xgx(c, xp, r);
     if (*nobs == 0) { /* only zeros observed: b = 0, the solution is 0 */
         memset(x, 0, sizeof(float) * (size_t)k);
+        st->phase[HR_ALS_PH_CG] += hr_now() - t0;
         return 0;
     }
     for (int i = 0; i < k; i++) { /* A = G + lambda I + the Gram (upper), mirrored; padding 0 */
@@ -449,13 +450,13 @@ static int cg_dense_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, int s
         for (int j = 0; j < i; j++) ai[j] = A[(size_t)j * kp + i];
         memset(ai + k, 0, sizeof(float) * (size_t)(kp - k));
     }
-    hr_als_gemv_g(xp, A, k, r, 1); /* r = b - A x */
+    hr_ials_gemv_g(xp, A, k, r, 1); /* r = b - A x */
     for (int i = 0; i < k; i++) r[i] += b[i];
     memcpy(p, r, sizeof(float) * (size_t)kp);
     float rs = hr_als_vdot(r, r, k);
     if (!isfinite(rs)) return cg_not_finite(u, err);
     for (int step = 0; step < steps && rs >= CG_TOL; step++) {
-        hr_als_gemv_g(p, A, k, ap, 0);
+        hr_ials_gemv_g(p, A, k, ap, 0);
         int rc = cg_update(x, p, r, ap, &rs, k, u, err);
         if (rc) {
             if (rc < 0) return rc;
@@ -511,7 +512,7 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
         const uint64_t per = ((target > pf.row ? target - pf.row : 0) * lines + (uint64_t)steps) / (uint64_t)(steps + 1);
         /* r = b - A x, starting from -(G + lambda I) x; xp is the zero-padded copy of x */
         memcpy(xp, x, row_bytes);
-        hr_als_gemv_g(xp, w->greg, k, r, 1);
+        hr_ials_gemv_g(xp, w->greg, k, r, 1);
         if (c->loss) *c->loss += xgx(c, xp, r);
         hr_als_pf_issue(&pf, per);
         if (len == 0) { /* nothing observed: b = 0, the solution is 0 */
@@ -528,7 +529,7 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
         /* A NaN residual would compare as "converged" below and leave x silently stale. */
         if (!isfinite(rs)) return cg_not_finite(u, err);
         for (int step = 0; step < steps && rs >= CG_TOL; step++) {
-            hr_als_gemv_g(p, w->greg, k, ap, 0);
+            hr_ials_gemv_g(p, w->greg, k, ap, 0);
             hr_als_pf_issue(&pf, per);
             HR_TRY(sparse_row(c, w, u, off, len, p, ap, 0, err));
             int rc = cg_update(x, p, r, ap, &rs, k, u, err);

@@ -76,6 +76,42 @@ TGT static void spmv_avx2(const float *Yb, const float *wt, uint64_t n, int k, c
     axpy_avx2(Yb, n, hr_als_kpad(k), tmp, out);
 }
 
+/* Columns [q0, q0 + 8 NV) of c = p G (xor sgn): NV (<= 12) accumulators over all j, each element
+ * one FMA chain over j from zero - the chains of gemm_tile, so the same bits as hr_als_gemm_g. */
+TGT static INL void gemv_cols(const float *restrict p, const float *restrict G, int k, int kp, int q0, const int NV,
+                              float *restrict c, __m256 sgn)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
+           a10 = a0, a11 = a0;
+    const float *g = G + q0;
+    for (int j = 0; j < k; j++, g += kp) {
+        const __m256 b = _mm256_broadcast_ss(p + j);
+#define ACC(q, x) if (NV > q) x = _mm256_fmadd_ps(b, _mm256_loadu_ps(g + 8 * q), x);
+        ACC(0, a0) ACC(1, a1) ACC(2, a2) ACC(3, a3) ACC(4, a4) ACC(5, a5) ACC(6, a6) ACC(7, a7) ACC(8, a8) ACC(9, a9)
+        ACC(10, a10) ACC(11, a11)
+#undef ACC
+    }
+#define STO(q, x) if (NV > q) _mm256_storeu_ps(c + q0 + 8 * q, _mm256_xor_ps(x, sgn));
+    STO(0, a0) STO(1, a1) STO(2, a2) STO(3, a3) STO(4, a4) STO(5, a5) STO(6, a6) STO(7, a7) STO(8, a8) STO(9, a9)
+    STO(10, a10) STO(11, a11)
+#undef STO
+}
+
+/* One row: passes of 8 vectors while more than 12 remain, then one of the rest (as axpy). */
+TGT static void gemv_g_avx2(const float *p, const float *G, int k, float *c, int negate)
+{
+    const int kp = hr_als_kpad(k);
+    const __m256 sgn = _mm256_set1_ps(negate ? -0.0f : 0.0f);
+    int q0 = 0;
+    for (; kp - q0 > 96; q0 += 64) gemv_cols(p, G, k, kp, q0, 8, c, sgn);
+    switch ((kp - q0) / 8) {
+#define NVC(q) case q: gemv_cols(p, G, k, kp, q0, q, c, sgn); break;
+    NVC(1) NVC(2) NVC(3) NVC(4) NVC(5) NVC(6) NVC(7) NVC(8) NVC(9) NVC(10) NVC(11) NVC(12)
+#undef NVC
+    default: break;
+    }
+}
+
 TGT static void copy_row_avx2(float *dst, const float *src, int k)
 {
     static const int32_t mask[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
@@ -118,6 +154,17 @@ void hr_ials_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float
     }
 #endif
     hr_als_rows_axpy(Yb, n, k, w, out);
+}
+
+void hr_ials_gemv_g(const float *p, const float *G, int k, float *c, int negate)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        gemv_g_avx2(p, G, k, c, negate);
+        return;
+    }
+#endif
+    hr_als_gemm_g(p, 1, G, k, c, negate);
 }
 
 void hr_ials_copy_row(float *dst, const float *src, int k)

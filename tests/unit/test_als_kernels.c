@@ -110,12 +110,8 @@ static void test_gemm_g(void **state)
                         if (neg) want = -want;
                         assert_true(fabs(C[r * kp + q] - want) <= 1e-5 * (mag + 1.0));
                     }
-                    /* a row alone gives the same bits as in the batch, and so does the
-                     * one-row kernel */
+                    /* a row alone gives the same bits as in the batch */
                     hr_als_gemm_g(P + r * kp, 1, G, k, C1, neg);
-                    assert_memory_equal(C1, C + r * kp, sizeof(float) * kp);
-                    memset(C1, 0x7f, sizeof(float) * kp);
-                    hr_als_gemv_g(P + r * kp, G, k, C1, neg);
                     assert_memory_equal(C1, C + r * kp, sizeof(float) * kp);
                 }
             }

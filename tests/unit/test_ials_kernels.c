@@ -3,7 +3,8 @@
  * on both kernel levels, for k around the SIMD width (the tails of kp = kpad(k), one pass and
  * several), row counts around the group of eight, both forms (step and residual); and the
  * same bits when a row's entries come in pieces (a long row streamed in chunks); and the
- * gathered-row copy (values, zero padding, no write past the padding). */
+ * gathered-row copy (values, zero padding, no write past the padding); and the one-row G p
+ * (the bits of hr_als_gemm_g). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -96,11 +97,39 @@ static void test_copy_row(void **state)
     hr_als_simd_set(1);
 }
 
+/* The one-row G p gives the bits of hr_als_gemm_g on the same row inside a batch. */
+static void test_gemv_equals_gemm(void **state)
+{
+    (void)state;
+    for (int lv = 0; lv < levels(); lv++) {
+        hr_als_simd_set(lv);
+        for (int a = 0; a < (int)(sizeof KS / sizeof KS[0]); a++) {
+            const int k = KS[a], kp = hr_als_kpad(k), nb = 23;
+            float *P = rand_mat(nb, k, kp, 300 + (uint64_t)k), *G = rand_mat((uint64_t)k, k, kp, 400 + (uint64_t)k);
+            float *C = hr_malloc(sizeof(float) * nb * (size_t)kp), *C1 = hr_malloc(sizeof(float) * (size_t)kp);
+            for (int neg = 0; neg < 2; neg++) {
+                hr_als_gemm_g(P, nb, G, k, C, neg);
+                for (int r = 0; r < nb; r++) {
+                    memset(C1, 0x7f, sizeof(float) * (size_t)kp);
+                    hr_ials_gemv_g(P + (size_t)r * kp, G, k, C1, neg);
+                    assert_memory_equal(C1, C + (size_t)r * kp, sizeof(float) * (size_t)kp);
+                }
+            }
+            hr_free(P);
+            hr_free(G);
+            hr_free(C);
+            hr_free(C1);
+        }
+    }
+    hr_als_simd_set(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fused_equals_two_pass),
         cmocka_unit_test(test_copy_row),
+        cmocka_unit_test(test_gemv_equals_gemm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

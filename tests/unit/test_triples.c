@@ -182,6 +182,18 @@ static int cmp_uit(const void *a, const void *b)
     return (x->v > y->v) - (x->v < y->v);
 }
 
+/* The triples of `all` that rank owns under p (by user, or by item), in reverse input order
+ * (scrambled against the sorted order), sorted as the ingest sorts them.  Returns how many. */
+static uint64_t rank_triples(const hr_triple *all, uint64_t n, const hr_part *p, int rank, int by_item,
+                             hr_triple *mine)
+{
+    uint64_t m = 0;
+    for (uint64_t k = n; k-- > 0;)
+        if (p->owner[by_item ? all[k].i : all[k].u] == (uint32_t)rank) mine[m++] = all[k];
+    hr_triples_sort(mine, m, p, rank, by_item);
+    return m;
+}
+
 static void test_block_round_trip(void **state)
 {
     (void)state;
@@ -209,12 +221,8 @@ static void test_block_round_trip(void **state)
         hr_triple *back = hr_malloc(n * sizeof *back);
         uint64_t nback = 0;
         for (int rank = 0; rank < P; rank++) {
-            /* this rank's triples, in a scrambled order */
             hr_triple *mine = hr_malloc(n * sizeof *mine);
-            uint64_t m = 0;
-            for (uint64_t k = n; k-- > 0;)
-                if (p.owner[by_item ? all[k].i : all[k].u] == (uint32_t)rank) mine[m++] = all[k];
-            hr_triples_sort(mine, m, &p, rank, by_item);
+            uint64_t m = rank_triples(all, n, &p, rank, by_item, mine);
             for (uint64_t k = 1; k < m; k++) {   /* ordered by (local row, other gid) */
                 uint32_t r0 = p.local[by_item ? mine[k - 1].i : mine[k - 1].u], r1 = p.local[by_item ? mine[k].i : mine[k].u];
                 uint32_t o0 = by_item ? mine[k - 1].u : mine[k - 1].i, o1 = by_item ? mine[k].u : mine[k].i;
@@ -270,10 +278,7 @@ static void test_block_round_trip(void **state)
         uint64_t nw = 0;
         for (int rank = 0; rank < P; rank++) {
             hr_triple *mine = hr_malloc(n * sizeof *mine);
-            uint64_t m = 0;
-            for (uint64_t k = n; k-- > 0;)
-                if (p.owner[by_item ? all[k].i : all[k].u] == (uint32_t)rank) mine[m++] = all[k];
-            hr_triples_sort(mine, m, &p, rank, by_item);
+            uint64_t m = rank_triples(all, n, &p, rank, by_item, mine);
             for (uint64_t k = 0; k < m; k++)
                 if (k % 7 != 3) want[nw++] = mine[k];
             hr_free(mine);
