@@ -30,7 +30,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps test check asan run bench fuzz clean layout-check
+.PHONY: all deps test check asan run bench fuzz clean layout-check prefetch-check
 all: $(BIN) $(UNIT_BINS) $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -65,8 +65,16 @@ layout-check:
 	@bad=$$(grep -rlE '#include *[<"]mpi\.h[>"]|MPI_[A-Z][a-z]+\(' --include='*.[ch]' core partition solvers io 2>/dev/null); \
 	 if [ -n "$$bad" ]; then echo "layout-check: MPI used outside mpi/ and jobs/: $$bad"; exit 1; fi; echo "layout-check: ok"
 
+# The gathers' row prefetch (solvers/als_kern.h) must survive the compiler: GCC deletes a call to
+# a void function whose only effect is a prefetch unless it is inlined early.  A probe compiled
+# with the project's flags must still hold a prefetch instruction (x86 or ARM).  Two callers:
+# GCC inlines a static function called once, and a one-caller probe would pass regardless.
+prefetch-check:
+	@printf '#include "solvers/als_kern.h"\n#define ARGS const hr_als_rows *R, const float *Y, const float *b, uint64_t e, uint64_t n, int k\nvoid p1(ARGS);\nvoid p2(ARGS);\nvoid p1(ARGS) { hr_als_prefetch(R, Y, b, e, n, k); }\nvoid p2(ARGS) { hr_als_prefetch(R, Y, b, e, n, k); }\n' | \
+	 $(CC) $(CFLAGS) -x c -S -o - - | grep -qE '^\s+(prefetch[a-z0-9]*|prfm)\s' || { echo "prefetch-check: hr_als_prefetch compiles to no prefetch instruction"; exit 1; }; echo "prefetch-check: ok"
+
 test: deps
-	$(MAKE) all layout-check
+	$(MAKE) all layout-check prefetch-check
 	bash tests/run.sh
 
 check: all

@@ -165,12 +165,6 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
     const int k = c->k, kp = c->kp;
     const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1];
     float s1 = 0.0f, s2 = 0.0f;
-    /* while this row's Gram is computed, pull the next row's rows of Y toward the cache */
-    hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0, 0, c->ybias };
-    if (u + 1 < R->nrows) {
-        pf.col = R->col + end;
-        pf.n = R->rowptr[u + 2] - end < w->gather_rows ? R->rowptr[u + 2] - end : w->gather_rows;
-    }
     memset(sy, 0, sizeof(float) * (size_t)kp);
     memset(ty, 0, sizeof(float) * (size_t)kp);
     for (uint64_t s = beg; s < end; s += w->gather_rows) {
@@ -181,7 +175,7 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
             if (col >= R->ncols)
                 return hr_error_set(err, HR_ERR_ARG, "explicit ALS: local row %" PRIu64 " refers to column %" PRIu32
                                     " but Y has %" PRIu64 " rows", u, col, R->ncols);
-            hr_als_prefetch(R, c->Y, s + j, end, k);
+            hr_als_prefetch(R, c->Y, c->ybias, s + j, R->rowptr[R->nrows], k);
             float t = R->val[s + j] - c->mu - (c->ybias ? c->ybias[col] : 0.0f);
             memcpy(w->gather + j * (uint64_t)kp, c->Y + (size_t)col * k, sizeof(float) * (size_t)k);
             w->wt[j] = t;
@@ -203,7 +197,7 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
         }
         hr_als_rows_axpy(w->gather, nc, k, NULL, sy);
         hr_als_rows_axpy(w->gather, nc, k, w->wt, ty);
-        hr_als_gram_upper(w->gather, nc, kp, k, C, kp, s != beg, &pf);
+        hr_als_gram_upper(w->gather, nc, kp, k, C, kp, s != beg);
         stat->phase[HR_ALS_PH_GATHER] += t1 - t0;
         stat->phase[HR_ALS_PH_GRAM] += hr_now() - t1;
     }

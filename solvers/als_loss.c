@@ -50,7 +50,7 @@ int hr_als_loss_explicit(const hr_als_rows *rows, const float *Y, const float *y
         for (uint64_t e = rows->rowptr[u]; e < rows->rowptr[u + 1]; e++) {
             uint32_t col = rows->col[e];
             if (col >= rows->ncols) return col_error("explicit ALS loss", u, col, rows->ncols, err);
-            hr_als_prefetch(rows, Y, e, last, k);
+            hr_als_prefetch(rows, Y, ybias, e, last, k);
             float pred = base + (ybias ? ybias[col] : 0.0f) + hr_als_dot(x, Y + (size_t)col * k, k);
             double d = (double)rows->val[e] - (double)pred;
             sum += d * d;
@@ -87,7 +87,7 @@ int hr_als_loss_implicit(const hr_als_rows *rows, const float *Y, const float *G
                     rc = col_error("implicit ALS loss", u, col, rows->ncols, err);
                     break;
                 }
-                hr_als_prefetch(rows, Y, e, last, k);
+                hr_als_prefetch(rows, Y, NULL, e, last, k);
                 if (!(v >= 0.0f) || !isfinite(v)) {
                     rc = hr_error_set(err, HR_ERR_ARG, "implicit ALS loss: local row %" PRIu64 " has value %g:"
                                       " implicit values must be finite and >= 0", u, (double)v);

@@ -218,15 +218,13 @@ TGT static INL void gram_tile(const float *restrict A, uint64_t i0, uint64_t i1,
 
 /* Rows [p0, p1) of a column block: tiles of 6 rows (W = 2) or 8 rows (W = 1), then the rest. */
 TGT static void gram_rows(const float *A, uint64_t i0, uint64_t i1, int lda, int p0, int p1, int q0, int W, float *C,
-                          int ldc, int acc, hr_als_pf *pf, uint64_t per_tile)
+                          int ldc, int acc)
 {
     const int full = W == 2 ? 6 : 8;
     for (; p0 + full <= p1; p0 += full) {
-        hr_als_pf_issue(pf, per_tile);
         if (W == 2) gram_tile(A, i0, i1, lda, p0, 6, q0, 2, C, ldc, acc);
         else gram_tile(A, i0, i1, lda, p0, 8, q0, 1, C, ldc, acc);
     }
-    hr_als_pf_issue(pf, per_tile);
     /* the remaining rows: a shorter tile (R must be a constant for the registers; W = 2 leaves
      * at most 5) */
 #define REM(r) case r: { if (W == 1) gram_tile(A, i0, i1, lda, p0, r, q0, 1, C, ldc, acc); \
@@ -238,35 +236,27 @@ TGT static void gram_rows(const float *A, uint64_t i0, uint64_t i1, int lda, int
 /* The upper triangle in column blocks of 16: rows above the block's second half need all 16
  * columns (6 x 16 tiles), the 8 rows of the second half only its last 8 columns (one 8 x 8
  * tile), so little is computed below the diagonal (k = 64: 2304 elements for 2080). */
-TGT static void gram_upper_avx2(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate,
-                                hr_als_pf *pf)
+TGT static void gram_upper_avx2(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate)
 {
     const int kp = hr_als_kpad(k);
     const uint64_t pass = gram_rows_per_pass(lda);
     if (n == 0) {
         if (!accumulate) gram_upper_c(A, 0, lda, k, C, ldc, 0);
-        hr_als_pf_issue(pf, UINT64_MAX);
         return;
     }
-    /* prefetches: spread over the tile calls of the first pass (about one call per 6 rows per
-     * 16 columns, two calls per block for the remainders) */
-    uint64_t tiles = 0;
-    for (int q0 = 0; q0 < kp; q0 += 16) tiles += (uint64_t)(q0 + 8 < k ? q0 + 8 : k) / 6 + 4;
-    const uint64_t per_tile = pf ? (pf->n * hr_als_pf_lines(pf->k) + tiles - 1) / tiles : 0;
     for (uint64_t i0 = 0; i0 < n; i0 += pass) {
         uint64_t i1 = n - i0 < pass ? n : i0 + pass;
         int acc = accumulate || i0 > 0;
         for (int q0 = 0; q0 < kp; q0 += 16) {
             int top = q0 + 8 < k ? q0 + 8 : k;
             if (kp - q0 >= 16) {
-                gram_rows(A, i0, i1, lda, 0, top, q0, 2, C, ldc, acc, pf, per_tile);
-                if (top < k) gram_rows(A, i0, i1, lda, top, q0 + 16 < k ? q0 + 16 : k, q0 + 8, 1, C, ldc, acc, pf, per_tile);
+                gram_rows(A, i0, i1, lda, 0, top, q0, 2, C, ldc, acc);
+                if (top < k) gram_rows(A, i0, i1, lda, top, q0 + 16 < k ? q0 + 16 : k, q0 + 8, 1, C, ldc, acc);
             } else {
-                gram_rows(A, i0, i1, lda, 0, top, q0, 1, C, ldc, acc, pf, per_tile);
+                gram_rows(A, i0, i1, lda, 0, top, q0, 1, C, ldc, acc);
             }
         }
     }
-    hr_als_pf_issue(pf, UINT64_MAX);
 }
 
 /* R x (8 W) tile of C = P G: rows r0.., columns q0..; one FMA chain over j per element.
@@ -642,16 +632,14 @@ TGT static void chol_backsolve_avx2(const float *P, int n, const float *invd, fl
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
-void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate,
-                       hr_als_pf *pf)
+void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate)
 {
 #ifdef HAVE_AVX2_KERNELS
     if (hr_als_simd_level()) {
-        gram_upper_avx2(A, n, lda, k, C, ldc, accumulate, pf);
+        gram_upper_avx2(A, n, lda, k, C, ldc, accumulate);
         return;
     }
 #endif
-    hr_als_pf_issue(pf, UINT64_MAX);
     gram_upper_c(A, n, lda, k, C, ldc, accumulate);
 }
 

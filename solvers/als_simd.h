@@ -48,49 +48,6 @@ static inline int hr_als_kpad(int k) { return (k + 7) / 8 * 8; }
 /* Offset of row i in the packed lower-triangular layout (rows 0..i-1 hold 1..i elements). */
 static inline size_t hr_als_tri(int i) { return (size_t)i * (size_t)(i + 1) / 2; }
 
-/* Rows of Y to pull into the cache while a kernel computes: the entries of the next row (or
- * batch), whose gather would otherwise wait on memory.  A kernel given one spreads the
- * prefetches over its work; hr_als_pf_issue issues up to `lines` more.  Zero-initialise, then
- * set Y, col, n (0 = nothing), ncols and k. */
-typedef struct hr_als_pf {
-    const float *Y;      /* row-major, ld k */
-    const uint32_t *col; /* the rows to fetch (entries >= ncols are skipped) */
-    uint64_t n, ncols;
-    int k;
-    uint64_t row;        /* the next line to ask for: line `line` of row `row` */
-    int line;
-    const float *bias;   /* NULL, or a per-row array of Y's side read with each row (explicit: ybias) */
-} hr_als_pf;
-
-/* Lines (64 bytes) a row of Y spans: exact at k = 16 m on rows that start a line (Y's big blocks
- * are 2 MiB-aligned), the most otherwise (k = 65: 6).  The budget the kernels spread. */
-static inline uint64_t hr_als_pf_lines(int k) { return (uint64_t)((k + 15) / 16) + (k % 16 != 0); }
-
-/* Walks (row, line) forward instead of dividing a line count: the kernels call this once per
- * tile or CG row, and a 64-bit division each time showed up in profiles.  Each row asks for
- * exactly the lines it covers (4 at k = 64 on aligned rows, not 4 and its last float's line
- * again); an entry that is not a row of Y is passed over. */
-static inline void hr_als_pf_issue(hr_als_pf *pf, uint64_t lines)
-{
-    if (!pf) return;
-    for (; lines > 0 && pf->row < pf->n; lines--) {
-        const uint32_t col = pf->col[pf->row];
-        if (col >= pf->ncols) {
-            pf->row++;
-            pf->line = 0;
-            continue;
-        }
-        const char *first = (const char *)(pf->Y + (size_t)col * (size_t)pf->k);
-        const uintptr_t a = (uintptr_t)first, span = ((a + 4 * (uintptr_t)pf->k - 1) >> 6) - (a >> 6) + 1;
-        __builtin_prefetch(first + 64 * pf->line, 0, 2);
-        if (pf->bias && pf->line == 0) __builtin_prefetch(pf->bias + col, 0, 2);
-        if ((uintptr_t)++pf->line >= span) {
-            pf->line = 0;
-            pf->row++;
-        }
-    }
-}
-
 /* 1 when the AVX2 + FMA kernels are in use.  hr_als_simd_set(0) selects the portable kernels,
  * hr_als_simd_set(1) the AVX2 ones if the CPU has them (tests compare both); returns the
  * previous level.  Not thread-safe: call it before the solvers run. */
@@ -100,10 +57,10 @@ int hr_als_simd_set(int level);
 /* C = A^T A (accumulate = 0) or C += A^T A (accumulate = 1), for the n rows of A (lda >= kp).
  * Writes the upper triangle (j >= i) of the leading k x k block of C (ldc >= kp), plus
  * unspecified values in some elements below the diagonal and in columns k..kp-1 (which must
- * exist).  A's columns k..kp-1 are read and may hold anything finite.  pf (may be NULL): rows
- * to prefetch meanwhile. */
-void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate,
-                       hr_als_pf *pf);
+ * exist).  A's columns k..kp-1 are read and may hold anything finite.  It prefetches nothing:
+ * the next row's lines asked for meanwhile landed in L1 over the rows this kernel reads there and
+ * made the Gram slower than the gather they saved (explicit ALS, 20M ratings). */
+void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate);
 
 /* C = P G, or -(P G) when negate, for nb rows of P (ld kp; columns k..kp-1 ignored) and G
  * (k x kp, row-major, zeros in columns k..kp-1).  C: nb rows of kp floats (columns k..kp-1 get

@@ -116,7 +116,7 @@ static int gather_plain(const implicit_ctx *c, uint64_t u, uint64_t s, uint64_t 
         float v = R->val[s + j], cm1 = conf_m1(c, v);
         if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
         if (v == 0.0f) continue;
-        hr_als_prefetch(R, c->Y, s + j, s + n, k);
+        hr_als_prefetch(R, c->Y, NULL, s + j, s + n, k);
         copy_y_row(dst + g * (uint64_t)c->kp, c->Y + (size_t)col * k, k);
         wt[g++] = cm1;
     }
@@ -141,11 +141,6 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, floa
     memset(rhs, 0, sizeof(float) * (size_t)kp);
     const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1];
     uint64_t tot = 0;
-    hr_als_pf pf = { c->Y, NULL, 0, R->ncols, k, 0, 0, NULL }; /* the next row's rows of Y, fetched meanwhile */
-    if (u + 1 < R->nrows) {
-        pf.col = R->col + end;
-        pf.n = R->rowptr[u + 2] - end < w->gather_rows ? R->rowptr[u + 2] - end : w->gather_rows;
-    }
     for (uint64_t s = beg; s < end; s += w->gather_rows) {
         uint64_t nc = end - s < w->gather_rows ? end - s : w->gather_rows, g = 0;
         double t0 = hr_now();
@@ -154,7 +149,7 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, floa
             float v = R->val[s + j], cm1 = conf_m1(c, v);
             if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
             if (v == 0.0f) continue;
-            hr_als_prefetch(R, c->Y, s + j, end, k);
+            hr_als_prefetch(R, c->Y, NULL, s + j, R->rowptr[R->nrows], k);
             copy_y_row(w->gather + g * (uint64_t)kp, c->Y + (size_t)col * k, k);
             w->wt[g] = 1.0f + cm1;
             w->tmp[g++] = sqrtf(cm1);
@@ -171,7 +166,7 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, floa
         }
         hr_ials_rows_axpy(w->gather, g, k, w->wt, rhs); /* rhs += c y, from the unscaled rows */
         hr_als_rows_scale(w->gather, g, k, w->tmp);    /* then y <- sqrt(c - 1) y */
-        hr_als_gram_upper(w->gather, g, kp, k, C, kp, s != beg, &pf);
+        hr_als_gram_upper(w->gather, g, kp, k, C, kp, s != beg);
         tot += g;
         st->phase[HR_ALS_PH_GATHER] += t1 - t0;
         st->phase[HR_ALS_PH_GRAM] += hr_now() - t1;
@@ -472,16 +467,53 @@ static int cg_dense_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, int s
  * for while this row's steps run on its gathered rows (in L1), spread over its steps. */
 #define CG_LOOKAHEAD 192
 
+/* Where the lookahead stands: line `line` of entry `row` of col[0..n) is the next to ask for. */
+typedef struct lookahead {
+    const float *Y; /* row-major, ld k */
+    const uint32_t *col;
+    uint64_t n, ncols;
+    int k;
+    uint64_t row;
+    int line;
+} lookahead;
+
+/* Lines (64 bytes) a row of Y spans: exact at k = 16 m on rows that start a line (Y's big blocks
+ * are 2 MiB-aligned), the most otherwise (k = 65: 6).  The budget spread over a row's steps. */
+static inline uint64_t row_lines(int k) { return (uint64_t)((k + 15) / 16) + (k % 16 != 0); }
+
+/* Asks for up to `lines` more lines.  Walks (row, line) forward instead of dividing a line count:
+ * it runs once per CG step, and a 64-bit division each time showed up in profiles.  Each entry
+ * asks for exactly the lines its row covers (4 at k = 64 on aligned rows, not 4 and its last
+ * float's line again); an entry that is not a row of Y is passed over. */
+static inline void lookahead_issue(lookahead *la, uint64_t lines)
+{
+    for (; lines > 0 && la->row < la->n; lines--) {
+        const uint32_t col = la->col[la->row];
+        if (col >= la->ncols) {
+            la->row++;
+            la->line = 0;
+            continue;
+        }
+        const char *first = (const char *)(la->Y + (size_t)col * (size_t)la->k);
+        const uintptr_t a = (uintptr_t)first, span = ((a + 4 * (uintptr_t)la->k - 1) >> 6) - (a >> 6) + 1;
+        __builtin_prefetch(first + 64 * la->line, 0, 2);
+        if ((uintptr_t)++la->line >= span) {
+            la->line = 0;
+            la->row++;
+        }
+    }
+}
+
 static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, hr_als_stats *st, hr_error *err)
 {
     const hr_als_rows *R = c->rows;
     const int k = c->k, kp = c->kp;
     const size_t row_bytes = sizeof(float) * (size_t)k;
     const uint64_t base = R->rowptr[0], total = R->rowptr[R->nrows] - base, dense_min = hr_als_cg_dense_len(k);
-    const uint64_t lines = hr_als_pf_lines(k);
+    const uint64_t lines = row_lines(k);
     uint64_t nonempty = 0, nnz = 0, dense_rows = 0, dense_nnz = 0;
     float *xp = w->cg_p, *p = w->cg_p + kp, *r = w->cg_r, *ap = w->cg_ap;
-    hr_als_pf pf = { c->Y, R->col + base, total, R->ncols, k, 0, 0, NULL };
+    lookahead la = { c->Y, R->col + base, total, R->ncols, k, 0, 0 };
     double tg = hr_now(); /* two clock reads per row: where the gather starts is where CG ended */
     for (uint64_t u = 0; u < R->nrows; u++) {
         const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1], n = end - beg;
@@ -491,9 +523,9 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
             HR_TRY(cg_dense_row(c, w, u, steps, X, &nobs, st, err));
             dense_rows += nobs > 0;
             dense_nnz += nobs;
-            if (pf.row < end - base) { /* its own gather fetched its rows */
-                pf.row = end - base;
-                pf.line = 0;
+            if (la.row < end - base) { /* its own gather fetched its rows */
+                la.row = end - base;
+                la.line = 0;
             }
             tg = hr_now();
             continue;
@@ -509,12 +541,12 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
         st->phase[HR_ALS_PH_GATHER] += tc - tg;
         /* keep the prefetches CG_LOOKAHEAD entries past this row, in steps + 1 portions */
         const uint64_t target = end - base + CG_LOOKAHEAD < total ? end - base + CG_LOOKAHEAD : total;
-        const uint64_t per = ((target > pf.row ? target - pf.row : 0) * lines + (uint64_t)steps) / (uint64_t)(steps + 1);
+        const uint64_t per = ((target > la.row ? target - la.row : 0) * lines + (uint64_t)steps) / (uint64_t)(steps + 1);
         /* r = b - A x, starting from -(G + lambda I) x; xp is the zero-padded copy of x */
         memcpy(xp, x, row_bytes);
         hr_ials_gemv_g(xp, w->greg, k, r, 1);
         if (c->loss) *c->loss += xgx(c, xp, r);
-        hr_als_pf_issue(&pf, per);
+        lookahead_issue(&la, per);
         if (len == 0) { /* nothing observed: b = 0, the solution is 0 */
             memset(x, 0, row_bytes);
             tg = hr_now();
@@ -530,7 +562,7 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
         if (!isfinite(rs)) return cg_not_finite(u, err);
         for (int step = 0; step < steps && rs >= CG_TOL; step++) {
             hr_ials_gemv_g(p, w->greg, k, ap, 0);
-            hr_als_pf_issue(&pf, per);
+            lookahead_issue(&la, per);
             HR_TRY(sparse_row(c, w, u, off, len, p, ap, 0, err));
             int rc = cg_update(x, p, r, ap, &rs, k, u, err);
             if (rc) {
