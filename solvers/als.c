@@ -83,7 +83,7 @@ static size_t layout(hr_als_work *w, char *base, int k, uint64_t max_row_nnz)
     CARVE(ty, float, kp);
     CARVE(greg, float, kp * kp);
     CARVE(batch, float, nb * HR_ALS_LANES);
-    CARVE(slots, float, nb ? (size_t)HR_ALS_LANES * kp * kp : 0);
+    CARVE(slots, float, nb ? (size_t)HR_ALS_LANES * hr_als_slot_stride((int)kp) : 0);
     CARVE(slotv, float, nb ? (size_t)2 * HR_ALS_LANES * kp : 0);
     CARVE(invd, float, ((size_t)k + 2) * HR_ALS_LANES);
     CARVE(cg_p, float, 2 * kp);
@@ -215,7 +215,6 @@ typedef struct lanes {
     double trace[HR_ALS_LANES]; /* of the regularised matrix, for the retry shift */
 } lanes;
 
-static float *slot_mat(hr_als_work *w, int b) { return w->slots + (size_t)b * w->kp * w->kp; }
 static float *slot_vec(hr_als_work *w, int v, int b) { return w->slotv + ((size_t)v * HR_ALS_LANES + b) * w->kp; }
 
 /* Lays the batch out (lanes >= nl get an identity system), adds lambda n + shift[b] to the
@@ -226,13 +225,13 @@ static uint32_t factor_explicit(const explicit_ctx *c, hr_als_work *w, lanes *L,
     const int k = c->k, kp = c->kp, m = c->m;
     float *P = w->batch;
     for (int b = L->nl; b < HR_ALS_LANES; b++) {
-        memset(slot_mat(w, b), 0, sizeof(float) * (size_t)kp * kp);
+        memset(hr_als_slot_mat(w, b), 0, sizeof(float) * (size_t)kp * kp);
         memset(slot_vec(w, 0, b), 0, sizeof(float) * (size_t)kp);
         memset(slot_vec(w, 1, b), 0, sizeof(float) * (size_t)kp);
         L->n[b] = 0.0f;
         L->st[b] = 0.0f;
     }
-    hr_als_pack_lanes(w->slots, (size_t)kp * kp, k, NULL, P);
+    hr_als_pack_lanes(w->slots, hr_als_slot_stride(kp), k, NULL, P);
     if (m > k) { /* the bias unknown: its row is [sum y, n] */
         hr_als_pack_row(slot_vec(w, 0, 0), (size_t)kp, k, P + hr_als_tri(k) * HR_ALS_LANES);
         for (int b = 0; b < HR_ALS_LANES; b++) P[(hr_als_tri(k) + k) * HR_ALS_LANES + b] = L->n[b];
@@ -305,8 +304,8 @@ static int flush_explicit(const explicit_ctx *c, hr_als_work *w, lanes *L, float
             lanes one = { .nl = 1, .row = { u } };
             shift[0] = hr_als_retry_shift(attempt, tr);
             st->retries++;
-            HR_TRY(gram_explicit(c, w, u, slot_mat(w, 0), slot_vec(w, 0, 0), slot_vec(w, 1, 0), &one.st[0], &tt, st, NULL,
-                                 NULL, NULL, err));
+            HR_TRY(gram_explicit(c, w, u, hr_als_slot_mat(w, 0), slot_vec(w, 0, 0), slot_vec(w, 1, 0), &one.st[0], &tt,
+                                 st, NULL, NULL, NULL, err));
             one.n[0] = (float)n;
             fail = factor_explicit(c, w, &one, shift) & 1u;
         }
@@ -404,8 +403,8 @@ int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const fl
         }
         const int b = L.nl;
         float tt;
-        HR_TRY(gram_explicit(&c, w, u, slot_mat(w, b), slot_vec(w, 0, b), slot_vec(w, 1, b), &L.st[b], &tt, st, X, xbias,
-                             sse_before, err));
+        HR_TRY(gram_explicit(&c, w, u, hr_als_slot_mat(w, b), slot_vec(w, 0, b), slot_vec(w, 1, b), &L.st[b], &tt, st,
+                             X, xbias, sse_before, err));
         L.n[b] = (float)n;
         L.row[L.nl++] = u;
         if (L.nl == HR_ALS_LANES) {

@@ -175,7 +175,6 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, floa
     return 0;
 }
 
-static float *slot_mat(hr_als_work *w, int b) { return w->slots + (size_t)b * w->kp * w->kp; }
 static float *slot_vec(hr_als_work *w, int b) { return w->slotv + (size_t)b * w->kp; }
 
 typedef struct lanes {
@@ -191,10 +190,10 @@ static uint32_t factor_implicit(const implicit_ctx *c, hr_als_work *w, lanes *L,
     const int k = c->k, kp = c->kp;
     float *P = w->batch, *rhs = P + hr_als_tri(k) * HR_ALS_LANES;
     for (int b = L->nl; b < HR_ALS_LANES; b++) {
-        memset(slot_mat(w, b), 0, sizeof(float) * (size_t)kp * kp);
+        memset(hr_als_slot_mat(w, b), 0, sizeof(float) * (size_t)kp * kp);
         memset(slot_vec(w, b), 0, sizeof(float) * (size_t)kp);
     }
-    hr_als_pack_lanes(w->slots, (size_t)kp * kp, k, w->greg, P);
+    hr_als_pack_lanes(w->slots, hr_als_slot_stride(kp), k, w->greg, P);
     hr_als_pack_row(slot_vec(w, 0), (size_t)kp, k, rhs);
     for (int b = 0; b < HR_ALS_LANES; b++) {
         double tr = 0.0;
@@ -254,7 +253,7 @@ static int flush_implicit(const implicit_ctx *c, hr_als_work *w, lanes *L, float
             lanes one = { .nl = 1, .row = { u } };
             shift[0] = hr_als_retry_shift(attempt, all.trace[b]);
             st->retries++;
-            HR_TRY(gram_implicit(c, w, u, slot_mat(w, 0), slot_vec(w, 0), &nobs, NULL, NULL, st, err));
+            HR_TRY(gram_implicit(c, w, u, hr_als_slot_mat(w, 0), slot_vec(w, 0), &nobs, NULL, NULL, st, err));
             fail = factor_implicit(c, w, &one, shift) & 1u;
         }
         if (fail) return chol_not_pd(u, shift[0], err);
@@ -318,7 +317,8 @@ static int solve_cholesky(const implicit_ctx *c, hr_als_work *w, float *X, hr_al
                 nobs = observed(R, u);
                 if (nobs > 0) HR_TRY(solve_row_lapack(c, w, u, x, xpad, c->loss, st, err));
             } else {
-                HR_TRY(gram_implicit(c, w, u, slot_mat(w, L.nl), slot_vec(w, L.nl), &nobs, xpad, c->loss, st, err));
+                HR_TRY(gram_implicit(c, w, u, hr_als_slot_mat(w, L.nl), slot_vec(w, L.nl), &nobs, xpad, c->loss, st,
+                                     err));
             }
         }
         if (nobs == 0) { /* nothing observed: rhs = 0, so x = 0 exactly */
