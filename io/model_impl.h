@@ -1,11 +1,23 @@
-/* io/model_impl.h — shared by io/model.c (the API, format 1) and io/model_v2.c (format 2);
- * not an interface for other modules. */
+/* io/model_impl.h — shared by io/model.c (the model's checks and helpers), io/model_load.c (the
+ * load dispatch and format 1) and io/model_v2.c (format 2); not an interface for other modules. */
 #ifndef HR_IO_MODEL_IMPL_H
 #define HR_IO_MODEL_IMPL_H
 
 #include "io/bundle.h"
 #include "io/model.h"
 
+/* One float array of a model: its member name, where it lives in the struct, its row count
+ * and width. */
+typedef struct hr_model_farray {
+    const char *name;
+    float **slot;
+    uint64_t rows;
+    int width;
+    int optional; /* biases: absent = 0 */
+} hr_model_farray;
+/* The float arrays a model of m's kind holds (at most 5), for hr_model_check and the format-1
+ * reader (io/model_load.c). */
+size_t hr_model_arrays(hr_model *m, hr_model_farray out[5]);
 /* First non-finite row of a rows x width array, or UINT64_MAX. */
 uint64_t hr_model_first_bad_row(const float *a, uint64_t rows, uint64_t width);
 /* rows x width x 4 bytes fits in size_t. */
