@@ -24,15 +24,17 @@ static void copy_row_c(float *dst, const float *src, int k)
 #define TGT __attribute__((target("avx2,fma")))
 #define INL __attribute__((always_inline)) inline
 
-/* out[c0 .. c0 + 8 NV) += sum_i w_i y_i: NV (<= 12) accumulators held in registers over all n
- * rows, one FMA chain per element in row order (the chains of hr_als_rows_axpy, so the same
- * bits), loads folded into the FMAs: 12 accumulators and a broadcast fit the 16 registers. */
-TGT static INL void axpy_cols(const float *restrict Yb, uint64_t n, int kp, const float *restrict w, float *restrict out,
-                              int c0, const int NV)
+/* Columns [c0, c0 + 8 NV) of out = (out or 0) + sum_i w_i y_i over the n rows y_i (ld kp), xor
+ * sgn: NV (<= 12) accumulators held in registers over all rows, one FMA chain per element in
+ * row order, loads folded into the FMAs (12 accumulators and a broadcast fit the 16 registers).
+ * With acc, the chains of hr_als_rows_axpy (out += sum_i w_i y_i); from zero with y_j the rows
+ * of G and w = p, the chains of gemm_tile (c = p G): so the same bits as those kernels. */
+TGT static INL void wsum_cols(const float *restrict Yb, uint64_t n, int kp, const float *restrict w,
+                              float *restrict out, int c0, const int NV, int acc, __m256 sgn)
 {
     __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0, o8 = o0, o9 = o0,
            o10 = o0, o11 = o0;
-#define LDO(q, x) if (NV > q) x = _mm256_loadu_ps(out + c0 + 8 * q);
+#define LDO(q, x) if (NV > q && acc) x = _mm256_loadu_ps(out + c0 + 8 * q);
     LDO(0, o0) LDO(1, o1) LDO(2, o2) LDO(3, o3) LDO(4, o4) LDO(5, o5) LDO(6, o6) LDO(7, o7) LDO(8, o8) LDO(9, o9)
     LDO(10, o10) LDO(11, o11)
 #undef LDO
@@ -44,7 +46,7 @@ TGT static INL void axpy_cols(const float *restrict Yb, uint64_t n, int kp, cons
         ACC(10, o10) ACC(11, o11)
 #undef ACC
     }
-#define STO(q, x) if (NV > q) _mm256_storeu_ps(out + c0 + 8 * q, x);
+#define STO(q, x) if (NV > q) _mm256_storeu_ps(out + c0 + 8 * q, _mm256_xor_ps(x, sgn));
     STO(0, o0) STO(1, o1) STO(2, o2) STO(3, o3) STO(4, o4) STO(5, o5) STO(6, o6) STO(7, o7) STO(8, o8) STO(9, o9)
     STO(10, o10) STO(11, o11)
 #undef STO
@@ -52,12 +54,13 @@ TGT static INL void axpy_cols(const float *restrict Yb, uint64_t n, int kp, cons
 
 /* Passes of 8 vectors while more than 12 remain, then one pass of the rest (<= 12): k = 65
  * (9 vectors) is one pass, not a full one and a one-vector, latency-bound one. */
-TGT static void axpy_avx2(const float *Yb, uint64_t n, int kp, const float *w, float *out)
+TGT static void wsum_avx2(const float *Yb, uint64_t n, int kp, const float *w, float *out, int acc, int negate)
 {
+    const __m256 sgn = _mm256_set1_ps(negate ? -0.0f : 0.0f);
     int c0 = 0;
-    for (; kp - c0 > 96; c0 += 64) axpy_cols(Yb, n, kp, w, out, c0, 8);
+    for (; kp - c0 > 96; c0 += 64) wsum_cols(Yb, n, kp, w, out, c0, 8, acc, sgn);
     switch ((kp - c0) / 8) {
-#define NVC(q) case q: axpy_cols(Yb, n, kp, w, out, c0, q); break;
+#define NVC(q) case q: wsum_cols(Yb, n, kp, w, out, c0, q, acc, sgn); break;
     NVC(1) NVC(2) NVC(3) NVC(4) NVC(5) NVC(6) NVC(7) NVC(8) NVC(9) NVC(10) NVC(11) NVC(12)
 #undef NVC
     default: break;
@@ -73,44 +76,9 @@ TGT static void spmv_avx2(const float *Yb, const float *wt, uint64_t n, int k, c
         for (uint64_t i = 0; i < n; i++) tmp[i] = (1.0f + wt[i]) - wt[i] * tmp[i];
     else
         for (uint64_t i = 0; i < n; i++) tmp[i] *= wt[i];
-    axpy_avx2(Yb, n, hr_als_kpad(k), tmp, out);
+    wsum_avx2(Yb, n, hr_als_kpad(k), tmp, out, 1, 0);
 }
 
-/* Columns [q0, q0 + 8 NV) of c = p G (xor sgn): NV (<= 12) accumulators over all j, each element
- * one FMA chain over j from zero - the chains of gemm_tile, so the same bits as hr_als_gemm_g. */
-TGT static INL void gemv_cols(const float *restrict p, const float *restrict G, int k, int kp, int q0, const int NV,
-                              float *restrict c, __m256 sgn)
-{
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
-           a10 = a0, a11 = a0;
-    const float *g = G + q0;
-    for (int j = 0; j < k; j++, g += kp) {
-        const __m256 b = _mm256_broadcast_ss(p + j);
-#define ACC(q, x) if (NV > q) x = _mm256_fmadd_ps(b, _mm256_loadu_ps(g + 8 * q), x);
-        ACC(0, a0) ACC(1, a1) ACC(2, a2) ACC(3, a3) ACC(4, a4) ACC(5, a5) ACC(6, a6) ACC(7, a7) ACC(8, a8) ACC(9, a9)
-        ACC(10, a10) ACC(11, a11)
-#undef ACC
-    }
-#define STO(q, x) if (NV > q) _mm256_storeu_ps(c + q0 + 8 * q, _mm256_xor_ps(x, sgn));
-    STO(0, a0) STO(1, a1) STO(2, a2) STO(3, a3) STO(4, a4) STO(5, a5) STO(6, a6) STO(7, a7) STO(8, a8) STO(9, a9)
-    STO(10, a10) STO(11, a11)
-#undef STO
-}
-
-/* One row: passes of 8 vectors while more than 12 remain, then one of the rest (as axpy). */
-TGT static void gemv_g_avx2(const float *p, const float *G, int k, float *c, int negate)
-{
-    const int kp = hr_als_kpad(k);
-    const __m256 sgn = _mm256_set1_ps(negate ? -0.0f : 0.0f);
-    int q0 = 0;
-    for (; kp - q0 > 96; q0 += 64) gemv_cols(p, G, k, kp, q0, 8, c, sgn);
-    switch ((kp - q0) / 8) {
-#define NVC(q) case q: gemv_cols(p, G, k, kp, q0, q, c, sgn); break;
-    NVC(1) NVC(2) NVC(3) NVC(4) NVC(5) NVC(6) NVC(7) NVC(8) NVC(9) NVC(10) NVC(11) NVC(12)
-#undef NVC
-    default: break;
-    }
-}
 
 TGT static void copy_row_avx2(float *dst, const float *src, int k)
 {
@@ -149,7 +117,7 @@ void hr_ials_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float
 {
 #ifdef HAVE_AVX2_KERNELS
     if (hr_als_simd_level()) {
-        axpy_avx2(Yb, n, hr_als_kpad(k), w, out);
+        wsum_avx2(Yb, n, hr_als_kpad(k), w, out, 1, 0);
         return;
     }
 #endif
@@ -160,7 +128,7 @@ void hr_ials_gemv_g(const float *p, const float *G, int k, float *c, int negate)
 {
 #ifdef HAVE_AVX2_KERNELS
     if (hr_als_simd_level()) {
-        gemv_g_avx2(p, G, k, c, negate);
+        wsum_avx2(G, (uint64_t)k, hr_als_kpad(k), p, c, 0, negate);
         return;
     }
 #endif

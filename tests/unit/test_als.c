@@ -238,16 +238,23 @@ static void test_explicit_vs_reference(void **state)
     }
 }
 
-static void check_implicit(int k, hr_als_solver solver, int steps, float epsilon, uint64_t hint, double rtol)
+/* The implicit tests' options: lambda 0.5, alpha 2, the given solver. */
+static hr_als_opts implicit_opts(int k, hr_als_solver solver)
 {
-    prob p = make_prob(k, 150, 50, 1, SEED + 1);
     hr_als_opts o;
     hr_als_default_opts(&o);
     o.k = k;
     o.lambda = 0.5f;
     o.alpha = 2.0f;
-    o.epsilon = epsilon;
     o.solver = solver;
+    return o;
+}
+
+static void check_implicit(int k, hr_als_solver solver, int steps, float epsilon, uint64_t hint, double rtol)
+{
+    prob p = make_prob(k, 150, 50, 1, SEED + 1);
+    hr_als_opts o = implicit_opts(k, solver);
+    o.epsilon = epsilon;
     o.cg_steps = steps;
     float *G = hr_malloc(sizeof(float) * (size_t)k * k);
     gram_float(p.Y, p.ncols, k, G, NULL);
@@ -328,12 +335,7 @@ static void test_implicit_cg_dense_row(void **state)
     const int k = 130;
     prob p = make_prob(k, 6, 70, 1, SEED + 12);
     assert_true(p.rowptr[3] - p.rowptr[2] > hr_als_cg_dense_len(k));
-    hr_als_opts o;
-    hr_als_default_opts(&o);
-    o.k = k;
-    o.lambda = 0.5f;
-    o.alpha = 2.0f;
-    o.solver = HR_ALS_CG;
+    hr_als_opts o = implicit_opts(k, HR_ALS_CG);
     float *G = hr_malloc(sizeof(float) * (size_t)k * k), *X1 = hr_malloc(sizeof(float) * p.nrows * k);
     float *X2 = hr_malloc(sizeof(float) * p.nrows * k);
     double *Gd = hr_malloc(sizeof(double) * (size_t)k * k), *M = hr_malloc(sizeof(double) * (size_t)k * k);
@@ -402,12 +404,7 @@ static void test_implicit_cg_steps_decrease_error(void **state)
     (void)state;
     const int k = 17;
     prob p = make_prob(k, 100, 50, 1, SEED + 2);
-    hr_als_opts o;
-    hr_als_default_opts(&o);
-    o.k = k;
-    o.lambda = 0.5f;
-    o.alpha = 2.0f;
-    o.solver = HR_ALS_CG;
+    hr_als_opts o = implicit_opts(k, HR_ALS_CG);
     float *G = hr_malloc(sizeof(float) * (size_t)k * k);
     float *Xs = hr_malloc(sizeof(float) * p.nrows * k);
     double *Gd = hr_malloc(sizeof(double) * (size_t)k * k);
