@@ -214,8 +214,11 @@ case_nightly() {
     mkdir -p "$w"
     # day 1, first try: plain sbatch of the copy, whose lib.sh changes before the job starts
     j1a=$(sbatch --parsable --hold -o "$wo/day1-%j.out" "$slc/nightly.sbatch" --day $D1 --config "$R/n%j.conf") || fail "sbatch"
-    sub=$(date +%s); until [ "$(date +%s)" -gt "$sub" ]; do sleep 0.1; done
-    touch "$slc/lib.sh"
+    # the job compares whole seconds (SubmitTime against the library's ctime), and file times
+    # come from the kernel's coarse clock, which can lag date(1) by a tick: touch until the
+    # file's own ctime is past the second of the submission
+    sub=$(date +%s)
+    until touch "$slc/lib.sh" && [ "$(stat -c %Z "$slc/lib.sh")" -gt "$sub" ]; do sleep 0.1; done
     scontrol release "$j1a" || fail "release"
     wait_jobs "$j1a"
     expect_job "$j1a" FAILED 2
