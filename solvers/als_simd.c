@@ -233,12 +233,68 @@ TGT static void gram_rows(const float *A, uint64_t i0, uint64_t i1, int lda, int
 #undef REM
 }
 
+/* Column q of C, rows 8 b0 .. 8 (b0 + NB) - 1 capped at q, over rows [i0, i1) of A: the rows of
+ * the column in the lanes, C[p][q] (+)= sum_i a_i[p] a_i[q] with a_i[q] broadcast.  Each element
+ * is the same FMA chain as a tile's (a product is the same either way round), so the same bits;
+ * the column's elements are strided in C, so they are loaded and stored a lane at a time, once
+ * per call.  NB <= 12 accumulators and the broadcast: 13 of the 16 registers. */
+TGT static INL void gram_col(const float *restrict A, uint64_t i0, uint64_t i1, int lda, int q, int b0, const int NB,
+                             float *restrict C, int ldc, int acc)
+{
+    float t[12][8];
+    for (int b = 0; b < NB; b++)
+        for (int l = 0; l < 8; l++) {
+            int p = 8 * (b0 + b) + l;
+            t[b][l] = acc && p <= q ? C[(size_t)p * ldc + q] : 0.0f;
+        }
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0,
+           c10 = c0, c11 = c0;
+#define LDT(b, x) if (NB > b) x = _mm256_loadu_ps(t[b]);
+    LDT(0, c0) LDT(1, c1) LDT(2, c2) LDT(3, c3) LDT(4, c4) LDT(5, c5) LDT(6, c6) LDT(7, c7) LDT(8, c8) LDT(9, c9)
+    LDT(10, c10) LDT(11, c11)
+#undef LDT
+    const float *a = A + i0 * (uint64_t)lda + 8 * b0;
+    for (uint64_t i = i0; i < i1; i++, a += lda) {
+        const __m256 y = _mm256_broadcast_ss(a - 8 * b0 + q);
+#define COL(b, x) if (NB > b) x = _mm256_fmadd_ps(_mm256_loadu_ps(a + 8 * (b)), y, x);
+        COL(0, c0) COL(1, c1) COL(2, c2) COL(3, c3) COL(4, c4) COL(5, c5) COL(6, c6) COL(7, c7) COL(8, c8) COL(9, c9)
+        COL(10, c10) COL(11, c11)
+#undef COL
+    }
+#define STT(b, x) if (NB > b) _mm256_storeu_ps(t[b], x);
+    STT(0, c0) STT(1, c1) STT(2, c2) STT(3, c3) STT(4, c4) STT(5, c5) STT(6, c6) STT(7, c7) STT(8, c8) STT(9, c9)
+    STT(10, c10) STT(11, c11)
+#undef STT
+    for (int b = 0; b < NB; b++)
+        for (int l = 0; l < 8; l++) {
+            int p = 8 * (b0 + b) + l;
+            if (p <= q) C[(size_t)p * ldc + q] = t[b][l];
+        }
+}
+
+/* Column q, all its rows 0..q: 12 row blocks at a time. */
+TGT static void gram_col_all(const float *A, uint64_t i0, uint64_t i1, int lda, int q, float *C, int ldc, int acc)
+{
+    const int nb = q / 8 + 1;
+    for (int b0 = 0; b0 < nb; b0 += 12) {
+        switch (nb - b0 < 12 ? nb - b0 : 12) {
+#define NBC(r) case r: gram_col(A, i0, i1, lda, q, b0, r, C, ldc, acc); break;
+        NBC(1) NBC(2) NBC(3) NBC(4) NBC(5) NBC(6) NBC(7) NBC(8) NBC(9) NBC(10) NBC(11) NBC(12)
+#undef NBC
+        default: break;
+        }
+    }
+}
+
 /* The upper triangle in column blocks of 16: rows above the block's second half need all 16
  * columns (6 x 16 tiles), the 8 rows of the second half only its last 8 columns (one 8 x 8
- * tile), so little is computed below the diagonal (k = 64: 2304 elements for 2080). */
+ * tile), so little is computed below the diagonal (k = 64: 2304 elements for 2080).
+ * When k is not a multiple of 8 (from k = 32 on), the last k mod 8 columns go one at a time
+ * with the rows in the lanes (gram_col): an 8-wide tile for them would compute every row's
+ * whole padding too (k = 65: 2824 elements for 2145 instead of 2376). */
 TGT static void gram_upper_avx2(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate)
 {
-    const int kp = hr_als_kpad(k);
+    const int k8 = k >= 32 ? k / 8 * 8 : k, kp = hr_als_kpad(k8);
     const uint64_t pass = gram_rows_per_pass(lda);
     if (n == 0) {
         if (!accumulate) gram_upper_c(A, 0, lda, k, C, ldc, 0);
@@ -248,14 +304,15 @@ TGT static void gram_upper_avx2(const float *A, uint64_t n, int lda, int k, floa
         uint64_t i1 = n - i0 < pass ? n : i0 + pass;
         int acc = accumulate || i0 > 0;
         for (int q0 = 0; q0 < kp; q0 += 16) {
-            int top = q0 + 8 < k ? q0 + 8 : k;
+            int top = q0 + 8 < k8 ? q0 + 8 : k8;
             if (kp - q0 >= 16) {
                 gram_rows(A, i0, i1, lda, 0, top, q0, 2, C, ldc, acc);
-                if (top < k) gram_rows(A, i0, i1, lda, top, q0 + 16 < k ? q0 + 16 : k, q0 + 8, 1, C, ldc, acc);
+                if (top < k8) gram_rows(A, i0, i1, lda, top, q0 + 16 < k8 ? q0 + 16 : k8, q0 + 8, 1, C, ldc, acc);
             } else {
                 gram_rows(A, i0, i1, lda, 0, top, q0, 1, C, ldc, acc);
             }
         }
+        for (int q = k8; q < k; q++) gram_col_all(A, i0, i1, lda, q, C, ldc, acc);
     }
 }
 
