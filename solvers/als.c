@@ -177,7 +177,7 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
                                     " but Y has %" PRIu64 " rows", u, col, R->ncols);
             hr_als_prefetch(R, c->Y, c->ybias, s + j, R->rowptr[R->nrows], k);
             float t = R->val[s + j] - c->mu - (c->ybias ? c->ybias[col] : 0.0f);
-            memcpy(w->gather + j * (uint64_t)kp, c->Y + (size_t)col * k, sizeof(float) * (size_t)k);
+            hr_als_gather_sums(w->gather + j * (uint64_t)kp, c->Y + (size_t)col * k, k, t, sy, ty);
             w->wt[j] = t;
             s1 += t;
             s2 += t * t;
@@ -195,8 +195,6 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
             }
             *sse += acc;
         }
-        hr_als_rows_axpy(w->gather, nc, k, NULL, sy);
-        hr_als_rows_axpy(w->gather, nc, k, w->wt, ty);
         hr_als_gram_upper(w->gather, nc, kp, k, C, kp, s != beg);
         stat->phase[HR_ALS_PH_GATHER] += t1 - t0;
         stat->phase[HR_ALS_PH_GRAM] += hr_now() - t1;

@@ -92,6 +92,14 @@ static void rows_axpy_c(const float *Yb, uint64_t n, int k, const float *w, floa
     }
 }
 
+static void gather_sums_c(float *dst, const float *src, int k, float t, float *sy, float *ty)
+{
+    memcpy(dst, src, sizeof(float) * (size_t)k);
+    memset(dst + k, 0, sizeof(float) * (size_t)(hr_als_kpad(k) - k));
+    for (int q = 0; q < k; q++) sy[q] += 1.0f * dst[q];
+    for (int q = 0; q < k; q++) ty[q] += t * dst[q];
+}
+
 static void rows_scale_c(float *Yb, uint64_t n, int k, const float *s)
 {
     const int kp = hr_als_kpad(k);
@@ -467,6 +475,22 @@ TGT static void rows_axpy_avx2(const float *Yb, uint64_t n, int k, const float *
     }
 }
 
+/* The copy with rows_axpy's two chains (w = 1: o = 1 y + o; w = t) continued in memory, not in
+ * registers: the chains are the same, one row at a time. */
+TGT static void gather_sums_avx2(float *dst, const float *src, int k, float t, float *sy, float *ty)
+{
+    static const int32_t mask[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+    const __m256 one = _mm256_set1_ps(1.0f), tv = _mm256_set1_ps(t);
+    for (int j = 0; j < k; j += 8) {
+        /* the last, partial vector: masked lanes read nothing and give 0 (the padding) */
+        __m256 y = k - j >= 8 ? _mm256_loadu_ps(src + j)
+                              : _mm256_maskload_ps(src + j, _mm256_loadu_si256((const __m256i *)(const void *)(mask + 8 - (k - j))));
+        _mm256_storeu_ps(dst + j, y);
+        _mm256_storeu_ps(sy + j, _mm256_fmadd_ps(one, y, _mm256_loadu_ps(sy + j)));
+        _mm256_storeu_ps(ty + j, _mm256_fmadd_ps(tv, y, _mm256_loadu_ps(ty + j)));
+    }
+}
+
 TGT static void rows_scale_avx2(float *Yb, uint64_t n, int k, const float *s)
 {
     const int kp = hr_als_kpad(k);
@@ -731,6 +755,17 @@ void hr_als_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float 
     }
 #endif
     rows_axpy_c(Yb, n, k, w, out);
+}
+
+void hr_als_gather_sums(float *dst, const float *src, int k, float t, float *sy, float *ty)
+{
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) {
+        gather_sums_avx2(dst, src, k, t, sy, ty);
+        return;
+    }
+#endif
+    gather_sums_c(dst, src, k, t, sy, ty);
 }
 
 void hr_als_rows_scale(float *Yb, uint64_t n, int k, const float *s)

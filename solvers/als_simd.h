@@ -73,6 +73,10 @@ void hr_als_rows_dot(const float *Yb, uint64_t n, int k, const float *v, float *
 /* out[0..k) += sum_i w_i y_i over the n rows of Yb (ld kp); w NULL means all ones.  Each
  * element of out is one FMA chain in row order, continued across calls. */
 void hr_als_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float *out);
+/* One gathered row of explicit ALS: dst[0..kp) = src[0..k) and zeros (dst: kp floats), with
+ * sy += dst and ty += t dst (kp floats each) - the bits of hr_als_rows_axpy with w = 1 and w = t
+ * over the gathered rows, from the rows as they are copied (no second pass over them). */
+void hr_als_gather_sums(float *dst, const float *src, int k, float t, float *sy, float *ty);
 /* y_i *= s_i for the n rows of Yb (ld kp; the padding columns stay 0). */
 void hr_als_rows_scale(float *Yb, uint64_t n, int k, const float *s);
 

@@ -184,6 +184,25 @@ static void test_rows_products(void **state)
                 }
                 assert_true(fabs(o1[j] - want) <= 1e-5 * (mag + 1.0));
             }
+            /* the explicit gather's copy with both sums: the rows and the bits of
+             * rows_axpy (w = 1, w = wt) over the copied rows, starting from non-zero sums;
+             * the source rows are unpadded (ld k), the copies padded with zeros */
+            {
+                float *src = hr_malloc(sizeof(float) * n * k + 8), *dst = hr_malloc(sizeof(float) * n * kp);
+                float *sy = rand_mat(1, k, kp, 1500 + k), *ty = rand_mat(1, k, kp, 1600 + k);
+                float *sy2 = hr_malloc(sizeof(float) * kp), *ty2 = hr_malloc(sizeof(float) * kp);
+                memcpy(sy2, sy, sizeof(float) * kp);
+                memcpy(ty2, ty, sizeof(float) * kp);
+                for (uint64_t i = 0; i < n; i++) memcpy(src + i * k, Y + i * kp, sizeof(float) * k);
+                for (uint64_t i = 0; i < n * kp; i++) dst[i] = NAN;
+                for (uint64_t i = 0; i < n; i++) hr_als_gather_sums(dst + i * kp, src + i * k, k, wt[i], sy, ty);
+                assert_memory_equal(dst, Y, sizeof(float) * n * kp);
+                hr_als_rows_axpy(Y, n, k, NULL, sy2);
+                hr_als_rows_axpy(Y, n, k, wt, ty2);
+                assert_memory_equal(sy, sy2, sizeof(float) * kp);
+                assert_memory_equal(ty, ty2, sizeof(float) * kp);
+                hr_free(src); hr_free(dst); hr_free(sy); hr_free(ty); hr_free(sy2); hr_free(ty2);
+            }
             /* CG vector updates: x += a p, r -= a ap, r.r; p = r + beta p (padding stays 0) */
             float *x = rand_mat(1, k, k, 1100 + k), *pv = rand_mat(1, k, kp, 1200 + k), *r = rand_mat(1, k, kp, 1300 + k),
                   *ap = rand_mat(1, k, kp, 1400 + k);
