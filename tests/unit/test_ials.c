@@ -273,12 +273,9 @@ static void test_implicit_singular_retry(void **state)
     uint32_t cl[1] = { 2 };
     float vl[1] = { 12 }; /* c - 1 = 12: M = [[16,16],[16,16]] -> L11 = 4, pivot 16 - 4*4 = 0 */
     hr_als_rows rows = { 1, 4, rp, cl, vl, NULL };
-    hr_als_opts o;
-    hr_als_default_opts(&o);
-    o.k = k;
+    hr_als_opts o = implicit_opts(k, HR_ALS_CHOLESKY);
     o.lambda = 0.0f;
     o.alpha = 1.0f;
-    o.solver = HR_ALS_CHOLESKY;
     float G[4];
     gram_float(p.Y, 4, k, G, NULL);
     hr_als_work *w = hr_als_create_work(k, 1);
