@@ -1,11 +1,10 @@
-/* solvers/als_simd.c — the ALS compute kernels (solvers/als_simd.h): AVX2 + FMA versions chosen
- * at run time, and portable versions with the same loop structure. */
+/* solvers/als_simd.c — the ALS compute kernels (solvers/als_simd.h) but the batched Cholesky
+ * (solvers/als_chol.c): AVX2 + FMA versions chosen at run time, and portable versions with the
+ * same loop structure. */
 #include "solvers/als_simd.h"
 
 #include <math.h>
 #include <string.h>
-
-#define LANES HR_ALS_LANES
 
 static int simd_level = -1; /* -1: not decided yet */
 
@@ -107,21 +106,6 @@ static void rows_scale_c(float *Yb, uint64_t n, int k, const float *s)
         for (int q = 0; q < k; q++) Yb[i * (uint64_t)kp + (uint64_t)q] *= s[i];
 }
 
-static void pack_lanes_c(const float *S, size_t ss, int k, const float *G0, float *P)
-{
-    const int kp = hr_als_kpad(k);
-    for (int b = 0; b < LANES; b++)
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j <= i; j++)
-                P[(hr_als_tri(i) + j) * LANES + b] = S[b * ss + (size_t)j * kp + i] + (G0 ? G0[(size_t)j * kp + i] : 0.0f);
-}
-
-static void pack_row_c(const float *V, size_t vs, int k, float *Prow)
-{
-    for (int b = 0; b < LANES; b++)
-        for (int j = 0; j < k; j++) Prow[j * LANES + b] = V[b * vs + j];
-}
-
 static float vdot_c(const float *a, const float *b, int k)
 {
     float acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
@@ -143,48 +127,6 @@ static void xpby_c(const float *r, float beta, float *p, int k)
 {
     const int kp = hr_als_kpad(k);
     for (int j = 0; j < kp; j++) p[j] = r[j] + beta * p[j];
-}
-
-static uint32_t chol_batch_c(float *P, int n, int nextra, float *invd)
-{
-    uint32_t bad = 0;
-    for (int i = 0; i < n + nextra; i++) {
-        float *ri = P + hr_als_tri(i) * LANES;
-        int jend = i < n ? i : n;
-        for (int j = 0; j < jend; j++) {
-            const float *rj = P + hr_als_tri(j) * LANES;
-            for (int b = 0; b < LANES; b++) {
-                float s = ri[j * LANES + b];
-                for (int p = 0; p < j; p++) s -= ri[p * LANES + b] * rj[p * LANES + b];
-                ri[j * LANES + b] = s * invd[j * LANES + b];
-            }
-        }
-        if (i >= n) continue;
-        for (int b = 0; b < LANES; b++) {
-            float s = ri[i * LANES + b];
-            for (int p = 0; p < i; p++) s -= ri[p * LANES + b] * ri[p * LANES + b];
-            if (!(s > 0.0f)) {
-                bad |= 1u << b;
-                s = 1.0f;
-            }
-            float d = sqrtf(s);
-            ri[i * LANES + b] = d;
-            invd[i * LANES + b] = 1.0f / d;
-        }
-    }
-    return bad;
-}
-
-static void chol_backsolve_c(const float *P, int n, const float *invd, float *z)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        const float *ri = P + hr_als_tri(i) * LANES;
-        for (int b = 0; b < LANES; b++) {
-            float x = z[i * LANES + b] * invd[i * LANES + b];
-            z[i * LANES + b] = x;
-            for (int j = 0; j < i; j++) z[j * LANES + b] -= ri[j * LANES + b] * x;
-        }
-    }
 }
 
 /* ---- AVX2 + FMA kernels ----------------------------------------------------------------------- */
@@ -501,56 +443,6 @@ TGT static void rows_scale_avx2(float *Yb, uint64_t n, int k, const float *s)
     }
 }
 
-/* o_c = [r0[c], ..., r7[c]]: the 8 x 8 transpose. */
-TGT static INL void transpose8(__m256 *r)
-{
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
-/* Element (i, j <= i) of lane b is S_b[j][i] (+ G0[j][i]): for each row j of the 8 matrices
- * and 8 consecutive columns i, one transpose gives the 8 lane vectors of (i0..i0+7, j), so
- * every cache line of the batch is written once, by whole vectors. */
-TGT static void pack_lanes_avx2(const float *S, size_t ss, int k, const float *G0, float *P)
-{
-    const int kp = hr_als_kpad(k);
-    for (int i0 = 0; i0 < k; i0 += 8) {
-        const int ni = k - i0 < 8 ? k - i0 : 8;
-        for (int j = 0; j < i0 + ni; j++) {
-            __m256 r[8];
-            const float *src = S + (size_t)j * kp + i0;
-            __m256 g = G0 ? _mm256_loadu_ps(G0 + (size_t)j * kp + i0) : _mm256_setzero_ps();
-            for (int b = 0; b < 8; b++) r[b] = _mm256_add_ps(_mm256_loadu_ps(src + b * ss), g);
-            transpose8(r);
-            for (int c = j > i0 ? j - i0 : 0; c < ni; c++) _mm256_store_ps(P + (hr_als_tri(i0 + c) + j) * LANES, r[c]);
-        }
-    }
-}
-
-TGT static void pack_row_avx2(const float *V, size_t vs, int k, float *Prow)
-{
-    for (int j0 = 0; j0 < k; j0 += 8) {
-        __m256 r[8];
-        for (int b = 0; b < 8; b++) r[b] = _mm256_loadu_ps(V + b * vs + j0);
-        transpose8(r);
-        for (int c = 0; c < 8 && j0 + c < k; c++) _mm256_store_ps(Prow + (j0 + c) * LANES, r[c]);
-    }
-}
-
 /* a . b over kp (both zero-padded): one chain, reduced as hsum8 reduces a row. */
 TGT static float vdot_avx2(const float *a, const float *b, int k)
 {
@@ -587,127 +479,6 @@ TGT static void xpby_avx2(const float *r, float beta, float *p, int k)
     for (int c = 0; c < kp; c += 8) _mm256_storeu_ps(p + c, _mm256_fmadd_ps(vb, _mm256_loadu_ps(p + c), _mm256_loadu_ps(r + c)));
 }
 
-/* sum_p x_p * y_p over len lane-vectors, four chains combined as (s0 + s1) + (s2 + s3). */
-TGT static INL __m256 dot_lanes(const float *x, const float *y, int len)
-{
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    int p = 0;
-    for (; p + 4 <= len; p += 4) {
-        s0 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 0) * LANES), _mm256_load_ps(y + (p + 0) * LANES), s0);
-        s1 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 1) * LANES), _mm256_load_ps(y + (p + 1) * LANES), s1);
-        s2 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 2) * LANES), _mm256_load_ps(y + (p + 2) * LANES), s2);
-        s3 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 3) * LANES), _mm256_load_ps(y + (p + 3) * LANES), s3);
-    }
-    for (; p < len; p++) s0 = _mm256_fmadd_ps(_mm256_load_ps(x + p * LANES), _mm256_load_ps(y + p * LANES), s0);
-    return _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-}
-
-/* Pivot of a diagonal element: lanes with s <= 0 or NaN are recorded in *bad and get 1. */
-TGT static INL __m256 pivot(__m256 s, uint32_t *bad, float *invd_j)
-{
-    __m256 ok = _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_GT_OQ);
-    *bad |= (uint32_t)(~_mm256_movemask_ps(ok)) & 0xffu;
-    __m256 d = _mm256_sqrt_ps(_mm256_blendv_ps(_mm256_set1_ps(1.0f), s, ok));
-    _mm256_store_ps(invd_j, _mm256_div_ps(_mm256_set1_ps(1.0f), d));
-    return d;
-}
-
-/* Left-looking (row by row) Cholesky, two rows at a time; columns in blocks of four, whose
- * dot products over the finished columns are one 2 x 4 register block (8 chains), then a short
- * fix-up inside the block.  The packed rows are 32-byte aligned (callers' buffers are). */
-TGT static uint32_t chol_batch_avx2(float *P, int n, int nextra, float *invd)
-{
-    uint32_t bad = 0;
-    const int total = n + nextra;
-    for (int i = 0; i < total; i += 2) {
-        const int two = i + 1 < total;
-        float *r0 = P + hr_als_tri(i) * LANES, *r1 = two ? P + hr_als_tri(i + 1) * LANES : r0;
-        const int jend = i < n ? i : n; /* columns both rows need, all finished */
-        int j0 = 0;
-        for (; j0 + 4 <= jend; j0 += 4) {
-            const float *l0 = P + hr_als_tri(j0) * LANES, *l1 = P + hr_als_tri(j0 + 1) * LANES,
-                        *l2 = P + hr_als_tri(j0 + 2) * LANES, *l3 = P + hr_als_tri(j0 + 3) * LANES;
-            float *x0 = r0 + j0 * LANES, *x1 = r1 + j0 * LANES;
-            __m256 a00 = _mm256_load_ps(x0), a01 = _mm256_load_ps(x0 + LANES), a02 = _mm256_load_ps(x0 + 2 * LANES),
-                   a03 = _mm256_load_ps(x0 + 3 * LANES);
-            __m256 a10 = _mm256_load_ps(x1), a11 = _mm256_load_ps(x1 + LANES), a12 = _mm256_load_ps(x1 + 2 * LANES),
-                   a13 = _mm256_load_ps(x1 + 3 * LANES);
-            for (int p = 0; p < j0; p++) {
-                const int o = p * LANES;
-                __m256 u0 = _mm256_load_ps(r0 + o), u1 = _mm256_load_ps(r1 + o), b;
-                /* keep b in a register: the compiler would otherwise fold its load into both
-                 * FMAs, and the loop would be load-bound (10 loads per 8 FMAs instead of 6) */
-#define COL(l, x0, x1) b = _mm256_load_ps(l + o); __asm__("" : "+x"(b)); x0 = _mm256_fnmadd_ps(u0, b, x0); \
-                       x1 = _mm256_fnmadd_ps(u1, b, x1);
-                COL(l0, a00, a10) COL(l1, a01, a11) COL(l2, a02, a12) COL(l3, a03, a13)
-#undef COL
-            }
-            const float *d = invd + j0 * LANES;
-            const int o0 = j0 * LANES, o1 = (j0 + 1) * LANES, o2 = (j0 + 2) * LANES;
-            a00 = _mm256_mul_ps(a00, _mm256_load_ps(d));
-            a10 = _mm256_mul_ps(a10, _mm256_load_ps(d));
-            __m256 b;
-            b = _mm256_load_ps(l1 + o0);
-            a01 = _mm256_mul_ps(_mm256_fnmadd_ps(a00, b, a01), _mm256_load_ps(d + LANES));
-            a11 = _mm256_mul_ps(_mm256_fnmadd_ps(a10, b, a11), _mm256_load_ps(d + LANES));
-            b = _mm256_load_ps(l2 + o0);
-            a02 = _mm256_fnmadd_ps(a00, b, a02);
-            a12 = _mm256_fnmadd_ps(a10, b, a12);
-            b = _mm256_load_ps(l2 + o1);
-            a02 = _mm256_mul_ps(_mm256_fnmadd_ps(a01, b, a02), _mm256_load_ps(d + 2 * LANES));
-            a12 = _mm256_mul_ps(_mm256_fnmadd_ps(a11, b, a12), _mm256_load_ps(d + 2 * LANES));
-            b = _mm256_load_ps(l3 + o0);
-            a03 = _mm256_fnmadd_ps(a00, b, a03);
-            a13 = _mm256_fnmadd_ps(a10, b, a13);
-            b = _mm256_load_ps(l3 + o1);
-            a03 = _mm256_fnmadd_ps(a01, b, a03);
-            a13 = _mm256_fnmadd_ps(a11, b, a13);
-            b = _mm256_load_ps(l3 + o2);
-            a03 = _mm256_mul_ps(_mm256_fnmadd_ps(a02, b, a03), _mm256_load_ps(d + 3 * LANES));
-            a13 = _mm256_mul_ps(_mm256_fnmadd_ps(a12, b, a13), _mm256_load_ps(d + 3 * LANES));
-            _mm256_store_ps(x1, a10); _mm256_store_ps(x1 + LANES, a11);
-            _mm256_store_ps(x1 + 2 * LANES, a12); _mm256_store_ps(x1 + 3 * LANES, a13);
-            _mm256_store_ps(x0, a00); _mm256_store_ps(x0 + LANES, a01);
-            _mm256_store_ps(x0 + 2 * LANES, a02); _mm256_store_ps(x0 + 3 * LANES, a03);
-        }
-        /* the columns left before the diagonal, one at a time */
-        for (; j0 < jend; j0++) {
-            const float *lj = P + hr_als_tri(j0) * LANES;
-            __m256 d = _mm256_load_ps(invd + j0 * LANES);
-            __m256 s1 = _mm256_sub_ps(_mm256_load_ps(r1 + j0 * LANES), dot_lanes(r1, lj, j0));
-            __m256 s0 = _mm256_sub_ps(_mm256_load_ps(r0 + j0 * LANES), dot_lanes(r0, lj, j0));
-            _mm256_store_ps(r1 + j0 * LANES, _mm256_mul_ps(s1, d));
-            _mm256_store_ps(r0 + j0 * LANES, _mm256_mul_ps(s0, d));
-        }
-        if (i < n) { /* row i's diagonal */
-            __m256 s = _mm256_sub_ps(_mm256_load_ps(r0 + i * LANES), dot_lanes(r0, r0, i));
-            _mm256_store_ps(r0 + i * LANES, pivot(s, &bad, invd + i * LANES));
-        }
-        if (two) { /* row i + 1: its column i (when i < n), then its diagonal */
-            if (i < n) {
-                const float *li = P + hr_als_tri(i) * LANES;
-                __m256 s = _mm256_sub_ps(_mm256_load_ps(r1 + i * LANES), dot_lanes(r1, li, i));
-                _mm256_store_ps(r1 + i * LANES, _mm256_mul_ps(s, _mm256_load_ps(invd + i * LANES)));
-            }
-            if (i + 1 < n) {
-                __m256 s = _mm256_sub_ps(_mm256_load_ps(r1 + (i + 1) * LANES), dot_lanes(r1, r1, i + 1));
-                _mm256_store_ps(r1 + (i + 1) * LANES, pivot(s, &bad, invd + (i + 1) * LANES));
-            }
-        }
-    }
-    return bad;
-}
-
-TGT static void chol_backsolve_avx2(const float *P, int n, const float *invd, float *z)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        const float *ri = P + hr_als_tri(i) * LANES;
-        __m256 x = _mm256_mul_ps(_mm256_load_ps(z + i * LANES), _mm256_load_ps(invd + i * LANES));
-        _mm256_store_ps(z + i * LANES, x);
-        for (int j = 0; j < i; j++)
-            _mm256_store_ps(z + j * LANES, _mm256_fnmadd_ps(_mm256_load_ps(ri + j * LANES), x, _mm256_load_ps(z + j * LANES)));
-    }
-}
 #define HAVE_AVX2_KERNELS 1
 #endif
 
@@ -790,28 +561,6 @@ void hr_als_spmv_rows(const float *Yb, const float *wt, uint64_t n, int k, const
     hr_als_rows_axpy(Yb, n, k, tmp, out);
 }
 
-void hr_als_pack_lanes(const float *S, size_t ss, int k, const float *G0, float *P)
-{
-#ifdef HAVE_AVX2_KERNELS
-    if (hr_als_simd_level()) {
-        pack_lanes_avx2(S, ss, k, G0, P);
-        return;
-    }
-#endif
-    pack_lanes_c(S, ss, k, G0, P);
-}
-
-void hr_als_pack_row(const float *V, size_t vs, int k, float *Prow)
-{
-#ifdef HAVE_AVX2_KERNELS
-    if (hr_als_simd_level()) {
-        pack_row_avx2(V, vs, k, Prow);
-        return;
-    }
-#endif
-    pack_row_c(V, vs, k, Prow);
-}
-
 float hr_als_vdot(const float *a, const float *b, int k)
 {
 #ifdef HAVE_AVX2_KERNELS
@@ -837,23 +586,4 @@ void hr_als_cg_xpby(const float *r, float beta, float *p, int k)
     }
 #endif
     xpby_c(r, beta, p, k);
-}
-
-uint32_t hr_als_chol_batch(float *P, int n, int nextra, float *invd)
-{
-#ifdef HAVE_AVX2_KERNELS
-    if (hr_als_simd_level()) return chol_batch_avx2(P, n, nextra, invd);
-#endif
-    return chol_batch_c(P, n, nextra, invd);
-}
-
-void hr_als_chol_backsolve(const float *P, int n, const float *invd, float *z)
-{
-#ifdef HAVE_AVX2_KERNELS
-    if (hr_als_simd_level()) {
-        chol_backsolve_avx2(P, n, invd, z);
-        return;
-    }
-#endif
-    chol_backsolve_c(P, n, invd, z);
 }

@@ -95,6 +95,8 @@ float hr_als_vdot(const float *a, const float *b, int k);
 float hr_als_cg_step(float *x, float *p, float *r, const float *ap, float a, int k);
 void hr_als_cg_xpby(const float *r, float beta, float *p, int k);
 
+/* ---- the batched Cholesky (solvers/als_chol.c) ---- */
+
 /* Lays 8 (HR_ALS_LANES) Gram matrices out as rows 0..k-1 of a batch: element (i, j <= i) of lane
  * b <- S_b[j][i] + G0[j][i], where S_b = S + b * ss (row-major, ld kp, upper triangle read, as
  * hr_als_gram_upper writes it) and G0 (ld kp) may be NULL.  Reads columns up to kp - 1 of the
