@@ -69,9 +69,7 @@ static void chol_backsolve_c(const float *P, int n, const float *invd, float *z)
 
 /* ---- AVX2 + FMA kernels ----------------------------------------------------------------------- */
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define TGT __attribute__((target("avx2,fma")))
-#define INL __attribute__((always_inline)) inline
+#include "solvers/avx2.h"
 
 /* o_c = [r0[c], ..., r7[c]]: the 8 x 8 transpose. */
 TGT static INL void transpose8(__m256 *r)

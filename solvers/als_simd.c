@@ -131,9 +131,7 @@ static void xpby_c(const float *r, float beta, float *p, int k)
 
 /* ---- AVX2 + FMA kernels ----------------------------------------------------------------------- */
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define TGT __attribute__((target("avx2,fma")))
-#define INL __attribute__((always_inline)) inline
+#include "solvers/avx2.h"
 
 /* One R x (8 W) tile of C over rows [i0, i1) of A: C[p0 + r][q0 ..] (+)= sum_i a_i[p0 + r] a_i[q0 ..].
  * W = 2: R <= 6 (12 accumulators, 2 row loads and 1 broadcast: 15 of 16 registers); W = 1:
@@ -421,12 +419,10 @@ TGT static void rows_axpy_avx2(const float *Yb, uint64_t n, int k, const float *
  * registers: the chains are the same, one row at a time. */
 TGT static void gather_sums_avx2(float *dst, const float *src, int k, float t, float *sy, float *ty)
 {
-    static const int32_t mask[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
     const __m256 one = _mm256_set1_ps(1.0f), tv = _mm256_set1_ps(t);
     for (int j = 0; j < k; j += 8) {
-        /* the last, partial vector: masked lanes read nothing and give 0 (the padding) */
-        __m256 y = k - j >= 8 ? _mm256_loadu_ps(src + j)
-                              : _mm256_maskload_ps(src + j, _mm256_loadu_si256((const __m256i *)(const void *)(mask + 8 - (k - j))));
+        /* the last, partial vector gives 0 in the padding */
+        __m256 y = k - j >= 8 ? _mm256_loadu_ps(src + j) : hr_avx2_load_head(src + j, k - j);
         _mm256_storeu_ps(dst + j, y);
         _mm256_storeu_ps(sy + j, _mm256_fmadd_ps(one, y, _mm256_loadu_ps(sy + j)));
         _mm256_storeu_ps(ty + j, _mm256_fmadd_ps(tv, y, _mm256_loadu_ps(ty + j)));

@@ -20,9 +20,7 @@ static void copy_row_c(float *dst, const float *src, int k)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define TGT __attribute__((target("avx2,fma")))
-#define INL __attribute__((always_inline)) inline
+#include "solvers/avx2.h"
 
 /* Columns [c0, c0 + 8 NV) of out = (out or 0) + sum_i w_i y_i over the n rows y_i (ld kp), xor
  * sgn: NV (<= 12) accumulators held in registers over all rows, one FMA chain per element in
@@ -82,7 +80,6 @@ TGT static void spmv_avx2(const float *Yb, const float *wt, uint64_t n, int k, c
 
 TGT static void copy_row_avx2(float *dst, const float *src, int k)
 {
-    static const int32_t mask[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
     int j = 0;
     for (; j + 32 <= k; j += 32) {
         __m256 a = _mm256_loadu_ps(src + j), b = _mm256_loadu_ps(src + j + 8), c = _mm256_loadu_ps(src + j + 16),
@@ -93,10 +90,7 @@ TGT static void copy_row_avx2(float *dst, const float *src, int k)
         _mm256_storeu_ps(dst + j + 24, d);
     }
     for (; j + 8 <= k; j += 8) _mm256_storeu_ps(dst + j, _mm256_loadu_ps(src + j));
-    if (j < k) { /* the masked lanes read nothing (no fault past src's end) and store zeros */
-        __m256i m = _mm256_loadu_si256((const __m256i *)(const void *)(mask + 8 - (k - j)));
-        _mm256_storeu_ps(dst + j, _mm256_maskload_ps(src + j, m));
-    }
+    if (j < k) _mm256_storeu_ps(dst + j, hr_avx2_load_head(src + j, k - j)); /* the padding gets zeros */
 }
 #define HAVE_AVX2_KERNELS 1
 #endif
