@@ -291,6 +291,7 @@ static void release_scratch(hr_train *t)
     hr_train_side *sides[2] = { &t->users, &t->items };
     for (int s = 0; s < 2; s++) {
         HR_FREE(&sides[s]->recv);
+        HR_FREE(&sides[s]->recv_tail);
         HR_FREE(&sides[s]->recv_bias);
         HR_FREE(&sides[s]->send);
         HR_FREE(&sides[s]->col);

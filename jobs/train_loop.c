@@ -43,7 +43,8 @@ static int setup_side(hr_train *t, hr_train_side *s, hr_block *b, const hr_part 
     s->F = hr_calloc(b->nrows ? b->nrows * (uint64_t)k : 1, sizeof *s->F);
     s->bias = hr_calloc(b->nrows ? b->nrows : 1, sizeof *s->bias);
     /* the solvers read the received rows at random: huge pages spare a TLB miss per row */
-    s->recv = hr_malloc_huge((s->route.nrecv ? s->route.nrecv * (uint64_t)k : 1) * sizeof *s->recv);
+    s->recv = hr_malloc_huge((s->route.nrecv ? s->route.nrecv * (uint64_t)t->ky : 1) * sizeof *s->recv);
+    if (t->ky < k) s->recv_tail = hr_malloc((s->route.nrecv ? s->route.nrecv * (uint64_t)(k - t->ky) : 1) * sizeof *s->recv_tail);
     s->recv_bias = hr_malloc((s->route.nrecv ? s->route.nrecv : 1) * sizeof *s->recv_bias);
     uint64_t ns = s->route.nsend > other_local_rows ? s->route.nsend : other_local_rows;
     s->send = hr_malloc((ns ? ns * (uint64_t)k : 1) * sizeof *s->send);
@@ -54,6 +55,7 @@ int hr_train_setup(hr_train *t)
 {
     hr_dataset *ds = t->ds;
     int k = t->opts.k;
+    t->ky = t->algo == HR_ALGO_IALS && hr_als_split_ky(k) ? hr_als_split_ky(k) : k;
     HR_TRY(setup_side(t, &t->users, &ds->by_user, &ds->ipart, ds->by_item.nrows));
     HR_TRY(setup_side(t, &t->items, &ds->by_item, &ds->upart, ds->by_user.nrows));
     /* ials starts small (as the implicit library); als from N(0, 0.1^2). */
@@ -99,6 +101,7 @@ void hr_train_free(hr_train *t)
         hr_free(sides[s]->F);
         hr_free(sides[s]->bias);
         hr_free(sides[s]->recv);
+        hr_free(sides[s]->recv_tail);
         hr_free(sides[s]->recv_bias);
         hr_free(sides[s]->send);
     }
@@ -124,7 +127,12 @@ static int gather_other(hr_train *t, hr_train_side *a, hr_train_side *b, hr_als_
         *comm_s += hr_now() - t1;
     }
     double t2 = hr_now();
-    HR_TRY(hr_route_exchange(job->comm, &a->route, b->F, k, a->send, a->recv));
+    if (t->ky < k) { /* split (hr_als_solve_implicit_split): the first ky floats of each row, then the rest */
+        HR_TRY(hr_route_exchange_cols(job->comm, &a->route, b->F, k, 0, t->ky, a->send, a->recv));
+        HR_TRY(hr_route_exchange_cols(job->comm, &a->route, b->F, k, t->ky, k - t->ky, a->send, a->recv_tail));
+    } else {
+        HR_TRY(hr_route_exchange(job->comm, &a->route, b->F, k, a->send, a->recv));
+    }
     if (t->algo == HR_ALGO_ALS) HR_TRY(hr_route_exchange(job->comm, &a->route, b->bias, 1, a->send, a->recv_bias));
     *comm_s += hr_now() - t2;
     return 0;
@@ -173,7 +181,8 @@ static int current_loss(hr_train *t)
         rc = hr_als_loss_explicit(&rows, t->users.recv, t->users.recv_bias, t->mu, t->users.F, t->users.bias, &t->opts,
                                   &parts[0], &reg, &job->err);
     else
-        rc = hr_als_loss_implicit(&rows, t->users.recv, t->G, t->users.F, &t->opts, &parts[0], &reg, &job->err);
+        rc = hr_als_loss_implicit_split(&rows, t->users.recv, t->users.recv_tail, t->ky, t->G, t->users.F, &t->opts,
+                                        &parts[0], &reg, &job->err);
     reg_parts(t, parts);
     HR_TRY(hr_comm_agree(job->comm, rc, &job->err));
     return reduce_loss(t, parts);
@@ -231,7 +240,8 @@ static int solve(hr_train *t, hr_train_side *a, hr_als_stats *st, double *comp_s
         rc = hr_als_solve_explicit_loss(&rows, a->recv, a->recv_bias, t->mu, &t->opts, a->F, a->bias, t->work, st, loss,
                                         &t->job->err);
     else
-        rc = hr_als_solve_implicit_loss(&rows, a->recv, t->G, &t->opts, a->F, t->work, st, loss, &t->job->err);
+        rc = hr_als_solve_implicit_split(&rows, a->recv, a->recv_tail, t->ky, t->G, &t->opts, a->F, t->work, st, loss,
+                                         &t->job->err);
     *comp_s += hr_now() - t0;
     return hr_comm_agree(t->job->comm, rc, &t->job->err);
 }

@@ -27,7 +27,8 @@ typedef struct hr_train_side {
     uint32_t *col;            /* block->idx mapped to receive-buffer positions */
     hr_route route;           /* how the other side's rows arrive */
     float *F, *bias;          /* owned factor rows (nrows x k) and biases */
-    float *recv, *recv_bias;  /* other side's rows as received */
+    float *recv, *recv_bias;  /* other side's rows as received (with ky < k: their first ky floats) */
+    float *recv_tail;         /* with ky < k: their other k - ky floats (hr_als_solve_implicit_split) */
     float *send;              /* packing scratch */
 } hr_train_side;
 
@@ -43,6 +44,7 @@ typedef struct hr_train {
     hr_als_work *work;
     float mu;                 /* global mean rating (explicit) */
     uint64_t nnz;             /* global interactions */
+    int ky;                   /* implicit: received rows split after ky floats (hr_als_split_ky); k: not */
     float *G;                 /* k x k Gram (implicit) */
     double *Gd;               /* its cross-rank sum */
     /* last iteration's figures [global] */

@@ -122,9 +122,22 @@ void hr_route_map_cols(const hr_route *r, const hr_part *other, const hr_block *
 
 int hr_route_exchange(hr_comm *c, const hr_route *r, const float *local, int width, float *send, float *recv)
 {
-    size_t row = (size_t)width * sizeof(float);
-    if (r->mode == HR_EXCHANGE_ALLGATHER)
-        return hr_comm_allgatherv_into(c, local, r->recv_count[hr_comm_rank(c)], recv, r->recv_count, row);
-    for (uint64_t k = 0; k < r->nsend; k++) memcpy(send + k * (size_t)width, local + (size_t)r->send_local[k] * (size_t)width, row);
+    return hr_route_exchange_cols(c, r, local, width, 0, width, send, recv);
+}
+
+int hr_route_exchange_cols(hr_comm *c, const hr_route *r, const float *local, int ld, int col0, int width, float *send,
+                           float *recv)
+{
+    const size_t row = (size_t)width * sizeof(float);
+    if (r->mode == HR_EXCHANGE_ALLGATHER) {
+        const uint64_t n = r->recv_count[hr_comm_rank(c)];
+        if (ld != width) { /* whole rows travel as they are; a column range is packed first */
+            for (uint64_t q = 0; q < n; q++) memcpy(send + q * (size_t)width, local + q * (size_t)ld + col0, row);
+            local = send;
+        }
+        return hr_comm_allgatherv_into(c, local, n, recv, r->recv_count, row);
+    }
+    for (uint64_t q = 0; q < r->nsend; q++)
+        memcpy(send + q * (size_t)width, local + (size_t)r->send_local[q] * (size_t)ld + col0, row);
     return hr_comm_alltoallv_into(c, send, r->send_count, recv, r->recv_count, row);
 }

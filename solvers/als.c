@@ -82,6 +82,7 @@ static size_t layout(hr_als_work *w, char *base, int k, uint64_t max_row_nnz)
     CARVE(sy, float, kp);
     CARVE(ty, float, kp);
     CARVE(greg, float, kp * kp);
+    CARVE(gcg, float, (size_t)k * (size_t)hr_als_ldg(k));
     CARVE(batch, float, nb * HR_ALS_LANES);
     CARVE(slots, float, nb ? (size_t)HR_ALS_LANES * hr_als_slot_stride((int)kp) : 0);
     CARVE(slotv, float, nb ? (size_t)2 * HR_ALS_LANES * kp : 0);

@@ -199,6 +199,19 @@ int hr_als_solve_implicit_loss(const hr_als_rows *rows, const float *Y, const fl
                                const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
                                double *data_before, hr_error *err);
 
+/* hr_als_solve_implicit_loss with the rows of Y split in two arrays: the first ky floats of row r
+ * at Y + r ky, the other k - ky at Ytail + r (k - ky) (hr_als_split_ky gives ky; Ytail NULL and
+ * ky = k: the plain layout).  Why: at k = 65 a plain row is 260 bytes and spans 5 cache lines;
+ * split, it is 4 whole lines (Y 64-byte aligned) and a float of an array small enough to stay in
+ * cache (4 bytes a row), so the CG's random reads of Y move what k = 64 moves.  The rows are
+ * copied into the same gather buffers either way: the same bits as the plain layout. */
+int hr_als_solve_implicit_split(const hr_als_rows *rows, const float *Y, const float *Ytail, int ky, const float *G,
+                                const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
+                                double *data_before, hr_error *err);
+/* The ky of the split layout for k: k rounded down to a multiple of 16 (a cache line of floats),
+ * or 0 where splitting gains nothing (k a multiple of 16, or k < 32). */
+int hr_als_split_ky(int k);
+
 /* Local implicit loss parts:
  *   data = sum over local rows u of [ x_u^T G x_u + sum_{i in u} ((c_ui - 1) s^2 - 2 c_ui s + c_ui) ],
  *          s = x_u.y_i, over the observed entries (value != 0),
@@ -210,6 +223,9 @@ int hr_als_solve_implicit_loss(const hr_als_rows *rows, const float *Y, const fl
  * Errors: HR_ERR_ARG as for the solve. */
 int hr_als_loss_implicit(const hr_als_rows *rows, const float *Y, const float *G, const float *X,
                          const hr_als_opts *o, double *data, double *reg, hr_error *err);
+/* The same with Y split as for hr_als_solve_implicit_split (the same bits). */
+int hr_als_loss_implicit_split(const hr_als_rows *rows, const float *Y, const float *Ytail, int ky, const float *G,
+                               const float *X, const hr_als_opts *o, double *data, double *reg, hr_error *err);
 /* lambda * sum over nrows rows of |x_u|^2. */
 double hr_als_reg_implicit(const float *X, uint64_t nrows, const hr_als_opts *o);
 

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "solvers/als.h"
 #include "solvers/als_simd.h"
@@ -35,6 +36,7 @@ struct hr_als_work {
     float   *vec;         /* kp + 2 */
     float   *sy, *ty;     /* kp each: border sums of explicit rows (sum y, sum t y) */
     float   *greg;        /* kp x kp: G + lambda I (implicit), zeros in columns k..kp-1 */
+    float   *gcg;         /* k x hr_als_ldg(k): the same for CG's products (hr_als_gemm_g's stride) */
     float   *batch;       /* tri(k + 2) x HR_ALS_LANES: the batched Cholesky (k <= HR_ALS_BATCH_MAX_K) */
     float   *slots;       /* HR_ALS_LANES x hr_als_slot_stride(kp): a batch's Gram matrices (idem) */
     float   *slotv;       /* 2 HR_ALS_LANES x kp: their vectors (explicit: sum y, sum t y; implicit: rhs) */
@@ -111,6 +113,31 @@ static inline __attribute__((always_inline)) void hr_als_prefetch(const hr_als_r
     const float *row = Y + (size_t)col * k;
     for (int j = 0; j < k; j += 16) __builtin_prefetch(row + j, 0, 2); /* one 64-byte line each */
     if (side) __builtin_prefetch(side + col, 0, 2);
+}
+
+/* The same for a split Y (hr_als_solve_implicit_split): the row's ky floats at Y + col ky (ky / 16
+ * whole lines) and the line of its tail.  Same always_inline reason. */
+static inline __attribute__((always_inline)) void hr_als_prefetch_split(const hr_als_rows *R, const float *Y,
+                                                                        const float *tail, int ky, uint64_t e,
+                                                                        uint64_t end, int k)
+{
+    if (e + HR_ALS_PREFETCH >= end) return;
+    uint32_t col = R->col[e + HR_ALS_PREFETCH];
+    if (col >= R->ncols) return;
+    const float *row = Y + (size_t)col * ky;
+    for (int j = 0; j < ky; j += 16) __builtin_prefetch(row + j, 0, 2);
+    __builtin_prefetch(tail + (size_t)col * (size_t)(k - ky), 0, 2);
+}
+
+/* Row col of Y into dst[0..k): plain (tail NULL: ld k) or split (see hr_als_solve_implicit_split). */
+static inline void hr_als_yrow(float *dst, const float *Y, const float *tail, int ky, int k, uint32_t col)
+{
+    if (!tail) {
+        memcpy(dst, Y + (size_t)col * k, sizeof(float) * (size_t)k);
+        return;
+    }
+    memcpy(dst, Y + (size_t)col * ky, sizeof(float) * (size_t)ky);
+    memcpy(dst + ky, tail + (size_t)col * (size_t)(k - ky), sizeof(float) * (size_t)(k - ky));
 }
 
 /* Solves L^T x = z in place (z becomes x) for the lower factor L of a column-major matrix with

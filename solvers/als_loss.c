@@ -66,9 +66,16 @@ int hr_als_loss_explicit(const hr_als_rows *rows, const float *Y, const float *y
 int hr_als_loss_implicit(const hr_als_rows *rows, const float *Y, const float *G, const float *X,
                          const hr_als_opts *o, double *data, double *reg, hr_error *err)
 {
+    return hr_als_loss_implicit_split(rows, Y, NULL, o->k, G, X, o, data, reg, err);
+}
+
+int hr_als_loss_implicit_split(const hr_als_rows *rows, const float *Y, const float *Ytail, int ky, const float *G,
+                               const float *X, const hr_als_opts *o, double *data, double *reg, hr_error *err)
+{
     HR_TRY(hr_als_check_opts(o, err));
     const int k = o->k;
-    float *xg = hr_malloc(sizeof(float) * (size_t)HR_ALS_BATCH * (size_t)k);
+    if (!Ytail) ky = k;
+    float *xg = hr_malloc(sizeof(float) * ((size_t)HR_ALS_BATCH + 1) * (size_t)k), *yr = xg + (size_t)HR_ALS_BATCH * k;
     const uint64_t last = rows->rowptr[rows->nrows];
     double sum = 0.0;
     int rc = 0;
@@ -87,7 +94,8 @@ int hr_als_loss_implicit(const hr_als_rows *rows, const float *Y, const float *G
                     rc = col_error("implicit ALS loss", u, col, rows->ncols, err);
                     break;
                 }
-                hr_als_prefetch(rows, Y, NULL, e, last, k);
+                if (Ytail) hr_als_prefetch_split(rows, Y, Ytail, ky, e, last, k);
+                else hr_als_prefetch(rows, Y, NULL, e, last, k);
                 if (!(v >= 0.0f) || !isfinite(v)) {
                     rc = hr_error_set(err, HR_ERR_ARG, "implicit ALS loss: local row %" PRIu64 " has value %g:"
                                       " implicit values must be finite and >= 0", u, (double)v);
@@ -96,7 +104,12 @@ int hr_als_loss_implicit(const hr_als_rows *rows, const float *Y, const float *G
                 if (v == 0.0f) continue; /* unobserved (p = 0, c = 1): its term is in x^T G x */
                 double cm1 = o->epsilon > 0.0f ? (double)o->alpha * log1pf(v / o->epsilon) : (double)o->alpha * v;
                 double c = 1.0 + cm1;
-                double s = hr_als_dot(x, Y + (size_t)col * k, k);
+                const float *y = Y + (size_t)col * k;
+                if (Ytail) { /* the row whole, so the dot is the plain layout's */
+                    hr_als_yrow(yr, Y, Ytail, ky, k, col);
+                    y = yr;
+                }
+                double s = hr_als_dot(x, y, k);
                 sum += cm1 * s * s - 2.0 * c * s + c;
             }
         }

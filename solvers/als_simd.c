@@ -1,5 +1,6 @@
-/* solvers/als_simd.c — the ALS compute kernels (solvers/als_simd.h) but the batched Cholesky
- * (solvers/als_chol.c): AVX2 + FMA versions chosen at run time, and portable versions with the
+/* solvers/als_simd.c — the ALS compute kernels (solvers/als_simd.h) but the Gram
+ * (solvers/als_gram.c) and the batched Cholesky (solvers/als_chol.c), and the choice of kernel
+ * level they all follow: AVX2 + FMA versions chosen at run time, and portable versions with the
  * same loop structure. */
 #include "solvers/als_simd.h"
 
@@ -8,10 +9,13 @@
 
 static int simd_level = -1; /* -1: not decided yet */
 
-static int cpu_has_avx2(void)
+/* The best level this CPU (and OS: __builtin_cpu_supports checks the saved register state)
+ * runs. */
+static int cpu_level(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+    return __builtin_cpu_supports("avx512f") ? 2 : 1;
 #else
     return 0;
 #endif
@@ -19,53 +23,32 @@ static int cpu_has_avx2(void)
 
 int hr_als_simd_level(void)
 {
-    if (simd_level < 0) simd_level = cpu_has_avx2();
+    if (simd_level < 0) simd_level = cpu_level();
     return simd_level;
 }
 
 int hr_als_simd_set(int level)
 {
-    int old = hr_als_simd_level();
-    simd_level = level && cpu_has_avx2();
+    int old = hr_als_simd_level(), best = cpu_level();
+    simd_level = level < 0 ? 0 : level > best ? best : level;
     return old;
-}
-
-/* Rows of A per pass of the Gram tiles: about 24 KiB of rows, so they stay in the L1 cache
- * while every tile of C walks over them. */
-static uint64_t gram_rows_per_pass(int lda)
-{
-    uint64_t r = (uint64_t)(24576 / (4 * lda));
-    return r < 8 ? 8 : r;
 }
 
 /* ---- portable kernels ------------------------------------------------------------------------- */
 
-static void gram_upper_c(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate)
+/* Columns [0, k8) of c = p G (negated when asked) for one row p: element q is E + O, E the chain
+ * over the even rows j of G in order, O over the odd ones (see hr_als_gemm_g). */
+static void gemv_c(const float *p, const float *G, int ldg, int k, float *c, int negate)
 {
-    if (!accumulate)
-        for (int p = 0; p < k; p++) memset(C + (size_t)p * ldc + p, 0, sizeof(float) * (size_t)(k - p));
-    for (uint64_t i = 0; i < n; i++) {
-        const float *a = A + i * (uint64_t)lda;
-        for (int p = 0; p < k; p++) {
-            float ap = a[p], *c = C + (size_t)p * ldc;
-            for (int q = p; q < k; q++) c[q] += ap * a[q];
+    for (int q = 0; q < k / 8 * 8; q++) {
+        float e = 0.0f, o = 0.0f;
+        int j = 0;
+        for (; j + 2 <= k; j += 2) {
+            e += p[j] * G[(size_t)j * ldg + q];
+            o += p[j + 1] * G[(size_t)(j + 1) * ldg + q];
         }
-    }
-}
-
-static void gemm_g_c(const float *P, int nb, const float *G, int k, float *C, int negate)
-{
-    const int kp = hr_als_kpad(k);
-    for (int r = 0; r < nb; r++) {
-        float *c = C + (size_t)r * kp;
-        memset(c, 0, sizeof(float) * (size_t)kp);
-        for (int j = 0; j < k; j++) {
-            float pj = P[(size_t)r * kp + j];
-            const float *g = G + (size_t)j * kp;
-            for (int q = 0; q < kp; q++) c[q] += pj * g[q];
-        }
-        if (negate)
-            for (int q = 0; q < kp; q++) c[q] = -c[q];
+        if (j < k) e += p[j] * G[(size_t)j * ldg + q];
+        c[q] = negate ? -(e + o) : e + o;
     }
 }
 
@@ -133,197 +116,47 @@ static void xpby_c(const float *r, float beta, float *p, int k)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "solvers/avx2.h"
 
-/* One R x (8 W) tile of C over rows [i0, i1) of A: C[p0 + r][q0 ..] (+)= sum_i a_i[p0 + r] a_i[q0 ..].
- * W = 2: R <= 6 (12 accumulators, 2 row loads and 1 broadcast: 15 of 16 registers); W = 1:
- * R <= 8 (8 accumulators, enough independent chains to hide the FMA latency). */
-TGT static INL void gram_tile(const float *restrict A, uint64_t i0, uint64_t i1, int lda, int p0, const int R,
-                              int q0, const int W, float *restrict C, int ldc, int acc)
+/* Columns [c0, c0 + 8 NV) of c = p G: chains E (even rows of G) and O (odd rows) per element,
+ * NV <= 6 (12 accumulators and two broadcasts), the rows of G read once per pass. */
+TGT static INL void gemv_cols(const float *restrict p, const float *restrict G, int k, int ldg, int c0, const int NV,
+                              float *restrict c, __m256 sgn)
 {
-    float *cp = C + (size_t)p0 * ldc + q0;
-#define LD(r, w) ((R > r && W > w && acc) ? _mm256_loadu_ps(cp + (size_t)(r) * ldc + 8 * (w)) : _mm256_setzero_ps())
-    __m256 c00 = LD(0, 0), c01 = LD(0, 1), c10 = LD(1, 0), c11 = LD(1, 1), c20 = LD(2, 0), c21 = LD(2, 1),
-           c30 = LD(3, 0), c31 = LD(3, 1), c40 = LD(4, 0), c41 = LD(4, 1), c50 = LD(5, 0), c51 = LD(5, 1),
-           c60 = LD(6, 0), c70 = LD(7, 0);
-#undef LD
-    const float *a = A + i0 * (uint64_t)lda;
-    for (uint64_t i = i0; i < i1; i++, a += lda) {
-        __m256 y0 = _mm256_loadu_ps(a + q0), y1 = W > 1 ? _mm256_loadu_ps(a + q0 + 8) : y0, b;
-#define ROW(r, x0, x1)                                             \
-        if (R > r) {                                               \
-            b = _mm256_broadcast_ss(a + p0 + r);                   \
-            x0 = _mm256_fmadd_ps(b, y0, x0);                       \
-            if (W > 1) x1 = _mm256_fmadd_ps(b, y1, x1);            \
-        }
-        ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31) ROW(4, c40, c41) ROW(5, c50, c51)
-        ROW(6, c60, c60) ROW(7, c70, c70)
-#undef ROW
+    __m256 e0 = _mm256_setzero_ps(), e1 = e0, e2 = e0, e3 = e0, e4 = e0, e5 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0,
+           o4 = e0, o5 = e0, a, b;
+    const float *g = G + c0;
+    int j = 0;
+#define ACC(q, e, o) if (NV > q) { e = _mm256_fmadd_ps(a, _mm256_loadu_ps(g + 8 * q), e); \
+                                   o = _mm256_fmadd_ps(b, _mm256_loadu_ps(g + ldg + 8 * q), o); }
+    for (; j + 2 <= k; j += 2, g += 2 * (size_t)ldg) {
+        a = _mm256_broadcast_ss(p + j);
+        b = _mm256_broadcast_ss(p + j + 1);
+        ACC(0, e0, o0) ACC(1, e1, o1) ACC(2, e2, o2) ACC(3, e3, o3) ACC(4, e4, o4) ACC(5, e5, o5)
     }
-#define ST(r, w, x) if (R > r && W > w) _mm256_storeu_ps(cp + (size_t)(r) * ldc + 8 * (w), x);
-    ST(0, 0, c00) ST(0, 1, c01) ST(1, 0, c10) ST(1, 1, c11) ST(2, 0, c20) ST(2, 1, c21)
-    ST(3, 0, c30) ST(3, 1, c31) ST(4, 0, c40) ST(4, 1, c41) ST(5, 0, c50) ST(5, 1, c51) ST(6, 0, c60) ST(7, 0, c70)
+#undef ACC
+    if (j < k) {
+        a = _mm256_broadcast_ss(p + j);
+#define ACC(q, e) if (NV > q) e = _mm256_fmadd_ps(a, _mm256_loadu_ps(g + 8 * q), e);
+        ACC(0, e0) ACC(1, e1) ACC(2, e2) ACC(3, e3) ACC(4, e4) ACC(5, e5)
+#undef ACC
+    }
+#define ST(q, e, o) if (NV > q) _mm256_storeu_ps(c + c0 + 8 * q, _mm256_xor_ps(_mm256_add_ps(e, o), sgn));
+    ST(0, e0, o0) ST(1, e1, o1) ST(2, e2, o2) ST(3, e3, o3) ST(4, e4, o4) ST(5, e5, o5)
 #undef ST
 }
 
-/* Rows [p0, p1) of a column block: tiles of 6 rows (W = 2) or 8 rows (W = 1), then the rest. */
-TGT static void gram_rows(const float *A, uint64_t i0, uint64_t i1, int lda, int p0, int p1, int q0, int W, float *C,
-                          int ldc, int acc)
+/* Columns [0, k8): passes of 4 vectors (8 chains: enough to keep both FMA units busy) while
+ * more than 6 remain, then one pass of the rest. */
+TGT static void gemv_avx2(const float *p, const float *G, int ldg, int k, float *c, int negate)
 {
-    const int full = W == 2 ? 6 : 8;
-    for (; p0 + full <= p1; p0 += full) {
-        if (W == 2) gram_tile(A, i0, i1, lda, p0, 6, q0, 2, C, ldc, acc);
-        else gram_tile(A, i0, i1, lda, p0, 8, q0, 1, C, ldc, acc);
-    }
-    /* the remaining rows: a shorter tile (R must be a constant for the registers; W = 2 leaves
-     * at most 5) */
-#define REM(r) case r: { if (W == 1) gram_tile(A, i0, i1, lda, p0, r, q0, 1, C, ldc, acc); \
-                         else if (r <= 5) gram_tile(A, i0, i1, lda, p0, r, q0, 2, C, ldc, acc); } break;
-    switch (p1 - p0) { REM(1) REM(2) REM(3) REM(4) REM(5) REM(6) REM(7) default: break; }
-#undef REM
-}
-
-/* Column q of C, rows 8 b0 .. 8 (b0 + NB) - 1 capped at q, over rows [i0, i1) of A: the rows of
- * the column in the lanes, C[p][q] (+)= sum_i a_i[p] a_i[q] with a_i[q] broadcast.  Each element
- * is the same FMA chain as a tile's (a product is the same either way round), so the same bits;
- * the column's elements are strided in C, so they are loaded and stored a lane at a time, once
- * per call.  NB <= 12 accumulators and the broadcast: 13 of the 16 registers. */
-TGT static INL void gram_col(const float *restrict A, uint64_t i0, uint64_t i1, int lda, int q, int b0, const int NB,
-                             float *restrict C, int ldc, int acc)
-{
-    float t[12][8];
-    for (int b = 0; b < NB; b++)
-        for (int l = 0; l < 8; l++) {
-            int p = 8 * (b0 + b) + l;
-            t[b][l] = acc && p <= q ? C[(size_t)p * ldc + q] : 0.0f;
-        }
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0,
-           c10 = c0, c11 = c0;
-#define LDT(b, x) if (NB > b) x = _mm256_loadu_ps(t[b]);
-    LDT(0, c0) LDT(1, c1) LDT(2, c2) LDT(3, c3) LDT(4, c4) LDT(5, c5) LDT(6, c6) LDT(7, c7) LDT(8, c8) LDT(9, c9)
-    LDT(10, c10) LDT(11, c11)
-#undef LDT
-    const float *a = A + i0 * (uint64_t)lda + 8 * b0;
-    for (uint64_t i = i0; i < i1; i++, a += lda) {
-        const __m256 y = _mm256_broadcast_ss(a - 8 * b0 + q);
-#define COL(b, x) if (NB > b) x = _mm256_fmadd_ps(_mm256_loadu_ps(a + 8 * (b)), y, x);
-        COL(0, c0) COL(1, c1) COL(2, c2) COL(3, c3) COL(4, c4) COL(5, c5) COL(6, c6) COL(7, c7) COL(8, c8) COL(9, c9)
-        COL(10, c10) COL(11, c11)
-#undef COL
-    }
-#define STT(b, x) if (NB > b) _mm256_storeu_ps(t[b], x);
-    STT(0, c0) STT(1, c1) STT(2, c2) STT(3, c3) STT(4, c4) STT(5, c5) STT(6, c6) STT(7, c7) STT(8, c8) STT(9, c9)
-    STT(10, c10) STT(11, c11)
-#undef STT
-    for (int b = 0; b < NB; b++)
-        for (int l = 0; l < 8; l++) {
-            int p = 8 * (b0 + b) + l;
-            if (p <= q) C[(size_t)p * ldc + q] = t[b][l];
-        }
-}
-
-/* Column q, all its rows 0..q: 12 row blocks at a time. */
-TGT static void gram_col_all(const float *A, uint64_t i0, uint64_t i1, int lda, int q, float *C, int ldc, int acc)
-{
-    const int nb = q / 8 + 1;
-    for (int b0 = 0; b0 < nb; b0 += 12) {
-        switch (nb - b0 < 12 ? nb - b0 : 12) {
-#define NBC(r) case r: gram_col(A, i0, i1, lda, q, b0, r, C, ldc, acc); break;
-        NBC(1) NBC(2) NBC(3) NBC(4) NBC(5) NBC(6) NBC(7) NBC(8) NBC(9) NBC(10) NBC(11) NBC(12)
-#undef NBC
-        default: break;
-        }
-    }
-}
-
-/* The upper triangle in column blocks of 16: rows above the block's second half need all 16
- * columns (6 x 16 tiles), the 8 rows of the second half only its last 8 columns (one 8 x 8
- * tile), so little is computed below the diagonal (k = 64: 2304 elements for 2080).
- * When k is not a multiple of 8 (from k = 32 on), the last k mod 8 columns go one at a time
- * with the rows in the lanes (gram_col): an 8-wide tile for them would compute every row's
- * whole padding too (k = 65: 2824 elements for 2145 instead of 2376). */
-TGT static void gram_upper_avx2(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate)
-{
-    const int k8 = k >= 32 ? k / 8 * 8 : k, kp = hr_als_kpad(k8);
-    const uint64_t pass = gram_rows_per_pass(lda);
-    if (n == 0) {
-        if (!accumulate) gram_upper_c(A, 0, lda, k, C, ldc, 0);
-        return;
-    }
-    for (uint64_t i0 = 0; i0 < n; i0 += pass) {
-        uint64_t i1 = n - i0 < pass ? n : i0 + pass;
-        int acc = accumulate || i0 > 0;
-        for (int q0 = 0; q0 < kp; q0 += 16) {
-            int top = q0 + 8 < k8 ? q0 + 8 : k8;
-            if (kp - q0 >= 16) {
-                gram_rows(A, i0, i1, lda, 0, top, q0, 2, C, ldc, acc);
-                if (top < k8) gram_rows(A, i0, i1, lda, top, q0 + 16 < k8 ? q0 + 16 : k8, q0 + 8, 1, C, ldc, acc);
-            } else {
-                gram_rows(A, i0, i1, lda, 0, top, q0, 1, C, ldc, acc);
-            }
-        }
-        for (int q = k8; q < k; q++) gram_col_all(A, i0, i1, lda, q, C, ldc, acc);
-    }
-}
-
-/* R x (8 W) tile of C = P G: rows r0.., columns q0..; one FMA chain over j per element.
- * W = 2: R <= 6; W = 3: R <= 4 (12 accumulators, 3 loads of G and a broadcast: 16 registers). */
-TGT static INL void gemm_tile(const float *restrict P, int r0, const int R, const float *restrict G, int k, int kp,
-                              int q0, const int W, float *restrict C, int negate)
-{
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c02 = c00, c12 = c00, c22 = c00, c32 = c00;
-    const float *p = P + (size_t)r0 * kp;
-    for (int j = 0; j < k; j++) {
-        const float *g = G + (size_t)j * kp + q0;
-        __m256 g0 = _mm256_loadu_ps(g), g1 = W > 1 ? _mm256_loadu_ps(g + 8) : g0, g2 = W > 2 ? _mm256_loadu_ps(g + 16) : g0, b;
-#define ROW(r, x0, x1, x2)                                         \
-        if (R > r) {                                               \
-            b = _mm256_broadcast_ss(p + (size_t)(r) * kp + j);     \
-            x0 = _mm256_fmadd_ps(b, g0, x0);                       \
-            if (W > 1) x1 = _mm256_fmadd_ps(b, g1, x1);            \
-            if (W > 2) x2 = _mm256_fmadd_ps(b, g2, x2);            \
-        }
-        ROW(0, c00, c01, c02) ROW(1, c10, c11, c12) ROW(2, c20, c21, c22) ROW(3, c30, c31, c32)
-        ROW(4, c40, c41, c41) ROW(5, c50, c51, c51)
-#undef ROW
-    }
+    const int k8 = k / 8 * 8;
     const __m256 sgn = _mm256_set1_ps(negate ? -0.0f : 0.0f);
-    float *cp = C + (size_t)r0 * kp + q0;
-#define ST(r, w, x) if (R > r && W > w) _mm256_storeu_ps(cp + (size_t)(r) * kp + 8 * (w), _mm256_xor_ps(x, sgn));
-    ST(0, 0, c00) ST(0, 1, c01) ST(1, 0, c10) ST(1, 1, c11) ST(2, 0, c20) ST(2, 1, c21)
-    ST(3, 0, c30) ST(3, 1, c31) ST(4, 0, c40) ST(4, 1, c41) ST(5, 0, c50) ST(5, 1, c51)
-    ST(0, 2, c02) ST(1, 2, c12) ST(2, 2, c22) ST(3, 2, c32)
-#undef ST
-}
-
-/* Column blocks of two vectors (6-row tiles), and one of three (4-row tiles) when kp / 8 is odd,
- * so that k = 65 (kp = 72) is three full-width blocks instead of four and a one-vector block
- * that is load-bound.  Each element stays one chain over j, whatever block it falls in. */
-TGT static void gemm_g_avx2(const float *P, int nb, const float *G, int k, float *C, int negate)
-{
-    const int kp = hr_als_kpad(k), nv = kp / 8;
-    for (int q0 = 0; q0 < kp;) {
-        const int W = nv == 1 ? 1 : (q0 == 0 && nv % 2 == 1) ? 3 : 2;
-        int r0 = 0;
-        if (W == 3) {
-            for (; r0 + 4 <= nb; r0 += 4) gemm_tile(P, r0, 4, G, k, kp, q0, 3, C, negate);
-            switch (nb - r0) {
-            case 1: gemm_tile(P, r0, 1, G, k, kp, q0, 3, C, negate); break;
-            case 2: gemm_tile(P, r0, 2, G, k, kp, q0, 3, C, negate); break;
-            case 3: gemm_tile(P, r0, 3, G, k, kp, q0, 3, C, negate); break;
-            default: break;
-            }
-            q0 += 24;
-            continue;
-        }
-        for (; r0 + 6 <= nb; r0 += 6)
-            if (W == 2) gemm_tile(P, r0, 6, G, k, kp, q0, 2, C, negate);
-            else gemm_tile(P, r0, 6, G, k, kp, q0, 1, C, negate);
-        /* the remaining rows: a shorter tile, the same chain per element */
-#define REM(r) case r: { if (W == 2) gemm_tile(P, r0, r, G, k, kp, q0, 2, C, negate); \
-                         else gemm_tile(P, r0, r, G, k, kp, q0, 1, C, negate); } break;
-        switch (nb - r0) { REM(1) REM(2) REM(3) REM(4) REM(5) default: break; }
-#undef REM
-        q0 += 8 * W;
+    int c0 = 0;
+    for (; k8 - c0 > 48; c0 += 32) gemv_cols(p, G, k, ldg, c0, 4, c, sgn);
+    switch ((k8 - c0) / 8) {
+#define NVC(q) case q: gemv_cols(p, G, k, ldg, c0, q, c, sgn); break;
+    NVC(1) NVC(2) NVC(3) NVC(4) NVC(5) NVC(6)
+#undef NVC
+    default: break;
     }
 }
 
@@ -367,7 +200,13 @@ TGT static void rows_dot_avx2(const float *Yb, uint64_t n, int k, const float *v
         _mm256_storeu_ps(s + i0, dot8(y, y + kp, y + 2 * kp, y + 3 * kp, y + 4 * kp, y + 5 * kp, y + 6 * kp,
                                       y + 7 * kp, kp, v));
     }
-    if (i0 < n) {
+    if (i0 + 1 == n) { /* one row left (and the one-row dots of hr_als_gemm_g): one chain */
+        const float *y = Yb + i0 * (uint64_t)kp;
+        __m256 a = _mm256_setzero_ps();
+        for (int c = 0; c < kp; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(y + c), _mm256_loadu_ps(v + c), a);
+        const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a, a), _mm256_hadd_ps(a, a)); /* hsum8's tree */
+        s[i0] = _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    } else if (i0 < n) {
         const float *y[8];
         for (uint64_t q = 0; q < 8; q++) y[q] = Yb + (i0 + (i0 + q < n ? q : n - 1 - i0)) * (uint64_t)kp;
         float t[8];
@@ -476,34 +315,132 @@ TGT static void xpby_avx2(const float *r, float beta, float *p, int k)
 }
 
 #define HAVE_AVX2_KERNELS 1
+
+/* ---- AVX-512 -------------------------------------------------------------------------------- */
+#include "solvers/avx512.h"
+
+/* rows_dot sixteen rows at a time: rows i and i + 8 share a register (one in each half), so
+ * each row keeps its eight chains of dot8 (lane q: the columns = q mod 8, in order) and the
+ * same hsum8 tree afterwards - the same bits - for half the FMA instructions. */
+TGT512 static void rows_dot_avx512(const float *Yb, uint64_t n, int k, const float *v, float *s)
+{
+    const int kp = hr_als_kpad(k);
+    uint64_t i0 = 0;
+    for (; i0 + 16 <= n; i0 += 16) {
+        const float *y = Yb + i0 * (uint64_t)kp, *z = y + 8 * (uint64_t)kp;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int c = 0; c < kp; c += 8) {
+            const __m512 vc = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(v + c))));
+#define PAIR(r) _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(y + (r) * kp + c))), \
+                                                     _mm256_castps_pd(_mm256_loadu_ps(z + (r) * kp + c)), 1))
+            a0 = _mm512_fmadd_ps(PAIR(0), vc, a0);
+            a1 = _mm512_fmadd_ps(PAIR(1), vc, a1);
+            a2 = _mm512_fmadd_ps(PAIR(2), vc, a2);
+            a3 = _mm512_fmadd_ps(PAIR(3), vc, a3);
+            a4 = _mm512_fmadd_ps(PAIR(4), vc, a4);
+            a5 = _mm512_fmadd_ps(PAIR(5), vc, a5);
+            a6 = _mm512_fmadd_ps(PAIR(6), vc, a6);
+            a7 = _mm512_fmadd_ps(PAIR(7), vc, a7);
+#undef PAIR
+        }
+#define LO(a) _mm512_castps512_ps256(a)
+#define HI(a) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))
+        _mm256_storeu_ps(s + i0, hsum8(LO(a0), LO(a1), LO(a2), LO(a3), LO(a4), LO(a5), LO(a6), LO(a7)));
+        _mm256_storeu_ps(s + i0 + 8, hsum8(HI(a0), HI(a1), HI(a2), HI(a3), HI(a4), HI(a5), HI(a6), HI(a7)));
+#undef LO
+#undef HI
+    }
+    if (i0 < n) rows_dot_avx2(Yb + i0 * (uint64_t)kp, n - i0, k, v, s + i0);
+}
+
+/* gemv_cols with 16 columns to a vector (the last one masked when kp is an odd multiple of 8),
+ * NV <= 12 (24 accumulators): the same chains, so the same bits as the AVX2 kernel. */
+TGT512 static INL void gemv_cols512(const float *restrict p, const float *restrict G, int k, int ldg, int c0,
+                                    const int NV, __mmask16 m, float *restrict c, __m512 sgn)
+{
+    __m512 e0 = _mm512_setzero_ps(), e1 = e0, e2 = e0, e3 = e0, e4 = e0, e5 = e0, e6 = e0, e7 = e0, e8 = e0, e9 = e0,
+           e10 = e0, e11 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0, o4 = e0, o5 = e0, o6 = e0, o7 = e0, o8 = e0,
+           o9 = e0, o10 = e0, o11 = e0, a, b;
+    const float *g = G + c0;
+    int j = 0;
+#define MK(q) (NV - 1 > q ? (__mmask16)0xffff : m)
+#define ACC(q, e, o) if (NV > q) { e = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(MK(q), g + 16 * q), e); \
+                                   o = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(MK(q), g + ldg + 16 * q), o); }
+    for (; j + 2 <= k; j += 2, g += 2 * (size_t)ldg) {
+        a = _mm512_set1_ps(p[j]);
+        b = _mm512_set1_ps(p[j + 1]);
+        ACC(0, e0, o0) ACC(1, e1, o1) ACC(2, e2, o2) ACC(3, e3, o3) ACC(4, e4, o4) ACC(5, e5, o5) ACC(6, e6, o6)
+        ACC(7, e7, o7) ACC(8, e8, o8) ACC(9, e9, o9) ACC(10, e10, o10) ACC(11, e11, o11)
+    }
+#undef ACC
+    if (j < k) {
+        a = _mm512_set1_ps(p[j]);
+#define ACC(q, e) if (NV > q) e = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(MK(q), g + 16 * q), e);
+        ACC(0, e0) ACC(1, e1) ACC(2, e2) ACC(3, e3) ACC(4, e4) ACC(5, e5) ACC(6, e6) ACC(7, e7) ACC(8, e8) ACC(9, e9)
+        ACC(10, e10) ACC(11, e11)
+#undef ACC
+    }
+#define ST(q, e, o) if (NV > q) _mm512_mask_storeu_ps(c + c0 + 16 * q, MK(q), \
+        _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(_mm512_add_ps(e, o)), _mm512_castps_si512(sgn))));
+    ST(0, e0, o0) ST(1, e1, o1) ST(2, e2, o2) ST(3, e3, o3) ST(4, e4, o4) ST(5, e5, o5) ST(6, e6, o6) ST(7, e7, o7)
+    ST(8, e8, o8) ST(9, e9, o9) ST(10, e10, o10) ST(11, e11, o11)
+#undef ST
+#undef MK
+}
+
+/* Columns [0, k8): passes of 8 vectors while more than 12 remain, then one pass of the rest. */
+TGT512 static void gemv_avx512(const float *p, const float *G, int ldg, int k, float *c, int negate)
+{
+    const int k8 = k / 8 * 8;
+    const __m512 sgn = _mm512_set1_ps(negate ? -0.0f : 0.0f);
+    int c0 = 0;
+    for (; k8 - c0 > 192; c0 += 128) gemv_cols512(p, G, k, ldg, c0, 8, 0xffff, c, sgn);
+    const __mmask16 m = hr_avx512_head((k8 - c0) % 16 ? 8 : 16);
+    switch ((k8 - c0 + 15) / 16) {
+#define NVC(q) case q: gemv_cols512(p, G, k, ldg, c0, q, m, c, sgn); break;
+    NVC(1) NVC(2) NVC(3) NVC(4) NVC(5) NVC(6) NVC(7) NVC(8) NVC(9) NVC(10) NVC(11) NVC(12)
+#undef NVC
+    default: break;
+    }
+}
+#define HAVE_AVX512_KERNELS 1
 #endif
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
-void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate)
+void hr_als_gemm_g(const float *P, int nb, const float *G, int ldg, int k, float *C, int negate)
 {
-#ifdef HAVE_AVX2_KERNELS
-    if (hr_als_simd_level()) {
-        gram_upper_avx2(A, n, lda, k, C, ldc, accumulate);
-        return;
-    }
+    const size_t kp = (size_t)hr_als_kpad(k);
+    const int k8 = k / 8 * 8;
+    for (int r = 0; r < nb; r++) {
+        const float *p = P + r * kp;
+        float *c = C + r * kp;
+#ifdef HAVE_AVX512_KERNELS
+        if (hr_als_simd_level() >= 2) gemv_avx512(p, G, ldg, k, c, negate);
+        else
 #endif
-    gram_upper_c(A, n, lda, k, C, ldc, accumulate);
-}
-
-void hr_als_gemm_g(const float *P, int nb, const float *G, int k, float *C, int negate)
-{
 #ifdef HAVE_AVX2_KERNELS
-    if (hr_als_simd_level()) {
-        gemm_g_avx2(P, nb, G, k, C, negate);
-        return;
-    }
+        if (hr_als_simd_level()) gemv_avx2(p, G, ldg, k, c, negate);
+        else
 #endif
-    gemm_g_c(P, nb, G, k, C, negate);
+        gemv_c(p, G, ldg, k, c, negate);
+        /* the last k mod 8 columns: G is symmetric, so column q is row q, one dot with p */
+        for (int q = k8; q < k; q++) {
+            hr_als_rows_dot(G + (size_t)q * ldg, 1, k, p, c + q);
+            if (negate) c[q] = -c[q];
+        }
+        for (size_t q = (size_t)k; q < kp; q++) c[q] = 0.0f;
+    }
 }
 
 void hr_als_rows_dot(const float *Yb, uint64_t n, int k, const float *v, float *s)
 {
+#ifdef HAVE_AVX512_KERNELS
+    if (hr_als_simd_level() >= 2) {
+        rows_dot_avx512(Yb, n, k, v, s);
+        return;
+    }
+#endif
 #ifdef HAVE_AVX2_KERNELS
     if (hr_als_simd_level()) {
         rows_dot_avx2(Yb, n, k, v, s);

@@ -5,28 +5,31 @@
  * (k x k normal matrices from ~100 rows, one Cholesky of order k + 2 per row).  OpenBLAS's
  * ssyrk / spotrf pay their packing and dispatch per call and run far below the SGEMM peak on
  * 65 x 65 matrices, and spotrf cannot use the SIMD width at all on such small orders.  Here:
- *   - hr_als_gram_upper: A^T A with a register-blocked 6 x 16 AVX2/FMA tile over the gathered
- *     rows, no packing (the rows are already contiguous), blocked over rows so they stay in L1;
+ *   - hr_als_gram_upper (solvers/als_gram.c): A^T A with register-blocked tiles (AVX2: 6 x 16,
+ *     AVX-512: 12 x 32) over the gathered rows, no packing (the rows are already contiguous),
+ *     blocked over rows so they stay in L1;
  *   - hr_als_chol_batch: HR_ALS_LANES matrices factored at once, one matrix per SIMD lane
  *     (interleaved layout, as batched LAPACK libraries do for many small systems), so every
  *     operation of the factorisation is a full-width vector operation;
- *   - hr_als_gemm_g: (G + lambda I) P for many rows at once (the implicit loss; CG's one-row
- *     form with the same bits is hr_ials_gemv_g in solvers/ials_simd.h);
+ *   - hr_als_gemm_g: (G + lambda I) p, row by row (CG's products and the implicit loss);
  *   - hr_als_spmv_rows: the CG sparse product Y_u^T (w .* (Y_u v)).
  *
  * Determinism (what keeps models bit-identical on any rank count): every kernel computes each
  * output element by a fixed sequence of operations that depends only on that row's own inputs,
  * never on which other rows share a call, a tile or a batch:
- *   - gram / gemm: each element is one FMA chain in row order; tiling only decides which
- *     register holds it, and a row streamed in chunks (accumulate = 1) continues the same chain;
+ *   - gram: each element is one FMA chain in row order; tiling only decides which register
+ *     holds it, and a row streamed in chunks (accumulate = 1) continues the same chain;
+ *   - gemm_g: each element two FMA chains (even and odd rows of G) and their sum, or a dot;
  *   - the batched Cholesky applies the same instruction sequence to every lane, so a matrix's
  *     factor does not depend on its lane or on the other matrices of the batch;
  *   - spmv: one FMA chain per entry and a fixed reduction tree.
- * The AVX2 + FMA kernels are used when the CPU has them (checked once at run time); otherwise
- * portable C kernels with the same structure (results then differ in rounding from the AVX2
- * ones, so all ranks of one job must run on CPUs of the same kind — true of any cluster
- * partition).  We deliberately stop at AVX2: it is the instruction set of the SGEMM peak the
- * benchmarks compare against (OpenBLAS's Haswell kernels).
+ * The AVX2 + FMA kernels are used when the CPU has them (checked once at run time), and the
+ * AVX-512 versions some kernels have when it has AVX-512F too; otherwise portable C kernels with
+ * the same structure.  The AVX-512 kernels compute every element by the same operations as the
+ * AVX2 ones (same bits; the tests compare them), with twice the lanes per instruction: on CPUs
+ * with full-width 512-bit FMA units that doubles their arithmetic rate.  The portable kernels
+ * differ from both in rounding, so all ranks of one job must run on CPUs of the same kind (with
+ * or without AVX2) - true of any cluster partition.
  *
  * Layouts: row-major; `ld` is a row's stride in floats.  Vectors read by the kernels are
  * padded to kp = hr_als_kpad(k) floats and the padding must hold zeros where a product reads
@@ -48,9 +51,11 @@ static inline int hr_als_kpad(int k) { return (k + 7) / 8 * 8; }
 /* Offset of row i in the packed lower-triangular layout (rows 0..i-1 hold 1..i elements). */
 static inline size_t hr_als_tri(int i) { return (size_t)i * (size_t)(i + 1) / 2; }
 
-/* 1 when the AVX2 + FMA kernels are in use.  hr_als_simd_set(0) selects the portable kernels,
- * hr_als_simd_set(1) the AVX2 ones if the CPU has them (tests compare both); returns the
- * previous level.  Not thread-safe: call it before the solvers run. */
+/* The kernels in use: 0 portable, 1 AVX2 + FMA, 2 the same with AVX-512 where a kernel has an
+ * AVX-512 version (the others keep their AVX2 one).  hr_als_simd_set(level) selects the best
+ * level up to `level` the CPU runs (tests compare them all; HR_ALS_SIMD_MAX: the highest);
+ * returns the previous level.  Not thread-safe: call it before the solvers run. */
+#define HR_ALS_SIMD_MAX 2
 int hr_als_simd_level(void);
 int hr_als_simd_set(int level);
 
@@ -62,10 +67,22 @@ int hr_als_simd_set(int level);
  * made the Gram slower than the gather they saved (explicit ALS, 20M ratings). */
 void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate);
 
-/* C = P G, or -(P G) when negate, for nb rows of P (ld kp; columns k..kp-1 ignored) and G
- * (k x kp, row-major, zeros in columns k..kp-1).  C: nb rows of kp floats (columns k..kp-1 get
- * zeros).  Each row of C depends only on the same row of P. */
-void hr_als_gemm_g(const float *P, int nb, const float *G, int k, float *C, int negate);
+/* C = P G, or -(P G) when negate, for nb rows of P (ld kp; columns k..kp-1 finite) and G
+ * (k x kp, row-major with row stride ldg >= kp (a multiple of 8), symmetric, zeros in columns
+ * k..ldg-1).  C: nb rows of kp floats (columns
+ * k..kp-1 get zeros).  Each row of C depends only on the same row of P.  Element q < k8 = k
+ * rounded down to a multiple of 8 is E + O: E the FMA chain over the even rows j of G in order,
+ * O the one over the odd rows.  CG needs one row at a time, and a single chain per element would
+ * be latency-bound (at k = 64 AVX-512 holds a row in 4 vectors: 4 FMAs in flight where the two
+ * units take 8); two chains keep 8 in flight.  The last k mod 8 elements are row q of G dotted
+ * with p (hr_als_rows_dot): at k = 65 one dot instead of a ninth vector - a lane of use in 8 or
+ * 16 - on every row of G. */
+void hr_als_gemm_g(const float *P, int nb, const float *G, int ldg, int k, float *C, int negate);
+/* A row stride for G that keeps hr_als_gemm_g's AVX-512 loads whole: k rounded up to a multiple
+ * of 16 floats (with G 64-byte aligned, no 16-float vector of a row straddles two cache lines;
+ * at k = 65 the stride kp = 72 put every odd row's vectors across two, and the loads split in
+ * two made G p 1.4x slower than at k = 64). */
+static inline int hr_als_ldg(int k) { return (k + 15) / 16 * 16; }
 
 /* s_i = y_i . v for the n rows of Yb (ld kp); v: kp floats; columns k..kp-1 of both must be 0
  * (or one of them).  One chain per row and a fixed reduction tree. */

@@ -45,9 +45,9 @@ void hr_als_compute_gram(const float *Y, uint64_t nrows, int k, double *G, hr_al
 
 typedef struct implicit_ctx {
     const hr_als_rows *rows;
-    const float *Y;
+    const float *Y, *Yt; /* Yt: NULL, or the tails of a split Y (hr_als_solve_implicit_split) */
     float alpha, epsilon, lambda;
-    int k, kp;
+    int k, kp, ky;       /* ky: floats of a row at Y (k when not split) */
     double *loss; /* NULL, or where the data part of the loss of the rows on entry is added */
 } implicit_ctx;
 
@@ -95,6 +95,23 @@ static inline void copy_y_row(float *dst, const float *src, int k)
     else hr_ials_copy_row(dst, src, k);
 }
 
+/* Row col of Y (plain or split) into the gather buffer: kp floats, zeros after the k-th. */
+static inline void gather_row(const implicit_ctx *c, float *dst, uint32_t col)
+{
+    if (!c->Yt) {
+        copy_y_row(dst, c->Y + (size_t)col * c->k, c->k);
+        return;
+    }
+    memcpy(dst, c->Y + (size_t)col * c->ky, sizeof(float) * (size_t)c->ky);
+    hr_ials_copy_row(dst + c->ky, c->Yt + (size_t)col * (size_t)(c->k - c->ky), c->k - c->ky);
+}
+
+static inline __attribute__((always_inline)) void prefetch_row(const implicit_ctx *c, uint64_t e, uint64_t end)
+{
+    if (c->Yt) hr_als_prefetch_split(c->rows, c->Y, c->Yt, c->ky, e, end, c->k);
+    else hr_als_prefetch(c->rows, c->Y, NULL, e, end, c->k);
+}
+
 /* Entries of row u that are observed (value != 0); 0 also when there are none at all. */
 static uint64_t observed(const hr_als_rows *R, uint64_t u)
 {
@@ -109,15 +126,14 @@ static int gather_plain(const implicit_ctx *c, uint64_t u, uint64_t s, uint64_t 
                         uint64_t *got, hr_error *err)
 {
     const hr_als_rows *R = c->rows;
-    const int k = c->k;
     uint64_t g = 0;
     for (uint64_t j = 0; j < n; j++) {
         uint32_t col = R->col[s + j];
         float v = R->val[s + j], cm1 = conf_m1(c, v);
         if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
         if (v == 0.0f) continue;
-        hr_als_prefetch(R, c->Y, NULL, s + j, s + n, k);
-        copy_y_row(dst + g * (uint64_t)c->kp, c->Y + (size_t)col * k, k);
+        prefetch_row(c, s + j, s + n);
+        gather_row(c, dst + g * (uint64_t)c->kp, col);
         wt[g++] = cm1;
     }
     *got = g;
@@ -149,8 +165,8 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, floa
             float v = R->val[s + j], cm1 = conf_m1(c, v);
             if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
             if (v == 0.0f) continue;
-            hr_als_prefetch(R, c->Y, NULL, s + j, R->rowptr[R->nrows], k);
-            copy_y_row(w->gather + g * (uint64_t)kp, c->Y + (size_t)col * k, k);
+            prefetch_row(c, s + j, R->rowptr[R->nrows]);
+            gather_row(c, w->gather + g * (uint64_t)kp, col);
             w->wt[g] = 1.0f + cm1;
             w->tmp[g++] = sqrtf(cm1);
         }
@@ -309,7 +325,7 @@ static int solve_cholesky(const implicit_ctx *c, hr_als_work *w, float *X, hr_al
         uint64_t nobs = 0;
         if (c->loss) {
             memcpy(xpad, x, sizeof(float) * (size_t)k);
-            hr_als_gemm_g(xpad, 1, w->greg, k, gx, 1);
+            hr_als_gemm_g(xpad, 1, w->greg, c->kp, k, gx, 1);
             *c->loss += xgx(c, xpad, gx);
         }
         if (R->rowptr[u + 1] > R->rowptr[u]) {
@@ -350,7 +366,7 @@ static int solve_cholesky(const implicit_ctx *c, hr_als_work *w, float *X, hr_al
  *   A v = (G + lambda I) v + Y_u^T ((c - 1) .* (Y_u v)).
  * One row at a time: its rows of Y are gathered once into the gather buffer (one random-access
  * pass over Y instead of cg_steps + 1) and every step runs on them while they sit in L1 - a
- * user's two dozen rows are 6 KiB - with (G + lambda I) v as one k x k product (hr_ials_gemv_g,
+ * user's two dozen rows are 6 KiB - with (G + lambda I) v as one k x k product (hr_als_gemm_g,
  * G in L1 too).  Meanwhile the lines of the next CG_LOOKAHEAD entries are prefetched, spread
  * over the steps.  (Batches of 64 rows sharing one G-times-batch product were about 5% slower
  * per iteration, same bits: each step swept a whole batch of gathered rows, up to the size of
@@ -432,7 +448,7 @@ static int cg_dense_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, int s
     memcpy(xp, x, sizeof(float) * (size_t)k); /* zero-padded: the padding of cg_p is never written */
     HR_TRY(gram_implicit(c, w, u, A, b, nobs, xp, c->loss, st, err));
     double t0 = hr_now();
-    hr_ials_gemv_g(xp, w->greg, k, r, 1); /* r = -(G + lambda I) x */
+    hr_als_gemm_g(xp, 1, w->gcg, hr_als_ldg(k), k, r, 1); /* r = -(G + lambda I) x */
     if (c->loss) *c->loss += xgx(c, xp, r);
     if (*nobs == 0) { /* only zeros observed: b = 0, the solution is 0 */
         memset(x, 0, sizeof(float) * (size_t)k);
@@ -445,13 +461,13 @@ static int cg_dense_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, int s
         for (int j = 0; j < i; j++) ai[j] = A[(size_t)j * kp + i];
         memset(ai + k, 0, sizeof(float) * (size_t)(kp - k));
     }
-    hr_ials_gemv_g(xp, A, k, r, 1); /* r = b - A x */
+    hr_als_gemm_g(xp, 1, A, kp, k, r, 1); /* r = b - A x */
     for (int i = 0; i < k; i++) r[i] += b[i];
     memcpy(p, r, sizeof(float) * (size_t)kp);
     float rs = hr_als_vdot(r, r, k);
     if (!isfinite(rs)) return cg_not_finite(u, err);
     for (int step = 0; step < steps && rs >= CG_TOL; step++) {
-        hr_ials_gemv_g(p, A, k, ap, 0);
+        hr_als_gemm_g(p, 1, A, kp, k, ap, 0);
         int rc = cg_update(x, p, r, ap, &rs, k, u, err);
         if (rc) {
             if (rc < 0) return rc;
@@ -469,17 +485,22 @@ static int cg_dense_row(const implicit_ctx *c, hr_als_work *w, uint64_t u, int s
 
 /* Where the lookahead stands: line `line` of entry `row` of col[0..n) is the next to ask for. */
 typedef struct lookahead {
-    const float *Y; /* row-major, ld k */
+    const float *Y, *Yt; /* as in implicit_ctx */
     const uint32_t *col;
     uint64_t n, ncols;
-    int k;
+    int k, ky;
     uint64_t row;
     int line;
 } lookahead;
 
 /* Lines (64 bytes) a row of Y spans: exact at k = 16 m on rows that start a line (Y's big blocks
- * are 2 MiB-aligned), the most otherwise (k = 65: 6).  The budget spread over a row's steps. */
-static inline uint64_t row_lines(int k) { return (uint64_t)((k + 15) / 16) + (k % 16 != 0); }
+ * are 2 MiB-aligned), the most otherwise (k = 65: 6); split, its ky / 16 lines and its tail's.
+ * The budget spread over a row's steps. */
+static inline uint64_t row_lines(const implicit_ctx *c)
+{
+    if (c->Yt) return (uint64_t)(c->ky / 16) + 1;
+    return (uint64_t)((c->k + 15) / 16) + (c->k % 16 != 0);
+}
 
 /* Asks for up to `lines` more lines.  Walks (row, line) forward instead of dividing a line count:
  * it runs once per CG step, and a 64-bit division each time showed up in profiles.  Each entry
@@ -494,9 +515,19 @@ static inline void lookahead_issue(lookahead *la, uint64_t lines)
             la->line = 0;
             continue;
         }
-        const char *first = (const char *)(la->Y + (size_t)col * (size_t)la->k);
-        const uintptr_t a = (uintptr_t)first, span = ((a + 4 * (uintptr_t)la->k - 1) >> 6) - (a >> 6) + 1;
-        __builtin_prefetch(first + 64 * la->line, 0, 2);
+        const char *addr;
+        uintptr_t span;
+        if (la->Yt) { /* ky / 16 whole lines, then the tail's line */
+            span = (uintptr_t)(la->ky / 16) + 1;
+            addr = la->line < la->ky / 16 ? (const char *)(la->Y + (size_t)col * (size_t)la->ky) + 64 * la->line
+                                          : (const char *)(la->Yt + (size_t)col * (size_t)(la->k - la->ky));
+        } else {
+            const char *first = (const char *)(la->Y + (size_t)col * (size_t)la->k);
+            const uintptr_t a = (uintptr_t)first;
+            span = ((a + 4 * (uintptr_t)la->k - 1) >> 6) - (a >> 6) + 1;
+            addr = first + 64 * la->line;
+        }
+        __builtin_prefetch(addr, 0, 2);
         if ((uintptr_t)++la->line >= span) {
             la->line = 0;
             la->row++;
@@ -507,13 +538,13 @@ static inline void lookahead_issue(lookahead *la, uint64_t lines)
 static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, hr_als_stats *st, hr_error *err)
 {
     const hr_als_rows *R = c->rows;
-    const int k = c->k, kp = c->kp;
+    const int k = c->k, kp = c->kp, ldg = hr_als_ldg(k);
     const size_t row_bytes = sizeof(float) * (size_t)k;
     const uint64_t base = R->rowptr[0], total = R->rowptr[R->nrows] - base, dense_min = hr_als_cg_dense_len(k);
-    const uint64_t lines = row_lines(k);
+    const uint64_t lines = row_lines(c);
     uint64_t nonempty = 0, nnz = 0, dense_rows = 0, dense_nnz = 0;
     float *xp = w->cg_p, *p = w->cg_p + kp, *r = w->cg_r, *ap = w->cg_ap;
-    lookahead la = { c->Y, R->col + base, total, R->ncols, k, 0, 0 };
+    lookahead la = { c->Y, c->Yt, R->col + base, total, R->ncols, k, c->ky, 0, 0 };
     double tg = hr_now(); /* two clock reads per row: where the gather starts is where CG ended */
     for (uint64_t u = 0; u < R->nrows; u++) {
         const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1], n = end - beg;
@@ -544,7 +575,7 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
         const uint64_t per = ((target > la.row ? target - la.row : 0) * lines + (uint64_t)steps) / (uint64_t)(steps + 1);
         /* r = b - A x, starting from -(G + lambda I) x; xp is the zero-padded copy of x */
         memcpy(xp, x, row_bytes);
-        hr_ials_gemv_g(xp, w->greg, k, r, 1);
+        hr_als_gemm_g(xp, 1, w->gcg, ldg, k, r, 1);
         if (c->loss) *c->loss += xgx(c, xp, r);
         lookahead_issue(&la, per);
         if (len == 0) { /* nothing observed: b = 0, the solution is 0 */
@@ -561,7 +592,7 @@ static int solve_cg(const implicit_ctx *c, hr_als_work *w, int steps, float *X, 
         /* A NaN residual would compare as "converged" below and leave x silently stale. */
         if (!isfinite(rs)) return cg_not_finite(u, err);
         for (int step = 0; step < steps && rs >= CG_TOL; step++) {
-            hr_ials_gemv_g(p, w->greg, k, ap, 0);
+            hr_als_gemm_g(p, 1, w->gcg, ldg, k, ap, 0);
             lookahead_issue(&la, per);
             HR_TRY(sparse_row(c, w, u, off, len, p, ap, 0, err));
             int rc = cg_update(x, p, r, ap, &rs, k, u, err);
@@ -590,10 +621,23 @@ int hr_als_solve_implicit_loss(const hr_als_rows *rows, const float *Y, const fl
                                const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
                                double *data_before, hr_error *err)
 {
+    return hr_als_solve_implicit_split(rows, Y, NULL, o->k, G, o, X, w, stats, data_before, err);
+}
+
+int hr_als_split_ky(int k) { return k >= 32 && k % 16 ? k / 16 * 16 : 0; }
+
+int hr_als_solve_implicit_split(const hr_als_rows *rows, const float *Y, const float *Ytail, int ky, const float *G,
+                                const hr_als_opts *o, float *X, hr_als_work *w, hr_als_stats *stats,
+                                double *data_before, hr_error *err)
+{
     HR_TRY(hr_als_check_opts(o, err));
     if (!w || w->k != o->k)
         return hr_error_set(err, HR_ERR_ARG, "implicit ALS: workspace made for k = %d, options say k = %d",
                             w ? w->k : 0, o->k);
+    if (!Ytail) ky = o->k;
+    else if (ky <= 0 || ky >= o->k || ky % 8)
+        return hr_error_set(err, HR_ERR_ARG, "implicit ALS: a split Y needs 0 < ky < k = %d and ky a multiple of 8, not %d",
+                            o->k, ky);
     hr_als_stats dummy = { 0 };
     hr_als_stats *st = stats ? stats : &dummy;
     double t0 = hr_now();
@@ -602,7 +646,10 @@ int hr_als_solve_implicit_loss(const hr_als_rows *rows, const float *Y, const fl
         memcpy(w->greg + (size_t)i * kp, G + (size_t)i * k, sizeof(float) * (size_t)k);
         w->greg[(size_t)i * kp + i] += o->lambda;
     }
-    implicit_ctx c = { rows, Y, o->alpha, o->epsilon, o->lambda, k, kp, data_before };
+    if (o->solver == HR_ALS_CG) /* the same at CG's stride (zeros after k: the workspace's) */
+        for (int i = 0; i < k; i++)
+            memcpy(w->gcg + (size_t)i * hr_als_ldg(k), w->greg + (size_t)i * kp, sizeof(float) * (size_t)k);
+    implicit_ctx c = { rows, Y, Ytail, o->alpha, o->epsilon, o->lambda, k, kp, ky, data_before };
     int rc = o->solver == HR_ALS_CHOLESKY ? solve_cholesky(&c, w, X, st, err) : solve_cg(&c, w, o->cg_steps, X, st, err);
     if (rc < 0) return rc;
     st->rows += rows->nrows;

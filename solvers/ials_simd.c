@@ -65,19 +65,6 @@ TGT static void wsum_avx2(const float *Yb, uint64_t n, int kp, const float *w, f
     }
 }
 
-/* rows_dot (the shared kernel), the weights as hr_als_spmv_rows forms them, the one-pass axpy. */
-TGT static void spmv_avx2(const float *Yb, const float *wt, uint64_t n, int k, const float *v, float *out,
-                          int residual, float *tmp)
-{
-    hr_als_rows_dot(Yb, n, k, v, tmp);
-    if (residual)
-        for (uint64_t i = 0; i < n; i++) tmp[i] = (1.0f + wt[i]) - wt[i] * tmp[i];
-    else
-        for (uint64_t i = 0; i < n; i++) tmp[i] *= wt[i];
-    wsum_avx2(Yb, n, hr_als_kpad(k), tmp, out, 1, 0);
-}
-
-
 TGT static void copy_row_avx2(float *dst, const float *src, int k)
 {
     int j = 0;
@@ -93,22 +80,80 @@ TGT static void copy_row_avx2(float *dst, const float *src, int k)
     if (j < k) _mm256_storeu_ps(dst + j, hr_avx2_load_head(src + j, k - j)); /* the padding gets zeros */
 }
 #define HAVE_AVX2_KERNELS 1
+
+/* ---- AVX-512: wsum with 16 columns to a vector (the last one masked when kp is an odd
+ * multiple of 8); every element the same FMA chain as in wsum_cols, so the same bits. */
+#include "solvers/avx512.h"
+
+TGT512 static INL void wsum_cols512(const float *restrict Yb, uint64_t n, int kp, const float *restrict w,
+                                    float *restrict out, int c0, const int NV, __mmask16 m, int acc, __m512 sgn)
+{
+    __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0, o8 = o0, o9 = o0,
+           o10 = o0, o11 = o0;
+#define MK(q) (NV - 1 > q ? (__mmask16)0xffff : m)
+#define LDO(q, x) if (NV > q && acc) x = _mm512_maskz_loadu_ps(MK(q), out + c0 + 16 * q);
+    LDO(0, o0) LDO(1, o1) LDO(2, o2) LDO(3, o3) LDO(4, o4) LDO(5, o5) LDO(6, o6) LDO(7, o7) LDO(8, o8) LDO(9, o9)
+    LDO(10, o10) LDO(11, o11)
+#undef LDO
+    const float *y = Yb + c0;
+    for (uint64_t i = 0; i < n; i++, y += kp) {
+        const __m512 b = _mm512_set1_ps(w[i]);
+#define ACC(q, x) if (NV > q) x = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(MK(q), y + 16 * q), x);
+        ACC(0, o0) ACC(1, o1) ACC(2, o2) ACC(3, o3) ACC(4, o4) ACC(5, o5) ACC(6, o6) ACC(7, o7) ACC(8, o8) ACC(9, o9)
+        ACC(10, o10) ACC(11, o11)
+#undef ACC
+    }
+#define STO(q, x) if (NV > q) _mm512_mask_storeu_ps(out + c0 + 16 * q, MK(q), \
+                                                    _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), \
+                                                                                         _mm512_castps_si512(sgn))));
+    STO(0, o0) STO(1, o1) STO(2, o2) STO(3, o3) STO(4, o4) STO(5, o5) STO(6, o6) STO(7, o7) STO(8, o8) STO(9, o9)
+    STO(10, o10) STO(11, o11)
+#undef STO
+#undef MK
+}
+
+/* Passes of 8 vectors (128 columns) while more than 192 remain, then one pass of the rest. */
+TGT512 static void wsum_avx512(const float *Yb, uint64_t n, int kp, const float *w, float *out, int acc, int negate)
+{
+    const __m512 sgn = _mm512_set1_ps(negate ? -0.0f : 0.0f);
+    int c0 = 0;
+    for (; kp - c0 > 192; c0 += 128) wsum_cols512(Yb, n, kp, w, out, c0, 8, 0xffff, acc, sgn);
+    const __mmask16 m = hr_avx512_head((kp - c0) % 16 ? 8 : 16);
+    switch ((kp - c0 + 15) / 16) {
+#define NVC(q) case q: wsum_cols512(Yb, n, kp, w, out, c0, q, m, acc, sgn); break;
+    NVC(1) NVC(2) NVC(3) NVC(4) NVC(5) NVC(6) NVC(7) NVC(8) NVC(9) NVC(10) NVC(11) NVC(12)
+#undef NVC
+    default: break;
+    }
+}
+#define HAVE_AVX512_KERNELS 1
 #endif
 
 void hr_ials_spmv(const float *Yb, const float *wt, uint64_t n, int k, const float *v, float *out, int residual,
                   float *tmp)
 {
-#ifdef HAVE_AVX2_KERNELS
-    if (hr_als_simd_level()) {
-        spmv_avx2(Yb, wt, n, k, v, out, residual, tmp);
+    if (!hr_als_simd_level()) {
+        spmv_c(Yb, wt, n, k, v, out, residual, tmp);
         return;
     }
-#endif
-    spmv_c(Yb, wt, n, k, v, out, residual, tmp);
+    /* rows_dot (the shared kernel), the weights as hr_als_spmv_rows forms them, the one-pass
+     * axpy: each kernel at the level in use */
+    hr_als_rows_dot(Yb, n, k, v, tmp);
+    if (residual)
+        for (uint64_t i = 0; i < n; i++) tmp[i] = (1.0f + wt[i]) - wt[i] * tmp[i];
+    else
+        for (uint64_t i = 0; i < n; i++) tmp[i] *= wt[i];
+    hr_ials_rows_axpy(Yb, n, k, tmp, out);
 }
 
 void hr_ials_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float *out)
 {
+#ifdef HAVE_AVX512_KERNELS
+    if (hr_als_simd_level() >= 2) {
+        wsum_avx512(Yb, n, hr_als_kpad(k), w, out, 1, 0);
+        return;
+    }
+#endif
 #ifdef HAVE_AVX2_KERNELS
     if (hr_als_simd_level()) {
         wsum_avx2(Yb, n, hr_als_kpad(k), w, out, 1, 0);
@@ -116,17 +161,6 @@ void hr_ials_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float
     }
 #endif
     hr_als_rows_axpy(Yb, n, k, w, out);
-}
-
-void hr_ials_gemv_g(const float *p, const float *G, int k, float *c, int negate)
-{
-#ifdef HAVE_AVX2_KERNELS
-    if (hr_als_simd_level()) {
-        wsum_avx2(G, (uint64_t)k, hr_als_kpad(k), p, c, 0, negate);
-        return;
-    }
-#endif
-    hr_als_gemm_g(p, 1, G, k, c, negate);
 }
 
 void hr_ials_copy_row(float *dst, const float *src, int k)

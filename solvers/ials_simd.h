@@ -21,10 +21,6 @@ void hr_ials_spmv(const float *Yb, const float *wt, uint64_t n, int k, const flo
 /* hr_als_rows_axpy in one pass up to kp = 96 (w must not be NULL): the same bits. */
 void hr_ials_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float *out);
 
-/* hr_als_gemm_g (solvers/als_simd.h) for one row (nb = 1), the same bits, with all of G's
- * columns in flight at once: CG solves a row at a time, and a lone row's (G + lambda I) p runs
- * at the FMA rate without a batch of rows to share G's loads. */
-void hr_ials_gemv_g(const float *p, const float *G, int k, float *c, int negate);
 
 /* dst[0..k) = src[0..k), dst[k..kpad(k)) = 0: one gathered row of Y.  Not memcpy: at k = 65 a
  * 260-byte copy leaves glibc's short straight-line path for its loop with alignment fix-ups

@@ -6,6 +6,8 @@
 #     (MovieLens 100K u1.base) and implicit ALS with --solver cg and --solver cholesky (Last.fm
 #     2K, seeded 20% holdout), all at default settings; the same on generated data, which
 #     needs no dataset and so always runs;
+#   - implicit at k = 40, whose received rows are split (32 + 8 floats): the same on 1 and 3
+#     ranks and on both exchanges;
 #   - --exchange allgather and --exchange needed (partition/route.c) give the same model
 #     within 1e-4, and bit-identical ones on the same rank count (reported as its own case);
 #   - the same run twice is bit-identical (model_diff --exact);
@@ -95,6 +97,19 @@ case_generated() {
     done
 }
 
+# k = 40 implicit: the received rows travel and sit split, 32 floats and 8 (hr_als_split_ky,
+# hr_route_exchange_cols): 1 vs 3 ranks within 1e-4, allgather vs needed bit-identical.
+case_split_rows() {
+    gen_data
+    need_tool
+    local np x
+    for np in 1 3; do model split-np$np $np "$HR_TMP/gen-counts" --algo ials --factors 40 --iters 3; done
+    for x in allgather needed; do
+        model split-$x 3 "$HR_TMP/gen-counts" --algo ials --factors 40 --iters 3 --exchange $x
+    done
+    same_model "$HR_TMP/split-np1.tar" "$HR_TMP/split-np3.tar"
+    same_model "$HR_TMP/split-allgather.tar" "$HR_TMP/split-needed.tar" --exact
+}
 # exchange_pair TAG DATASET train-args...: 3 ranks, --exchange allgather and needed.
 exchange_pair() {
     local tag=$1 data=$2 x; shift 2
@@ -187,6 +202,7 @@ tcase train-ranks-als-ml100k case_als_ml
 tcase train-ranks-ials-cg-lastfm case_ials_cg_lfm
 tcase train-ranks-ials-cholesky-lastfm case_ials_chol_lfm
 tcase train-ranks-generated case_generated
+tcase train-ranks-split-rows case_split_rows
 tcase train-exchange-same-model case_exchange_tolerance
 tcase train-exchange-bit-identical case_exchange_exact
 tcase train-repeat-bit-identical case_repeat_exact

@@ -40,10 +40,10 @@ static float *rand_mat(uint64_t rows, int cols, int ld, uint64_t what)
     return a;
 }
 
-/* Both kernel sets, when the CPU has the AVX2 one (the portable set always runs). */
-static int levels(void) { return hr_als_simd_set(1), hr_als_simd_level() ? 2 : 1; }
+/* Every kernel level the CPU runs (the portable set always runs). */
+static int levels(void) { return hr_als_simd_set(HR_ALS_SIMD_MAX), hr_als_simd_level() + 1; }
 
-static const int GK[] = { 1, 3, 8, 16, 17, 24, 63, 64, 65, 72, 130 };
+static const int GK[] = { 1, 3, 8, 16, 17, 24, 40, 56, 63, 64, 65, 72, 130, 200 };
 #define NGK ((int)(sizeof GK / sizeof GK[0]))
 
 /* ---- Gram ----------------------------------------------------------------------------------- */
@@ -84,13 +84,21 @@ static void test_gram_upper(void **state)
                     hr_als_gram_upper(A + 3 * kp, n - 3, kp, k, C2, kp, 1);
                     for (int i = 0; i < k; i++) assert_memory_equal(C + i * kp + i, C2 + i * kp + i, sizeof(float) * (k - i));
                 }
+                /* AVX-512 (its 32-column blocks, masked narrow blocks, 16-row columns): the
+                 * bits of AVX2 */
+                if (lv == 2) {
+                    hr_als_simd_set(1);
+                    hr_als_gram_upper(A, n, kp, k, C2, kp, 0);
+                    hr_als_simd_set(2);
+                    for (int i = 0; i < k; i++) assert_memory_equal(C + i * kp + i, C2 + i * kp + i, sizeof(float) * (k - i));
+                }
                 hr_free(A);
                 hr_free(C);
                 hr_free(C2);
             }
         }
     }
-    hr_als_simd_set(1);
+    hr_als_simd_set(HR_ALS_SIMD_MAX);
 }
 
 /* ---- G p and the sparse products ------------------------------------------------------------- */
@@ -103,9 +111,11 @@ static void test_gemm_g(void **state)
         for (int a = 0; a < NGK; a++) {
             const int k = GK[a], kp = hr_als_kpad(k), nb = 23;
             float *P = rand_mat(nb, k, kp, 300 + k), *G = rand_mat(k, k, kp, 400 + k);
+            for (int i = 0; i < k; i++) /* symmetric, as the callers' G + lambda I */
+                for (int j = 0; j < i; j++) G[i * kp + j] = G[j * kp + i];
             float *C = hr_malloc(sizeof(float) * nb * kp), *C1 = hr_malloc(sizeof(float) * kp);
             for (int neg = 0; neg < 2; neg++) {
-                hr_als_gemm_g(P, nb, G, k, C, neg);
+                hr_als_gemm_g(P, nb, G, kp, k, C, neg);
                 for (int r = 0; r < nb; r++) {
                     for (int q = 0; q < kp; q++) {
                         double want = 0.0, mag = 0.0;
@@ -117,7 +127,7 @@ static void test_gemm_g(void **state)
                         assert_true(fabs(C[r * kp + q] - want) <= 1e-5 * (mag + 1.0));
                     }
                     /* a row alone gives the same bits as in the batch */
-                    hr_als_gemm_g(P + r * kp, 1, G, k, C1, neg);
+                    hr_als_gemm_g(P + r * kp, 1, G, kp, k, C1, neg);
                     assert_memory_equal(C1, C + r * kp, sizeof(float) * kp);
                 }
             }
@@ -127,7 +137,7 @@ static void test_gemm_g(void **state)
             hr_free(C1);
         }
     }
-    hr_als_simd_set(1);
+    hr_als_simd_set(HR_ALS_SIMD_MAX);
 }
 
 static void test_rows_products(void **state)
@@ -149,7 +159,8 @@ static void test_rows_products(void **state)
                     mag += fabs((double)Y[i * kp + j] * v[j]);
                 }
                 assert_true(fabs(s[i] - want) <= 1e-5 * (mag + 1.0));
-                hr_als_rows_dot(Y + i * kp, 1, k, v, &s1); /* alone: the same bits */
+                /* alone: the same bits (at level 2 the 16-row kernel against the 8-row one) */
+                hr_als_rows_dot(Y + i * kp, 1, k, v, &s1);
                 assert_memory_equal(&s1, &s[i], sizeof s1);
             }
             for (int residual = 0; residual < 2; residual++) {
@@ -236,7 +247,7 @@ static void test_rows_products(void **state)
             hr_free(wt);
         }
     }
-    hr_als_simd_set(1);
+    hr_als_simd_set(HR_ALS_SIMD_MAX);
 }
 
 /* ---- laying Gram matrices out in lanes ------------------------------------------------------- */
@@ -270,7 +281,7 @@ static void test_pack_lanes(void **state)
             hr_free(V);
         }
     }
-    hr_als_simd_set(1);
+    hr_als_simd_set(HR_ALS_SIMD_MAX);
 }
 
 /* ---- batched Cholesky ------------------------------------------------------------------------ */
@@ -380,7 +391,7 @@ static void test_chol_batch(void **state)
             free(x);
         }
     }
-    hr_als_simd_set(1);
+    hr_als_simd_set(HR_ALS_SIMD_MAX);
 }
 
 /* ---- solvers ---------------------------------------------------------------------------------- */

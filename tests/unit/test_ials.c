@@ -303,6 +303,57 @@ static void test_implicit_singular_retry(void **state)
     free_prob(&p);
 }
 
+/* A split Y (hr_als_solve_implicit_split: the first ky floats of each row in one array, the rest
+ * in another) gives the bits of the plain layout: CG (resident, streamed and dense rows) and
+ * Cholesky, the loss the solve adds, and hr_als_loss_implicit_split; a bad ky is refused. */
+static void test_implicit_split_rows(void **state)
+{
+    (void)state;
+    const int ks[] = { 40, 65, 130 };
+    for (int a = 0; a < 3; a++) {
+        const int k = ks[a], ky = hr_als_split_ky(k), kt = k - ky;
+        assert_true(ky > 0 && ky % 16 == 0 && kt > 0 && kt < 16);
+        prob p = make_prob(k, 40, 60, 1, SEED + 30 + (uint64_t)k);
+        float *G = hr_malloc(sizeof(float) * (size_t)k * k), *Ym = hr_malloc(sizeof(float) * p.ncols * ky);
+        float *Yt = hr_malloc(sizeof(float) * p.ncols * kt), *X1 = hr_malloc(sizeof(float) * p.nrows * k);
+        float *X2 = hr_malloc(sizeof(float) * p.nrows * k);
+        for (uint64_t r = 0; r < p.ncols; r++) {
+            memcpy(Ym + r * ky, p.Y + r * k, sizeof(float) * ky);
+            memcpy(Yt + r * kt, p.Y + r * k + ky, sizeof(float) * kt);
+        }
+        gram_float(p.Y, p.ncols, k, G, NULL);
+        hr_als_work *w = hr_als_create_work(k, LONG_ROW), *small = hr_als_create_work(k, 1);
+        for (int solver = 0; solver < 2; solver++) {
+            hr_als_opts o = implicit_opts(k, solver ? HR_ALS_CHOLESKY : HR_ALS_CG);
+            for (int ws = 0; ws < 2; ws++) { /* ws 1: the long row streamed (CG) */
+                hr_als_work *wk = ws ? small : w;
+                double l1 = 0.0, l2 = 0.0;
+                hr_error err = { 0 };
+                memcpy(X1, p.X, sizeof(float) * p.nrows * k);
+                memcpy(X2, p.X, sizeof(float) * p.nrows * k);
+                assert_int_equal(hr_als_solve_implicit_loss(&p.rows, p.Y, G, &o, X1, wk, NULL, &l1, &err), 0);
+                assert_int_equal(hr_als_solve_implicit_split(&p.rows, Ym, Yt, ky, G, &o, X2, wk, NULL, &l2, &err), 0);
+                assert_memory_equal(X1, X2, sizeof(float) * p.nrows * k);
+                assert_memory_equal(&l1, &l2, sizeof l1);
+            }
+            double d1, r1, d2, r2;
+            assert_int_equal(hr_als_loss_implicit(&p.rows, p.Y, G, p.X, &o, &d1, &r1, NULL), 0);
+            assert_int_equal(hr_als_loss_implicit_split(&p.rows, Ym, Yt, ky, G, p.X, &o, &d2, &r2, NULL), 0);
+            assert_memory_equal(&d1, &d2, sizeof d1);
+            hr_error err = { 0 };
+            assert_int_equal(hr_als_solve_implicit_split(&p.rows, Ym, Yt, 20, G, &o, X2, w, NULL, NULL, &err), HR_ERR_ARG);
+            assert_int_equal(hr_als_solve_implicit_split(&p.rows, Ym, Yt, k, G, &o, X2, w, NULL, NULL, &err), HR_ERR_ARG);
+        }
+        hr_als_free_work(w);
+        hr_als_free_work(small);
+        hr_free(G); hr_free(Ym); hr_free(Yt); hr_free(X1); hr_free(X2);
+        free_prob(&p);
+    }
+    assert_int_equal(hr_als_split_ky(64), 0);
+    assert_int_equal(hr_als_split_ky(24), 0);
+    assert_int_equal(hr_als_split_ky(65), 64);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_implicit_cg_dense_row),
         cmocka_unit_test(test_gram_vs_naive),
         cmocka_unit_test(test_implicit_singular_retry),
+        cmocka_unit_test(test_implicit_split_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
