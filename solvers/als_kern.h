@@ -115,12 +115,17 @@ static inline __attribute__((always_inline)) void hr_als_prefetch(const hr_als_r
     if (side) __builtin_prefetch(side + col, 0, 2);
 }
 
-/* The same for a split Y (hr_als_solve_implicit_split): the row's ky floats at Y + col ky (ky / 16
- * whole lines) and the line of its tail.  Same always_inline reason. */
+/* The same for Y plain (tail NULL: hr_als_prefetch) or split (hr_als_solve_implicit_split): the
+ * row's ky floats at Y + col ky (ky / 16 whole lines) and the line of its tail.  Same
+ * always_inline reason. */
 static inline __attribute__((always_inline)) void hr_als_prefetch_split(const hr_als_rows *R, const float *Y,
                                                                         const float *tail, int ky, uint64_t e,
                                                                         uint64_t end, int k)
 {
+    if (!tail) {
+        hr_als_prefetch(R, Y, NULL, e, end, k);
+        return;
+    }
     if (e + HR_ALS_PREFETCH >= end) return;
     uint32_t col = R->col[e + HR_ALS_PREFETCH];
     if (col >= R->ncols) return;

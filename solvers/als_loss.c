@@ -94,8 +94,7 @@ int hr_als_loss_implicit_split(const hr_als_rows *rows, const float *Y, const fl
                     rc = col_error("implicit ALS loss", u, col, rows->ncols, err);
                     break;
                 }
-                if (Ytail) hr_als_prefetch_split(rows, Y, Ytail, ky, e, last, k);
-                else hr_als_prefetch(rows, Y, NULL, e, last, k);
+                hr_als_prefetch_split(rows, Y, Ytail, ky, e, last, k);
                 if (!(v >= 0.0f) || !isfinite(v)) {
                     rc = hr_error_set(err, HR_ERR_ARG, "implicit ALS loss: local row %" PRIu64 " has value %g:"
                                       " implicit values must be finite and >= 0", u, (double)v);

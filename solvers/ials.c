@@ -95,21 +95,12 @@ static inline void copy_y_row(float *dst, const float *src, int k)
     else hr_ials_copy_row(dst, src, k);
 }
 
-/* Row col of Y (plain or split) into the gather buffer: kp floats, zeros after the k-th. */
+/* Row col of Y (plain or split) into the gather buffer: kp floats, zeros after the k-th (the
+ * buffers' padding is never written, so a split row's two copies leave it 0). */
 static inline void gather_row(const implicit_ctx *c, float *dst, uint32_t col)
 {
-    if (!c->Yt) {
-        copy_y_row(dst, c->Y + (size_t)col * c->k, c->k);
-        return;
-    }
-    memcpy(dst, c->Y + (size_t)col * c->ky, sizeof(float) * (size_t)c->ky);
-    hr_ials_copy_row(dst + c->ky, c->Yt + (size_t)col * (size_t)(c->k - c->ky), c->k - c->ky);
-}
-
-static inline __attribute__((always_inline)) void prefetch_row(const implicit_ctx *c, uint64_t e, uint64_t end)
-{
-    if (c->Yt) hr_als_prefetch_split(c->rows, c->Y, c->Yt, c->ky, e, end, c->k);
-    else hr_als_prefetch(c->rows, c->Y, NULL, e, end, c->k);
+    if (c->Yt) hr_als_yrow(dst, c->Y, c->Yt, c->ky, c->k, col);
+    else copy_y_row(dst, c->Y + (size_t)col * c->k, c->k);
 }
 
 /* Entries of row u that are observed (value != 0); 0 also when there are none at all. */
@@ -132,7 +123,7 @@ static int gather_plain(const implicit_ctx *c, uint64_t u, uint64_t s, uint64_t 
         float v = R->val[s + j], cm1 = conf_m1(c, v);
         if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
         if (v == 0.0f) continue;
-        prefetch_row(c, s + j, s + n);
+        hr_als_prefetch_split(R, c->Y, c->Yt, c->ky, s + j, s + n, c->k);
         gather_row(c, dst + g * (uint64_t)c->kp, col);
         wt[g++] = cm1;
     }
@@ -165,7 +156,7 @@ static int gram_implicit(const implicit_ctx *c, hr_als_work *w, uint64_t u, floa
             float v = R->val[s + j], cm1 = conf_m1(c, v);
             if (col >= R->ncols || cm1 < 0.0f) return bad_entry(c, u, s + j, err);
             if (v == 0.0f) continue;
-            prefetch_row(c, s + j, R->rowptr[R->nrows]);
+            hr_als_prefetch_split(R, c->Y, c->Yt, c->ky, s + j, R->rowptr[R->nrows], k);
             gather_row(c, w->gather + g * (uint64_t)kp, col);
             w->wt[g] = 1.0f + cm1;
             w->tmp[g++] = sqrtf(cm1);
