@@ -171,17 +171,14 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
     for (uint64_t s = beg; s < end; s += w->gather_rows) {
         uint64_t nc = end - s < w->gather_rows ? end - s : w->gather_rows;
         double t0 = hr_now();
+        uint64_t got = hr_als_gather_explicit(w->gather, kp, c->Y, k, R->ncols, R->col + s, R->val + s, nc,
+                                              R->rowptr[R->nrows] - (s + nc), c->ybias, c->mu, w->wt, sy, ty);
+        if (got < nc)
+            return hr_error_set(err, HR_ERR_ARG, "explicit ALS: local row %" PRIu64 " refers to column %" PRIu32
+                                " but Y has %" PRIu64 " rows", u, R->col[s + got], R->ncols);
         for (uint64_t j = 0; j < nc; j++) {
-            uint32_t col = R->col[s + j];
-            if (col >= R->ncols)
-                return hr_error_set(err, HR_ERR_ARG, "explicit ALS: local row %" PRIu64 " refers to column %" PRIu32
-                                    " but Y has %" PRIu64 " rows", u, col, R->ncols);
-            hr_als_prefetch(R, c->Y, c->ybias, s + j, R->rowptr[R->nrows], k);
-            float t = R->val[s + j] - c->mu - (c->ybias ? c->ybias[col] : 0.0f);
-            hr_als_gather_sums(w->gather + j * (uint64_t)kp, c->Y + (size_t)col * k, k, t, sy, ty);
-            w->wt[j] = t;
-            s1 += t;
-            s2 += t * t;
+            s1 += w->wt[j];
+            s2 += w->wt[j] * w->wt[j];
         }
         double t1 = hr_now();
         if (sse) { /* the loss of the current x_u, b_u: e = t - b_u - x_u.y */

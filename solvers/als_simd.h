@@ -40,10 +40,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Matrices per batched Cholesky (the SIMD width in floats). */
-#define HR_ALS_LANES 8
+/* Matrices per batched Cholesky: the AVX-512 width in floats (the AVX2 kernels take the 16 as
+ * two halves of 8, with the same bits). */
+#define HR_ALS_LANES 16
 /* Largest k whose systems (order up to k + 2) are factored in batches; larger ones go to LAPACK
- * one at a time (the batch buffer grows as 16 k^2 bytes: ~1 MiB at 256). */
+ * one at a time (the batch buffer grows as 32 k^2 bytes: ~2 MiB at 256). */
 #define HR_ALS_BATCH_MAX_K 256
 
 /* k rounded up to a multiple of 8 (one AVX register). */
@@ -90,10 +91,17 @@ void hr_als_rows_dot(const float *Yb, uint64_t n, int k, const float *v, float *
 /* out[0..k) += sum_i w_i y_i over the n rows of Yb (ld kp); w NULL means all ones.  Each
  * element of out is one FMA chain in row order, continued across calls. */
 void hr_als_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float *out);
-/* One gathered row of explicit ALS: dst[0..kp) = src[0..k) and zeros (dst: kp floats), with
- * sy += dst and ty += t dst (kp floats each) - the bits of hr_als_rows_axpy with w = 1 and w = t
- * over the gathered rows, from the rows as they are copied (no second pass over them). */
-void hr_als_gather_sums(float *dst, const float *src, int k, float t, float *sy, float *ty);
+/* The gather of explicit ALS, entries 0..n-1 of a row (or of a chunk of one): entry j's column
+ * c = col[j] (< ncols) and target t_j = val[j] - mu - ybias[c] (ybias may be NULL) go to
+ * wt[j]; row c of Y (ld k) to row j of dst (ld kp, zeros after k); sy += that row and
+ * ty += t_j times it (kp floats each) - the bits of hr_als_rows_axpy with w = 1 and w = wt over
+ * the gathered rows, from the rows as they are copied (no second pass over them).  The rows
+ * HR_ALS_PREFETCH entries ahead (solvers/als_kern.h) are prefetched, across the end of the chunk
+ * while col holds entries there (ahead: how many).  Returns n, or the first j whose column is
+ * >= ncols (the entries before it done, the sums holding them). */
+uint64_t hr_als_gather_explicit(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
+                                const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu, float *wt,
+                                float *sy, float *ty);
 /* y_i *= s_i for the n rows of Yb (ld kp; the padding columns stay 0). */
 void hr_als_rows_scale(float *Yb, uint64_t n, int k, const float *s);
 
@@ -114,12 +122,12 @@ void hr_als_cg_xpby(const float *r, float beta, float *p, int k);
 
 /* ---- the batched Cholesky (solvers/als_chol.c) ---- */
 
-/* Lays 8 (HR_ALS_LANES) Gram matrices out as rows 0..k-1 of a batch: element (i, j <= i) of lane
+/* Lays HR_ALS_LANES Gram matrices out as rows 0..k-1 of a batch: element (i, j <= i) of lane
  * b <- S_b[j][i] + G0[j][i], where S_b = S + b * ss (row-major, ld kp, upper triangle read, as
  * hr_als_gram_upper writes it) and G0 (ld kp) may be NULL.  Reads columns up to kp - 1 of the
  * rows (finite values).  P: see hr_als_chol_batch. */
 void hr_als_pack_lanes(const float *S, size_t ss, int k, const float *G0, float *P);
-/* One batch row (elements 0..k-1, Prow = P + tri(r) * LANES) <- 8 vectors V_b = V + b * vs
+/* One batch row (elements 0..k-1, Prow = P + tri(r) * LANES) <- HR_ALS_LANES vectors V_b = V + b * vs
  * (reads kp floats each). */
 void hr_als_pack_row(const float *V, size_t vs, int k, float *Prow);
 
@@ -129,7 +137,7 @@ void hr_als_pack_row(const float *V, size_t vs, int k, float *Prow);
  * substitution), their element j = n onwards is not touched.  Rows 0..n-1 become L (lower,
  * L L^T = A); invd gets 1 / L_jj (n x LANES).  Returns the mask of lanes whose matrix was not
  * positive definite (a pivot <= 0 or not a number); those lanes' outputs are meaningless.
- * P, invd and z must be 32-byte aligned. */
+ * P, invd and z must be 64-byte aligned. */
 uint32_t hr_als_chol_batch(float *P, int n, int nextra, float *invd);
 /* Solves L^T x = z for every lane (z: n x LANES, overwritten by x), L and invd from
  * hr_als_chol_batch. */

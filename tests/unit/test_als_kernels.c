@@ -195,24 +195,37 @@ static void test_rows_products(void **state)
                 }
                 assert_true(fabs(o1[j] - want) <= 1e-5 * (mag + 1.0));
             }
-            /* the explicit gather's copy with both sums: the rows and the bits of
-             * rows_axpy (w = 1, w = wt) over the copied rows, starting from non-zero sums;
-             * the source rows are unpadded (ld k), the copies padded with zeros */
+            /* the explicit gather: the rows (in reverse order, from unpadded rows of ld k),
+             * zeros after k, the targets, and the bits of rows_axpy (w = 1, w = t) over the
+             * copied rows, starting from non-zero sums; a column out of range stops it there */
             {
                 float *src = hr_malloc(sizeof(float) * n * k + 8), *dst = hr_malloc(sizeof(float) * n * kp);
+                float *want = hr_malloc(sizeof(float) * n * kp), *t = hr_malloc(sizeof(float) * n);
+                float *tw = hr_malloc(sizeof(float) * n), *bias = rand_mat(1, (int)n, (int)n, 1700 + k);
                 float *sy = rand_mat(1, k, kp, 1500 + k), *ty = rand_mat(1, k, kp, 1600 + k);
                 float *sy2 = hr_malloc(sizeof(float) * kp), *ty2 = hr_malloc(sizeof(float) * kp);
+                uint32_t col[37];
+                const float mu = 0.375f;
                 memcpy(sy2, sy, sizeof(float) * kp);
                 memcpy(ty2, ty, sizeof(float) * kp);
-                for (uint64_t i = 0; i < n; i++) memcpy(src + i * k, Y + i * kp, sizeof(float) * k);
+                for (uint64_t i = 0; i < n; i++) {
+                    memcpy(src + i * k, Y + i * kp, sizeof(float) * k);
+                    col[i] = (uint32_t)(n - 1 - i);
+                    memcpy(want + i * kp, Y + col[i] * kp, sizeof(float) * kp);
+                    tw[i] = wt[i] - mu - bias[col[i]];
+                }
                 for (uint64_t i = 0; i < n * kp; i++) dst[i] = NAN;
-                for (uint64_t i = 0; i < n; i++) hr_als_gather_sums(dst + i * kp, src + i * k, k, wt[i], sy, ty);
-                assert_memory_equal(dst, Y, sizeof(float) * n * kp);
-                hr_als_rows_axpy(Y, n, k, NULL, sy2);
-                hr_als_rows_axpy(Y, n, k, wt, ty2);
+                assert_int_equal(hr_als_gather_explicit(dst, kp, src, k, n, col, wt, n, 0, bias, mu, t, sy, ty), n);
+                assert_memory_equal(dst, want, sizeof(float) * n * kp);
+                assert_memory_equal(t, tw, sizeof(float) * n);
+                hr_als_rows_axpy(want, n, k, NULL, sy2);
+                hr_als_rows_axpy(want, n, k, tw, ty2);
                 assert_memory_equal(sy, sy2, sizeof(float) * kp);
                 assert_memory_equal(ty, ty2, sizeof(float) * kp);
-                hr_free(src); hr_free(dst); hr_free(sy); hr_free(ty); hr_free(sy2); hr_free(ty2);
+                col[20] = (uint32_t)n;
+                assert_int_equal(hr_als_gather_explicit(dst, kp, src, k, n, col, wt, n, 0, NULL, 0.0f, t, sy, ty), 20);
+                hr_free(src); hr_free(dst); hr_free(want); hr_free(t); hr_free(tw); hr_free(bias);
+                hr_free(sy); hr_free(ty); hr_free(sy2); hr_free(ty2);
             }
             /* CG vector updates: x += a p, r -= a ap, r.r; p = r + beta p (padding stays 0) */
             float *x = rand_mat(1, k, k, 1100 + k), *pv = rand_mat(1, k, kp, 1200 + k), *r = rand_mat(1, k, kp, 1300 + k),
@@ -339,6 +352,50 @@ static void solve_batch(float *P, float *invd, int n, uint32_t *bad)
     hr_als_chol_backsolve(P, n, invd, P + hr_als_tri(n) * L);
 }
 
+/* The AVX-512 kernels (16 lanes to a vector) and the AVX2 ones (two halves of 8) give the same
+ * bits: the factor, the solutions, 1 / L_jj and the not-positive-definite mask. */
+static void test_chol_levels(void **state)
+{
+    (void)state;
+    if (levels() < 3) {
+        print_message("only %d kernel levels on this CPU: AVX-512 against AVX2 not compared\n", levels());
+        return;
+    }
+    const int NS[] = { 1, 2, 3, 5, 8, 9, 17, 64, 65, 66, 130 };
+    for (int a = 0; a < (int)(sizeof NS / sizeof NS[0]); a++) {
+        const int n = NS[a];
+        const size_t words = (hr_als_tri(n + 1) + 1) * L;
+        float *P[2], *invd[2];
+        uint32_t bad[2];
+        double *M = malloc(sizeof(double) * (size_t)n * n), *rhs = malloc(sizeof(double) * (size_t)n);
+        P[0] = amalloc(sizeof(float) * words);
+        memset(P[0], 0, sizeof(float) * words);
+        for (int b = 0; b < L; b++) {
+            spd(n, (uint64_t)(n * 1000 + b), M, rhs);
+            pack(P[0], b, M, rhs, n);
+        }
+        P[0][(hr_als_tri(n - 1) + n - 1) * L + 11] = -1.0f;
+        P[1] = amalloc(sizeof(float) * words);
+        memcpy(P[1], P[0], sizeof(float) * words);
+        for (int lv = 1; lv <= 2; lv++) {
+            hr_als_simd_set(lv);
+            invd[lv - 1] = amalloc(sizeof(float) * (size_t)n * L);
+            solve_batch(P[lv - 1], invd[lv - 1], n, &bad[lv - 1]);
+        }
+        assert_int_equal(bad[0], bad[1]);
+        assert_true(bad[0] >> 11 & 1u);
+        assert_memory_equal(P[0], P[1], sizeof(float) * words);
+        assert_memory_equal(invd[0], invd[1], sizeof(float) * (size_t)n * L);
+        for (int v = 0; v < 2; v++) {
+            free(P[v]);
+            free(invd[v]);
+        }
+        free(M);
+        free(rhs);
+    }
+    hr_als_simd_set(HR_ALS_SIMD_MAX);
+}
+
 static void test_chol_batch(void **state)
 {
     (void)state;
@@ -362,13 +419,14 @@ static void test_chol_batch(void **state)
             for (int i = 0; i < n; i++)
                 for (int j = 0; j <= i; j++) P[(hr_als_tri(i) + j) * L + 3] = i == j ? (i == n / 2 ? -1.0f : 1.0f) : 0.0f;
             P[(hr_als_tri(n - 1) + 0) * L + 6] = NAN;
+            P[(hr_als_tri(n - 1) + n - 1) * L + 13] = -2.0f; /* and one in the second half of the lanes */
             memcpy(P2, P, sizeof(float) * words);
             uint32_t bad;
             solve_batch(P, invd, n, &bad);
-            assert_int_equal(bad, (1u << 3) | (1u << 6));
+            assert_int_equal(bad, (1u << 3) | (1u << 6) | (1u << 13));
             const float *z = P + hr_als_tri(n) * L;
             for (int b = 0; b < L; b++) {
-                if (b == 3 || b == 6) continue;
+                if (b == 3 || b == 6 || b == 13) continue;
                 ref_solve(M + (size_t)b * n * n, rhs + (size_t)b * n, n, x);
                 for (int j = 0; j < n; j++) assert_true(fabs(z[j * L + b] - x[j]) <= 2e-4 * (1.0 + fabs(x[j])));
             }
@@ -677,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_rows_products),
         cmocka_unit_test(test_pack_lanes),
         cmocka_unit_test(test_chol_batch),
+        cmocka_unit_test(test_chol_levels),
         cmocka_unit_test(test_rows_independent_of_batch),
         cmocka_unit_test(test_implicit_zeros_unobserved),
         cmocka_unit_test(test_odd_and_large_k),
