@@ -255,20 +255,6 @@ TGT static void rows_axpy_avx2(const float *Yb, uint64_t n, int k, const float *
     }
 }
 
-/* The copy with rows_axpy's two chains (w = 1: o = 1 y + o; w = t) continued in memory, not in
- * registers: the chains are the same, one row at a time. */
-TGT static void gather_sums_avx2(float *dst, const float *src, int k, float t, float *sy, float *ty)
-{
-    const __m256 one = _mm256_set1_ps(1.0f), tv = _mm256_set1_ps(t);
-    for (int j = 0; j < k; j += 8) {
-        /* the last, partial vector gives 0 in the padding */
-        __m256 y = k - j >= 8 ? _mm256_loadu_ps(src + j) : hr_avx2_load_head(src + j, k - j);
-        _mm256_storeu_ps(dst + j, y);
-        _mm256_storeu_ps(sy + j, _mm256_fmadd_ps(one, y, _mm256_loadu_ps(sy + j)));
-        _mm256_storeu_ps(ty + j, _mm256_fmadd_ps(tv, y, _mm256_loadu_ps(ty + j)));
-    }
-}
-
 TGT static void rows_scale_avx2(float *Yb, uint64_t n, int k, const float *s)
 {
     const int kp = hr_als_kpad(k);
@@ -475,6 +461,66 @@ static inline __attribute__((always_inline)) void gather_ahead(const float *Y, i
     if (ybias) __builtin_prefetch(ybias + c, 0, 2);
 }
 
+#ifdef HAVE_AVX2_KERNELS
+/* The sums of columns [c0, c0 + 8 NV) over the copied rows, from the copies (ld kp). */
+TGT static INL void sums_from_copies(const float *restrict dst, int kp, uint64_t n, const float *restrict wt, int c0,
+                                     float *restrict sy, float *restrict ty, const int NV)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 s0 = _mm256_loadu_ps(sy + c0), t0 = _mm256_loadu_ps(ty + c0), s1 = s0, s2 = s0, s3 = s0, t1 = t0, t2 = t0,
+           t3 = t0;
+    if (NV > 1) { s1 = _mm256_loadu_ps(sy + c0 + 8); t1 = _mm256_loadu_ps(ty + c0 + 8); }
+    if (NV > 2) { s2 = _mm256_loadu_ps(sy + c0 + 16); t2 = _mm256_loadu_ps(ty + c0 + 16); }
+    if (NV > 3) { s3 = _mm256_loadu_ps(sy + c0 + 24); t3 = _mm256_loadu_ps(ty + c0 + 24); }
+    const float *d = dst + c0;
+    for (uint64_t j = 0; j < n; j++, d += kp) {
+        const __m256 tv = _mm256_broadcast_ss(wt + j);
+#define ACC(v, a, b) if (NV > v) { const __m256 x = _mm256_loadu_ps(d + 8 * (v)); \
+                                   a = _mm256_fmadd_ps(one, x, a); b = _mm256_fmadd_ps(tv, x, b); }
+        ACC(0, s0, t0) ACC(1, s1, t1) ACC(2, s2, t2) ACC(3, s3, t3)
+#undef ACC
+    }
+    _mm256_storeu_ps(sy + c0, s0); _mm256_storeu_ps(ty + c0, t0);
+    if (NV > 1) { _mm256_storeu_ps(sy + c0 + 8, s1); _mm256_storeu_ps(ty + c0 + 8, t1); }
+    if (NV > 2) { _mm256_storeu_ps(sy + c0 + 16, s2); _mm256_storeu_ps(ty + c0 + 16, t2); }
+    if (NV > 3) { _mm256_storeu_ps(sy + c0 + 24, s3); _mm256_storeu_ps(ty + c0 + 24, t3); }
+}
+
+/* AVX2 has 16 registers: 32 columns of sums (8 registers) at a time.  The copy runs first, as
+ * whole vectors (the padding gets zeros), then the sums in blocks of 32 columns from the copies,
+ * which the copy left in the cache; the same chains as gather_sums_avx2's, without its
+ * store-to-load dependence from one row to the next. */
+TGT static uint64_t gather_explicit_avx2(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
+                                         const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu,
+                                         float *wt, float *sy, float *ty)
+{
+    uint64_t done = n;
+    for (uint64_t j = 0; j < n; j++) {
+        gather_ahead(Y, k, ncols, col, j, n, ahead, ybias);
+        const uint32_t c = col[j];
+        if (c >= ncols) {
+            done = j;
+            break;
+        }
+        wt[j] = val[j] - mu - (ybias ? ybias[c] : 0.0f);
+        const float *y = Y + (size_t)c * k;
+        float *d = dst + j * (uint64_t)kp;
+        int q = 0;
+        for (; q + 8 <= k; q += 8) _mm256_storeu_ps(d + q, _mm256_loadu_ps(y + q));
+        if (q < k) _mm256_storeu_ps(d + q, hr_avx2_load_head(y + q, k - q));
+    }
+    for (int c0 = 0; c0 < kp; c0 += 32) {
+        switch ((kp - c0) / 8 < 4 ? (kp - c0) / 8 : 4) {
+        case 1: sums_from_copies(dst, kp, done, wt, c0, sy, ty, 1); break;
+        case 2: sums_from_copies(dst, kp, done, wt, c0, sy, ty, 2); break;
+        case 3: sums_from_copies(dst, kp, done, wt, c0, sy, ty, 3); break;
+        default: sums_from_copies(dst, kp, done, wt, c0, sy, ty, 4); break;
+        }
+    }
+    return done;
+}
+#endif
+
 #ifdef HAVE_AVX512_KERNELS
 /* NV (<= 8) vectors of 16 per row, sy and ty held in registers across the rows: per row only
  * its loads, stores and FMAs.  Before, a call per row added to sy and ty in memory, and each
@@ -541,18 +587,15 @@ uint64_t hr_als_gather_explicit(float *dst, int kp, const float *Y, int k, uint6
     if (hr_als_simd_level() >= 2 && k <= 128)
         return gather_explicit_avx512(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty);
 #endif
+#ifdef HAVE_AVX2_KERNELS
+    if (hr_als_simd_level()) return gather_explicit_avx2(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty);
+#endif
     for (uint64_t j = 0; j < n; j++) {
         gather_ahead(Y, k, ncols, col, j, n, ahead, ybias);
         const uint32_t c = col[j];
         if (c >= ncols) return j;
         const float t = val[j] - mu - (ybias ? ybias[c] : 0.0f);
         wt[j] = t;
-#ifdef HAVE_AVX2_KERNELS
-        if (hr_als_simd_level()) {
-            gather_sums_avx2(dst + j * (uint64_t)kp, Y + (size_t)c * k, k, t, sy, ty);
-            continue;
-        }
-#endif
         gather_sums_c(dst + j * (uint64_t)kp, Y + (size_t)c * k, k, t, sy, ty);
     }
     return n;
