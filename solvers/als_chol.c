@@ -92,9 +92,9 @@ TGT static INL void transpose8(__m256 *r)
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-/* Element (i, j <= i) of lane b is S_b[j][i] (+ G0[j][i]): for each row j of the 8 matrices
- * and 8 consecutive columns i, one transpose gives the 8 lane vectors of (i0..i0+7, j), so
- * every cache line of the batch is written once, by whole vectors. */
+/* Element (i, j <= i) of lane b is S_b[j][i] (+ G0[j][i]): for each row j of 8 matrices (one
+ * half of the lanes) and 8 consecutive columns i, one transpose gives the 8 lane vectors of
+ * (i0..i0+7, j), so every half-line of the batch is written once, by whole vectors. */
 TGT static void pack_lanes_avx2(const float *S, size_t ss, int k, const float *G0, float *P)
 {
     const int kp = hr_als_kpad(k);
@@ -121,23 +121,8 @@ TGT static void pack_row_avx2(const float *V, size_t vs, int k, float *Prow)
     }
 }
 
-/* sum_p x_p * y_p over len lane-vectors, four chains combined as (s0 + s1) + (s2 + s3). */
-TGT static INL __m256 dot_lanes(const float *x, const float *y, int len)
-{
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    int p = 0;
-    for (; p + 4 <= len; p += 4) {
-        s0 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 0) * LANES), _mm256_load_ps(y + (p + 0) * LANES), s0);
-        s1 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 1) * LANES), _mm256_load_ps(y + (p + 1) * LANES), s1);
-        s2 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 2) * LANES), _mm256_load_ps(y + (p + 2) * LANES), s2);
-        s3 = _mm256_fmadd_ps(_mm256_load_ps(x + (p + 3) * LANES), _mm256_load_ps(y + (p + 3) * LANES), s3);
-    }
-    for (; p < len; p++) s0 = _mm256_fmadd_ps(_mm256_load_ps(x + p * LANES), _mm256_load_ps(y + p * LANES), s0);
-    return _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-}
-
 /* Pivot of a diagonal element: lanes with s <= 0 or NaN are recorded in *bad and get 1. */
-TGT static INL __m256 pivot(__m256 s, uint32_t *bad, float *invd_j)
+TGT static INL __m256 pivot_avx2(__m256 s, uint32_t *bad, float *invd_j)
 {
     __m256 ok = _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_GT_OQ);
     *bad |= (uint32_t)(~_mm256_movemask_ps(ok)) & 0xffu;
@@ -146,126 +131,23 @@ TGT static INL __m256 pivot(__m256 s, uint32_t *bad, float *invd_j)
     return d;
 }
 
-/* Left-looking (row by row) Cholesky, two rows at a time; columns in blocks of four, whose
- * dot products over the finished columns are one 2 x 4 register block (8 chains), then a short
- * fix-up inside the block.  The packed rows are 32-byte aligned (callers' buffers are). */
-TGT static uint32_t chol_batch_avx2(float *P, int n, int nextra, float *invd)
-{
-    uint32_t bad = 0;
-    const int total = n + nextra;
-    for (int i = 0; i < total; i += 2) {
-        const int two = i + 1 < total;
-        float *r0 = P + hr_als_tri(i) * LANES, *r1 = two ? P + hr_als_tri(i + 1) * LANES : r0;
-        const int jend = i < n ? i : n; /* columns both rows need, all finished */
-        int j0 = 0;
-        for (; j0 + 4 <= jend; j0 += 4) {
-            const float *l0 = P + hr_als_tri(j0) * LANES, *l1 = P + hr_als_tri(j0 + 1) * LANES,
-                        *l2 = P + hr_als_tri(j0 + 2) * LANES, *l3 = P + hr_als_tri(j0 + 3) * LANES;
-            float *x0 = r0 + j0 * LANES, *x1 = r1 + j0 * LANES;
-            __m256 a00 = _mm256_load_ps(x0), a01 = _mm256_load_ps(x0 + LANES), a02 = _mm256_load_ps(x0 + 2 * LANES),
-                   a03 = _mm256_load_ps(x0 + 3 * LANES);
-            __m256 a10 = _mm256_load_ps(x1), a11 = _mm256_load_ps(x1 + LANES), a12 = _mm256_load_ps(x1 + 2 * LANES),
-                   a13 = _mm256_load_ps(x1 + 3 * LANES);
-            for (int p = 0; p < j0; p++) {
-                const int o = p * LANES;
-                __m256 u0 = _mm256_load_ps(r0 + o), u1 = _mm256_load_ps(r1 + o), b;
-                /* keep b in a register: the compiler would otherwise fold its load into both
-                 * FMAs, and the loop would be load-bound (10 loads per 8 FMAs instead of 6) */
-#define COL(l, x0, x1) b = _mm256_load_ps(l + o); __asm__("" : "+x"(b)); x0 = _mm256_fnmadd_ps(u0, b, x0); \
-                       x1 = _mm256_fnmadd_ps(u1, b, x1);
-                COL(l0, a00, a10) COL(l1, a01, a11) COL(l2, a02, a12) COL(l3, a03, a13)
-#undef COL
-            }
-            const float *d = invd + j0 * LANES;
-            const int o0 = j0 * LANES, o1 = (j0 + 1) * LANES, o2 = (j0 + 2) * LANES;
-            a00 = _mm256_mul_ps(a00, _mm256_load_ps(d));
-            a10 = _mm256_mul_ps(a10, _mm256_load_ps(d));
-            __m256 b;
-            b = _mm256_load_ps(l1 + o0);
-            a01 = _mm256_mul_ps(_mm256_fnmadd_ps(a00, b, a01), _mm256_load_ps(d + LANES));
-            a11 = _mm256_mul_ps(_mm256_fnmadd_ps(a10, b, a11), _mm256_load_ps(d + LANES));
-            b = _mm256_load_ps(l2 + o0);
-            a02 = _mm256_fnmadd_ps(a00, b, a02);
-            a12 = _mm256_fnmadd_ps(a10, b, a12);
-            b = _mm256_load_ps(l2 + o1);
-            a02 = _mm256_mul_ps(_mm256_fnmadd_ps(a01, b, a02), _mm256_load_ps(d + 2 * LANES));
-            a12 = _mm256_mul_ps(_mm256_fnmadd_ps(a11, b, a12), _mm256_load_ps(d + 2 * LANES));
-            b = _mm256_load_ps(l3 + o0);
-            a03 = _mm256_fnmadd_ps(a00, b, a03);
-            a13 = _mm256_fnmadd_ps(a10, b, a13);
-            b = _mm256_load_ps(l3 + o1);
-            a03 = _mm256_fnmadd_ps(a01, b, a03);
-            a13 = _mm256_fnmadd_ps(a11, b, a13);
-            b = _mm256_load_ps(l3 + o2);
-            a03 = _mm256_mul_ps(_mm256_fnmadd_ps(a02, b, a03), _mm256_load_ps(d + 3 * LANES));
-            a13 = _mm256_mul_ps(_mm256_fnmadd_ps(a12, b, a13), _mm256_load_ps(d + 3 * LANES));
-            _mm256_store_ps(x1, a10); _mm256_store_ps(x1 + LANES, a11);
-            _mm256_store_ps(x1 + 2 * LANES, a12); _mm256_store_ps(x1 + 3 * LANES, a13);
-            _mm256_store_ps(x0, a00); _mm256_store_ps(x0 + LANES, a01);
-            _mm256_store_ps(x0 + 2 * LANES, a02); _mm256_store_ps(x0 + 3 * LANES, a03);
-        }
-        /* the columns left before the diagonal, one at a time */
-        for (; j0 < jend; j0++) {
-            const float *lj = P + hr_als_tri(j0) * LANES;
-            __m256 d = _mm256_load_ps(invd + j0 * LANES);
-            __m256 s1 = _mm256_sub_ps(_mm256_load_ps(r1 + j0 * LANES), dot_lanes(r1, lj, j0));
-            __m256 s0 = _mm256_sub_ps(_mm256_load_ps(r0 + j0 * LANES), dot_lanes(r0, lj, j0));
-            _mm256_store_ps(r1 + j0 * LANES, _mm256_mul_ps(s1, d));
-            _mm256_store_ps(r0 + j0 * LANES, _mm256_mul_ps(s0, d));
-        }
-        if (i < n) { /* row i's diagonal */
-            __m256 s = _mm256_sub_ps(_mm256_load_ps(r0 + i * LANES), dot_lanes(r0, r0, i));
-            _mm256_store_ps(r0 + i * LANES, pivot(s, &bad, invd + i * LANES));
-        }
-        if (two) { /* row i + 1: its column i (when i < n), then its diagonal */
-            if (i < n) {
-                const float *li = P + hr_als_tri(i) * LANES;
-                __m256 s = _mm256_sub_ps(_mm256_load_ps(r1 + i * LANES), dot_lanes(r1, li, i));
-                _mm256_store_ps(r1 + i * LANES, _mm256_mul_ps(s, _mm256_load_ps(invd + i * LANES)));
-            }
-            if (i + 1 < n) {
-                __m256 s = _mm256_sub_ps(_mm256_load_ps(r1 + (i + 1) * LANES), dot_lanes(r1, r1, i + 1));
-                _mm256_store_ps(r1 + (i + 1) * LANES, pivot(s, &bad, invd + (i + 1) * LANES));
-            }
-        }
-    }
-    return bad;
-}
-
-TGT static void chol_backsolve_avx2(const float *P, int n, const float *invd, float *z)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        const float *ri = P + hr_als_tri(i) * LANES;
-        __m256 x = _mm256_mul_ps(_mm256_load_ps(z + i * LANES), _mm256_load_ps(invd + i * LANES));
-        _mm256_store_ps(z + i * LANES, x);
-        for (int j = 0; j < i; j++)
-            _mm256_store_ps(z + j * LANES, _mm256_fnmadd_ps(_mm256_load_ps(ri + j * LANES), x, _mm256_load_ps(z + j * LANES)));
-    }
-}
+/* The factor and the back-solve (dot_lanes_avx2, chol_batch_avx2, chol_backsolve_avx2). */
+#define VEC __m256
+#define VOP(op) _mm256_##op
+#define VTGT TGT
+#define VNAME(f) f##_avx2
+#include "solvers/als_chol_tmpl.h"
+#undef VEC
+#undef VOP
+#undef VTGT
+#undef VNAME
 #define HAVE_AVX2_KERNELS 1
 
 /* ---- AVX-512 kernels -------------------------------------------------------------------------- */
 #include "solvers/avx512.h"
 
-/* The AVX2 kernels above with 16 lanes to a vector: the same operations on every lane, so the
- * same bits (test_chol_batch compares the levels).
- * sum_p x_p * y_p over len lane-vectors, four chains combined as (s0 + s1) + (s2 + s3). */
-TGT512 static INL __m512 dot_lanes512(const float *x, const float *y, int len)
-{
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    int p = 0;
-    for (; p + 4 <= len; p += 4) {
-        s0 = _mm512_fmadd_ps(_mm512_load_ps(x + (p + 0) * LANES), _mm512_load_ps(y + (p + 0) * LANES), s0);
-        s1 = _mm512_fmadd_ps(_mm512_load_ps(x + (p + 1) * LANES), _mm512_load_ps(y + (p + 1) * LANES), s1);
-        s2 = _mm512_fmadd_ps(_mm512_load_ps(x + (p + 2) * LANES), _mm512_load_ps(y + (p + 2) * LANES), s2);
-        s3 = _mm512_fmadd_ps(_mm512_load_ps(x + (p + 3) * LANES), _mm512_load_ps(y + (p + 3) * LANES), s3);
-    }
-    for (; p < len; p++) s0 = _mm512_fmadd_ps(_mm512_load_ps(x + p * LANES), _mm512_load_ps(y + p * LANES), s0);
-    return _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
-}
-
-/* Pivot of a diagonal element: lanes with s <= 0 or NaN are recorded in *bad and get 1. */
-TGT512 static INL __m512 pivot512(__m512 s, uint32_t *bad, float *invd_j)
+/* pivot_avx2 with 16 lanes, then the factor and back-solve of solvers/als_chol_tmpl.h at this width. */
+TGT512 static INL __m512 pivot_avx512(__m512 s, uint32_t *bad, float *invd_j)
 {
     __mmask16 ok = _mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_GT_OQ);
     *bad |= (uint32_t)(uint16_t)~ok;
@@ -274,102 +156,15 @@ TGT512 static INL __m512 pivot512(__m512 s, uint32_t *bad, float *invd_j)
     return d;
 }
 
-/* Left-looking (row by row) Cholesky, two rows at a time; columns in blocks of four, whose
- * dot products over the finished columns are one 2 x 4 register block (8 chains), then a short
- * fix-up inside the block.  The packed rows are 64-byte aligned (callers' buffers are). */
-TGT512 static uint32_t chol_batch_avx512(float *P, int n, int nextra, float *invd)
-{
-    uint32_t bad = 0;
-    const int total = n + nextra;
-    for (int i = 0; i < total; i += 2) {
-        const int two = i + 1 < total;
-        float *r0 = P + hr_als_tri(i) * LANES, *r1 = two ? P + hr_als_tri(i + 1) * LANES : r0;
-        const int jend = i < n ? i : n; /* columns both rows need, all finished */
-        int j0 = 0;
-        for (; j0 + 4 <= jend; j0 += 4) {
-            const float *l0 = P + hr_als_tri(j0) * LANES, *l1 = P + hr_als_tri(j0 + 1) * LANES,
-                        *l2 = P + hr_als_tri(j0 + 2) * LANES, *l3 = P + hr_als_tri(j0 + 3) * LANES;
-            float *x0 = r0 + j0 * LANES, *x1 = r1 + j0 * LANES;
-            __m512 a00 = _mm512_load_ps(x0), a01 = _mm512_load_ps(x0 + LANES), a02 = _mm512_load_ps(x0 + 2 * LANES),
-                   a03 = _mm512_load_ps(x0 + 3 * LANES);
-            __m512 a10 = _mm512_load_ps(x1), a11 = _mm512_load_ps(x1 + LANES), a12 = _mm512_load_ps(x1 + 2 * LANES),
-                   a13 = _mm512_load_ps(x1 + 3 * LANES);
-            for (int p = 0; p < j0; p++) {
-                const int o = p * LANES;
-                __m512 u0 = _mm512_load_ps(r0 + o), u1 = _mm512_load_ps(r1 + o), b;
-                /* keep b in a register: the compiler would otherwise fold its load into both
-                 * FMAs, and the loop would be load-bound (10 loads per 8 FMAs instead of 6) */
-#define COL(l, x0, x1) b = _mm512_load_ps(l + o); __asm__("" : "+v"(b)); x0 = _mm512_fnmadd_ps(u0, b, x0); \
-                       x1 = _mm512_fnmadd_ps(u1, b, x1);
-                COL(l0, a00, a10) COL(l1, a01, a11) COL(l2, a02, a12) COL(l3, a03, a13)
-#undef COL
-            }
-            const float *d = invd + j0 * LANES;
-            const int o0 = j0 * LANES, o1 = (j0 + 1) * LANES, o2 = (j0 + 2) * LANES;
-            a00 = _mm512_mul_ps(a00, _mm512_load_ps(d));
-            a10 = _mm512_mul_ps(a10, _mm512_load_ps(d));
-            __m512 b;
-            b = _mm512_load_ps(l1 + o0);
-            a01 = _mm512_mul_ps(_mm512_fnmadd_ps(a00, b, a01), _mm512_load_ps(d + LANES));
-            a11 = _mm512_mul_ps(_mm512_fnmadd_ps(a10, b, a11), _mm512_load_ps(d + LANES));
-            b = _mm512_load_ps(l2 + o0);
-            a02 = _mm512_fnmadd_ps(a00, b, a02);
-            a12 = _mm512_fnmadd_ps(a10, b, a12);
-            b = _mm512_load_ps(l2 + o1);
-            a02 = _mm512_mul_ps(_mm512_fnmadd_ps(a01, b, a02), _mm512_load_ps(d + 2 * LANES));
-            a12 = _mm512_mul_ps(_mm512_fnmadd_ps(a11, b, a12), _mm512_load_ps(d + 2 * LANES));
-            b = _mm512_load_ps(l3 + o0);
-            a03 = _mm512_fnmadd_ps(a00, b, a03);
-            a13 = _mm512_fnmadd_ps(a10, b, a13);
-            b = _mm512_load_ps(l3 + o1);
-            a03 = _mm512_fnmadd_ps(a01, b, a03);
-            a13 = _mm512_fnmadd_ps(a11, b, a13);
-            b = _mm512_load_ps(l3 + o2);
-            a03 = _mm512_mul_ps(_mm512_fnmadd_ps(a02, b, a03), _mm512_load_ps(d + 3 * LANES));
-            a13 = _mm512_mul_ps(_mm512_fnmadd_ps(a12, b, a13), _mm512_load_ps(d + 3 * LANES));
-            _mm512_store_ps(x1, a10); _mm512_store_ps(x1 + LANES, a11);
-            _mm512_store_ps(x1 + 2 * LANES, a12); _mm512_store_ps(x1 + 3 * LANES, a13);
-            _mm512_store_ps(x0, a00); _mm512_store_ps(x0 + LANES, a01);
-            _mm512_store_ps(x0 + 2 * LANES, a02); _mm512_store_ps(x0 + 3 * LANES, a03);
-        }
-        /* the columns left before the diagonal, one at a time */
-        for (; j0 < jend; j0++) {
-            const float *lj = P + hr_als_tri(j0) * LANES;
-            __m512 d = _mm512_load_ps(invd + j0 * LANES);
-            __m512 s1 = _mm512_sub_ps(_mm512_load_ps(r1 + j0 * LANES), dot_lanes512(r1, lj, j0));
-            __m512 s0 = _mm512_sub_ps(_mm512_load_ps(r0 + j0 * LANES), dot_lanes512(r0, lj, j0));
-            _mm512_store_ps(r1 + j0 * LANES, _mm512_mul_ps(s1, d));
-            _mm512_store_ps(r0 + j0 * LANES, _mm512_mul_ps(s0, d));
-        }
-        if (i < n) { /* row i's diagonal */
-            __m512 s = _mm512_sub_ps(_mm512_load_ps(r0 + i * LANES), dot_lanes512(r0, r0, i));
-            _mm512_store_ps(r0 + i * LANES, pivot512(s, &bad, invd + i * LANES));
-        }
-        if (two) { /* row i + 1: its column i (when i < n), then its diagonal */
-            if (i < n) {
-                const float *li = P + hr_als_tri(i) * LANES;
-                __m512 s = _mm512_sub_ps(_mm512_load_ps(r1 + i * LANES), dot_lanes512(r1, li, i));
-                _mm512_store_ps(r1 + i * LANES, _mm512_mul_ps(s, _mm512_load_ps(invd + i * LANES)));
-            }
-            if (i + 1 < n) {
-                __m512 s = _mm512_sub_ps(_mm512_load_ps(r1 + (i + 1) * LANES), dot_lanes512(r1, r1, i + 1));
-                _mm512_store_ps(r1 + (i + 1) * LANES, pivot512(s, &bad, invd + (i + 1) * LANES));
-            }
-        }
-    }
-    return bad;
-}
-
-TGT512 static void chol_backsolve_avx512(const float *P, int n, const float *invd, float *z)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        const float *ri = P + hr_als_tri(i) * LANES;
-        __m512 x = _mm512_mul_ps(_mm512_load_ps(z + i * LANES), _mm512_load_ps(invd + i * LANES));
-        _mm512_store_ps(z + i * LANES, x);
-        for (int j = 0; j < i; j++)
-            _mm512_store_ps(z + j * LANES, _mm512_fnmadd_ps(_mm512_load_ps(ri + j * LANES), x, _mm512_load_ps(z + j * LANES)));
-    }
-}
+#define VEC __m512
+#define VOP(op) _mm512_##op
+#define VTGT TGT512
+#define VNAME(f) f##_avx512
+#include "solvers/als_chol_tmpl.h"
+#undef VEC
+#undef VOP
+#undef VTGT
+#undef VNAME
 #define HAVE_AVX512_KERNELS 1
 #endif
 

@@ -96,14 +96,13 @@ static inline void hr_als_scale_copy(float a, const float *restrict x, float *re
 
 /* Random rows of Y come from DRAM once Y outgrows the cache, and a loop that loads one row per
  * entry then stalls on every load (measured: 70% of the implicit loss time sat on that load).
- * So loops over entries ask for the row HR_ALS_PREFETCH entries ahead (across row boundaries, up
- * to `end`, the last entry of the call), with its element of `side` (a per-row array of Y's side
- * read with the row, the explicit biases; may be NULL).  Out-of-range columns are skipped here
- * and reported by the caller when it reaches them.
+ * So loops over entries ask for the row HR_ALS_PREFETCH (als_simd.h) entries ahead (across row
+ * boundaries, up to `end`, the last entry of the call), with its element of `side` (a per-row
+ * array of Y's side read with the row, the explicit biases; may be NULL).  Out-of-range columns
+ * are skipped here and reported by the caller when it reaches them.
  * always_inline: the function has no effect GCC counts (a prefetch is none), so GCC 12 marks it
  * const and deletes every call it does not inline early, prefetches and all; without the
  * attribute no caller had a single prefetch instruction. */
-#define HR_ALS_PREFETCH 8
 static inline __attribute__((always_inline)) void hr_als_prefetch(const hr_als_rows *R, const float *Y,
                                                                   const float *side, uint64_t e, uint64_t end, int k)
 {

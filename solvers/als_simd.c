@@ -3,7 +3,6 @@
  * level they all follow: AVX2 + FMA versions chosen at run time, and portable versions with the
  * same loop structure. */
 #include "solvers/als_simd.h"
-#include "solvers/als_kern.h" /* HR_ALS_PREFETCH */
 
 #include <math.h>
 #include <string.h>
@@ -75,13 +74,6 @@ static void rows_axpy_c(const float *Yb, uint64_t n, int k, const float *w, floa
     }
 }
 
-static void gather_sums_c(float *dst, const float *src, int k, float t, float *sy, float *ty)
-{
-    memcpy(dst, src, sizeof(float) * (size_t)k);
-    memset(dst + k, 0, sizeof(float) * (size_t)(hr_als_kpad(k) - k));
-    for (int q = 0; q < k; q++) sy[q] += 1.0f * dst[q];
-    for (int q = 0; q < k; q++) ty[q] += t * dst[q];
-}
 
 static void rows_scale_c(float *Yb, uint64_t n, int k, const float *s)
 {
@@ -461,6 +453,20 @@ static inline __attribute__((always_inline)) void gather_ahead(const float *Y, i
     if (ybias) __builtin_prefetch(ybias + c, 0, 2);
 }
 
+/* Entry j: the row ahead asked for, then its column checked and its target t_j into wt[j].
+ * Returns its row of Y, or NULL when the column is out of range. */
+static inline __attribute__((always_inline)) const float *gather_entry(const float *Y, int k, uint64_t ncols,
+                                                                       const uint32_t *col, const float *val, uint64_t j,
+                                                                       uint64_t n, uint64_t ahead, const float *ybias,
+                                                                       float mu, float *wt)
+{
+    gather_ahead(Y, k, ncols, col, j, n, ahead, ybias);
+    const uint32_t c = col[j];
+    if (c >= ncols) return NULL;
+    wt[j] = val[j] - mu - (ybias ? ybias[c] : 0.0f);
+    return Y + (size_t)c * k;
+}
+
 #ifdef HAVE_AVX2_KERNELS
 /* The sums of columns [c0, c0 + 8 NV) over the copied rows, from the copies (ld kp). */
 TGT static INL void sums_from_copies(const float *restrict dst, int kp, uint64_t n, const float *restrict wt, int c0,
@@ -488,7 +494,7 @@ TGT static INL void sums_from_copies(const float *restrict dst, int kp, uint64_t
 
 /* AVX2 has 16 registers: 32 columns of sums (8 registers) at a time.  The copy runs first, as
  * whole vectors (the padding gets zeros), then the sums in blocks of 32 columns from the copies,
- * which the copy left in the cache; the same chains as gather_sums_avx2's, without its
+ * which the copy left in the cache: the same chains as a row-by-row sum in memory, without its
  * store-to-load dependence from one row to the next. */
 TGT static uint64_t gather_explicit_avx2(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
                                          const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu,
@@ -496,14 +502,11 @@ TGT static uint64_t gather_explicit_avx2(float *dst, int kp, const float *Y, int
 {
     uint64_t done = n;
     for (uint64_t j = 0; j < n; j++) {
-        gather_ahead(Y, k, ncols, col, j, n, ahead, ybias);
-        const uint32_t c = col[j];
-        if (c >= ncols) {
+        const float *y = gather_entry(Y, k, ncols, col, val, j, n, ahead, ybias, mu, wt);
+        if (!y) {
             done = j;
             break;
         }
-        wt[j] = val[j] - mu - (ybias ? ybias[c] : 0.0f);
-        const float *y = Y + (size_t)c * k;
         float *d = dst + j * (uint64_t)kp;
         int q = 0;
         for (; q + 8 <= k; q += 8) _mm256_storeu_ps(d + q, _mm256_loadu_ps(y + q));
@@ -540,14 +543,10 @@ TGT512 static INL uint64_t gather_explicit512(float *restrict dst, int kp, const
     LDS(0, s0, t0) LDS(1, s1, t1) LDS(2, s2, t2) LDS(3, s3, t3) LDS(4, s4, t4) LDS(5, s5, t5) LDS(6, s6, t6) LDS(7, s7, t7)
 #undef LDS
     for (uint64_t j = 0; j < n; j++) {
-        gather_ahead(Y, k, ncols, col, j, n, ahead, ybias);
-        const uint32_t c = col[j];
-        if (c >= ncols) return j;
-        const float t = val[j] - mu - (ybias ? ybias[c] : 0.0f);
-        wt[j] = t;
-        const float *y = Y + (size_t)c * k;
+        const float *y = gather_entry(Y, k, ncols, col, val, j, n, ahead, ybias, mu, wt);
+        if (!y) return j;
         float *d = dst + j * (uint64_t)kp;
-        const __m512 tv = _mm512_set1_ps(t);
+        const __m512 tv = _mm512_set1_ps(wt[j]);
 #define ROW(v, a, b)                                                                                          \
         if (NV > v) {                                                                                         \
             const __m512 x = (v) == NV - 1 ? _mm512_maskz_loadu_ps(ml, y + 16 * (v)) : _mm512_loadu_ps(y + 16 * (v)); \
@@ -591,12 +590,13 @@ uint64_t hr_als_gather_explicit(float *dst, int kp, const float *Y, int k, uint6
     if (hr_als_simd_level()) return gather_explicit_avx2(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty);
 #endif
     for (uint64_t j = 0; j < n; j++) {
-        gather_ahead(Y, k, ncols, col, j, n, ahead, ybias);
-        const uint32_t c = col[j];
-        if (c >= ncols) return j;
-        const float t = val[j] - mu - (ybias ? ybias[c] : 0.0f);
-        wt[j] = t;
-        gather_sums_c(dst + j * (uint64_t)kp, Y + (size_t)c * k, k, t, sy, ty);
+        const float *y = gather_entry(Y, k, ncols, col, val, j, n, ahead, ybias, mu, wt);
+        if (!y) return j;
+        float *d = dst + j * (uint64_t)kp;
+        memcpy(d, y, sizeof(float) * (size_t)k);
+        memset(d + k, 0, sizeof(float) * (size_t)(kp - k));
+        for (int q = 0; q < k; q++) sy[q] += 1.0f * d[q];
+        for (int q = 0; q < k; q++) ty[q] += wt[j] * d[q];
     }
     return n;
 }

@@ -91,14 +91,17 @@ void hr_als_rows_dot(const float *Yb, uint64_t n, int k, const float *v, float *
 /* out[0..k) += sum_i w_i y_i over the n rows of Yb (ld kp); w NULL means all ones.  Each
  * element of out is one FMA chain in row order, continued across calls. */
 void hr_als_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float *out);
+/* How many entries ahead the gathers ask for a row of Y (see hr_als_prefetch, als_kern.h). */
+#define HR_ALS_PREFETCH 8
+
 /* The gather of explicit ALS, entries 0..n-1 of a row (or of a chunk of one): entry j's column
  * c = col[j] (< ncols) and target t_j = val[j] - mu - ybias[c] (ybias may be NULL) go to
  * wt[j]; row c of Y (ld k) to row j of dst (ld kp, zeros after k); sy += that row and
  * ty += t_j times it (kp floats each) - the bits of hr_als_rows_axpy with w = 1 and w = wt over
- * the gathered rows, from the rows as they are copied (no second pass over them).  The rows
- * HR_ALS_PREFETCH entries ahead (solvers/als_kern.h) are prefetched, across the end of the chunk
- * while col holds entries there (ahead: how many).  Returns n, or the first j whose column is
- * >= ncols (the entries before it done, the sums holding them). */
+ * the gathered rows, summed as the rows are copied (AVX-512) or from the copies while they are
+ * in the cache (AVX2, portable).  The rows HR_ALS_PREFETCH entries ahead are prefetched, across
+ * the end of the chunk while col holds entries there (ahead: how many).  Returns n, or the
+ * first j whose column is >= ncols (the entries before it done, the sums holding them). */
 uint64_t hr_als_gather_explicit(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
                                 const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu, float *wt,
                                 float *sy, float *ty);
