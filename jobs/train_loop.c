@@ -128,8 +128,7 @@ static int gather_other(hr_train *t, hr_train_side *a, hr_train_side *b, hr_als_
     }
     double t2 = hr_now();
     if (t->ky < k) { /* split (hr_als_solve_implicit_split): the first ky floats of each row, then the rest */
-        HR_TRY(hr_route_exchange_cols(job->comm, &a->route, b->F, k, 0, t->ky, a->send, a->recv));
-        HR_TRY(hr_route_exchange_cols(job->comm, &a->route, b->F, k, t->ky, k - t->ky, a->send, a->recv_tail));
+        HR_TRY(hr_route_exchange_split(job->comm, &a->route, b->F, k, t->ky, a->send, a->recv, a->recv_tail));
     } else {
         HR_TRY(hr_route_exchange(job->comm, &a->route, b->F, k, a->send, a->recv));
     }

@@ -122,22 +122,33 @@ void hr_route_map_cols(const hr_route *r, const hr_part *other, const hr_block *
 
 int hr_route_exchange(hr_comm *c, const hr_route *r, const float *local, int width, float *send, float *recv)
 {
-    return hr_route_exchange_cols(c, r, local, width, 0, width, send, recv);
+    const size_t row = (size_t)width * sizeof(float);
+    if (r->mode == HR_EXCHANGE_ALLGATHER) /* whole rows travel as they are */
+        return hr_comm_allgatherv_into(c, local, r->recv_count[hr_comm_rank(c)], recv, r->recv_count, row);
+    for (uint64_t q = 0; q < r->nsend; q++)
+        memcpy(send + q * (size_t)width, local + (size_t)r->send_local[q] * (size_t)width, row);
+    return hr_comm_alltoallv_into(c, send, r->send_count, recv, r->recv_count, row);
 }
 
-int hr_route_exchange_cols(hr_comm *c, const hr_route *r, const float *local, int ld, int col0, int width, float *send,
-                           float *recv)
+int hr_route_exchange_split(hr_comm *c, const hr_route *r, const float *local, int k, int ky, float *send, float *recv,
+                            float *recv_tail)
 {
-    const size_t row = (size_t)width * sizeof(float);
-    if (r->mode == HR_EXCHANGE_ALLGATHER) {
-        const uint64_t n = r->recv_count[hr_comm_rank(c)];
-        if (ld != width) { /* whole rows travel as they are; a column range is packed first */
-            for (uint64_t q = 0; q < n; q++) memcpy(send + q * (size_t)width, local + q * (size_t)ld + col0, row);
-            local = send;
-        }
-        return hr_comm_allgatherv_into(c, local, n, recv, r->recv_count, row);
+    const int kt = k - ky;
+    const int all = r->mode == HR_EXCHANGE_ALLGATHER;
+    const uint64_t n = all ? r->recv_count[hr_comm_rank(c)] : r->nsend;
+    float *tail = send + n * (size_t)ky;
+    /* one pass over the rows, each read once: both parts packed (the tail's few floats by a
+     * loop: a memcpy call per row cost more than the copy) */
+    for (uint64_t q = 0; q < n; q++) {
+        const float *src = local + (size_t)(all ? q : r->send_local[q]) * (size_t)k;
+        memcpy(send + q * (size_t)ky, src, sizeof(float) * (size_t)ky);
+        for (int j = 0; j < kt; j++) tail[q * (size_t)kt + (size_t)j] = src[ky + j];
     }
-    for (uint64_t q = 0; q < r->nsend; q++)
-        memcpy(send + q * (size_t)width, local + (size_t)r->send_local[q] * (size_t)ld + col0, row);
-    return hr_comm_alltoallv_into(c, send, r->send_count, recv, r->recv_count, row);
+    const size_t rowy = (size_t)ky * sizeof(float), rowt = (size_t)kt * sizeof(float);
+    if (all) {
+        HR_TRY(hr_comm_allgatherv_into(c, send, n, recv, r->recv_count, rowy));
+        return hr_comm_allgatherv_into(c, tail, n, recv_tail, r->recv_count, rowt);
+    }
+    HR_TRY(hr_comm_alltoallv_into(c, send, r->send_count, recv, r->recv_count, rowy));
+    return hr_comm_alltoallv_into(c, tail, r->send_count, recv_tail, r->recv_count, rowt);
 }

@@ -50,11 +50,12 @@ void hr_route_map_cols(const hr_route *r, const hr_part *other, const hr_block *
 /* Collective.  local: this rank's owned rows of the other side (width floats each, in local
  * order); send: scratch of nsend * width floats (needed mode); recv: nrecv * width floats. */
 int hr_route_exchange(hr_comm *c, const hr_route *r, const float *local, int width, float *send, float *recv);
-/* The same for columns [col0, col0 + width) of rows of ld floats: recv gets nrecv rows of width
- * floats.  send: scratch of max(nsend, this rank's rows) * width floats (the columns are packed
- * first in both modes). */
-int hr_route_exchange_cols(hr_comm *c, const hr_route *r, const float *local, int ld, int col0, int width, float *send,
-                           float *recv);
+/* The same with each row of k floats sent in two parts, its first ky floats into recv (nrecv
+ * rows of ky) and the other k - ky into recv_tail (nrecv rows of k - ky): the split layout of
+ * hr_als_solve_implicit_split.  send: scratch of max(nsend, this rank's rows) * k floats (both
+ * parts are packed in one pass over the rows, in both modes). */
+int hr_route_exchange_split(hr_comm *c, const hr_route *r, const float *local, int k, int ky, float *send, float *recv,
+                            float *recv_tail);
 void hr_route_free(hr_route *r);
 
 #endif
