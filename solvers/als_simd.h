@@ -130,8 +130,8 @@ void hr_als_cg_xpby(const float *r, float beta, float *p, int k);
  * hr_als_gram_upper writes it) and G0 (ld kp) may be NULL.  Reads columns up to kp - 1 of the
  * rows (finite values).  P: see hr_als_chol_batch. */
 void hr_als_pack_lanes(const float *S, size_t ss, int k, const float *G0, float *P);
-/* One batch row (elements 0..k-1, Prow = P + tri(r) * LANES) <- HR_ALS_LANES vectors V_b = V + b * vs
- * (reads kp floats each). */
+/* One batch row (elements 0..k-1, Prow = P + tri(r) * LANES) <- HR_ALS_LANES vectors
+ * V_b = V + b * vs (reads kp floats each). */
 void hr_als_pack_row(const float *V, size_t vs, int k, float *Prow);
 
 /* Factors HR_ALS_LANES symmetric matrices of order n at once.  P holds rows 0..n+nextra-1 in
