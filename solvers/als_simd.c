@@ -612,14 +612,19 @@ void hr_als_rows_scale(float *Yb, uint64_t n, int k, const float *s)
     rows_scale_c(Yb, n, k, s);
 }
 
+void hr_als_spmv_weights(float *s, const float *wt, uint64_t n, int residual)
+{
+    if (residual)
+        for (uint64_t i = 0; i < n; i++) s[i] = (1.0f + wt[i]) - wt[i] * s[i];
+    else
+        for (uint64_t i = 0; i < n; i++) s[i] *= wt[i];
+}
+
 void hr_als_spmv_rows(const float *Yb, const float *wt, uint64_t n, int k, const float *v, float *out, int residual,
                       float *tmp)
 {
     hr_als_rows_dot(Yb, n, k, v, tmp);
-    if (residual)
-        for (uint64_t i = 0; i < n; i++) tmp[i] = (1.0f + wt[i]) - wt[i] * tmp[i];
-    else
-        for (uint64_t i = 0; i < n; i++) tmp[i] *= wt[i];
+    hr_als_spmv_weights(tmp, wt, n, residual);
     hr_als_rows_axpy(Yb, n, k, tmp, out);
 }
 

@@ -115,6 +115,8 @@ void hr_als_rows_scale(float *Yb, uint64_t n, int k, const float *s);
  * out: kp floats. */
 void hr_als_spmv_rows(const float *Yb, const float *wt, uint64_t n, int k, const float *v, float *out, int residual,
                       float *tmp);
+/* Its weights, in place: s_i <- wt_i s_i (step) or (1 + wt_i) - wt_i s_i (residual). */
+void hr_als_spmv_weights(float *s, const float *wt, uint64_t n, int residual);
 
 /* CG vector updates on zero-padded vectors of kp floats (x: k floats, the factor row):
  * hr_als_vdot = a . b; hr_als_cg_step: x += a p, r -= a ap, returns r . r; hr_als_cg_xpby:

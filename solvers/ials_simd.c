@@ -136,13 +136,10 @@ void hr_ials_spmv(const float *Yb, const float *wt, uint64_t n, int k, const flo
         spmv_c(Yb, wt, n, k, v, out, residual, tmp);
         return;
     }
-    /* rows_dot (the shared kernel), the weights as hr_als_spmv_rows forms them, the one-pass
-     * axpy: each kernel at the level in use */
+    /* hr_als_spmv_rows's rows_dot and weights, then the one-pass axpy: each kernel at the
+     * level in use */
     hr_als_rows_dot(Yb, n, k, v, tmp);
-    if (residual)
-        for (uint64_t i = 0; i < n; i++) tmp[i] = (1.0f + wt[i]) - wt[i] * tmp[i];
-    else
-        for (uint64_t i = 0; i < n; i++) tmp[i] *= wt[i];
+    hr_als_spmv_weights(tmp, wt, n, residual);
     hr_ials_rows_axpy(Yb, n, k, tmp, out);
 }
 

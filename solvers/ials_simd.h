@@ -21,7 +21,6 @@ void hr_ials_spmv(const float *Yb, const float *wt, uint64_t n, int k, const flo
 /* hr_als_rows_axpy in one pass up to kp = 96 (w must not be NULL): the same bits. */
 void hr_ials_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float *out);
 
-
 /* dst[0..k) = src[0..k), dst[k..kpad(k)) = 0: one gathered row of Y.  Not memcpy: at k = 65 a
  * 260-byte copy leaves glibc's short straight-line path for its loop with alignment fix-ups
  * (measured: the CG gather 1.5x slower at k = 65 than at 64 for 1.27x the bytes); here whole
