@@ -275,19 +275,81 @@ TGT512 static void gram_col_all512(const float *A, uint64_t i0, uint64_t i1, int
     }
 }
 
-/* The upper triangle in column blocks of 32: rows above the block's second half need all its
- * columns (12 x 32 tiles), the 16 rows of its second half only its last 16 (16 x 16 tiles);
- * a block of 16 or fewer columns is one vector wide.  Per row of A that is as many FMA
- * instructions as elements / 16 plus the diagonal tiles' lower halves (k = 64: 160 against
- * the AVX2 kernel's 288).  The last k mod 8 columns as in the AVX2 kernel, 16 rows to a vector. */
+/* A diagonal block of 16 columns d .. d + 15, its 136 elements in 9 FMAs a row instead of 16.
+ * With x = a[d .. d + 15] and r_s = x rotated by s lanes (lane q: x[q + s mod 16]), the product
+ * r_a * r_b holds in lane q the pair (q + a, q + b) mod 16: all 16 pairs at distance b - a (8,
+ * twice, at distance 8).  Rotations by 1, 2, 5 and 8 give every distance 1 .. 8 as one of
+ * their differences, so 4 rotations and 9 products (distance 0: x * x) cover the block once.
+ * Each element is the same FMA chain over the rows as a tile's, so the same bits.  The
+ * accumulators run over all n rows and go to and from C once a call through t (product e,
+ * e = 0 .. 8, is distance e; C's (i, j), j >= i, is product j - i, lane i - a, when j - i <= 8,
+ * else product 16 - j + i, lane j - a); the loops unroll to constant offsets. */
+static const int diag_a[9] = { 0, 0, 0, 2, 1, 0, 2, 1, 0 }, diag_b[9] = { 0, 1, 2, 5, 5, 5, 8, 8, 8 };
+
+TGT512 static void gram_diag512(const float *restrict A, uint64_t n, int lda, int d, float *restrict C, int ldc,
+                                int acc)
+{
+    float t[9][16];
+    float *cd = C + (size_t)d * ldc + d;
+#pragma GCC unroll 9
+    for (int e = 0; e < 9; e++)
+#pragma GCC unroll 16
+        for (int q = 0; q < 16; q++) {
+            const int u = (q + diag_a[e]) & 15, v = (q + diag_b[e]) & 15, lo = u < v ? u : v, hi = u < v ? v : u;
+            t[e][q] = acc ? cd[(size_t)lo * ldc + hi] : 0.0f;
+        }
+    __m512 c0 = _mm512_loadu_ps(t[0]), c1 = _mm512_loadu_ps(t[1]), c2 = _mm512_loadu_ps(t[2]),
+           c3 = _mm512_loadu_ps(t[3]), c4 = _mm512_loadu_ps(t[4]), c5 = _mm512_loadu_ps(t[5]),
+           c6 = _mm512_loadu_ps(t[6]), c7 = _mm512_loadu_ps(t[7]), c8 = _mm512_loadu_ps(t[8]);
+    const float *a = A + d;
+    for (uint64_t i = 0; i < n; i++, a += lda) {
+        const __m512i xi = _mm512_loadu_si512(a);
+#define ROT(s) _mm512_castsi512_ps(_mm512_alignr_epi32(xi, xi, s))
+        const __m512 x = _mm512_castsi512_ps(xi), r1 = ROT(1), r2 = ROT(2), r5 = ROT(5), r8 = ROT(8);
+#undef ROT
+        c0 = _mm512_fmadd_ps(x, x, c0);
+        c1 = _mm512_fmadd_ps(x, r1, c1);
+        c2 = _mm512_fmadd_ps(x, r2, c2);
+        c3 = _mm512_fmadd_ps(r2, r5, c3);
+        c4 = _mm512_fmadd_ps(r1, r5, c4);
+        c5 = _mm512_fmadd_ps(x, r5, c5);
+        c6 = _mm512_fmadd_ps(r2, r8, c6);
+        c7 = _mm512_fmadd_ps(r1, r8, c7);
+        c8 = _mm512_fmadd_ps(x, r8, c8);
+    }
+    _mm512_storeu_ps(t[0], c0), _mm512_storeu_ps(t[1], c1), _mm512_storeu_ps(t[2], c2);
+    _mm512_storeu_ps(t[3], c3), _mm512_storeu_ps(t[4], c4), _mm512_storeu_ps(t[5], c5);
+    _mm512_storeu_ps(t[6], c6), _mm512_storeu_ps(t[7], c7), _mm512_storeu_ps(t[8], c8);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) {
+        float *ci = cd + (size_t)i * ldc;
+#pragma GCC unroll 16
+        for (int j = i; j < 16; j++)
+            ci[j] = j - i <= 8 ? t[j - i][(i - diag_a[j - i]) & 15] : t[16 - j + i][(j - diag_a[16 - j + i]) & 15];
+    }
+}
+
+/* Below this many rows of A, gram_diag512's fixed cost (C to and from its accumulators) is
+ * more than its FMAs save; the diagonal blocks go in square tiles then. */
+#define GRAM_DIAG_MIN_ROWS 32
+
+/* The upper triangle in column blocks of 32.  Rows above a block take all its columns (12 x 32
+ * tiles).  With gram_diag512 (full 16 x 16 diagonal blocks, n >= GRAM_DIAG_MIN_ROWS), the first
+ * 16 rows of the block take its last 16 columns (a 16 x 16 tile); otherwise the block's first
+ * 16 rows take all its columns and its last 16 rows its last 16 (square tiles over the
+ * diagonal).  FMA instructions per row of A, k = 64: 132 with gram_diag512, 160 without, for
+ * 130 = elements / 16.  A block narrower than 16 is a masked tile; the last k mod 8 columns as
+ * in the AVX2 kernel, 16 rows to a vector. */
 TGT512 static void gram_upper_avx512(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate)
 {
-    const int k8 = k >= 32 ? k / 8 * 8 : k;
+    const int k8 = k >= 32 ? k / 8 * 8 : k, cyc = n >= GRAM_DIAG_MIN_ROWS;
     const uint64_t pass = gram_rows_per_pass(lda);
     if (n == 0) {
         if (!accumulate) gram_upper_c(A, 0, lda, k, C, ldc, 0);
         return;
     }
+    if (cyc)
+        for (int d = 0; d + 16 <= k8; d += 16) gram_diag512(A, n, lda, d, C, ldc, accumulate);
     for (uint64_t i0 = 0; i0 < n; i0 += pass) {
         uint64_t i1 = n - i0 < pass ? n : i0 + pass;
         int acc = accumulate || i0 > 0;
@@ -295,10 +357,11 @@ TGT512 static void gram_upper_avx512(const float *A, uint64_t n, int lda, int k,
             const int w = k8 - q0 < 32 ? k8 - q0 : 32;
             if (w > 16) {
                 const __mmask16 m = hr_avx512_head(w - 16);
-                gram_rows512(A, i0, i1, lda, 0, q0 + 16, q0, 2, m, C, ldc, acc);
-                gram_rows512(A, i0, i1, lda, q0 + 16, q0 + w, q0 + 16, 1, m, C, ldc, acc);
+                gram_rows512(A, i0, i1, lda, 0, cyc ? q0 : q0 + 16, q0, 2, m, C, ldc, acc);
+                if (cyc) gram_rows512(A, i0, i1, lda, q0, q0 + 16, q0 + 16, 1, m, C, ldc, acc);
+                if (!cyc || w < 32) gram_rows512(A, i0, i1, lda, q0 + 16, q0 + w, q0 + 16, 1, m, C, ldc, acc);
             } else {
-                gram_rows512(A, i0, i1, lda, 0, q0 + w, q0, 1, hr_avx512_head(w), C, ldc, acc);
+                gram_rows512(A, i0, i1, lda, 0, cyc && w == 16 ? q0 : q0 + w, q0, 1, hr_avx512_head(w), C, ldc, acc);
             }
         }
         for (int q = k8; q < k; q++) gram_col_all512(A, i0, i1, lda, q, C, ldc, acc);
