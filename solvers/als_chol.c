@@ -136,11 +136,13 @@ TGT static INL __m256 pivot_avx2(__m256 s, uint32_t *bad, float *invd_j)
 #define VOP(op) _mm256_##op
 #define VTGT TGT
 #define VNAME(f) f##_avx2
+#define VCB 2
 #include "solvers/als_chol_tmpl.h"
 #undef VEC
 #undef VOP
 #undef VTGT
 #undef VNAME
+#undef VCB
 #define HAVE_AVX2_KERNELS 1
 
 /* ---- AVX-512 kernels -------------------------------------------------------------------------- */
@@ -160,11 +162,13 @@ TGT512 static INL __m512 pivot_avx512(__m512 s, uint32_t *bad, float *invd_j)
 #define VOP(op) _mm512_##op
 #define VTGT TGT512
 #define VNAME(f) f##_avx512
+#define VCB 4
 #include "solvers/als_chol_tmpl.h"
 #undef VEC
 #undef VOP
 #undef VTGT
 #undef VNAME
+#undef VCB
 #define HAVE_AVX512_KERNELS 1
 #endif
 

@@ -3,107 +3,126 @@
  *   VEC       the vector type (__m256: 8 lanes, __m512: 16),
  *   VOP(op)   its intrinsic _mm256_op or _mm512_op,
  *   VTGT      the target attribute, VNAME(f) the kernel's name for that width,
+ *   VCB       the columns of the factor's register block (4 rows x VCB: 8 or 16 accumulators),
  * and VNAME(pivot) defined before.  Every lane runs the same operations in the same order at
  * either width, so the two give the same bits (test_chol_levels).  No include guard: meant to be
  * included more than once. */
 
-/* sum_p x_p * y_p over len lane-vectors, four chains combined as (s0 + s1) + (s2 + s3). */
-VTGT static INL VEC VNAME(dot_lanes)(const float *x, const float *y, int len)
+/* Columns [j0, j0 + CB) of rows r[0..3] (a 4 x CB register block; CB <= VCB): element (row, j)
+ * becomes (P[row][j] - sum_{p < j} P[row][p] L[j][p]) / L_jj, the sum one FNMA chain in the
+ * order of p - first p < j0 over the finished rows j (loads of L[j] kept in a register, so the
+ * loop reads 4 + CB vectors per 4 CB FMAs), then p = j0 .. j - 1 inside the block. */
+VTGT static INL void VNAME(chol_cols)(float *const *r, const float *P, const float *invd, int j0, const int CB)
 {
-    VEC s0 = VOP(setzero_ps)(), s1 = s0, s2 = s0, s3 = s0;
-    int p = 0;
-    for (; p + 4 <= len; p += 4) {
-        s0 = VOP(fmadd_ps)(VOP(load_ps)(x + (p + 0) * LANES), VOP(load_ps)(y + (p + 0) * LANES), s0);
-        s1 = VOP(fmadd_ps)(VOP(load_ps)(x + (p + 1) * LANES), VOP(load_ps)(y + (p + 1) * LANES), s1);
-        s2 = VOP(fmadd_ps)(VOP(load_ps)(x + (p + 2) * LANES), VOP(load_ps)(y + (p + 2) * LANES), s2);
-        s3 = VOP(fmadd_ps)(VOP(load_ps)(x + (p + 3) * LANES), VOP(load_ps)(y + (p + 3) * LANES), s3);
+    const float *l0 = P + hr_als_tri(j0) * LANES, *l1 = CB > 1 ? P + hr_als_tri(j0 + 1) * LANES : l0,
+                *l2 = CB > 2 ? P + hr_als_tri(j0 + 2) * LANES : l0, *l3 = CB > 3 ? P + hr_als_tri(j0 + 3) * LANES : l0;
+    float *x0 = r[0] + j0 * LANES, *x1 = r[1] + j0 * LANES, *x2 = r[2] + j0 * LANES, *x3 = r[3] + j0 * LANES;
+    VEC a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33;
+    a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = a20 = a21 = a22 = a23 = a30 = a31 = a32 = a33 = VOP(setzero_ps)();
+#define LD(c, y0, y1, y2, y3) if (CB > c) { y0 = VOP(load_ps)(x0 + (c) * LANES); y1 = VOP(load_ps)(x1 + (c) * LANES); \
+                                          y2 = VOP(load_ps)(x2 + (c) * LANES); y3 = VOP(load_ps)(x3 + (c) * LANES); }
+    LD(0, a00, a10, a20, a30) LD(1, a01, a11, a21, a31) LD(2, a02, a12, a22, a32) LD(3, a03, a13, a23, a33)
+#undef LD
+    for (int p = 0; p < j0; p++) {
+        const int o = p * LANES;
+        const VEC u0 = VOP(load_ps)(r[0] + o), u1 = VOP(load_ps)(r[1] + o), u2 = VOP(load_ps)(r[2] + o),
+                  u3 = VOP(load_ps)(r[3] + o);
+        VEC b;
+        /* b stays in a register: folded into the four FMAs it would be loaded four times */
+#define COL(c, l, y0, y1, y2, y3) if (CB > c) { b = VOP(load_ps)(l + o); __asm__("" : "+v"(b)); \
+            y0 = VOP(fnmadd_ps)(u0, b, y0); y1 = VOP(fnmadd_ps)(u1, b, y1); y2 = VOP(fnmadd_ps)(u2, b, y2); \
+            y3 = VOP(fnmadd_ps)(u3, b, y3); }
+        COL(0, l0, a00, a10, a20, a30) COL(1, l1, a01, a11, a21, a31) COL(2, l2, a02, a12, a22, a32)
+        COL(3, l3, a03, a13, a23, a33)
+#undef COL
     }
-    for (; p < len; p++) s0 = VOP(fmadd_ps)(VOP(load_ps)(x + p * LANES), VOP(load_ps)(y + p * LANES), s0);
-    return VOP(add_ps)(VOP(add_ps)(s0, s1), VOP(add_ps)(s2, s3));
+    /* inside the block: column c takes p = j0 .. j0 + c - 1 from the columns just finished */
+#define FIX(l, c2, y0, y1, y2, y3, z0, z1, z2, z3) { const VEC b = VOP(load_ps)(l + (j0 + (c2)) * LANES); \
+        y0 = VOP(fnmadd_ps)(z0, b, y0); y1 = VOP(fnmadd_ps)(z1, b, y1); y2 = VOP(fnmadd_ps)(z2, b, y2); \
+        y3 = VOP(fnmadd_ps)(z3, b, y3); }
+#define SCALE(c, y0, y1, y2, y3) { const VEC d = VOP(load_ps)(invd + (j0 + (c)) * LANES); \
+        y0 = VOP(mul_ps)(y0, d); y1 = VOP(mul_ps)(y1, d); y2 = VOP(mul_ps)(y2, d); y3 = VOP(mul_ps)(y3, d); }
+    SCALE(0, a00, a10, a20, a30)
+    if (CB > 1) {
+        FIX(l1, 0, a01, a11, a21, a31, a00, a10, a20, a30)
+        SCALE(1, a01, a11, a21, a31)
+    }
+    if (CB > 2) {
+        FIX(l2, 0, a02, a12, a22, a32, a00, a10, a20, a30)
+        FIX(l2, 1, a02, a12, a22, a32, a01, a11, a21, a31)
+        SCALE(2, a02, a12, a22, a32)
+    }
+    if (CB > 3) {
+        FIX(l3, 0, a03, a13, a23, a33, a00, a10, a20, a30)
+        FIX(l3, 1, a03, a13, a23, a33, a01, a11, a21, a31)
+        FIX(l3, 2, a03, a13, a23, a33, a02, a12, a22, a32)
+        SCALE(3, a03, a13, a23, a33)
+    }
+#undef FIX
+#undef SCALE
+    /* rows repeated to fill the block store the same values again; the last row first, so the
+     * real one's store is the one that stays either way (they are equal) */
+#define ST(c, y0, y1, y2, y3) if (CB > c) { VOP(store_ps)(x3 + (c) * LANES, y3); VOP(store_ps)(x2 + (c) * LANES, y2); \
+                                          VOP(store_ps)(x1 + (c) * LANES, y1); VOP(store_ps)(x0 + (c) * LANES, y0); }
+    ST(0, a00, a10, a20, a30) ST(1, a01, a11, a21, a31) ST(2, a02, a12, a22, a32) ST(3, a03, a13, a23, a33)
+#undef ST
 }
 
-/* Left-looking (row by row) Cholesky, two rows at a time; columns in blocks of four, whose
- * dot products over the finished columns are one 2 x 4 register block (8 chains), then a short
- * fix-up inside the block.  The packed rows are aligned to the vector width (callers' buffers are). */
+/* The diagonal block of rows i .. i + R - 1 (R <= 4, i < n): its elements (t, c), c <= t, as
+ * one chain each in the order of p - p < i for all ten at once (independent chains, so the
+ * FMA latency is hidden), then p = i .. c - 1 and the pivot (c = t) or the scaling by 1 / L_cc,
+ * column by column.  Only elements of real rows and columns < n are stored. */
+VTGT static INL void VNAME(chol_diag)(float *const *r, int i, int R, int n, float *invd, uint32_t *bad)
+{
+    VEC e[4][4]; /* rows past R (r repeats the last one) would read past its end: zeros */
+    for (int t = 0; t < 4; t++)
+        for (int c = 0; c <= t; c++) e[t][c] = t < R ? VOP(load_ps)(r[t] + (i + c) * LANES) : VOP(setzero_ps)();
+    VEC e00 = e[0][0], e10 = e[1][0], e11 = e[1][1], e20 = e[2][0], e21 = e[2][1], e22 = e[2][2], e30 = e[3][0],
+        e31 = e[3][1], e32 = e[3][2], e33 = e[3][3];
+    for (int p = 0; p < i; p++) {
+        const int o = p * LANES;
+        const VEC u0 = VOP(load_ps)(r[0] + o), u1 = VOP(load_ps)(r[1] + o), u2 = VOP(load_ps)(r[2] + o),
+                  u3 = VOP(load_ps)(r[3] + o);
+        e00 = VOP(fnmadd_ps)(u0, u0, e00);
+        e10 = VOP(fnmadd_ps)(u1, u0, e10);
+        e11 = VOP(fnmadd_ps)(u1, u1, e11);
+        e20 = VOP(fnmadd_ps)(u2, u0, e20);
+        e21 = VOP(fnmadd_ps)(u2, u1, e21);
+        e22 = VOP(fnmadd_ps)(u2, u2, e22);
+        e30 = VOP(fnmadd_ps)(u3, u0, e30);
+        e31 = VOP(fnmadd_ps)(u3, u1, e31);
+        e32 = VOP(fnmadd_ps)(u3, u2, e32);
+        e33 = VOP(fnmadd_ps)(u3, u3, e33);
+    }
+    e[0][0] = e00, e[1][0] = e10, e[1][1] = e11, e[2][0] = e20, e[2][1] = e21, e[2][2] = e22, e[3][0] = e30;
+    e[3][1] = e31, e[3][2] = e32, e[3][3] = e33;
+    for (int c = 0; c < R && i + c < n; c++) {
+        for (int t = c; t < 4; t++)
+            for (int p = 0; p < c; p++) e[t][c] = VOP(fnmadd_ps)(e[t][p], e[c][p], e[t][c]);
+        e[c][c] = VNAME(pivot)(e[c][c], bad, invd + (i + c) * LANES);
+        const VEC d = VOP(load_ps)(invd + (i + c) * LANES);
+        for (int t = c + 1; t < 4; t++) e[t][c] = VOP(mul_ps)(e[t][c], d);
+        for (int t = c; t < R; t++) VOP(store_ps)(r[t] + (i + c) * LANES, e[t][c]);
+    }
+}
+
+/* Left-looking (row by row) Cholesky, four rows at a time: their columns left of the block in
+ * register blocks of VCB (VNAME(chol_cols)), then the block's own triangle (VNAME(chol_diag)).
+ * Every element is one chain in the order of p whatever the blocking, so both widths give the
+ * same bits.  The packed rows are aligned to the vector width (callers' buffers are). */
 VTGT static uint32_t VNAME(chol_batch)(float *P, int n, int nextra, float *invd)
 {
     uint32_t bad = 0;
     const int total = n + nextra;
-    for (int i = 0; i < total; i += 2) {
-        const int two = i + 1 < total;
-        float *r0 = P + hr_als_tri(i) * LANES, *r1 = two ? P + hr_als_tri(i + 1) * LANES : r0;
-        const int jend = i < n ? i : n; /* columns both rows need, all finished */
+    for (int i = 0; i < total; i += 4) {
+        const int R = total - i < 4 ? total - i : 4;
+        float *r[4];
+        for (int t = 0; t < 4; t++) r[t] = P + hr_als_tri(i + (t < R ? t : R - 1)) * LANES;
+        const int jend = i < n ? i : n; /* columns every row of the block needs, all finished */
         int j0 = 0;
-        for (; j0 + 4 <= jend; j0 += 4) {
-            const float *l0 = P + hr_als_tri(j0) * LANES, *l1 = P + hr_als_tri(j0 + 1) * LANES,
-                        *l2 = P + hr_als_tri(j0 + 2) * LANES, *l3 = P + hr_als_tri(j0 + 3) * LANES;
-            float *x0 = r0 + j0 * LANES, *x1 = r1 + j0 * LANES;
-            VEC a00 = VOP(load_ps)(x0), a01 = VOP(load_ps)(x0 + LANES), a02 = VOP(load_ps)(x0 + 2 * LANES),
-                   a03 = VOP(load_ps)(x0 + 3 * LANES);
-            VEC a10 = VOP(load_ps)(x1), a11 = VOP(load_ps)(x1 + LANES), a12 = VOP(load_ps)(x1 + 2 * LANES),
-                   a13 = VOP(load_ps)(x1 + 3 * LANES);
-            for (int p = 0; p < j0; p++) {
-                const int o = p * LANES;
-                VEC u0 = VOP(load_ps)(r0 + o), u1 = VOP(load_ps)(r1 + o), b;
-                /* keep b in a register: the compiler would otherwise fold its load into both
-                 * FMAs, and the loop would be load-bound (10 loads per 8 FMAs instead of 6) */
-#define COL(l, x0, x1) b = VOP(load_ps)(l + o); __asm__("" : "+v"(b)); x0 = VOP(fnmadd_ps)(u0, b, x0); \
-                       x1 = VOP(fnmadd_ps)(u1, b, x1);
-                COL(l0, a00, a10) COL(l1, a01, a11) COL(l2, a02, a12) COL(l3, a03, a13)
-#undef COL
-            }
-            const float *d = invd + j0 * LANES;
-            const int o0 = j0 * LANES, o1 = (j0 + 1) * LANES, o2 = (j0 + 2) * LANES;
-            a00 = VOP(mul_ps)(a00, VOP(load_ps)(d));
-            a10 = VOP(mul_ps)(a10, VOP(load_ps)(d));
-            VEC b;
-            b = VOP(load_ps)(l1 + o0);
-            a01 = VOP(mul_ps)(VOP(fnmadd_ps)(a00, b, a01), VOP(load_ps)(d + LANES));
-            a11 = VOP(mul_ps)(VOP(fnmadd_ps)(a10, b, a11), VOP(load_ps)(d + LANES));
-            b = VOP(load_ps)(l2 + o0);
-            a02 = VOP(fnmadd_ps)(a00, b, a02);
-            a12 = VOP(fnmadd_ps)(a10, b, a12);
-            b = VOP(load_ps)(l2 + o1);
-            a02 = VOP(mul_ps)(VOP(fnmadd_ps)(a01, b, a02), VOP(load_ps)(d + 2 * LANES));
-            a12 = VOP(mul_ps)(VOP(fnmadd_ps)(a11, b, a12), VOP(load_ps)(d + 2 * LANES));
-            b = VOP(load_ps)(l3 + o0);
-            a03 = VOP(fnmadd_ps)(a00, b, a03);
-            a13 = VOP(fnmadd_ps)(a10, b, a13);
-            b = VOP(load_ps)(l3 + o1);
-            a03 = VOP(fnmadd_ps)(a01, b, a03);
-            a13 = VOP(fnmadd_ps)(a11, b, a13);
-            b = VOP(load_ps)(l3 + o2);
-            a03 = VOP(mul_ps)(VOP(fnmadd_ps)(a02, b, a03), VOP(load_ps)(d + 3 * LANES));
-            a13 = VOP(mul_ps)(VOP(fnmadd_ps)(a12, b, a13), VOP(load_ps)(d + 3 * LANES));
-            VOP(store_ps)(x1, a10); VOP(store_ps)(x1 + LANES, a11);
-            VOP(store_ps)(x1 + 2 * LANES, a12); VOP(store_ps)(x1 + 3 * LANES, a13);
-            VOP(store_ps)(x0, a00); VOP(store_ps)(x0 + LANES, a01);
-            VOP(store_ps)(x0 + 2 * LANES, a02); VOP(store_ps)(x0 + 3 * LANES, a03);
-        }
-        /* the columns left before the diagonal, one at a time */
-        for (; j0 < jend; j0++) {
-            const float *lj = P + hr_als_tri(j0) * LANES;
-            VEC d = VOP(load_ps)(invd + j0 * LANES);
-            VEC s1 = VOP(sub_ps)(VOP(load_ps)(r1 + j0 * LANES), VNAME(dot_lanes)(r1, lj, j0));
-            VEC s0 = VOP(sub_ps)(VOP(load_ps)(r0 + j0 * LANES), VNAME(dot_lanes)(r0, lj, j0));
-            VOP(store_ps)(r1 + j0 * LANES, VOP(mul_ps)(s1, d));
-            VOP(store_ps)(r0 + j0 * LANES, VOP(mul_ps)(s0, d));
-        }
-        if (i < n) { /* row i's diagonal */
-            VEC s = VOP(sub_ps)(VOP(load_ps)(r0 + i * LANES), VNAME(dot_lanes)(r0, r0, i));
-            VOP(store_ps)(r0 + i * LANES, VNAME(pivot)(s, &bad, invd + i * LANES));
-        }
-        if (two) { /* row i + 1: its column i (when i < n), then its diagonal */
-            if (i < n) {
-                const float *li = P + hr_als_tri(i) * LANES;
-                VEC s = VOP(sub_ps)(VOP(load_ps)(r1 + i * LANES), VNAME(dot_lanes)(r1, li, i));
-                VOP(store_ps)(r1 + i * LANES, VOP(mul_ps)(s, VOP(load_ps)(invd + i * LANES)));
-            }
-            if (i + 1 < n) {
-                VEC s = VOP(sub_ps)(VOP(load_ps)(r1 + (i + 1) * LANES), VNAME(dot_lanes)(r1, r1, i + 1));
-                VOP(store_ps)(r1 + (i + 1) * LANES, VNAME(pivot)(s, &bad, invd + (i + 1) * LANES));
-            }
-        }
+        for (; j0 + VCB <= jend; j0 += VCB) VNAME(chol_cols)(r, P, invd, j0, VCB);
+        for (; j0 < jend; j0++) VNAME(chol_cols)(r, P, invd, j0, 1);
+        if (i < n) VNAME(chol_diag)(r, i, R, n, invd, &bad);
     }
     return bad;
 }
