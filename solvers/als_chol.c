@@ -92,21 +92,25 @@ TGT static INL void transpose8(__m256 *r)
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-/* Element (i, j <= i) of lane b is S_b[j][i] (+ G0[j][i]): for each row j of 8 matrices (one
- * half of the lanes) and 8 consecutive columns i, one transpose gives the 8 lane vectors of
- * (i0..i0+7, j), so every half-line of the batch is written once, by whole vectors. */
+/* Element (i, j <= i) of lane b is S_b[j][i] (+ G0[j][i]): for each row j of the 16 matrices
+ * and 8 consecutive columns i, two transposes (lanes 0-7, then 8-15) give the 16-lane vectors
+ * of (i0..i0+7, j), so every line of the batch is written whole, at once (written in halves,
+ * a pass per half, the lines of a large batch came back from L2 for their second half). */
 TGT static void pack_lanes_avx2(const float *S, size_t ss, int k, const float *G0, float *P)
 {
     const int kp = hr_als_kpad(k);
     for (int i0 = 0; i0 < k; i0 += 8) {
         const int ni = k - i0 < 8 ? k - i0 : 8;
         for (int j = 0; j < i0 + ni; j++) {
-            __m256 r[8];
             const float *src = S + (size_t)j * kp + i0;
-            __m256 g = G0 ? _mm256_loadu_ps(G0 + (size_t)j * kp + i0) : _mm256_setzero_ps();
-            for (int b = 0; b < 8; b++) r[b] = _mm256_add_ps(_mm256_loadu_ps(src + b * ss), g);
-            transpose8(r);
-            for (int c = j > i0 ? j - i0 : 0; c < ni; c++) _mm256_store_ps(P + (hr_als_tri(i0 + c) + j) * LANES, r[c]);
+            const __m256 g = G0 ? _mm256_loadu_ps(G0 + (size_t)j * kp + i0) : _mm256_setzero_ps();
+            for (int h = 0; h < LANES / 8; h++) {
+                __m256 r[8];
+                for (int b = 0; b < 8; b++) r[b] = _mm256_add_ps(_mm256_loadu_ps(src + (size_t)(8 * h + b) * ss), g);
+                transpose8(r);
+                for (int c = j > i0 ? j - i0 : 0; c < ni; c++)
+                    _mm256_store_ps(P + (hr_als_tri(i0 + c) + j) * LANES + 8 * h, r[c]);
+            }
         }
     }
 }
@@ -181,7 +185,7 @@ void hr_als_pack_lanes(const float *S, size_t ss, int k, const float *G0, float 
 {
 #ifdef HAVE_AVX2_KERNELS
     if (hr_als_simd_level()) {
-        for (int h = 0; h < HALVES; h++) pack_lanes_avx2(S + (size_t)8 * h * ss, ss, k, G0, P + 8 * h);
+        pack_lanes_avx2(S, ss, k, G0, P);
         return;
     }
 #endif
