@@ -135,7 +135,7 @@ TGT static INL __m256 pivot_avx2(__m256 s, uint32_t *bad, float *invd_j)
     return d;
 }
 
-/* The factor and the back-solve (dot_lanes_avx2, chol_batch_avx2, chol_backsolve_avx2). */
+/* The factor and the back-solve (chol_cols_avx2, chol_diag_avx2, chol_batch_avx2, chol_backsolve_avx2). */
 #define VEC __m256
 #define VOP(op) _mm256_##op
 #define VTGT TGT

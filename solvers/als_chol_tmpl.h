@@ -60,10 +60,10 @@ VTGT static INL void VNAME(chol_cols)(float *const *r, const float *P, const flo
     }
 #undef FIX
 #undef SCALE
-    /* rows repeated to fill the block store the same values again; the last row first, so the
-     * real one's store is the one that stays either way (they are equal) */
-#define ST(c, y0, y1, y2, y3) if (CB > c) { VOP(store_ps)(x3 + (c) * LANES, y3); VOP(store_ps)(x2 + (c) * LANES, y2); \
-                                          VOP(store_ps)(x1 + (c) * LANES, y1); VOP(store_ps)(x0 + (c) * LANES, y0); }
+    /* a block of fewer than 4 rows repeats its last one (r[t] = r[R - 1]): the repeats compute
+     * the same values and store them again */
+#define ST(c, y0, y1, y2, y3) if (CB > c) { VOP(store_ps)(x0 + (c) * LANES, y0); VOP(store_ps)(x1 + (c) * LANES, y1); \
+                                          VOP(store_ps)(x2 + (c) * LANES, y2); VOP(store_ps)(x3 + (c) * LANES, y3); }
     ST(0, a00, a10, a20, a30) ST(1, a01, a11, a21, a31) ST(2, a02, a12, a22, a32) ST(3, a03, a13, a23, a33)
 #undef ST
 }
