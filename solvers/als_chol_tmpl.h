@@ -62,10 +62,10 @@ VTGT static INL void VNAME(chol_cols)(float *const *r, const float *P, const flo
 #undef SCALE
     /* a block of fewer than 4 rows repeats its last one (r[t] = r[R - 1]): the repeats compute
      * the same values and store them again */
-#define ST(c, y0, y1, y2, y3) if (CB > c) { VOP(store_ps)(x0 + (c) * LANES, y0); VOP(store_ps)(x1 + (c) * LANES, y1); \
+#define STORE(c, y0, y1, y2, y3) if (CB > c) { VOP(store_ps)(x0 + (c) * LANES, y0); VOP(store_ps)(x1 + (c) * LANES, y1); \
                                           VOP(store_ps)(x2 + (c) * LANES, y2); VOP(store_ps)(x3 + (c) * LANES, y3); }
-    ST(0, a00, a10, a20, a30) ST(1, a01, a11, a21, a31) ST(2, a02, a12, a22, a32) ST(3, a03, a13, a23, a33)
-#undef ST
+    STORE(0, a00, a10, a20, a30) STORE(1, a01, a11, a21, a31) STORE(2, a02, a12, a22, a32) STORE(3, a03, a13, a23, a33)
+#undef STORE
 }
 
 /* The diagonal block of rows i .. i + R - 1 (R <= 4, i < n): its elements (t, c), c <= t, as
