@@ -90,6 +90,11 @@ static size_t layout(hr_als_work *w, char *base, int k, uint64_t max_row_nnz)
     CARVE(cg_p, float, 2 * kp);
     CARVE(cg_r, float, kp);
     CARVE(cg_ap, float, kp);
+    const int wn = (k + 1) / 2, wld = hr_als_kpad(wn);
+    CARVE(wslots, float, nb ? (size_t)HR_ALS_LANES * hr_als_slot_stride(wld) : 0);
+    CARVE(wrhs, float, nb ? (size_t)HR_ALS_LANES * wld : 0);
+    CARVE(wrows, float, nb ? (size_t)HR_ALS_LANES * wn * kp : 0);
+    CARVE(wtr, float, nb ? (size_t)k * wld : 0);
 #undef CARVE
     if (base) {
         /* Zero everything once: the padding columns of gathered rows and CG vectors are never
@@ -98,6 +103,8 @@ static size_t layout(hr_als_work *w, char *base, int k, uint64_t max_row_nnz)
         w->k = k;
         w->kp = (int)kp;
         w->gather_rows = cap;
+        w->wn = nb ? wn : 0;
+        w->wld = wld;
     }
     return off;
 }
@@ -311,6 +318,150 @@ static int flush_explicit(const explicit_ctx *c, hr_als_work *w, lanes *L, float
     return 0;
 }
 
+/* ---- short rows: the Woodbury form ---------------------------------------------------------------
+ * A row with n ratings has the same ridge mu = lambda n on all its m unknowns (the bias too), so
+ *      x = (A^T A + mu I)^-1 A^T t = A^T (A A^T + mu I)^-1 t:
+ * an n x n system, K_ij = y_i . y_j (+ 1 with the bias), instead of the m x m one, and no
+ * k x k Gram.  Rows of at most w->wn = (k + 1) / 2 ratings take it: their Cholesky is an
+ * eighth of the full one or less, and K costs n^2 k / 2 multiply-adds against the Gram's
+ * n k^2 / 2.  They are factored HR_ALS_LANES at a time at order wn, a lane's rows past its n
+ * an identity with a zero target; the identity's rows and columns add exact zeros to the
+ * lane's own chains, so its result does not depend on the batch either.  The solution
+ * z = K^-1 t becomes x = sum z_i y_i (and b = sum z_i) from Y's rows again at the flush. */
+
+static float *wslot(hr_als_work *w, int b) { return w->wslots + (size_t)b * hr_als_slot_stride(w->wld); }
+static float *wrhs(hr_als_work *w, int b) { return w->wrhs + (size_t)b * w->wld; }
+
+/* Gathers row u and forms its K (upper, ld wld) and targets in lane b; with sse, adds the
+ * squared errors of its current X (and xbias), as gram_explicit does. */
+static float *wrows(hr_als_work *w, int b) { return w->wrows + (size_t)b * w->wn * w->kp; }
+
+static int form_short(const explicit_ctx *c, hr_als_work *w, uint64_t u, int b, int bias, hr_als_stats *stat,
+                      const float *X, const float *xbias, double *sse, hr_error *err)
+{
+    const hr_als_rows *R = c->rows;
+    const int k = c->k, kp = c->kp, ld = w->wld;
+    const uint64_t beg = R->rowptr[u], n = R->rowptr[u + 1] - beg;
+    float *A = wrows(w, b);
+    double t0 = hr_now();
+    memset(w->sy, 0, sizeof(float) * (size_t)kp);
+    memset(w->ty, 0, sizeof(float) * (size_t)kp);
+    uint64_t got = hr_als_gather_explicit(A, kp, c->Y, k, R->ncols, R->col + beg, R->val + beg, n,
+                                          R->rowptr[R->nrows] - (beg + n), c->ybias, c->mu, w->wt, w->sy, w->ty);
+    if (got < n)
+        return hr_error_set(err, HR_ERR_ARG, "explicit ALS: local row %" PRIu64 " refers to column %" PRIu32
+                            " but Y has %" PRIu64 " rows", u, R->col[beg + got], R->ncols);
+    double t1 = hr_now();
+    if (sse) {
+        memset(w->vec, 0, sizeof(float) * (size_t)kp);
+        memcpy(w->vec, X + (size_t)u * k, sizeof(float) * (size_t)k);
+        hr_als_rows_dot(A, n, k, w->vec, w->tmp);
+        const float bu = xbias ? xbias[u] : 0.0f;
+        double acc = 0.0;
+        for (uint64_t j = 0; j < n; j++) {
+            double e = (double)w->wt[j] - (double)bu - (double)w->tmp[j];
+            acc += e * e;
+        }
+        *sse += acc;
+    }
+    /* K = A A^T as the Gram of A^T's k rows (each element one FMA chain over the k columns) */
+    float *T = w->wtr, *K = wslot(w, b), *t = wrhs(w, b);
+    for (int q = 0; q < k; q++) {
+        float *tq = T + (size_t)q * ld;
+        for (uint64_t i = 0; i < n; i++) tq[i] = A[i * (uint64_t)kp + q];
+        for (int i = (int)n; i < ld; i++) tq[i] = 0.0f;
+    }
+    hr_als_gram_upper(T, (uint64_t)k, ld, (int)n, K, ld, 0);
+    for (uint64_t i = 0; i < n; i++) {
+        if (bias)
+            for (uint64_t j = 0; j <= i; j++) K[j * (uint64_t)ld + i] += 1.0f;
+        t[i] = w->wt[i];
+    }
+    stat->phase[HR_ALS_PH_GATHER] += t1 - t0;
+    stat->phase[HR_ALS_PH_GRAM] += hr_now() - t1;
+    return 0;
+}
+
+/* factor_explicit for a batch of short rows (L->n[b]: lane b's ratings). */
+static uint32_t factor_short(const explicit_ctx *c, hr_als_work *w, lanes *L, const float *shift)
+{
+    const int wn = w->wn, ld = w->wld;
+    float *P = w->batch;
+    for (int b = 0; b < HR_ALS_LANES; b++) {
+        const int n = b < L->nl ? (int)L->n[b] : 0;
+        float *K = wslot(w, b), *t = wrhs(w, b);
+        for (int i = n; i < wn; i++) {
+            for (int j = 0; j < i; j++) K[(size_t)j * ld + i] = 0.0f;
+            K[(size_t)i * ld + i] = 1.0f;
+            t[i] = 0.0f;
+        }
+    }
+    hr_als_pack_lanes(w->wslots, hr_als_slot_stride(ld), wn, NULL, P);
+    float *rhs = P + hr_als_tri(wn) * HR_ALS_LANES;
+    hr_als_pack_row(w->wrhs, (size_t)ld, wn, rhs);
+    for (int b = 0; b < L->nl; b++) {
+        const float reg = c->lambda * L->n[b];
+        double tr = 0.0;
+        for (int i = 0; i < (int)L->n[b]; i++) {
+            float *d = P + (hr_als_tri(i) + i) * HR_ALS_LANES + b;
+            *d += reg;
+            tr += *d;
+            *d += shift[b];
+        }
+        L->trace[b] = tr;
+    }
+    uint32_t bad = hr_als_chol_batch(P, wn, 1, w->invd);
+    hr_als_chol_backsolve(P, wn, w->invd, rhs);
+    return bad;
+}
+
+/* x_u = sum_i z_i y_i (the lane's kept rows) and b_u = sum_i z_i, z in lane b of the
+ * right-hand-side row. */
+static int take_short(const explicit_ctx *c, hr_als_work *w, int b, uint64_t u, float *X, float *xbias, hr_error *err)
+{
+    const int k = c->k;
+    const uint64_t n = c->rows->rowptr[u + 1] - c->rows->rowptr[u];
+    const float *z = w->batch + hr_als_tri(w->wn) * HR_ALS_LANES;
+    float *x = X + (size_t)u * k, bsum = 0.0f;
+    for (uint64_t i = 0; i < n; i++) {
+        w->tmp[i] = z[i * HR_ALS_LANES + b];
+        bsum += w->tmp[i];
+    }
+    memset(x, 0, sizeof(float) * (size_t)k);
+    hr_als_rows_axpy(wrows(w, b), n, k, w->tmp, x);
+    if (xbias) xbias[u] = bsum;
+    if (!hr_als_all_finite(x, k) || (xbias && !isfinite(xbias[u]))) return not_finite(u, err);
+    return 0;
+}
+
+/* flush_explicit for a batch of short rows. */
+static int flush_short(const explicit_ctx *c, hr_als_work *w, lanes *L, float *X, float *xbias, hr_als_stats *st,
+                       hr_error *err)
+{
+    const float noshift[HR_ALS_LANES] = { 0 };
+    uint32_t bad = factor_short(c, w, L, noshift);
+    for (int b = 0; b < L->nl; b++)
+        if (!(bad >> b & 1u)) HR_TRY(take_short(c, w, b, L->row[b], X, xbias, err));
+    lanes all = *L;
+    for (int b = 0; b < all.nl; b++) {
+        if (!(bad >> b & 1u)) continue;
+        uint64_t u = all.row[b], n = c->rows->rowptr[u + 1] - c->rows->rowptr[u];
+        float shift[HR_ALS_LANES] = { 0 };
+        double tr = all.trace[b];
+        uint32_t fail = 1;
+        for (int attempt = 1; fail && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
+            lanes one = { .nl = 1, .row = { u }, .n = { (float)n } };
+            shift[0] = hr_als_retry_shift(attempt, tr);
+            st->retries++;
+            HR_TRY(form_short(c, w, u, 0, c->m > c->k, st, NULL, NULL, NULL, err));
+            fail = factor_short(c, w, &one, shift) & 1u;
+        }
+        if (fail) return not_pd(u, n, shift[0], err);
+        HR_TRY(take_short(c, w, 0, u, X, xbias, err));
+    }
+    return 0;
+}
+
 /* k > HR_ALS_BATCH_MAX_K: the bordered matrix in w->mat (ld kp + 2; row-major upper = the
  * column-major lower triangle that spotrf reads), factored by LAPACK. */
 static int solve_row_lapack(const explicit_ctx *c, hr_als_work *w, uint64_t u, float *X, float *xbias,
@@ -383,7 +534,7 @@ int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const fl
     const int k = o->k;
     explicit_ctx c = { rows, Y, ybias, mu, o->lambda, k, w->kp, k + (xbias ? 1 : 0) };
     uint64_t nonempty = 0;
-    lanes L = { 0 };
+    lanes L = { 0 }, S = { 0 }; /* the batches of rows in the normal and in the Woodbury form */
     for (uint64_t u = 0; u < rows->nrows; u++) {
         float *x = X + (size_t)u * k;
         uint64_t n = rows->rowptr[u + 1] - rows->rowptr[u];
@@ -395,6 +546,19 @@ int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const fl
         nonempty++;
         if (k > HR_ALS_BATCH_MAX_K) {
             HR_TRY(solve_row_lapack(&c, w, u, X, xbias, st, sse_before, err));
+            continue;
+        }
+        if (n <= (uint64_t)w->wn) {
+            const int b = S.nl;
+            HR_TRY(form_short(&c, w, u, b, xbias != NULL, st, X, xbias, sse_before, err));
+            S.n[b] = (float)n;
+            S.row[S.nl++] = u;
+            if (S.nl == HR_ALS_LANES) {
+                double tf = hr_now();
+                HR_TRY(flush_short(&c, w, &S, X, xbias, st, err));
+                S.nl = 0;
+                st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
+            }
             continue;
         }
         const int b = L.nl;
@@ -413,6 +577,11 @@ int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const fl
     if (L.nl > 0) {
         double tf = hr_now();
         HR_TRY(flush_explicit(&c, w, &L, X, xbias, st, err));
+        st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
+    }
+    if (S.nl > 0) {
+        double tf = hr_now();
+        HR_TRY(flush_short(&c, w, &S, X, xbias, st, err));
         st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
     }
     uint64_t nnz = rows->rowptr[rows->nrows] - rows->rowptr[0];

@@ -43,6 +43,11 @@ struct hr_als_work {
     float   *invd;        /* (k + 2) x HR_ALS_LANES */
     float   *cg_p;        /* 2 x kp: the CG row's x and direction p (zero-padded) */
     float   *cg_r, *cg_ap; /* kp each: its residual and A p */
+    int      wn, wld;     /* explicit rows of at most wn ratings take the Woodbury form (als.c); wld = kpad(wn) */
+    float   *wslots;      /* HR_ALS_LANES x hr_als_slot_stride(wld): their n x n systems (k <= HR_ALS_BATCH_MAX_K) */
+    float   *wrhs;        /* HR_ALS_LANES x wld: their targets */
+    float   *wrows;       /* HR_ALS_LANES x wn x kp: their gathered rows, kept until the batch is solved */
+    float   *wtr;         /* k x wld: one row's gathered rows transposed */
     int      owned;       /* 1 when hr_als_create_work allocated it */
 };
 
