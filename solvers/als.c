@@ -427,8 +427,9 @@ static int take_short(const explicit_ctx *c, hr_als_work *w, int b, uint64_t u, 
         w->tmp[i] = z[i * HR_ALS_LANES + b];
         bsum += w->tmp[i];
     }
-    memset(x, 0, sizeof(float) * (size_t)k);
-    hr_als_rows_axpy(wrows(w, b), n, k, w->tmp, x);
+    memset(w->vec, 0, sizeof(float) * (size_t)c->kp); /* rows_axpy reads and writes kp floats */
+    hr_als_rows_axpy(wrows(w, b), n, k, w->tmp, w->vec);
+    memcpy(x, w->vec, sizeof(float) * (size_t)k);
     if (xbias) xbias[u] = bsum;
     if (!hr_als_all_finite(x, k) || (xbias && !isfinite(xbias[u]))) return not_finite(u, err);
     return 0;
