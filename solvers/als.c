@@ -162,6 +162,37 @@ typedef struct explicit_ctx {
     int k, kp, m; /* m = unknowns per row */
 } explicit_ctx;
 
+/* Gathers entries [s, s + nc) of row u into dst (ld kp) with their targets in w->wt, adding to
+ * sy and ty.  Returns 0 or HR_ERR_ARG (a column out of range). */
+static int gather_entries(const explicit_ctx *c, hr_als_work *w, uint64_t u, uint64_t s, uint64_t nc, float *dst,
+                          float *sy, float *ty, hr_error *err)
+{
+    const hr_als_rows *R = c->rows;
+    uint64_t got = hr_als_gather_explicit(dst, c->kp, c->Y, c->k, R->ncols, R->col + s, R->val + s, nc,
+                                          R->rowptr[R->nrows] - (s + nc), c->ybias, c->mu, w->wt, sy, ty);
+    if (got < nc)
+        return hr_error_set(err, HR_ERR_ARG, "explicit ALS: local row %" PRIu64 " refers to column %" PRIu32
+                            " but Y has %" PRIu64 " rows", u, R->col[s + got], R->ncols);
+    return 0;
+}
+
+/* The loss of row u's current x_u, b_u over nc gathered entries (rows A, targets w->wt):
+ * sum of (t - b_u - x_u . y)^2. */
+static double entries_loss(const explicit_ctx *c, hr_als_work *w, uint64_t u, const float *A, uint64_t nc,
+                           const float *X, const float *xbias)
+{
+    memset(w->vec, 0, sizeof(float) * (size_t)c->kp);
+    memcpy(w->vec, X + (size_t)u * c->k, sizeof(float) * (size_t)c->k);
+    hr_als_rows_dot(A, nc, c->k, w->vec, w->tmp);
+    const float bu = xbias ? xbias[u] : 0.0f;
+    double acc = 0.0;
+    for (uint64_t j = 0; j < nc; j++) {
+        double e = (double)w->wt[j] - (double)bu - (double)w->tmp[j];
+        acc += e * e;
+    }
+    return acc;
+}
+
 /* Gathers row u and forms its Gram matrix (C, ld kp, upper) and border sums (sy = sum y,
  * ty = sum t y, *st = sum t, *tt = sum t^2).  With sse: adds the squared errors of row u's
  * entries with its current X (and xbias).  Returns 0 or HR_ERR_ARG (col out of range). */
@@ -178,28 +209,13 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
     for (uint64_t s = beg; s < end; s += w->gather_rows) {
         uint64_t nc = end - s < w->gather_rows ? end - s : w->gather_rows;
         double t0 = hr_now();
-        uint64_t got = hr_als_gather_explicit(w->gather, kp, c->Y, k, R->ncols, R->col + s, R->val + s, nc,
-                                              R->rowptr[R->nrows] - (s + nc), c->ybias, c->mu, w->wt, sy, ty);
-        if (got < nc)
-            return hr_error_set(err, HR_ERR_ARG, "explicit ALS: local row %" PRIu64 " refers to column %" PRIu32
-                                " but Y has %" PRIu64 " rows", u, R->col[s + got], R->ncols);
+        HR_TRY(gather_entries(c, w, u, s, nc, w->gather, sy, ty, err));
         for (uint64_t j = 0; j < nc; j++) {
             s1 += w->wt[j];
             s2 += w->wt[j] * w->wt[j];
         }
         double t1 = hr_now();
-        if (sse) { /* the loss of the current x_u, b_u: e = t - b_u - x_u.y */
-            memset(w->vec, 0, sizeof(float) * (size_t)kp);
-            memcpy(w->vec, X + (size_t)u * k, sizeof(float) * (size_t)k);
-            hr_als_rows_dot(w->gather, nc, k, w->vec, w->tmp);
-            const float bu = xbias ? xbias[u] : 0.0f;
-            double acc = 0.0;
-            for (uint64_t j = 0; j < nc; j++) {
-                double e = (double)w->wt[j] - (double)bu - (double)w->tmp[j];
-                acc += e * e;
-            }
-            *sse += acc;
-        }
+        if (sse) *sse += entries_loss(c, w, u, w->gather, nc, X, xbias);
         hr_als_gram_upper(w->gather, nc, kp, k, C, kp, s != beg);
         stat->phase[HR_ALS_PH_GATHER] += t1 - t0;
         stat->phase[HR_ALS_PH_GRAM] += hr_now() - t1;
@@ -219,6 +235,27 @@ typedef struct lanes {
 } lanes;
 
 static float *slot_vec(hr_als_work *w, int v, int b) { return w->slotv + ((size_t)v * HR_ALS_LANES + b) * w->kp; }
+
+/* Adds reg[b] to the first nd[b] diagonal elements of lane b of the batch (w->batch, order m;
+ * their sum is L->trace[b], the retry shift's scale), then shift[b]; factors the batch and
+ * back-solves its right-hand-side row.  Returns the mask of lanes not positive definite. */
+static uint32_t regularize_solve(hr_als_work *w, lanes *L, int m, const float *reg, const int *nd, const float *shift)
+{
+    float *P = w->batch;
+    for (int b = 0; b < HR_ALS_LANES; b++) {
+        double tr = 0.0;
+        for (int i = 0; i < nd[b]; i++) {
+            float *d = P + (hr_als_tri(i) + i) * HR_ALS_LANES + b;
+            *d += reg[b];
+            tr += *d;
+            *d += shift[b];
+        }
+        L->trace[b] = tr;
+    }
+    uint32_t bad = hr_als_chol_batch(P, m, 1, w->invd);
+    hr_als_chol_backsolve(P, m, w->invd, P + hr_als_tri(m) * HR_ALS_LANES);
+    return bad;
+}
 
 /* Lays the batch out (lanes >= nl get an identity system), adds lambda n + shift[b] to the
  * diagonals, factors it and back-solves.  Returns the mask of lanes that were not positive
@@ -243,20 +280,13 @@ static uint32_t factor_explicit(const explicit_ctx *c, hr_als_work *w, lanes *L,
     hr_als_pack_row(slot_vec(w, 1, 0), (size_t)kp, k, rhs);
     if (m > k)
         for (int b = 0; b < HR_ALS_LANES; b++) rhs[k * HR_ALS_LANES + b] = L->st[b];
+    float reg[HR_ALS_LANES];
+    int nd[HR_ALS_LANES];
     for (int b = 0; b < HR_ALS_LANES; b++) {
-        const float reg = b < L->nl ? c->lambda * L->n[b] : 1.0f; /* unused lanes: the identity */
-        double tr = 0.0;
-        for (int i = 0; i < m; i++) {
-            float *d = P + (hr_als_tri(i) + i) * HR_ALS_LANES + b;
-            *d += reg;
-            tr += *d;
-            *d += shift[b];
-        }
-        L->trace[b] = tr;
+        reg[b] = b < L->nl ? c->lambda * L->n[b] : 1.0f; /* unused lanes: the identity */
+        nd[b] = m;
     }
-    uint32_t bad = hr_als_chol_batch(P, m, 1, w->invd);
-    hr_als_chol_backsolve(P, m, w->invd, rhs);
-    return bad;
+    return regularize_solve(w, L, m, reg, nd, shift);
 }
 
 static int not_pd(uint64_t u, uint64_t n, float shift, hr_error *err)
@@ -286,38 +316,6 @@ static int take_lane(const explicit_ctx *c, hr_als_work *w, int b, uint64_t u, f
     return 0;
 }
 
-/* Factors the batch and writes its solutions.  A lane whose matrix is not positive definite is
- * solved again alone, with a growing diagonal shift (stats->retries), in lane 0 beside
- * identities, so its result does not depend on its batch either. */
-static int flush_explicit(const explicit_ctx *c, hr_als_work *w, lanes *L, float *X, float *xbias, hr_als_stats *st,
-                          hr_error *err)
-{
-    const float noshift[HR_ALS_LANES] = { 0 };
-    uint32_t bad = factor_explicit(c, w, L, noshift);
-    for (int b = 0; b < L->nl; b++)
-        if (!(bad >> b & 1u)) HR_TRY(take_lane(c, w, b, L->row[b], X, xbias, err));
-    lanes all = *L;
-    for (int b = 0; b < all.nl; b++) {
-        if (!(bad >> b & 1u)) continue;
-        uint64_t u = all.row[b], n = c->rows->rowptr[u + 1] - c->rows->rowptr[u];
-        float shift[HR_ALS_LANES] = { 0 }, tt;
-        double tr = all.trace[b];
-        uint32_t fail = 1;
-        for (int attempt = 1; fail && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
-            lanes one = { .nl = 1, .row = { u } };
-            shift[0] = hr_als_retry_shift(attempt, tr);
-            st->retries++;
-            HR_TRY(gram_explicit(c, w, u, hr_als_slot_mat(w, 0), slot_vec(w, 0, 0), slot_vec(w, 1, 0), &one.st[0], &tt,
-                                 st, NULL, NULL, NULL, err));
-            one.n[0] = (float)n;
-            fail = factor_explicit(c, w, &one, shift) & 1u;
-        }
-        if (fail) return not_pd(u, n, shift[0], err);
-        HR_TRY(take_lane(c, w, 0, u, X, xbias, err));
-    }
-    return 0;
-}
-
 /* ---- short rows: the Woodbury form ---------------------------------------------------------------
  * A row with n ratings has the same ridge mu = lambda n on all its m unknowns (the bias too), so
  *      x = (A^T A + mu I)^-1 A^T t = A^T (A A^T + mu I)^-1 t:
@@ -332,10 +330,10 @@ static int flush_explicit(const explicit_ctx *c, hr_als_work *w, lanes *L, float
 static float *wslot(hr_als_work *w, int b) { return w->wslots + (size_t)b * hr_als_slot_stride(w->wld); }
 static float *wrhs(hr_als_work *w, int b) { return w->wrhs + (size_t)b * w->wld; }
 
-/* Gathers row u and forms its K (upper, ld wld) and targets in lane b; with sse, adds the
- * squared errors of its current X (and xbias), as gram_explicit does. */
 static float *wrows(hr_als_work *w, int b) { return w->wrows + (size_t)b * w->wn * w->kp; }
 
+/* Gathers row u into lane b's rows and forms its K (upper, ld wld) and targets; with sse, adds
+ * the squared errors of its current X (and xbias), as gram_explicit does. */
 static int form_short(const explicit_ctx *c, hr_als_work *w, uint64_t u, int b, int bias, hr_als_stats *stat,
                       const float *X, const float *xbias, double *sse, hr_error *err)
 {
@@ -344,26 +342,11 @@ static int form_short(const explicit_ctx *c, hr_als_work *w, uint64_t u, int b, 
     const uint64_t beg = R->rowptr[u], n = R->rowptr[u + 1] - beg;
     float *A = wrows(w, b);
     double t0 = hr_now();
-    memset(w->sy, 0, sizeof(float) * (size_t)kp);
+    memset(w->sy, 0, sizeof(float) * (size_t)kp); /* the border sums: not needed here */
     memset(w->ty, 0, sizeof(float) * (size_t)kp);
-    uint64_t got = hr_als_gather_explicit(A, kp, c->Y, k, R->ncols, R->col + beg, R->val + beg, n,
-                                          R->rowptr[R->nrows] - (beg + n), c->ybias, c->mu, w->wt, w->sy, w->ty);
-    if (got < n)
-        return hr_error_set(err, HR_ERR_ARG, "explicit ALS: local row %" PRIu64 " refers to column %" PRIu32
-                            " but Y has %" PRIu64 " rows", u, R->col[beg + got], R->ncols);
+    HR_TRY(gather_entries(c, w, u, beg, n, A, w->sy, w->ty, err));
     double t1 = hr_now();
-    if (sse) {
-        memset(w->vec, 0, sizeof(float) * (size_t)kp);
-        memcpy(w->vec, X + (size_t)u * k, sizeof(float) * (size_t)k);
-        hr_als_rows_dot(A, n, k, w->vec, w->tmp);
-        const float bu = xbias ? xbias[u] : 0.0f;
-        double acc = 0.0;
-        for (uint64_t j = 0; j < n; j++) {
-            double e = (double)w->wt[j] - (double)bu - (double)w->tmp[j];
-            acc += e * e;
-        }
-        *sse += acc;
-    }
+    if (sse) *sse += entries_loss(c, w, u, A, n, X, xbias);
     /* K = A A^T as the Gram of A^T's k rows (each element one FMA chain over the k columns) */
     float *T = w->wtr, *K = wslot(w, b), *t = wrhs(w, b);
     for (int q = 0; q < k; q++) {
@@ -399,20 +382,13 @@ static uint32_t factor_short(const explicit_ctx *c, hr_als_work *w, lanes *L, co
     hr_als_pack_lanes(w->wslots, hr_als_slot_stride(ld), wn, NULL, P);
     float *rhs = P + hr_als_tri(wn) * HR_ALS_LANES;
     hr_als_pack_row(w->wrhs, (size_t)ld, wn, rhs);
-    for (int b = 0; b < L->nl; b++) {
-        const float reg = c->lambda * L->n[b];
-        double tr = 0.0;
-        for (int i = 0; i < (int)L->n[b]; i++) {
-            float *d = P + (hr_als_tri(i) + i) * HR_ALS_LANES + b;
-            *d += reg;
-            tr += *d;
-            *d += shift[b];
-        }
-        L->trace[b] = tr;
+    float reg[HR_ALS_LANES];
+    int nd[HR_ALS_LANES];
+    for (int b = 0; b < HR_ALS_LANES; b++) { /* the padding is an identity already */
+        reg[b] = b < L->nl ? c->lambda * L->n[b] : 0.0f;
+        nd[b] = b < L->nl ? (int)L->n[b] : 0;
     }
-    uint32_t bad = hr_als_chol_batch(P, wn, 1, w->invd);
-    hr_als_chol_backsolve(P, wn, w->invd, rhs);
-    return bad;
+    return regularize_solve(w, L, wn, reg, nd, shift);
 }
 
 /* x_u = sum_i z_i y_i (the lane's kept rows) and b_u = sum_i z_i, z in lane b of the
@@ -435,30 +411,40 @@ static int take_short(const explicit_ctx *c, hr_als_work *w, int b, uint64_t u, 
     return 0;
 }
 
-/* flush_explicit for a batch of short rows. */
-static int flush_short(const explicit_ctx *c, hr_als_work *w, lanes *L, float *X, float *xbias, hr_als_stats *st,
-                       hr_error *err)
+/* Factors a batch of rows in the normal form (wood = 0) or in the Woodbury form (wood = 1) and
+ * writes its solutions.  A lane whose matrix is not positive definite is solved again alone,
+ * with a growing diagonal shift (stats->retries), in lane 0 beside identities, so its result
+ * does not depend on its batch either. */
+static int flush_batch(const explicit_ctx *c, hr_als_work *w, lanes *L, int wood, float *X, float *xbias,
+                       hr_als_stats *st, hr_error *err)
 {
     const float noshift[HR_ALS_LANES] = { 0 };
-    uint32_t bad = factor_short(c, w, L, noshift);
+    uint32_t bad = wood ? factor_short(c, w, L, noshift) : factor_explicit(c, w, L, noshift);
     for (int b = 0; b < L->nl; b++)
-        if (!(bad >> b & 1u)) HR_TRY(take_short(c, w, b, L->row[b], X, xbias, err));
+        if (!(bad >> b & 1u))
+            HR_TRY(wood ? take_short(c, w, b, L->row[b], X, xbias, err) : take_lane(c, w, b, L->row[b], X, xbias, err));
     lanes all = *L;
     for (int b = 0; b < all.nl; b++) {
         if (!(bad >> b & 1u)) continue;
         uint64_t u = all.row[b], n = c->rows->rowptr[u + 1] - c->rows->rowptr[u];
-        float shift[HR_ALS_LANES] = { 0 };
+        float shift[HR_ALS_LANES] = { 0 }, tt;
         double tr = all.trace[b];
         uint32_t fail = 1;
         for (int attempt = 1; fail && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
             lanes one = { .nl = 1, .row = { u }, .n = { (float)n } };
             shift[0] = hr_als_retry_shift(attempt, tr);
             st->retries++;
-            HR_TRY(form_short(c, w, u, 0, c->m > c->k, st, NULL, NULL, NULL, err));
-            fail = factor_short(c, w, &one, shift) & 1u;
+            if (wood) {
+                HR_TRY(form_short(c, w, u, 0, c->m > c->k, st, NULL, NULL, NULL, err));
+                fail = factor_short(c, w, &one, shift) & 1u;
+            } else {
+                HR_TRY(gram_explicit(c, w, u, hr_als_slot_mat(w, 0), slot_vec(w, 0, 0), slot_vec(w, 1, 0), &one.st[0],
+                                     &tt, st, NULL, NULL, NULL, err));
+                fail = factor_explicit(c, w, &one, shift) & 1u;
+            }
         }
         if (fail) return not_pd(u, n, shift[0], err);
-        HR_TRY(take_short(c, w, 0, u, X, xbias, err));
+        HR_TRY(wood ? take_short(c, w, 0, u, X, xbias, err) : take_lane(c, w, 0, u, X, xbias, err));
     }
     return 0;
 }
@@ -556,7 +542,7 @@ int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const fl
             S.row[S.nl++] = u;
             if (S.nl == HR_ALS_LANES) {
                 double tf = hr_now();
-                HR_TRY(flush_short(&c, w, &S, X, xbias, st, err));
+                HR_TRY(flush_batch(&c, w, &S, 1, X, xbias, st, err));
                 S.nl = 0;
                 st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
             }
@@ -570,19 +556,19 @@ int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const fl
         L.row[L.nl++] = u;
         if (L.nl == HR_ALS_LANES) {
             double tf = hr_now();
-            HR_TRY(flush_explicit(&c, w, &L, X, xbias, st, err));
+            HR_TRY(flush_batch(&c, w, &L, 0, X, xbias, st, err));
             L.nl = 0;
             st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
         }
     }
     if (L.nl > 0) {
         double tf = hr_now();
-        HR_TRY(flush_explicit(&c, w, &L, X, xbias, st, err));
+        HR_TRY(flush_batch(&c, w, &L, 0, X, xbias, st, err));
         st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
     }
     if (S.nl > 0) {
         double tf = hr_now();
-        HR_TRY(flush_short(&c, w, &S, X, xbias, st, err));
+        HR_TRY(flush_batch(&c, w, &S, 1, X, xbias, st, err));
         st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
     }
     uint64_t nnz = rows->rowptr[rows->nrows] - rows->rowptr[0];

@@ -170,8 +170,55 @@ static void test_loss_vs_naive(void **state)
     }
 }
 
-/* lambda = 0 and two identical columns of Y: the normal matrix is exactly singular (integer data,
- * so the zero pivot is exact), spotrf fails, the retry adds 1e-6 * trace and succeeds. */
+/* Solves p's rows (rowptr rp, columns cl, values vl; no biases, mu = 0) at lambda = 0, where
+ * some systems are singular.  Float rounding amplified by 1 / shift moves such an x along the
+ * null space; what must hold for each row in check: x solves the UNshifted normal equations
+ * (it is a least-squares minimiser) and stays within xbound (no blow-up along the null space).
+ * Returns the retries. */
+static uint64_t solve_singular(prob *p, int k, uint64_t *rp, uint32_t *cl, float *vl, uint64_t nrows,
+                               const uint64_t *check, int ncheck, double xbound)
+{
+    p->rows.rowptr = rp;
+    p->rows.col = cl;
+    p->rows.val = vl;
+    p->rows.nrows = nrows;
+    p->mu = 0.0f;
+    hr_als_opts o;
+    hr_als_default_opts(&o);
+    o.k = k;
+    o.lambda = 0.0f;
+    hr_als_work *w = hr_als_create_work(k, rp[nrows]);
+    hr_als_stats st = { 0 };
+    hr_error err = { 0 };
+    int rc = hr_als_solve_explicit(&p->rows, p->Y, NULL, 0.0f, &o, p->X, NULL, w, &st, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    prob q = *p;
+    q.rowptr = rp;
+    q.col = cl;
+    q.val = vl;
+    double *M = hr_malloc(sizeof(double) * (size_t)k * k), *b = hr_malloc(sizeof(double) * (size_t)k);
+    for (int c = 0; c < ncheck; c++) {
+        const uint64_t u = check[c];
+        double res = 0, bmax = 0, xmax = 0;
+        ref_explicit_system(&q, u, 0.0f, 0, M, b);
+        const float *x = p->X + u * k;
+        for (int i = 0; i < k; i++) {
+            double r = -b[i];
+            for (int j = 0; j < k; j++) r += M[i * k + j] * x[j];
+            res = fmax(res, fabs(r));
+            bmax = fmax(bmax, fabs(b[i]));
+            xmax = fmax(xmax, fabs(x[i]));
+        }
+        assert_true(res <= 1e-3 * bmax);
+        assert_true(xmax <= xbound);
+    }
+    hr_free(M);
+    hr_free(b);
+    hr_als_free_work(w);
+    return st.retries;
+}
+
 static void test_explicit_singular_retry(void **state)
 {
     (void)state;
@@ -182,98 +229,31 @@ static void test_explicit_singular_retry(void **state)
     uint64_t rp[4] = { 0, 4, 4, 5 };
     uint32_t cl[5] = { 0, 1, 2, 3, 1 };
     float vl[5] = { 4, 2, 5, 3, 1 };
-    p.rows.rowptr = rp;
-    p.rows.col = cl;
-    p.rows.val = vl;
-    p.rows.nrows = 3;
-    p.mu = 0.0f;
-    hr_als_opts o;
-    hr_als_default_opts(&o);
-    o.k = k;
-    o.lambda = 0.0f;
-    hr_als_work *w = hr_als_create_work(k, 4);
-    hr_als_stats st = { 0 };
-    hr_error err = { 0 };
-    int rc = hr_als_solve_explicit(&p.rows, p.Y, NULL, 0.0f, &o, p.X, NULL, w, &st, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, 0);
-    /* row 0 (columns 0, 1 equal) once; row 2 (one rating) takes the Woodbury form, whose 1 x 1
-     * system y . y is regular even at lambda = 0: its min-norm solution without a retry */
-    assert_int_equal(st.retries, 1);
-    /* The system is singular, so float rounding amplified by 1 / shift moves x along the null
-     * space (about 1e-2 here); what must hold: x solves the UNshifted normal equations (it is a
-     * least-squares minimiser) and stays bounded (no blow-up along the null space). */
-    prob q = p;
-    q.rowptr = rp;
-    q.col = cl;
-    q.val = vl;
-    for (uint64_t u = 0; u < 3; u += 2) {
-        double M[9], b[3], res = 0, bmax = 0, xmax = 0;
-        ref_explicit_system(&q, u, 0.0f, 0, M, b);
-        const float *x = p.X + u * k;
-        for (int i = 0; i < 3; i++) {
-            double r = -b[i];
-            for (int j = 0; j < 3; j++) r += M[i * 3 + j] * x[j];
-            res = fmax(res, fabs(r));
-            bmax = fmax(bmax, fabs(b[i]));
-            xmax = fmax(xmax, fabs(x[i]));
-        }
-        assert_true(res <= 1e-3 * bmax);
-        assert_true(xmax <= 2.0); /* the min-norm solutions are [1.4, 1.4, 0.7] and [1, 1, -1] / 3 */
-    }
+    const uint64_t check[2] = { 0, 2 };
+    /* the min-norm solutions are [1.4, 1.4, 0.7] and [1, 1, -1] / 3.  Row 0 (columns 0, 1
+     * equal) is retried once; row 2 (one rating) takes the Woodbury form, whose 1 x 1 system
+     * y . y is regular even at lambda = 0: its min-norm solution without a retry */
+    assert_int_equal(solve_singular(&p, k, rp, cl, vl, 3, check, 2, 2.0), 1);
     for (int i = 0; i < k; i++) assert_true(p.X[k + i] == 0.0f); /* row 1 is empty */
-    hr_als_free_work(w);
     free_prob(&p);
 }
 
-/* A short row (the Woodbury form) whose n x n system is singular: lambda = 0 and the same item
- * twice.  It is retried with a shift like a normal-form row, and its x solves the unshifted
- * normal equations and stays bounded. */
+/* A short row (the Woodbury form) whose n x n system is singular: the same item twice.  It is
+ * retried with a shift like a row in the normal form. */
 static void test_explicit_short_singular_retry(void **state)
 {
     (void)state;
     const int k = 4; /* rows of up to (k + 1) / 2 = 2 ratings take the Woodbury form */
     prob p = make_prob(k, 2, 3, 0, SEED + 7);
-    const float Yv[3][4] = { { 1, 2, 0, 1 }, { 2, 0, 0, 0 }, { 2, 0, 1, 1 } }; /* y_1 . y_1 = 4: its pivot 4 - 2 * 2 is 0 exactly */
+    /* y_1 . y_1 = 4: row 0's second pivot, 4 - 2 * 2, is 0 exactly */
+    const float Yv[3][4] = { { 1, 2, 0, 1 }, { 2, 0, 0, 0 }, { 2, 0, 1, 1 } };
     memcpy(p.Y, Yv, sizeof Yv);
     uint64_t rp[3] = { 0, 2, 4 };
     uint32_t cl[4] = { 1, 1, 0, 2 }; /* row 0: item 1 twice (singular K); row 1: two items (regular) */
     float vl[4] = { 3, 3, 4, 1 };
-    p.rows.rowptr = rp;
-    p.rows.col = cl;
-    p.rows.val = vl;
-    p.rows.nrows = 2;
-    p.mu = 0.0f;
-    hr_als_opts o;
-    hr_als_default_opts(&o);
-    o.k = k;
-    o.lambda = 0.0f;
-    hr_als_work *w = hr_als_create_work(k, 2);
-    hr_als_stats st = { 0 };
-    hr_error err = { 0 };
-    int rc = hr_als_solve_explicit(&p.rows, p.Y, NULL, 0.0f, &o, p.X, NULL, w, &st, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, 0);
-    assert_int_equal(st.retries, 1); /* row 0 only */
-    prob q = p;
-    q.rowptr = rp;
-    q.col = cl;
-    q.val = vl;
-    for (uint64_t u = 0; u < 2; u++) {
-        double M[16], b[4], res = 0, bmax = 0, xmax = 0;
-        ref_explicit_system(&q, u, 0.0f, 0, M, b);
-        const float *x = p.X + u * k;
-        for (int i = 0; i < k; i++) {
-            double r = -b[i];
-            for (int j = 0; j < k; j++) r += M[i * k + j] * x[j];
-            res = fmax(res, fabs(r));
-            bmax = fmax(bmax, fabs(b[i]));
-            xmax = fmax(xmax, fabs(x[i]));
-        }
-        assert_true(res <= 1e-3 * bmax);
-        assert_true(xmax <= 2.0); /* min-norm: row 0 is y_1 * 3 / |y_1|^2 = [1.5, 0, 0, 0] */
-    }
-    hr_als_free_work(w);
+    const uint64_t check[2] = { 0, 1 };
+    /* min-norm: row 0 is y_1 * 3 / |y_1|^2 = [1.5, 0, 0, 0]; only row 0 is retried */
+    assert_int_equal(solve_singular(&p, k, rp, cl, vl, 2, check, 2, 2.0), 1);
     free_prob(&p);
 }
 
