@@ -334,7 +334,7 @@ static float *wrows(hr_als_work *w, int b) { return w->wrows + (size_t)b * w->wn
 
 /* Gathers row u into lane b's rows and forms its K (upper, ld wld) and targets; with sse, adds
  * the squared errors of its current X (and xbias), as gram_explicit does. */
-static int form_short(const explicit_ctx *c, hr_als_work *w, uint64_t u, int b, int bias, hr_als_stats *stat,
+static int form_short(const explicit_ctx *c, hr_als_work *w, uint64_t u, int b, hr_als_stats *stat,
                       const float *X, const float *xbias, double *sse, hr_error *err)
 {
     const hr_als_rows *R = c->rows;
@@ -356,7 +356,7 @@ static int form_short(const explicit_ctx *c, hr_als_work *w, uint64_t u, int b, 
     }
     hr_als_gram_upper(T, (uint64_t)k, ld, (int)n, K, ld, 0);
     for (uint64_t i = 0; i < n; i++) {
-        if (bias)
+        if (c->m > c->k) /* the bias column of ones */
             for (uint64_t j = 0; j <= i; j++) K[j * (uint64_t)ld + i] += 1.0f;
         t[i] = w->wt[i];
     }
@@ -412,13 +412,15 @@ static int take_short(const explicit_ctx *c, hr_als_work *w, int b, uint64_t u, 
 }
 
 /* Factors a batch of rows in the normal form (wood = 0) or in the Woodbury form (wood = 1) and
- * writes its solutions.  A lane whose matrix is not positive definite is solved again alone,
+ * writes its solutions, then empties the batch (its time: the factor phase, retries included).
+ * A lane whose matrix is not positive definite is solved again alone,
  * with a growing diagonal shift (stats->retries), in lane 0 beside identities, so its result
  * does not depend on its batch either. */
 static int flush_batch(const explicit_ctx *c, hr_als_work *w, lanes *L, int wood, float *X, float *xbias,
                        hr_als_stats *st, hr_error *err)
 {
     const float noshift[HR_ALS_LANES] = { 0 };
+    const double t0 = hr_now();
     uint32_t bad = wood ? factor_short(c, w, L, noshift) : factor_explicit(c, w, L, noshift);
     for (int b = 0; b < L->nl; b++)
         if (!(bad >> b & 1u))
@@ -435,7 +437,7 @@ static int flush_batch(const explicit_ctx *c, hr_als_work *w, lanes *L, int wood
             shift[0] = hr_als_retry_shift(attempt, tr);
             st->retries++;
             if (wood) {
-                HR_TRY(form_short(c, w, u, 0, c->m > c->k, st, NULL, NULL, NULL, err));
+                HR_TRY(form_short(c, w, u, 0, st, NULL, NULL, NULL, err));
                 fail = factor_short(c, w, &one, shift) & 1u;
             } else {
                 HR_TRY(gram_explicit(c, w, u, hr_als_slot_mat(w, 0), slot_vec(w, 0, 0), slot_vec(w, 1, 0), &one.st[0],
@@ -446,6 +448,8 @@ static int flush_batch(const explicit_ctx *c, hr_als_work *w, lanes *L, int wood
         if (fail) return not_pd(u, n, shift[0], err);
         HR_TRY(wood ? take_short(c, w, 0, u, X, xbias, err) : take_lane(c, w, 0, u, X, xbias, err));
     }
+    L->nl = 0;
+    st->phase[HR_ALS_PH_FACTOR] += hr_now() - t0;
     return 0;
 }
 
@@ -535,42 +539,21 @@ int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const fl
             HR_TRY(solve_row_lapack(&c, w, u, X, xbias, st, sse_before, err));
             continue;
         }
-        if (n <= (uint64_t)w->wn) {
-            const int b = S.nl;
-            HR_TRY(form_short(&c, w, u, b, xbias != NULL, st, X, xbias, sse_before, err));
-            S.n[b] = (float)n;
-            S.row[S.nl++] = u;
-            if (S.nl == HR_ALS_LANES) {
-                double tf = hr_now();
-                HR_TRY(flush_batch(&c, w, &S, 1, X, xbias, st, err));
-                S.nl = 0;
-                st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
-            }
-            continue;
-        }
-        const int b = L.nl;
+        const int wood = n <= (uint64_t)w->wn; /* the Woodbury form */
+        lanes *B = wood ? &S : &L;
+        const int b = B->nl;
         float tt;
-        HR_TRY(gram_explicit(&c, w, u, hr_als_slot_mat(w, b), slot_vec(w, 0, b), slot_vec(w, 1, b), &L.st[b], &tt, st,
-                             X, xbias, sse_before, err));
-        L.n[b] = (float)n;
-        L.row[L.nl++] = u;
-        if (L.nl == HR_ALS_LANES) {
-            double tf = hr_now();
-            HR_TRY(flush_batch(&c, w, &L, 0, X, xbias, st, err));
-            L.nl = 0;
-            st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
-        }
+        if (wood)
+            HR_TRY(form_short(&c, w, u, b, st, X, xbias, sse_before, err));
+        else
+            HR_TRY(gram_explicit(&c, w, u, hr_als_slot_mat(w, b), slot_vec(w, 0, b), slot_vec(w, 1, b), &L.st[b], &tt,
+                                 st, X, xbias, sse_before, err));
+        B->n[b] = (float)n;
+        B->row[B->nl++] = u;
+        if (B->nl == HR_ALS_LANES) HR_TRY(flush_batch(&c, w, B, wood, X, xbias, st, err));
     }
-    if (L.nl > 0) {
-        double tf = hr_now();
-        HR_TRY(flush_batch(&c, w, &L, 0, X, xbias, st, err));
-        st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
-    }
-    if (S.nl > 0) {
-        double tf = hr_now();
-        HR_TRY(flush_batch(&c, w, &S, 1, X, xbias, st, err));
-        st->phase[HR_ALS_PH_FACTOR] += hr_now() - tf;
-    }
+    if (L.nl > 0) HR_TRY(flush_batch(&c, w, &L, 0, X, xbias, st, err));
+    if (S.nl > 0) HR_TRY(flush_batch(&c, w, &S, 1, X, xbias, st, err));
     uint64_t nnz = rows->rowptr[rows->nrows] - rows->rowptr[0];
     st->flops += (double)nnz * k * k + (double)nonempty * k * k * k / 3.0;
     st->rows += rows->nrows;
