@@ -91,8 +91,11 @@ void hr_als_rows_dot(const float *Yb, uint64_t n, int k, const float *v, float *
 /* out[0..k) += sum_i w_i y_i over the n rows of Yb (ld kp); w NULL means all ones.  Each
  * element of out is one FMA chain in row order, continued across calls. */
 void hr_als_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float *out);
-/* How many entries ahead the gathers ask for a row of Y (see hr_als_prefetch, als_kern.h). */
-#define HR_ALS_PREFETCH 8
+/* How many entries ahead the gathers ask for a row of Y (see hr_als_prefetch, als_kern.h).  32,
+ * not 8: random 256-byte rows of a 51 MB Y came 1.1-2.5 ns an entry faster (one core, of 11-17),
+ * and explicit ALS at k = 64 gathered 13% faster (0.33 -> 0.29 s an iteration, A/B in turns):
+ * more rows in flight, and the first rows of the next row arrive during this row's Gram. */
+#define HR_ALS_PREFETCH 32
 
 /* The gather of explicit ALS, entries 0..n-1 of a row (or of a chunk of one): entry j's column
  * c = col[j] (< ncols) and target t_j = val[j] - mu - ybias[c] (ybias may be NULL) go to
