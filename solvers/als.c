@@ -163,13 +163,14 @@ typedef struct explicit_ctx {
 } explicit_ctx;
 
 /* Gathers entries [s, s + nc) of row u into dst (ld kp) with their targets in w->wt, adding to
- * sy and ty.  Returns 0 or HR_ERR_ARG (a column out of range). */
+ * sy and ty, and to tsum[0] and tsum[1] the sums of the targets and of their squares.  Returns 0
+ * or HR_ERR_ARG (a column out of range). */
 static int gather_entries(const explicit_ctx *c, hr_als_work *w, uint64_t u, uint64_t s, uint64_t nc, float *dst,
-                          float *sy, float *ty, hr_error *err)
+                          float *sy, float *ty, float *tsum, hr_error *err)
 {
     const hr_als_rows *R = c->rows;
     uint64_t got = hr_als_gather_explicit(dst, c->kp, c->Y, c->k, R->ncols, R->col + s, R->val + s, nc,
-                                          R->rowptr[R->nrows] - (s + nc), c->ybias, c->mu, w->wt, sy, ty);
+                                          R->rowptr[R->nrows] - (s + nc), c->ybias, c->mu, w->wt, sy, ty, tsum);
     if (got < nc)
         return hr_error_set(err, HR_ERR_ARG, "explicit ALS: local row %" PRIu64 " refers to column %" PRIu32
                             " but Y has %" PRIu64 " rows", u, R->col[s + got], R->ncols);
@@ -203,25 +204,21 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
     const hr_als_rows *R = c->rows;
     const int k = c->k, kp = c->kp;
     const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1];
-    float s1 = 0.0f, s2 = 0.0f;
+    float tsum[2] = { 0.0f, 0.0f };
     memset(sy, 0, sizeof(float) * (size_t)kp);
     memset(ty, 0, sizeof(float) * (size_t)kp);
     for (uint64_t s = beg; s < end; s += w->gather_rows) {
         uint64_t nc = end - s < w->gather_rows ? end - s : w->gather_rows;
         double t0 = hr_now();
-        HR_TRY(gather_entries(c, w, u, s, nc, w->gather, sy, ty, err));
-        for (uint64_t j = 0; j < nc; j++) {
-            s1 += w->wt[j];
-            s2 += w->wt[j] * w->wt[j];
-        }
+        HR_TRY(gather_entries(c, w, u, s, nc, w->gather, sy, ty, tsum, err));
         double t1 = hr_now();
         if (sse) *sse += entries_loss(c, w, u, w->gather, nc, X, xbias);
         hr_als_gram_upper(w->gather, nc, kp, k, C, kp, s != beg);
         stat->phase[HR_ALS_PH_GATHER] += t1 - t0;
         stat->phase[HR_ALS_PH_GRAM] += hr_now() - t1;
     }
-    *st = s1;
-    *tt = s2;
+    *st = tsum[0];
+    *tt = tsum[1];
     return 0;
 }
 
@@ -344,7 +341,8 @@ static int form_short(const explicit_ctx *c, hr_als_work *w, uint64_t u, int b, 
     double t0 = hr_now();
     memset(w->sy, 0, sizeof(float) * (size_t)kp); /* the border sums: not needed here */
     memset(w->ty, 0, sizeof(float) * (size_t)kp);
-    HR_TRY(gather_entries(c, w, u, beg, n, A, w->sy, w->ty, err));
+    float tsum[2] = { 0.0f, 0.0f }; /* not needed here either */
+    HR_TRY(gather_entries(c, w, u, beg, n, A, w->sy, w->ty, tsum, err));
     double t1 = hr_now();
     if (sse) *sse += entries_loss(c, w, u, A, n, X, xbias);
     /* K = A A^T as the Gram of A^T's k rows (each element one FMA chain over the k columns) */

@@ -453,6 +453,12 @@ static inline __attribute__((always_inline)) void gather_ahead(const float *Y, i
     if (ybias) __builtin_prefetch(ybias + c, 0, 2);
 }
 
+/* The target sums of the explicit gathers, s1 += t and s2 += t * t in the order of the entries
+ * (a product, then a sum: never an FMA, which would change the bits).  They ride in the gather
+ * loop, where each addition waits on nothing but the last: summed in a loop of their own after
+ * it, the two chains (4 cycles an entry) held up the Gram behind them.  Accumulators ts1, ts2. */
+#define TSUM(t) do { const float t_ = (t), tt_ = t_ * t_; ts1 += t_; ts2 += tt_; } while (0)
+
 /* Entry j: the row ahead asked for, then its column checked and its target t_j into wt[j].
  * Returns its row of Y, or NULL when the column is out of range. */
 static inline __attribute__((always_inline)) const float *gather_entry(const float *Y, int k, uint64_t ncols,
@@ -498,15 +504,17 @@ TGT static INL void sums_from_copies(const float *restrict dst, int kp, uint64_t
  * store-to-load dependence from one row to the next. */
 TGT static uint64_t gather_explicit_avx2(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
                                          const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu,
-                                         float *wt, float *sy, float *ty)
+                                         float *wt, float *sy, float *ty, float *tsum)
 {
     uint64_t done = n;
+    float ts1 = tsum[0], ts2 = tsum[1];
     for (uint64_t j = 0; j < n; j++) {
         const float *y = gather_entry(Y, k, ncols, col, val, j, n, ahead, ybias, mu, wt);
         if (!y) {
             done = j;
             break;
         }
+        TSUM(wt[j]);
         float *d = dst + j * (uint64_t)kp;
         int q = 0;
         for (; q + 8 <= k; q += 8) _mm256_storeu_ps(d + q, _mm256_loadu_ps(y + q));
@@ -520,6 +528,8 @@ TGT static uint64_t gather_explicit_avx2(float *dst, int kp, const float *Y, int
         default: sums_from_copies(dst, kp, done, wt, c0, sy, ty, 4); break;
         }
     }
+    tsum[0] = ts1;
+    tsum[1] = ts2;
     return done;
 }
 #endif
@@ -532,8 +542,9 @@ TGT static uint64_t gather_explicit_avx2(float *dst, int kp, const float *Y, int
 TGT512 static INL uint64_t gather_explicit512(float *restrict dst, int kp, const float *restrict Y, int k, uint64_t ncols,
                                               const uint32_t *restrict col, const float *restrict val, uint64_t n,
                                               uint64_t ahead, const float *restrict ybias, float mu, float *restrict wt,
-                                              float *restrict sy, float *restrict ty, const int NV)
+                                              float *restrict sy, float *restrict ty, float *restrict tsum, const int NV)
 {
+    float ts1 = tsum[0], ts2 = tsum[1];
     const __mmask16 ml = hr_avx512_head(k - 16 * (NV - 1)), ms = hr_avx512_head(kp - 16 * (NV - 1));
     const __m512 one = _mm512_set1_ps(1.0f);
     __m512 s0, s1, s2, s3, s4, s5, s6, s7, t0, t1, t2, t3, t4, t5, t6, t7;
@@ -544,7 +555,11 @@ TGT512 static INL uint64_t gather_explicit512(float *restrict dst, int kp, const
 #undef LDS
     for (uint64_t j = 0; j < n; j++) {
         const float *y = gather_entry(Y, k, ncols, col, val, j, n, ahead, ybias, mu, wt);
-        if (!y) return j;
+        if (!y) {
+            n = j;
+            break;
+        }
+        TSUM(wt[j]);
         float *d = dst + j * (uint64_t)kp;
         const __m512 tv = _mm512_set1_ps(wt[j]);
 #define ROW(v, a, b)                                                                                          \
@@ -562,43 +577,54 @@ TGT512 static INL uint64_t gather_explicit512(float *restrict dst, int kp, const
     STS(0, s0, t0) STS(1, s1, t1) STS(2, s2, t2) STS(3, s3, t3) STS(4, s4, t4) STS(5, s5, t5) STS(6, s6, t6) STS(7, s7, t7)
 #undef STS
 #undef M
+    tsum[0] = ts1;
+    tsum[1] = ts2;
     return n;
 }
 
 TGT512 static uint64_t gather_explicit_avx512(float *dst, int kp, const float *Y, int k, uint64_t ncols,
                                               const uint32_t *col, const float *val, uint64_t n, uint64_t ahead,
-                                              const float *ybias, float mu, float *wt, float *sy, float *ty)
+                                              const float *ybias, float mu, float *wt, float *sy, float *ty, float *tsum)
 {
     switch ((k + 15) / 16) {
-#define NVC(v) case v: return gather_explicit512(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty, v);
+#define NVC(v) case v: return gather_explicit512(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty, tsum, v);
     NVC(1) NVC(2) NVC(3) NVC(4) NVC(5) NVC(6) NVC(7)
 #undef NVC
-    default: return gather_explicit512(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty, 8);
+    default: return gather_explicit512(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty, tsum, 8);
     }
 }
 #endif
 
 uint64_t hr_als_gather_explicit(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
                                 const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu, float *wt,
-                                float *sy, float *ty)
+                                float *sy, float *ty, float *tsum)
 {
 #ifdef HAVE_AVX512_KERNELS
     if (hr_als_simd_level() >= 2 && k <= 128)
-        return gather_explicit_avx512(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty);
+        return gather_explicit_avx512(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty, tsum);
 #endif
 #ifdef HAVE_AVX2_KERNELS
-    if (hr_als_simd_level()) return gather_explicit_avx2(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty);
+    if (hr_als_simd_level())
+        return gather_explicit_avx2(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty, tsum);
 #endif
+    float ts1 = tsum[0], ts2 = tsum[1];
+    uint64_t done = n;
     for (uint64_t j = 0; j < n; j++) {
         const float *y = gather_entry(Y, k, ncols, col, val, j, n, ahead, ybias, mu, wt);
-        if (!y) return j;
+        if (!y) {
+            done = j;
+            break;
+        }
+        TSUM(wt[j]);
         float *d = dst + j * (uint64_t)kp;
         memcpy(d, y, sizeof(float) * (size_t)k);
         memset(d + k, 0, sizeof(float) * (size_t)(kp - k));
         for (int q = 0; q < k; q++) sy[q] += 1.0f * d[q];
         for (int q = 0; q < k; q++) ty[q] += wt[j] * d[q];
     }
-    return n;
+    tsum[0] = ts1;
+    tsum[1] = ts2;
+    return done;
 }
 
 void hr_als_rows_scale(float *Yb, uint64_t n, int k, const float *s)
