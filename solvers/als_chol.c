@@ -92,6 +92,27 @@ TGT static INL void transpose8(__m256 *r)
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
+/* The 8 x 8 transpose of rows src + b * ss, b = 0..7 (8 floats each), from memory: each
+ * register is loaded as two 128-bit halves, rows b and b + 4, so the step across the halves
+ * is done by the loads and the rest is two 4 x 4 transposes inside the halves (16 shuffles,
+ * not transpose8's 24). */
+TGT static INL void transpose8_load(const float *src, size_t ss, __m256 *r)
+{
+#define HALVES2(b, o) _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(src + (size_t)(b) * ss + (o))), \
+                                          _mm_loadu_ps(src + (size_t)((b) + 4) * ss + (o)), 1)
+    const __m256 a0 = HALVES2(0, 0), a1 = HALVES2(1, 0), a2 = HALVES2(2, 0), a3 = HALVES2(3, 0);
+    const __m256 a4 = HALVES2(0, 4), a5 = HALVES2(1, 4), a6 = HALVES2(2, 4), a7 = HALVES2(3, 4);
+#undef HALVES2
+    __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
+    __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+    __m256 t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5);
+    __m256 t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
+    r[0] = _mm256_shuffle_ps(t0, t2, 0x44), r[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+    r[2] = _mm256_shuffle_ps(t1, t3, 0x44), r[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+    r[4] = _mm256_shuffle_ps(t4, t6, 0x44), r[5] = _mm256_shuffle_ps(t4, t6, 0xEE);
+    r[6] = _mm256_shuffle_ps(t5, t7, 0x44), r[7] = _mm256_shuffle_ps(t5, t7, 0xEE);
+}
+
 /* Element (i, j <= i) of lane b is S_b[j][i] (+ G0[j][i]): for each row j of the 16 matrices
  * and 8 consecutive columns i, two transposes (lanes 0-7, then 8-15) give the 16-lane vectors
  * of (i0..i0+7, j), so every line of the batch is written whole, at once (written in halves,
@@ -106,8 +127,12 @@ TGT static void pack_lanes_avx2(const float *S, size_t ss, int k, const float *G
             const __m256 g = G0 ? _mm256_loadu_ps(G0 + (size_t)j * kp + i0) : _mm256_setzero_ps();
             for (int h = 0; h < LANES / 8; h++) {
                 __m256 r[8];
-                for (int b = 0; b < 8; b++) r[b] = _mm256_add_ps(_mm256_loadu_ps(src + (size_t)(8 * h + b) * ss), g);
-                transpose8(r);
+                if (G0) {
+                    for (int b = 0; b < 8; b++) r[b] = _mm256_add_ps(_mm256_loadu_ps(src + (size_t)(8 * h + b) * ss), g);
+                    transpose8(r);
+                } else {
+                    transpose8_load(src + (size_t)8 * h * ss, ss, r);
+                }
                 for (int c = j > i0 ? j - i0 : 0; c < ni; c++)
                     _mm256_store_ps(P + (hr_als_tri(i0 + c) + j) * LANES + 8 * h, r[c]);
             }
@@ -119,8 +144,7 @@ TGT static void pack_row_avx2(const float *V, size_t vs, int k, float *Prow)
 {
     for (int j0 = 0; j0 < k; j0 += 8) {
         __m256 r[8];
-        for (int b = 0; b < 8; b++) r[b] = _mm256_loadu_ps(V + b * vs + j0);
-        transpose8(r);
+        transpose8_load(V + j0, vs, r);
         for (int c = 0; c < 8 && j0 + c < k; c++) _mm256_store_ps(Prow + (j0 + c) * LANES, r[c]);
     }
 }
