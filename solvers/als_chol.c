@@ -16,7 +16,8 @@ static void pack_lanes_c(const float *S, size_t ss, int k, const float *G0, floa
     for (int b = 0; b < LANES; b++)
         for (int i = 0; i < k; i++)
             for (int j = 0; j <= i; j++)
-                P[(hr_als_tri(i) + j) * LANES + b] = S[b * ss + (size_t)j * kp + i] + (G0 ? G0[(size_t)j * kp + i] : 0.0f);
+                P[(hr_als_tri(i) + j) * LANES + b] =
+                    G0 ? S[b * ss + (size_t)j * kp + i] + G0[(size_t)j * kp + i] : S[b * ss + (size_t)j * kp + i];
 }
 
 static void pack_row_c(const float *V, size_t vs, int k, float *Prow)
