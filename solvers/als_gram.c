@@ -9,7 +9,7 @@
 /* Rows of A per pass of the Gram tiles: n rows in equal passes of at most 32 KiB, so they stay
  * in the L1 cache while every tile of C walks over them.  Equal passes: at 24 KiB a pass and
  * no balancing, a 100-row row of k = 64 took a 96-row pass and a 4-row one, whose tiles mostly
- * moved C in and out (measured, one core: 3-7% of its Gram). */
+ * moved C in and out (measured, one core: 2-4% of its Gram). */
 static uint64_t gram_rows_per_pass(int lda, uint64_t n)
 {
     uint64_t lim = (uint64_t)(32768 / (4 * lda));

@@ -453,10 +453,11 @@ static inline __attribute__((always_inline)) void gather_ahead(const float *Y, i
     if (ybias) __builtin_prefetch(ybias + c, 0, 2);
 }
 
-/* The target sums of the explicit gathers, s1 += t and s2 += t * t in the order of the entries
- * (a product, then a sum: never an FMA, which would change the bits).  They ride in the gather
- * loop, where each addition waits on nothing but the last: summed in a loop of their own after
- * it, the two chains (4 cycles an entry) held up the Gram behind them.  Accumulators ts1, ts2. */
+/* The target sums of the explicit gathers, ts1 += t and ts2 += t * t in the order of the
+ * entries (a product, then a sum: never an FMA, which would change the bits).  They ride in the
+ * gather loop, whose row loads leave time for their 4-cycle additions; in a loop of their own
+ * after it, the two serial chains were 4 cycles an entry of their own (users' gather at k = 64:
+ * 0.13-0.16 -> 0.11-0.13 s an iteration). */
 #define TSUM(t) do { const float t_ = (t), tt_ = t_ * t_; ts1 += t_; ts2 += tt_; } while (0)
 
 /* Entry j: the row ahead asked for, then its column checked and its target t_j into wt[j].
