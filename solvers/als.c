@@ -163,8 +163,7 @@ typedef struct explicit_ctx {
 } explicit_ctx;
 
 /* Gathers entries [s, s + nc) of row u into dst (ld kp) with their targets in w->wt, adding to
- * sy and ty, and to tsum[0] and tsum[1] the sums of the targets and of their squares.  Returns 0
- * or HR_ERR_ARG (a column out of range). */
+ * sy and ty, and the targets to *tsum.  Returns 0 or HR_ERR_ARG (a column out of range). */
 static int gather_entries(const explicit_ctx *c, hr_als_work *w, uint64_t u, uint64_t s, uint64_t nc, float *dst,
                           float *sy, float *ty, float *tsum, hr_error *err)
 {
@@ -195,7 +194,8 @@ static double entries_loss(const explicit_ctx *c, hr_als_work *w, uint64_t u, co
 }
 
 /* Gathers row u and forms its Gram matrix (C, ld kp, upper) and border sums (sy = sum y,
- * ty = sum t y, *st = sum t, *tt = sum t^2).  With sse: adds the squared errors of row u's
+ * ty = sum t y, *st = sum t, and *tt = sum t^2 when tt is not NULL: only LAPACK's bordered
+ * matrix needs it).  With sse: adds the squared errors of row u's
  * entries with its current X (and xbias).  Returns 0 or HR_ERR_ARG (col out of range). */
 static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, float *C, float *sy, float *ty, float *st,
                          float *tt, hr_als_stats *stat, const float *X, const float *xbias, double *sse,
@@ -204,21 +204,23 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
     const hr_als_rows *R = c->rows;
     const int k = c->k, kp = c->kp;
     const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1];
-    float tsum[2] = { 0.0f, 0.0f };
+    float s1 = 0.0f, s2 = 0.0f;
     memset(sy, 0, sizeof(float) * (size_t)kp);
     memset(ty, 0, sizeof(float) * (size_t)kp);
     for (uint64_t s = beg; s < end; s += w->gather_rows) {
         uint64_t nc = end - s < w->gather_rows ? end - s : w->gather_rows;
         double t0 = hr_now();
-        HR_TRY(gather_entries(c, w, u, s, nc, w->gather, sy, ty, tsum, err));
+        HR_TRY(gather_entries(c, w, u, s, nc, w->gather, sy, ty, &s1, err));
+        if (tt)
+            for (uint64_t j = 0; j < nc; j++) s2 += w->wt[j] * w->wt[j];
         double t1 = hr_now();
         if (sse) *sse += entries_loss(c, w, u, w->gather, nc, X, xbias);
         hr_als_gram_upper(w->gather, nc, kp, k, C, kp, s != beg);
         stat->phase[HR_ALS_PH_GATHER] += t1 - t0;
         stat->phase[HR_ALS_PH_GRAM] += hr_now() - t1;
     }
-    *st = tsum[0];
-    *tt = tsum[1];
+    *st = s1;
+    if (tt) *tt = s2;
     return 0;
 }
 
@@ -341,8 +343,8 @@ static int form_short(const explicit_ctx *c, hr_als_work *w, uint64_t u, int b, 
     double t0 = hr_now();
     memset(w->sy, 0, sizeof(float) * (size_t)kp); /* the border sums: not needed here */
     memset(w->ty, 0, sizeof(float) * (size_t)kp);
-    float tsum[2] = { 0.0f, 0.0f }; /* not needed here either */
-    HR_TRY(gather_entries(c, w, u, beg, n, A, w->sy, w->ty, tsum, err));
+    float st = 0.0f; /* nor the targets' sum */
+    HR_TRY(gather_entries(c, w, u, beg, n, A, w->sy, w->ty, &st, err));
     double t1 = hr_now();
     if (sse) *sse += entries_loss(c, w, u, A, n, X, xbias);
     /* K = A A^T as the Gram of A^T's k rows (each element one FMA chain over the k columns) */
@@ -427,7 +429,7 @@ static int flush_batch(const explicit_ctx *c, hr_als_work *w, lanes *L, int wood
     for (int b = 0; b < all.nl; b++) {
         if (!(bad >> b & 1u)) continue;
         uint64_t u = all.row[b], n = c->rows->rowptr[u + 1] - c->rows->rowptr[u];
-        float shift[HR_ALS_LANES] = { 0 }, tt;
+        float shift[HR_ALS_LANES] = { 0 };
         double tr = all.trace[b];
         uint32_t fail = 1;
         for (int attempt = 1; fail && attempt <= HR_ALS_MAX_RETRIES; attempt++) {
@@ -439,7 +441,7 @@ static int flush_batch(const explicit_ctx *c, hr_als_work *w, lanes *L, int wood
                 fail = factor_short(c, w, &one, shift) & 1u;
             } else {
                 HR_TRY(gram_explicit(c, w, u, hr_als_slot_mat(w, 0), slot_vec(w, 0, 0), slot_vec(w, 1, 0), &one.st[0],
-                                     &tt, st, NULL, NULL, NULL, err));
+                                     NULL, st, NULL, NULL, NULL, err));
                 fail = factor_explicit(c, w, &one, shift) & 1u;
             }
         }
@@ -540,11 +542,10 @@ int hr_als_solve_explicit_loss(const hr_als_rows *rows, const float *Y, const fl
         const int wood = n <= (uint64_t)w->wn; /* the Woodbury form */
         lanes *B = wood ? &S : &L;
         const int b = B->nl;
-        float tt;
         if (wood)
             HR_TRY(form_short(&c, w, u, b, st, X, xbias, sse_before, err));
         else
-            HR_TRY(gram_explicit(&c, w, u, hr_als_slot_mat(w, b), slot_vec(w, 0, b), slot_vec(w, 1, b), &L.st[b], &tt,
+            HR_TRY(gram_explicit(&c, w, u, hr_als_slot_mat(w, b), slot_vec(w, 0, b), slot_vec(w, 1, b), &L.st[b], NULL,
                                  st, X, xbias, sse_before, err));
         B->n[b] = (float)n;
         B->row[B->nl++] = u;

@@ -453,13 +453,6 @@ static inline __attribute__((always_inline)) void gather_ahead(const float *Y, i
     if (ybias) __builtin_prefetch(ybias + c, 0, 2);
 }
 
-/* The target sums of the explicit gathers, ts1 += t and ts2 += t * t in the order of the
- * entries (a product, then a sum: never an FMA, which would change the bits).  They ride in the
- * gather loop, whose row loads leave time for their 4-cycle additions; in a loop of their own
- * after it, the two serial chains were 4 cycles an entry of their own (users' gather at k = 64:
- * 0.13-0.16 -> 0.11-0.13 s an iteration). */
-#define TSUM(t) do { const float t_ = (t), tt_ = t_ * t_; ts1 += t_; ts2 += tt_; } while (0)
-
 /* Entry j: the row ahead asked for, then its column checked and its target t_j into wt[j].
  * Returns its row of Y, or NULL when the column is out of range. */
 static inline __attribute__((always_inline)) const float *gather_entry(const float *Y, int k, uint64_t ncols,
@@ -508,14 +501,14 @@ TGT static uint64_t gather_explicit_avx2(float *dst, int kp, const float *Y, int
                                          float *wt, float *sy, float *ty, float *tsum)
 {
     uint64_t done = n;
-    float ts1 = tsum[0], ts2 = tsum[1];
+    float ts = *tsum;
     for (uint64_t j = 0; j < n; j++) {
         const float *y = gather_entry(Y, k, ncols, col, val, j, n, ahead, ybias, mu, wt);
         if (!y) {
             done = j;
             break;
         }
-        TSUM(wt[j]);
+        ts += wt[j];
         float *d = dst + j * (uint64_t)kp;
         int q = 0;
         for (; q + 8 <= k; q += 8) _mm256_storeu_ps(d + q, _mm256_loadu_ps(y + q));
@@ -529,8 +522,7 @@ TGT static uint64_t gather_explicit_avx2(float *dst, int kp, const float *Y, int
         default: sums_from_copies(dst, kp, done, wt, c0, sy, ty, 4); break;
         }
     }
-    tsum[0] = ts1;
-    tsum[1] = ts2;
+    *tsum = ts;
     return done;
 }
 #endif
@@ -545,7 +537,7 @@ TGT512 static INL uint64_t gather_explicit512(float *restrict dst, int kp, const
                                               uint64_t ahead, const float *restrict ybias, float mu, float *restrict wt,
                                               float *restrict sy, float *restrict ty, float *restrict tsum, const int NV)
 {
-    float ts1 = tsum[0], ts2 = tsum[1];
+    float ts = *tsum;
     const __mmask16 ml = hr_avx512_head(k - 16 * (NV - 1)), ms = hr_avx512_head(kp - 16 * (NV - 1));
     const __m512 one = _mm512_set1_ps(1.0f);
     __m512 s0, s1, s2, s3, s4, s5, s6, s7, t0, t1, t2, t3, t4, t5, t6, t7;
@@ -560,7 +552,7 @@ TGT512 static INL uint64_t gather_explicit512(float *restrict dst, int kp, const
             n = j;
             break;
         }
-        TSUM(wt[j]);
+        ts += wt[j];
         float *d = dst + j * (uint64_t)kp;
         const __m512 tv = _mm512_set1_ps(wt[j]);
 #define ROW(v, a, b)                                                                                          \
@@ -578,8 +570,7 @@ TGT512 static INL uint64_t gather_explicit512(float *restrict dst, int kp, const
     STS(0, s0, t0) STS(1, s1, t1) STS(2, s2, t2) STS(3, s3, t3) STS(4, s4, t4) STS(5, s5, t5) STS(6, s6, t6) STS(7, s7, t7)
 #undef STS
 #undef M
-    tsum[0] = ts1;
-    tsum[1] = ts2;
+    *tsum = ts;
     return n;
 }
 
@@ -608,7 +599,7 @@ uint64_t hr_als_gather_explicit(float *dst, int kp, const float *Y, int k, uint6
     if (hr_als_simd_level())
         return gather_explicit_avx2(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty, tsum);
 #endif
-    float ts1 = tsum[0], ts2 = tsum[1];
+    float ts = *tsum;
     uint64_t done = n;
     for (uint64_t j = 0; j < n; j++) {
         const float *y = gather_entry(Y, k, ncols, col, val, j, n, ahead, ybias, mu, wt);
@@ -616,15 +607,14 @@ uint64_t hr_als_gather_explicit(float *dst, int kp, const float *Y, int k, uint6
             done = j;
             break;
         }
-        TSUM(wt[j]);
+        ts += wt[j];
         float *d = dst + j * (uint64_t)kp;
         memcpy(d, y, sizeof(float) * (size_t)k);
         memset(d + k, 0, sizeof(float) * (size_t)(kp - k));
         for (int q = 0; q < k; q++) sy[q] += 1.0f * d[q];
         for (int q = 0; q < k; q++) ty[q] += wt[j] * d[q];
     }
-    tsum[0] = ts1;
-    tsum[1] = ts2;
+    *tsum = ts;
     return done;
 }
 

@@ -105,8 +105,8 @@ void hr_als_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float 
  * in the cache (AVX2, portable).  The rows HR_ALS_PREFETCH entries ahead are prefetched, across
  * the end of the chunk while col holds entries there (ahead: how many).  Returns n, or the
  * first j whose column is >= ncols (the entries before it done, the sums holding them).
- * tsum[0] += t_j and tsum[1] += t_j * t_j, one float chain each in the order of j (a product
- * rounded, then added). */
+ * *tsum += t_j, one float chain in the order of j, summed in the loop where the row loads
+ * leave time for it (after it, in a loop of its own, the serial chain cost 4 cycles an entry). */
 uint64_t hr_als_gather_explicit(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
                                 const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu, float *wt,
                                 float *sy, float *ty, float *tsum);
