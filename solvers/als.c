@@ -163,13 +163,18 @@ typedef struct explicit_ctx {
 } explicit_ctx;
 
 /* Gathers entries [s, s + nc) of row u into dst (ld kp) with their targets in w->wt, adding to
- * sy and ty, and the targets to *tsum.  Returns 0 or HR_ERR_ARG (a column out of range). */
+ * sy and ty, and the targets to *tsum; with C (ld kp), adds their Gram to it in the same call
+ * (hr_als_gather_gram_explicit; acc: C holds the row's earlier chunks).  Returns 0 or
+ * HR_ERR_ARG (a column out of range). */
 static int gather_entries(const explicit_ctx *c, hr_als_work *w, uint64_t u, uint64_t s, uint64_t nc, float *dst,
-                          float *sy, float *ty, float *tsum, hr_error *err)
+                          float *sy, float *ty, float *tsum, float *C, int acc, hr_error *err)
 {
     const hr_als_rows *R = c->rows;
-    uint64_t got = hr_als_gather_explicit(dst, c->kp, c->Y, c->k, R->ncols, R->col + s, R->val + s, nc,
-                                          R->rowptr[R->nrows] - (s + nc), c->ybias, c->mu, w->wt, sy, ty, tsum);
+    const uint64_t ahead = R->rowptr[R->nrows] - (s + nc);
+    uint64_t got = C ? hr_als_gather_gram_explicit(dst, c->kp, c->Y, c->k, R->ncols, R->col + s, R->val + s, nc, ahead,
+                                                   c->ybias, c->mu, w->wt, sy, ty, tsum, C, c->kp, acc)
+                     : hr_als_gather_explicit(dst, c->kp, c->Y, c->k, R->ncols, R->col + s, R->val + s, nc, ahead,
+                                              c->ybias, c->mu, w->wt, sy, ty, tsum);
     if (got < nc)
         return hr_error_set(err, HR_ERR_ARG, "explicit ALS: local row %" PRIu64 " refers to column %" PRIu32
                             " but Y has %" PRIu64 " rows", u, R->col[s + got], R->ncols);
@@ -195,14 +200,15 @@ static double entries_loss(const explicit_ctx *c, hr_als_work *w, uint64_t u, co
 
 /* Gathers row u and forms its Gram matrix (C, ld kp, upper) and border sums (sy = sum y,
  * ty = sum t y, *st = sum t, and *tt = sum t^2 when tt is not NULL: only LAPACK's bordered
- * matrix needs it).  With sse: adds the squared errors of row u's
- * entries with its current X (and xbias).  Returns 0 or HR_ERR_ARG (col out of range). */
+ * matrix needs it), a chunk at a time, each chunk's gather and Gram in one call (their time:
+ * the Gram phase).  With sse: adds the squared errors of row u's entries with its current X
+ * (and xbias).  Returns 0 or HR_ERR_ARG (col out of range). */
 static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, float *C, float *sy, float *ty, float *st,
                          float *tt, hr_als_stats *stat, const float *X, const float *xbias, double *sse,
                          hr_error *err)
 {
     const hr_als_rows *R = c->rows;
-    const int k = c->k, kp = c->kp;
+    const int kp = c->kp;
     const uint64_t beg = R->rowptr[u], end = R->rowptr[u + 1];
     float s1 = 0.0f, s2 = 0.0f;
     memset(sy, 0, sizeof(float) * (size_t)kp);
@@ -210,14 +216,11 @@ static int gram_explicit(const explicit_ctx *c, hr_als_work *w, uint64_t u, floa
     for (uint64_t s = beg; s < end; s += w->gather_rows) {
         uint64_t nc = end - s < w->gather_rows ? end - s : w->gather_rows;
         double t0 = hr_now();
-        HR_TRY(gather_entries(c, w, u, s, nc, w->gather, sy, ty, &s1, err));
+        HR_TRY(gather_entries(c, w, u, s, nc, w->gather, sy, ty, &s1, C, s != beg, err));
         if (tt)
             for (uint64_t j = 0; j < nc; j++) s2 += w->wt[j] * w->wt[j];
-        double t1 = hr_now();
         if (sse) *sse += entries_loss(c, w, u, w->gather, nc, X, xbias);
-        hr_als_gram_upper(w->gather, nc, kp, k, C, kp, s != beg);
-        stat->phase[HR_ALS_PH_GATHER] += t1 - t0;
-        stat->phase[HR_ALS_PH_GRAM] += hr_now() - t1;
+        stat->phase[HR_ALS_PH_GRAM] += hr_now() - t0;
     }
     *st = s1;
     if (tt) *tt = s2;
@@ -344,7 +347,7 @@ static int form_short(const explicit_ctx *c, hr_als_work *w, uint64_t u, int b, 
     memset(w->sy, 0, sizeof(float) * (size_t)kp); /* the border sums: not needed here */
     memset(w->ty, 0, sizeof(float) * (size_t)kp);
     float st = 0.0f; /* nor the targets' sum */
-    HR_TRY(gather_entries(c, w, u, beg, n, A, w->sy, w->ty, &st, err));
+    HR_TRY(gather_entries(c, w, u, beg, n, A, w->sy, w->ty, &st, NULL, 0, err));
     double t1 = hr_now();
     if (sse) *sse += entries_loss(c, w, u, A, n, X, xbias);
     /* K = A A^T as the Gram of A^T's k rows (each element one FMA chain over the k columns) */

@@ -90,7 +90,9 @@ typedef struct hr_als_rows {
  * benchmarks hold against the SGEMM peak. */
 /* Phases of the solvers' time (hr_als_stats.phase): where a half-iteration goes. */
 enum {
-    HR_ALS_PH_GATHER = 0, /* copying the referenced rows of Y (and weights) into the workspace */
+    HR_ALS_PH_GATHER = 0, /* copying the referenced rows of Y (and weights) into the workspace; explicit
+                           * ALS gathers its normal-form rows in the call that forms their Gram
+                           * (hr_als_gather_gram_explicit), so their gather counts under GRAM */
     HR_ALS_PH_GRAM   = 1, /* normal matrices: per-row Gram updates, and implicit G = Y^T Y */
     HR_ALS_PH_FACTOR = 2, /* Cholesky factorisations and triangular solves */
     HR_ALS_PH_CG     = 3, /* implicit CG steps (G p products, sparse products, vector updates) */

@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "solvers/als_gather.h"
+
 /* Rows of A per pass of the Gram tiles: n rows in equal passes of at most 32 KiB, so they stay
  * in the L1 cache while every tile of C walks over them.  Equal passes: at 24 KiB a pass and
  * no balancing, a 100-row row of k = 64 took a 96-row pass and a 4-row one, whose tiles mostly
@@ -65,12 +67,14 @@ TGT static INL void gram_tile(const float *restrict A, uint64_t i0, uint64_t i1,
            c30 = LD(3, 0), c31 = LD(3, 1), c40 = LD(4, 0), c41 = LD(4, 1), c50 = LD(5, 0), c51 = LD(5, 1),
            c60 = LD(6, 0), c70 = LD(7, 0);
 #undef LD
-    const float *a = A + i0 * (uint64_t)lda;
-    for (uint64_t i = i0; i < i1; i++, a += lda) {
-        __m256 y0 = _mm256_loadu_ps(a + q0), y1 = W > 1 ? _mm256_loadu_ps(a + q0 + 8) : y0, b;
+    /* two pointers walking down the rows (their columns p0 and q0): the broadcasts address one
+     * register plus a constant (see gram_tile512) */
+    const float *ap = A + i0 * (uint64_t)lda + p0, *aq = A + i0 * (uint64_t)lda + q0;
+    for (uint64_t i = i0; i < i1; i++, ap += lda, aq += lda) {
+        __m256 y0 = _mm256_loadu_ps(aq), y1 = W > 1 ? _mm256_loadu_ps(aq + 8) : y0, b;
 #define ROW(r, x0, x1)                                             \
         if (R > r) {                                               \
-            b = _mm256_broadcast_ss(a + p0 + r);                   \
+            b = _mm256_broadcast_ss(ap + r);                       \
             x0 = _mm256_fmadd_ps(b, y0, x0);                       \
             if (W > 1) x1 = _mm256_fmadd_ps(b, y1, x1);            \
         }
@@ -200,12 +204,16 @@ TGT512 static INL void gram_tile512(const float *restrict A, uint64_t i0, uint64
            c90 = LD(9, 0), c91 = LD(9, 1), ca0 = LD(10, 0), ca1 = LD(10, 1), cb0 = LD(11, 0), cb1 = LD(11, 1),
            cc0 = LD(12, 0), cd0 = LD(13, 0), ce0 = LD(14, 0), cf0 = LD(15, 0);
 #undef LD
-    const float *a = A + i0 * (uint64_t)lda;
-    for (uint64_t i = i0; i < i1; i++, a += lda) {
-        __m512 y0 = _mm512_maskz_loadu_ps(m0, a + q0), y1 = W > 1 ? _mm512_maskz_loadu_ps(m, a + q0 + 16) : y0, b;
+    /* two pointers walking down the rows (their columns p0 and q0): the broadcasts then address
+     * one register plus a constant.  With a[p0 + r], GCC kept an address register per row r and
+     * spilled them (perf annotate: the hottest instructions were the spills' reloads); measured,
+     * one core, k = 64: the Gram of 40-400 rows in 7-12% less time. */
+    const float *ap = A + i0 * (uint64_t)lda + p0, *aq = A + i0 * (uint64_t)lda + q0;
+    for (uint64_t i = i0; i < i1; i++, ap += lda, aq += lda) {
+        __m512 y0 = _mm512_maskz_loadu_ps(m0, aq), y1 = W > 1 ? _mm512_maskz_loadu_ps(m, aq + 16) : y0, b;
 #define ROW(r, x0, x1)                                             \
         if (R > r) {                                               \
-            b = _mm512_set1_ps(a[p0 + r]);                         \
+            b = _mm512_set1_ps(ap[r]);                             \
             x0 = _mm512_fmadd_ps(b, y0, x0);                       \
             if (W > 1) x1 = _mm512_fmadd_ps(b, y1, x1);            \
         }
@@ -227,9 +235,17 @@ TGT512 static void gram_rows512(const float *A, uint64_t i0, uint64_t i1, int ld
                                 __mmask16 m, float *C, int ldc, int acc)
 {
     const int full = W == 2 ? 12 : 16;
+    const __mmask16 all = 0xffff;
     for (; p0 + full <= p1; p0 += full) {
-        if (W == 2) gram_tile512(A, i0, i1, lda, p0, 12, q0, 2, m, C, ldc, acc);
-        else gram_tile512(A, i0, i1, lda, p0, 16, q0, 1, m, C, ldc, acc);
+        /* a block of 16 columns with the mask as a constant: plain loads (a variable mask GCC
+         * kept in memory and reloaded every row; measured, one core, k = 64: 0-2% less time) */
+        if (W == 2) {
+            if (m == all) gram_tile512(A, i0, i1, lda, p0, 12, q0, 2, all, C, ldc, acc);
+            else gram_tile512(A, i0, i1, lda, p0, 12, q0, 2, m, C, ldc, acc);
+        } else {
+            if (m == all) gram_tile512(A, i0, i1, lda, p0, 16, q0, 1, all, C, ldc, acc);
+            else gram_tile512(A, i0, i1, lda, p0, 16, q0, 1, m, C, ldc, acc);
+        }
     }
 #define REM(r) case r: { if (W == 1) gram_tile512(A, i0, i1, lda, p0, r, q0, 1, m, C, ldc, acc); \
                          else if (r <= 11) gram_tile512(A, i0, i1, lda, p0, r, q0, 2, m, C, ldc, acc); } break;
@@ -290,40 +306,20 @@ TGT512 static void gram_col_all512(const float *A, uint64_t i0, uint64_t i1, int
  * else product 16 - j + i, lane j - a); the loops unroll to constant offsets. */
 static const int diag_a[9] = { 0, 0, 0, 2, 1, 0, 2, 1, 0 }, diag_b[9] = { 0, 1, 2, 5, 5, 5, 8, 8, 8 };
 
-TGT512 static void gram_diag512(const float *restrict A, uint64_t n, int lda, int d, float *restrict C, int ldc,
-                                int acc)
+/* The block's elements at cd (C + d ldc + d) to t, the accumulators' layout, and back. */
+static INL void diag_get(const float *cd, int ldc, float t[9][16])
 {
-    float t[9][16];
-    float *cd = C + (size_t)d * ldc + d;
 #pragma GCC unroll 9
     for (int e = 0; e < 9; e++)
 #pragma GCC unroll 16
         for (int q = 0; q < 16; q++) {
             const int u = (q + diag_a[e]) & 15, v = (q + diag_b[e]) & 15, lo = u < v ? u : v, hi = u < v ? v : u;
-            t[e][q] = acc ? cd[(size_t)lo * ldc + hi] : 0.0f;
+            t[e][q] = cd[(size_t)lo * ldc + hi];
         }
-    __m512 c0 = _mm512_loadu_ps(t[0]), c1 = _mm512_loadu_ps(t[1]), c2 = _mm512_loadu_ps(t[2]),
-           c3 = _mm512_loadu_ps(t[3]), c4 = _mm512_loadu_ps(t[4]), c5 = _mm512_loadu_ps(t[5]),
-           c6 = _mm512_loadu_ps(t[6]), c7 = _mm512_loadu_ps(t[7]), c8 = _mm512_loadu_ps(t[8]);
-    const float *a = A + d;
-    for (uint64_t i = 0; i < n; i++, a += lda) {
-        const __m512i xi = _mm512_loadu_si512(a);
-#define ROT(s) _mm512_castsi512_ps(_mm512_alignr_epi32(xi, xi, s))
-        const __m512 x = _mm512_castsi512_ps(xi), r1 = ROT(1), r2 = ROT(2), r5 = ROT(5), r8 = ROT(8);
-#undef ROT
-        c0 = _mm512_fmadd_ps(x, x, c0);
-        c1 = _mm512_fmadd_ps(x, r1, c1);
-        c2 = _mm512_fmadd_ps(x, r2, c2);
-        c3 = _mm512_fmadd_ps(r2, r5, c3);
-        c4 = _mm512_fmadd_ps(r1, r5, c4);
-        c5 = _mm512_fmadd_ps(x, r5, c5);
-        c6 = _mm512_fmadd_ps(r2, r8, c6);
-        c7 = _mm512_fmadd_ps(r1, r8, c7);
-        c8 = _mm512_fmadd_ps(x, r8, c8);
-    }
-    _mm512_storeu_ps(t[0], c0), _mm512_storeu_ps(t[1], c1), _mm512_storeu_ps(t[2], c2);
-    _mm512_storeu_ps(t[3], c3), _mm512_storeu_ps(t[4], c4), _mm512_storeu_ps(t[5], c5);
-    _mm512_storeu_ps(t[6], c6), _mm512_storeu_ps(t[7], c7), _mm512_storeu_ps(t[8], c8);
+}
+
+static INL void diag_put(float *cd, int ldc, const float t[9][16])
+{
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i++) {
         float *ci = cd + (size_t)i * ldc;
@@ -331,6 +327,53 @@ TGT512 static void gram_diag512(const float *restrict A, uint64_t n, int lda, in
         for (int j = i; j < 16; j++)
             ci[j] = j - i <= 8 ? t[j - i][(i - diag_a[j - i]) & 15] : t[16 - j + i][(j - diag_a[16 - j + i]) & 15];
     }
+}
+
+/* One row's 9 products (xi: its 16 columns of the block) into accumulators c0 .. c8. */
+#define DIAG_ROW(xi)                                                                         \
+    do {                                                                                     \
+        const __m512i xi_ = (xi);                                                            \
+        const __m512 x = _mm512_castsi512_ps(xi_),                                           \
+                     r1 = _mm512_castsi512_ps(_mm512_alignr_epi32(xi_, xi_, 1)),             \
+                     r2 = _mm512_castsi512_ps(_mm512_alignr_epi32(xi_, xi_, 2)),             \
+                     r5 = _mm512_castsi512_ps(_mm512_alignr_epi32(xi_, xi_, 5)),             \
+                     r8 = _mm512_castsi512_ps(_mm512_alignr_epi32(xi_, xi_, 8));             \
+        c0 = _mm512_fmadd_ps(x, x, c0);                                                      \
+        c1 = _mm512_fmadd_ps(x, r1, c1);                                                     \
+        c2 = _mm512_fmadd_ps(x, r2, c2);                                                     \
+        c3 = _mm512_fmadd_ps(r2, r5, c3);                                                    \
+        c4 = _mm512_fmadd_ps(r1, r5, c4);                                                    \
+        c5 = _mm512_fmadd_ps(x, r5, c5);                                                     \
+        c6 = _mm512_fmadd_ps(r2, r8, c6);                                                    \
+        c7 = _mm512_fmadd_ps(r1, r8, c7);                                                    \
+        c8 = _mm512_fmadd_ps(x, r8, c8);                                                     \
+    } while (0)
+/* The accumulators c0 .. c8: zeros, or (acc) the block's elements at cd through t. */
+#define DIAG_START(cd, ldc, acc, t)                                                                                \
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0;       \
+    if (acc) {                                                                                                     \
+        diag_get(cd, ldc, t);                                                                                      \
+        c0 = _mm512_loadu_ps(t[0]), c1 = _mm512_loadu_ps(t[1]), c2 = _mm512_loadu_ps(t[2]);                        \
+        c3 = _mm512_loadu_ps(t[3]), c4 = _mm512_loadu_ps(t[4]), c5 = _mm512_loadu_ps(t[5]);                        \
+        c6 = _mm512_loadu_ps(t[6]), c7 = _mm512_loadu_ps(t[7]), c8 = _mm512_loadu_ps(t[8]);                        \
+    }
+#define DIAG_STORE(t)                                                                                              \
+    do {                                                                                                           \
+        _mm512_storeu_ps(t[0], c0), _mm512_storeu_ps(t[1], c1), _mm512_storeu_ps(t[2], c2);                         \
+        _mm512_storeu_ps(t[3], c3), _mm512_storeu_ps(t[4], c4), _mm512_storeu_ps(t[5], c5);                         \
+        _mm512_storeu_ps(t[6], c6), _mm512_storeu_ps(t[7], c7), _mm512_storeu_ps(t[8], c8);                         \
+    } while (0)
+
+TGT512 static void gram_diag512(const float *restrict A, uint64_t n, int lda, int d, float *restrict C, int ldc,
+                                int acc)
+{
+    float t[9][16];
+    float *cd = C + (size_t)d * ldc + d;
+    DIAG_START(cd, ldc, acc, t);
+    const float *a = A + d;
+    for (uint64_t i = 0; i < n; i++, a += lda) DIAG_ROW(_mm512_loadu_si512(a));
+    DIAG_STORE(t);
+    diag_put(cd, ldc, t);
 }
 
 /* Below this many rows of A, gram_diag512's fixed cost (C to and from its accumulators) is
@@ -343,8 +386,10 @@ TGT512 static void gram_diag512(const float *restrict A, uint64_t n, int lda, in
  * 16 rows take all its columns and its last 16 rows its last 16 (square tiles over the
  * diagonal).  FMA instructions per row of A, k = 64: 132 with gram_diag512, 160 without, for
  * 130 = elements / 16.  A block narrower than 16 is a masked tile; the last k mod 8 columns as
- * in the AVX2 kernel, 16 rows to a vector. */
-TGT512 static void gram_upper_avx512(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate)
+ * in the AVX2 kernel, 16 rows to a vector.  d0 = 16: the first diagonal block is done already
+ * (gather_gram512). */
+TGT512 static void gram_upper_avx512(const float *A, uint64_t n, int lda, int k, float *C, int ldc, int accumulate,
+                                     int d0)
 {
     const int k8 = k >= 32 ? k / 8 * 8 : k, cyc = n >= GRAM_DIAG_MIN_ROWS;
     const uint64_t pass = gram_rows_per_pass(lda, n);
@@ -353,7 +398,7 @@ TGT512 static void gram_upper_avx512(const float *A, uint64_t n, int lda, int k,
         return;
     }
     if (cyc)
-        for (int d = 0; d + 16 <= k8; d += 16) gram_diag512(A, n, lda, d, C, ldc, accumulate);
+        for (int d = d0; d + 16 <= k8; d += 16) gram_diag512(A, n, lda, d, C, ldc, accumulate);
     for (uint64_t i0 = 0; i0 < n; i0 += pass) {
         uint64_t i1 = n - i0 < pass ? n : i0 + pass;
         int acc = accumulate || i0 > 0;
@@ -371,6 +416,84 @@ TGT512 static void gram_upper_avx512(const float *A, uint64_t n, int lda, int k,
         for (int q = k8; q < k; q++) gram_col_all512(A, i0, i1, lda, q, C, ldc, acc);
     }
 }
+
+/* hr_als_gather_explicit's AVX-512 loop (NV <= 4 vectors a row: 16 <= k <= 64) with the Gram's
+ * first diagonal block formed from each row as it arrives, in the same loop, where the row's
+ * loads wait on memory (solvers/als_gather.h).  Measured, one core, k = 64, against the
+ * separate gather and Gram before solvers/als_gather.h, in one process, row by row in turns:
+ * 8.3-9.2% less time over 400-entry rows of a 51 MB Y (2 points of it from the fusion, the rest
+ * from the leaner gather), 5.4-7.0% over Pareto-distributed rows of 33-2048 entries of a
+ * 12.8 MB one.  The sums, targets and copies are the gather's and each block element the same
+ * FMA chain: the bits of the two calls.  Returns n, or the first j whose column is >= ncols
+ * (the sums then hold the entries before it; C is not touched). */
+TGT512 static INL uint64_t gather_gram512(float *restrict dst, int kp, const float *restrict Y, int k, uint64_t ncols,
+                                          const uint32_t *restrict col, const float *restrict val, uint64_t n,
+                                          uint64_t ahead, const float *restrict ybias, float mu, float *restrict wt,
+                                          float *restrict sy, float *restrict ty, float *restrict tsum,
+                                          float *restrict C, int ldc, int acc, const int NV, const int FULL)
+{
+    float ts = *tsum, t[9][16];
+    const __mmask16 ml = hr_avx512_head(k - 16 * (NV - 1)), ms = hr_avx512_head(kp - 16 * (NV - 1));
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 s0, s1, s2, s3, t0, t1, t2, t3;
+    s0 = s1 = s2 = s3 = t0 = t1 = t2 = t3 = _mm512_setzero_ps();
+#define M(v) ((v) == NV - 1 ? ms : (__mmask16)0xffff)
+#define LDS(v, a, b) if (NV > v) { a = _mm512_maskz_loadu_ps(M(v), sy + 16 * (v)); b = _mm512_maskz_loadu_ps(M(v), ty + 16 * (v)); }
+    LDS(0, s0, t0) LDS(1, s1, t1) LDS(2, s2, t2) LDS(3, s3, t3)
+#undef LDS
+    DIAG_START(C, ldc, acc, t);
+    const uint64_t got = gather_checked(col, n, ncols);
+    for (uint64_t j = 0; j < got; j++) {
+        /* k as a constant where it is one: the prefetches unrolled, the row's address a shift */
+        const float *y = gather_entry(Y, FULL ? 16 * NV : k, ncols, col, val, j, n, ahead, ybias, mu, wt);
+        ts += wt[j];
+        float *d = dst + j * (uint64_t)(FULL ? 16 * NV : kp);
+        const __m512 tv = _mm512_set1_ps(wt[j]);
+        __m512 x0 = _mm512_setzero_ps(), x1 = x0, x2 = x0, x3 = x0;
+#define ROW(v, x, a, b)                                                                                       \
+        if (NV > v) {                                                                                         \
+            x = (v) == NV - 1 && !FULL ? _mm512_maskz_loadu_ps(ml, y + 16 * (v)) : _mm512_loadu_ps(y + 16 * (v)); \
+            if ((v) == NV - 1 && !FULL) _mm512_mask_storeu_ps(d + 16 * (v), ms, x); /* zeros from k to kp */  \
+            else _mm512_storeu_ps(d + 16 * (v), x);                                                           \
+            a = _mm512_fmadd_ps(one, x, a);                                                                   \
+            b = _mm512_fmadd_ps(tv, x, b);                                                                    \
+        }
+        ROW(0, x0, s0, t0) ROW(1, x1, s1, t1) ROW(2, x2, s2, t2) ROW(3, x3, s3, t3)
+#undef ROW
+        DIAG_ROW(_mm512_castps_si512(x0));
+    }
+#define STS(v, a, b) if (NV > v) { _mm512_mask_storeu_ps(sy + 16 * (v), M(v), a); _mm512_mask_storeu_ps(ty + 16 * (v), M(v), b); }
+    STS(0, s0, t0) STS(1, s1, t1) STS(2, s2, t2) STS(3, s3, t3)
+#undef STS
+#undef M
+    *tsum = ts;
+    if (got == n) {
+        DIAG_STORE(t);
+        diag_put(C, ldc, t);
+    }
+    return got;
+}
+
+/* The fused pass, then the rest of the Gram; 0 when the call is not for it (see
+ * hr_als_gather_gram_explicit), else 1 with *got set. */
+TGT512 static int gather_gram_avx512(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
+                                     const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu,
+                                     float *wt, float *sy, float *ty, float *tsum, float *C, int ldc, int accumulate,
+                                     uint64_t *got)
+{
+    if (k < 16 || k > 64 || n < GRAM_DIAG_MIN_ROWS) return 0;
+    switch ((k + 15) / 16) {
+#define NVC(v) case v: *got = k == 16 * (v) ? gather_gram512(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, \
+                                                              sy, ty, tsum, C, ldc, accumulate, v, 1)               \
+                                          : gather_gram512(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, \
+                                                           sy, ty, tsum, C, ldc, accumulate, v, 0); break;
+    NVC(1) NVC(2) NVC(3) NVC(4)
+#undef NVC
+    default: return 0;
+    }
+    if (*got == n) gram_upper_avx512(dst, n, kp, k, C, ldc, accumulate, 16);
+    return 1;
+}
 #define HAVE_AVX512_KERNELS 1
 #endif
 
@@ -380,7 +503,7 @@ void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int
 {
 #ifdef HAVE_AVX512_KERNELS
     if (hr_als_simd_level() >= 2) {
-        gram_upper_avx512(A, n, lda, k, C, ldc, accumulate);
+        gram_upper_avx512(A, n, lda, k, C, ldc, accumulate, 0);
         return;
     }
 #endif
@@ -391,4 +514,19 @@ void hr_als_gram_upper(const float *A, uint64_t n, int lda, int k, float *C, int
     }
 #endif
     gram_upper_c(A, n, lda, k, C, ldc, accumulate);
+}
+
+uint64_t hr_als_gather_gram_explicit(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
+                                     const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu,
+                                     float *wt, float *sy, float *ty, float *tsum, float *C, int ldc, int accumulate)
+{
+#ifdef HAVE_AVX512_KERNELS
+    uint64_t got;
+    if (hr_als_simd_level() >= 2 &&
+        gather_gram_avx512(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty, tsum, C, ldc, accumulate, &got))
+        return got;
+#endif
+    const uint64_t got2 = hr_als_gather_explicit(dst, kp, Y, k, ncols, col, val, n, ahead, ybias, mu, wt, sy, ty, tsum);
+    if (got2 == n) hr_als_gram_upper(dst, n, kp, k, C, ldc, accumulate);
+    return got2;
 }

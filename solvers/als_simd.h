@@ -7,7 +7,8 @@
  * 65 x 65 matrices, and spotrf cannot use the SIMD width at all on such small orders.  Here:
  *   - hr_als_gram_upper (solvers/als_gram.c): A^T A with register-blocked tiles (AVX2: 6 x 16,
  *     AVX-512: 12 x 32) over the gathered rows, no packing (the rows are already contiguous),
- *     blocked over rows so they stay in L1;
+ *     blocked over rows so they stay in L1; hr_als_gather_gram_explicit (same file) forms the
+ *     first diagonal block inside explicit ALS's gather loop, while that loop waits on memory;
  *   - hr_als_chol_batch: HR_ALS_LANES matrices factored at once, one matrix per SIMD lane
  *     (interleaved layout, as batched LAPACK libraries do for many small systems), so every
  *     operation of the factorisation is a full-width vector operation;
@@ -110,6 +111,13 @@ void hr_als_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float 
 uint64_t hr_als_gather_explicit(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
                                 const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu, float *wt,
                                 float *sy, float *ty, float *tsum);
+/* hr_als_gather_explicit, then (all n entries gathered) hr_als_gram_upper(dst, n, kp, k, C, ldc,
+ * accumulate): the same results, bit for bit.  At AVX-512 with 16 <= k <= 64 and n >= 32 (the
+ * Gram's diagonal blocks in their own kernel) the first diagonal block is formed in the gather's
+ * loop (solvers/als_gram.c).  Returns as the gather; C is not touched when it is < n. */
+uint64_t hr_als_gather_gram_explicit(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
+                                     const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu,
+                                     float *wt, float *sy, float *ty, float *tsum, float *C, int ldc, int accumulate);
 /* y_i *= s_i for the n rows of Yb (ld kp; the padding columns stay 0). */
 void hr_als_rows_scale(float *Yb, uint64_t n, int k, const float *s);
 

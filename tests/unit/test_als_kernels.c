@@ -101,6 +101,70 @@ static void test_gram_upper(void **state)
     hr_als_simd_set(HR_ALS_SIMD_MAX);
 }
 
+/* The gather with the Gram's first diagonal block in its loop: the bits of the gather, then the
+ * Gram, at every level (the fused pass at AVX-512, 16 <= k <= 64, n >= 32; the two calls
+ * elsewhere), continuing a C and sums (accumulate); a column out of range stops it with the
+ * sums of the entries before it and C untouched. */
+static void test_gather_gram(void **state)
+{
+    (void)state;
+    static const int KS[] = { 8, 16, 17, 24, 32, 40, 56, 63, 64, 65, 100 };
+    static const uint64_t NS[] = { 0, 5, 31, 32, 33, 100, 300 };
+    const uint64_t ncols = 97;
+    for (int lv = 0; lv < levels(); lv++) {
+        hr_als_simd_set(lv);
+        for (size_t a = 0; a < sizeof KS / sizeof *KS; a++) {
+            const int k = KS[a], kp = hr_als_kpad(k);
+            float *Y = rand_mat(ncols, k, k, 2100 + k), *bias = rand_mat(1, (int)ncols, (int)ncols, 2200 + k);
+            for (size_t b = 0; b < sizeof NS / sizeof *NS; b++) {
+                const uint64_t n = NS[b], nn = n ? n : 1;
+                uint32_t *col = hr_malloc(sizeof(uint32_t) * (nn + 40));
+                float *val = rand_mat(1, (int)(nn + 40), (int)(nn + 40), 2300 + n);
+                hr_rng r = rng_for(2400 + (uint64_t)k * 1000 + n);
+                for (uint64_t i = 0; i < nn + 40; i++) col[i] = (uint32_t)hr_rng_below(&r, ncols);
+                for (int acc = 0; acc < 2; acc++) {
+                    float *d1 = hr_malloc(sizeof(float) * nn * kp), *d2 = hr_malloc(sizeof(float) * nn * kp);
+                    float *w1 = hr_malloc(sizeof(float) * nn), *w2 = hr_malloc(sizeof(float) * nn);
+                    float *c1 = rand_mat(kp, kp, kp, 2500 + k), *c2 = hr_malloc(sizeof(float) * kp * kp);
+                    float *s1 = rand_mat(2, kp, kp, 2600 + k), *s2 = hr_malloc(sizeof(float) * 2 * kp);
+                    float ts1 = 0.25f, ts2 = 0.25f;
+                    memcpy(c2, c1, sizeof(float) * kp * kp);
+                    memcpy(s2, s1, sizeof(float) * 2 * kp);
+                    assert_int_equal(hr_als_gather_explicit(d1, kp, Y, k, ncols, col, val, n, 40, bias, 0.5f, w1, s1,
+                                                            s1 + kp, &ts1), n);
+                    hr_als_gram_upper(d1, n, kp, k, c1, kp, acc);
+                    assert_int_equal(hr_als_gather_gram_explicit(d2, kp, Y, k, ncols, col, val, n, 40, bias, 0.5f, w2, s2,
+                                                                 s2 + kp, &ts2, c2, kp, acc), n);
+                    assert_memory_equal(d1, d2, sizeof(float) * n * kp);
+                    assert_memory_equal(w1, w2, sizeof(float) * n);
+                    assert_memory_equal(s1, s2, sizeof(float) * 2 * kp);
+                    assert_memory_equal(&ts1, &ts2, sizeof(float));
+                    for (int i = 0; i < k; i++) assert_memory_equal(c1 + i * kp + i, c2 + i * kp + i, sizeof(float) * (k - i));
+                    if (n >= 32) { /* a bad column at entry 25 */
+                        const uint32_t keep = col[25];
+                        col[25] = (uint32_t)ncols;
+                        memcpy(c1, c2, sizeof(float) * kp * kp);
+                        assert_int_equal(hr_als_gather_explicit(d1, kp, Y, k, ncols, col, val, n, 40, bias, 0.5f, w1, s1,
+                                                                s1 + kp, &ts1), 25);
+                        assert_int_equal(hr_als_gather_gram_explicit(d2, kp, Y, k, ncols, col, val, n, 40, bias, 0.5f, w2,
+                                                                     s2, s2 + kp, &ts2, c2, kp, acc), 25);
+                        assert_memory_equal(s1, s2, sizeof(float) * 2 * kp);
+                        assert_memory_equal(&ts1, &ts2, sizeof(float));
+                        assert_memory_equal(c1, c2, sizeof(float) * kp * kp);
+                        col[25] = keep;
+                    }
+                    hr_free(d1); hr_free(d2); hr_free(w1); hr_free(w2); hr_free(c1); hr_free(c2); hr_free(s1); hr_free(s2);
+                }
+                hr_free(col);
+                hr_free(val);
+            }
+            hr_free(Y);
+            hr_free(bias);
+        }
+    }
+    hr_als_simd_set(HR_ALS_SIMD_MAX);
+}
+
 /* ---- G p and the sparse products ------------------------------------------------------------- */
 
 static void test_gemm_g(void **state)
@@ -739,6 +803,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gram_upper),
+        cmocka_unit_test(test_gather_gram),
         cmocka_unit_test(test_gemm_g),
         cmocka_unit_test(test_rows_products),
         cmocka_unit_test(test_pack_lanes),
