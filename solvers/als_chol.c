@@ -134,8 +134,13 @@ TGT static void pack_lanes_avx2(const float *S, size_t ss, int k, const float *G
                 } else {
                     transpose8_load(src + (size_t)8 * h * ss, ss, r);
                 }
-                for (int c = j > i0 ? j - i0 : 0; c < ni; c++)
-                    _mm256_store_ps(P + (hr_als_tri(i0 + c) + j) * LANES + 8 * h, r[c]);
+                if (j < i0 && ni == 8) { /* a whole block: r stays in registers */
+#pragma GCC unroll 8
+                    for (int c = 0; c < 8; c++) _mm256_store_ps(P + (hr_als_tri(i0 + c) + j) * LANES + 8 * h, r[c]);
+                } else {
+                    for (int c = j > i0 ? j - i0 : 0; c < ni; c++)
+                        _mm256_store_ps(P + (hr_als_tri(i0 + c) + j) * LANES + 8 * h, r[c]);
+                }
             }
         }
     }

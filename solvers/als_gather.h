@@ -45,8 +45,10 @@ static inline __attribute__((always_inline)) void gather_ahead(const float *Y, i
     uint32_t c = col[j + HR_ALS_PREFETCH];
     c = c < ncols ? c : 0;
     const float *row = Y + (size_t)c * k;
+    /* every line (fewer were slower), into L1 (locality 3: in ten runs of the measurement above,
+     * the gather + Gram took 0-5% less time, 3% on average, than with locality 2) */
 #pragma GCC unroll 8
-    for (int q = 0; q < k; q += 16) __builtin_prefetch(row + q, 0, 2); /* every line: fewer were slower */
+    for (int q = 0; q < k; q += 16) __builtin_prefetch(row + q, 0, 3);
     if (ybias) __builtin_prefetch(ybias + c, 0, 2);
 }
 
