@@ -444,7 +444,8 @@ TGT512 static INL uint64_t gather_gram512(float *restrict dst, int kp, const flo
     DIAG_START(C, ldc, acc, t);
     const uint64_t got = gather_checked(col, n, ncols);
     for (uint64_t j = 0; j < got; j++) {
-        /* k as a constant where it is one: the prefetches unrolled, the row's address a shift */
+        /* k as a constant where it is one: the prefetches unrolled, the row's address a shift
+         * (see gather_explicit512) */
         const float *y = gather_entry(Y, FULL ? 16 * NV : k, ncols, col, val, j, n, ahead, ybias, mu, wt);
         ts += wt[j];
         float *d = dst + j * (uint64_t)(FULL ? 16 * NV : kp);

@@ -521,8 +521,8 @@ TGT512 static INL uint64_t gather_explicit512(float *restrict dst, int kp, const
     const uint64_t done = gather_checked(col, n, ncols);
     for (uint64_t j = 0; j < done; j++) {
         /* k as a constant where it is one (FULL: k = 16 NV = kp): the prefetches unrolled, the
-         * row's address a shift, no masks (measured with gather_checked, one core, gather + Gram
-         * of k = 64: 3-7% less time than with k a variable) */
+         * row's address a shift, no masks (solvers/als_gather.h; measured on the fused pass of
+         * solvers/als_gram.c, which shares this loop: 6-8% less time than with k a variable) */
         const float *y = gather_entry(Y, FULL ? 16 * NV : k, ncols, col, val, j, n, ahead, ybias, mu, wt);
         ts += wt[j];
         float *d = dst + j * (uint64_t)(FULL ? 16 * NV : kp);
