@@ -1,6 +1,7 @@
-/* solvers/als_gather.h — private to the ALS kernel files (solvers/als_simd.c, solvers/als_gram.c):
- * the steps of the explicit gather, which hr_als_gather_explicit runs on its own and
- * hr_als_gather_gram_explicit inside the Gram's first pass.
+/* solvers/als_gather.h — private to the ALS solvers: how far ahead every gather asks for rows
+ * (HR_ALS_PREFETCH), and the steps of the explicit gather, which hr_als_gather_explicit
+ * (solvers/als_simd.c) runs on its own and hr_als_gather_gram_explicit (solvers/als_gram.c)
+ * inside the Gram's first pass.
  *
  * The gather is bound by its random rows of Y: on this machine kind a profile (perf, cpu-clock)
  * puts 40% of the fused loop's samples on a prefetch that waits for a free miss buffer.  So its
@@ -16,7 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "solvers/als_simd.h"
+/* How many entries ahead the gathers ask for a row of Y (here, and hr_als_prefetch in
+ * solvers/als_kern.h).  32, not 8: random 256-byte rows of a 51 MB Y came 1.1-2.5 ns an entry
+ * faster (one core, of 11-17), and explicit ALS at k = 64 gathered 13% faster (0.33 -> 0.29 s an
+ * iteration, A/B in turns): more rows in flight, and the first rows of the next row arrive
+ * during this row's Gram.  48 and 64 were 2-7% slower (gather + Gram, one core, paired). */
+#define HR_ALS_PREFETCH 32
 
 /* The first of entries 0..n-1 whose column is >= ncols, or n: 16 columns at a time, without a
  * branch among them. */

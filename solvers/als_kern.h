@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "solvers/als.h"
+#include "solvers/als_gather.h"
 #include "solvers/als_simd.h"
 #include "solvers/blas.h"
 
@@ -101,7 +102,7 @@ static inline void hr_als_scale_copy(float a, const float *restrict x, float *re
 
 /* Random rows of Y come from DRAM once Y outgrows the cache, and a loop that loads one row per
  * entry then stalls on every load (measured: 70% of the implicit loss time sat on that load).
- * So loops over entries ask for the row HR_ALS_PREFETCH (als_simd.h) entries ahead (across row
+ * So loops over entries ask for the row HR_ALS_PREFETCH (als_gather.h) entries ahead (across row
  * boundaries, up to `end`, the last entry of the call), with its element of `side` (a per-row
  * array of Y's side read with the row, the explicit biases; may be NULL).  Out-of-range columns
  * are skipped here and reported by the caller when it reaches them.

@@ -92,22 +92,18 @@ void hr_als_rows_dot(const float *Yb, uint64_t n, int k, const float *v, float *
 /* out[0..k) += sum_i w_i y_i over the n rows of Yb (ld kp); w NULL means all ones.  Each
  * element of out is one FMA chain in row order, continued across calls. */
 void hr_als_rows_axpy(const float *Yb, uint64_t n, int k, const float *w, float *out);
-/* How many entries ahead the gathers ask for a row of Y (see hr_als_prefetch, als_kern.h).  32,
- * not 8: random 256-byte rows of a 51 MB Y came 1.1-2.5 ns an entry faster (one core, of 11-17),
- * and explicit ALS at k = 64 gathered 13% faster (0.33 -> 0.29 s an iteration, A/B in turns):
- * more rows in flight, and the first rows of the next row arrive during this row's Gram. */
-#define HR_ALS_PREFETCH 32
 
 /* The gather of explicit ALS, entries 0..n-1 of a row (or of a chunk of one): entry j's column
  * c = col[j] (< ncols) and target t_j = val[j] - mu - ybias[c] (ybias may be NULL) go to
  * wt[j]; row c of Y (ld k) to row j of dst (ld kp, zeros after k); sy += that row and
  * ty += t_j times it (kp floats each) - the bits of hr_als_rows_axpy with w = 1 and w = wt over
  * the gathered rows, summed as the rows are copied (AVX-512) or from the copies while they are
- * in the cache (AVX2, portable).  The rows HR_ALS_PREFETCH entries ahead are prefetched, across
- * the end of the chunk while col holds entries there (ahead: how many).  Returns n, or the
- * first j whose column is >= ncols (the entries before it done, the sums holding them).
- * *tsum += t_j, one float chain in the order of j, summed in the loop where the row loads
- * leave time for it (after it, in a loop of its own, the serial chain cost 4 cycles an entry). */
+ * in the cache (AVX2, portable).  The rows HR_ALS_PREFETCH (solvers/als_gather.h) entries ahead
+ * are prefetched, across the end of the chunk while col holds entries there (ahead: how many).
+ * Returns n, or the first j whose column is >= ncols (the entries before it done, the sums
+ * holding them).  *tsum += t_j, one float chain in the order of j, summed in the loop where the
+ * row loads leave time for it (after it, in a loop of its own, the serial chain cost 4 cycles
+ * an entry). */
 uint64_t hr_als_gather_explicit(float *dst, int kp, const float *Y, int k, uint64_t ncols, const uint32_t *col,
                                 const float *val, uint64_t n, uint64_t ahead, const float *ybias, float mu, float *wt,
                                 float *sy, float *ty, float *tsum);
