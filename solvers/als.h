@@ -23,7 +23,7 @@
  * Determinism: one call computes every row in a fixed order; no threads of its own.  A row's
  * result depends only on its own entries, the rows of Y they name and the options: not on the
  * other rows of the call, the batch it lands in, the workspace size or the OpenBLAS thread count
- * (the hot kernels are ours, solvers/als_simd.h; tests/unit/test_als_kernels.c checks rows split
+ * (the hot kernels are ours, solvers/als_simd.h; tests/unit/test_als_rows.c checks rows split
  * over calls, tests/unit/test_als.c 1 vs 2 threads).  So any rank count gives the same bits, on
  * CPUs of one kind (AVX2 + FMA kernels where the CPU has them, portable ones otherwise).
  *
